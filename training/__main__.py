@@ -1,0 +1,210 @@
+"""Command line: python -m training {train,eval,defaults} (see --help)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .checkpoint import find_pairs, load_checkpoint
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .datasets import DATASETS, load_dataset
+from .errors import LatentExplorerError
+from .fit import TrainingCancelled
+from .metrics import evaluate_model
+from .models import FAMILIES
+from .runs import DEFAULTS, KINDS, train_and_save
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULTS_DIR = ROOT / "checkpoints"
+
+
+def parse_ints(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train and measure AE/VAE pairs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an AE and a VAE (a pair) and save them")
+    data = train.add_argument_group("data")
+    data.add_argument("--dataset", default="moons", help=f"one of: {', '.join(DATASETS)}")
+    data.add_argument("--regime", default="full", choices=["full", "gap", "sparse"], help="moons: training phases")
+    data.add_argument("--jitter", action="store_true", help="moons: vary size and position")
+    data.add_argument("--image-size", type=int, default=28, help="moons / folder: side in pixels")
+    data.add_argument("--n-train", type=int, default=None)
+    data.add_argument("--n-test", type=int, default=None)
+    data.add_argument("--data", dest="path", default=None, help="folder / npz: your data")
+    data.add_argument("--data-dir", default=None, help="mnist / fashion-mnist: download directory")
+    data.add_argument("--data-seed", type=int, default=None, help="default: --seed")
+    model = train.add_argument_group("model")
+    model.add_argument("--model", default="both", choices=["both", *KINDS])
+    model.add_argument("--family", default="mlp", choices=list(FAMILIES))
+    model.add_argument("--latent-dim", type=int, default=2)
+    model.add_argument("--hidden", type=parse_ints, default=(128, 64), help="e.g. 256,128")
+    model.add_argument("--beta", type=float, default=1.0)
+    model.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "gaussian"])
+    fitting = train.add_argument_group("training")
+    fitting.add_argument("--epochs", type=int, default=40)
+    fitting.add_argument("--batch-size", type=int, default=128)
+    fitting.add_argument("--lr", type=float, default=1e-3)
+    fitting.add_argument("--kl-warmup", type=int, default=0, help="epochs to ramp the KL weight up")
+    fitting.add_argument("--seed", type=int, default=0)
+    fitting.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    fitting.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    train.add_argument("--out", required=True, help="directory to write the pair into")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    ev = sub.add_parser("eval", help="measure a saved pair (or one model) on its test split")
+    ev.add_argument("path", help="a pair directory, or a .safetensors / .json file")
+    ev.add_argument("--json", action="store_true", help="one JSON object per model")
+    ev.add_argument("--iwae-k", type=int, default=50)
+    ev.add_argument("--data-dir", default=None)
+
+    de = sub.add_parser("defaults", help="rebuild the bundled default pairs in checkpoints/")
+    de.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(DEFAULTS)}")
+    de.add_argument("--out", default=str(DEFAULTS_DIR))
+    de.add_argument("--quiet", action="store_true")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    return RunConfig(
+        DataConfig(
+            name=args.dataset, regime=args.regime, jitter=args.jitter, image_size=args.image_size,
+            n_train=args.n_train, n_test=args.n_test, path=args.path, data_dir=args.data_dir,
+            seed=args.seed if args.data_seed is None else args.data_seed,
+        ),
+        ModelConfig(
+            kind="vae", family=args.family, latent_dim=args.latent_dim, hidden=args.hidden,
+            beta=args.beta, likelihood=args.likelihood,
+        ),
+        TrainConfig(
+            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+            device=args.device, threads=args.threads, kl_warmup_epochs=args.kl_warmup,
+        ),
+    )
+
+
+def summary_line(kind: str, metrics: dict) -> str:
+    parts = [f"{kind.upper():>3}", f"recon BCE {metrics['recon_bce']:.2f}", f"MSE {metrics['recon_mse']:.4f}"]
+    if "elbo" in metrics:
+        parts += [f"ELBO {metrics['elbo']:.2f}", f"IWAE NLL {metrics['iwae_nll']:.2f} (k={metrics['iwae_k']})",
+                  f"KL {metrics['kl']:.2f}"]
+    parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
+    return "  ".join(parts)
+
+
+def command_train(args: argparse.Namespace) -> int:
+    config = config_from_args(args)
+    kinds = KINDS if args.model == "both" else (args.model,)
+    results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
+    for kind, result in results.items():
+        sidecar = json.loads((Path(args.out) / f"{kind}.json").read_text())
+        print(summary_line(kind, sidecar["metrics"]), f" ({result.seconds:.1f} s)")
+    print(f"saved to {args.out}")
+    return 0
+
+
+def checkpoint_paths(path: Path) -> list[Path]:
+    if path.is_dir():
+        found = [path / f"{kind}.safetensors" for kind in KINDS if (path / f"{kind}.json").is_file()]
+        if not found:
+            raise LatentExplorerError(f"{path}: no ae.json or vae.json here")
+        return found
+    return [path]
+
+
+def command_eval(args: argparse.Namespace) -> int:
+    datasets = {}
+    for weights in checkpoint_paths(Path(args.path)):
+        checkpoint = load_checkpoint(weights)
+        data_config = checkpoint.config.data
+        if args.data_dir:
+            data_config.data_dir = args.data_dir
+        key = json.dumps(data_config.__dict__, sort_keys=True)
+        if key not in datasets:
+            datasets[key] = load_dataset(data_config)
+        metrics = evaluate_model(checkpoint.model, datasets[key].test.x, iwae_k=args.iwae_k)
+        kind = checkpoint.config.model.kind
+        if args.json:
+            print(json.dumps({"kind": kind, "path": str(weights), **metrics}))
+        else:
+            print(summary_line(kind, metrics))
+    return 0
+
+
+def command_defaults(args: argparse.Namespace) -> int:
+    names = list(DEFAULTS) if not args.only else [n.strip() for n in args.only.split(",")]
+    unknown = [n for n in names if n not in DEFAULTS]
+    if unknown:
+        raise LatentExplorerError(f"unknown default {unknown}; choose from: {', '.join(DEFAULTS)}")
+    out = Path(args.out)
+    started = time.perf_counter()
+    for name in names:
+        target = out / name
+        staging = out / f".{name}.new"
+        shutil.rmtree(staging, ignore_errors=True)
+        train_and_save(DEFAULTS[name], staging, progress_bar=not args.quiet)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        print(f"{name}:")
+        for kind in KINDS:
+            sidecar = json.loads((target / f"{kind}.json").read_text())
+            print("   ", summary_line(kind, sidecar["metrics"]))
+    write_defaults_table(out)
+    print(f"rebuilt {len(names)} default pair(s) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def write_defaults_table(out: Path) -> None:
+    """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
+    rows = [
+        "| pair | model | recon BCE | MSE | ELBO | IWAE NLL | KL | active units | size |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for directory in find_pairs(out):
+        for kind in KINDS:
+            m = json.loads((directory / f"{kind}.json").read_text())["metrics"]
+            size = (directory / f"{kind}.safetensors").stat().st_size / 1e6
+            vae = ("elbo" in m)
+            rows.append(
+                f"| {directory.name} | {kind.upper()} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
+                + (f"{m['elbo']:.2f} | {m['iwae_nll']:.2f} | {m['kl']:.2f} | " if vae else "- | - | - | ")
+                + f"{m['active_units']}/{m['latent_dim']} | {size:.2f} MB |"
+            )
+    text = (
+        "# Bundled default pairs\n\nTest-split metrics written by `make defaults` "
+        "(`python -m training defaults`); re-measure any with `python -m training eval checkpoints/NAME`.\n\n"
+        + "\n".join(rows) + "\n"
+    )
+    (out / "METRICS.md").write_text(text)
+
+
+COMMANDS = {"train": command_train, "eval": command_eval, "defaults": command_defaults}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except TrainingCancelled:
+        print("cancelled", file=sys.stderr)
+        return 130
+    except LatentExplorerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; nothing half-written was left behind", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,236 @@
+"""Checkpoints that describe themselves: safetensors weights + a JSON sidecar.
+
+    <dir>/<kind>.safetensors   the weights (no pickle anywhere)
+    <dir>/<kind>.json          format version, configs, data stats, metrics, history,
+                               library versions, and the weights' SHA-256
+
+A pair is a directory holding ae.* and vae.*. Writes go to a temporary file that is then
+renamed, weights first and sidecar last: a loader finds either the old pair or the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
+from .errors import CheckpointError, LatentExplorerError
+from .models import Autoencoder, build_model
+
+FORMAT = "latent-explorer-checkpoint"
+FORMAT_VERSION = 1
+MAX_SIDECAR_BYTES = 16 * 1024 * 1024
+MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+
+
+@dataclass
+class Checkpoint:
+    model: Autoencoder  # in eval mode
+    config: RunConfig
+    path: Path  # the .safetensors file
+    data_stats: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    created: str = ""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def library_versions() -> dict[str, str]:
+    import numpy
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+def save_checkpoint(
+    directory: str | Path,
+    model: Autoencoder,
+    config: RunConfig,
+    *,
+    data_stats: dict[str, Any] | None = None,
+    metrics: dict[str, Any] | None = None,
+    history: list[dict[str, float]] | None = None,
+) -> Path:
+    """Save one model as <directory>/<kind>.safetensors + .json; returns the weights' path."""
+    from safetensors.torch import save
+
+    directory = Path(directory)
+    kind = config.model.kind
+    state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
+    weights = save(state)
+    sidecar = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": kind,
+        "model": to_dict(config.model),
+        "data": to_dict(config.data),
+        "train": to_dict(config.train),
+        "data_stats": data_stats or {},
+        "metrics": metrics or {},
+        "history": history or [],
+        "versions": library_versions(),
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    text = json.dumps(_json_safe(sidecar), indent=1, allow_nan=False)
+    weights_path = directory / f"{kind}.safetensors"
+    atomic_write_bytes(weights_path, weights)
+    atomic_write_bytes(directory / f"{kind}.json", text.encode())
+    return weights_path
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN/inf are not JSON: store them as null rather than writing an unreadable file."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _paths(path: str | Path) -> tuple[Path, Path]:
+    path = Path(path)
+    if path.suffix in (".safetensors", ".json"):
+        path = path.with_suffix("")
+    return path.with_suffix(".safetensors"), path.with_suffix(".json")
+
+
+def read_sidecar(path: str | Path) -> dict[str, Any]:
+    _, sidecar_path = _paths(path)
+    if not sidecar_path.is_file():
+        raise CheckpointError(f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)")
+    if sidecar_path.stat().st_size > MAX_SIDECAR_BYTES:
+        raise CheckpointError(f"{sidecar_path.name}: sidecar larger than {MAX_SIDECAR_BYTES // 2**20} MiB")
+    try:
+        sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{sidecar_path.name}: not valid JSON ({exc})") from None
+    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
+        raise CheckpointError(f"{sidecar_path.name}: not a {FORMAT} sidecar")
+    version = sidecar.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{sidecar_path.name}: missing or invalid format_version")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{sidecar_path.name}: format version {version} is newer than this program reads ({FORMAT_VERSION}); "
+            "update Latent Explorer"
+        )
+    return sidecar
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
+    """Rebuild a model from the registry and check every tensor against its config."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    weights_path, sidecar_path = _paths(path)
+    sidecar = read_sidecar(path)
+    try:
+        config = RunConfig(
+            data=from_dict(DataConfig, sidecar["data"]),
+            model=from_dict(ModelConfig, sidecar["model"]),
+            train=from_dict(TrainConfig, sidecar["train"]),
+        )
+        config.model.validate()
+        if config.model.in_shape is None:
+            raise LatentExplorerError("model config has no in_shape")
+    except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:
+        raise CheckpointError(f"{sidecar_path.name}: bad config in sidecar ({exc})") from None
+
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: weights file missing")
+    if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
+    raw = weights_path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != sidecar.get("weights_sha256"):
+        raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    try:
+        state = load(raw)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{weights_path.name}: not a readable safetensors file ({exc})") from None
+
+    model = build_model(config.model)
+    expected = model.state_dict()
+    missing, extra = set(expected) - set(state), set(state) - set(expected)
+    if missing or extra:
+        raise CheckpointError(
+            f"{weights_path.name}: tensors do not match a {config.model.kind} of this config "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
+        )
+    for name, tensor in state.items():
+        if tensor.shape != expected[name].shape:
+            raise CheckpointError(
+                f"{weights_path.name}: {name} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[name].shape)}"
+            )
+        if tensor.dtype != torch.float32:
+            raise CheckpointError(f"{weights_path.name}: {name} is {tensor.dtype}, expected float32")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{weights_path.name}: {name} holds NaN or infinite values")
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return Checkpoint(
+        model, config, weights_path,
+        data_stats=sidecar.get("data_stats") or {},
+        metrics=sidecar.get("metrics") or {},
+        history=sidecar.get("history") or [],
+        created=str(sidecar.get("created", "")),
+    )
+
+
+@dataclass
+class Pair:
+    ae: Checkpoint
+    vae: Checkpoint
+    directory: Path
+
+    def __getitem__(self, kind: str) -> Checkpoint:
+        return {"ae": self.ae, "vae": self.vae}[kind]
+
+
+def load_pair(directory: str | Path, device: str = "cpu") -> Pair:
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such directory")
+    ae = load_checkpoint(directory / "ae", device)
+    vae = load_checkpoint(directory / "vae", device)
+    if ae.config.model.in_shape != vae.config.model.in_shape:
+        raise CheckpointError(f"{directory}: the AE and the VAE were trained on images of different shapes")
+    return Pair(ae, vae, directory)
+
+
+def find_pairs(*roots: str | Path) -> list[Path]:
+    """Directories below the roots that hold both ae.json and vae.json, sorted by name."""
+    found = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        for sidecar in root.rglob("vae.json"):
+            if (sidecar.parent / "ae.json").is_file():
+                found.append(sidecar.parent)
+    return sorted(set(found))

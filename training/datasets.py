@@ -1,0 +1,308 @@
+"""Every dataset behind one registry and one shape: images in [0, 1], (N, C, H, W) float32.
+
+DATASETS maps a name to a DatasetSpec; the CLI's choices, the app's options and the tests'
+parametrisation all read it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import moons
+from .config import DataConfig
+from .errors import DatasetError
+
+TEST_FRACTION = 0.2  # held out from datasets that come without a split
+MAX_USER_FILES = 20_000
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+@dataclass
+class Split:
+    x: torch.Tensor  # (N, C, H, W) float32 in [0, 1]
+    y: torch.Tensor | None = None  # (N,) int64 class labels, where the data has them
+    factors: dict[str, np.ndarray] = field(default_factory=dict)  # moons: phase, scale, dx, dy
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def subset(self, index: np.ndarray | torch.Tensor) -> "Split":
+        index = torch.as_tensor(index, dtype=torch.long)
+        return Split(
+            self.x[index],
+            None if self.y is None else self.y[index],
+            {k: v[index.numpy()] for k, v in self.factors.items()},
+        )
+
+
+@dataclass
+class Dataset:
+    name: str
+    description: str
+    train: Split
+    test: Split
+    class_names: list[str] | None = None  # y -> name, where labels exist
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train.x.shape[1:])  # type: ignore[return-value]
+
+    def stats(self) -> dict:
+        """What a checkpoint records about the data it was trained on."""
+        return {
+            "name": self.name,
+            "image_shape": list(self.image_shape),
+            "n_train": len(self.train),
+            "n_test": len(self.test),
+            "pixel_mean": float(self.train.x.mean()),
+            "class_names": self.class_names,
+        }
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    load: Callable[[DataConfig], Dataset]
+    description: str
+    needs_path: bool = False  # the user points at their own files
+    downloads: bool = False  # fetched on first use
+
+
+def load_dataset(config: DataConfig) -> Dataset:
+    config.validate()
+    return DATASETS[config.name].load(config)
+
+
+# --- moons -------------------------------------------------------------------------------
+
+MOONS_TRAIN, MOONS_TEST = 4000, 1000
+
+
+def moon_factors(phases: np.ndarray, jitter: bool, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    n = phases.shape[0]
+    if jitter:
+        scale, dx, dy = rng.uniform(0.8, 1.0, n), rng.uniform(-2, 2, n), rng.uniform(-2, 2, n)
+    else:
+        scale, dx, dy = np.ones(n), np.zeros(n), np.zeros(n)
+    return {"phase": phases.astype(np.float64), "scale": scale, "dx": dx, "dy": dy}
+
+
+def _moon_split(factors: dict[str, np.ndarray], size: int) -> Split:
+    images = moons.render(factors["phase"], size, factors["scale"], factors["dx"], factors["dy"])
+    return Split(torch.from_numpy(images).unsqueeze(1), None, factors)
+
+
+def load_moons(config: DataConfig) -> Dataset:
+    rng = np.random.default_rng(config.seed)
+    n_train = config.n_train or MOONS_TRAIN
+    n_test = config.n_test or MOONS_TEST
+    train_phases = moons.sample_training_phases(n_train, config.regime, rng)
+    test_phases = moons.stratified_phases(n_test, rng)  # the test split covers every phase
+    train = _moon_split(moon_factors(train_phases, config.jitter, rng), config.image_size)
+    test = _moon_split(moon_factors(test_phases, config.jitter, rng), config.image_size)
+    jitter = ", size/position jitter" if config.jitter else ""
+    return Dataset(
+        "moons",
+        f"moons rendered from a known phase, regime '{config.regime}'{jitter}, {config.image_size}px",
+        train,
+        test,
+    )
+
+
+# --- datasets that come without a train/test split ----------------------------------------
+
+
+def split_arrays(
+    x: np.ndarray, y: np.ndarray | None, config: DataConfig
+) -> tuple[Split, Split]:
+    """Seeded shuffle, then TEST_FRACTION held out; n_train / n_test cap each side."""
+    order = np.random.default_rng(config.seed).permutation(len(x))
+    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
+    if len(x) - n_test < 1:
+        raise DatasetError(f"need at least 2 images to make a train and a test split, got {len(x)}")
+    parts = []
+    for index, cap in ((order[n_test:], config.n_train), (order[:n_test], config.n_test)):
+        index = index[:cap] if cap else index
+        parts.append(
+            Split(
+                torch.from_numpy(np.ascontiguousarray(x[index], dtype=np.float32)),
+                None if y is None else torch.from_numpy(y[index].astype(np.int64)),
+            )
+        )
+    return parts[0], parts[1]
+
+
+def load_digits(config: DataConfig) -> Dataset:
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    x = (bunch.images / 16.0)[:, None]  # (1797, 1, 8, 8), pixel values 0..16 in the source
+    train, test = split_arrays(x, bunch.target, config)
+    return Dataset(
+        "digits",
+        "scikit-learn's 8x8 handwritten digits (UCI, 1,797 images, bundled)",
+        train,
+        test,
+        [str(d) for d in range(10)],
+    )
+
+
+# --- torchvision datasets -------------------------------------------------------------------
+
+FASHION_CLASSES = [
+    "T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot",
+]
+
+
+def default_data_dir() -> Path:
+    env = os.environ.get("LATENT_EXPLORER_DATA")
+    return Path(env) if env else Path.home() / ".cache" / "latent-explorer" / "data"
+
+
+def _torchvision_loader(attr: str, class_names: list[str], description: str) -> Callable[[DataConfig], Dataset]:
+    def load(config: DataConfig) -> Dataset:
+        import torchvision.datasets as tvd
+
+        cls = getattr(tvd, attr)
+        root = Path(config.data_dir) if config.data_dir else default_data_dir()
+        splits = []
+        for train in (True, False):
+            try:
+                try:
+                    ds = cls(str(root), train=train, download=False)
+                except RuntimeError:
+                    ds = cls(str(root), train=train, download=True)
+            except Exception as exc:  # network errors come in many types
+                raw = root / attr / "raw"
+                raise DatasetError(
+                    f"{config.name} is not in {raw} and could not be downloaded ({type(exc).__name__}: "
+                    f"{str(exc)[:200]}). Without internet, copy train-images-idx3-ubyte, "
+                    f"train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
+                    f"(optionally .gz) into {raw}, or pass --data-dir."
+                ) from None
+            x = ds.data.numpy()[:, None].astype(np.float32) / 255.0  # (N, 1, 28, 28)
+            y = ds.targets.numpy()
+            cap = config.n_train if train else config.n_test
+            if cap:
+                keep = np.random.default_rng(config.seed).permutation(len(x))[:cap]
+                x, y = x[keep], y[keep]
+            splits.append(Split(torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))))
+        return Dataset(config.name, description, splits[0], splits[1], class_names)
+
+    return load
+
+
+# --- a user's own images --------------------------------------------------------------------
+
+
+def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
+    """Checks and normalises user images to (N, C, H, W) float32 in [0, 1]."""
+    if x.ndim == 3:
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
+        x = np.moveaxis(x, -1, 1)  # (N, H, W, C) -> (N, C, H, W)
+    if x.ndim != 4 or x.shape[1] not in (1, 3):
+        raise DatasetError(
+            f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; "
+            f"got {x.shape}"
+        )
+    if len(x) < 2:
+        raise DatasetError(f"{source}: need at least 2 images, got {len(x)}")
+    if not 4 <= x.shape[2] <= 128 or not 4 <= x.shape[3] <= 128:
+        raise DatasetError(f"{source}: image sides must be 4 to 128 pixels, got {x.shape[2]}x{x.shape[3]}")
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / 255.0
+    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        raise DatasetError(f"{source}: pixel values must be numbers, got dtype {x.dtype}")
+    x = x.astype(np.float32)
+    if not np.isfinite(x).all():
+        raise DatasetError(f"{source}: images contain NaN or infinite values")
+    if x.min() < 0 or x.max() > 1:
+        raise DatasetError(
+            f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {x.min():.3g} to {x.max():.3g}"
+        )
+    return x
+
+
+def load_npz(config: DataConfig) -> Dataset:
+    if not config.path:
+        raise DatasetError("the npz dataset needs a file: --data my.npz")
+    path = Path(config.path)
+    try:
+        with np.load(path, allow_pickle=False) as archive:  # never unpickle user files
+            if "x" not in archive.files:
+                raise DatasetError(f"{path.name}: an .npz needs an array 'x' of images; found {archive.files}")
+            x = archive["x"]
+            y = archive["y"] if "y" in archive.files else None
+    except DatasetError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise DatasetError(f"{path.name}: not a readable .npz file ({exc})") from None
+    x = images_to_array(x, path.name)
+    class_names = None
+    if y is not None:
+        y = np.asarray(y)
+        if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
+            raise DatasetError(f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}")
+        class_names = [str(c) for c in range(int(y.max()) + 1)]
+    train, test = split_arrays(x, y, config)
+    return Dataset("npz", f"your images from {path.name} ({len(x)} images)", train, test, class_names)
+
+
+def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """PNG/JPEG files under root, resized to size x size. Sub-folders, if any, are the classes."""
+    from PIL import Image
+
+    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    if not files:
+        raise DatasetError(f"no PNG or JPEG images found under {root}")
+    if len(files) > MAX_USER_FILES:
+        raise DatasetError(f"{len(files)} images under {root}; the limit is {MAX_USER_FILES:,}")
+    classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
+    labelled = classes != ["."]
+    images = []
+    for path in files:
+        try:
+            with Image.open(path) as im:
+                im = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
+                images.append(np.asarray(im))
+        except (OSError, ValueError, Image.DecompressionBombError) as exc:
+            raise DatasetError(f"{path.name}: not a readable image ({exc})") from None
+    x = np.stack(images)  # (N, size, size, 3) uint8
+    if (x == x[..., :1]).all():
+        x = x[..., :1]  # grayscale stored as RGB: keep one channel
+    y = np.array([classes.index(p.parent.relative_to(root).as_posix()) for p in files]) if labelled else None
+    return x, y, classes if labelled else None
+
+
+def load_folder(config: DataConfig) -> Dataset:
+    if not config.path or not Path(config.path).is_dir():
+        raise DatasetError(f"the folder dataset needs an existing directory: --data DIR (got {config.path!r})")
+    root = Path(config.path)
+    x, y, classes = read_image_folder(root, config.image_size)
+    x = images_to_array(x, root.name)
+    train, test = split_arrays(x, y, config)
+    return Dataset("folder", f"your images from {root.name}/ ({len(x)} images)", train, test, classes)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "moons": DatasetSpec(load_moons, "Moons rendered from a known phase (no download)"),
+    "digits": DatasetSpec(load_digits, "scikit-learn's 8x8 handwritten digits (no download)"),
+    "mnist": DatasetSpec(
+        _torchvision_loader("MNIST", [str(d) for d in range(10)], "MNIST handwritten digits, 28x28"),
+        "MNIST handwritten digits (downloaded on first use)",
+        downloads=True,
+    ),
+    "fashion-mnist": DatasetSpec(
+        _torchvision_loader("FashionMNIST", FASHION_CLASSES, "Fashion-MNIST clothing, 28x28"),
+        "Fashion-MNIST clothing (downloaded on first use)",
+        downloads=True,
+    ),
+    "folder": DatasetSpec(load_folder, "A folder of your PNG/JPEG images", needs_path=True),
+    "npz": DatasetSpec(load_npz, "An .npz with your images 'x' (and labels 'y')", needs_path=True),
+}

@@ -1,0 +1,189 @@
+"""fit(): the one training loop, used by the command line and the app alike.
+
+Small datasets stay as tensors and batches are slices of a shuffled copy: no per-item
+Dataset/DataLoader work, which dominates the step time of models this small (bench/).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from .config import RunConfig
+from .datasets import Dataset, load_dataset
+from .errors import TrainingError
+from .losses import loss_terms
+from .models import Autoencoder, build_model
+
+EVAL_BATCH = 1024
+
+
+class TrainingCancelled(TrainingError):
+    pass
+
+
+@dataclass
+class Progress:
+    kind: str  # "ae" or "vae"
+    epoch: int  # 1-based, finished epochs
+    epochs: int
+    record: dict[str, float]  # this epoch's row of the history
+    model: Autoencoder  # for snapshots (eval mode while the callback runs)
+
+
+@dataclass
+class FitResult:
+    model: Autoencoder
+    config: RunConfig  # with in_shape filled in from the data
+    history: list[dict[str, float]]
+    seconds: float
+    samples_per_second: float
+
+
+def set_seed(seed: int) -> None:
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TrainingError("device 'cuda' asked for, but PyTorch sees no CUDA device; use --device cpu")
+    return torch.device(name)
+
+
+def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
+    """The model's input shape comes from the data, explicitly, before anything is built."""
+    model = dataclasses.replace(config.model, in_shape=dataset.image_shape)
+    return dataclasses.replace(config, model=model)
+
+
+@torch.no_grad()
+def evaluate(model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0) -> dict[str, float]:
+    """Mean loss terms per image over x; the VAE's z is sampled (an ELBO estimate), seeded."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    sums = {"total": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for start in range(0, len(x), EVAL_BATCH):
+            batch = x[start : start + EVAL_BATCH].to(device)
+            terms = loss_terms(
+                model(batch, sample=True), batch, config.model.likelihood, config.model.beta,
+                config.model.gaussian_sigma,
+            )
+            for key, value in zip(sums, terms):
+                sums[key] += float(value.detach()) * len(batch)
+    model.train(was_training)
+    return {key: value / len(x) for key, value in sums.items()}
+
+
+def train_one_epoch(
+    model: Autoencoder,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    config: RunConfig,
+    generator: torch.Generator,
+    kl_weight: float,
+    epoch: int,
+    should_stop: Callable[[], bool] | None,
+) -> dict[str, float]:
+    model.train()
+    device = next(model.parameters()).device
+    batch_size = config.train.batch_size
+    shuffled = x[torch.randperm(len(x), generator=generator)].to(device)  # one gather per epoch
+    sums = {"total": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    for step, start in enumerate(range(0, len(shuffled), batch_size)):
+        if should_stop is not None and should_stop():
+            raise TrainingCancelled("training was cancelled")
+        batch = shuffled[start : start + batch_size]
+        terms = loss_terms(
+            model(batch), batch, config.model.likelihood, kl_weight, config.model.gaussian_sigma
+        )
+        loss = terms.total
+        if not torch.isfinite(loss):
+            raise TrainingError(
+                f"{config.model.kind.upper()} loss became {float(loss.detach())} at epoch {epoch}, batch {step + 1}; "
+                f"try a lower learning rate (now {config.train.lr:g})"
+            )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        for key, value in zip(sums, terms):
+            sums[key] += float(value.detach()) * len(batch)
+    return {key: value / len(shuffled) for key, value in sums.items()}
+
+
+def fit(
+    config: RunConfig,
+    dataset: Dataset | None = None,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    progress_bar: bool = True,
+) -> FitResult:
+    """Train one model as the config says; returns it with its per-epoch history."""
+    config.data.validate()
+    config.train.validate()
+    dataset = dataset if dataset is not None else load_dataset(config.data)
+    config = with_data_shape(config, dataset)
+    config.model.validate()
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    device = resolve_device(config.train.device)
+
+    set_seed(config.train.seed)
+    model = build_model(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.train.lr)
+    generator = torch.Generator().manual_seed(config.train.seed)
+    x_train, x_test = dataset.train.x, dataset.test.x
+
+    epochs = config.train.epochs
+    bar = None
+    if progress_bar:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc=f"{config.model.kind.upper()} {dataset.name}", unit="epoch", leave=True)
+    history: list[dict[str, float]] = []
+    started = time.perf_counter()
+    train_seconds = 0.0
+    try:
+        for epoch in range(1, epochs + 1):
+            warmup = config.train.kl_warmup_epochs
+            kl_weight = config.model.beta * (min(1.0, epoch / warmup) if warmup else 1.0)
+            epoch_start = time.perf_counter()
+            train_terms = train_one_epoch(
+                model, optimizer, x_train, config, generator, kl_weight, epoch, should_stop
+            )
+            train_seconds += time.perf_counter() - epoch_start
+            test_terms = evaluate(model, x_test, config, seed=epoch)
+            record = {"epoch": epoch, "seconds": time.perf_counter() - started}
+            record.update({f"train_{k}": v for k, v in train_terms.items()})
+            record.update({f"test_{k}": v for k, v in test_terms.items()})
+            if not all(math.isfinite(v) for v in record.values()):
+                raise TrainingError(f"test loss is not finite at epoch {epoch}; try a lower learning rate")
+            history.append(record)
+            if bar is not None:
+                bar.set_postfix(recon=f"{record['train_reconstruction']:.2f}", kl=f"{record['train_kl']:.2f}")
+                bar.update(1)
+            if on_progress is not None:
+                model.eval()
+                on_progress(Progress(config.model.kind, epoch, epochs, record, model))
+    finally:
+        if bar is not None:
+            bar.close()
+    model.eval()
+    seconds = time.perf_counter() - started
+    samples = len(x_train) * epochs
+    return FitResult(model, config, history, seconds, samples / max(train_seconds, 1e-9))
+
+
+def pair_configs(config: RunConfig) -> dict[str, RunConfig]:
+    """A pair: an AE and a VAE from the same data, architecture, seed and schedule."""
+    return {kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind)) for kind in ("ae", "vae")}

@@ -1,0 +1,46 @@
+"""Loss terms as pure functions, each per image so callers choose how to average."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
+    """-log p(x|z) per image, summed over pixels: (B, C, H, W) -> (B,)."""
+    if likelihood == "bernoulli":
+        per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+    elif likelihood == "gaussian":
+        # N(x; sigmoid(logits), sigma^2), the constant included so the ELBO is a true bound.
+        per_pixel = 0.5 * ((torch.sigmoid(logits) - x) / sigma).pow(2) + math.log(sigma * math.sqrt(2 * math.pi))
+    else:
+        raise ValueError(f"unknown likelihood {likelihood!r}")
+    return per_pixel.flatten(1).sum(1)
+
+
+def kl_to_standard_normal(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, std^2) || N(0, 1)) per dimension: (B, D) -> (B, D).
+
+    Closed form (Kingma & Welling 2014, Appendix B): 0.5 * (mean^2 + std^2 - 1 - log std^2).
+    """
+    return 0.5 * (mean.pow(2) + std.pow(2) - 1.0) - torch.log(std)
+
+
+class LossTerms(NamedTuple):
+    total: torch.Tensor  # scalar the optimiser minimises: mean over the batch
+    reconstruction: torch.Tensor  # scalar, mean -log p(x|z) per image
+    kl: torch.Tensor  # scalar, mean KL per image (0 for the AE)
+
+
+def loss_terms(output, x: torch.Tensor, likelihood: str, beta: float, sigma: float = 0.1) -> LossTerms:
+    """AE: reconstruction only. VAE: negative ELBO with the KL weighted by beta."""
+    recon = reconstruction_nll(output.logits, x, likelihood, sigma).mean()
+    posterior = output.posterior
+    if posterior.std is None:
+        kl = torch.zeros((), device=x.device)
+    else:
+        kl = kl_to_standard_normal(posterior.mean, posterior.std).sum(-1).mean()
+    return LossTerms(recon + beta * kl, recon, kl)

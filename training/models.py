@@ -1,0 +1,166 @@
+"""AE and VAE with identical encoder and decoder bodies, behind one interface.
+
+    encode(x) -> Posterior(mean, std)    # AE: std is None (a point, not a distribution)
+    decode(z) -> images in [0, 1]        # (B, C, H, W)
+    forward(x) -> Output(logits, z, posterior)
+
+The models know nothing of data loading or training: see fit.py for that.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from .config import ModelConfig
+
+LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp() finite when a VAE goes astray
+
+
+class Posterior(NamedTuple):
+    mean: torch.Tensor  # (B, D)
+    std: torch.Tensor | None  # (B, D); None for the AE
+
+
+class Output(NamedTuple):
+    logits: torch.Tensor  # (B, C, H, W): decoder output before the sigmoid
+    z: torch.Tensor  # (B, D): the code that was decoded
+    posterior: Posterior
+
+
+# --- bodies: features <-> images, shared by AE and VAE ---------------------------------------
+
+
+def mlp_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
+    c, h, w = config.in_shape
+    layers: list[nn.Module] = [nn.Flatten()]
+    width = c * h * w
+    for hidden in config.hidden:
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    return nn.Sequential(*layers), width
+
+
+def mlp_decoder(config: ModelConfig) -> nn.Module:
+    # Mirror of the encoder; plain Linear/ReLU so the browser can run it too (issue: drag to decode).
+    c, h, w = config.in_shape
+    layers: list[nn.Module] = []
+    width = config.latent_dim
+    for hidden in reversed(config.hidden):
+        layers += [nn.Linear(width, hidden), nn.ReLU()]
+        width = hidden
+    layers += [nn.Linear(width, c * h * w), nn.Unflatten(1, (c, h, w))]
+    return nn.Sequential(*layers)
+
+
+def conv_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
+    c, h, w = config.in_shape
+    c1, c2 = config.channels
+    feature = config.hidden[0]
+    body = nn.Sequential(
+        nn.Conv2d(c, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+        nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # (B, c2, H/4, W/4)
+        nn.Flatten(),
+        nn.Linear(c2 * (h // 4) * (w // 4), feature), nn.ReLU(),
+    )
+    return body, feature
+
+
+def conv_decoder(config: ModelConfig) -> nn.Module:
+    c, h, w = config.in_shape
+    c1, c2 = config.channels
+    feature = config.hidden[0]
+    return nn.Sequential(
+        nn.Linear(config.latent_dim, feature), nn.ReLU(),
+        nn.Linear(feature, c2 * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Unflatten(1, (c2, h // 4, w // 4)),
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+        nn.ConvTranspose2d(c1, c, 4, stride=2, padding=1),  # (B, C, H, W)
+    )
+
+
+FAMILIES = {"mlp": (mlp_encoder, mlp_decoder), "conv": (conv_encoder, conv_decoder)}
+
+
+# --- the two models -------------------------------------------------------------------------
+
+
+class Autoencoder(nn.Module):
+    """Plain AE: x -> z = mean head(features) -> decoder. The VAE adds one head and noise."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        if config.in_shape is None:
+            raise ValueError("ModelConfig.in_shape must be filled in from the data before building")
+        self.config = config
+        self.latent_dim = config.latent_dim
+        make_encoder, make_decoder = FAMILIES[config.family]
+        self.encoder, features = make_encoder(config)
+        self.mean_head = nn.Linear(features, config.latent_dim)
+        self.decoder = make_decoder(config)
+
+    @property
+    def is_variational(self) -> bool:
+        return False
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        return Posterior(self.mean_head(self.encoder(x)), None)
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1]: the Bernoulli means (or Gaussian means squashed the same way)."""
+        return torch.sigmoid(self.decoder(z))
+
+    def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
+        return posterior.mean
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None) -> Output:
+        """sample: draw z from the posterior (VAE); defaults to True while training."""
+        posterior = self.encode(x)
+        z = self.sample_code(posterior, self.training if sample is None else sample)
+        return Output(self.decode_logits(z), z, posterior)
+
+
+class VAE(Autoencoder):
+    """q(z|x) = N(mean, diag(std^2)); z = mean + std * eps while training (reparameterisation)."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__(config)
+        features = self.mean_head.in_features
+        self.logvar_head = nn.Linear(features, config.latent_dim)
+
+    @property
+    def is_variational(self) -> bool:
+        return True
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        h = self.encoder(x)
+        logvar = self.logvar_head(h).clamp(*LOGVAR_RANGE)
+        return Posterior(self.mean_head(h), torch.exp(0.5 * logvar))
+
+    def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
+        if not sample:
+            return posterior.mean
+        return posterior.mean + posterior.std * torch.randn_like(posterior.std)
+
+
+MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE}
+
+
+def build_model(config: ModelConfig) -> Autoencoder:
+    config.validate()
+    return MODELS[config.kind](config)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def prior_log_density(z: torch.Tensor) -> torch.Tensor:
+    """log N(z; 0, I) summed over dimensions: (B, D) -> (B,)."""
+    return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)

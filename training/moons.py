@@ -1,0 +1,98 @@
+"""The moon at a given phase, rendered from first principles: our ground truth.
+
+Phase runs 0 -> 1: 0 new (dark), 0.25 first quarter (right half lit: the "half moon"),
+0.5 full, 0.75 last quarter (left half lit), back to new at 1. A point (x, y) of the disc
+with depth z = sqrt(r^2 - x^2 - y^2) is lit when its normal faces the sun, whose direction
+is (sin 2*pi*phase, 0, -cos 2*pi*phase) in viewer coordinates (z towards the viewer).
+
+Edges (limb and terminator) are soft ramps one pixel wide, sampled 3x3 per pixel, so the
+image is a continuous function of every factor: a small phase step gives a small change.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SUPERSAMPLE = 3
+DEFAULT_SIZE = 28
+RADIUS_FRACTION = 0.38  # disc radius as a fraction of the image side
+
+# Phase bands of the regimes (fractions of a cycle).
+HALF_MOON_PHASES = (0.25, 0.75)
+GAP_HALF_WIDTH = 0.1  # `gap` drops phases within this of a half moon
+CRESCENT_BANDS = ((0.06, 0.14), (0.86, 0.94))  # `sparse` keeps these ...
+FULL_BAND = (0.46, 0.54)  # ... and this
+
+
+def render(
+    phase: float | np.ndarray,
+    size: int = DEFAULT_SIZE,
+    scale: float | np.ndarray = 1.0,
+    dx: float | np.ndarray = 0.0,
+    dy: float | np.ndarray = 0.0,
+) -> np.ndarray:
+    """Moon images in [0, 1], float32: shape (size, size) for a scalar phase, else (N, size, size).
+
+    scale multiplies the disc radius; dx, dy shift the centre in pixels (nuisance factors).
+    """
+    scalar = np.ndim(phase) == 0
+    phase, scale, dx, dy = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (phase, scale, dx, dy))
+    )
+    n = phase.shape[0]
+    # Sub-pixel sample positions in pixel units, centred on the image: (S,) with S = size * SUPERSAMPLE.
+    s = (np.arange(size * SUPERSAMPLE) + 0.5) / SUPERSAMPLE - size / 2
+    px = s[None, None, :] - dx[:, None, None]  # (N, 1, S)
+    py = s[None, :, None] - dy[:, None, None]  # (N, S, 1)
+    radius = (RADIUS_FRACTION * size * scale)[:, None, None]  # (N, 1, 1)
+
+    rho = np.sqrt(px**2 + py**2)
+    disc = np.clip(0.5 + (radius - rho), 0.0, 1.0)  # soft limb, one pixel wide
+    depth = np.sqrt(np.clip(radius**2 - px**2 - py**2, 0.0, None))
+    angle = 2 * np.pi * phase[:, None, None]
+    facing = px * np.sin(angle) - depth * np.cos(angle)  # > 0 where the sun shines
+    lit = np.clip(0.5 + facing, 0.0, 1.0)  # soft terminator, about one pixel wide
+
+    fine = disc * lit  # (N, S, S)
+    coarse = fine.reshape(n, size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(2, 4))
+    coarse = coarse.astype(np.float32)
+    return coarse[0] if scalar else coarse
+
+
+def in_training_regime(phase: np.ndarray, regime: str) -> np.ndarray:
+    """Boolean mask: which phases a training split of this regime may contain."""
+    phase = np.asarray(phase) % 1.0
+    if regime == "full":
+        return np.ones(phase.shape, dtype=bool)
+    if regime == "gap":
+        return np.all([circular_distance(phase, h) >= GAP_HALF_WIDTH for h in HALF_MOON_PHASES], axis=0)
+    if regime == "sparse":
+        bands = (*CRESCENT_BANDS, FULL_BAND)
+        return np.any([(phase >= lo) & (phase <= hi) for lo, hi in bands], axis=0)
+    raise ValueError(f"unknown moons regime {regime!r}")
+
+
+def sample_training_phases(n: int, regime: str, rng: np.random.Generator) -> np.ndarray:
+    """n phases drawn uniformly from the regime's allowed set (rejection sampling)."""
+    if regime == "sparse":
+        bands = (*CRESCENT_BANDS, FULL_BAND)
+        widths = np.array([hi - lo for lo, hi in bands])
+        which = rng.choice(len(bands), size=n, p=widths / widths.sum())
+        lows = np.array([lo for lo, _ in bands])[which]
+        return lows + rng.random(n) * widths[which]
+    out = np.empty(0)
+    while out.size < n:
+        draw = rng.random(2 * n)
+        out = np.concatenate([out, draw[in_training_regime(draw, regime)]])
+    return out[:n]
+
+
+def stratified_phases(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n phases covering the whole cycle evenly: one uniform draw in each of n equal bins."""
+    return (np.arange(n) + rng.random(n)) / n
+
+
+def circular_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """Distance between phases on the cycle, in [0, 0.5]."""
+    d = np.abs(np.asarray(a) - np.asarray(b)) % 1.0
+    return np.minimum(d, 1.0 - d)
