@@ -1,0 +1,21 @@
+"""Latent Explorer: `streamlit run app.py`. Routes pages and draws the shared sidebar."""
+
+import streamlit as st
+import torch
+
+from explorer.ui.context import sidebar
+
+# One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
+torch.set_num_threads(1)
+
+st.set_page_config(page_title="Latent Explorer", page_icon="🌗", layout="wide")
+
+PAGES = [
+    st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon="🗺️", url_path="map", default=True),
+    st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon="🎚️", url_path="decoder"),
+    st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon="🌗", url_path="compare"),
+]
+
+page = st.navigation(PAGES)
+sidebar()
+page.run()

@@ -1,0 +1,40 @@
+"""Screenshots of every page for the README: `python docs/screenshots.py` (starts its own server).
+
+Uses Debian's Chromium through playwright, as the browser test does.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
+
+SHOTS = {
+    "latent_map.png": "?dataset=moons&pair=moons-sparse-2d&pick=120",
+    "decoder.png": "decoder?dataset=digits&pair=digits-2d",
+    "compare.png": "compare?dataset=moons&pair=moons-sparse-2d",
+}
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    out = ROOT / "docs"
+    with streamlit_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1500})
+        for name, path in SHOTS.items():
+            page.goto(f"{url}/{path}")
+            wait_for_app(page)
+            page.wait_for_timeout(1500)  # let plotly finish drawing
+            page.screenshot(path=str(out / name), full_page=True)
+            print("wrote", out / name)
+        browser.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,166 @@
+"""Plotly figures as pure functions: arrays in, go.Figure out. Nothing here renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
+CLASS_COLOURS = qualitative.D3 + qualitative.Set3
+PHASE_SCALE = "mrybm"  # cyclic, like the phase it shows
+PROBE = -1  # customdata item index of the invisible probe markers
+
+
+@dataclass
+class Colouring:
+    values: np.ndarray | None  # (N,) class labels (int) or a continuous factor
+    kind: str  # "label", "factor" or "none"
+    title: str = ""
+    names: list[str] | None = None  # class names for labels
+
+
+@dataclass
+class MapPanel:
+    title: str
+    points: np.ndarray  # (N, 2) projected codes
+    std: np.ndarray | None = None  # (N, 2) posterior stds, drawn as +-1 sigma ellipses
+    path: np.ndarray | None = None  # (S, 2) an interpolation path
+    marker: np.ndarray | None = None  # (2,) the current point
+    probe_box: tuple[np.ndarray, np.ndarray] | None = None  # (lo, hi): pickable empty space
+    axis_titles: tuple[str, str] = ("z0", "z1")
+
+
+def ellipse_lines(centres: np.ndarray, radii: np.ndarray, segments: int = 24) -> tuple[np.ndarray, np.ndarray]:
+    """Axis-aligned ellipses as one polyline with NaN breaks (one trace draws them all)."""
+    t = np.linspace(0, 2 * np.pi, segments + 1)
+    xs = centres[:, :1] + radii[:, :1] * np.cos(t)[None]  # (N, segments+1)
+    ys = centres[:, 1:] + radii[:, 1:] * np.sin(t)[None]
+    gap = np.full((len(centres), 1), np.nan)
+    return np.hstack([xs, gap]).ravel(), np.hstack([ys, gap]).ravel()
+
+
+def probe_points(lo: np.ndarray, hi: np.ndarray, n: int = 40) -> np.ndarray:
+    xs, ys = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
+    return np.stack([xs.ravel(), ys.ravel()], axis=1)
+
+
+def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460, max_ellipses: int = 60) -> go.Figure:
+    """Side-by-side latent maps with one shared legend / colour bar.
+
+    Every pickable marker carries customdata [panel, item] (item = PROBE for empty space),
+    so a selection event says which map and which test item was picked.
+    """
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
+    for p_idx, panel in enumerate(panels):
+        col = p_idx + 1
+        first = p_idx == 0
+        n = len(panel.points)
+        index = np.arange(n)
+        if panel.probe_box is not None:
+            grid = probe_points(*panel.probe_box)
+            fig.add_trace(
+                go.Scattergl(
+                    x=grid[:, 0], y=grid[:, 1], mode="markers", name="empty space",
+                    marker=dict(size=9, opacity=0.0), showlegend=False,
+                    customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
+                    hovertemplate="decode here (%{x:.2f}, %{y:.2f})<extra></extra>",
+                ),
+                row=1, col=col,
+            )
+        if colouring.kind == "label":
+            for label in np.unique(colouring.values):
+                sel = colouring.values == label
+                name = colouring.names[int(label)] if colouring.names else str(label)
+                fig.add_trace(
+                    go.Scattergl(
+                        x=panel.points[sel, 0], y=panel.points[sel, 1], mode="markers", name=name,
+                        legendgroup=name, showlegend=first,
+                        marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
+                        customdata=np.column_stack([np.full(sel.sum(), p_idx), index[sel]]),
+                        hovertemplate=f"{name} · item %{{customdata[1]}}<extra></extra>",
+                    ),
+                    row=1, col=col,
+                )
+        else:
+            colour = colouring.values if colouring.kind == "factor" else None
+            fig.add_trace(
+                go.Scattergl(
+                    x=panel.points[:, 0], y=panel.points[:, 1], mode="markers", name="codes", showlegend=False,
+                    marker=dict(size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85),
+                    customdata=np.column_stack([np.full(n, p_idx), index]),
+                    hovertemplate=(
+                        f"item %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
+                        if colour is not None else "item %{customdata[1]}<extra></extra>"
+                    ),
+                ),
+                row=1, col=col,
+            )
+        if panel.std is not None:
+            take = np.linspace(0, n - 1, min(n, max_ellipses)).astype(int)
+            ex, ey = ellipse_lines(panel.points[take], panel.std[take])
+            fig.add_trace(
+                go.Scatter(
+                    x=ex, y=ey, mode="lines", name="±1σ posterior", legendgroup="ellipses", showlegend=first,
+                    line=dict(width=0.8, color="rgba(60,60,60,0.45)"), hoverinfo="skip",
+                ),
+                row=1, col=col,
+            )
+        if panel.path is not None:
+            colour = MODEL_COLOURS.get(panel.title.split()[0], "#333")
+            fig.add_trace(
+                go.Scatter(
+                    x=panel.path[:, 0], y=panel.path[:, 1], mode="lines+markers", name="interpolation",
+                    legendgroup="path", showlegend=first,
+                    line=dict(color="black", width=2.5), marker=dict(size=7, color=colour, line=dict(width=1, color="white")),
+                    hovertemplate="step %{pointNumber}<extra></extra>",
+                ),
+                row=1, col=col,
+            )
+        if panel.marker is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[panel.marker[0]], y=[panel.marker[1]], mode="markers", name="current point",
+                    legendgroup="marker", showlegend=first,
+                    marker=dict(symbol="star", size=18, color="gold", line=dict(width=1.5, color="black")),
+                    hoverinfo="skip",
+                ),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col, zeroline=False)
+        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, zeroline=False)
+    if colouring.kind == "factor":
+        fig.update_layout(coloraxis=dict(colorscale=PHASE_SCALE, colorbar=dict(title=colouring.title), cmin=0, cmax=1))
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
+        dragmode="pan", clickmode="event+select", hovermode="closest",
+    )
+    return fig
+
+
+def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
+    """One line per model: a score at each interpolation step."""
+    fig = go.Figure()
+    for name, values in distances.items():
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(values)), y=values, mode="lines+markers", name=name,
+                line=dict(color=MODEL_COLOURS.get(name, None)),
+            )
+        )
+    fig.update_layout(
+        height=260, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step", yaxis_title=ylabel,
+        legend=dict(orientation="h", y=1.15),
+    )
+    return fig
+
+
+def kl_bars(kl_per_dim: np.ndarray, threshold: float | None = None) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=MODEL_COLOURS["VAE"]))
+    if threshold is not None:
+        fig.add_hline(y=threshold, line_dash="dot")
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL (nats)")
+    return fig

@@ -1,0 +1,1 @@
+"""The only streamlit code: pages/, shared widgets and the cache wrappers."""

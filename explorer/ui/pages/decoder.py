@@ -1,0 +1,94 @@
+"""Decoder: one slider per latent dimension; the decoded image follows on release."""
+
+import numpy as np
+import streamlit as st
+
+from explorer import images, latents
+from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.widgets import latent_map_chart, nearest_training, pick_index, picked_codes, show_image, show_strip
+
+MAX_SLIDERS = 8
+
+view = current_view()
+st.title("Decoder")
+st.caption(
+    "Move a slider and the decoder draws that code. Beside it, the nearest training images: "
+    "is the decoder making something new, or copying?"
+)
+
+kind = st.radio(
+    "Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind="query-params"
+)
+model = view.model(kind)
+codes = view.codes[kind]
+ranges = latents.slider_ranges(codes, model.is_variational)
+dims = latents.most_active_dims(codes, MAX_SLIDERS)
+start = picked_codes(view)[kind]
+
+# New starting point (another item, pair or model): move the sliders there.
+# A URL that carries slider values (a shared link) wins on the first run.
+origin = (view.pair_id, kind, pick_index(view), tuple(np.round(start, 6)))
+first_run = "decoder_origin" not in st.session_state
+from_url = first_run and any(f"z{d}" in st.query_params for d in dims)
+if st.session_state.get("decoder_origin") != origin:
+    st.session_state["decoder_origin"] = origin
+    for d in (() if from_url else dims):
+        st.session_state[f"z{d}"] = float(np.clip(start[d], *ranges[d]))
+
+
+@st.fragment
+def decoder_panel() -> None:
+    """Reruns alone when a slider moves: the rest of the page is not recomputed."""
+    left, middle, right = st.columns([1.1, 1, 1.6])
+    z = start.astype(np.float32).copy()
+    with left:
+        note = (
+            f"the {len(dims)} most active of {view.latent_dim} dimensions; the rest stay at the start code"
+            if view.latent_dim > MAX_SLIDERS else f"{view.latent_dim} dimensions"
+        )
+        st.caption(f"{LABELS[kind]}: {note}. Range: " + ("the prior's ±3σ." if model.is_variational else "the codes' range + 10%."))
+        for d in dims:
+            lo, hi = (float(v) for v in ranges[d])
+            z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", bind="query-params")
+    image = latents.decode(model, z[None])[0]
+    with middle:
+        show_image(image, f"{LABELS[kind]} decodes ({', '.join(f'{v:.2f}' for v in z[dims][:4])}{'…' if len(dims) > 4 else ''})", target=240)
+    with right:
+        idx, dist = nearest_training(view, image, k=5)
+        st.markdown("**Nearest training images** (mean squared pixel distance)")
+        cols = st.columns(5)
+        for col, i, d in zip(cols, idx, dist):
+            with col:
+                show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
+    latent_map_chart(view, "decoder_map", markers={kind: z}, selectable=False)
+
+
+decoder_panel()
+
+st.subheader("Traversal grid")
+st.caption(
+    "Decodes of a grid over two dimensions through the start code: the VAE's grid follows the Gaussian's inverse CDF, "
+    "the AE's the quantiles of its own codes (it has no prior to follow)."
+)
+d_cols = st.columns([1, 1, 1, 3])
+all_dims = list(range(view.latent_dim))
+dim_a = d_cols[0].selectbox("rows: dimension", all_dims, index=int(dims[0]), key="grid_a", bind="query-params")
+dim_b = d_cols[1].selectbox(
+    "columns: dimension", all_dims, index=int(dims[1] if len(dims) > 1 else dims[0]), key="grid_b", bind="query-params"
+)
+size = d_cols[2].slider("grid size", 3, 15, 9, key="grid_n", bind="query-params")
+if dim_a == dim_b and view.latent_dim > 1:
+    st.info("Choose two different dimensions.")
+else:
+    cols = st.columns(2)
+    codes_now = picked_codes(view)
+    for col, k in zip(cols, KINDS):
+        m = view.model(k)
+        rows = latents.traversal_values(view.codes[k], dim_a, size, m.is_variational)
+        across = latents.traversal_values(view.codes[k], dim_b, size, m.is_variational)
+        grid_codes = latents.traversal_grid(codes_now[k].astype(np.float32), (dim_a, dim_b), rows, across)
+        decoded = latents.decode(m, grid_codes)
+        with col:
+            scale = max(1, 360 // (size * decoded.shape[-1]))
+            picture = images.upscale(images.grid(decoded, size), scale)
+            st.image(picture, caption=f"{LABELS[k]}: z{dim_a} down, z{dim_b} across", width=picture.shape[1])

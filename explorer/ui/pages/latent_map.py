@@ -1,0 +1,74 @@
+"""Latent map: the test split's codes for both models, side by side; pick one to see it."""
+
+import streamlit as st
+
+from explorer import latents
+from explorer.projection import PROJECTIONS
+from explorer.ui.context import KINDS, LABELS, current_view, projection_choice
+from explorer.ui.widgets import latent_map_chart, pick_index, picked_codes, probe_code, show_image
+
+view = current_view()
+st.title("Latent map")
+st.caption(
+    "Each dot is one test image, placed at its code. Click a dot to see the image and both reconstructions"
+    + ("; click empty space to decode that location." if view.latent_dim == 2 else ".")
+)
+
+controls = st.columns([1, 1, 2])
+ellipses = controls[0].toggle(
+    "VAE codes as Gaussians (±1σ)", value=view.latent_dim == 2, key="ellipses", bind="query-params",
+    disabled=view.latent_dim != 2, help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
+)
+controls[1].number_input(
+    "Test item", min_value=0, max_value=len(view.dataset.test) - 1, value=0, step=1, key="pick", bind="query-params",
+)
+
+if view.latent_dim > 2:
+    method, params = projection_choice()
+    with controls[2].form("projection_form", border=True):
+        st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {PROJECTIONS[method].label})")
+        chosen = st.selectbox(
+            "Method", list(PROJECTIONS), format_func=lambda m: PROJECTIONS[m].label, key="projection_method"
+        )
+        values = {
+            name: st.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step), key=f"projection_{name}")
+            for name, p in PROJECTIONS[chosen].params.items()
+        }
+        if st.form_submit_button("Run projection", key="run_projection"):
+            st.session_state["projection_applied"] = (chosen, tuple(sorted(values.items())))
+            st.rerun()
+
+try:
+    latent_map_chart(view, "map_chart", ellipses=ellipses, probes=True, markers=picked_codes(view))
+except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
+    st.error(f"Could not draw the map: {exc}. Try PCA or other parameters.")
+    st.stop()
+
+index = pick_index(view)
+probe = probe_code()
+x = view.dataset.test.x[index].numpy()
+if probe is not None and view.latent_dim == 2:
+    panel, z = probe
+    kind = KINDS[panel]
+    st.subheader(f"Empty space in the {LABELS[kind]}'s map at ({z[0]:.2f}, {z[1]:.2f})")
+    cols = st.columns(4)
+    with cols[0]:
+        show_image(latents.decode(view.model(kind), z[None])[0], f"{LABELS[kind]} decodes this location")
+else:
+    st.subheader(f"Test item {index}: {view.describe_item(index)}")
+    cols = st.columns(4)
+    with cols[0]:
+        show_image(x, "original")
+    for col, kind in zip(cols[1:], KINDS):
+        code = view.codes[kind].mean[index]
+        recon = latents.decode(view.model(kind), code[None])[0]
+        mse = float(((recon - x) ** 2).mean())
+        with col:
+            show_image(recon, f"{LABELS[kind]} reconstruction (MSE {mse:.4f})")
+    with cols[3]:
+        for kind in KINDS:
+            code = view.codes[kind].mean[index]
+            text = ", ".join(f"{v:.2f}" for v in code[:8]) + (" …" if len(code) > 8 else "")
+            st.markdown(f"**{LABELS[kind]} code**: ({text})")
+        std = view.codes["vae"].std[index]
+        st.markdown("**VAE std**: (" + ", ".join(f"{v:.2f}" for v in std[:8]) + (" …)" if len(std) > 8 else ")"))
