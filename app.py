@@ -13,7 +13,9 @@ st.set_page_config(page_title="Latent Explorer", page_icon="🌗", layout="wide"
 PAGES = [
     st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon="🗺️", url_path="map", default=True),
     st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon="🎚️", url_path="decoder"),
+    st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon="✋", url_path="drag"),
     st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon="🌗", url_path="compare"),
+    st.Page("explorer/ui/pages/half_moon.py", title="Half-moon lab", icon="🔬", url_path="lab"),
 ]
 
 page = st.navigation(PAGES)

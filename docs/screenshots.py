@@ -17,6 +17,8 @@ SHOTS = {
     "latent_map.png": "?dataset=moons&pair=moons-sparse-2d&pick=120",
     "decoder.png": "decoder?dataset=digits&pair=digits-2d",
     "compare.png": "compare?dataset=moons&pair=moons-sparse-2d",
+    "half_moon_lab.png": "lab?dataset=moons&pair=moons-sparse-2d",
+    "drag.png": "drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE&dz=-5.0,-2.0",
 }
 
 

@@ -164,3 +164,55 @@ def kl_bars(kl_per_dim: np.ndarray, threshold: float | None = None) -> go.Figure
         fig.add_hline(y=threshold, line_dash="dot")
     fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL (nats)")
     return fig
+
+
+@dataclass
+class HolePanel:
+    title: str
+    distances: np.ndarray  # (n, n) manifold distance of each grid cell's decode
+    xs: np.ndarray
+    ys: np.ndarray
+    codes: np.ndarray | None = None  # (N, 2) codes on the plane, overlaid
+    path: np.ndarray | None = None  # (S, 2) the interpolation on the plane
+    axis_titles: tuple[str, str] = ("z0", "z1")
+
+
+def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = None, height: int = 430) -> go.Figure:
+    """Heatmaps of manifold distance over latent planes, one shared colour scale; codes and paths on top."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
+    if zmax is None:
+        zmax = float(np.percentile(np.concatenate([p.distances.ravel() for p in panels]), 98))
+    for i, panel in enumerate(panels):
+        col = i + 1
+        fig.add_trace(
+            go.Heatmap(
+                x=panel.xs, y=panel.ys, z=panel.distances, coloraxis="coloraxis",
+                hovertemplate="(%{x:.2f}, %{y:.2f}) distance %{z:.4f}<extra></extra>",
+            ),
+            row=1, col=col,
+        )
+        if panel.codes is not None:
+            fig.add_trace(
+                go.Scattergl(
+                    x=panel.codes[:, 0], y=panel.codes[:, 1], mode="markers", name="test codes", showlegend=i == 0,
+                    legendgroup="codes", marker=dict(size=3, color="white", opacity=0.6), hoverinfo="skip",
+                ),
+                row=1, col=col,
+            )
+        if panel.path is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=panel.path[:, 0], y=panel.path[:, 1], mode="lines+markers", name="crescent → full",
+                    showlegend=i == 0, legendgroup="path", line=dict(color="red", width=2.5),
+                    marker=dict(size=6, color="red"), hoverinfo="skip",
+                ),
+                row=1, col=col,
+            )
+        fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col)
+        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col)
+    fig.update_layout(
+        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=zmax, colorbar=dict(title=colour_title)),
+        legend=dict(orientation="h", y=-0.15),
+    )
+    return fig

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
+from training.metrics import nearest_by_mse
 from training.models import Autoencoder
 
 BATCH = 2048
@@ -38,32 +39,47 @@ def decode(model: Autoencoder, z: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def lerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """n points from a to b inclusive, evenly spaced: (n, D). Exact at both ends."""
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    path = (1 - t) * a[None] + t * b[None]
-    path[0], path[-1] = a, b
-    return path
+def lerp_at(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Points at fractions t of the straight line from a to b: (..., D)."""
+    t = np.asarray(t, dtype=np.float64)[..., None]
+    return (1 - t) * a + t * b
 
 
-def slerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces): (n, D).
+def slerp_at(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces) at fractions t.
 
     Interpolates the angle between a and b and the norm linearly, so a path between
     codes of equal norm keeps that norm instead of cutting through the low-norm centre.
     """
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na < 1e-12 or nb < 1e-12:
-        return lerp(a, b, n)
+        return lerp_at(a, b, t)
     ua, ub = a / na, b / nb
     omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
     if omega < 1e-6:
-        return lerp(a, b, n)
-    t = np.linspace(0.0, 1.0, n)[:, None]
+        return lerp_at(a, b, t)
+    t = np.asarray(t, dtype=np.float64)[..., None]
     direction = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
-    path = direction * ((1 - t) * na + t * nb)
-    path[0], path[-1] = a, b
+    return direction * ((1 - t) * na + t * nb)
+
+
+POINT_AT = {"linear": lerp_at, "spherical": slerp_at}
+
+
+def _path(point_at, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    path = point_at(a, b, np.linspace(0.0, 1.0, n))
+    path[0], path[-1] = a, b  # exact at both ends, whatever the rounding
     return path
+
+
+def lerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """n evenly spaced points from a to b inclusive: (n, D)."""
+    return _path(lerp_at, a, b, n)
+
+
+def slerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """n points along slerp_at from a to b inclusive: (n, D)."""
+    return _path(slerp_at, a, b, n)
 
 
 INTERPOLATIONS = {"linear": lerp, "spherical": slerp}
@@ -118,16 +134,7 @@ def nearest_images(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tuple[n
 
     queries (M, ...), bank (N, ...) -> indices (M, k), distances (M, k), nearest first.
     """
-    q = queries.reshape(len(queries), -1).astype(np.float32)
-    b = bank.reshape(len(bank), -1).astype(np.float32)
-    # ||q - b||^2 = |q|^2 - 2 q.b + |b|^2, then / pixels for the mean
-    d2 = (q * q).sum(1)[:, None] - 2 * q @ b.T + (b * b).sum(1)[None]
-    d2 = np.maximum(d2, 0) / q.shape[1]
-    k = min(k, len(b))
-    idx = np.argpartition(d2, k - 1, axis=1)[:, :k]
-    order = np.take_along_axis(d2, idx, 1).argsort(1)
-    idx = np.take_along_axis(idx, order, 1)
-    return idx, np.take_along_axis(d2, idx, 1)
+    return nearest_by_mse(queries, bank, k=k)
 
 
 def plane_grid(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
@@ -157,3 +164,43 @@ def class_item(labels: np.ndarray, label: int, nth: int = 0) -> int | None:
     """The nth item (wrapping) with this label, or None when there is none."""
     where = np.flatnonzero(labels == label)
     return int(where[nth % len(where)]) if len(where) else None
+
+
+@dataclass
+class HoleGrid:
+    """A grid of codes over a plane of the latent space, and where things sit on that plane."""
+
+    codes: np.ndarray  # (n*n, D), row-major: rows follow ys, columns xs
+    xs: np.ndarray  # (n,) plane coordinates of the columns
+    ys: np.ndarray  # (n,)
+    axis_titles: tuple[str, str]
+
+
+def hole_grid(codes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 64, margin: float = 0.1, seed: int = 0) -> HoleGrid:
+    """2-D codes: the plane itself, over the codes' extent plus a margin. Larger codes: the plane
+    through a and b (a at u = -1, b at u = +1) and a random orthogonal direction v."""
+    from training.metrics import plane_through
+
+    if codes.shape[1] == 2:
+        lo, hi = codes.min(0), codes.max(0)
+        pad = margin * (hi - lo)
+        lo, hi = lo - pad, hi + pad
+        return HoleGrid(plane_grid(lo, hi, n).astype(np.float32), np.linspace(lo[0], hi[0], n),
+                        np.linspace(lo[1], hi[1], n), ("z0", "z1"))
+    origin, e1, e2 = plane_through(a, b, seed)
+    u = np.linspace(-2, 2, n)
+    uv = plane_grid(np.array([-2.0, -2.0]), np.array([2.0, 2.0]), n)
+    grid = origin[None] + uv[:, :1] * e1[None] + uv[:, 1:] * e2[None]
+    return HoleGrid(grid.astype(np.float32), u, u, ("u (A at −1, B at +1)", "v (orthogonal)"))
+
+
+def plane_coordinates(points: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Where codes lie on hole_grid's plane: identity for 2-D, else least-squares (u, v)."""
+    from training.metrics import plane_through
+
+    if points.shape[1] == 2:
+        return points
+    origin, e1, e2 = plane_through(a, b, seed)
+    basis = np.stack([e1, e2], axis=1)  # (D, 2)
+    uv, *_ = np.linalg.lstsq(basis, (points - origin).T, rcond=None)
+    return uv.T

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from tests.browser import ROOT
 
 APP = str(ROOT / "app.py")
-MAP, DECODER, COMPARE = (f"explorer/ui/pages/{name}.py" for name in ("latent_map", "decoder", "compare"))
+MAP, DECODER, COMPARE, LAB = (f"explorer/ui/pages/{n}.py" for n in ("latent_map", "decoder", "compare", "half_moon"))
 SPARSE = "moons-sparse-2d"
 
 
@@ -29,7 +29,9 @@ def image_with_caption(at: AppTest, prefix: str):
     return found[0]
 
 
-@pytest.mark.parametrize("page, title", [(None, "Latent map"), (DECODER, "Decoder"), (COMPARE, "AE vs VAE")])
+@pytest.mark.parametrize(
+    "page, title", [(None, "Latent map"), (DECODER, "Decoder"), (COMPARE, "AE vs VAE"), (LAB, "Half-moon lab")]
+)
 @pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d"])
 def test_every_page_runs_on_bundled_pairs(page, title, pair):
     dataset = "moons" if "moons" in pair else "digits"
@@ -127,3 +129,21 @@ def test_projection_is_chosen_before_it_runs():
     at.button(key="run_projection").click().run()
     assert not at.exception
     assert "now: t-SNE" in " ".join(m.value for m in at.markdown)
+
+
+def test_half_moon_lab_page_measures_the_pair_on_screen():
+    at = open_app(LAB, dataset="moons", pair=SPARSE)
+    assert at.title[0].value == "Half-moon lab"
+    verdicts = [m.value for m in at.markdown if m.value.startswith("- ")]
+    assert len(verdicts) == 3 and "mean distance AE" in verdicts[0]
+    strips = [im for im in at.image if len(im.value) == 11]
+    assert len(strips) == 3  # AE, VAE and the true renders
+    at.radio(key="lab_regime").set_value("full").run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="pair").value == "moons-full-2d"
+
+
+def test_half_moon_lab_on_digits_says_it_is_a_proxy():
+    at = open_app(LAB, dataset="digits", pair="digits-8d")
+    assert any("proxy" in i.value for i in at.info)
+    assert not any("half moon" in m.value for m in at.markdown if m.value.startswith("- "))

@@ -68,6 +68,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iwae-k", type=int, default=50)
     ev.add_argument("--data-dir", default=None)
 
+    lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
+    lab.add_argument("--regimes", default="full,gap,sparse")
+    lab.add_argument("--latent-dims", type=parse_ints, default=(2, 16))
+    lab.add_argument("--seeds", type=int, default=3)
+    lab.add_argument("--epochs", type=int, default=40)
+    lab.add_argument("--n-train", type=int, default=4000)
+    lab.add_argument("--n-test", type=int, default=1000)
+    lab.add_argument("--image-size", type=int, default=28)
+    lab.add_argument("--hidden", type=parse_ints, default=(128, 64))
+    lab.add_argument("--out", default="lab")
+
     de = sub.add_parser("defaults", help="rebuild the bundled default pairs in checkpoints/")
     de.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(DEFAULTS)}")
     de.add_argument("--out", default=str(DEFAULTS_DIR))
@@ -188,7 +199,33 @@ def write_defaults_table(out: Path) -> None:
     (out / "METRICS.md").write_text(text)
 
 
-COMMANDS = {"train": command_train, "eval": command_eval, "defaults": command_defaults}
+def command_lab(args: argparse.Namespace) -> int:
+    from .lab import LabConfig, run_lab
+
+    regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
+    bad = [r for r in regimes if r not in ("full", "gap", "sparse")]
+    if bad or not regimes:
+        raise LatentExplorerError(f"regimes must be among full, gap, sparse; got {args.regimes!r}")
+    if not 1 <= args.seeds <= 20:
+        raise LatentExplorerError("seeds must be 1 to 20")
+    lab = LabConfig(
+        regimes=regimes, latent_dims=args.latent_dims, seeds=args.seeds, epochs=args.epochs,
+        n_train=args.n_train, n_test=args.n_test, image_size=args.image_size, hidden=args.hidden,
+    )
+    for regime in regimes:  # validate every cell before hours of training
+        for dim in lab.latent_dims:
+            from .lab import pair_config
+
+            config = pair_config(lab, regime, dim, 0)
+            config.validate()
+            config.model.in_shape = (1, lab.image_size, lab.image_size)
+            config.model.validate()
+    results = run_lab(lab, args.out)
+    print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
+    return 0
+
+
+COMMANDS = {"train": command_train, "eval": command_eval, "defaults": command_defaults, "lab": command_lab}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,26 @@
-"""How good is a model, measured on held-out images. Pure functions of (model, data).
+"""How good is a model, measured. Pure functions of (model, data) or of decoded images.
 
 - reconstruction: summed BCE per image and per-pixel MSE, decoding the posterior mean
 - ELBO and importance-weighted NLL (Burda et al. 2015) for the VAE, in nats per image
 - KL per latent dimension and active units: dimensions whose posterior mean varies across
   the data, Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015, section 5.2)
+- manifold distance: how far a decoded image is from anything real. For moons, the smallest
+  mean squared pixel error to a dense bank of true renders, and the phase of the best match
+  (the way ACAI, Berthelot et al. 2019, scored interpolations of lines of known angle). For
+  other data the nearest training image stands in: a proxy, not ground truth.
+- path scores, prior-sample validity and hole maps built on it.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import moons
 from .losses import kl_to_standard_normal, reconstruction_nll
 from .models import Autoencoder, prior_log_density
 
@@ -94,3 +102,138 @@ def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 50) -> dic
         metrics["kl"] = float(kl_per_dim.sum())
         metrics.update(elbo_and_iwae(model, x, k=iwae_k))
     return metrics
+
+
+# --- manifold distance -----------------------------------------------------------------------
+
+BANK_PHASES = 1000  # true renders at phases i / 1000
+HALF_MOON_PHASE_TOLERANCE = 0.05  # a recovered phase this close to 0.25 or 0.75 is a half moon ...
+REAL_DISTANCE = 0.005  # ... if the image is also this close (MSE) to a true render
+
+
+@dataclass
+class Bank:
+    """Reference images a decoded image is compared with: (M, P) float32, flattened."""
+
+    images: np.ndarray
+    phases: np.ndarray | None  # (M,) phase of each true render; None for a proxy bank
+    description: str
+
+    @property
+    def is_proxy(self) -> bool:
+        return self.phases is None
+
+
+def moon_bank(size: int = 28, jitter: bool = False, n_phases: int = BANK_PHASES) -> Bank:
+    """True renders at n_phases phases (times a 3x3x3 size/position grid when jitter is on)."""
+    phases = np.arange(n_phases) / n_phases
+    if jitter:
+        grid = np.array(np.meshgrid(phases, [0.8, 0.9, 1.0], [-2, 0, 2], [-2, 0, 2], indexing="ij")).reshape(4, -1)
+        phases, scale, dx, dy = grid
+    else:
+        scale, dx, dy = 1.0, 0.0, 0.0
+    images = moons.render(phases, size, scale, dx, dy)
+    return Bank(images.reshape(len(images), -1), phases, f"{len(images):,} true renders")
+
+
+def training_bank(x: torch.Tensor, limit: int = 20_000) -> Bank:
+    x = x[:limit]
+    return Bank(x.reshape(len(x), -1).numpy().astype(np.float32), None, f"nearest of {len(x):,} training images (proxy)")
+
+
+def bank_for(dataset) -> Bank:
+    """Moons get the exact bank (matching the data's size and jitter); anything else a proxy."""
+    if dataset.name == "moons" and "phase" in dataset.test.factors:
+        jitter = bool(np.any(dataset.test.factors["dx"] != 0))
+        return moon_bank(dataset.image_shape[-1], jitter)
+    return training_bank(dataset.train.x)
+
+
+def nearest_by_mse(queries: np.ndarray, bank: np.ndarray, k: int = 1, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """k nearest bank rows by mean squared error: (M, P), (N, P) -> indices (M, k), distances (M, k)."""
+    q = queries.reshape(len(queries), -1).astype(np.float32)
+    b = bank.reshape(len(bank), -1).astype(np.float32)
+    k = min(k, len(b))
+    b_sq = (b * b).sum(1)[None]
+    all_idx, all_dist = [], []
+    for start in range(0, len(q), chunk):
+        qc = q[start : start + chunk]
+        # ||q - b||^2 = |q|^2 - 2 q.b + |b|^2, as one matrix product
+        d2 = np.maximum((qc * qc).sum(1)[:, None] - 2 * qc @ b.T + b_sq, 0) / q.shape[1]
+        idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(b) else np.tile(np.arange(len(b)), (len(qc), 1))
+        order = np.take_along_axis(d2, idx, 1).argsort(1)
+        idx = np.take_along_axis(idx, order, 1)
+        all_idx.append(idx)
+        all_dist.append(np.take_along_axis(d2, idx, 1))
+    return np.concatenate(all_idx), np.concatenate(all_dist)
+
+
+def manifold_distance(images: np.ndarray, bank: Bank) -> tuple[np.ndarray, np.ndarray | None]:
+    """Per image: the MSE to the closest bank image, and (moons) the phase of that match."""
+    idx, dist = nearest_by_mse(images, bank.images, k=1)
+    phases = None if bank.phases is None else bank.phases[idx[:, 0]]
+    return dist[:, 0], phases
+
+
+def smoothness(phases: np.ndarray) -> float:
+    """Largest phase step over the total change, minus 1/(n-1): 0 for even steps, near 1 for one jump.
+
+    Steps are measured round the cycle. A path whose phase does not move at all scores 0.
+    """
+    n = len(phases)
+    if n < 3:
+        return 0.0
+    steps = moons.circular_distance(phases[1:], phases[:-1])
+    total = steps.sum()
+    return 0.0 if total < 1e-9 else float(steps.max() / total - 1.0 / (n - 1))
+
+
+def path_scores(images: np.ndarray, bank: Bank) -> dict:
+    """Scores of a decoded interpolation (S images): distances along it, and for moons how it moves."""
+    dist, phases = manifold_distance(images, bank)
+    scores = {"mean_distance": float(dist.mean()), "max_distance": float(dist.max()), "distances": dist.tolist()}
+    if phases is not None:
+        near_half = np.min([moons.circular_distance(phases, h) for h in moons.HALF_MOON_PHASES], axis=0)
+        scores["phases"] = phases.tolist()
+        scores["smoothness"] = smoothness(phases)
+        scores["passes_half_moon"] = bool(np.any((near_half <= HALF_MOON_PHASE_TOLERANCE) & (dist <= REAL_DISTANCE)))
+    return scores
+
+
+@torch.no_grad()
+def prior_validity(model: Autoencoder, bank: Bank, codes: np.ndarray, seed: int = 0) -> float:
+    """Mean manifold distance of decoded codes (e.g. 1,000 prior samples)."""
+    images = model.decode(torch.from_numpy(np.asarray(codes, dtype=np.float32))).numpy()
+    return float(manifold_distance(images, bank)[0].mean())
+
+
+def plane_through(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Origin (the midpoint) and two orthogonal axes of a plane through codes a and b.
+
+    Axis 1 runs from the midpoint to b; axis 2 is a random direction orthogonal to it, of the
+    same length. With 2-D codes the plane is the latent plane itself.
+    """
+    origin = (a + b) / 2
+    e1 = (b - a) / 2
+    length = np.linalg.norm(e1)
+    if length < 1e-9:
+        e1 = np.eye(len(a))[0]
+        length = 1.0
+    rng = np.random.default_rng(seed)
+    e2 = rng.standard_normal(len(a))
+    e2 -= e2 @ e1 / (e1 @ e1) * e1
+    if np.linalg.norm(e2) < 1e-9:  # 1-D codes: no second direction
+        e2 = np.zeros_like(e1)
+    else:
+        e2 *= length / np.linalg.norm(e2)
+    return origin, e1, e2
+
+
+@torch.no_grad()
+def hole_map(model: Autoencoder, bank: Bank, codes: np.ndarray, n: int = 64, batch: int = 4096) -> np.ndarray:
+    """Manifold distance of the decode of each code: (n*n, D) codes -> (n, n) distances, row-major."""
+    distances = []
+    for start in range(0, len(codes), batch):
+        images = model.decode(torch.from_numpy(np.asarray(codes[start : start + batch], dtype=np.float32))).numpy()
+        distances.append(manifold_distance(images, bank)[0])
+    return np.concatenate(distances).reshape(n, n)

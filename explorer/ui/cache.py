@@ -16,6 +16,7 @@ from explorer import latents
 from explorer.projection import Projection, make_projection
 from training.checkpoint import Pair, load_pair
 from training.datasets import Dataset, load_dataset
+from training.metrics import Bank, bank_for, hole_map
 
 
 def pair_stamp(path: str) -> float:
@@ -51,3 +52,17 @@ def flat_train_images(path: str, stamp: float) -> np.ndarray:
     """(N, P) float32 training images, the bank for nearest-image look-ups."""
     x = dataset(path, stamp).train.x
     return x.reshape(len(x), -1).numpy()
+
+
+@st.cache_resource(max_entries=8, show_spinner="Rendering the reference bank…")
+def bank(path: str, stamp: float) -> Bank:
+    """True moon renders for moons pairs; the training images (a proxy) for anything else."""
+    return bank_for(dataset(path, stamp))
+
+
+@st.cache_resource(max_entries=32, show_spinner="Decoding the hole map…")
+def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -> tuple[latents.HoleGrid, np.ndarray]:
+    """The grid (2-D: the whole plane, independent of a and b) and its (n, n) manifold distances."""
+    model_codes = codes(path, stamp, kind)
+    grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
+    return grid, hole_map(pair(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)

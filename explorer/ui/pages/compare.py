@@ -3,9 +3,10 @@
 import numpy as np
 import streamlit as st
 
-from explorer import images, latents
+from explorer import images, latents, webdecoder
 from explorer.figures import PROBE, step_distances
 from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.drag import drag_component
 from explorer.ui.widgets import latent_map_chart, show_image, show_strip
 from training.losses import kl_to_standard_normal
 
@@ -77,6 +78,32 @@ with ends[1]:
 for kind in KINDS:
     st.markdown(f"**{LABELS[kind]}**: {steps} steps, {method}, in its own latent space")
     show_strip(strips[kind], target=56)
+
+
+@st.fragment
+def scrubber() -> None:
+    """Drag t from 0 to 1: both decoders follow live; the released t comes back here."""
+    models = [(LABELS[k], view.model(k)) for k in KINDS]
+    ids = {k: webdecoder.decoder_id(view.model(k)) for k in KINDS}
+    endpoints = {ids[k]: {"a": paths[k][0], "b": paths[k][-1], "method": method} for k in KINDS}
+    st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
+    result = drag_component(
+        "scrubber", "scrub", models,
+        {"paths": endpoints, "value": 0.5, "signature": f"{a}-{b}-{method}-{vae_mode}-{noise_seed}"}, "t",
+    )
+    t = result.t if isinstance(getattr(result, "t", None), (int, float)) else 0.5
+    cols = st.columns(6)
+    decoded = {
+        kind: latents.decode(view.model(kind), latents.POINT_AT[method](paths[kind][0], paths[kind][-1], t)[None])[0]
+        for kind in KINDS
+    }
+    for col, kind in zip(cols, KINDS):
+        _, dist = latents.nearest_images(decoded[kind][None], view.train_bank(), k=1)
+        with col:
+            show_image(decoded[kind], f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist[0, 0]:.4f}", target=96)
+
+
+scrubber()
 
 # Distance of each decoded step to its nearest training image: near 0 means "looks like the data".
 distances = {}

@@ -1,0 +1,84 @@
+"""Drag to decode, without a browser: the weights the browser gets, and the server fallback."""
+
+import base64
+import dataclasses
+import shutil
+
+import numpy as np
+import pytest
+
+from explorer import webdecoder
+from training.checkpoint import load_pair
+from training.config import ModelConfig
+from training.models import build_model
+from tests.test_app import open_app
+
+DRAG = "explorer/ui/pages/drag.py"
+
+
+def run_exported(layers, z):
+    """The browser's decoder, in numpy: what drag.js computes from the exported layers."""
+    h = np.asarray(z, dtype=np.float64)
+    for layer in layers:
+        w = np.frombuffer(base64.b64decode(layer["w"]), np.float32).reshape(layer["n_out"], layer["n_in"])
+        b = np.frombuffer(base64.b64decode(layer["b"]), np.float32)
+        s = h @ w.T.astype(np.float64) + b
+        h = np.maximum(s, 0) if layer["act"] == "relu" else 1 / (1 + np.exp(-s))
+    return h
+
+
+@pytest.mark.parametrize("kind", ["ae", "vae"])
+def test_exported_mlp_layers_reproduce_the_decoder(tiny_pair_dir, kind):
+    model = load_pair(tiny_pair_dir)[kind].model
+    layers = webdecoder.mlp_layers(model)
+    assert [layer["act"] for layer in layers] == ["relu", "relu", "sigmoid"]
+    z = np.random.default_rng(0).standard_normal((6, 2)) * 2
+    assert np.abs(run_exported(layers, z) - webdecoder.decode_reference(model, z)).max() < 1e-5
+
+
+def test_conv_decoders_are_not_exported():
+    conv = build_model(ModelConfig(family="conv", latent_dim=2, in_shape=(1, 28, 28)))
+    assert webdecoder.mlp_layers(conv) is None
+
+
+def test_decoder_id_follows_the_weights(tiny_pair_dir):
+    pair = load_pair(tiny_pair_dir)
+    assert webdecoder.decoder_id(pair.ae.model) != webdecoder.decoder_id(pair.vae.model)
+    assert webdecoder.decoder_id(pair.ae.model) == webdecoder.decoder_id(load_pair(tiny_pair_dir).ae.model)
+
+
+def test_drag_page_in_browser_mode_says_so():
+    at = open_app(DRAG, dataset="moons", pair="moons-sparse-2d")
+    assert at.title[0].value == "Drag to decode"
+    assert any("Mode: in-browser decoding" in c.value for c in at.caption)
+    assert at.toggle(key="drag_server").value is False
+
+
+def test_server_fallback_decodes_the_code_it_is_given():
+    at = open_app(DRAG, dataset="moons", pair="moons-sparse-2d", drag_server="true", drag_model="AE", dz="5.0,-3.0")
+    assert any("Mode: server decoding" in c.value for c in at.caption)
+    captions = [c for im in at.image for c in im.captions]
+    assert any(c.startswith("server: AE decodes (5.00, -3.00)") for c in captions)
+    before = [im.value for im in at.image]
+    at.radio(key="drag_model").set_value("vae").run()  # another model: its own code, its own decode
+    assert not at.exception and [im.value for im in at.image] != before
+
+
+@pytest.fixture(scope="module")
+def conv_runs(tmp_path_factory, tiny_moons, tiny_config):
+    from training.runs import train_and_save
+
+    runs = tmp_path_factory.mktemp("conv-runs")
+    config = dataclasses.replace(tiny_config, model=dataclasses.replace(tiny_config.model, family="conv", hidden=(32,),
+                                                                         channels=(4, 8)))
+    train_and_save(config, runs / "conv", dataset=tiny_moons, progress_bar=False, iwae_k=2)
+    return runs
+
+
+def test_a_decoder_the_browser_cannot_run_falls_back_to_the_server(conv_runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(conv_runs))
+    at = open_app(DRAG, dataset="moons", pair="runs/conv")
+    toggle = at.toggle(key="drag_server")
+    assert toggle.value is True and toggle.disabled
+    assert any("Mode: server decoding" in c.value for c in at.caption)
+    assert any(c.startswith("server:") for im in at.image for c in im.captions)
