@@ -1,6 +1,6 @@
 """Screenshots of every page for the README: `python docs/screenshots.py` (starts its own server).
 
-Uses Debian's Chromium through playwright, as the browser test does.
+Uses Debian's Chromium through playwright, as the browser tests do.
 """
 
 from __future__ import annotations
@@ -13,12 +13,15 @@ sys.path.insert(0, str(ROOT))
 
 from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
 
+# file -> (URL path and query, a tab to click first or None)
 SHOTS = {
-    "latent_map.png": "?dataset=moons&pair=moons-sparse-2d&pick=120",
-    "decoder.png": "decoder?dataset=digits&pair=digits-2d",
-    "compare.png": "compare?dataset=moons&pair=moons-sparse-2d",
-    "half_moon_lab.png": "lab?dataset=moons&pair=moons-sparse-2d",
-    "drag.png": "drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE&dz=-5.0,-2.0",
+    "latent_map.png": ("?dataset=moons&pair=moons-sparse-2d&pick=120", None),
+    "decoder.png": ("decoder?dataset=digits&pair=digits-2d", None),
+    "compare.png": ("compare?dataset=moons&pair=moons-sparse-2d", None),
+    "half_moon_lab.png": ("lab?dataset=moons&pair=moons-sparse-2d", None),
+    "drag.png": ("drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE&dz=-5.0,-2.0", None),
+    "conditional_class.png": ("conditional?cond_class=3", None),
+    "conditional_fill.png": ("conditional?cond_item=7&cond_mask=top", "Fill in a missing half"),
 }
 
 
@@ -29,9 +32,11 @@ def main() -> None:
     with streamlit_server() as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1500})
-        for name, path in SHOTS.items():
+        for name, (path, tab) in SHOTS.items():
             page.goto(f"{url}/{path}")
             wait_for_app(page)
+            if tab:
+                page.get_by_role("tab", name=tab).click()
             page.wait_for_timeout(1500)  # let plotly finish drawing
             page.screenshot(path=str(out / name), full_page=True)
             print("wrote", out / name)

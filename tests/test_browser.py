@@ -190,7 +190,7 @@ def test_the_scrubber_decodes_both_models_live(browser, app_url):
     moved = stats(page)
     page.mouse.up()
     assert moved["frames"] - start["frames"] >= 40  # two models per drawn frame
-    released = page.get_by_text("AE at t =").filter(has_not_text="t = 0.500")  # the start was 0.5
+    released = page.get_by_text("AE at t =").filter(has_not_text="t = 0.500").first  # the start was 0.5
     released.wait_for(timeout=30_000)
     assert float(released.text_content().split("t = ")[1].split()[0]) > 0.9
     page.close()

@@ -15,7 +15,8 @@ from .datasets import DATASETS, load_dataset
 from .errors import LatentExplorerError
 from .fit import TrainingCancelled
 from .metrics import evaluate_model
-from .models import FAMILIES
+from .fit import kinds_of
+from .models import FAMILIES, MODELS
 from .runs import DEFAULTS, KINDS, train_and_save
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,7 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default=None, help="mnist / fashion-mnist: download directory")
     data.add_argument("--data-seed", type=int, default=None, help="default: --seed")
     model = train.add_argument_group("model")
-    model.add_argument("--model", default="both", choices=["both", *KINDS])
+    model.add_argument("--model", default="both", choices=["both", *KINDS, "cvae"],
+                       help="both: an AE and a VAE; cvae: a conditional VAE and its regression baseline")
+    model.add_argument("--condition", default=None, choices=["label", "half"],
+                       help="cvae: condition on the class label or on half of the image")
     model.add_argument("--family", default="mlp", choices=list(FAMILIES))
     model.add_argument("--latent-dim", type=int, default=2)
     model.add_argument("--hidden", type=parse_ints, default=(128, 64), help="e.g. 256,128")
@@ -94,8 +98,9 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             seed=args.seed if args.data_seed is None else args.data_seed,
         ),
         ModelConfig(
-            kind="vae", family=args.family, latent_dim=args.latent_dim, hidden=args.hidden,
-            beta=args.beta, likelihood=args.likelihood,
+            kind="cvae" if args.model == "cvae" else "vae", family=args.family, latent_dim=args.latent_dim,
+            hidden=args.hidden, beta=args.beta, likelihood=args.likelihood,
+            condition=(args.condition or "none") if args.model == "cvae" else "none",
         ),
         TrainConfig(
             epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
@@ -105,6 +110,14 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def summary_line(kind: str, metrics: dict) -> str:
+    if "recon_bce" not in metrics:  # conditional models
+        parts = [f"{kind.upper():>10}", f"test loss {metrics['test_total']:.2f}", f"(recon {metrics['test_reconstruction']:.2f}",
+                 f"KL {metrics['test_kl']:.2f})"]
+        done = metrics.get("completion")
+        if done:
+            parts += [f"| fill-in MSE: regression {done['regression_error']:.4f}, CVAE best of {done['n_samples']} "
+                      f"{done['cvae_best_of_n_error']:.4f}, mean {done['cvae_mean_error']:.4f}"]
+        return "  ".join(parts)
     parts = [f"{kind.upper():>3}", f"recon BCE {metrics['recon_bce']:.2f}", f"MSE {metrics['recon_mse']:.4f}"]
     if "elbo" in metrics:
         parts += [f"ELBO {metrics['elbo']:.2f}", f"IWAE NLL {metrics['iwae_nll']:.2f} (k={metrics['iwae_k']})",
@@ -114,8 +127,12 @@ def summary_line(kind: str, metrics: dict) -> str:
 
 
 def command_train(args: argparse.Namespace) -> int:
+    if args.model == "cvae" and not args.condition:
+        raise LatentExplorerError("--model cvae needs --condition label or --condition half")
+    if args.condition and args.model != "cvae":
+        raise LatentExplorerError("--condition goes with --model cvae")
     config = config_from_args(args)
-    kinds = KINDS if args.model == "both" else (args.model,)
+    kinds = None if args.model in ("both", "cvae") else (args.model,)
     results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
     for kind, result in results.items():
         sidecar = json.loads((Path(args.out) / f"{kind}.json").read_text())
@@ -126,16 +143,19 @@ def command_train(args: argparse.Namespace) -> int:
 
 def checkpoint_paths(path: Path) -> list[Path]:
     if path.is_dir():
-        found = [path / f"{kind}.safetensors" for kind in KINDS if (path / f"{kind}.json").is_file()]
+        found = [path / f"{kind}.safetensors" for kind in MODELS if (path / f"{kind}.json").is_file()]
         if not found:
-            raise LatentExplorerError(f"{path}: no ae.json or vae.json here")
+            raise LatentExplorerError(f"{path}: no ae.json, vae.json, cvae.json or regression.json here")
         return found
     return [path]
 
 
 def command_eval(args: argparse.Namespace) -> int:
+    path = Path(args.path)
+    if path.is_dir() and (path / "cvae.json").is_file():
+        return eval_conditional(path, args)
     datasets = {}
-    for weights in checkpoint_paths(Path(args.path)):
+    for weights in checkpoint_paths(path):
         checkpoint = load_checkpoint(weights)
         data_config = checkpoint.config.data
         if args.data_dir:
@@ -150,6 +170,46 @@ def command_eval(args: argparse.Namespace) -> int:
         else:
             print(summary_line(kind, metrics))
     return 0
+
+
+def eval_conditional(path: Path, args: argparse.Namespace) -> int:
+    """A CVAE and its regression baseline, measured together (fill-in or class sampling)."""
+    from .runs import conditional_metrics
+
+    cvae, regression = load_checkpoint(path / "cvae"), load_checkpoint(path / "regression")
+    data_config = cvae.config.data
+    if args.data_dir:
+        data_config.data_dir = args.data_dir
+    metrics = conditional_metrics(cvae.model, regression.model, load_dataset(data_config))
+    if args.json:
+        print(json.dumps({"kind": "cvae+regression", "path": str(path), "condition": cvae.config.model.condition, **metrics}))
+    else:
+        print(conditional_table(metrics))
+    return 0
+
+
+def conditional_table(metrics: dict) -> str:
+    if "completion" in metrics:
+        m = metrics["completion"]
+        rows = [
+            "| fill in the missing half | regression | CVAE |",
+            "|---|---|---|",
+            f"| MSE to the truth (missing half) | {m['regression_error']:.4f} | best of {m['n_samples']}: "
+            f"{m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f} |",
+            f"| diversity (mean pairwise MSE of completions) | 0 | {m['cvae_diversity']:.4f} |",
+            f"| sharpness (mean gradient; truth {m['sharpness_truth']:.4f}) | {m['sharpness_regression']:.4f} | "
+            f"{m['sharpness_cvae']:.4f} |",
+            f"| MSE to the mean of the CVAE's samples | {m['regression_to_sample_mean']:.4f} | one sample: "
+            f"{m['sample_to_sample_mean']:.4f} |",
+            f"| CVAE reconstruction of the visible half (MSE) | - | {m['cvae_visible_error']:.4f} |",
+        ]
+        return "\n".join(rows) + f"\n\n{m['n_images']} test images x 4 halves (top, bottom, left, right)."
+    m = metrics["labels"]
+    return (
+        f"class-conditional samples: variance across z for a fixed label {m['within_class_variance']:.4f}, "
+        f"across labels for a fixed z {m['across_class_variance']:.4f}; sharpness CVAE {m['sharpness_cvae']:.4f}, "
+        f"regression {m['sharpness_regression']:.4f}"
+    )
 
 
 def command_defaults(args: argparse.Namespace) -> int:
@@ -167,7 +227,7 @@ def command_defaults(args: argparse.Namespace) -> int:
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         print(f"{name}:")
-        for kind in KINDS:
+        for kind in kinds_of(DEFAULTS[name]):
             sidecar = json.loads((target / f"{kind}.json").read_text())
             print("   ", summary_line(kind, sidecar["metrics"]))
     write_defaults_table(out)
@@ -178,8 +238,8 @@ def command_defaults(args: argparse.Namespace) -> int:
 def write_defaults_table(out: Path) -> None:
     """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
     rows = [
-        "| pair | model | recon BCE | MSE | ELBO | IWAE NLL | KL | active units | size |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| pair | model | recon BCE | MSE | ELBO | IWAE NLL | KL | active units | sample distance | size |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for directory in find_pairs(out):
         for kind in KINDS:
@@ -189,11 +249,18 @@ def write_defaults_table(out: Path) -> None:
             rows.append(
                 f"| {directory.name} | {kind.upper()} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
                 + (f"{m['elbo']:.2f} | {m['iwae_nll']:.2f} | {m['kl']:.2f} | " if vae else "- | - | - | ")
-                + f"{m['active_units']}/{m['latent_dim']} | {size:.2f} MB |"
+                + f"{m['active_units']}/{m['latent_dim']} | "
+                + (f"{m['prior_validity']:.4f} ({m['prior_source']}) | " if "prior_validity" in m else "- | ")
+                + f"{size:.2f} MB |"
             )
+    for directory in sorted(p.parent for p in out.glob("*/cvae.json")):
+        m = json.loads((directory / "cvae.json").read_text())["metrics"]
+        rows.append(f"\n### {directory.name}\n\n" + conditional_table(m))
     text = (
         "# Bundled default pairs\n\nTest-split metrics written by `make defaults` "
-        "(`python -m training defaults`); re-measure any with `python -m training eval checkpoints/NAME`.\n\n"
+        "(`python -m training defaults`); re-measure any with `python -m training eval checkpoints/NAME`. "
+        "Sample distance: mean distance of 1,000 decoded samples (VAE: N(0, I); AE: a Gaussian fitted to its "
+        "codes) to the nearest true moon render, or for digits to the nearest training image (a proxy).\n\n"
         + "\n".join(rows) + "\n"
     )
     (out / "METRICS.md").write_text(text)

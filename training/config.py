@@ -13,7 +13,8 @@ from typing import Any, Literal, TypeVar
 from .errors import LatentExplorerError
 
 MoonRegime = Literal["full", "gap", "sparse"]
-ModelKind = Literal["ae", "vae"]
+ModelKind = Literal["ae", "vae", "cvae", "regression"]
+Condition = Literal["none", "label", "half"]
 Family = Literal["mlp", "conv"]
 Likelihood = Literal["bernoulli", "gaussian"]
 
@@ -59,6 +60,8 @@ class ModelConfig:
     likelihood: Likelihood = "bernoulli"  # bernoulli: BCE on [0, 1] pixels; gaussian: MSE
     gaussian_sigma: float = 0.1  # gaussian likelihood's fixed pixel std
     in_shape: tuple[int, int, int] | None = None  # (C, H, W), filled in from the data
+    condition: Condition = "none"  # cvae / regression: a one-hot label or a visible half
+    n_classes: int | None = None  # label condition: filled in from the data
 
     def validate(self) -> None:
         from .models import FAMILIES, MODELS
@@ -70,6 +73,16 @@ class ModelConfig:
                 f"unknown architecture {self.family!r}; choose one of: {', '.join(FAMILIES)}"
             )
         _check_choice("likelihood", self.likelihood, Likelihood)
+        _check_choice("condition", self.condition, Condition)
+        conditional = self.kind in ("cvae", "regression")
+        if conditional and self.condition == "none":
+            raise LatentExplorerError(f"a {self.kind} needs a condition: --condition label or half")
+        if conditional and self.family != "mlp":
+            raise LatentExplorerError("conditional models come in the mlp family only")
+        if not conditional and self.condition != "none":
+            raise LatentExplorerError(f"the {self.kind} takes no condition; use --model cvae")
+        if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
+            raise LatentExplorerError(f"label conditioning needs 2 to 1000 classes, got {self.n_classes}")
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
             raise LatentExplorerError(
                 f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}"

@@ -17,6 +17,7 @@ import torch
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .errors import TrainingError
+from .conditions import condition_for
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
@@ -58,25 +59,40 @@ def resolve_device(name: str) -> torch.device:
 
 
 def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
-    """The model's input shape comes from the data, explicitly, before anything is built."""
+    """The model's input shape (and class count) come from the data, explicitly, before anything is built."""
     model = dataclasses.replace(config.model, in_shape=dataset.image_shape)
+    if model.condition == "label":
+        if dataset.train.y is None:
+            raise TrainingError(f"label conditioning needs labelled data; {dataset.name} has no labels")
+        classes = len(dataset.class_names) if dataset.class_names else int(dataset.train.y.max()) + 1
+        model = dataclasses.replace(model, n_classes=classes)
     return dataclasses.replace(config, model=model)
 
 
+def model_output(model, batch: torch.Tensor, labels: torch.Tensor | None, config: RunConfig,
+                 generator: torch.Generator | None, sample: bool | None = None):
+    """AE/VAE: model(x). Conditional models: model(x, c) with c from the labels or a random half."""
+    c = condition_for(config.model, batch, labels, generator)
+    return model(batch, sample=sample) if c is None else model(batch, c.to(batch.device), sample=sample)
+
+
 @torch.no_grad()
-def evaluate(model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0) -> dict[str, float]:
-    """Mean loss terms per image over x; the VAE's z is sampled (an ELBO estimate), seeded."""
+def evaluate(model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0,
+             y: torch.Tensor | None = None) -> dict[str, float]:
+    """Mean loss terms per image over x; the VAE's z (and any random half mask) is sampled, seeded."""
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
     sums = {"total": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    generator = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         for start in range(0, len(x), EVAL_BATCH):
             batch = x[start : start + EVAL_BATCH].to(device)
+            labels = None if y is None else y[start : start + EVAL_BATCH]
             terms = loss_terms(
-                model(batch, sample=True), batch, config.model.likelihood, config.model.beta,
-                config.model.gaussian_sigma,
+                model_output(model, batch, labels, config, generator, sample=True), batch,
+                config.model.likelihood, config.model.beta, config.model.gaussian_sigma,
             )
             for key, value in zip(sums, terms):
                 sums[key] += float(value.detach()) * len(batch)
@@ -93,18 +109,23 @@ def train_one_epoch(
     kl_weight: float,
     epoch: int,
     should_stop: Callable[[], bool] | None,
+    y: torch.Tensor | None = None,
 ) -> dict[str, float]:
     model.train()
     device = next(model.parameters()).device
     batch_size = config.train.batch_size
-    shuffled = x[torch.randperm(len(x), generator=generator)].to(device)  # one gather per epoch
+    order = torch.randperm(len(x), generator=generator)
+    shuffled = x[order].to(device)  # one gather per epoch
+    labels = None if y is None else y[order]
     sums = {"total": 0.0, "reconstruction": 0.0, "kl": 0.0}
     for step, start in enumerate(range(0, len(shuffled), batch_size)):
         if should_stop is not None and should_stop():
             raise TrainingCancelled("training was cancelled")
         batch = shuffled[start : start + batch_size]
+        batch_labels = None if labels is None else labels[start : start + batch_size]
         terms = loss_terms(
-            model(batch), batch, config.model.likelihood, kl_weight, config.model.gaussian_sigma
+            model_output(model, batch, batch_labels, config, generator), batch,
+            config.model.likelihood, kl_weight, config.model.gaussian_sigma,
         )
         loss = terms.total
         if not torch.isfinite(loss):
@@ -159,10 +180,10 @@ def fit(
             kl_weight = config.model.beta * (min(1.0, epoch / warmup) if warmup else 1.0)
             epoch_start = time.perf_counter()
             train_terms = train_one_epoch(
-                model, optimizer, x_train, config, generator, kl_weight, epoch, should_stop
+                model, optimizer, x_train, config, generator, kl_weight, epoch, should_stop, dataset.train.y
             )
             train_seconds += time.perf_counter() - epoch_start
-            test_terms = evaluate(model, x_test, config, seed=epoch)
+            test_terms = evaluate(model, x_test, config, seed=epoch, y=dataset.test.y)
             record = {"epoch": epoch, "seconds": time.perf_counter() - started}
             record.update({f"train_{k}": v for k, v in train_terms.items()})
             record.update({f"test_{k}": v for k, v in test_terms.items()})
@@ -186,4 +207,9 @@ def fit(
 
 def pair_configs(config: RunConfig) -> dict[str, RunConfig]:
     """A pair: an AE and a VAE from the same data, architecture, seed and schedule."""
-    return {kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind)) for kind in ("ae", "vae")}
+    return {kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind)) for kind in kinds_of(config)}
+
+
+def kinds_of(config: RunConfig) -> tuple[str, ...]:
+    """What a run trains: AE + VAE, or (with a condition) the CVAE and its regression baseline."""
+    return ("cvae", "regression") if config.model.condition != "none" else ("ae", "vae")

@@ -41,6 +41,7 @@ class Job:
     epoch: int = 0
     history: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in KINDS})
     snapshots: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind -> (epoch, (N, D) codes)
+    snapshot_colour: tuple[str, np.ndarray | None, list[str] | None] = ("none", None, None)  # kind, values, names
     started: float = field(default_factory=time.time)
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -118,6 +119,10 @@ def _work(job: Job, snapshot_every: int) -> None:
                 f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
             )
         probe = dataset.test.x[:SNAPSHOT_POINTS]
+        if dataset.test.y is not None:
+            job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
+        elif "phase" in dataset.test.factors:
+            job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
 
         def on_progress(p: Progress) -> None:
             job.kind, job.epoch = p.kind, p.epoch

@@ -34,21 +34,23 @@ class Output(NamedTuple):
 # --- bodies: features <-> images, shared by AE and VAE ---------------------------------------
 
 
-def mlp_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
+def mlp_encoder(config: ModelConfig, extra_in: int = 0) -> tuple[nn.Module, int]:
+    """Image (flattened, plus extra_in condition features for a CVAE) -> features."""
     c, h, w = config.in_shape
     layers: list[nn.Module] = [nn.Flatten()]
-    width = c * h * w
+    width = c * h * w + extra_in
     for hidden in config.hidden:
         layers += [nn.Linear(width, hidden), nn.ReLU()]
         width = hidden
     return nn.Sequential(*layers), width
 
 
-def mlp_decoder(config: ModelConfig) -> nn.Module:
-    # Mirror of the encoder; plain Linear/ReLU so the browser can run it too (issue: drag to decode).
+def mlp_decoder(config: ModelConfig, extra_in: int = 0, latent_in: int | None = None) -> nn.Module:
+    """Code (plus extra_in condition features) -> image logits. Mirror of the encoder; plain
+    Linear/ReLU so the browser can run it too (drag to decode)."""
     c, h, w = config.in_shape
     layers: list[nn.Module] = []
-    width = config.latent_dim
+    width = (config.latent_dim if latent_in is None else latent_in) + extra_in
     for hidden in reversed(config.hidden):
         layers += [nn.Linear(width, hidden), nn.ReLU()]
         width = hidden
@@ -149,7 +151,79 @@ class VAE(Autoencoder):
         return posterior.mean + posterior.std * torch.randn_like(posterior.std)
 
 
-MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VAE}
+# --- conditional models: the condition c is a one-hot label or a visible half plus its mask -----
+
+
+def condition_width(config: ModelConfig) -> int:
+    c, h, w = config.in_shape
+    if config.condition == "label":
+        return config.n_classes
+    if config.condition == "half":
+        return 2 * c * h * w  # the visible pixels and the mask
+    raise ValueError(f"no condition width for condition {config.condition!r}")
+
+
+class ConditionalVAE(nn.Module):
+    """CVAE (Sohn et al. 2015): q(z | x, c), p(x | z, c), prior N(0, I) whatever the condition.
+
+    encode(x, c) -> Posterior, decode(z, c) -> images in [0, 1], forward(x, c) -> Output.
+    """
+
+    is_variational = True
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.latent_dim = config.latent_dim
+        extra = condition_width(config)
+        self.encoder, features = mlp_encoder(config, extra_in=extra)
+        self.mean_head = nn.Linear(features, config.latent_dim)
+        self.logvar_head = nn.Linear(features, config.latent_dim)
+        self.decoder = mlp_decoder(config, extra_in=extra)
+
+    def encode(self, x: torch.Tensor, c: torch.Tensor) -> Posterior:
+        h = self.encoder[1:](torch.cat([x.flatten(1), c], dim=1))  # (B, features)
+        logvar = self.logvar_head(h).clamp(*LOGVAR_RANGE)
+        return Posterior(self.mean_head(h), torch.exp(0.5 * logvar))
+
+    def decode_logits(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.decoder(torch.cat([z, c], dim=1))
+
+    def decode(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decode_logits(z, c))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None) -> Output:
+        posterior = self.encode(x, c)
+        sample = self.training if sample is None else sample
+        z = posterior.mean + posterior.std * torch.randn_like(posterior.std) if sample else posterior.mean
+        return Output(self.decode_logits(z, c), z, posterior)
+
+
+class Regression(nn.Module):
+    """The deterministic baseline: the same decoder body, fed the condition alone (no z).
+
+    Trained on reconstruction only, it predicts the mean of what the condition allows.
+    """
+
+    is_variational = False
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        self.latent_dim = 0
+        self.decoder = mlp_decoder(config, extra_in=condition_width(config), latent_in=0)
+
+    def decode(self, c: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.decoder(c))
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None) -> Output:
+        empty = x.new_zeros((len(x), 0))
+        return Output(self.decoder(c), empty, Posterior(empty, None))
+
+
+MODELS: dict[str, type[nn.Module]] = {"ae": Autoencoder, "vae": VAE, "cvae": ConditionalVAE, "regression": Regression}
+AUTOENCODERS = ("ae", "vae")  # one interface: encode(x), decode(z)
+CONDITIONAL = ("cvae", "regression")  # encode(x, c), decode(z, c); the regression has no z
 
 
 def build_model(config: ModelConfig) -> Autoencoder:

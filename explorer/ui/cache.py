@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer import latents
 from explorer.projection import Projection, make_projection
-from training.checkpoint import Pair, load_pair
+from training.checkpoint import Checkpoint, Pair, load_checkpoint, load_pair
 from training.datasets import Dataset, load_dataset
 from training.metrics import Bank, bank_for, hole_map
 
@@ -66,3 +66,18 @@ def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -
     model_codes = codes(path, stamp, kind)
     grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
     return grid, hole_map(pair(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
+
+
+def set_stamp(path: str, kinds: tuple[str, ...]) -> float:
+    return max((Path(path) / f"{kind}.json").stat().st_mtime for kind in kinds)
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the conditional models…")
+def conditional_set(path: str, stamp: float) -> tuple[Checkpoint, Checkpoint]:
+    """A CVAE and its regression baseline."""
+    return load_checkpoint(Path(path) / "cvae"), load_checkpoint(Path(path) / "regression")
+
+
+@st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
+def conditional_dataset(path: str, stamp: float) -> Dataset:
+    return load_dataset(conditional_set(path, stamp)[0].config.data)

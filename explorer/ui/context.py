@@ -29,6 +29,11 @@ def runs_dir() -> Path:
     return Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
 
 
+def uploads_dir() -> Path:
+    """Where uploaded datasets are kept: uploads/ in the project, or $LATENT_EXPLORER_UPLOADS."""
+    return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", ROOT / "uploads"))
+
+
 RUN_PREFIX = "runs/"
 
 
@@ -45,6 +50,17 @@ def pair_choices() -> dict[str, Path]:
     runs = runs_dir()
     choices.update({RUN_PREFIX + d.relative_to(runs).as_posix(): d for d in find_pairs(runs)})
     return choices
+
+
+def conditional_choices() -> dict[str, Path]:
+    """Conditional sets (cvae + regression) by id: bundled folder names, then runs/<folder>."""
+    found = {}
+    for root, prefix in ((BUNDLED, ""), (runs_dir(), RUN_PREFIX)):
+        if root.is_dir():
+            for sidecar in sorted(root.rglob("cvae.json")):
+                if (sidecar.parent / "regression.json").is_file():
+                    found[prefix + sidecar.parent.relative_to(root).as_posix()] = sidecar.parent
+    return found
 
 
 def dataset_of(pair_id: str) -> str:
@@ -145,10 +161,26 @@ def sidebar() -> None:
                 }
             )
         st.dataframe(rows, hide_index=True, width="stretch")
+        collapse = collapse_warning(view.pair.vae.metrics, view.pair.vae.config.model.beta)
+        if collapse:
+            st.warning(collapse)
         st.caption(
             "Test split: BCE = summed reconstruction BCE per image, ELBO in nats, active = latent units in use. "
             "`python -m training eval` recomputes them."
         )
+
+
+def collapse_warning(metrics: dict, beta: float) -> str | None:
+    """A warning when the VAE uses few of its latent dimensions (posterior collapse)."""
+    active, total = metrics.get("active_units"), metrics.get("latent_dim")
+    if active is None or not total:
+        return None
+    advice = f"try a lower β (now {beta:g}), a KL warm-up (--kl-warmup), or a smaller latent size"
+    if active == 0:
+        return f"The VAE's posterior has collapsed: no latent dimension carries information. To fix it, {advice}."
+    if total > 2 and active <= total // 2:
+        return f"The VAE uses only {active} of its {total} latent dimensions (the rest collapsed to the prior); {advice}."
+    return None
 
 
 def current_view() -> View:

@@ -1,0 +1,214 @@
+"""Train page, background runs, uploads and imported checkpoints."""
+
+import dataclasses
+import io
+import json
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from training import jobs, uploads
+from training.checkpoint import load_pair
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.errors import DatasetError, LatentExplorerError
+from tests.test_app import open_app
+
+TRAIN = "explorer/ui/pages/train.py"
+
+
+@pytest.fixture
+def dirs(tmp_path, monkeypatch):
+    runs, ups = tmp_path / "runs", tmp_path / "uploads"
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    monkeypatch.setenv("LATENT_EXPLORER_UPLOADS", str(ups))
+    return runs, ups
+
+
+def wait(job, seconds=120):
+    job.thread.join(seconds)
+    assert not job.thread.is_alive()
+    return job
+
+
+def tiny_run(epochs=2, **data) -> RunConfig:
+    return RunConfig(
+        DataConfig("moons", regime="sparse", n_train=128, n_test=32, image_size=16, **data),
+        ModelConfig(latent_dim=2, hidden=(16,)),
+        TrainConfig(epochs=epochs, batch_size=32),
+    )
+
+
+def test_training_from_the_page_lands_in_the_sidebar(dirs):
+    runs, _ = dirs
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at.number_input(key="train_n").set_value(200)
+    at.number_input(key="train_epochs").set_value(1)
+    at.button(key="train_submit").click().run()
+    assert not at.exception and not at.error
+    job = wait(jobs.get_job(at.session_state["train_job"]))
+    assert job.status == "done", job.message
+    assert len(job.history["ae"]) == len(job.history["vae"]) == 1
+    assert set(job.snapshots) == {"ae", "vae"}
+    at.run()
+    assert f"runs/{job.run_id}" in at.sidebar.selectbox(key="pair").options
+    load_pair(runs / job.run_id)
+
+
+def test_cancel_leaves_no_partial_run(dirs):
+    runs, _ = dirs
+    job = jobs.start_job(tiny_run(epochs=200), runs)
+    while not job.history["ae"] and job.active:
+        job.thread.join(0.05)
+    job.cancel()
+    wait(job)
+    assert job.status == "cancelled"
+    assert not runs.exists() or list(runs.iterdir()) == []
+
+
+def test_two_simultaneous_runs_keep_their_own_histories(dirs):
+    runs, _ = dirs
+    a = jobs.start_job(tiny_run(epochs=2, seed=1), runs)
+    b = jobs.start_job(dataclasses.replace(tiny_run(epochs=4, seed=2)), runs)
+    wait(a), wait(b)
+    assert (a.status, b.status) == ("done", "done")
+    assert len(a.history["vae"]) == 2 and len(b.history["vae"]) == 4
+    assert a.history["vae"][0]["train_total"] != b.history["vae"][0]["train_total"]
+    saved = json.loads((runs / b.run_id / "vae.json").read_text())
+    assert [h["train_total"] for h in saved["history"]] == [h["train_total"] for h in b.history["vae"]]
+
+
+def test_limits_say_what_they_are(dirs, monkeypatch):
+    runs, _ = dirs
+    with pytest.raises(LatentExplorerError, match=f"at most {jobs.MAX_EPOCHS} epochs"):
+        jobs.start_job(tiny_run(epochs=jobs.MAX_EPOCHS + 1), runs)
+    monkeypatch.setattr(jobs, "MAX_CONCURRENT_RUNS", 1)
+    first = jobs.start_job(tiny_run(epochs=50), runs)
+    try:
+        with pytest.raises(LatentExplorerError, match="allows 1 at once"):
+            jobs.start_job(tiny_run(), runs)
+    finally:
+        first.cancel()
+        wait(first)
+
+
+def test_a_failing_run_is_marked_failed(dirs):
+    runs, _ = dirs
+    missing = dataclasses.replace(tiny_run(), data=DataConfig("npz", path=str(runs / "missing.npz")))
+    job = wait(jobs.start_job(missing, runs))
+    assert job.status == "failed" and "not a readable .npz" in job.message
+
+
+def test_run_ids_cannot_leave_runs():
+    assert jobs.safe_name("../../etc/passwd") == "etc-passwd"
+    assert "/" not in jobs.safe_name("a/b\\c") and jobs.safe_name("...") == "run"
+
+
+# --- uploads -----------------------------------------------------------------------------------
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def png(side=12, seed=0, mode="L") -> bytes:
+    rng = np.random.default_rng(seed)
+    shape = (side, side) if mode == "L" else (side, side, 3)
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def npz_of(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def test_a_valid_zip_becomes_a_dataset(tmp_path):
+    data = zip_of({f"{c}/{i}.png": png(12, i) for c in ("a", "b") for i in range(6)})
+    imported = uploads.import_upload("shapes.zip", data, tmp_path)
+    assert imported.n_images == 12 and imported.image_shape == (1, 12, 12)
+    assert imported.class_names == ["a", "b"]
+    assert uploads.list_uploads(tmp_path)["shapes"]["n_images"] == 12
+
+
+BAD_UPLOADS = {
+    "too big": ("big.npz", None, "limit is"),
+    "empty": ("empty.zip", b"", "empty"),
+    "not an image": ("mixed.zip", zip_of({"a.png": png(), "notes.txt": b"hi"}), "only PNG and JPEG"),
+    "broken image": ("broken.zip", zip_of({"a.png": b"\x89PNG garbage"}), "not a readable image"),
+    "mixed sizes": ("sizes.zip", zip_of({"a.png": png(12), "b.png": png(16)}), "same size"),
+    "NaN": ("nan.npz", npz_of(x=np.full((4, 8, 8), np.nan, dtype=np.float32)), "NaN"),
+    "wrong shape": ("shape.npz", npz_of(x=np.zeros((4, 8), dtype=np.float32)), "shape"),
+    "no x": ("nox.npz", npz_of(images=np.zeros((4, 8, 8))), "needs an array 'x'"),
+    "not a zip": ("fake.zip", b"hello", "not a valid zip"),
+    "wrong type": ("data.csv", b"1,2", "upload a .zip"),
+    "path traversal": ("evil.zip", zip_of({"../evil.png": png()}), "outside the archive"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_UPLOADS))
+def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
+    name, data, message = BAD_UPLOADS[case]
+    if data is None:
+        monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
+        data = npz_of(x=np.zeros((4, 8, 8), dtype=np.uint8))
+    with pytest.raises(DatasetError, match=message) as error:
+        uploads.import_upload(name, data, tmp_path)
+    assert name in str(error.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_upload_in_the_page_then_train_and_explore(dirs):
+    runs, ups = dirs
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    data = npz_of(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
+    at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
+    at.button(key="import_data").click().run()
+    assert any("Imported 60 images" in s.value for s in at.success), [e.value for e in at.error]
+    assert "your upload: mine" in at.selectbox(key="train_dataset").options
+    at.selectbox(key="train_dataset").set_value("upload:mine")
+    at.number_input(key="train_epochs").set_value(1)
+    at.button(key="train_submit").click().run()
+    job = wait(jobs.get_job(at.session_state["train_job"]))
+    assert job.status == "done", job.message
+    at = open_app(None, dataset="npz", pair=f"runs/{job.run_id}")  # the explorer opens on it
+    assert at.title[0].value == "Latent map"
+    assert "label" in at.subheader[0].value
+
+
+def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at.file_uploader(key="upload_data").set_value(("nan.npz", BAD_UPLOADS["NaN"][1], "application/octet-stream")).run()
+    at.button(key="import_data").click().run()
+    assert any("Not imported" in e.value and "NaN" in e.value for e in at.error)
+
+
+def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path):
+    runs, _ = dirs
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at.text_input(key="ckpt_path").set_value(str(tiny_pair_dir))
+    at.button(key="ckpt_load").click().run()
+    assert any("Loaded as runs/tiny-moons" in s.value for s in at.success)
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_pair_dir, broken)
+    (broken / "vae.safetensors").write_bytes(b"junk")
+    at.text_input(key="ckpt_path").set_value(str(broken))
+    at.button(key="ckpt_load").click().run()
+    assert any("Not loaded" in e.value and "sidecar" in e.value for e in at.error)
+    assert sorted(p.name for p in runs.iterdir()) == ["tiny-moons"]  # nothing half-copied
+
+
+def test_collapse_warning_names_what_to_try():
+    from explorer.ui.context import collapse_warning
+
+    assert "collapsed" in collapse_warning({"active_units": 0, "latent_dim": 8}, 4.0)
+    assert "lower β (now 4)" in collapse_warning({"active_units": 2, "latent_dim": 8}, 4.0)
+    assert collapse_warning({"active_units": 6, "latent_dim": 8}, 1.0) is None
