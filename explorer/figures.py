@@ -13,6 +13,13 @@ MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
 CLASS_COLOURS = qualitative.D3 + qualitative.Set3
 PHASE_SCALE = "mrybm"  # cyclic, like the phase it shows
 PROBE = -1  # customdata item index of the invisible probe markers
+# WebGL traces only for large sets: without a GPU (headless, many laptops' browsers in software GL)
+# each WebGL redraw stalled the page for 0.3-1 s after a slider move (bench/); SVG redraws in ms.
+WEBGL_ABOVE = 5000
+
+
+def scatter(n_points: int, **kwargs):
+    return (go.Scattergl if n_points > WEBGL_ABOVE else go.Scatter)(**kwargs)
 
 
 @dataclass
@@ -63,7 +70,8 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
         if panel.probe_box is not None:
             grid = probe_points(*panel.probe_box)
             fig.add_trace(
-                go.Scattergl(
+                scatter(
+                    len(grid) + n,
                     x=grid[:, 0], y=grid[:, 1], mode="markers", name="empty space",
                     marker=dict(size=9, opacity=0.0), showlegend=False,
                     customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
@@ -76,7 +84,8 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
                 sel = colouring.values == label
                 name = colouring.names[int(label)] if colouring.names else str(label)
                 fig.add_trace(
-                    go.Scattergl(
+                    scatter(
+                        n,
                         x=panel.points[sel, 0], y=panel.points[sel, 1], mode="markers", name=name,
                         legendgroup=name, showlegend=first,
                         marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
@@ -88,7 +97,8 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
         else:
             colour = colouring.values if colouring.kind == "factor" else None
             fig.add_trace(
-                go.Scattergl(
+                scatter(
+                    n,
                     x=panel.points[:, 0], y=panel.points[:, 1], mode="markers", name="codes", showlegend=False,
                     marker=dict(size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85),
                     customdata=np.column_stack([np.full(n, p_idx), index]),
@@ -193,7 +203,8 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
         )
         if panel.codes is not None:
             fig.add_trace(
-                go.Scattergl(
+                scatter(
+                    len(panel.codes),
                     x=panel.codes[:, 0], y=panel.codes[:, 1], mode="markers", name="test codes", showlegend=i == 0,
                     legendgroup="codes", marker=dict(size=3, color="white", opacity=0.6), hoverinfo="skip",
                 ),

@@ -34,10 +34,17 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(script: str | Path = ROOT / "app.py", timeout: float = 60, max_seconds: float = 900):
+def streamlit_server(
+    script: str | Path = ROOT / "app.py",
+    timeout: float = 60,
+    max_seconds: float = 900,
+    env: dict[str, str] | None = None,
+    info: dict | None = None,
+):
     """Start `streamlit run script` on 127.0.0.1; yield its URL; always stop it.
 
     max_seconds bounds the server's life even if this process dies (timeout(1) kills it).
+    env adds environment variables; info, if given, receives the wrapper's "pid".
     """
     port = free_port()
     cmd = [
@@ -45,8 +52,10 @@ def streamlit_server(script: str | Path = ROOT / "app.py", timeout: float = 60, 
         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if info is not None:
+        info["pid"] = proc.pid
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -78,3 +87,18 @@ def wait_for_app(page, timeout_ms: float = 60_000) -> None:
                && document.querySelectorAll('[data-testid="stMainBlockContainer"] *').length > 10""",
         timeout=timeout_ms,
     )
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB (Linux /proc)."""
+    total, stack = 0.0, [pid]
+    while stack:
+        p = stack.pop()
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")) / 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                stack += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total

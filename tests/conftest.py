@@ -38,5 +38,23 @@ def tiny_pair_dir(tmp_path_factory, tiny_moons, tiny_config):
     return out
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium through playwright; in CI its absence fails the browser tests."""
+    from tests.browser import CHROMIUM_ARGS, chromium_path
+
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium package")
+        pytest.skip("no Chromium here: apt-get install chromium chromium-driver")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
 def pytest_configure(config):
     os.environ.setdefault("LATENT_EXPLORER_DATA", str(ROOT / ".pytest-data"))

@@ -1,10 +1,9 @@
 """One real browser: Debian's Chromium, driven by playwright, against `streamlit run app.py`."""
 
-import os
 
 import pytest
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app
+from tests.browser import streamlit_server, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -18,21 +17,6 @@ DECODED = """() => {
     }
     return null;
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("Chromium is missing in CI: .ci/run installs Debian's chromium package")
-        pytest.skip("no Chromium here: apt-get install chromium chromium-driver")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -176,3 +176,13 @@ def test_images_round_trip_through_png_and_gif():
     gif = Image.open(io.BytesIO(images.gif_bytes([images.to_uint8(f) for f in frames])))
     assert gif.n_frames == 4  # forwards then back: 0 1 2 1
     assert images.upscale(strip, 3).shape == (30, 84)
+
+
+def test_a_projection_fitted_on_a_subsample_places_every_code():
+    rng = np.random.default_rng(0)
+    codes = np.concatenate([rng.standard_normal((400, 5)), rng.standard_normal((400, 5)) + 5]).astype(np.float32)
+    proj = make_projection("tsne", 5, perplexity=20).fit(codes, max_fit=200)
+    assert proj.fit_embedding.shape == (200, 2) and proj.embedding.shape == (800, 2)
+    assert np.allclose(proj.transform(codes[:10]), proj.embedding[:10])
+    c1, c2 = proj.embedding[:400].mean(0), proj.embedding[400:].mean(0)
+    assert np.linalg.norm(proj.embedding[600] - c2) < np.linalg.norm(proj.embedding[600] - c1)

@@ -239,6 +239,7 @@ def load_npz(config: DataConfig) -> Dataset:
                 raise DatasetError(f"{path.name}: an .npz needs an array 'x' of images; found {archive.files}")
             x = archive["x"]
             y = archive["y"] if "y" in archive.files else None
+            names = archive["class_names"] if "class_names" in archive.files else None
     except DatasetError:
         raise
     except (OSError, ValueError, EOFError) as exc:
@@ -250,6 +251,10 @@ def load_npz(config: DataConfig) -> Dataset:
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
             raise DatasetError(f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}")
         class_names = [str(c) for c in range(int(y.max()) + 1)]
+        if names is not None:
+            if names.ndim != 1 or names.dtype.kind != "U" or len(names) < len(class_names):
+                raise DatasetError(f"{path.name}: 'class_names' must be at least {len(class_names)} strings")
+            class_names = [str(n)[:100] for n in names]
     train, test = split_arrays(x, y, config)
     return Dataset("npz", f"your images from {path.name} ({len(x)} images)", train, test, class_names)
 

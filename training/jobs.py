@@ -25,6 +25,7 @@ from .runs import KINDS, train_and_save
 MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
 MAX_TRAIN_IMAGES = 20_000
+MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
 SNAPSHOT_POINTS = 600
 
 
@@ -68,7 +69,7 @@ _LOCK = threading.Lock()
 
 def safe_name(text: str) -> str:
     """Letters, digits, dot, dash and underscore only: a run id can never leave runs/."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", text)).strip(".-")
     return cleaned[:60] or "run"
 
 
@@ -111,6 +112,7 @@ def get_job(run_id: str) -> Job | None:
 
 def _work(job: Job, snapshot_every: int) -> None:
     job.status = "running"
+    timed_out: list[bool] = []
     try:
         dataset = load_dataset(job.config.data)
         if len(dataset.train) > MAX_TRAIN_IMAGES:
@@ -131,13 +133,25 @@ def _work(job: Job, snapshot_every: int) -> None:
                 with torch.no_grad():
                     job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
 
+        deadline = time.time() + MAX_RUN_SECONDS
+
+        def should_stop() -> bool:
+            if time.time() > deadline:
+                timed_out.append(True)
+                return True
+            return job.cancel_event.is_set()
+
         train_and_save(
             job.config, job.out, dataset=dataset, on_progress=on_progress,
-            should_stop=job.cancel_event.is_set, progress_bar=False, iwae_k=20,
+            should_stop=should_stop, progress_bar=False, iwae_k=20,
         )
         job.status, job.message = "done", f"saved as runs/{job.run_id}"
     except TrainingCancelled:
-        job.status, job.message = "cancelled", "cancelled; nothing was saved"
+        if timed_out:
+            job.status = "failed"
+            job.message = f"stopped at the time limit of {MAX_RUN_SECONDS // 60} minutes a run; nothing was saved"
+        else:
+            job.status, job.message = "cancelled", "cancelled; nothing was saved"
     except LatentExplorerError as exc:
         job.status, job.message = "failed", str(exc)
     except Exception as exc:  # a worker thread must always report, never die silently

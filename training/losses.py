@@ -6,13 +6,36 @@ import math
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
+
+
+class BernoulliNLL(torch.autograd.Function):
+    """-log Bernoulli(x; sigmoid(l)) per pixel = max(l, 0) - x*l + log(1 + e^-|l|), written with the
+    vectorised sigmoid and log. torch's binary_cross_entropy_with_logits goes through log_sigmoid,
+    which took a quarter of a training step on this CPU (bench/, torch profiler); this is ~4x faster.
+    The gradient with respect to the logits is sigmoid(l) - x."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(logits)
+        ctx.save_for_backward(p, x)
+        # log(1 + e^-|l|) = -log sigmoid(|l|); sigmoid(|l|) lies in [0.5, 1], where log is exact and fast
+        return logits.clamp(min=0) - x * logits - torch.log(torch.sigmoid(logits.abs()))
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        p, x = ctx.saved_tensors
+        return grad * (p - x), None
+
+
+def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-pixel binary cross-entropy from logits (same values as F.binary_cross_entropy_with_logits)."""
+    return BernoulliNLL.apply(logits, x)
 
 
 def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
     """-log p(x|z) per image, summed over pixels: (B, C, H, W) -> (B,)."""
     if likelihood == "bernoulli":
-        per_pixel = F.binary_cross_entropy_with_logits(logits, x, reduction="none")
+        per_pixel = bernoulli_nll(logits, x)
     elif likelihood == "gaussian":
         # N(x; sigmoid(logits), sigma^2), the constant included so the ELBO is a true bound.
         per_pixel = 0.5 * ((torch.sigmoid(logits) - x) / sigma).pow(2) + math.log(sigma * math.sqrt(2 * math.pi))

@@ -161,6 +161,8 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     try:
         stored = (x * 255 + 0.5).astype(np.uint8) if suffix == ".zip" else x
         arrays = {"x": stored} if y is None else {"x": stored, "y": y.astype(np.int64)}
+        if class_names:
+            arrays["class_names"] = np.array(class_names, dtype=str)  # a unicode array: no pickle needed
         np.savez_compressed(staging / "data.npz", **arrays)
         meta = {"source": file_name, "n_images": int(len(x)), "image_shape": list(x.shape[1:]), "class_names": class_names}
         (staging / "meta.json").write_text(json.dumps(meta))

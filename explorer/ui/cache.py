@@ -13,7 +13,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import latents
-from explorer.projection import Projection, make_projection
+from explorer.projection import MAX_FIT_POINTS, Projection, make_projection
 from training.checkpoint import Checkpoint, Pair, load_checkpoint, load_pair
 from training.datasets import Dataset, load_dataset
 from training.metrics import Bank, bank_for, hole_map
@@ -44,7 +44,8 @@ def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Co
 @st.cache_resource(max_entries=32, show_spinner="Fitting the projection…")
 def projection(path: str, stamp: float, kind: str, method: str, params: tuple) -> Projection:
     model_codes = codes(path, stamp, kind)
-    return make_projection(method, model_codes.mean.shape[1], **dict(params)).fit(model_codes.mean)
+    projection = make_projection(method, model_codes.mean.shape[1], **dict(params))
+    return projection.fit(model_codes.mean, max_fit=MAX_FIT_POINTS.get(method))
 
 
 @st.cache_resource(max_entries=8)

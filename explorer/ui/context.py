@@ -34,6 +34,24 @@ def uploads_dir() -> Path:
     return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", ROOT / "uploads"))
 
 
+def import_roots() -> list[Path]:
+    """Folders a pair may be loaded from by path: the project, or $LATENT_EXPLORER_IMPORT_ROOTS
+    (separated by ':'). A stranger on a shared server cannot make the app read anywhere else."""
+    env = os.environ.get("LATENT_EXPLORER_IMPORT_ROOTS")
+    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [ROOT]
+    return [r.resolve() for r in roots]
+
+
+def allowed_import_path(text: str) -> Path:
+    path = Path(text).expanduser().resolve()  # symlinks and .. resolved before the check
+    if not any(path == root or root in path.parents for root in import_roots()):
+        raise LatentExplorerError(
+            f"loading by path is limited to {', '.join(str(r) for r in import_roots())} "
+            "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the four files"
+        )
+    return path
+
+
 RUN_PREFIX = "runs/"
 
 

@@ -132,7 +132,7 @@ function throttled(fn, ms) {
 function build(root, data, setStateValue, inBrowser) {
   const box = el("div", "le-root");
   root.appendChild(box);
-  box.appendChild(el("div", "le-mode", inBrowser
+  if (data.mode !== "map") box.appendChild(el("div", "le-mode", inBrowser
     ? "Decoding in your browser: the image follows every move."
     : "Decoding on the server: values stream while you drag (throttled), the image below follows."));
   const stream = throttled((value) => setStateValue(data.state_name, value), data.throttle_ms || 100);
@@ -202,7 +202,7 @@ function build(root, data, setStateValue, inBrowser) {
         render(current());
       }
     };
-  } else if (data.mode === "pad") {
+  } else if (data.mode === "pad" || data.mode === "map") {
     const pad = el("canvas", "le-pad");
     pad.width = 360; pad.height = 360;
     pad.tabIndex = 0;
@@ -225,6 +225,14 @@ function build(root, data, setStateValue, inBrowser) {
       ctx.beginPath(); ctx.moveTo(cx - 9, cy); ctx.lineTo(cx + 9, cy); ctx.moveTo(cx, cy - 9); ctx.lineTo(cx, cy + 9); ctx.stroke();
     }
     const at = (e) => { const r = pad.getBoundingClientRect(); return toCode(((e.clientX - r.left) / r.width) * 360, ((e.clientY - r.top) / r.height) * 360); };
+    if (data.mode === "map") {  // display only: the codes and the current point, redrawn in a millisecond
+      pad.classList.add("le-map");
+      pad.setAttribute("aria-label", data.label || "latent map");
+      row.appendChild(pad);
+      view.codeFor = (m, z) => z;
+      view.update = (d) => { view.data = d; cursor = d.value.slice(); drawPad(); };
+      return view;
+    }
     pad.addEventListener("pointerdown", (e) => { view.dragging = true; pad.setPointerCapture(e.pointerId); cursor = at(e); drawPad(); moved(cursor); });
     pad.addEventListener("pointermove", (e) => { cursor = at(e); drawPad(); moved(cursor); });
     pad.addEventListener("pointerup", (e) => { cursor = at(e); drawPad(); released(cursor); });

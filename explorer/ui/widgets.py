@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
+from plotly.colors import sample_colorscale
 
 from explorer import images, latents
-from explorer.figures import PROBE, MapPanel, latent_maps
+from explorer.figures import CLASS_COLOURS, PHASE_SCALE, PROBE, MapPanel, latent_maps
 from explorer.ui.context import KINDS, LABELS, View
 
 
@@ -126,3 +127,35 @@ def picked_codes(view: View) -> dict[str, np.ndarray]:
 def nearest_training(view: View, image_chw: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
     idx, dist = latents.nearest_images(image_chw[None], view.train_bank(), k=k)
     return idx[0], dist[0]
+
+
+def point_colours(view: View, limit: int) -> tuple[np.ndarray, list[str]]:
+    """An even subsample (at most limit) of the test items, coloured as on the latent map."""
+    colouring = view.colouring()
+    n = len(view.dataset.test)
+    take = np.linspace(0, n - 1, min(n, limit)).astype(int)
+    if colouring.kind == "label":
+        return take, [CLASS_COLOURS[int(v) % len(CLASS_COLOURS)] for v in colouring.values[take]]
+    if colouring.kind == "factor":
+        return take, sample_colorscale(PHASE_SCALE, list(np.clip(colouring.values[take], 0, 1)))
+    return take, ["#555"] * len(take)
+
+
+def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
+    """A light map (canvas, not plotly) of one model's codes with the current point marked.
+
+    It redraws in about a millisecond, so a slider move is not held up by a chart remount.
+    """
+    from explorer.ui.drag import drag_component
+
+    proj = view.projection(kind)
+    take, colours = point_colours(view, 1500)
+    points = proj.embedding
+    lo, hi = points.min(0), points.max(0)
+    pad = 0.1 * (hi - lo) + 1e-6
+    drag_component(
+        key, "map", [],
+        {"bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]], "points": points[take],
+         "colours": colours, "value": proj.transform(z[None])[0], "label": f"{LABELS[kind]} latent map"},
+        "z",
+    )

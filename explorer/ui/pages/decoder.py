@@ -1,11 +1,13 @@
 """Decoder: one slider per latent dimension; the decoded image follows on release."""
 
+import os
+
 import numpy as np
 import streamlit as st
 
 from explorer import images, latents
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.widgets import latent_map_chart, nearest_training, pick_index, picked_codes, show_image, show_strip
+from explorer.ui.widgets import nearest_training, pick_index, picked_codes, point_map, show_image
 
 MAX_SLIDERS = 8
 
@@ -36,7 +38,6 @@ if st.session_state.get("decoder_origin") != origin:
         st.session_state[f"z{d}"] = float(np.clip(start[d], *ranges[d]))
 
 
-@st.fragment
 def decoder_panel() -> None:
     """Reruns alone when a slider moves: the rest of the page is not recomputed."""
     left, middle, right = st.columns([1.1, 1, 1.6])
@@ -60,10 +61,13 @@ def decoder_panel() -> None:
         for col, i, d in zip(cols, idx, dist):
             with col:
                 show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
-    latent_map_chart(view, "decoder_map", markers={kind: z}, selectable=False)
+    st.caption(f"The {LABELS[kind]}'s test codes" + ("" if view.latent_dim == 2 else " (PCA)")
+               + "; the cross marks the sliders' code.")
+    point_map(view, kind, z, "decoder_map")
 
 
-decoder_panel()
+# bench/ sets LATENT_EXPLORER_FULL_RERUN to measure the same page without the fragment.
+(decoder_panel if os.environ.get("LATENT_EXPLORER_FULL_RERUN") else st.fragment(decoder_panel))()
 
 st.subheader("Traversal grid")
 st.caption(

@@ -2,13 +2,11 @@
 
 import numpy as np
 import streamlit as st
-from plotly.colors import sample_colorscale
 
 from explorer import latents
-from explorer.figures import CLASS_COLOURS, PHASE_SCALE
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.drag import browser_can_decode, drag_component
-from explorer.ui.widgets import nearest_training, picked_codes, show_image
+from explorer.ui.widgets import nearest_training, picked_codes, point_colours, show_image
 
 MAX_SLIDERS = 8
 PAD_POINTS = 1500
@@ -69,17 +67,6 @@ def adopt(result, key: str) -> None:
         current["z"] = z
 
 
-def colours() -> list[str]:
-    colouring = view.colouring()
-    n = len(codes.mean)
-    take = np.linspace(0, n - 1, min(n, PAD_POINTS)).astype(int)
-    if colouring.kind == "label":
-        return take, [CLASS_COLOURS[int(v) % len(CLASS_COLOURS)] for v in colouring.values[take]]
-    if colouring.kind == "factor":
-        return take, sample_colorscale(PHASE_SCALE, list(np.clip(colouring.values[take], 0, 1)))
-    return take, ["#555"] * len(take)
-
-
 @st.fragment
 def drag_panel() -> None:
     z = current["z"]
@@ -92,7 +79,7 @@ def drag_panel() -> None:
     if view.latent_dim == 2:
         lo, hi = codes.mean.min(0), codes.mean.max(0)
         pad = 0.15 * (hi - lo)
-        take, cols = colours()
+        take, cols = point_colours(view, PAD_POINTS)
         st.markdown(f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space.")
         result = drag_component(
             f"drag_pad_{kind}", "pad", [(LABELS[kind], model)],

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from explorer import latents
-from explorer.projection import PROJECTIONS
+from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui.context import KINDS, LABELS, current_view, projection_choice
 from explorer.ui.widgets import latent_map_chart, pick_index, picked_codes, probe_code, show_image
 
@@ -27,6 +27,8 @@ if view.latent_dim > 2:
     method, params = projection_choice()
     with controls[2].form("projection_form", border=True):
         st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {PROJECTIONS[method].label})")
+        limits = ", ".join(f"{PROJECTIONS[m].label} fits at most {n:,}" for m, n in MAX_FIT_POINTS.items())
+        st.caption(f"Limits on this server: {limits} codes; the others are placed by its transform.")
         chosen = st.selectbox(
             "Method", list(PROJECTIONS), format_func=lambda m: PROJECTIONS[m].label, key="projection_method"
         )

@@ -1,6 +1,5 @@
 """Train: a pair from your choices, watched live; your own data and checkpoints; KL and beta."""
 
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -13,7 +12,7 @@ from plotly.subplots import make_subplots
 from explorer import figures
 from explorer.projection import make_projection
 from explorer.ui.context import (
-    KINDS, LABELS, collapse_warning, current_view, pair_choices, runs_dir, uploads_dir,
+    KINDS, LABELS, allowed_import_path, collapse_warning, current_view, pair_choices, runs_dir, uploads_dir,
 )
 from training import jobs
 from training.checkpoint import find_pairs, load_pair
@@ -206,7 +205,7 @@ if c[1].button("Load the pair", key="ckpt_load"):
                     (Path(tmp) / f.name).write_bytes(f.getvalue())
                 adopt_pair(Path(tmp), "uploaded-pair")
         elif folder:
-            source = Path(folder).expanduser()
+            source = allowed_import_path(folder)
             adopt_pair(source, source.name)
         else:
             st.info("Give a folder or upload the four files first.")

@@ -1,0 +1,1 @@
+"""Benchmarks: every hot path measured side by side in one run (`make bench`)."""

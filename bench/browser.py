@@ -1,0 +1,158 @@
+"""Measurements in a real browser (Debian's Chromium via playwright) against real servers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.browser import CHROMIUM_ARGS, ROOT, chromium_path, rss_mb, streamlit_server, wait_for_app
+
+CAPTION = """(prefix) => {
+    for (const cap of document.querySelectorAll('[data-testid="stImageCaption"]'))
+        if (cap.textContent.startsWith(prefix)) return cap.textContent;
+    return null;
+}"""
+
+
+def percentile(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def slider_latency(browser, url: str, path: str, n: int) -> list[float]:
+    """Seconds from an arrow key on slider z0 to the new 'VAE decodes' caption, n times."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    page.goto(f"{url}/{path}")
+    wait_for_app(page)
+    page.wait_for_function(f"() => ({CAPTION})('VAE decodes') !== null", timeout=60_000)
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z0").get_by_role("slider")
+    times = []
+    for i in range(n + 2):
+        before = page.evaluate(CAPTION, "VAE decodes")
+        thumb.focus()
+        t0 = time.perf_counter()
+        thumb.press("ArrowRight" if i % 4 < 2 else "ArrowLeft")
+        page.wait_for_function(f"(b) => {{ const c = ({CAPTION})('VAE decodes'); return c && c !== b; }}",
+                               arg=before, timeout=30_000)
+        if i >= 2:  # the first two warm the caches
+            times.append(time.perf_counter() - t0)
+        page.wait_for_timeout(150)
+    page.close()
+    return times
+
+
+def slider_paths(quick: bool) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    n = 6 if quick else 30
+    out = {}
+    decoder = "decoder?dataset=digits&pair=digits-2d"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        # Measured in turns, so load on the machine hits each alike.
+        with streamlit_server(ROOT / "bench" / "floor_app.py") as floor, streamlit_server() as fragment, \
+                streamlit_server(env={"LATENT_EXPLORER_FULL_RERUN": "1"}) as full:
+            out["slider_floor"] = slider_latency(browser, floor, "", n)
+            out["slider_fragment"] = slider_latency(browser, fragment, decoder, n)
+            out["slider_full_rerun"] = slider_latency(browser, full, decoder, n)
+        browser.close()
+    return out
+
+
+def drag_frames(quick: bool) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p, streamlit_server() as url:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(f"{url}/drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE")
+        wait_for_app(page)
+        pad = page.locator("canvas.le-pad")
+        pad.wait_for(timeout=60_000)
+        box = pad.bounding_box()
+        start = page.evaluate("() => window.__latentExplorer.stats.frames")
+        page.mouse.move(box["x"] + 10, box["y"] + 180)
+        page.mouse.down()
+        moves = 40 if quick else 150
+        t0 = time.perf_counter()
+        for i in range(moves):  # back and forth across the pad; each call sends 4 pointer events
+            x = 10 + (i * 7) % 340
+            page.mouse.move(box["x"] + x, box["y"] + 180 + 60 * np.sin(i / 10), steps=4)
+        seconds = time.perf_counter() - t0
+        page.mouse.up()
+        stats = page.evaluate(
+            "(start) => { const s = window.__latentExplorer.stats; const k = s.frameTimes.length - (s.frames - start);"
+            " return {times: s.frameTimes.slice(k), decode: s.decodeMs.slice(k), distinct: s.distinct}; }",
+            start,
+        )
+        browser.close()
+    intervals = np.diff(stats["times"])
+    return {"frame_intervals_ms": intervals.tolist(), "decode_ms": stats["decode"], "moves": 4 * moves,
+            "frames": len(stats["times"]), "pointer_events_per_s": 4 * moves / seconds}
+
+
+def startup(quick: bool) -> dict:
+    """`streamlit run app.py` to a drawn latent map, fresh process, bundled defaults."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        t0 = time.perf_counter()
+        with streamlit_server() as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            page.goto(url)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            seconds = time.perf_counter() - t0
+        browser.close()
+    return {"startup_s": seconds}
+
+
+def memory_60k(quick: bool) -> dict:
+    """Server RSS with a 60,000-image dataset loaded (map and decoder pages visited)."""
+    from playwright.sync_api import sync_playwright
+
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from training.runs import train_and_save
+
+    n = 6_000 if quick else 60_000
+    with tempfile.TemporaryDirectory() as tmp:
+        rng = np.random.default_rng(0)
+        x = (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) * 255
+        np.savez(Path(tmp) / "big.npz", x=x, y=rng.integers(0, 10, n))
+        config = RunConfig(DataConfig("npz", path=str(Path(tmp) / "big.npz")), ModelConfig(latent_dim=2),
+                           TrainConfig(epochs=1))
+        train_and_save(config, Path(tmp) / "runs" / "big", progress_bar=False, iwae_k=2)
+        info: dict = {}
+        with sync_playwright() as p, streamlit_server(env={"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs")}, info=info) as url:
+            browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1200})
+            peak = 0.0
+            for path, ready in (("?dataset=npz&pair=runs/big", ".js-plotly-plot"),
+                                ("decoder?dataset=npz&pair=runs/big", "canvas.le-map")):
+                page.goto(f"{url}/{path}")
+                wait_for_app(page)
+                page.locator(ready).first.wait_for(state="attached", timeout=120_000)
+                peak = max(peak, rss_mb(info["pid"]))
+            browser.close()
+    return {"rss_60k_mb": peak, "images": n}
+
+
+def umap_fresh(quick: bool) -> dict:
+    """UMAP of 10,000 codes in fresh processes: once with an empty numba cache, then warm."""
+    n = 2000 if quick else 10_000
+    cache = tempfile.mkdtemp(prefix="numba-cache-")
+    out = {}
+    for label in ("cold", "warm"):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / "umap_fresh.py"), str(n)],
+            env={**__import__("os").environ, "NUMBA_CACHE_DIR": cache}, capture_output=True, text=True, timeout=900,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(done.stderr[-2000:])
+        import_s, fit_s = (float(v) for v in done.stdout.split())
+        out[f"umap_{label}_import_s"], out[f"umap_{label}_fit_s"] = import_s, fit_s
+    return out

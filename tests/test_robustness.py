@@ -1,0 +1,298 @@
+"""Bad input and faults: each refused with a clear message, nothing run, nothing half-written."""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as save_tensors
+
+from training import jobs, uploads
+from training.checkpoint import load_checkpoint, load_pair
+from training.errors import CheckpointError, DatasetError, LatentExplorerError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rewrite_weights(pair: Path, kind: str, change) -> None:
+    """Change the tensors, then make the sidecar's hash agree, so the loader's later checks run."""
+    weights = pair / f"{kind}.safetensors"
+    state = {k: v.clone() for k, v in load_tensors(weights.read_bytes()).items()}
+    change(state)
+    data = save_tensors(state)
+    weights.write_bytes(data)
+    sidecar = json.loads((pair / f"{kind}.json").read_text())
+    sidecar["weights_sha256"] = hashlib.sha256(data).hexdigest()
+    (pair / f"{kind}.json").write_text(json.dumps(sidecar))
+
+
+@pytest.fixture
+def pair(tiny_pair_dir, tmp_path):
+    target = tmp_path / "pair"
+    shutil.copytree(tiny_pair_dir, target)
+    return target
+
+
+def first_key(state):
+    return sorted(state)[0]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda s: s.update({first_key(s): s[first_key(s)].double()}), "expected float32"),
+        (lambda s: s[first_key(s)].view(-1).__setitem__(0, float("nan")), "NaN or infinite"),
+        (lambda s: s[first_key(s)].view(-1).__setitem__(0, float("inf")), "NaN or infinite"),
+        (lambda s: s.update({first_key(s): s[first_key(s)][:1]}), "shape"),
+        (lambda s: s.pop(first_key(s)), "missing"),
+        (lambda s: s.update({"extra": torch.zeros(2)}), "unexpected"),
+    ],
+    ids=["float64", "nan", "inf", "wrong-shape", "missing-tensor", "extra-tensor"],
+)
+def test_bad_weights_are_refused(pair, change, message):
+    rewrite_weights(pair, "vae", change)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(pair / "vae")
+
+
+def test_loading_never_unpickles(pair, monkeypatch):
+    import pickle
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a checkpoint load tried to unpickle")
+
+    monkeypatch.setattr(pickle, "loads", refuse)
+    monkeypatch.setattr(pickle, "load", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+    load_pair(pair)  # loads without any of them
+    (pair / "vae.safetensors").write_bytes(pickle.dumps({"w": 1}))  # a pickle where weights belong
+    with pytest.raises(CheckpointError):
+        load_checkpoint(pair / "vae")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    target=st.sampled_from(["ae.safetensors", "vae.json", "vae.safetensors"]),
+    position=st.floats(0, 1),
+    payload=st.binary(min_size=0, max_size=16),
+    mode=st.sampled_from(["overwrite", "truncate", "insert"]),
+    fix_hash=st.booleans(),
+)
+def test_mutated_checkpoints_load_correctly_or_give_the_message(tiny_pair_dir, tmp_path_factory, target, position,
+                                                                 payload, mode, fix_hash):
+    pair = tmp_path_factory.mktemp("mutant") / "pair"
+    shutil.copytree(tiny_pair_dir, pair)
+    path = pair / target
+    data = bytearray(path.read_bytes())
+    at = int(position * len(data))
+    if mode == "overwrite":
+        data[at : at + len(payload)] = payload
+    elif mode == "truncate":
+        del data[at:]
+    else:
+        data[at:at] = payload
+    path.write_bytes(bytes(data))
+    if fix_hash and target.endswith(".safetensors"):
+        sidecar_path = path.with_suffix(".json")
+        sidecar = json.loads(sidecar_path.read_text())
+        sidecar["weights_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+        sidecar_path.write_text(json.dumps(sidecar))
+    try:
+        loaded = load_pair(pair)
+    except CheckpointError as exc:
+        assert str(exc)  # the one clear error; anything else fails the test
+    else:
+        z = torch.zeros(1, loaded.vae.config.model.latent_dim)
+        assert torch.isfinite(loaded.vae.model.decode(z)).all()
+
+
+SAVER = """
+import sys, torch
+sys.path.insert(0, {root!r})
+from training.checkpoint import save_checkpoint
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.models import build_model
+config = RunConfig(DataConfig("moons"), ModelConfig(kind="vae", latent_dim=2, hidden=(256, 128), in_shape=(1, 28, 28)),
+                   TrainConfig())
+model = build_model(config.model)
+print("ready", flush=True)
+i = 0
+while True:
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.01)
+    save_checkpoint({out!r}, model, config, metrics={{"i": i}})
+    i += 1
+"""
+
+
+def test_sigkill_while_saving_leaves_a_loadable_checkpoint(tmp_path):
+    """A real process saving in a loop is killed with SIGKILL at different moments."""
+    out = tmp_path / "ckpt"
+    kills = 0
+    for delay in (0.05, 0.13, 0.29, 0.41, 0.57, 0.83):
+        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(root=str(ROOT), out=str(out))],
+                                stdout=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().strip() == "ready"
+        if not (out / "vae.json").exists():
+            time.sleep(1.0)  # the first save
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        checkpoint = load_checkpoint(out / "vae")  # the previous (or newest) checkpoint loads
+        assert checkpoint.config.model.hidden == (256, 128)
+        visible = sorted(p.name for p in out.iterdir() if not p.name.startswith("."))
+        assert visible == ["vae.json", "vae.safetensors"]  # no half-written file where a loader looks
+    assert kills == 6
+
+
+# --- uploads ------------------------------------------------------------------------------------
+
+
+def png_bytes(size, mode="L") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def zip_with(entries) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for info, data in entries:
+            z.writestr(info, data)
+    return buf.getvalue()
+
+
+def symlink_entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o120777 << 16)
+    return info
+
+
+def npz(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+ATTACKS = {
+    "decompression bomb": ("bomb.zip", zip_with([("a.png", png_bytes((5000, 5000)))]), "the limit is 1,048,576 per image"),
+    "absolute path": ("abs.zip", zip_with([("/etc/evil.png", png_bytes((8, 8)))]), "outside the archive"),
+    "dot-dot path": ("up.zip", zip_with([("a/../../evil.png", png_bytes((8, 8)))]), "outside the archive"),
+    "symlink": ("link.zip", zip_with([(symlink_entry("a.png"), "/etc/passwd")]), "symbolic link"),
+    "non-image": ("x.zip", zip_with([("a.png", png_bytes((8, 8))), ("run.py", b"import os")]), "only PNG and JPEG"),
+    "too many files": ("many.zip", None, "the limit is 3"),
+    "huge side": ("side.zip", zip_with([("a.png", png_bytes((200, 8)))]), "4 to 128 pixels"),
+    "strings as pixels": ("str.npz", npz(x=np.array([["a"] * 8] * 8 * 4).reshape(4, 8, 8)), "must be numbers"),
+    "complex pixels": ("c.npz", npz(x=np.zeros((4, 8, 8), dtype=complex)), "must be numbers"),
+    "bool pixels": ("b.npz", npz(x=np.zeros((4, 8, 8), dtype=bool)), "must be numbers"),
+    "NaN": ("n.npz", npz(x=np.full((4, 8, 8), np.nan)), "NaN"),
+    "infinite": ("i.npz", npz(x=np.full((4, 8, 8), np.inf)), "NaN or infinite"),
+    "bad labels": ("y.npz", npz(x=np.zeros((4, 8, 8)), y=np.array([0, 1, -1, 2])), "'y' must be"),
+}
+
+
+@pytest.mark.parametrize("case", list(ATTACKS))
+def test_hostile_uploads_are_refused_and_write_nothing(tmp_path, monkeypatch, case):
+    name, data, message = ATTACKS[case]
+    if case == "too many files":
+        monkeypatch.setattr(uploads, "MAX_FILES", 3)
+        data = zip_with([(f"{i}.png", png_bytes((8, 8))) for i in range(5)])
+    root = tmp_path / "uploads"
+    before = set(tmp_path.rglob("*"))
+    with pytest.raises(DatasetError, match=message):
+        uploads.import_upload(name, data, root)
+    assert set(tmp_path.rglob("*")) - before <= {root}  # at most the (empty) uploads folder itself
+    assert not root.exists() or list(root.iterdir()) == []
+
+
+# --- training input, names and paths ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--dataset", "imagenet"], "unknown dataset"),
+        (["--lr", "1e6"], "learning rate"),
+        (["--latent-dim", "0"], "latent size"),
+        (["--latent-dim", "10000"], "latent size"),
+        (["--epochs", "0"], "epochs"),
+        (["--dataset", "npz"], "needs a file"),
+        (["--hidden", "0"], "hidden sizes"),
+    ],
+)
+def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
+    done = subprocess.run([sys.executable, "-m", "training", "train", *args, "--out", str(tmp_path / "x")],
+                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_diverging_background_run_is_marked_failed(tmp_path, monkeypatch):
+    from training import fit as fit_module
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from training.losses import LossTerms
+
+    real = fit_module.loss_terms
+
+    def diverging(*args, **kwargs):
+        terms = real(*args, **kwargs)
+        return LossTerms(terms.total * float("nan"), terms.reconstruction, terms.kl)
+
+    monkeypatch.setattr(fit_module, "loss_terms", diverging)
+    config = RunConfig(DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)),
+                       TrainConfig(epochs=3))
+    job = jobs.start_job(config, tmp_path)
+    job.thread.join(60)
+    assert job.status == "failed" and "loss became nan" in job.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_over_the_time_limit_stops_and_says_so(tmp_path, monkeypatch):
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
+    config = RunConfig(DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)),
+                       TrainConfig(epochs=50))
+    job = jobs.start_job(config, tmp_path)
+    job.thread.join(60)
+    assert job.status == "failed" and "time limit" in job.message
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_paths_from_the_ui_stay_inside_the_allowed_roots(tmp_path, monkeypatch):
+    from explorer.ui.context import allowed_import_path, pair_path
+
+    monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", str(tmp_path / "ok"))
+    (tmp_path / "ok" / "pair").mkdir(parents=True)
+    assert allowed_import_path(str(tmp_path / "ok" / "pair")) == (tmp_path / "ok" / "pair").resolve()
+    for outside in ("/etc", str(tmp_path / "ok" / ".." / "elsewhere"), "~"):
+        with pytest.raises(LatentExplorerError, match="limited to"):
+            allowed_import_path(outside)
+    (tmp_path / "ok" / "link").symlink_to("/etc")
+    with pytest.raises(LatentExplorerError, match="limited to"):
+        allowed_import_path(str(tmp_path / "ok" / "link"))
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    assert pair_path("runs/x").parent == tmp_path / "runs"
+
+
+def test_run_names_cannot_leave_runs():
+    for hostile in ("../../etc", "/abs/path", "a/../../b", "<script>alert(1)</script>", "..", "\x00"):
+        name = jobs.safe_name(hostile)
+        assert "/" not in name and ".." not in name and "<" not in name and name not in ("", ".", "..")
