@@ -105,3 +105,32 @@ def test_find_pairs_lists_complete_pairs_only(pair_copy, tmp_path):
     half.mkdir()
     shutil.copy(pair_copy / "vae.json", half / "vae.json")
     assert find_pairs(tmp_path) == [pair_copy]
+
+
+def test_a_save_killed_between_its_renames_still_loads_the_previous_checkpoint(pair_copy, monkeypatch):
+    """The worst moment: the new weights renamed into place, the process dead before its sidecar."""
+    import training.checkpoint as ck
+
+    old = load_checkpoint(pair_copy / "vae")
+    z = torch.randn(3, 2)
+    expected = old.model.decode(z)
+    with torch.no_grad():
+        for p in old.model.parameters():
+            p.add_(1.0)
+    real = ck.atomic_write_bytes
+
+    def killed_before_the_sidecar(path, data):
+        if path.suffix == ".json":
+            raise KeyboardInterrupt("killed")
+        real(path, data)
+
+    monkeypatch.setattr(ck, "atomic_write_bytes", killed_before_the_sidecar)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint(pair_copy, old.model, old.config)
+    monkeypatch.undo()
+    reloaded = load_checkpoint(pair_copy / "vae")  # the old sidecar finds its own weights
+    assert torch.equal(reloaded.model.decode(z), expected)
+    for backup in pair_copy.glob(".vae.*.safetensors"):
+        backup.unlink()
+    with pytest.raises(CheckpointError, match="do not match"):
+        load_checkpoint(pair_copy / "vae")  # without them: refused, never mixed

@@ -2,6 +2,7 @@
 
 import dataclasses
 import io
+import os
 import json
 import shutil
 import zipfile
@@ -191,8 +192,9 @@ def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
     assert any("Not imported" in e.value and "NaN" in e.value for e in at.error)
 
 
-def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path):
+def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path, monkeypatch):
     runs, _ = dirs
+    monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", os.pathsep.join([str(tiny_pair_dir.parent), str(tmp_path)]))
     at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
     at.text_input(key="ckpt_path").set_value(str(tiny_pair_dir))
     at.button(key="ckpt_load").click().run()

@@ -5,7 +5,9 @@
                                library versions, and the weights' SHA-256
 
 A pair is a directory holding ae.* and vae.*. Writes go to a temporary file that is then
-renamed, weights first and sidecar last: a loader finds either the old pair or the new one.
+renamed. Replacing a checkpoint keeps the old weights under a hidden name (.<kind>.<sha>.safetensors)
+until the new sidecar is in place, so a process killed between the two renames leaves the old
+sidecar with its own weights still findable: the previous checkpoint loads.
 """
 
 from __future__ import annotations
@@ -97,9 +99,26 @@ def save_checkpoint(
     }
     text = json.dumps(_json_safe(sidecar), indent=1, allow_nan=False)
     weights_path = directory / f"{kind}.safetensors"
+    sidecar_path = directory / f"{kind}.json"
+    backup = None
+    if weights_path.is_file() and sidecar_path.is_file():
+        try:
+            old_sha = json.loads(sidecar_path.read_text()).get("weights_sha256", "")
+        except (OSError, ValueError, AttributeError):
+            old_sha = ""
+        if isinstance(old_sha, str) and len(old_sha) == 64:
+            backup = backup_path(weights_path, old_sha)
+            backup.unlink(missing_ok=True)
+            os.link(weights_path, backup)  # the old weights stay findable by the old sidecar
     atomic_write_bytes(weights_path, weights)
-    atomic_write_bytes(directory / f"{kind}.json", text.encode())
+    atomic_write_bytes(sidecar_path, text.encode())  # the commit point
+    if backup is not None:
+        backup.unlink(missing_ok=True)
     return weights_path
+
+
+def backup_path(weights_path: Path, sha256: str) -> Path:
+    return weights_path.with_name(f".{weights_path.stem}.{sha256[:16]}.safetensors")
 
 
 def _json_safe(value: Any) -> Any:
@@ -167,8 +186,14 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
     raw = weights_path.read_bytes()
-    if hashlib.sha256(raw).hexdigest() != sidecar.get("weights_sha256"):
-        raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    expected_sha = sidecar.get("weights_sha256")
+    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        # A save interrupted between its two renames: the sidecar's own weights are kept aside.
+        backup = backup_path(weights_path, expected_sha) if isinstance(expected_sha, str) and len(expected_sha) == 64 else None
+        if backup is not None and backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
+            raw = backup.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != expected_sha:
+            raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
     try:
         state = load(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
