@@ -22,6 +22,7 @@ SHOTS = {
     "drag.png": ("drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE&dz=-5.0,-2.0", None),
     "conditional_class.png": ("conditional?cond_class=3", None),
     "conditional_fill.png": ("conditional?cond_item=7&cond_mask=top", "Fill in a missing half"),
+    "train.png": ("train?dataset=digits&pair=digits-8d", None),
 }
 
 
