@@ -214,3 +214,16 @@ def test_collapse_warning_names_what_to_try():
     assert "collapsed" in collapse_warning({"active_units": 0, "latent_dim": 8}, 4.0)
     assert "lower β (now 4)" in collapse_warning({"active_units": 2, "latent_dim": 8}, 4.0)
     assert collapse_warning({"active_units": 6, "latent_dim": 8}, 1.0) is None
+
+
+def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
+    from training.runs import train_and_save
+
+    runs, _ = dirs
+    for beta in (0.5, 4.0):
+        config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=2, hidden=(16,), beta=beta))
+        train_and_save(config, runs / f"beta-{beta}", progress_bar=False, iwae_k=2)
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
+    for beta in (0.5, 4.0):
+        assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]

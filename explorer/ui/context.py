@@ -131,6 +131,9 @@ class View:
     def train_bank(self) -> np.ndarray:
         return cache.flat_train_images(self.path, self.stamp)
 
+    def train_codes(self, kind: str) -> latents.Codes:
+        return cache.codes(self.path, self.stamp, kind, "train")
+
 
 def projection_choice() -> tuple[str, tuple]:
     """(method, sorted params) chosen on the latent map page; PCA until the user runs another."""

@@ -148,7 +148,7 @@ st.caption(
 )
 seed = st.number_input("sample seed", 0, 10_000, 0, key="prior_seed", bind="query-params")
 n_samples = 32
-train_codes_ae = latents.encode(view.model("ae"), view.dataset.train.x[:5000]).mean
+train_codes_ae = view.train_codes("ae").mean  # cached, not re-encoded on every rerun
 samples = {
     "VAE, z ~ N(0, I)": latents.decode(view.model("vae"), latents.prior_codes(view.latent_dim, n_samples, seed)),
     "AE, z ~ Gaussian fitted to its codes": latents.decode(

@@ -109,7 +109,7 @@ st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader("Prior samples")
 seed = st.number_input("seed", 0, 10_000, 0, key="lab_seed", bind="query-params")
-train_codes_ae = latents.encode(view.model("ae"), view.dataset.train.x[:5000]).mean
+train_codes_ae = view.train_codes("ae").mean  # cached, not re-encoded on every rerun
 sources = {
     ("vae", "N(0, I)"): latents.prior_codes(view.latent_dim, PRIOR_SAMPLES, seed),
     ("ae", "Gaussian fitted to its codes"): latents.prior_codes(

@@ -15,7 +15,7 @@ from explorer.ui.context import (
     KINDS, LABELS, allowed_import_path, collapse_warning, current_view, pair_choices, runs_dir, uploads_dir,
 )
 from training import jobs
-from training.checkpoint import find_pairs, load_pair
+from training.checkpoint import find_pairs, load_pair, read_sidecar
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.datasets import DATASETS
 from training.errors import LatentExplorerError
@@ -231,12 +231,13 @@ if kl.size:
 st.subheader("β: reconstruction against prior samples")
 points = []
 for directory in find_pairs(runs_dir()):
-    try:
-        vae = load_pair(directory).vae
-    except LatentExplorerError:
+    try:  # the sidecars say all this chart needs: no weights are loaded
+        sidecar = read_sidecar(directory / "vae")
+        data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
+        if data["name"] == view.dataset.name and "prior_validity" in m:
+            points.append((float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"]), directory.name))
+    except (LatentExplorerError, KeyError, TypeError, ValueError):
         continue
-    if vae.config.data.name == view.dataset.name and "prior_validity" in vae.metrics:
-        points.append((vae.config.model.beta, vae.metrics["recon_mse"], vae.metrics["prior_validity"], directory.name))
 if len(points) < 2:
     st.caption(
         f"Train VAEs on {view.dataset.name} with two or more β values (above) to see the trade-off: larger β buys prior "
