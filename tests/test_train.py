@@ -227,3 +227,19 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
     assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
     for beta in (0.5, 4.0):
         assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]
+
+
+def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
+    runs, _ = dirs
+    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at.selectbox(key="train_dataset").set_value("digits")
+    at.selectbox(key="train_models").set_value("CVAE on half the image (+ regression)")
+    at.number_input(key="train_epochs").set_value(2)
+    at.button(key="train_submit").click().run()
+    assert not at.error, [e.value for e in at.error]
+    job = wait(jobs.get_job(at.session_state["train_job"]))
+    assert job.status == "done", job.message
+    assert set(job.history) == {"cvae", "regression"} and len(job.history["cvae"]) == 2
+    assert {p.name for p in (runs / job.run_id).iterdir()} >= {"cvae.json", "regression.json"}
+    page = open_app("explorer/ui/pages/conditional.py", cond_half_set=f"runs/{job.run_id}")
+    assert any("regression: MSE" in c for im in page.image for c in im.captions)

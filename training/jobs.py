@@ -20,7 +20,8 @@ from .config import RunConfig
 from .datasets import load_dataset
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled
-from .runs import KINDS, train_and_save
+from .fit import kinds_of
+from .runs import train_and_save
 
 MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
@@ -40,13 +41,16 @@ class Job:
     message: str = ""
     kind: str = ""  # the model being trained now
     epoch: int = 0
-    history: dict[str, list[dict]] = field(default_factory=lambda: {k: [] for k in KINDS})
+    history: dict[str, list[dict]] = field(default_factory=dict)  # kind -> per-epoch rows
     snapshots: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind -> (epoch, (N, D) codes)
     snapshot_colour: tuple[str, np.ndarray | None, list[str] | None] = ("none", None, None)  # kind, values, names
     started: float = field(default_factory=time.time)
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.history = {kind: [] for kind in kinds_of(self.config)}
 
     @property
     def active(self) -> bool:
@@ -55,7 +59,7 @@ class Job:
     @property
     def fraction(self) -> float:
         """Share of all epochs (both models) done."""
-        total = 2 * self.config.train.epochs
+        total = len(self.history) * self.config.train.epochs
         done = sum(len(h) for h in self.history.values())
         return min(1.0, done / total)
 
@@ -75,6 +79,8 @@ def safe_name(text: str) -> str:
 
 def new_run_id(config: RunConfig) -> str:
     data = config.data.name + (f"-{config.data.regime}" if config.data.name == "moons" else "")
+    if config.model.condition != "none":
+        data += f"-cvae-{config.model.condition}"
     beta = f"-b{config.model.beta:g}" if config.model.beta != 1 else ""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return safe_name(f"{data}-{config.model.latent_dim}d{beta}-{stamp}-{secrets.token_hex(2)}")
@@ -129,7 +135,8 @@ def _work(job: Job, snapshot_every: int) -> None:
         def on_progress(p: Progress) -> None:
             job.kind, job.epoch = p.kind, p.epoch
             job.history[p.kind].append(p.record)
-            if p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs:
+            conditional = job.config.model.condition != "none"  # its codes need a condition: no snapshot
+            if not conditional and (p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs):
                 with torch.no_grad():
                     job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
 

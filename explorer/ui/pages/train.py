@@ -21,6 +21,12 @@ from training.datasets import DATASETS
 from training.errors import LatentExplorerError
 from training.uploads import import_upload, list_uploads
 
+MODEL_CHOICES = {  # label -> (kind, condition); a run trains the pair the config asks for
+    "AE + VAE": ("vae", "none"),
+    "CVAE on the class label (+ regression)": ("cvae", "label"),
+    "CVAE on half the image (+ regression)": ("cvae", "half"),
+}
+
 view = current_view()
 st.title("Train")
 
@@ -40,6 +46,8 @@ with st.form("train_form"):
     c = st.columns(4)
     family = c[0].selectbox("Architecture", ["mlp", "conv"], key="train_family",
                             help="mlp decodes in your browser on the drag page; conv needs 28x28 or 32x32 images")
+    what = c[0].selectbox("Models", list(MODEL_CHOICES), key="train_models",
+                          help="a CVAE is trained with its regression baseline, and shows on the Conditional VAE page")
     latent_dim = c[1].number_input("Latent size", 1, 128, 2, key="train_latent")
     beta = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
     hidden = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
@@ -60,9 +68,11 @@ if submitted:
         data = DataConfig("npz", path=str(uploads_dir() / name / "data.npz"), n_train=n_train or None, seed=int(seed))
     else:
         data = DataConfig(dataset, regime=regime, jitter=jitter, n_train=n_train or None, seed=int(seed))
+    kind, condition = MODEL_CHOICES[what]
     config = RunConfig(
         data,
-        ModelConfig(family=family, latent_dim=int(latent_dim), hidden=hidden_sizes, beta=float(beta)),
+        ModelConfig(kind=kind, condition=condition, family=family, latent_dim=int(latent_dim), hidden=hidden_sizes,
+                    beta=float(beta)),
         TrainConfig(epochs=int(epochs), lr=float(lr), seed=int(seed), kl_warmup_epochs=int(warmup)),
     )
     try:
@@ -76,8 +86,8 @@ if submitted:
 
 def curves(job: jobs.Job) -> go.Figure:
     fig = make_subplots(rows=1, cols=3, subplot_titles=["reconstruction", "KL", "total (−ELBO for the VAE)"])
-    for kind in KINDS:
-        history = job.history[kind]
+    colours = {**figures.MODEL_COLOURS, "CVAE": figures.MODEL_COLOURS["VAE"], "REGRESSION": "#7f7f7f"}
+    for kind, history in job.history.items():
         if not history:
             continue
         epochs_done = [h["epoch"] for h in history]
@@ -85,8 +95,8 @@ def curves(job: jobs.Job) -> go.Figure:
             for split, dash in (("train", "solid"), ("test", "dot")):
                 fig.add_trace(
                     go.Scatter(x=epochs_done, y=[h[f"{split}_{term}"] for h in history], mode="lines",
-                               name=f"{LABELS[kind]} {split}", legendgroup=f"{kind}{split}", showlegend=col == 1,
-                               line=dict(color=figures.MODEL_COLOURS[LABELS[kind]], dash=dash)),
+                               name=f"{kind.upper()} {split}", legendgroup=f"{kind}{split}", showlegend=col == 1,
+                               line=dict(color=colours[kind.upper()], dash=dash)),
                     row=1, col=col,
                 )
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch")
@@ -114,7 +124,7 @@ def job_panel() -> None:
         st.caption("No run started in this session yet.")
         return
     st.markdown(f"**Run `{job.run_id}`**: {job.status}" + (f" — {job.message}" if job.message else ""))
-    st.progress(job.fraction, text=f"{LABELS.get(job.kind, '')} epoch {job.epoch} of {job.config.train.epochs}")
+    st.progress(job.fraction, text=f"{job.kind.upper()} epoch {job.epoch} of {job.config.train.epochs}")
     if job.active and st.button("Cancel", key="train_cancel"):
         job.cancel()
         st.info("Cancelling after the current batch…")
@@ -122,7 +132,9 @@ def job_panel() -> None:
     maps = snapshot_maps(job)
     if maps is not None:
         st.plotly_chart(maps, key="train_snapshots")
-    if job.status == "done":
+    if job.status == "done" and job.config.model.condition != "none":
+        st.success("Open the Conditional VAE page and choose it there.")
+    elif job.status == "done":
         pair_id = f"runs/{job.run_id}"
         if pair_id in pair_choices() and st.button("Explore this pair", key="train_explore"):
             st.session_state["dataset"] = job.config.data.name
