@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from training.metrics import nearest_by_mse
+from training.metrics import fit_gaussian, nearest_by_mse  # noqa: F401  (fit_gaussian: pages call it here)
+from training.moons import nearest_phase_index
 from training.models import Autoencoder
 
 BATCH = 2048
@@ -85,12 +86,6 @@ def slerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
 INTERPOLATIONS = {"linear": lerp, "spherical": slerp}
 
 
-def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and covariance (D, D) of codes, the AE's stand-in for a prior."""
-    cov = np.cov(codes, rowvar=False).reshape(codes.shape[1], codes.shape[1])
-    return codes.mean(0), cov + 1e-6 * np.eye(codes.shape[1])
-
-
 def prior_codes(latent_dim: int, n: int, seed: int, fitted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """n codes from N(0, I), or from a fitted Gaussian (mean, cov) when given."""
     rng = np.random.default_rng(seed)
@@ -156,8 +151,7 @@ def endpoint_codes(codes: Codes, a: int, b: int, noise: np.ndarray | None = None
 
 def nearest_phase_item(phases: np.ndarray, target: float) -> int:
     """The item whose phase is closest to target on the cycle."""
-    d = np.abs(phases - target) % 1.0
-    return int(np.argmin(np.minimum(d, 1.0 - d)))
+    return nearest_phase_index(phases, target)
 
 
 def class_item(labels: np.ndarray, label: int, nth: int = 0) -> int | None:

@@ -19,7 +19,8 @@ import torch
 from .checkpoint import load_pair
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
-from .metrics import Bank, bank_for, path_scores, prior_validity, reconstruction_errors
+from .metrics import Bank, bank_for, fit_gaussian, path_scores, prior_validity, reconstruction_errors
+from .moons import nearest_phase_index
 from .runs import KINDS, train_and_save
 
 CRESCENT, FULL = 0.1, 0.5
@@ -48,11 +49,6 @@ def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunC
     )
 
 
-def nearest_phase(phases: np.ndarray, target: float) -> int:
-    d = np.abs(phases - target) % 1.0
-    return int(np.argmin(np.minimum(d, 1 - d)))
-
-
 @torch.no_grad()
 def interpolate_decode(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int) -> np.ndarray:
     """Decode the straight line between the posterior means of two images: (steps, C, H, W)."""
@@ -66,7 +62,7 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     """Everything the lab reports for one model."""
     test = dataset.test
     phases = test.factors["phase"]
-    a, b = nearest_phase(phases, CRESCENT), nearest_phase(phases, FULL)
+    a, b = nearest_phase_index(phases, CRESCENT), nearest_phase_index(phases, FULL)
     c2f = path_scores(interpolate_decode(model, test.x[a], test.x[b], lab.steps), bank)
 
     rng = np.random.default_rng(seed)
@@ -74,10 +70,8 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     random_scores = [path_scores(interpolate_decode(model, test.x[i], test.x[j], lab.steps), bank) for i, j in pairs]
 
     train_codes = model.encode(dataset.train.x).mean.numpy()
-    d = train_codes.shape[1]
-    mean, cov = train_codes.mean(0), np.cov(train_codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
-    standard = rng.standard_normal((lab.prior_samples, d))
-    fitted = rng.multivariate_normal(mean, cov, size=lab.prior_samples)
+    standard = rng.standard_normal((lab.prior_samples, train_codes.shape[1]))
+    fitted = rng.multivariate_normal(*fit_gaussian(train_codes), size=lab.prior_samples)
     return {
         **reconstruction_errors(model, test.x),
         "c2f_mean_distance": c2f["mean_distance"],

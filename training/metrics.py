@@ -247,6 +247,12 @@ def _masked_mse(images: torch.Tensor, target: torch.Tensor, region: torch.Tensor
     return ((images - target) ** 2 * region).flatten(-3).sum(-1) / region.flatten(-3).sum(-1)
 
 
+def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and covariance (D, D) of codes: the AE's stand-in for a prior."""
+    d = codes.shape[1]
+    return codes.mean(0), np.cov(codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
+
+
 def sharpness(images: torch.Tensor) -> torch.Tensor:
     """Mean gradient magnitude (finite differences) per image: blurry images score low."""
     dx = (images[..., :, 1:] - images[..., :, :-1]).abs().flatten(-3).mean(-1)

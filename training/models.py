@@ -222,17 +222,12 @@ class Regression(nn.Module):
 
 
 MODELS: dict[str, type[nn.Module]] = {"ae": Autoencoder, "vae": VAE, "cvae": ConditionalVAE, "regression": Regression}
-AUTOENCODERS = ("ae", "vae")  # one interface: encode(x), decode(z)
-CONDITIONAL = ("cvae", "regression")  # encode(x, c), decode(z, c); the regression has no z
+AUTOENCODERS = ("ae", "vae")  # one interface: encode(x), decode(z); cvae/regression also take c
 
 
 def build_model(config: ModelConfig) -> Autoencoder:
     config.validate()
     return MODELS[config.kind](config)
-
-
-def count_parameters(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
 
 
 def prior_log_density(z: torch.Tensor) -> torch.Tensor:

@@ -92,6 +92,11 @@ def stratified_phases(n: int, rng: np.random.Generator) -> np.ndarray:
     return (np.arange(n) + rng.random(n)) / n
 
 
+def nearest_phase_index(phases: np.ndarray, target: float) -> int:
+    """The index of the phase closest to target on the cycle."""
+    return int(np.argmin(circular_distance(phases, target)))
+
+
 def circular_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
     """Distance between phases on the cycle, in [0, 0.5]."""
     d = np.abs(np.asarray(a) - np.asarray(b)) % 1.0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import tempfile
 from pathlib import Path
@@ -15,7 +14,7 @@ from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs
-from .metrics import bank_for, completion_metrics, evaluate_model, label_metrics, prior_validity
+from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
 
 KINDS = ("ae", "vae")
 
@@ -101,8 +100,7 @@ def sample_validity(model, dataset: Dataset, bank, seed: int = 0) -> dict:
         codes, source = rng.standard_normal((PRIOR_SAMPLES, d)), "N(0, I)"
     else:
         train_codes = model.encode(dataset.train.x[:10_000]).mean.numpy()
-        cov = np.cov(train_codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
-        codes, source = rng.multivariate_normal(train_codes.mean(0), cov, size=PRIOR_SAMPLES), "fitted Gaussian"
+        codes, source = rng.multivariate_normal(*fit_gaussian(train_codes), size=PRIOR_SAMPLES), "fitted Gaussian"
     return {
         "prior_validity": prior_validity(model, bank, codes),
         "prior_source": source,
@@ -141,6 +139,3 @@ DEFAULTS: dict[str, RunConfig] = {
     "digits-half-cvae": _digits_cvae("half", 0.5),
 }
 
-
-def default_config(name: str) -> RunConfig:
-    return dataclasses.replace(DEFAULTS[name])
