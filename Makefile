@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('requirements.txt','rb').read()).hexdigest()[:12])")
 STAMP := $(VENV)/.requirements-$(REQ_HASH)
 
-.PHONY: venv run test test-fast bench defaults clean
+.PHONY: venv run test test-fast lint bench defaults clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not browser and not slow"
+
+lint: $(STAMP)
+	$(BIN)/python -m ruff check .
+	$(BIN)/python -m ruff format --check .
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -27,14 +27,19 @@ SECTIONS = ["compute", "training", "umap", "browser", "startup", "memory"]
 def machine() -> str:
     cpu = "unknown CPU"
     try:
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     import os
 
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
-            f"numpy {np.__version__}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"numpy {np.__version__}"
+    )
 
 
 NOTES: list[str] = []  # why a target was missed, with this run's numbers
@@ -55,8 +60,10 @@ def run(sections: list[str], quick: bool) -> tuple[list[str], dict]:
         try:
             new_rows, new = run_section(section, quick)
         except Exception as exc:  # a broken benchmark is reported, not hidden
-            new_rows, new = [row(f"{section} benchmarks", "failed", "-", f"{type(exc).__name__}: {str(exc)[:200]}",
-                                 False)], {}
+            new_rows, new = (
+                [row(f"{section} benchmarks", "failed", "-", f"{type(exc).__name__}: {str(exc)[:200]}", False)],
+                {},
+            )
         rows += new_rows
         r.update(new)
     return rows, r
@@ -71,14 +78,28 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         r.update(compute.encode_path(quick))
         r.update(compute.projection_paths(quick))
         rows += [
-            row("decode one latent (VAE, moons)", f"{r['decode_one_ms_1t']:.3f} ms", "≤ 1 ms",
+            row(
+                "decode one latent (VAE, moons)",
+                f"{r['decode_one_ms_1t']:.3f} ms",
+                "≤ 1 ms",
                 f"2 threads: {r['decode_one_ms_2t']:.3f} ms ({r['decode_one_ms_2t'] / r['decode_one_ms_1t']:.1f}x)",
-                r["decode_one_ms_1t"] <= 1),
-            row("decode a 64x64 hole-map grid", f"{r['decode_grid_s_1t'] * 1000:.1f} ms", "≤ 0.5 s",
+                r["decode_one_ms_1t"] <= 1,
+            ),
+            row(
+                "decode a 64x64 hole-map grid",
+                f"{r['decode_grid_s_1t'] * 1000:.1f} ms",
+                "≤ 0.5 s",
                 f"2 threads: {r['decode_grid_s_2t'] * 1000:.1f} ms; with the distances to 1,000 true renders "
-                f"(the whole hole map): {r['hole_map_s_1t']:.3f} s", r["decode_grid_s_1t"] <= 0.5),
-            row("encode 10,000 images", f"{r['encode_10k_s_1t']:.3f} s", "≤ 1 s",
-                f"2 threads: {r['encode_10k_s_2t']:.3f} s", r["encode_10k_s_1t"] <= 1),
+                f"(the whole hole map): {r['hole_map_s_1t']:.3f} s",
+                r["decode_grid_s_1t"] <= 0.5,
+            ),
+            row(
+                "encode 10,000 images",
+                f"{r['encode_10k_s_1t']:.3f} s",
+                "≤ 1 s",
+                f"2 threads: {r['encode_10k_s_2t']:.3f} s",
+                r["encode_10k_s_1t"] <= 1,
+            ),
             row("PCA of 10,000 codes (16-D)", f"{r['pca_10k_s']:.3f} s", "≤ 0.5 s", "", r["pca_10k_s"] <= 0.5),
         ]
     if "training" in sections:
@@ -86,8 +107,11 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         ratio = r["fit_samples_per_s_1t"] / r["textbook_samples_per_s_1t"]
         eff = r["fit_flops_1t"] / r["matmul_flops_1t"]
         rows += [
-            row("training throughput, fit() vs a per-item Dataset + DataLoader", f"{r['fit_samples_per_s_1t']:,.0f} samples/s",
-                "≥ 1.5x", f"textbook loop {r['textbook_samples_per_s_1t']:,.0f} samples/s: **{ratio:.2f}x**; "
+            row(
+                "training throughput, fit() vs a per-item Dataset + DataLoader",
+                f"{r['fit_samples_per_s_1t']:,.0f} samples/s",
+                "≥ 1.5x",
+                f"textbook loop {r['textbook_samples_per_s_1t']:,.0f} samples/s: **{ratio:.2f}x**; "
                 f"the DataLoader loop with fit()'s loss and fused Adam: {r['loader_our_step_samples_per_s_1t']:,.0f}; "
                 f"2 threads: fit {r['fit_samples_per_s_2t']:,.0f}, textbook {r['textbook_samples_per_s_2t']:,.0f}",
                 ratio >= 1.5,
@@ -96,29 +120,46 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 "fit(). fit()'s lead comes from the training step (a vectorised Bernoulli NLL instead of log_sigmoid, which "
                 "took a quarter of each step in the torch profiler, and fused Adam), and run-to-run noise on this shared "
                 "machine moves the ratio by about ±0.05. Closing it for sure would take a cheaper step still (e.g. "
-                "torch.compile, whose start-up cost outweighs runs this short)."),
-            row("training compute efficiency (model FLOP/s in fit() / torch.mm FLOP/s)",
-                f"{r['fit_flops_1t'] / 1e9:.2f} GFLOP/s", "≥ 40%",
+                "torch.compile, whose start-up cost outweighs runs this short).",
+            ),
+            row(
+                "training compute efficiency (model FLOP/s in fit() / torch.mm FLOP/s)",
+                f"{r['fit_flops_1t'] / 1e9:.2f} GFLOP/s",
+                "≥ 40%",
                 f"torch.mm 1024² on 1 thread: {r['matmul_flops_1t'] / 1e9:.1f} GFLOP/s: **{eff:.0%}**; "
                 f"2 threads: {r['fit_flops_2t'] / r['matmul_flops_2t']:.0%} of {r['matmul_flops_2t'] / 1e9:.1f}",
-                eff >= 0.4),
-            row("thread count for fit(), with the other core busy", f"1 thread: {r['fit_loaded_samples_per_s_1t']:,.0f} samples/s",
-                "the faster one is the default", f"2 threads: {r['fit_loaded_samples_per_s_2t']:,.0f} samples/s "
+                eff >= 0.4,
+            ),
+            row(
+                "thread count for fit(), with the other core busy",
+                f"1 thread: {r['fit_loaded_samples_per_s_1t']:,.0f} samples/s",
+                "the faster one is the default",
+                f"2 threads: {r['fit_loaded_samples_per_s_2t']:,.0f} samples/s "
                 f"({r['fit_loaded_samples_per_s_2t'] / r['fit_loaded_samples_per_s_1t']:.2f}x of 1 thread); on an idle "
                 f"machine 2 threads give {r['fit_samples_per_s_2t'] / r['fit_samples_per_s_1t']:.2f}x. Default: 1 thread "
-                "(the app and `train --threads`)", None),
+                "(the app and `train --threads`)",
+                None,
+            ),
         ]
     if "umap" in sections:
         r.update(compute.cached_projection(quick))
         r.update(browser.umap_fresh(quick))
         rows += [
-            row("UMAP of 10,000 codes, fresh process, numba cache warm", f"{r['umap_warm_fit_s']:.1f} s (+ import "
-                f"{r['umap_warm_import_s']:.1f} s)", "≤ 30 s",
+            row(
+                "UMAP of 10,000 codes, fresh process, numba cache warm",
+                f"{r['umap_warm_fit_s']:.1f} s (+ import {r['umap_warm_import_s']:.1f} s)",
+                "≤ 30 s",
                 f"first ever (empty numba cache): fit {r['umap_cold_fit_s']:.1f} s + import {r['umap_cold_import_s']:.1f} s; "
                 "UMAP is imported only when a user runs it, never on the first page",
-                r["umap_warm_fit_s"] <= 30),
-            row("UMAP when cached (st.cache_resource)", f"{r['umap_cached_s'] * 1000:.2f} ms", "≤ 0.2 s",
-                f"first call in the process: {r['umap_in_process_first_s']:.1f} s", r["umap_cached_s"] <= 0.2),
+                r["umap_warm_fit_s"] <= 30,
+            ),
+            row(
+                "UMAP when cached (st.cache_resource)",
+                f"{r['umap_cached_s'] * 1000:.2f} ms",
+                "≤ 0.2 s",
+                f"first call in the process: {r['umap_in_process_first_s']:.1f} s",
+                r["umap_cached_s"] <= 0.2,
+            ),
         ]
     if "browser" in sections:
         s = browser.slider_paths(quick)
@@ -126,38 +167,71 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         p95 = browser.percentile(s["slider_fragment"], 95)
         r.update({k: v for k, v in s.items()})
         rows += [
-            row("slider released → new decoded image (Chromium), p50", f"{frag:.3f} s", "≤ 1.3x floor",
-                f"floor (one-slider app): {floor:.3f} s: **{frag / floor:.2f}x**", frag <= 1.3 * floor),
+            row(
+                "slider released → new decoded image (Chromium), p50",
+                f"{frag:.3f} s",
+                "≤ 1.3x floor",
+                f"floor (one-slider app): {floor:.3f} s: **{frag / floor:.2f}x**",
+                frag <= 1.3 * floor,
+            ),
             row("… p95", f"{p95:.3f} s", "≤ 2x floor", f"**{p95 / floor:.2f}x** the floor's p50", p95 <= 2 * floor),
-            row("… against rerunning the whole page", f"{frag:.3f} s", "≥ 3x faster",
-                f"whole-script rerun p50 {full:.3f} s: **{full / frag:.2f}x**", full >= 3 * frag,
+            row(
+                "… against rerunning the whole page",
+                f"{frag:.3f} s",
+                "≥ 3x faster",
+                f"whole-script rerun p50 {full:.3f} s: **{full / frag:.2f}x**",
+                full >= 3 * frag,
                 why=f"the fragment already answers at the floor ({frag:.3f} s against {floor:.3f} s), and the rest of the "
                 f"decoder page (sidebar, traversal grids) adds only {full - frag:.3f} s when it reruns. A 3x ratio would "
                 f"need the whole page to take {3 * frag:.2f} s, i.e. about {3 * frag - frag:.2f} s of work outside the "
                 "fragment; the page has no such work to skip. The fragment keeps the slider at the floor however heavy the "
-                "rest of the page grows."),
+                "rest of the page grows.",
+            ),
         ]
         d = browser.drag_frames(quick)
         r.update(d)
         interval = float(np.median(d["frame_intervals_ms"])) if d["frame_intervals_ms"] else float("inf")
         decode = float(np.median(d["decode_ms"])) if d["decode_ms"] else float("inf")
         rows += [
-            row("drag to decode: frame interval while the pointer moves, p50", f"{interval:.1f} ms "
-                f"({1000 / interval:.0f} frames/s)", "≤ 33 ms", f"{d['frames']} frames drawn for {d['moves']} pointer events ({d['pointer_events_per_s']:.0f}/s); "
+            row(
+                "drag to decode: frame interval while the pointer moves, p50",
+                f"{interval:.1f} ms ({1000 / interval:.0f} frames/s)",
+                "≤ 33 ms",
+                f"{d['frames']} frames drawn for {d['moves']} pointer events ({d['pointer_events_per_s']:.0f}/s); "
                 "frames are drawn once per animation frame (requestAnimationFrame), so 60 Hz is the ceiling",
-                interval <= 33),
-            row("drag to decode: in-browser decode of the default MLP, p50", f"{decode:.3f} ms", "≤ 2 ms",
-                f"max {max(d['decode_ms']):.3f} ms", decode <= 2),
+                interval <= 33,
+            ),
+            row(
+                "drag to decode: in-browser decode of the default MLP, p50",
+                f"{decode:.3f} ms",
+                "≤ 2 ms",
+                f"max {max(d['decode_ms']):.3f} ms",
+                decode <= 2,
+            ),
         ]
     if "startup" in sections:
         r.update(browser.startup(quick))
-        rows.append(row("`streamlit run app.py` to a drawn latent map", f"{r['startup_s']:.1f} s", "≤ 15 s",
-                        "fresh server process, bundled defaults, Chromium", r["startup_s"] <= 15))
+        rows.append(
+            row(
+                "`streamlit run app.py` to a drawn latent map",
+                f"{r['startup_s']:.1f} s",
+                "≤ 15 s",
+                "fresh server process, bundled defaults, Chromium",
+                r["startup_s"] <= 15,
+            )
+        )
     if "memory" in sections:
         m = browser.memory_60k(quick)
         r.update(m)
-        rows.append(row(f"app memory with a {m['images']:,}-image dataset loaded", f"{m['rss_60k_mb']:.0f} MB RSS",
-                        "≤ 1.5 GB", "server process after the latent map and decoder pages", m["rss_60k_mb"] <= 1536))
+        rows.append(
+            row(
+                f"app memory with a {m['images']:,}-image dataset loaded",
+                f"{m['rss_60k_mb']:.0f} MB RSS",
+                "≤ 1.5 GB",
+                "server process after the latent map and decoder pages",
+                m["rss_60k_mb"] <= 1536,
+            )
+        )
     return rows, r
 
 
@@ -175,17 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # what the app and trainer use; each benchmark sets 2 where it compares
     started = time.perf_counter()
     rows, raw = run(sections, args.quick)
-    text = "\n".join([
-        "# Benchmarks",
-        "",
-        f"`make bench` (`python -m bench{' --quick' if args.quick else ''}`), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-        f"{time.perf_counter() - started:.0f} s. Machine: {machine()}. Every comparison was measured in this same run.",
-        "",
-        "| path | measured | target | side by side | verdict |",
-        "|---|---|---|---|---|",
-        *rows,
-        "",
-    ])
+    text = "\n".join(
+        [
+            "# Benchmarks",
+            "",
+            f"`make bench` (`python -m bench{' --quick' if args.quick else ''}`), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
+            f"{time.perf_counter() - started:.0f} s. Machine: {machine()}. Every comparison was measured in this same run.",
+            "",
+            "| path | measured | target | side by side | verdict |",
+            "|---|---|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
     if NOTES:
         text += "\nWhy the missed targets were missed, and what would close them:\n\n" + "\n".join(NOTES) + "\n"
     Path(args.out).write_text(text)

@@ -36,8 +36,9 @@ def slider_latency(browser, url: str, path: str, n: int) -> list[float]:
         thumb.focus()
         t0 = time.perf_counter()
         thumb.press("ArrowRight" if i % 4 < 2 else "ArrowLeft")
-        page.wait_for_function(f"(b) => {{ const c = ({CAPTION})('VAE decodes'); return c && c !== b; }}",
-                               arg=before, timeout=30_000)
+        page.wait_for_function(
+            f"(b) => {{ const c = ({CAPTION})('VAE decodes'); return c && c !== b; }}", arg=before, timeout=30_000
+        )
         if i >= 2:  # the first two warm the caches
             times.append(time.perf_counter() - t0)
         page.wait_for_timeout(150)
@@ -54,8 +55,11 @@ def slider_paths(quick: bool) -> dict:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         # Measured in turns, so load on the machine hits each alike.
-        with streamlit_server(ROOT / "bench" / "floor_app.py") as floor, streamlit_server() as fragment, \
-                streamlit_server(env={"LATENT_EXPLORER_FULL_RERUN": "1"}) as full:
+        with (
+            streamlit_server(ROOT / "bench" / "floor_app.py") as floor,
+            streamlit_server() as fragment,
+            streamlit_server(env={"LATENT_EXPLORER_FULL_RERUN": "1"}) as full,
+        ):
             out["slider_floor"] = slider_latency(browser, floor, "", n)
             out["slider_fragment"] = slider_latency(browser, fragment, decoder, n)
             out["slider_full_rerun"] = slider_latency(browser, full, decoder, n)
@@ -91,8 +95,13 @@ def drag_frames(quick: bool) -> dict:
         )
         browser.close()
     intervals = np.diff(stats["times"])
-    return {"frame_intervals_ms": intervals.tolist(), "decode_ms": stats["decode"], "moves": 4 * moves,
-            "frames": len(stats["times"]), "pointer_events_per_s": 4 * moves / seconds}
+    return {
+        "frame_intervals_ms": intervals.tolist(),
+        "decode_ms": stats["decode"],
+        "moves": 4 * moves,
+        "frames": len(stats["times"]),
+        "pointer_events_per_s": 4 * moves / seconds,
+    }
 
 
 def startup(quick: bool) -> dict:
@@ -123,16 +132,22 @@ def memory_60k(quick: bool) -> dict:
         rng = np.random.default_rng(0)
         x = (rng.random((n, 28, 28)) < 0.2).astype(np.uint8) * 255
         np.savez(Path(tmp) / "big.npz", x=x, y=rng.integers(0, 10, n))
-        config = RunConfig(DataConfig("npz", path=str(Path(tmp) / "big.npz")), ModelConfig(latent_dim=2),
-                           TrainConfig(epochs=1))
+        config = RunConfig(
+            DataConfig("npz", path=str(Path(tmp) / "big.npz")), ModelConfig(latent_dim=2), TrainConfig(epochs=1)
+        )
         train_and_save(config, Path(tmp) / "runs" / "big", progress_bar=False, iwae_k=2)
         info: dict = {}
-        with sync_playwright() as p, streamlit_server(env={"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs")}, info=info) as url:
+        with (
+            sync_playwright() as p,
+            streamlit_server(env={"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs")}, info=info) as url,
+        ):
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1200})
             peak = 0.0
-            for path, ready in (("?dataset=npz&pair=runs/big", ".js-plotly-plot"),
-                                ("decoder?dataset=npz&pair=runs/big", "canvas.le-map")):
+            for path, ready in (
+                ("?dataset=npz&pair=runs/big", ".js-plotly-plot"),
+                ("decoder?dataset=npz&pair=runs/big", "canvas.le-map"),
+            ):
                 page.goto(f"{url}/{path}")
                 wait_for_app(page)
                 page.locator(ready).first.wait_for(state="attached", timeout=120_000)
@@ -149,7 +164,10 @@ def umap_fresh(quick: bool) -> dict:
     for label in ("cold", "warm"):
         done = subprocess.run(
             [sys.executable, str(ROOT / "bench" / "umap_fresh.py"), str(n)],
-            env={**__import__("os").environ, "NUMBA_CACHE_DIR": cache}, capture_output=True, text=True, timeout=900,
+            env={**__import__("os").environ, "NUMBA_CACHE_DIR": cache},
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         if done.returncode != 0:
             raise RuntimeError(done.stderr[-2000:])

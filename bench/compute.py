@@ -49,14 +49,18 @@ def decode_paths(quick: bool) -> dict:
     """Decode one latent; decode a 64x64 grid (and score it as a hole map); 1 vs 2 threads."""
     vae = load_pair(ROOT_CHECKPOINTS / "moons-sparse-2d").vae.model
     z1 = torch.zeros(1, 2)
-    grid = torch.from_numpy(np.stack(np.meshgrid(np.linspace(-3, 3, 64), np.linspace(-3, 3, 64)), -1).reshape(-1, 2).astype(np.float32))
+    grid = torch.from_numpy(
+        np.stack(np.meshgrid(np.linspace(-3, 3, 64), np.linspace(-3, 3, 64)), -1).reshape(-1, 2).astype(np.float32)
+    )
     bank = moon_bank(28)
     out = {}
     for n in (1, 2):
         with threads(n), torch.no_grad():
             out[f"decode_one_ms_{n}t"] = 1000 * median(timed(lambda: vae.decode(z1), 50 if quick else 1000))
             out[f"decode_grid_s_{n}t"] = median(timed(lambda: vae.decode(grid), 3 if quick else 20))
-            out[f"hole_map_s_{n}t"] = median(timed(lambda: hole_map(vae, bank, grid.numpy(), 64), 1 if quick else 5, warmup=1))
+            out[f"hole_map_s_{n}t"] = median(
+                timed(lambda: hole_map(vae, bank, grid.numpy(), 64), 1 if quick else 5, warmup=1)
+            )
     return out
 
 
@@ -143,7 +147,9 @@ def training_paths(quick: bool) -> dict:
     out = {}
 
     def run_fit(n: int) -> tuple[float, object]:
-        config = RunConfig(DataConfig("moons"), ModelConfig(kind="vae", latent_dim=2), TrainConfig(epochs=epochs, threads=n))
+        config = RunConfig(
+            DataConfig("moons"), ModelConfig(kind="vae", latent_dim=2), TrainConfig(epochs=epochs, threads=n)
+        )
         result = fit(config, data, progress_bar=False)
         return result.samples_per_second, result
 
@@ -183,7 +189,9 @@ def busy_core(seconds: float = 120):
     import subprocess
     import sys
 
-    spin = subprocess.Popen([sys.executable, "-c", f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"])
+    spin = subprocess.Popen(
+        [sys.executable, "-c", f"import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"]
+    )
     try:
         time.sleep(0.3)
         yield

@@ -72,12 +72,17 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
             fig.add_trace(
                 scatter(
                     len(grid) + n,
-                    x=grid[:, 0], y=grid[:, 1], mode="markers", name="empty space",
-                    marker=dict(size=9, opacity=0.0), showlegend=False,
+                    x=grid[:, 0],
+                    y=grid[:, 1],
+                    mode="markers",
+                    name="empty space",
+                    marker=dict(size=9, opacity=0.0),
+                    showlegend=False,
                     customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
                     hovertemplate="decode here (%{x:.2f}, %{y:.2f})<extra></extra>",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         if colouring.kind == "label":
             for label in np.unique(colouring.values):
@@ -86,67 +91,102 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
                 fig.add_trace(
                     scatter(
                         n,
-                        x=panel.points[sel, 0], y=panel.points[sel, 1], mode="markers", name=name,
-                        legendgroup=name, showlegend=first,
+                        x=panel.points[sel, 0],
+                        y=panel.points[sel, 1],
+                        mode="markers",
+                        name=name,
+                        legendgroup=name,
+                        showlegend=first,
                         marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
                         customdata=np.column_stack([np.full(sel.sum(), p_idx), index[sel]]),
                         hovertemplate=f"{name} · item %{{customdata[1]}}<extra></extra>",
                     ),
-                    row=1, col=col,
+                    row=1,
+                    col=col,
                 )
         else:
             colour = colouring.values if colouring.kind == "factor" else None
             fig.add_trace(
                 scatter(
                     n,
-                    x=panel.points[:, 0], y=panel.points[:, 1], mode="markers", name="codes", showlegend=False,
-                    marker=dict(size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85),
+                    x=panel.points[:, 0],
+                    y=panel.points[:, 1],
+                    mode="markers",
+                    name="codes",
+                    showlegend=False,
+                    marker=dict(
+                        size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85
+                    ),
                     customdata=np.column_stack([np.full(n, p_idx), index]),
                     hovertemplate=(
                         f"item %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
-                        if colour is not None else "item %{customdata[1]}<extra></extra>"
+                        if colour is not None
+                        else "item %{customdata[1]}<extra></extra>"
                     ),
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         if panel.std is not None:
             take = np.linspace(0, n - 1, min(n, max_ellipses)).astype(int)
             ex, ey = ellipse_lines(panel.points[take], panel.std[take])
             fig.add_trace(
                 go.Scatter(
-                    x=ex, y=ey, mode="lines", name="±1σ posterior", legendgroup="ellipses", showlegend=first,
-                    line=dict(width=0.8, color="rgba(60,60,60,0.45)"), hoverinfo="skip",
+                    x=ex,
+                    y=ey,
+                    mode="lines",
+                    name="±1σ posterior",
+                    legendgroup="ellipses",
+                    showlegend=first,
+                    line=dict(width=0.8, color="rgba(60,60,60,0.45)"),
+                    hoverinfo="skip",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         if panel.path is not None:
             colour = MODEL_COLOURS.get(panel.title.split()[0], "#333")
             fig.add_trace(
                 go.Scatter(
-                    x=panel.path[:, 0], y=panel.path[:, 1], mode="lines+markers", name="interpolation",
-                    legendgroup="path", showlegend=first,
-                    line=dict(color="black", width=2.5), marker=dict(size=7, color=colour, line=dict(width=1, color="white")),
+                    x=panel.path[:, 0],
+                    y=panel.path[:, 1],
+                    mode="lines+markers",
+                    name="interpolation",
+                    legendgroup="path",
+                    showlegend=first,
+                    line=dict(color="black", width=2.5),
+                    marker=dict(size=7, color=colour, line=dict(width=1, color="white")),
                     hovertemplate="step %{pointNumber}<extra></extra>",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         if panel.marker is not None:
             fig.add_trace(
                 go.Scatter(
-                    x=[panel.marker[0]], y=[panel.marker[1]], mode="markers", name="current point",
-                    legendgroup="marker", showlegend=first,
+                    x=[panel.marker[0]],
+                    y=[panel.marker[1]],
+                    mode="markers",
+                    name="current point",
+                    legendgroup="marker",
+                    showlegend=first,
                     marker=dict(symbol="star", size=18, color="gold", line=dict(width=1.5, color="black")),
                     hoverinfo="skip",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col, zeroline=False)
         fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, zeroline=False)
     if colouring.kind == "factor":
         fig.update_layout(coloraxis=dict(colorscale=PHASE_SCALE, colorbar=dict(title=colouring.title), cmin=0, cmax=1))
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"),
-        dragmode="pan", clickmode="event+select", hovermode="closest",
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        legend=dict(itemsizing="constant"),
+        dragmode="pan",
+        clickmode="event+select",
+        hovermode="closest",
     )
     return fig
 
@@ -157,19 +197,27 @@ def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
     for name, values in distances.items():
         fig.add_trace(
             go.Scatter(
-                x=np.arange(len(values)), y=values, mode="lines+markers", name=name,
+                x=np.arange(len(values)),
+                y=values,
+                mode="lines+markers",
+                name=name,
                 line=dict(color=MODEL_COLOURS.get(name, None)),
             )
         )
     fig.update_layout(
-        height=260, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="step", yaxis_title=ylabel,
+        height=260,
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis_title="step",
+        yaxis_title=ylabel,
         legend=dict(orientation="h", y=1.15),
     )
     return fig
 
 
 def kl_bars(kl_per_dim: np.ndarray, threshold: float | None = None) -> go.Figure:
-    fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=MODEL_COLOURS["VAE"]))
+    fig = go.Figure(
+        go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=MODEL_COLOURS["VAE"])
+    )
     if threshold is not None:
         fig.add_hline(y=threshold, line_dash="dot")
     fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL (nats)")
@@ -196,33 +244,52 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
         col = i + 1
         fig.add_trace(
             go.Heatmap(
-                x=panel.xs, y=panel.ys, z=panel.distances, coloraxis="coloraxis",
+                x=panel.xs,
+                y=panel.ys,
+                z=panel.distances,
+                coloraxis="coloraxis",
                 hovertemplate="(%{x:.2f}, %{y:.2f}) distance %{z:.4f}<extra></extra>",
             ),
-            row=1, col=col,
+            row=1,
+            col=col,
         )
         if panel.codes is not None:
             fig.add_trace(
                 scatter(
                     len(panel.codes),
-                    x=panel.codes[:, 0], y=panel.codes[:, 1], mode="markers", name="test codes", showlegend=i == 0,
-                    legendgroup="codes", marker=dict(size=3, color="white", opacity=0.6), hoverinfo="skip",
+                    x=panel.codes[:, 0],
+                    y=panel.codes[:, 1],
+                    mode="markers",
+                    name="test codes",
+                    showlegend=i == 0,
+                    legendgroup="codes",
+                    marker=dict(size=3, color="white", opacity=0.6),
+                    hoverinfo="skip",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         if panel.path is not None:
             fig.add_trace(
                 go.Scatter(
-                    x=panel.path[:, 0], y=panel.path[:, 1], mode="lines+markers", name="crescent → full",
-                    showlegend=i == 0, legendgroup="path", line=dict(color="red", width=2.5),
-                    marker=dict(size=6, color="red"), hoverinfo="skip",
+                    x=panel.path[:, 0],
+                    y=panel.path[:, 1],
+                    mode="lines+markers",
+                    name="crescent → full",
+                    showlegend=i == 0,
+                    legendgroup="path",
+                    line=dict(color="red", width=2.5),
+                    marker=dict(size=6, color="red"),
+                    hoverinfo="skip",
                 ),
-                row=1, col=col,
+                row=1,
+                col=col,
             )
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col)
         fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col)
     fig.update_layout(
-        height=height, margin=dict(l=10, r=10, t=40, b=10),
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=zmax, colorbar=dict(title=colour_title)),
         legend=dict(orientation="h", y=-0.15),
     )

@@ -9,8 +9,8 @@ import torch
 from scipy.stats import norm
 
 from training.metrics import fit_gaussian, nearest_by_mse  # noqa: F401  (fit_gaussian: pages call it here)
-from training.moons import nearest_phase_index
 from training.models import Autoencoder
+from training.moons import nearest_phase_index
 
 BATCH = 2048
 
@@ -170,7 +170,9 @@ class HoleGrid:
     axis_titles: tuple[str, str]
 
 
-def hole_grid(codes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 64, margin: float = 0.1, seed: int = 0) -> HoleGrid:
+def hole_grid(
+    codes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 64, margin: float = 0.1, seed: int = 0
+) -> HoleGrid:
     """2-D codes: the plane itself, over the codes' extent plus a margin. Larger codes: the plane
     through a and b (a at u = -1, b at u = +1) and a random orthogonal direction v."""
     from training.metrics import plane_through
@@ -179,8 +181,12 @@ def hole_grid(codes: np.ndarray, a: np.ndarray, b: np.ndarray, n: int = 64, marg
         lo, hi = codes.min(0), codes.max(0)
         pad = margin * (hi - lo)
         lo, hi = lo - pad, hi + pad
-        return HoleGrid(plane_grid(lo, hi, n).astype(np.float32), np.linspace(lo[0], hi[0], n),
-                        np.linspace(lo[1], hi[1], n), ("z0", "z1"))
+        return HoleGrid(
+            plane_grid(lo, hi, n).astype(np.float32),
+            np.linspace(lo[0], hi[0], n),
+            np.linspace(lo[1], hi[1], n),
+            ("z0", "z1"),
+        )
     origin, e1, e2 = plane_through(a, b, seed)
     u = np.linspace(-2, 2, n)
     uv = plane_grid(np.array([-2.0, -2.0]), np.array([2.0, 2.0]), n)

@@ -161,7 +161,8 @@ class ProjectionSpec:
 PROJECTIONS: dict[str, ProjectionSpec] = {
     "pca": ProjectionSpec(PCA, "PCA"),
     "umap": ProjectionSpec(
-        UMAP, "UMAP",
+        UMAP,
+        "UMAP",
         {"n_neighbors": Param("neighbours", 15, 2, 100, 1), "min_dist": Param("min distance", 0.1, 0.0, 0.99, 0.01)},
     ),
     "tsne": ProjectionSpec(TSNE, "t-SNE", {"perplexity": Param("perplexity", 30, 2, 100, 1)}),

@@ -28,8 +28,13 @@ def mlp_layers(model: Autoencoder) -> list[dict] | None:
             nxt = modules[i + 1] if i + 1 < len(modules) else None
             act = "relu" if isinstance(nxt, nn.ReLU) else "sigmoid"  # the last layer's sigmoid is decode()'s
             layers.append(
-                {"w": b64_float32(module.weight), "b": b64_float32(module.bias),
-                 "n_in": module.in_features, "n_out": module.out_features, "act": act}
+                {
+                    "w": b64_float32(module.weight),
+                    "b": b64_float32(module.bias),
+                    "n_in": module.in_features,
+                    "n_out": module.out_features,
+                    "act": act,
+                }
             )
         elif isinstance(module, (nn.ReLU, nn.Unflatten)):
             continue

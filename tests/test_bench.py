@@ -14,7 +14,11 @@ def run_bench(tmp_path, sections: str) -> str:
     out = tmp_path / "results.md"
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--quick", "--only", sections, "--out", str(out)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=900,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     return out.read_text()
@@ -22,8 +26,15 @@ def run_bench(tmp_path, sections: str) -> str:
 
 def test_compute_and_training_benchmarks_run(tmp_path):
     text = run_bench(tmp_path, "compute,training")
-    for path in ("decode one latent", "64x64 hole-map grid", "encode 10,000 images", "PCA of 10,000 codes",
-                 "training throughput", "compute efficiency", "thread count"):
+    for path in (
+        "decode one latent",
+        "64x64 hole-map grid",
+        "encode 10,000 images",
+        "PCA of 10,000 codes",
+        "training throughput",
+        "compute efficiency",
+        "thread count",
+    ):
         assert path in text
     assert "Machine:" in text
 
@@ -32,8 +43,13 @@ def test_compute_and_training_benchmarks_run(tmp_path):
 @pytest.mark.slow
 def test_browser_benchmarks_run(tmp_path):
     text = run_bench(tmp_path, "browser,startup")
-    for path in ("slider released", "against rerunning the whole page", "frame interval", "in-browser decode",
-                 "to a drawn latent map"):
+    for path in (
+        "slider released",
+        "against rerunning the whole page",
+        "frame interval",
+        "in-browser decode",
+        "to a drawn latent map",
+    ):
         assert path in text
 
 
@@ -44,6 +60,11 @@ def test_umap_and_memory_benchmarks_run(tmp_path):
 
 
 def test_unknown_section_is_refused(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "bench", "--only", "nope", "--out", str(tmp_path / "r.md")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "nope", "--out", str(tmp_path / "r.md")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2 and "unknown sections" in done.stderr

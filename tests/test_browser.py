@@ -1,6 +1,5 @@
 """One real browser: Debian's Chromium, driven by playwright, against `streamlit run app.py`."""
 
-
 import pytest
 
 from tests.browser import streamlit_server, wait_for_app
@@ -36,8 +35,9 @@ def test_moving_a_slider_in_chromium_changes_the_decoded_image(browser, app_url)
     thumb.focus()
     for _ in range(20):
         thumb.press("ArrowRight")
-    page.wait_for_function(f"(before) => {{ const now = ({DECODED})(); return now && now !== before; }}", arg=before,
-                           timeout=30_000)
+    page.wait_for_function(
+        f"(before) => {{ const now = ({DECODED})(); return now && now !== before; }}", arg=before, timeout=30_000
+    )
     after = page.evaluate(DECODED)
     assert after != before
     assert "z0=" in page.url  # the slider value is in the URL: the view can be shared
@@ -84,8 +84,8 @@ def test_in_browser_decode_equals_the_pytorch_decoder(browser, app_url, pair, mo
     import numpy as np
 
     from explorer import webdecoder
-    from training.checkpoint import load_pair
     from tests.browser import ROOT
+    from training.checkpoint import load_pair
 
     dataset = "moons" if "moons" in pair else "digits"
     page, errors = open_drag(browser, app_url, f"dataset={dataset}&pair={pair}&drag_model={model}")
@@ -93,7 +93,9 @@ def test_in_browser_decode_equals_the_pytorch_decoder(browser, app_url, pair, mo
     ident = webdecoder.decoder_id(decoder)
     page.wait_for_function("(id) => !!window.__latentExplorer.decoders[id]", arg=ident)
     z = np.random.default_rng(0).standard_normal((6, decoder.latent_dim)) * 2
-    got = np.array([page.evaluate("([id, z]) => window.latentExplorerDecode(id, z)", [ident, row.tolist()]) for row in z])
+    got = np.array(
+        [page.evaluate("([id, z]) => window.latentExplorerDecode(id, z)", [ident, row.tolist()]) for row in z]
+    )
     assert np.abs(got - webdecoder.decode_reference(decoder, z)).max() < 1e-4
     assert not errors
     page.close()
@@ -118,7 +120,8 @@ def test_dragging_across_the_latent_pad_draws_many_frames_then_reports_the_relea
     page.wait_for_function(
         "(before) => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
         ".some(c => c.textContent.startsWith('released: AE decodes') && c.textContent !== before)",
-        arg=before, timeout=30_000,
+        arg=before,
+        timeout=30_000,
     )
     assert "dz=" in page.url
     assert not errors
@@ -147,10 +150,12 @@ def test_server_mode_streams_values_while_dragging(browser, app_url):
     for i in range(40):
         page.mouse.move(box["x"] + 20 + 8 * i, box["y"] + 200 - 3 * i)
         page.wait_for_timeout(50)
-        seen.add(page.evaluate(
-            "() => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
-            ".map(c => c.textContent).find(t => t.startsWith('server: AE decodes')) || ''"
-        ))
+        seen.add(
+            page.evaluate(
+                "() => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+                ".map(c => c.textContent).find(t => t.startsWith('server: AE decodes')) || ''"
+            )
+        )
     page.mouse.up()
     assert len(seen - {""}) >= 3  # the server decoded several positions before the release
     assert not errors

@@ -26,22 +26,27 @@ def hostile_setup(tmp_path_factory):
     entries = []
     for c, name in enumerate((PAYLOAD, "<script>window.__pwned=2</script>")):
         for i in range(12):
-            from PIL import Image
             import io
+
+            from PIL import Image
 
             buf = io.BytesIO()
             Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(buf, format="PNG")
             entries.append((f"{name}/{i}.png", buf.getvalue()))
     imported = import_upload(f"{PAYLOAD}.zip", zip_with(entries), root / "uploads")
     assert PAYLOAD in imported.class_names
-    config = RunConfig(DataConfig("npz", path=str(imported.data_file)), ModelConfig(latent_dim=2, hidden=(16,)),
-                       TrainConfig(epochs=2))
+    config = RunConfig(
+        DataConfig("npz", path=str(imported.data_file)), ModelConfig(latent_dim=2, hidden=(16,)), TrainConfig(epochs=2)
+    )
     train_and_save(config, root / "runs" / PAYLOAD, progress_bar=False, iwae_k=2)
     return root
 
 
 def test_user_supplied_names_are_never_rendered_as_html(browser, hostile_setup):
-    env = {"LATENT_EXPLORER_RUNS": str(hostile_setup / "runs"), "LATENT_EXPLORER_UPLOADS": str(hostile_setup / "uploads")}
+    env = {
+        "LATENT_EXPLORER_RUNS": str(hostile_setup / "runs"),
+        "LATENT_EXPLORER_UPLOADS": str(hostile_setup / "uploads"),
+    }
     from urllib.parse import quote
 
     pair = quote(f"runs/{PAYLOAD}", safe="")
@@ -96,8 +101,9 @@ def test_eight_sessions_at_once_keep_their_own_state(browser, tmp_path):
                 thumb.focus()
                 t0 = time.perf_counter()
                 thumb.press("ArrowRight")
-                page.wait_for_function(f"(b) => {{ const n = ({DECODED})(); return n && n !== b; }}", arg=before,
-                                       timeout=60_000)
+                page.wait_for_function(
+                    f"(b) => {{ const n = ({DECODED})(); return n && n !== b; }}", arg=before, timeout=60_000
+                )
                 latencies.append(time.perf_counter() - t0)
         # No cross-talk: each decoder session shows its own code, start + 6 steps of (6 / 200).
         for i, start in enumerate(starts):

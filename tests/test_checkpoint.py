@@ -96,7 +96,10 @@ def test_not_json_is_refused(pair_copy):
 
 def test_writes_leave_no_temporary_files(tiny_pair_dir):
     assert sorted(p.name for p in tiny_pair_dir.iterdir()) == [
-        "ae.json", "ae.safetensors", "vae.json", "vae.safetensors",
+        "ae.json",
+        "ae.safetensors",
+        "vae.json",
+        "vae.safetensors",
     ]
 
 

@@ -17,8 +17,23 @@ def run_cli(*args, cwd=ROOT):
 def test_train_then_eval_end_to_end(tmp_path):
     out = tmp_path / "run"
     done = run_cli(
-        "train", "--dataset", "moons", "--regime", "sparse", "--n-train", "200", "--n-test", "40",
-        "--image-size", "16", "--hidden", "32,16", "--epochs", "2", "--out", str(out),
+        "train",
+        "--dataset",
+        "moons",
+        "--regime",
+        "sparse",
+        "--n-train",
+        "200",
+        "--n-test",
+        "40",
+        "--image-size",
+        "16",
+        "--hidden",
+        "32,16",
+        "--epochs",
+        "2",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     assert "saved to" in done.stdout and "ELBO" in done.stdout

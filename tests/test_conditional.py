@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.test_app import open_app
 from training.checkpoint import load_checkpoint
 from training.conditions import MASKS, half_condition, half_mask, label_condition, random_masks
 from training.config import DataConfig, ModelConfig
@@ -17,7 +18,6 @@ from training.errors import LatentExplorerError
 from training.losses import loss_terms
 from training.metrics import completion_metrics
 from training.models import build_model
-from tests.test_app import open_app
 
 ROOT = Path(__file__).resolve().parent.parent
 LABEL, HALF = ROOT / "checkpoints" / "digits-label-cvae", ROOT / "checkpoints" / "digits-half-cvae"
@@ -30,8 +30,10 @@ def test_label_and_z_each_change_the_image():
     three = cvae.decode(z, label_condition(torch.tensor([3]), 10))
     eight = cvae.decode(z, label_condition(torch.tensor([8]), 10))
     assert (three - eight).abs().mean() > 0.05  # the label moves the image at a fixed z
-    other_z = cvae.decode(torch.randn(1, cvae.latent_dim, generator=torch.Generator().manual_seed(1)),
-                          label_condition(torch.tensor([3]), 10))
+    other_z = cvae.decode(
+        torch.randn(1, cvae.latent_dim, generator=torch.Generator().manual_seed(1)),
+        label_condition(torch.tensor([3]), 10),
+    )
     assert (three - other_z).abs().mean() > 0.01  # and z moves it at a fixed label
 
 
@@ -54,7 +56,9 @@ def test_cvae_loss_terms_are_those_of_a_vae():
     terms = loss_terms(out, x, "bernoulli", beta=2.0)
     assert torch.allclose(terms.total, terms.reconstruction + 2.0 * terms.kl)
     assert float(terms.kl) > 0
-    regression = build_model(ModelConfig(kind="regression", condition="label", n_classes=4, latent_dim=3, in_shape=(1, 8, 8)))
+    regression = build_model(
+        ModelConfig(kind="regression", condition="label", n_classes=4, latent_dim=3, in_shape=(1, 8, 8))
+    )
     reg_terms = loss_terms(regression(x, c), x, "bernoulli", beta=1.0)
     assert float(reg_terms.kl) == 0 and torch.allclose(reg_terms.total, reg_terms.reconstruction)
 
@@ -93,16 +97,42 @@ def test_visible_half_reconstruction_is_measured_and_reported(half_set, capsys):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "training", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "training", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
 
 
 def test_cvae_from_the_command_line(tmp_path):
-    done = run_cli("train", "--dataset", "digits", "--model", "cvae", "--condition", "half", "--latent-dim", "2",
-                   "--hidden", "32", "--epochs", "2", "--quiet", "--out", str(tmp_path / "c"))
+    done = run_cli(
+        "train",
+        "--dataset",
+        "digits",
+        "--model",
+        "cvae",
+        "--condition",
+        "half",
+        "--latent-dim",
+        "2",
+        "--hidden",
+        "32",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--out",
+        str(tmp_path / "c"),
+    )
     assert done.returncode == 0, done.stderr
-    assert {p.name for p in (tmp_path / "c").iterdir()} == {"cvae.json", "cvae.safetensors", "regression.json",
-                                                              "regression.safetensors"}
+    assert {p.name for p in (tmp_path / "c").iterdir()} == {
+        "cvae.json",
+        "cvae.safetensors",
+        "regression.json",
+        "regression.safetensors",
+    }
     ev = run_cli("eval", str(tmp_path / "c"), "--json")
     assert ev.returncode == 0, ev.stderr
     result = json.loads(ev.stdout)
@@ -116,8 +146,11 @@ def test_label_condition_needs_labels():
     from training.config import RunConfig, TrainConfig
     from training.fit import fit
 
-    config = RunConfig(DataConfig("moons", n_train=64, n_test=16, image_size=8),
-                       ModelConfig(kind="cvae", condition="label", latent_dim=2), TrainConfig(epochs=1))
+    config = RunConfig(
+        DataConfig("moons", n_train=64, n_test=16, image_size=8),
+        ModelConfig(kind="cvae", condition="label", latent_dim=2),
+        TrainConfig(epochs=1),
+    )
     with pytest.raises(LatentExplorerError, match="needs labelled data"):
         fit(config, progress_bar=False)
 

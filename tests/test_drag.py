@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from explorer import webdecoder
+from tests.test_app import open_app
 from training.checkpoint import load_pair
 from training.config import ModelConfig
 from training.models import build_model
-from tests.test_app import open_app
 
 DRAG = "explorer/ui/pages/drag.py"
 
@@ -68,8 +68,9 @@ def conv_runs(tmp_path_factory, tiny_moons, tiny_config):
     from training.runs import train_and_save
 
     runs = tmp_path_factory.mktemp("conv-runs")
-    config = dataclasses.replace(tiny_config, model=dataclasses.replace(tiny_config.model, family="conv", hidden=(32,),
-                                                                         channels=(4, 8)))
+    config = dataclasses.replace(
+        tiny_config, model=dataclasses.replace(tiny_config.model, family="conv", hidden=(32,), channels=(4, 8))
+    )
     train_and_save(config, runs / "conv", dataset=tiny_moons, progress_bar=False, iwae_k=2)
     return runs
 

@@ -63,7 +63,9 @@ def test_most_active_dims_picks_the_varying_ones():
 def test_traversal_values():
     codes = latents.Codes(np.linspace(0, 10, 101)[:, None], None)
     vae = latents.traversal_values(codes, 0, 5, variational=True)
-    assert vae[2] == pytest.approx(0.0) and vae[0] == pytest.approx(-vae[-1]) and vae[-1] == pytest.approx(1.645, abs=1e-3)
+    assert (
+        vae[2] == pytest.approx(0.0) and vae[0] == pytest.approx(-vae[-1]) and vae[-1] == pytest.approx(1.645, abs=1e-3)
+    )
     ae = latents.traversal_values(codes, 0, 5, variational=False)
     assert ae[0] == pytest.approx(0.5) and ae[-1] == pytest.approx(9.5)
     grid = latents.traversal_grid(np.zeros(3), (0, 2), np.array([1.0, 2.0]), np.array([5.0, 6.0, 7.0]))
@@ -136,8 +138,9 @@ def test_latent_map_carries_the_expected_traces():
     points = rng.standard_normal((40, 2))
     labels = np.arange(40) % 4
     panels = [
-        figures.MapPanel("AE latent space", points, path=points[:5], marker=points[0],
-                         probe_box=(points.min(0), points.max(0))),
+        figures.MapPanel(
+            "AE latent space", points, path=points[:5], marker=points[0], probe_box=(points.min(0), points.max(0))
+        ),
         figures.MapPanel("VAE latent space", points, std=np.full((40, 2), 0.1), path=points[:5]),
     ]
     fig = figures.latent_maps(panels, figures.Colouring(labels, "label", "label", ["a", "b", "c", "d"]))

@@ -15,7 +15,8 @@ from training.runs import train_and_save
 def test_short_fit_lowers_the_loss(tiny_config, tiny_moons):
     for kind in ("ae", "vae"):
         config = dataclasses.replace(
-            tiny_config, model=dataclasses.replace(tiny_config.model, kind=kind),
+            tiny_config,
+            model=dataclasses.replace(tiny_config.model, kind=kind),
             train=dataclasses.replace(tiny_config.train, epochs=6),
         )
         history = fit(config, tiny_moons, progress_bar=False).history
@@ -45,7 +46,9 @@ def nan_dataset(ds: Dataset) -> Dataset:
     return dataclasses.replace(ds, train=Split(x, None, {}))
 
 
-def test_nan_loss_stops_with_a_message_and_keeps_the_earlier_checkpoint(tiny_config, tiny_moons, tiny_pair_dir, tmp_path):
+def test_nan_loss_stops_with_a_message_and_keeps_the_earlier_checkpoint(
+    tiny_config, tiny_moons, tiny_pair_dir, tmp_path
+):
     import shutil
 
     out = tmp_path / "pair"
@@ -71,7 +74,9 @@ def test_cancel_stops_the_run_and_leaves_nothing(tiny_config, tiny_moons, tmp_pa
         return len(calls) >= 3
 
     with pytest.raises(TrainingCancelled):
-        train_and_save(tiny_config, tmp_path / "run", dataset=tiny_moons, should_stop=stop_on_third_batch, progress_bar=False)
+        train_and_save(
+            tiny_config, tmp_path / "run", dataset=tiny_moons, should_stop=stop_on_third_batch, progress_bar=False
+        )
     assert list(tmp_path.iterdir()) == []
 
 

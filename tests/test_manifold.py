@@ -13,7 +13,14 @@ from explorer import latents, verdict
 from training import moons
 from training.config import ModelConfig
 from training.metrics import (
-    REAL_DISTANCE, hole_map, manifold_distance, moon_bank, path_scores, plane_through, prior_validity, smoothness,
+    REAL_DISTANCE,
+    hole_map,
+    manifold_distance,
+    moon_bank,
+    path_scores,
+    plane_through,
+    prior_validity,
+    smoothness,
     training_bank,
 )
 from training.models import Autoencoder
@@ -107,23 +114,57 @@ def test_verdicts_follow_the_numbers():
     assert "AE's path stays 2.0x closer" in verdict.path_verdict(0.01, 0.02, proxy=False)
     assert "about equally" in verdict.path_verdict(0.0100, 0.0105, proxy=True)
     assert "the AE's are 3.0x closer" in verdict.prior_verdict(0.03, 0.01, 0.05)
-    assert verdict.half_moon_verdict({"AE": False, "VAE": True}) == "Only the VAE's path passes through a real half moon."
+    assert (
+        verdict.half_moon_verdict({"AE": False, "VAE": True}) == "Only the VAE's path passes through a real half moon."
+    )
 
 
 def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
     out = tmp_path / "lab"
     done = subprocess.run(
-        [sys.executable, "-m", "training", "lab", "--regimes", "sparse,full", "--latent-dims", "2,3", "--seeds", "2",
-         "--epochs", "2", "--n-train", "128", "--n-test", "40", "--image-size", "16", "--hidden", "16",
-         "--out", str(out)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "training",
+            "lab",
+            "--regimes",
+            "sparse,full",
+            "--latent-dims",
+            "2,3",
+            "--seeds",
+            "2",
+            "--epochs",
+            "2",
+            "--n-train",
+            "128",
+            "--n-test",
+            "40",
+            "--image-size",
+            "16",
+            "--hidden",
+            "16",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
     assert len(results["cells"]) == 2 * 2 * 2  # regimes x latent sizes x models
     cell = results["cells"][0]
     assert len(cell["per_seed"]) == 2
-    for key in ("recon_mse", "c2f_mean_distance", "c2f_smoothness", "random_mean_distance", "prior_standard", "prior_fitted"):
+    for key in (
+        "recon_mse",
+        "c2f_mean_distance",
+        "c2f_smoothness",
+        "random_mean_distance",
+        "prior_standard",
+        "prior_fitted",
+    ):
         values = [s[key] for s in cell["per_seed"]]
         assert cell["summary"][key]["mean"] == pytest.approx(np.mean(values))
         assert cell["summary"][key]["std"] == pytest.approx(np.std(values))
@@ -135,6 +176,10 @@ def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
 def test_lab_refuses_unknown_regimes(tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "training", "lab", "--regimes", "crescent", "--out", str(tmp_path)],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": ROOT}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": ROOT},
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 2 and "regimes must be among full, gap, sparse" in done.stderr

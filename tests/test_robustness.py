@@ -92,8 +92,9 @@ def test_loading_never_unpickles(pair, monkeypatch):
     mode=st.sampled_from(["overwrite", "truncate", "insert"]),
     fix_hash=st.booleans(),
 )
-def test_mutated_checkpoints_load_correctly_or_give_the_message(tiny_pair_dir, tmp_path_factory, target, position,
-                                                                 payload, mode, fix_hash):
+def test_mutated_checkpoints_load_correctly_or_give_the_message(
+    tiny_pair_dir, tmp_path_factory, target, position, payload, mode, fix_hash
+):
     pair = tmp_path_factory.mktemp("mutant") / "pair"
     shutil.copytree(tiny_pair_dir, pair)
     path = pair / target
@@ -145,8 +146,9 @@ def test_sigkill_while_saving_leaves_a_loadable_checkpoint(tmp_path):
     out = tmp_path / "ckpt"
     kills = 0
     for delay in (0.05, 0.13, 0.29, 0.41, 0.57, 0.83):
-        proc = subprocess.Popen([sys.executable, "-c", SAVER.format(root=str(ROOT), out=str(out))],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SAVER.format(root=str(ROOT), out=str(out))], stdout=subprocess.PIPE, text=True
+        )
         assert proc.stdout.readline().strip() == "ready"
         if not (out / "vae.json").exists():
             time.sleep(1.0)  # the first save
@@ -180,7 +182,7 @@ def zip_with(entries) -> bytes:
 
 def symlink_entry(name: str) -> zipfile.ZipInfo:
     info = zipfile.ZipInfo(name)
-    info.external_attr = (0o120777 << 16)
+    info.external_attr = 0o120777 << 16
     return info
 
 
@@ -191,7 +193,11 @@ def npz(**arrays) -> bytes:
 
 
 ATTACKS = {
-    "decompression bomb": ("bomb.zip", zip_with([("a.png", png_bytes((5000, 5000)))]), "the limit is 1,048,576 per image"),
+    "decompression bomb": (
+        "bomb.zip",
+        zip_with([("a.png", png_bytes((5000, 5000)))]),
+        "the limit is 1,048,576 per image",
+    ),
     "absolute path": ("abs.zip", zip_with([("/etc/evil.png", png_bytes((8, 8)))]), "outside the archive"),
     "dot-dot path": ("up.zip", zip_with([("a/../../evil.png", png_bytes((8, 8)))]), "outside the archive"),
     "symlink": ("link.zip", zip_with([(symlink_entry("a.png"), "/etc/passwd")]), "symbolic link"),
@@ -237,9 +243,14 @@ def test_hostile_uploads_are_refused_and_write_nothing(tmp_path, monkeypatch, ca
     ],
 )
 def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
-    done = subprocess.run([sys.executable, "-m", "training", "train", *args, "--out", str(tmp_path / "x")],
-                          cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "train", *args, "--out", str(tmp_path / "x")],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x").exists()
 
@@ -256,8 +267,9 @@ def test_a_diverging_background_run_is_marked_failed(tmp_path, monkeypatch):
         return LossTerms(terms.total * float("nan"), terms.reconstruction, terms.kl)
 
     monkeypatch.setattr(fit_module, "loss_terms", diverging)
-    config = RunConfig(DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)),
-                       TrainConfig(epochs=3))
+    config = RunConfig(
+        DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=3)
+    )
     job = jobs.start_job(config, tmp_path)
     job.thread.join(60)
     assert job.status == "failed" and "loss became nan" in job.message
@@ -268,8 +280,9 @@ def test_a_run_over_the_time_limit_stops_and_says_so(tmp_path, monkeypatch):
     from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
-    config = RunConfig(DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)),
-                       TrainConfig(epochs=50))
+    config = RunConfig(
+        DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=50)
+    )
     job = jobs.start_job(config, tmp_path)
     job.thread.join(60)
     assert job.status == "failed" and "time limit" in job.message

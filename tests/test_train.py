@@ -2,8 +2,8 @@
 
 import dataclasses
 import io
-import os
 import json
+import os
 import shutil
 import zipfile
 
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.test_app import open_app
 from training import jobs, uploads
 from training.checkpoint import load_pair
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import DatasetError, LatentExplorerError
-from tests.test_app import open_app
 
 TRAIN = "explorer/ui/pages/train.py"
 

@@ -13,9 +13,8 @@ from .checkpoint import find_pairs, load_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, load_dataset
 from .errors import LatentExplorerError
-from .fit import TrainingCancelled
+from .fit import TrainingCancelled, kinds_of
 from .metrics import evaluate_model
-from .fit import kinds_of
 from .models import FAMILIES, MODELS
 from .runs import DEFAULTS, KINDS, train_and_save
 
@@ -46,10 +45,18 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default=None, help="mnist / fashion-mnist: download directory")
     data.add_argument("--data-seed", type=int, default=None, help="default: --seed")
     model = train.add_argument_group("model")
-    model.add_argument("--model", default="both", choices=["both", *KINDS, "cvae"],
-                       help="both: an AE and a VAE; cvae: a conditional VAE and its regression baseline")
-    model.add_argument("--condition", default=None, choices=["label", "half"],
-                       help="cvae: condition on the class label or on half of the image")
+    model.add_argument(
+        "--model",
+        default="both",
+        choices=["both", *KINDS, "cvae"],
+        help="both: an AE and a VAE; cvae: a conditional VAE and its regression baseline",
+    )
+    model.add_argument(
+        "--condition",
+        default=None,
+        choices=["label", "half"],
+        help="cvae: condition on the class label or on half of the image",
+    )
     model.add_argument("--family", default="mlp", choices=list(FAMILIES))
     model.add_argument("--latent-dim", type=int, default=2)
     model.add_argument("--hidden", type=parse_ints, default=(128, 64), help="e.g. 256,128")
@@ -93,35 +100,59 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
         DataConfig(
-            name=args.dataset, regime=args.regime, jitter=args.jitter, image_size=args.image_size,
-            n_train=args.n_train, n_test=args.n_test, path=args.path, data_dir=args.data_dir,
+            name=args.dataset,
+            regime=args.regime,
+            jitter=args.jitter,
+            image_size=args.image_size,
+            n_train=args.n_train,
+            n_test=args.n_test,
+            path=args.path,
+            data_dir=args.data_dir,
             seed=args.seed if args.data_seed is None else args.data_seed,
         ),
         ModelConfig(
-            kind="cvae" if args.model == "cvae" else "vae", family=args.family, latent_dim=args.latent_dim,
-            hidden=args.hidden, beta=args.beta, likelihood=args.likelihood,
+            kind="cvae" if args.model == "cvae" else "vae",
+            family=args.family,
+            latent_dim=args.latent_dim,
+            hidden=args.hidden,
+            beta=args.beta,
+            likelihood=args.likelihood,
             condition=(args.condition or "none") if args.model == "cvae" else "none",
         ),
         TrainConfig(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-            device=args.device, threads=args.threads, kl_warmup_epochs=args.kl_warmup,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            device=args.device,
+            threads=args.threads,
+            kl_warmup_epochs=args.kl_warmup,
         ),
     )
 
 
 def summary_line(kind: str, metrics: dict) -> str:
     if "recon_bce" not in metrics:  # conditional models
-        parts = [f"{kind.upper():>10}", f"test loss {metrics['test_total']:.2f}", f"(recon {metrics['test_reconstruction']:.2f}",
-                 f"KL {metrics['test_kl']:.2f})"]
+        parts = [
+            f"{kind.upper():>10}",
+            f"test loss {metrics['test_total']:.2f}",
+            f"(recon {metrics['test_reconstruction']:.2f}",
+            f"KL {metrics['test_kl']:.2f})",
+        ]
         done = metrics.get("completion")
         if done:
-            parts += [f"| fill-in MSE: regression {done['regression_error']:.4f}, CVAE best of {done['n_samples']} "
-                      f"{done['cvae_best_of_n_error']:.4f}, mean {done['cvae_mean_error']:.4f}"]
+            parts += [
+                f"| fill-in MSE: regression {done['regression_error']:.4f}, CVAE best of {done['n_samples']} "
+                f"{done['cvae_best_of_n_error']:.4f}, mean {done['cvae_mean_error']:.4f}"
+            ]
         return "  ".join(parts)
     parts = [f"{kind.upper():>3}", f"recon BCE {metrics['recon_bce']:.2f}", f"MSE {metrics['recon_mse']:.4f}"]
     if "elbo" in metrics:
-        parts += [f"ELBO {metrics['elbo']:.2f}", f"IWAE NLL {metrics['iwae_nll']:.2f} (k={metrics['iwae_k']})",
-                  f"KL {metrics['kl']:.2f}"]
+        parts += [
+            f"ELBO {metrics['elbo']:.2f}",
+            f"IWAE NLL {metrics['iwae_nll']:.2f} (k={metrics['iwae_k']})",
+            f"KL {metrics['kl']:.2f}",
+        ]
     parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
     return "  ".join(parts)
 
@@ -182,7 +213,11 @@ def eval_conditional(path: Path, args: argparse.Namespace) -> int:
         data_config.data_dir = args.data_dir
     metrics = conditional_metrics(cvae.model, regression.model, load_dataset(data_config))
     if args.json:
-        print(json.dumps({"kind": "cvae+regression", "path": str(path), "condition": cvae.config.model.condition, **metrics}))
+        print(
+            json.dumps(
+                {"kind": "cvae+regression", "path": str(path), "condition": cvae.config.model.condition, **metrics}
+            )
+        )
     else:
         print(conditional_table(metrics))
     return 0
@@ -245,7 +280,7 @@ def write_defaults_table(out: Path) -> None:
         for kind in KINDS:
             m = json.loads((directory / f"{kind}.json").read_text())["metrics"]
             size = (directory / f"{kind}.safetensors").stat().st_size / 1e6
-            vae = ("elbo" in m)
+            vae = "elbo" in m
             rows.append(
                 f"| {directory.name} | {kind.upper()} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
                 + (f"{m['elbo']:.2f} | {m['iwae_nll']:.2f} | {m['kl']:.2f} | " if vae else "- | - | - | ")
@@ -261,7 +296,8 @@ def write_defaults_table(out: Path) -> None:
         "(`python -m training defaults`); re-measure any with `python -m training eval checkpoints/NAME`. "
         "Sample distance: mean distance of 1,000 decoded samples (VAE: N(0, I); AE: a Gaussian fitted to its "
         "codes) to the nearest true moon render, or for digits to the nearest training image (a proxy).\n\n"
-        + "\n".join(rows) + "\n"
+        + "\n".join(rows)
+        + "\n"
     )
     (out / "METRICS.md").write_text(text)
 
@@ -276,8 +312,14 @@ def command_lab(args: argparse.Namespace) -> int:
     if not 1 <= args.seeds <= 20:
         raise LatentExplorerError("seeds must be 1 to 20")
     lab = LabConfig(
-        regimes=regimes, latent_dims=args.latent_dims, seeds=args.seeds, epochs=args.epochs,
-        n_train=args.n_train, n_test=args.n_test, image_size=args.image_size, hidden=args.hidden,
+        regimes=regimes,
+        latent_dims=args.latent_dims,
+        seeds=args.seeds,
+        epochs=args.epochs,
+        n_train=args.n_train,
+        n_test=args.n_test,
+        image_size=args.image_size,
+        hidden=args.hidden,
     )
     for regime in regimes:  # validate every cell before hours of training
         for dim in lab.latent_dims:

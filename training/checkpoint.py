@@ -142,7 +142,9 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 def read_sidecar(path: str | Path) -> dict[str, Any]:
     _, sidecar_path = _paths(path)
     if not sidecar_path.is_file():
-        raise CheckpointError(f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)")
+        raise CheckpointError(
+            f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)"
+        )
     if sidecar_path.stat().st_size > MAX_SIDECAR_BYTES:
         raise CheckpointError(f"{sidecar_path.name}: sidecar larger than {MAX_SIDECAR_BYTES // 2**20} MiB")
     try:
@@ -189,7 +191,11 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     expected_sha = sidecar.get("weights_sha256")
     if hashlib.sha256(raw).hexdigest() != expected_sha:
         # A save interrupted between its two renames: the sidecar's own weights are kept aside.
-        backup = backup_path(weights_path, expected_sha) if isinstance(expected_sha, str) and len(expected_sha) == 64 else None
+        backup = (
+            backup_path(weights_path, expected_sha)
+            if isinstance(expected_sha, str) and len(expected_sha) == 64
+            else None
+        )
         if backup is not None and backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
             raw = backup.read_bytes()
         if hashlib.sha256(raw).hexdigest() != expected_sha:
@@ -219,7 +225,9 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     model.load_state_dict(state)
     model.to(device).eval()
     return Checkpoint(
-        model, config, weights_path,
+        model,
+        config,
+        weights_path,
         data_stats=sidecar.get("data_stats") or {},
         metrics=sidecar.get("metrics") or {},
         history=sidecar.get("history") or [],

@@ -37,9 +37,7 @@ class DataConfig:
         from .datasets import DATASETS  # late import: datasets imports this module
 
         if self.name not in DATASETS:
-            raise LatentExplorerError(
-                f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}"
-            )
+            raise LatentExplorerError(f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}")
         _check_choice("regime", self.regime, MoonRegime)
         if not 4 <= self.image_size <= 128:
             raise LatentExplorerError(f"image size must be 4 to 128 pixels, got {self.image_size}")
@@ -69,9 +67,7 @@ class ModelConfig:
         if self.kind not in MODELS:
             raise LatentExplorerError(f"unknown model {self.kind!r}; choose one of: {', '.join(MODELS)}")
         if self.family not in FAMILIES:
-            raise LatentExplorerError(
-                f"unknown architecture {self.family!r}; choose one of: {', '.join(FAMILIES)}"
-            )
+            raise LatentExplorerError(f"unknown architecture {self.family!r}; choose one of: {', '.join(FAMILIES)}")
         _check_choice("likelihood", self.likelihood, Likelihood)
         _check_choice("condition", self.condition, Condition)
         conditional = self.kind in ("cvae", "regression")
@@ -84,9 +80,7 @@ class ModelConfig:
         if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
             raise LatentExplorerError(f"label conditioning needs 2 to 1000 classes, got {self.n_classes}")
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
-            raise LatentExplorerError(
-                f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}"
-            )
+            raise LatentExplorerError(f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}")
         if not self.hidden or any(not 1 <= h <= 4096 for h in self.hidden):
             raise LatentExplorerError(f"hidden sizes must be 1 to 4096, got {self.hidden}")
         if not 0 <= self.beta <= 1000:

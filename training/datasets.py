@@ -117,9 +117,7 @@ def load_moons(config: DataConfig) -> Dataset:
 # --- datasets that come without a train/test split ----------------------------------------
 
 
-def split_arrays(
-    x: np.ndarray, y: np.ndarray | None, config: DataConfig
-) -> tuple[Split, Split]:
+def split_arrays(x: np.ndarray, y: np.ndarray | None, config: DataConfig) -> tuple[Split, Split]:
     """Seeded shuffle, then TEST_FRACTION held out; n_train / n_test cap each side."""
     order = np.random.default_rng(config.seed).permutation(len(x))
     n_test = max(1, int(round(len(x) * TEST_FRACTION)))
@@ -155,7 +153,16 @@ def load_digits(config: DataConfig) -> Dataset:
 # --- torchvision datasets -------------------------------------------------------------------
 
 FASHION_CLASSES = [
-    "T-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag", "boot",
+    "T-shirt",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "boot",
 ]
 
 
@@ -208,8 +215,7 @@ def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
         x = np.moveaxis(x, -1, 1)  # (N, H, W, C) -> (N, C, H, W)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise DatasetError(
-            f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; "
-            f"got {x.shape}"
+            f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; got {x.shape}"
         )
     if len(x) < 2:
         raise DatasetError(f"{source}: need at least 2 images, got {len(x)}")
@@ -249,7 +255,9 @@ def load_npz(config: DataConfig) -> Dataset:
     if y is not None:
         y = np.asarray(y)
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
-            raise DatasetError(f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}")
+            raise DatasetError(
+                f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}"
+            )
         class_names = [str(c) for c in range(int(y.max()) + 1)]
         if names is not None:
             if names.ndim != 1 or names.dtype.kind != "U" or len(names) < len(class_names):

@@ -14,10 +14,10 @@ from typing import Callable
 
 import torch
 
+from .conditions import condition_for
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .errors import TrainingError
-from .conditions import condition_for
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
@@ -77,16 +77,23 @@ def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
     return dataclasses.replace(config, model=model)
 
 
-def model_output(model, batch: torch.Tensor, labels: torch.Tensor | None, config: RunConfig,
-                 generator: torch.Generator | None, sample: bool | None = None):
+def model_output(
+    model,
+    batch: torch.Tensor,
+    labels: torch.Tensor | None,
+    config: RunConfig,
+    generator: torch.Generator | None,
+    sample: bool | None = None,
+):
     """AE/VAE: model(x). Conditional models: model(x, c) with c from the labels or a random half."""
     c = condition_for(config.model, batch, labels, generator)
     return model(batch, sample=sample) if c is None else model(batch, c.to(batch.device), sample=sample)
 
 
 @torch.no_grad()
-def evaluate(model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0,
-             y: torch.Tensor | None = None) -> dict[str, float]:
+def evaluate(
+    model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0, y: torch.Tensor | None = None
+) -> dict[str, float]:
     """Mean loss terms per image over x; the VAE's z (and any random half mask) is sampled, seeded."""
     was_training = model.training
     model.eval()
@@ -99,8 +106,11 @@ def evaluate(model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int =
             batch = x[start : start + EVAL_BATCH].to(device)
             labels = None if y is None else y[start : start + EVAL_BATCH]
             terms = loss_terms(
-                model_output(model, batch, labels, config, generator, sample=True), batch,
-                config.model.likelihood, config.model.beta, config.model.gaussian_sigma,
+                model_output(model, batch, labels, config, generator, sample=True),
+                batch,
+                config.model.likelihood,
+                config.model.beta,
+                config.model.gaussian_sigma,
             )
             for key, value in zip(sums, terms):
                 sums[key] += float(value.detach()) * len(batch)
@@ -132,8 +142,11 @@ def train_one_epoch(
         batch = shuffled[start : start + batch_size]
         batch_labels = None if labels is None else labels[start : start + batch_size]
         terms = loss_terms(
-            model_output(model, batch, batch_labels, config, generator), batch,
-            config.model.likelihood, kl_weight, config.model.gaussian_sigma,
+            model_output(model, batch, batch_labels, config, generator),
+            batch,
+            config.model.likelihood,
+            kl_weight,
+            config.model.gaussian_sigma,
         )
         optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
@@ -217,7 +230,10 @@ def fit(
 
 def pair_configs(config: RunConfig) -> dict[str, RunConfig]:
     """A pair: an AE and a VAE from the same data, architecture, seed and schedule."""
-    return {kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind)) for kind in kinds_of(config)}
+    return {
+        kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind))
+        for kind in kinds_of(config)
+    }
 
 
 def kinds_of(config: RunConfig) -> tuple[str, ...]:

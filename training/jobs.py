@@ -19,8 +19,7 @@ import torch
 from .config import RunConfig
 from .datasets import load_dataset
 from .errors import LatentExplorerError
-from .fit import Progress, TrainingCancelled
-from .fit import kinds_of
+from .fit import Progress, TrainingCancelled, kinds_of
 from .runs import train_and_save
 
 MAX_CONCURRENT_RUNS = 2
@@ -149,8 +148,13 @@ def _work(job: Job, snapshot_every: int) -> None:
             return job.cancel_event.is_set()
 
         train_and_save(
-            job.config, job.out, dataset=dataset, on_progress=on_progress,
-            should_stop=should_stop, progress_bar=False, iwae_k=20,
+            job.config,
+            job.out,
+            dataset=dataset,
+            on_progress=on_progress,
+            should_stop=should_stop,
+            progress_bar=False,
+            iwae_k=20,
         )
         job.status, job.message = "done", f"saved as runs/{job.run_id}"
     except TrainingCancelled:

@@ -43,7 +43,9 @@ class LabConfig:
 
 def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:
     return RunConfig(
-        DataConfig("moons", regime=regime, image_size=lab.image_size, n_train=lab.n_train, n_test=lab.n_test, seed=seed),
+        DataConfig(
+            "moons", regime=regime, image_size=lab.image_size, n_train=lab.n_train, n_test=lab.n_test, seed=seed
+        ),
         ModelConfig(latent_dim=latent_dim, hidden=lab.hidden),
         TrainConfig(epochs=lab.epochs, seed=seed),
     )
@@ -87,7 +89,10 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
 
 def summarise(per_seed: list[dict]) -> dict:
     keys = per_seed[0].keys()
-    return {k: {"mean": float(np.mean([s[k] for s in per_seed])), "std": float(np.std([s[k] for s in per_seed]))} for k in keys}
+    return {
+        k: {"mean": float(np.mean([s[k] for s in per_seed])), "std": float(np.std([s[k] for s in per_seed]))}
+        for k in keys
+    }
 
 
 def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict:
@@ -111,8 +116,13 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
                     per_seed[kind].append(score_model(pair[kind].model, dataset, bank, lab, seed))
             for kind in KINDS:
                 results["cells"].append(
-                    {"regime": regime, "latent_dim": latent_dim, "model": kind,
-                     "per_seed": per_seed[kind], "summary": summarise(per_seed[kind])}
+                    {
+                        "regime": regime,
+                        "latent_dim": latent_dim,
+                        "model": kind,
+                        "per_seed": per_seed[kind],
+                        "summary": summarise(per_seed[kind]),
+                    }
                 )
             log(f"scored {regime} / latent {latent_dim}")
     results["seconds"] = time.perf_counter() - started
@@ -123,7 +133,9 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
 
 
 def _cell(results: dict, regime: str, dim: int, kind: str) -> dict:
-    return next(c for c in results["cells"] if (c["regime"], c["latent_dim"], c["model"]) == (regime, dim, kind))["summary"]
+    return next(c for c in results["cells"] if (c["regime"], c["latent_dim"], c["model"]) == (regime, dim, kind))[
+        "summary"
+    ]
 
 
 def results_markdown(results: dict) -> str:

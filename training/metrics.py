@@ -58,9 +58,7 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) 
 
 
 @torch.no_grad()
-def elbo_and_iwae(
-    model: Autoencoder, x: torch.Tensor, k: int = 50, seed: int = 0
-) -> dict[str, float]:
+def elbo_and_iwae(model: Autoencoder, x: torch.Tensor, k: int = 50, seed: int = 0) -> dict[str, float]:
     """ELBO (1 sample) and the k-sample IWAE bound on -log p(x), both in nats per image.
 
     log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)   (Burda et al. 2015)
@@ -138,7 +136,9 @@ def moon_bank(size: int = 28, jitter: bool = False, n_phases: int = BANK_PHASES)
 
 def training_bank(x: torch.Tensor, limit: int = 20_000) -> Bank:
     x = x[:limit]
-    return Bank(x.reshape(len(x), -1).numpy().astype(np.float32), None, f"nearest of {len(x):,} training images (proxy)")
+    return Bank(
+        x.reshape(len(x), -1).numpy().astype(np.float32), None, f"nearest of {len(x):,} training images (proxy)"
+    )
 
 
 def bank_for(dataset) -> Bank:
@@ -149,7 +149,9 @@ def bank_for(dataset) -> Bank:
     return training_bank(dataset.train.x)
 
 
-def nearest_by_mse(queries: np.ndarray, bank: np.ndarray, k: int = 1, chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+def nearest_by_mse(
+    queries: np.ndarray, bank: np.ndarray, k: int = 1, chunk: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
     """k nearest bank rows by mean squared error: (M, P), (N, P) -> indices (M, k), distances (M, k)."""
     q = queries.reshape(len(queries), -1).astype(np.float32)
     b = bank.reshape(len(bank), -1).astype(np.float32)
@@ -311,7 +313,9 @@ def label_metrics(cvae, regression, n_classes: int, n_samples: int = 16, seed: i
     z = torch.randn((n_samples, cvae.latent_dim), generator=gen)
     labels = torch.arange(n_classes)
     # (classes, samples, C, H, W): every z decoded under every label
-    grid = torch.stack([cvae.decode(z, label_condition(labels[k].repeat(n_samples), n_classes)) for k in range(n_classes)])
+    grid = torch.stack(
+        [cvae.decode(z, label_condition(labels[k].repeat(n_samples), n_classes)) for k in range(n_classes)]
+    )
     per_label_spread = grid.var(1).flatten(1).mean(1)  # z moves the image within a class
     per_z_spread = grid.var(0).flatten(1).mean(1)  # the label moves the image for a fixed z
     reg = regression.decode(label_condition(labels, n_classes))

@@ -63,10 +63,13 @@ def conv_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
     c1, c2 = config.channels
     feature = config.hidden[0]
     body = nn.Sequential(
-        nn.Conv2d(c, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
-        nn.Conv2d(c1, c2, 4, stride=2, padding=1), nn.ReLU(),  # (B, c2, H/4, W/4)
+        nn.Conv2d(c, c1, 4, stride=2, padding=1),
+        nn.ReLU(),  # (B, c1, H/2, W/2)
+        nn.Conv2d(c1, c2, 4, stride=2, padding=1),
+        nn.ReLU(),  # (B, c2, H/4, W/4)
         nn.Flatten(),
-        nn.Linear(c2 * (h // 4) * (w // 4), feature), nn.ReLU(),
+        nn.Linear(c2 * (h // 4) * (w // 4), feature),
+        nn.ReLU(),
     )
     return body, feature
 
@@ -76,10 +79,13 @@ def conv_decoder(config: ModelConfig) -> nn.Module:
     c1, c2 = config.channels
     feature = config.hidden[0]
     return nn.Sequential(
-        nn.Linear(config.latent_dim, feature), nn.ReLU(),
-        nn.Linear(feature, c2 * (h // 4) * (w // 4)), nn.ReLU(),
+        nn.Linear(config.latent_dim, feature),
+        nn.ReLU(),
+        nn.Linear(feature, c2 * (h // 4) * (w // 4)),
+        nn.ReLU(),
         nn.Unflatten(1, (c2, h // 4, w // 4)),
-        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1), nn.ReLU(),  # (B, c1, H/2, W/2)
+        nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+        nn.ReLU(),  # (B, c1, H/2, W/2)
         nn.ConvTranspose2d(c1, c, 4, stride=2, padding=1),  # (B, C, H, W)
     )
 

@@ -66,8 +66,12 @@ def train_and_save(
                 metrics[kind].update(shared)
         for kind, result in results.items():
             save_checkpoint(
-                target, result.model, result.config,
-                data_stats=dataset.stats(), metrics=metrics[kind], history=result.history,
+                target,
+                result.model,
+                result.config,
+                data_stats=dataset.stats(),
+                metrics=metrics[kind],
+                history=result.history,
             )
         if fresh:
             target.rename(out)
@@ -87,7 +91,6 @@ def conditional_metrics(cvae, regression, dataset: Dataset) -> dict:
     if cvae.config.condition == "half":
         return {"completion": completion_metrics(cvae, regression, dataset.test.x[:COMPLETION_IMAGES])}
     return {"labels": label_metrics(cvae, regression, cvae.config.n_classes)}
-
 
 
 @torch.no_grad()
@@ -115,7 +118,9 @@ def _moons(regime: str) -> RunConfig:
 
 def _digits(latent_dim: int) -> RunConfig:
     return RunConfig(
-        DataConfig("digits"), ModelConfig(latent_dim=latent_dim, hidden=(128, 64)), TrainConfig(epochs=150, batch_size=64)
+        DataConfig("digits"),
+        ModelConfig(latent_dim=latent_dim, hidden=(128, 64)),
+        TrainConfig(epochs=150, batch_size=64),
     )
 
 
@@ -138,4 +143,3 @@ DEFAULTS: dict[str, RunConfig] = {
     # apart); beta = 0.5 keeps about 1 nat in z and the completions differ.
     "digits-half-cvae": _digits_cvae("half", 0.5),
 }
-

@@ -60,8 +60,11 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
         members = [m for m in archive.infolist() if not m.is_dir()]
         for m in members:
             _check_member(m)
-        members = [m for m in members if not PurePosixPath(m.filename).name.startswith(".")
-                   and not m.filename.startswith("__MACOSX/")]
+        members = [
+            m
+            for m in members
+            if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
+        ]
         if not members:
             raise DatasetError("the zip holds no files")
         if len(members) > MAX_FILES:
@@ -73,8 +76,10 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
             )
         others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
         if others:
-            raise DatasetError(f"only PNG and JPEG images are accepted; found {others[0]!r}"
-                               + (f" and {len(others) - 1} more" if len(others) > 1 else ""))
+            raise DatasetError(
+                f"only PNG and JPEG images are accepted; found {others[0]!r}"
+                + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+            )
         members.sort(key=lambda m: m.filename)
         images, folders, shapes = [], [], {}
         for m in members:
@@ -126,7 +131,9 @@ def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
     if y is not None:
         y = np.asarray(y)
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any() or y.max() > 999:
-            raise DatasetError(f"'y' must be {len(x)} integer labels from 0 to 999; got shape {y.shape}, dtype {y.dtype}")
+            raise DatasetError(
+                f"'y' must be {len(x)} integer labels from 0 to 999; got shape {y.shape}, dtype {y.dtype}"
+            )
     return x, y, None
 
 
@@ -164,7 +171,12 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
         if class_names:
             arrays["class_names"] = np.array(class_names, dtype=str)  # a unicode array: no pickle needed
         np.savez_compressed(staging / "data.npz", **arrays)
-        meta = {"source": file_name, "n_images": int(len(x)), "image_shape": list(x.shape[1:]), "class_names": class_names}
+        meta = {
+            "source": file_name,
+            "n_images": int(len(x)),
+            "image_shape": list(x.shape[1:]),
+            "class_names": class_names,
+        }
         (staging / "meta.json").write_text(json.dumps(meta))
         staging.rename(target)
     except BaseException:

@@ -200,7 +200,9 @@ def collapse_warning(metrics: dict, beta: float) -> str | None:
     if active == 0:
         return f"The VAE's posterior has collapsed: no latent dimension carries information. To fix it, {advice}."
     if total > 2 and active <= total // 2:
-        return f"The VAE uses only {active} of its {total} latent dimensions (the rest collapsed to the prior); {advice}."
+        return (
+            f"The VAE uses only {active} of its {total} latent dimensions (the rest collapsed to the prior); {advice}."
+        )
     return None
 
 
@@ -220,4 +222,3 @@ def current_view() -> View:
         st.error(f"Could not open the pair {pair_id}: {exc}")
         st.stop()
     return View(pair_id, path, stamp, pair, data, codes)
-

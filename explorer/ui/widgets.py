@@ -20,7 +20,9 @@ def show_image(image_chw: np.ndarray, caption: str | None = None, target: int = 
 def show_strip(frames: np.ndarray, captions: list[str] | None = None, target: int = 64) -> None:
     """(N, C, H, W) images in one row, one image element holding N images."""
     scale = images.display_scale(frames.shape[-1], target)
-    st.image([images.upscale(images.to_uint8(f), scale) for f in frames], caption=captions, width=frames.shape[-1] * scale)
+    st.image(
+        [images.upscale(images.to_uint8(f), scale) for f in frames], caption=captions, width=frames.shape[-1] * scale
+    )
 
 
 def pick_index(view: View) -> int:
@@ -109,7 +111,11 @@ def latent_map_chart(view: View, key: str, selectable: bool = True, on_pick=None
         st.plotly_chart(fig, key=key, config=config)
         return
     st.plotly_chart(
-        fig, key=key, on_select=lambda: on_map_select(key, on_pick), selection_mode="points", config=config,
+        fig,
+        key=key,
+        on_select=lambda: on_map_select(key, on_pick),
+        selection_mode="points",
+        config=config,
     )
 
 
@@ -154,8 +160,15 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
     lo, hi = points.min(0), points.max(0)
     pad = 0.1 * (hi - lo) + 1e-6
     drag_component(
-        key, "map", [],
-        {"bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]], "points": points[take],
-         "colours": colours, "value": proj.transform(z[None])[0], "label": f"{LABELS[kind]} latent map"},
+        key,
+        "map",
+        [],
+        {
+            "bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]],
+            "points": points[take],
+            "colours": colours,
+            "value": proj.transform(z[None])[0],
+            "label": f"{LABELS[kind]} latent map",
+        },
         "z",
     )

@@ -28,8 +28,16 @@ elif test.y is not None:
 mode = st.radio("Choose the endpoints", modes, horizontal=True, key="ends_mode", bind="query-params")
 left, right = st.columns(2)
 if mode == "by phase":
-    phase_a = left.number_input("A: phase", 0.0, 1.0, 0.10, 0.01, key="phase_a", bind="query-params",
-                                help="0 new, 0.1 crescent, 0.25 half, 0.5 full")
+    phase_a = left.number_input(
+        "A: phase",
+        0.0,
+        1.0,
+        0.10,
+        0.01,
+        key="phase_a",
+        bind="query-params",
+        help="0 new, 0.1 crescent, 0.25 half, 0.5 full",
+    )
     phase_b = right.number_input("B: phase", 0.0, 1.0, 0.50, 0.01, key="phase_b", bind="query-params")
     a = latents.nearest_phase_item(test.factors["phase"], phase_a)
     b = latents.nearest_phase_item(test.factors["phase"], phase_b)
@@ -37,10 +45,18 @@ elif mode == "by class":
     labels = test.y.numpy()
     classes = sorted(np.unique(labels).tolist())
     names = view.dataset.class_names or [str(c) for c in classes]
-    class_a = left.selectbox("A: class", classes, index=0, format_func=lambda c: names[c], key="class_a", bind="query-params")
+    class_a = left.selectbox(
+        "A: class", classes, index=0, format_func=lambda c: names[c], key="class_a", bind="query-params"
+    )
     nth_a = left.number_input("which one", 0, 999, 0, key="nth_a", bind="query-params")
-    class_b = right.selectbox("B: class", classes, index=min(1, len(classes) - 1), format_func=lambda c: names[c],
-                              key="class_b", bind="query-params")
+    class_b = right.selectbox(
+        "B: class",
+        classes,
+        index=min(1, len(classes) - 1),
+        format_func=lambda c: names[c],
+        key="class_b",
+        bind="query-params",
+    )
     nth_b = right.number_input("which one", 0, 999, 0, key="nth_b", bind="query-params")
     a, b = latents.class_item(labels, class_a, nth_a), latents.class_item(labels, class_b, nth_b)
 else:
@@ -53,11 +69,16 @@ settings = st.columns(4)
 steps = settings[0].slider("Steps", 3, 21, 11, key="steps", bind="query-params")
 method = settings[1].radio("Path", list(latents.INTERPOLATIONS), horizontal=True, key="interp", bind="query-params")
 vae_mode = settings[2].radio(
-    "VAE endpoints", ["posterior mean", "sample"], horizontal=True, key="vae_codes", bind="query-params",
+    "VAE endpoints",
+    ["posterior mean", "sample"],
+    horizontal=True,
+    key="vae_codes",
+    bind="query-params",
     help="sample: z = mean + std · ε with one fixed noise vector ε for both endpoints",
 )
-noise_seed = settings[3].number_input("noise seed", 0, 10_000, 0, key="noise_seed", bind="query-params",
-                                      disabled=vae_mode != "sample")
+noise_seed = settings[3].number_input(
+    "noise seed", 0, 10_000, 0, key="noise_seed", bind="query-params", disabled=vae_mode != "sample"
+)
 
 # --- paths -----------------------------------------------------------------------------------------
 noise = None
@@ -88,8 +109,11 @@ def scrubber() -> None:
     endpoints = {ids[k]: {"a": paths[k][0], "b": paths[k][-1], "method": method} for k in KINDS}
     st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
     result = drag_component(
-        "scrubber", "scrub", models,
-        {"paths": endpoints, "value": 0.5, "signature": f"{a}-{b}-{method}-{vae_mode}-{noise_seed}"}, "t",
+        "scrubber",
+        "scrub",
+        models,
+        {"paths": endpoints, "value": 0.5, "signature": f"{a}-{b}-{method}-{vae_mode}-{noise_seed}"},
+        "t",
     )
     t = result.t if isinstance(getattr(result, "t", None), (int, float)) else 0.5
     cols = st.columns(6)
@@ -133,12 +157,16 @@ with chart_col:
 both = np.concatenate([strips["ae"], strips["vae"]])
 png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
 frames = [
-    images.upscale(images.grid(np.stack([strips["ae"][i], strips["vae"][i]]), ncols=2), images.display_scale(both.shape[-1], 96))
+    images.upscale(
+        images.grid(np.stack([strips["ae"][i], strips["vae"][i]]), ncols=2), images.display_scale(both.shape[-1], 96)
+    )
     for i in range(steps)
 ]
 export = st.columns(4)
 export[0].download_button("Strips as PNG", images.png_bytes(png), "interpolation.png", "image/png", key="dl_png")
-export[1].download_button("Animation as GIF (AE | VAE)", images.gif_bytes(frames), "interpolation.gif", "image/gif", key="dl_gif")
+export[1].download_button(
+    "Animation as GIF (AE | VAE)", images.gif_bytes(frames), "interpolation.gif", "image/gif", key="dl_gif"
+)
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader("Prior samples")
@@ -162,7 +190,8 @@ for col, (title, decoded) in zip(cols, samples.items()):
     with col:
         st.image(
             images.upscale(images.grid(decoded, 8), images.display_scale(decoded.shape[-1], 40)),
-            caption=f"{title}; mean MSE to nearest training image {dist.mean():.4f}", width="stretch",
+            caption=f"{title}; mean MSE to nearest training image {dist.mean():.4f}",
+            width="stretch",
         )
 
 # --- explanation -----------------------------------------------------------------------------------
@@ -189,5 +218,9 @@ with st.expander("What the VAE does differently, with this pair's numbers", expa
         f"σ = ({', '.join(f'{v:.2f}' for v in std_a[0][:8].tolist())}); "
         f"KL per dimension = ({', '.join(f'{v:.2f}' for v in kl[:8])}) nats, total {kl.sum():.2f}. "
         f"Reconstruction MSE from the code: AE {recon['ae']:.4f}, VAE {recon['vae']:.4f}"
-        + (" — the AE reconstructs better here, as it usually does: it pays no KL price." if recon["ae"] < recon["vae"] else ".")
+        + (
+            " — the AE reconstructs better here, as it usually does: it pays no KL price."
+            if recon["ae"] < recon["vae"]
+            else "."
+        )
     )

@@ -59,12 +59,15 @@ with tab_class:
         model = cvae.model
         names = data.class_names or [str(i) for i in range(model.config.n_classes)]
         cols = st.columns([1, 1, 2])
-        label = cols[0].selectbox("Class", list(range(len(names))), format_func=lambda i: names[i],
-                                  key="cond_class", bind="query-params")
+        label = cols[0].selectbox(
+            "Class", list(range(len(names))), format_func=lambda i: names[i], key="cond_class", bind="query-params"
+        )
         seed = cols[1].number_input("Seed", 0, 10_000, 0, key="cond_seed", bind="query-params")
         n_classes = model.config.n_classes
         with torch.no_grad():
-            z = torch.from_numpy(np.random.default_rng(int(seed)).standard_normal((32, model.latent_dim)).astype(np.float32))
+            z = torch.from_numpy(
+                np.random.default_rng(int(seed)).standard_normal((32, model.latent_dim)).astype(np.float32)
+            )
             samples = model.decode(z, label_condition(torch.full((32,), label), n_classes)).numpy()
             mean_image = regression.model.decode(label_condition(torch.tensor([label]), n_classes)).numpy()
         left, right = st.columns([3, 1])
@@ -74,12 +77,15 @@ with tab_class:
         with right:
             show_image(mean_image[0], f"regression: class {names[label]}, the one image it can draw", target=120)
 
-        st.markdown("**Style sliders**: move z with the class fixed; the row below decodes the same z under every class.")
+        st.markdown(
+            "**Style sliders**: move z with the class fixed; the row below decodes the same z under every class."
+        )
         slider_cols = st.columns(min(model.latent_dim, 4))
         code = np.zeros(model.latent_dim, dtype=np.float32)
         for d in range(min(model.latent_dim, 8)):
-            code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", -3.0, 3.0, 0.0, 0.05, key=f"cz{d}",
-                                                                bind="query-params")
+            code[d] = slider_cols[d % len(slider_cols)].slider(
+                f"z{d}", -3.0, 3.0, 0.0, 0.05, key=f"cz{d}", bind="query-params"
+            )
         with torch.no_grad():
             zc = torch.from_numpy(code)[None]
             chosen = model.decode(zc, label_condition(torch.tensor([label]), n_classes)).numpy()[0]
@@ -113,7 +119,9 @@ with tab_fill:
         mask = half_mask(mask_kind, tuple(x.shape[1:]))[None]
         c = half_condition(x, mask)
         with torch.no_grad():
-            z = torch.from_numpy(np.random.default_rng(int(seed)).standard_normal((n, cvae.model.latent_dim)).astype(np.float32))
+            z = torch.from_numpy(
+                np.random.default_rng(int(seed)).standard_normal((n, cvae.model.latent_dim)).astype(np.float32)
+            )
             predictions = cvae.model.decode(z, c.repeat(n, 1))
             guess = regression.model.decode(c)
         missing = 1 - mask
@@ -131,16 +139,21 @@ with tab_fill:
         with top[1]:
             show_image(shown_input, f"given: the {mask_kind} half", target=96)
         with top[2]:
-            show_image(complete(guess)[0].numpy(),
-                       f"regression: MSE {distance(guess)[0]:.4f}, sharpness {float(sharpness(guess * missing)[0]):.3f}",
-                       target=96)
+            show_image(
+                complete(guess)[0].numpy(),
+                f"regression: MSE {distance(guess)[0]:.4f}, sharpness {float(sharpness(guess * missing)[0]):.3f}",
+                target=96,
+            )
         dist = distance(predictions)
         sharp = sharpness(predictions * missing).numpy()
         order = np.argsort(dist)
         st.markdown(f"**{n} CVAE completions**, z ~ N(0, I), best first (MSE to the truth on the missing half):")
         show_strip(complete(predictions)[order].numpy(), [f"{dist[i]:.4f}" for i in order], target=72)
-        pairwise = [float(((predictions[i] - predictions[j]) ** 2 * missing[0]).sum() / missing.sum())
-                    for i in range(n) for j in range(i + 1, n)]
+        pairwise = [
+            float(((predictions[i] - predictions[j]) ** 2 * missing[0]).sum() / missing.sum())
+            for i in range(n)
+            for j in range(i + 1, n)
+        ]
         st.caption(
             f"This image: regression {distance(guess)[0]:.4f}; CVAE best {dist.min():.4f}, mean {dist.mean():.4f}; "
             f"completions differ by {np.mean(pairwise):.4f} on average; sharpness regression "
@@ -148,16 +161,27 @@ with tab_fill:
         )
         m = cvae.metrics.get("completion")
         if m:
-            st.markdown(f"**Measured on {m['n_images']} test images × 4 halves** (`python -m training eval checkpoints/{set_id}`)")
+            st.markdown(
+                f"**Measured on {m['n_images']} test images × 4 halves** (`python -m training eval checkpoints/{set_id}`)"
+            )
             st.dataframe(
                 [
-                    {"": "MSE to the truth", "regression": round(m["regression_error"], 4),
-                     "CVAE": f"best of {m['n_samples']} {m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f}"},
+                    {
+                        "": "MSE to the truth",
+                        "regression": round(m["regression_error"], 4),
+                        "CVAE": f"best of {m['n_samples']} {m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f}",
+                    },
                     {"": "diversity (pairwise MSE)", "regression": 0.0, "CVAE": f"{m['cvae_diversity']:.4f}"},
-                    {"": f"sharpness (truth {m['sharpness_truth']:.3f})", "regression": round(m["sharpness_regression"], 4),
-                     "CVAE": f"{m['sharpness_cvae']:.4f}"},
-                    {"": "MSE to the mean of the CVAE's samples", "regression": round(m["regression_to_sample_mean"], 4),
-                     "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}"},
+                    {
+                        "": f"sharpness (truth {m['sharpness_truth']:.3f})",
+                        "regression": round(m["sharpness_regression"], 4),
+                        "CVAE": f"{m['sharpness_cvae']:.4f}",
+                    },
+                    {
+                        "": "MSE to the mean of the CVAE's samples",
+                        "regression": round(m["regression_to_sample_mean"], 4),
+                        "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}",
+                    },
                 ],
                 hide_index=True,
             )

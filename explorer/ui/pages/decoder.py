@@ -18,9 +18,7 @@ st.caption(
     "is the decoder making something new, or copying?"
 )
 
-kind = st.radio(
-    "Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind="query-params"
-)
+kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind="query-params")
 model = view.model(kind)
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
@@ -34,7 +32,7 @@ first_run = "decoder_origin" not in st.session_state
 from_url = first_run and any(f"z{d}" in st.query_params for d in dims)
 if st.session_state.get("decoder_origin") != origin:
     st.session_state["decoder_origin"] = origin
-    for d in (() if from_url else dims):
+    for d in () if from_url else dims:
         st.session_state[f"z{d}"] = float(np.clip(start[d], *ranges[d]))
 
 
@@ -45,15 +43,23 @@ def decoder_panel() -> None:
     with left:
         note = (
             f"the {len(dims)} most active of {view.latent_dim} dimensions; the rest stay at the start code"
-            if view.latent_dim > MAX_SLIDERS else f"{view.latent_dim} dimensions"
+            if view.latent_dim > MAX_SLIDERS
+            else f"{view.latent_dim} dimensions"
         )
-        st.caption(f"{LABELS[kind]}: {note}. Range: " + ("the prior's ±3σ." if model.is_variational else "the codes' range + 10%."))
+        st.caption(
+            f"{LABELS[kind]}: {note}. Range: "
+            + ("the prior's ±3σ." if model.is_variational else "the codes' range + 10%.")
+        )
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
             z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", bind="query-params")
     image = latents.decode(model, z[None])[0]
     with middle:
-        show_image(image, f"{LABELS[kind]} decodes ({', '.join(f'{v:.2f}' for v in z[dims][:4])}{'…' if len(dims) > 4 else ''})", target=240)
+        show_image(
+            image,
+            f"{LABELS[kind]} decodes ({', '.join(f'{v:.2f}' for v in z[dims][:4])}{'…' if len(dims) > 4 else ''})",
+            target=240,
+        )
     with right:
         idx, dist = nearest_training(view, image, k=5)
         st.markdown("**Nearest training images** (mean squared pixel distance)")
@@ -61,8 +67,11 @@ def decoder_panel() -> None:
         for col, i, d in zip(cols, idx, dist):
             with col:
                 show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
-    st.caption(f"The {LABELS[kind]}'s test codes" + ("" if view.latent_dim == 2 else " (PCA)")
-               + "; the cross marks the sliders' code.")
+    st.caption(
+        f"The {LABELS[kind]}'s test codes"
+        + ("" if view.latent_dim == 2 else " (PCA)")
+        + "; the cross marks the sliders' code."
+    )
     point_map(view, kind, z, "decoder_map")
 
 

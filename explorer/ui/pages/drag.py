@@ -18,17 +18,28 @@ st.caption(
     "Let go and the rest of the page (nearest training images, the URL) follows."
 )
 top = st.columns([1, 1, 2])
-kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="drag_model",
-                    bind="query-params")
+kind = top[0].radio(
+    "Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="drag_model", bind="query-params"
+)
 model = view.model(kind)
 can_browser = browser_can_decode(model)
-server = top[1].toggle(
-    "Decode on the server", value=not can_browser, disabled=not can_browser, key="drag_server", bind="query-params",
-    help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
-) or not can_browser
+server = (
+    top[1].toggle(
+        "Decode on the server",
+        value=not can_browser,
+        disabled=not can_browser,
+        key="drag_server",
+        bind="query-params",
+        help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
+    )
+    or not can_browser
+)
 top[2].caption(
-    ("Mode: server decoding — values stream while you drag (at most 10 a second) and only this panel reruns."
-     if server else "Mode: in-browser decoding — the MLP decoder's weights were sent once; every move decodes here.")
+    (
+        "Mode: server decoding — values stream while you drag (at most 10 a second) and only this panel reruns."
+        if server
+        else "Mode: in-browser decoding — the MLP decoder's weights were sent once; every move decodes here."
+    )
     + " If the controls below do not appear, the Decoder page's native sliders do the same on release."
 )
 
@@ -71,21 +82,33 @@ def adopt(result, key: str) -> None:
 def drag_panel() -> None:
     z = current["z"]
     result = drag_component(
-        f"drag_sliders_{kind}", "sliders", [(LABELS[kind], model)],
+        f"drag_sliders_{kind}",
+        "sliders",
+        [(LABELS[kind], model)],
         {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))},
-        "z", in_browser=not server,
+        "z",
+        in_browser=not server,
     )
     adopt(result, "sliders")
     if view.latent_dim == 2:
         lo, hi = codes.mean.min(0), codes.mean.max(0)
         pad = 0.15 * (hi - lo)
         take, cols = point_colours(view, PAD_POINTS)
-        st.markdown(f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space.")
+        st.markdown(
+            f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space."
+        )
         result = drag_component(
-            f"drag_pad_{kind}", "pad", [(LABELS[kind], model)],
-            {"bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]],
-             "points": codes.mean[take], "colours": cols, "value": current["z"][:2]},
-            "z", in_browser=not server,
+            f"drag_pad_{kind}",
+            "pad",
+            [(LABELS[kind], model)],
+            {
+                "bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]],
+                "points": codes.mean[take],
+                "colours": cols,
+                "value": current["z"][:2],
+            },
+            "z",
+            in_browser=not server,
         )
         adopt(result, "pad")
     z = current["z"]
@@ -93,8 +116,13 @@ def drag_panel() -> None:
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
     with cols[0]:
-        show_image(image, f"{'server' if server else 'released'}: {LABELS[kind]} decodes ("
-                   + ", ".join(f"{v:.2f}" for v in z[:4]) + (" …)" if len(z) > 4 else ")"), target=140)
+        show_image(
+            image,
+            f"{'server' if server else 'released'}: {LABELS[kind]} decodes ("
+            + ", ".join(f"{v:.2f}" for v in z[:4])
+            + (" …)" if len(z) > 4 else ")"),
+            target=140,
+        )
     with cols[1]:
         idx, dist = nearest_training(view, image, k=5)
         st.markdown("**Nearest training images** to the released code's decode")

@@ -37,7 +37,11 @@ if is_moons and regimes:
     if view.pair_id in {f"moons-{r}-2d" for r in regimes}:
         st.session_state["lab_regime"] = current
     st.radio(
-        "Training regime (bundled 2-D pairs)", regimes, horizontal=True, key="lab_regime", on_change=switch_regime,
+        "Training regime (bundled 2-D pairs)",
+        regimes,
+        horizontal=True,
+        key="lab_regime",
+        on_change=switch_regime,
         help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
     )
 
@@ -80,7 +84,9 @@ with chart_col:
     )
 with text_col:
     if is_moons:
-        rows = [{"step": i, **{f"{LABELS[k]} phase": round(scores[k]["phases"][i], 3) for k in KINDS}} for i in range(steps)]
+        rows = [
+            {"step": i, **{f"{LABELS[k]} phase": round(scores[k]["phases"][i], 3) for k in KINDS}} for i in range(steps)
+        ]
         st.dataframe(rows, hide_index=True, height=260)
 
 # --- hole maps ----------------------------------------------------------------------------------
@@ -89,8 +95,11 @@ two_d = view.latent_dim == 2
 st.caption(
     "Every cell is a decoded code, coloured by its distance: dark cells decode to something real, bright cells "
     "are holes. "
-    + ("The grid covers the codes' extent plus 10%." if two_d else
-       "The plane goes through the endpoints' codes (A at u = −1, B at u = +1) and a random orthogonal direction.")
+    + (
+        "The grid covers the codes' extent plus 10%."
+        if two_d
+        else "The plane goes through the endpoints' codes (A at u = −1, B at u = +1) and a random orthogonal direction."
+    )
 )
 panels = []
 for kind in KINDS:
@@ -100,8 +109,13 @@ for kind in KINDS:
     on_plane = latents.plane_coordinates(paths[kind], codes[a], codes[b])
     panels.append(
         figures.HolePanel(
-            f"{LABELS[kind]}: mean distance {dist.mean():.4f}", dist, grid.xs, grid.ys,
-            codes=codes if two_d else None, path=on_plane, axis_titles=grid.axis_titles,
+            f"{LABELS[kind]}: mean distance {dist.mean():.4f}",
+            dist,
+            grid.xs,
+            grid.ys,
+            codes=codes if two_d else None,
+            path=on_plane,
+            axis_titles=grid.axis_titles,
         )
     )
 st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")

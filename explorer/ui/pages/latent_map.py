@@ -16,11 +16,21 @@ st.caption(
 
 controls = st.columns([1, 1, 2])
 ellipses = controls[0].toggle(
-    "VAE codes as Gaussians (±1σ)", value=view.latent_dim == 2, key="ellipses", bind="query-params",
-    disabled=view.latent_dim != 2, help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
+    "VAE codes as Gaussians (±1σ)",
+    value=view.latent_dim == 2,
+    key="ellipses",
+    bind="query-params",
+    disabled=view.latent_dim != 2,
+    help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
 )
 controls[1].number_input(
-    "Test item", min_value=0, max_value=len(view.dataset.test) - 1, value=0, step=1, key="pick", bind="query-params",
+    "Test item",
+    min_value=0,
+    max_value=len(view.dataset.test) - 1,
+    value=0,
+    step=1,
+    key="pick",
+    bind="query-params",
 )
 
 if view.latent_dim > 2:
@@ -33,7 +43,9 @@ if view.latent_dim > 2:
             "Method", list(PROJECTIONS), format_func=lambda m: PROJECTIONS[m].label, key="projection_method"
         )
         values = {
-            name: st.slider(p.label, float(p.low), float(p.high), float(p.default), float(p.step), key=f"projection_{name}")
+            name: st.slider(
+                p.label, float(p.low), float(p.high), float(p.default), float(p.step), key=f"projection_{name}"
+            )
             for name, p in PROJECTIONS[chosen].params.items()
         }
         if st.form_submit_button("Run projection", key="run_projection"):

@@ -12,7 +12,14 @@ from plotly.subplots import make_subplots
 from explorer import figures
 from explorer.projection import make_projection
 from explorer.ui.context import (
-    KINDS, LABELS, allowed_import_path, collapse_warning, current_view, pair_choices, runs_dir, uploads_dir,
+    KINDS,
+    LABELS,
+    allowed_import_path,
+    collapse_warning,
+    current_view,
+    pair_choices,
+    runs_dir,
+    uploads_dir,
 )
 from training import jobs
 from training.checkpoint import find_pairs, load_pair, read_sidecar
@@ -37,17 +44,31 @@ dataset_options = [n for n, spec in DATASETS.items() if not spec.needs_path] + [
 with st.form("train_form"):
     st.markdown("**Train an AE and a VAE** with the same data, architecture, seed and schedule.")
     c = st.columns(4)
-    dataset = c[0].selectbox("Dataset", dataset_options, key="train_dataset",
-                             format_func=lambda d: d.replace("upload:", "your upload: "))
-    regime = c[1].selectbox("Moons regime", ["full", "gap", "sparse"], index=2, key="train_regime",
-                            help="moons only: which phases the training split holds")
+    dataset = c[0].selectbox(
+        "Dataset", dataset_options, key="train_dataset", format_func=lambda d: d.replace("upload:", "your upload: ")
+    )
+    regime = c[1].selectbox(
+        "Moons regime",
+        ["full", "gap", "sparse"],
+        index=2,
+        key="train_regime",
+        help="moons only: which phases the training split holds",
+    )
     jitter = c[2].checkbox("Moons: size/position jitter", key="train_jitter")
     n_train = c[3].number_input("Training images (0: all)", 0, jobs.MAX_TRAIN_IMAGES, 0, 100, key="train_n")
     c = st.columns(4)
-    family = c[0].selectbox("Architecture", ["mlp", "conv"], key="train_family",
-                            help="mlp decodes in your browser on the drag page; conv needs 28x28 or 32x32 images")
-    what = c[0].selectbox("Models", list(MODEL_CHOICES), key="train_models",
-                          help="a CVAE is trained with its regression baseline, and shows on the Conditional VAE page")
+    family = c[0].selectbox(
+        "Architecture",
+        ["mlp", "conv"],
+        key="train_family",
+        help="mlp decodes in your browser on the drag page; conv needs 28x28 or 32x32 images",
+    )
+    what = c[0].selectbox(
+        "Models",
+        list(MODEL_CHOICES),
+        key="train_models",
+        help="a CVAE is trained with its regression baseline, and shows on the Conditional VAE page",
+    )
     latent_dim = c[1].number_input("Latent size", 1, 128, 2, key="train_latent")
     beta = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
     hidden = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
@@ -71,8 +92,14 @@ if submitted:
     kind, condition = MODEL_CHOICES[what]
     config = RunConfig(
         data,
-        ModelConfig(kind=kind, condition=condition, family=family, latent_dim=int(latent_dim), hidden=hidden_sizes,
-                    beta=float(beta)),
+        ModelConfig(
+            kind=kind,
+            condition=condition,
+            family=family,
+            latent_dim=int(latent_dim),
+            hidden=hidden_sizes,
+            beta=float(beta),
+        ),
         TrainConfig(epochs=int(epochs), lr=float(lr), seed=int(seed), kl_warmup_epochs=int(warmup)),
     )
     try:
@@ -94,10 +121,17 @@ def curves(job: jobs.Job) -> go.Figure:
         for col, term in enumerate(("reconstruction", "kl", "total"), start=1):
             for split, dash in (("train", "solid"), ("test", "dot")):
                 fig.add_trace(
-                    go.Scatter(x=epochs_done, y=[h[f"{split}_{term}"] for h in history], mode="lines",
-                               name=f"{kind.upper()} {split}", legendgroup=f"{kind}{split}", showlegend=col == 1,
-                               line=dict(color=colours[kind.upper()], dash=dash)),
-                    row=1, col=col,
+                    go.Scatter(
+                        x=epochs_done,
+                        y=[h[f"{split}_{term}"] for h in history],
+                        mode="lines",
+                        name=f"{kind.upper()} {split}",
+                        legendgroup=f"{kind}{split}",
+                        showlegend=col == 1,
+                        line=dict(color=colours[kind.upper()], dash=dash),
+                    ),
+                    row=1,
+                    col=col,
                 )
     fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch")
     return fig
@@ -170,8 +204,15 @@ if upload is not None and st.button("Import it", key="import_data"):
         st.error(f"Not imported: {exc}")
 if uploads:
     st.dataframe(
-        [{"dataset": name, "from": meta.get("source"), "images": meta.get("n_images"),
-          "shape": "x".join(map(str, meta.get("image_shape", [])))} for name, meta in uploads.items()],
+        [
+            {
+                "dataset": name,
+                "from": meta.get("source"),
+                "images": meta.get("n_images"),
+                "shape": "x".join(map(str, meta.get("image_shape", []))),
+            }
+            for name, meta in uploads.items()
+        ],
         hide_index=True,
     )
 
@@ -180,8 +221,9 @@ st.subheader("Your own checkpoint")
 st.caption("A pair in this project's format: ae.safetensors, ae.json, vae.safetensors, vae.json (see the README).")
 c = st.columns([3, 1])
 folder = c[0].text_input("From a folder on this server", key="ckpt_path", placeholder="/path/to/pair")
-files = st.file_uploader("…or upload the four files", accept_multiple_files=True, key="ckpt_files",
-                         type=["json", "safetensors"])
+files = st.file_uploader(
+    "…or upload the four files", accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors"]
+)
 
 
 def adopt_pair(source: Path, name: str) -> None:
@@ -257,10 +299,21 @@ if len(points) < 2:
     )
 else:
     points.sort()
-    fig = make_subplots(rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", "prior-sample distance (1,000 samples)"])
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", "prior-sample distance (1,000 samples)"]
+    )
     for col, index in ((1, 1), (2, 2)):
-        fig.add_trace(go.Scatter(x=[p[0] for p in points], y=[p[index] for p in points], mode="markers+lines",
-                                 text=[p[3] for p in points], showlegend=False), row=1, col=col)
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in points],
+                y=[p[index] for p in points],
+                mode="markers+lines",
+                text=[p[3] for p in points],
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
         fig.update_xaxes(title_text="β", type="log" if min(p[0] for p in points) > 0 else "linear", row=1, col=col)
     fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10))
     st.plotly_chart(fig, key="beta_tradeoff")
