@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import webdecoder
-from tests.test_app import open_app
+from tests.helpers import open_app
 from training.checkpoint import load_pair
 from training.config import ModelConfig
 from training.models import build_model

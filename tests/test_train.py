@@ -5,13 +5,12 @@ import io
 import json
 import os
 import shutil
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_app import open_app
+from tests.helpers import npz_bytes, open_app, zip_with
 from training import jobs, uploads
 from training.checkpoint import load_pair
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -111,11 +110,7 @@ def test_run_ids_cannot_leave_runs():
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
+    return zip_with(files.items())
 
 
 def png(side=12, seed=0, mode="L") -> bytes:
@@ -123,12 +118,6 @@ def png(side=12, seed=0, mode="L") -> bytes:
     shape = (side, side) if mode == "L" else (side, side, 3)
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def npz_of(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
     return buf.getvalue()
 
 
@@ -146,9 +135,9 @@ BAD_UPLOADS = {
     "not an image": ("mixed.zip", zip_of({"a.png": png(), "notes.txt": b"hi"}), "only PNG and JPEG"),
     "broken image": ("broken.zip", zip_of({"a.png": b"\x89PNG garbage"}), "not a readable image"),
     "mixed sizes": ("sizes.zip", zip_of({"a.png": png(12), "b.png": png(16)}), "same size"),
-    "NaN": ("nan.npz", npz_of(x=np.full((4, 8, 8), np.nan, dtype=np.float32)), "NaN"),
-    "wrong shape": ("shape.npz", npz_of(x=np.zeros((4, 8), dtype=np.float32)), "shape"),
-    "no x": ("nox.npz", npz_of(images=np.zeros((4, 8, 8))), "needs an array 'x'"),
+    "NaN": ("nan.npz", npz_bytes(x=np.full((4, 8, 8), np.nan, dtype=np.float32)), "NaN"),
+    "wrong shape": ("shape.npz", npz_bytes(x=np.zeros((4, 8), dtype=np.float32)), "shape"),
+    "no x": ("nox.npz", npz_bytes(images=np.zeros((4, 8, 8))), "needs an array 'x'"),
     "not a zip": ("fake.zip", b"hello", "not a valid zip"),
     "wrong type": ("data.csv", b"1,2", "upload a .zip"),
     "path traversal": ("evil.zip", zip_of({"../evil.png": png()}), "outside the archive"),
@@ -160,7 +149,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
     name, data, message = BAD_UPLOADS[case]
     if data is None:
         monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
-        data = npz_of(x=np.zeros((4, 8, 8), dtype=np.uint8))
+        data = npz_bytes(x=np.zeros((4, 8, 8), dtype=np.uint8))
     with pytest.raises(DatasetError, match=message) as error:
         uploads.import_upload(name, data, tmp_path)
     assert name in str(error.value)
@@ -170,7 +159,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
 def test_upload_in_the_page_then_train_and_explore(dirs):
     runs, ups = dirs
     at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
-    data = npz_of(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
+    data = npz_bytes(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
     at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
     at.button(key="import_data").click().run()
     assert any("Imported 60 images" in s.value for s in at.success), [e.value for e in at.error]
