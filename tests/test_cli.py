@@ -1,17 +1,6 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_cli(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "training", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+from tests.helpers import run_cli
 
 
 def test_train_then_eval_end_to_end(tmp_path):
@@ -50,7 +39,7 @@ def test_train_then_eval_end_to_end(tmp_path):
 
 
 def test_unknown_dataset_is_one_clear_line(tmp_path):
-    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"))
+    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"), process=True)  # the real entry point
     assert done.returncode == 2
     assert "error: unknown dataset 'imagenet'; choose one of: moons, digits" in done.stderr
     assert "Traceback" not in done.stderr

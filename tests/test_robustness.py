@@ -3,7 +3,6 @@
 import hashlib
 import io
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -21,7 +20,7 @@ from PIL import Image
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from tests.helpers import npz_bytes, zip_with
+from tests.helpers import npz_bytes, run_cli, zip_with
 from training import jobs, uploads
 from training.checkpoint import load_checkpoint, load_pair
 from training.errors import CheckpointError, DatasetError, LatentExplorerError
@@ -142,6 +141,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 def test_sigkill_while_saving_leaves_a_loadable_checkpoint(tmp_path):
     """A real process saving in a loop is killed with SIGKILL at different moments."""
     out = tmp_path / "ckpt"
@@ -230,14 +230,7 @@ def test_hostile_uploads_are_refused_and_write_nothing(tmp_path, monkeypatch, ca
     ],
 )
 def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
-    done = subprocess.run(
-        [sys.executable, "-m", "training", "train", *args, "--out", str(tmp_path / "x")],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli("train", *args, "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "x").exists()
 
