@@ -73,6 +73,12 @@ def app(app_runs, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
+def seeded():
+    """torch's global generator starts from the same seed in every test, whatever ran before."""
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
 def fresh_jobs(monkeypatch):
     """Each test starts with an empty background-run registry; runs it left are stopped, so test
     order never matters (training.jobs keeps its runs in a process-wide dict)."""

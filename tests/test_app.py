@@ -3,8 +3,6 @@
 Most tests open the tiny pairs of conftest's `app` fixture (made once per session); the slow ones
 keep the bundled checkpoints covered."""
 
-import shutil
-
 import pytest
 
 from explorer import latents
@@ -113,16 +111,11 @@ def test_url_query_parameters_restore_the_view(app):
     assert "Test item 42" in at.subheader[0].value
 
 
-def test_trained_pairs_under_runs_appear_in_the_sidebar(tiny_pair_dir, tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    shutil.copytree(tiny_pair_dir, runs / "my-run")
-    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    at = open_app(None, dataset="moons")
+def test_trained_pairs_under_runs_appear_in_the_sidebar(app):
+    at = app(None, dataset="moons", pair=TINY_MOONS)
     options = at.sidebar.selectbox(key="pair").options
-    assert "runs/my-run" in options
-    pair_id = "runs/my-run"
-    at.sidebar.selectbox(key="pair").set_value(pair_id).run()
-    assert not at.exception and at.sidebar.selectbox(key="pair").value == pair_id
+    assert TINY_MOONS in options and "moons-sparse-2d" in options  # runs/ beside the bundled pairs
+    assert at.sidebar.selectbox(key="pair").value == TINY_MOONS
 
 
 def test_projection_is_chosen_before_it_runs(app):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from tests.helpers import run_cli
 
 
@@ -38,8 +40,9 @@ def test_train_then_eval_end_to_end(tmp_path):
     assert abs(rows[1]["recon_bce"] - saved["recon_bce"]) < 1e-4  # eval re-measures what train saved
 
 
-def test_unknown_dataset_is_one_clear_line(tmp_path):
-    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"), process=True)  # the real entry point
+@pytest.mark.parametrize("process", [False, pytest.param(True, marks=pytest.mark.slow)])  # True: `python -m`
+def test_unknown_dataset_is_one_clear_line(tmp_path, process):
+    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"), process=process)
     assert done.returncode == 2
     assert "error: unknown dataset 'imagenet'; choose one of: moons, digits" in done.stderr
     assert "Traceback" not in done.stderr

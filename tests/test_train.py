@@ -43,7 +43,8 @@ def tiny_run(epochs=2, **data) -> RunConfig:
 
 def test_training_from_the_page_lands_in_the_sidebar(dirs):
     runs, _ = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
+    at.selectbox(key="train_dataset").set_value("digits")  # the sidebar lists pairs of its dataset
     at.number_input(key="train_n").set_value(200)
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
@@ -158,7 +159,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
 
 def test_upload_in_the_page_then_train_and_explore(dirs):
     runs, ups = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     data = npz_bytes(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
     at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
     at.button(key="import_data").click().run()
@@ -175,7 +176,7 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
 
 
 def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.file_uploader(key="upload_data").set_value(("nan.npz", BAD_UPLOADS["NaN"][1], "application/octet-stream")).run()
     at.button(key="import_data").click().run()
     assert any("Not imported" in e.value and "NaN" in e.value for e in at.error)
@@ -184,7 +185,7 @@ def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
 def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path, monkeypatch):
     runs, _ = dirs
     monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", os.pathsep.join([str(tiny_pair_dir.parent), str(tmp_path)]))
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.text_input(key="ckpt_path").set_value(str(tiny_pair_dir))
     at.button(key="ckpt_load").click().run()
     assert any("Loaded as runs/tiny-moons" in s.value for s in at.success)
@@ -212,7 +213,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
     for beta in (0.5, 4.0):
         config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=2, hidden=(16,), beta=beta))
         train_and_save(config, runs / f"beta-{beta}", progress_bar=False, iwae_k=2)
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5")
     assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
     for beta in (0.5, 4.0):
         assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]
@@ -220,7 +221,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
 
 def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     runs, _ = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.selectbox(key="train_dataset").set_value("digits")
     at.selectbox(key="train_models").set_value("CVAE on half the image (+ regression)")
     at.number_input(key="train_epochs").set_value(2)
