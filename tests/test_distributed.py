@@ -322,3 +322,18 @@ def test_cuda_streamed_batches_match_the_device_copy_and_fp32_matches_cpu(tiny_c
     cuda = dataclasses.replace(ae, train=dataclasses.replace(ae.train, device="cuda"))
     cpu_run, gpu_run = fit(ae, tiny_moons, progress_bar=False), fit(cuda, tiny_moons, progress_bar=False)
     assert gpu_run.history[-1]["train_total"] == pytest.approx(cpu_run.history[-1]["train_total"], rel=1e-2)
+
+
+def test_train_page_shows_the_server_device_and_its_runs_use_it(tmp_path, monkeypatch):
+    from tests.test_app import open_app
+    from tests.test_train import tiny_run, wait
+    from training import jobs
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    device = str(resolve_device("auto")[0])
+    at = open_app("explorer/ui/pages/train.py", dataset="moons", pair="moons-sparse-2d")
+    assert not at.exception
+    assert any(f"this server's {device}" in c.value for c in at.caption)
+    job = wait(jobs.start_job(tiny_run(epochs=1), tmp_path / "runs"))
+    assert job.status == "done", job.message
+    assert json.loads((tmp_path / "runs" / job.run_id / "vae.json").read_text())["train"]["device"] == device
