@@ -10,6 +10,7 @@ gradients' bytes, which is what DDP adds per step. The GPU rows are an ESTIMATE 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -144,17 +145,17 @@ def flops_per_sample(family: str) -> tuple[int, int]:
     return counter.get_total_flops() // BATCH, sum(p.numel() for p in model.parameters())
 
 
-def estimate(flops: int, params: int, link: dict) -> tuple[float, int, float]:
-    """(efficiency at a per-GPU batch of 128, per-GPU batch for 80 %, all-reduce microseconds), assuming
+def estimate(flops: int, params: int, link: dict, batch: int = BATCH) -> tuple[float, int, float]:
+    """(efficiency at a per-GPU batch, the per-GPU batch for 80 %, all-reduce microseconds), assuming
     no overlap of the all-reduce with backward (one 25 MB DDP bucket holds these models whole):
     t_ar = latency + 2 (W-1)/W * bytes / bus bandwidth (ring), t_step(b) = overhead + b * FLOPs / rate,
     efficiency = t_step / (t_step + t_ar). A pair trains its two models one after the other."""
     w = link["gpus"]
     t_ar = link["latency_us"] * 1e-6 + 2 * (w - 1) / w * 4 * params / (link["bus_gbs"] * 1e9)
-    t_step = STEP_OVERHEAD_S + 128 * flops / GPU_FLOPS
+    t_step = STEP_OVERHEAD_S + batch * flops / GPU_FLOPS
     need = max(0.0, 4 * t_ar - STEP_OVERHEAD_S)  # t_step >= 4 t_ar  <=>  efficiency >= 80 %
-    batch = max(1, int(need * GPU_FLOPS / flops) + 1) if need else 1
-    return t_step / (t_step + t_ar), batch, t_ar * 1e6
+    enough = math.ceil(need * GPU_FLOPS / flops) if need else 1
+    return t_step / (t_step + t_ar), enough, t_ar * 1e6
 
 
 def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str]]:

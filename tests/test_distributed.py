@@ -337,3 +337,15 @@ def test_train_page_shows_the_server_device_and_its_runs_use_it(tmp_path, monkey
     job = wait(jobs.start_job(tiny_run(epochs=1), tmp_path / "runs"))
     assert job.status == "done", job.message
     assert json.loads((tmp_path / "runs" / job.run_id / "vae.json").read_text())["train"]["device"] == device
+
+
+def test_scaling_estimate_reaches_80_percent_at_the_batch_it_names():
+    from bench.distributed import LINKS, estimate, flops_per_sample
+
+    for family in ("mlp", "conv"):
+        flops, params = flops_per_sample(family)
+        assert flops > 2 * params  # a step costs at least a multiply-add per weight per sample
+        (node, _, node_us), (nodes, batch, nodes_us) = (estimate(flops, params, link) for link in LINKS.values())
+        assert nodes < node and nodes_us > node_us  # the slower link costs efficiency
+        link = list(LINKS.values())[1]
+        assert estimate(flops, params, link, batch)[0] >= 0.8 > estimate(flops, params, link, batch - 1)[0]
