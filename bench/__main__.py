@@ -20,8 +20,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import browser, compute  # noqa: E402
+from bench import distributed as dist_bench  # noqa: E402
 
-SECTIONS = ["compute", "training", "umap", "browser", "startup", "memory"]
+SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory"]
 
 
 def machine() -> str:
@@ -141,6 +142,7 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 None,
             ),
         ]
+    rows += [row(*cells, None) for cells in dist_bench.section(quick, r)] if "distributed" in sections else []
     if "umap" in sections:
         r.update(compute.cached_projection(quick))
         r.update(browser.umap_fresh(quick))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 import time
 from pathlib import Path
 
 from .checkpoint import find_pairs, load_checkpoint
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import DEVICES, PRECISIONS, DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, load_dataset
 from .errors import LatentExplorerError
 from .fit import TrainingCancelled, kinds_of
@@ -68,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     fitting.add_argument("--lr", type=float, default=1e-3)
     fitting.add_argument("--kl-warmup", type=int, default=0, help="epochs to ramp the KL weight up")
     fitting.add_argument("--seed", type=int, default=0)
-    fitting.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    fitting.add_argument("--device", default="auto", help=f"one of: {', '.join(DEVICES)} (under torchrun: cuda)")
+    fitting.add_argument("--precision", default="32", choices=PRECISIONS, help="16: CUDA only, with a grad scaler")
     fitting.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     train.add_argument("--out", required=True, help="directory to write the pair into")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -125,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             lr=args.lr,
             seed=args.seed,
             device=args.device,
+            precision=args.precision,
             threads=args.threads,
             kl_warmup_epochs=args.kl_warmup,
         ),
@@ -165,6 +168,10 @@ def command_train(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     kinds = None if args.model in ("both", "cvae") else (args.model,)
     results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
+    from .distributed import is_main
+
+    if not is_main():  # torchrun: rank 0 wrote the run and reports it
+        return 0
     for kind, result in results.items():
         sidecar = json.loads((Path(args.out) / f"{kind}.json").read_text())
         print(summary_line(kind, sidecar["metrics"]), f" ({result.seconds:.1f} s)")
@@ -339,6 +346,7 @@ COMMANDS = {"train": command_train, "eval": command_eval, "defaults": command_de
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")  # fit() logs its device and data path
     try:
         return COMMANDS[args.command](args)
     except TrainingCancelled:

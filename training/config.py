@@ -7,6 +7,7 @@ which is how checkpoints store them as JSON.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -17,6 +18,11 @@ ModelKind = Literal["ae", "vae", "cvae", "regression"]
 Condition = Literal["none", "label", "half"]
 Family = Literal["mlp", "conv"]
 Likelihood = Literal["bernoulli", "gaussian"]
+Precision = Literal["32", "bf16", "16"]  # float32; bfloat16 or float16 autocast (16: CUDA only, with a grad scaler)
+
+PRECISIONS: tuple[str, ...] = Precision.__args__
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # auto: CUDA when present, else CPU
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,2})?|mps")
 
 MAX_LATENT_DIM = 128
 
@@ -103,7 +109,9 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0  # initial weights and batch order
-    device: str = "auto"  # auto: CUDA when present, else CPU
+    device: str = "auto"  # one of DEVICES; fit() records the one it resolved to (e.g. cuda:0)
+    precision: Precision = "32"  # weights and checkpoints stay float32 whatever this is
+    world_size: int = 1  # processes that trained it (torchrun), filled in by fit()
     threads: int | None = 1  # torch CPU threads; 1 won in bench/ on small models (None: torch's default)
     kl_warmup_epochs: int = 0  # VAE: ramp the KL weight from 0 to beta over these epochs
 
@@ -114,8 +122,11 @@ class TrainConfig:
             raise LatentExplorerError(f"batch size must be 1 to 65,536, got {self.batch_size}")
         if not 0 < self.lr <= 10:
             raise LatentExplorerError(f"learning rate must be in (0, 10], got {self.lr}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise LatentExplorerError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
+            raise LatentExplorerError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")
+        _check_choice("precision", self.precision, Precision)
+        if not 1 <= self.world_size <= 65_536:
+            raise LatentExplorerError(f"world size must be 1 to 65,536, got {self.world_size}")
         if self.threads is not None and not 1 <= self.threads <= 256:
             raise LatentExplorerError(f"threads must be 1 to 256, got {self.threads}")
         if self.kl_warmup_epochs < 0:

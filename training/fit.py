@@ -7,6 +7,7 @@ Dataset/DataLoader work, which dominates the step time of models this small (ben
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -14,14 +15,17 @@ from typing import Callable
 
 import torch
 
-from .conditions import condition_for
+from . import distributed
+from .conditions import condition_for, random_masks
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
+from .devices import Amp, OnDevice, Streamed, float32, place_data, resolve_device, resolve_precision
 from .errors import TrainingError
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
 EVAL_BATCH = 1024
+log = logging.getLogger(__name__)
 
 
 class TrainingCancelled(TrainingError):
@@ -58,14 +62,6 @@ def set_seed(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TrainingError("device 'cuda' asked for, but PyTorch sees no CUDA device; use --device cpu")
-    return torch.device(name)
-
-
 def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
     """The model's input shape (and class count) come from the data, explicitly, before anything is built."""
     model = dataclasses.replace(config.model, in_shape=dataset.image_shape)
@@ -77,91 +73,138 @@ def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
     return dataclasses.replace(config, model=model)
 
 
-def model_output(
-    model,
-    batch: torch.Tensor,
-    labels: torch.Tensor | None,
-    config: RunConfig,
-    generator: torch.Generator | None,
-    sample: bool | None = None,
-):
-    """AE/VAE: model(x). Conditional models: model(x, c) with c from the labels or a random half."""
-    c = condition_for(config.model, batch, labels, generator)
-    return model(batch, sample=sample) if c is None else model(batch, c.to(batch.device), sample=sample)
+def draws(
+    model: torch.nn.Module, config: RunConfig, n: int, part: slice, generator: torch.Generator, device: torch.device
+) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """This rank's rows of the randomness a global batch of n needs: the half masks (shared generator)
+    and the VAE's noise (seeded global RNG), drawn for all n rows on every rank and sliced, so each
+    sample gets the draw it would get in one process."""
+    masks = noise = None
+    if config.model.condition == "half":
+        masks = random_masks(n, config.model.in_shape, generator)[part].to(device)  # (rows, C, H, W)
+    if distributed.unwrap(model).is_variational:
+        noise = torch.randn(n, config.model.latent_dim, device=device)[part]  # (rows, D)
+    return masks, noise
+
+
+def model_output(model, batch, labels, config: RunConfig, masks=None, noise=None, sample: bool | None = None):
+    """AE/VAE: model(x). Conditional models: model(x, c) with c from the labels or the given half masks."""
+    c = condition_for(config.model, batch, labels, masks=masks)
+    if c is None:
+        return model(batch, sample=sample, noise=noise)
+    return model(batch, c.to(batch.device), sample=sample, noise=noise)
+
+
+def shard_sums(terms, rows: int) -> torch.Tensor:
+    """(3,) sums of the loss terms over this rank's rows (zeros for a rank with none)."""
+    stacked = torch.stack([t.detach().float() for t in terms])
+    return stacked * rows if rows else torch.zeros_like(stacked)
 
 
 @torch.no_grad()
 def evaluate(
-    model: Autoencoder, x: torch.Tensor, config: RunConfig, seed: int = 0, y: torch.Tensor | None = None
+    model: Autoencoder,
+    x: torch.Tensor,
+    config: RunConfig,
+    seed: int = 0,
+    y: torch.Tensor | None = None,
+    world: distributed.World | None = None,
 ) -> dict[str, float]:
-    """Mean loss terms per image over x; the VAE's z (and any random half mask) is sampled, seeded."""
+    """Mean loss terms per image over x; the VAE's z (and any random half mask) is sampled, seeded.
+    Under torchrun each rank takes its shard of every batch and the sums are all-reduced."""
+    world = world or distributed.World()
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device
-    sums = {"total": 0.0, "reconstruction": 0.0, "kl": 0.0}
+    sums = torch.zeros(3, device=device)
     generator = torch.Generator().manual_seed(seed)
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
         torch.manual_seed(seed)
         for start in range(0, len(x), EVAL_BATCH):
-            batch = x[start : start + EVAL_BATCH].to(device)
-            labels = None if y is None else y[start : start + EVAL_BATCH]
-            terms = loss_terms(
-                model_output(model, batch, labels, config, generator, sample=True),
-                batch,
-                config.model.likelihood,
-                config.model.beta,
-                config.model.gaussian_sigma,
-            )
-            for key, value in zip(sums, terms):
-                sums[key] += float(value.detach()) * len(batch)
+            n = min(EVAL_BATCH, len(x) - start)
+            part = distributed.shard(n, world)
+            masks, noise = draws(model, config, n, part, generator, device)
+            rows = slice(start + part.start, start + part.stop)
+            batch = x[rows].to(device)
+            output = model_output(model, batch, None if y is None else y[rows], config, masks, noise, sample=True)
+            terms = loss_terms(output, batch, config.model.likelihood, config.model.beta, config.model.gaussian_sigma)
+            sums += shard_sums(terms, len(batch))
     model.train(was_training)
-    return {key: value / len(x) for key, value in sums.items()}
+    totals = distributed.all_reduce_sum(sums, world) / len(x)
+    return dict(zip(("total", "reconstruction", "kl"), totals.tolist()))
+
+
+@dataclass
+class Trainer:
+    """What one epoch needs besides the model: the data source, precision and this rank's place."""
+
+    data: OnDevice | Streamed
+    labels: torch.Tensor | None  # (N,) on the host
+    amp: Amp
+    world: distributed.World
+    device: torch.device
 
 
 def train_one_epoch(
-    model: Autoencoder,
+    model: torch.nn.Module,
     optimizer: torch.optim.Optimizer,
-    x: torch.Tensor,
+    trainer: Trainer,
     config: RunConfig,
     generator: torch.Generator,
     kl_weight: float,
     epoch: int,
     should_stop: Callable[[], bool] | None,
-    y: torch.Tensor | None = None,
 ) -> dict[str, float]:
     model.train()
-    device = next(model.parameters()).device
-    batch_size = config.train.batch_size
-    order = torch.randperm(len(x), generator=generator)
-    shuffled = x[order].to(device)  # one gather per epoch
-    labels = None if y is None else y[order]
-    per_batch = []  # (3,) terms times batch size; read once per epoch, not once per step
-    for start in range(0, len(shuffled), batch_size):
+    order = torch.randperm(len(trainer.data.x), generator=generator)  # the same on every rank
+    plan = distributed.epoch_plan(order, config.train.batch_size, trainer.world)
+    labels = None if trainer.labels is None else trainer.labels[plan.rows]
+    per_batch = []  # (3,) sums of the terms over this rank's rows; read once per epoch, not once per step
+    for (batch, rows), n, part in zip(trainer.data.batches(plan.rows, plan.bounds), plan.sizes, plan.parts):
         if should_stop is not None and should_stop():
             raise TrainingCancelled("training was cancelled")
-        batch = shuffled[start : start + batch_size]
-        batch_labels = None if labels is None else labels[start : start + batch_size]
-        terms = loss_terms(
-            model_output(model, batch, batch_labels, config, generator),
-            batch,
-            config.model.likelihood,
-            kl_weight,
-            config.model.gaussian_sigma,
-        )
+        masks, noise = draws(model, config, n, part, generator, trainer.device)
+        with trainer.amp.autocast():
+            output = model_output(model, batch, None if labels is None else labels[rows], config, masks, noise)
+        terms = loss_terms(float32(output), batch, config.model.likelihood, kl_weight, config.model.gaussian_sigma)
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        optimizer.step()
-        per_batch.append(torch.stack([t.detach() for t in terms]) * len(batch))
-    stacked = torch.stack(per_batch)  # (steps, 3)
+        trainer.amp.step(terms.total * distributed.loss_weight(len(batch), n, trainer.world), optimizer)
+        per_batch.append(shard_sums(terms, len(batch)))
+    stacked = distributed.all_reduce_sum(torch.stack(per_batch), trainer.world)  # (steps, 3), summed over ranks
     finite = torch.isfinite(stacked).all(1)
     if not bool(finite.all()):
         step = int((~finite).nonzero()[0])
         raise TrainingError(
-            f"{config.model.kind.upper()} loss became {float(stacked[step, 0] / batch_size)} at epoch {epoch}, "
+            f"{config.model.kind.upper()} loss became {float(stacked[step, 0] / plan.sizes[step])} at epoch {epoch}, "
             f"batch {step + 1}; try a lower learning rate (now {config.train.lr:g})"
         )
-    totals = stacked.sum(0) / len(shuffled)
+    totals = stacked.sum(0) / len(order)
     return dict(zip(("total", "reconstruction", "kl"), totals.tolist()))
+
+
+def setup(config: RunConfig, dataset: Dataset) -> tuple[RunConfig, Trainer, str]:
+    """Resolve the world, device, precision and data placement once; returns the config as trained
+    (device resolved, world size filled in), the trainer, and one line for the log."""
+    world = distributed.world()
+    distributed.check_batch(config.train.batch_size, world)
+    config = with_data_shape(config, dataset)
+    config.model.validate()
+    device, why = resolve_device(config.train.device, world.local_rank, world.world_size)
+    amp = resolve_precision(config.train.precision, device)
+    if config.train.threads is not None:
+        torch.set_num_threads(config.train.threads)
+    distributed.init(device, world)
+    config = dataclasses.replace(
+        config, train=dataclasses.replace(config.train, device=str(device), world_size=world.world_size)
+    )
+    trainer = Trainer(place_data(dataset.train.x, device), dataset.train.y, amp, world, device)
+    megabytes = dataset.train.x.element_size() * dataset.train.x.nelement() / 1e6
+    processes = f"{world.world_size} processes (DDP, {distributed.backend_for(device)})" if world.distributed else ""
+    line = (
+        f"{config.model.kind.upper()}: device {device} ({why}), precision {amp.name}, "
+        f"data {trainer.data.where} ({megabytes:,.1f} MB){', ' + processes if processes else ''}"
+    )
+    return config, trainer, line
 
 
 def fit(
@@ -172,41 +215,37 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
 ) -> FitResult:
-    """Train one model as the config says; returns it with its per-epoch history."""
+    """Train one model as the config says; returns it with its per-epoch history.
+    Under torchrun, call it on every rank: they train one model together (DistributedDataParallel)."""
     config.data.validate()
     config.train.validate()
     dataset = dataset if dataset is not None else load_dataset(config.data)
-    config = with_data_shape(config, dataset)
-    config.model.validate()
-    if config.train.threads is not None:
-        torch.set_num_threads(config.train.threads)
-    device = resolve_device(config.train.device)
-
+    config, trainer, line = setup(config, dataset)
+    world = trainer.world
+    if world.main:
+        log.info(line)
     set_seed(config.train.seed)
-    model = build_model(config.model).to(device)
-    optimizer = make_optimizer(model, config.train.lr)
+    module = build_model(config.model).to(trainer.device)
+    model = distributed.wrap(module, trainer.device, world)
+    optimizer = make_optimizer(module, config.train.lr)
     generator = torch.Generator().manual_seed(config.train.seed)
-    x_train, x_test = dataset.train.x, dataset.test.x
-
-    epochs = config.train.epochs
     bar = None
-    if progress_bar:
+    if progress_bar and world.main:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=epochs, desc=f"{config.model.kind.upper()} {dataset.name}", unit="epoch", leave=True)
+        desc = f"{config.model.kind.upper()} {dataset.name}"
+        bar = tqdm(total=config.train.epochs, desc=desc, unit="epoch", leave=True)
     history: list[dict[str, float]] = []
     started = time.perf_counter()
     train_seconds = 0.0
     try:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(1, config.train.epochs + 1):
             warmup = config.train.kl_warmup_epochs
             kl_weight = config.model.beta * (min(1.0, epoch / warmup) if warmup else 1.0)
             epoch_start = time.perf_counter()
-            train_terms = train_one_epoch(
-                model, optimizer, x_train, config, generator, kl_weight, epoch, should_stop, dataset.train.y
-            )
+            train_terms = train_one_epoch(model, optimizer, trainer, config, generator, kl_weight, epoch, should_stop)
             train_seconds += time.perf_counter() - epoch_start
-            test_terms = evaluate(model, x_test, config, seed=epoch, y=dataset.test.y)
+            test_terms = evaluate(module, dataset.test.x, config, seed=epoch, y=dataset.test.y, world=world)
             record = {"epoch": epoch, "seconds": time.perf_counter() - started}
             record.update({f"train_{k}": v for k, v in train_terms.items()})
             record.update({f"test_{k}": v for k, v in test_terms.items()})
@@ -216,16 +255,18 @@ def fit(
             if bar is not None:
                 bar.set_postfix(recon=f"{record['train_reconstruction']:.2f}", kl=f"{record['train_kl']:.2f}")
                 bar.update(1)
-            if on_progress is not None:
-                model.eval()
-                on_progress(Progress(config.model.kind, epoch, epochs, record, model))
+            if on_progress is not None and world.main:
+                module.eval()
+                on_progress(Progress(config.model.kind, epoch, config.train.epochs, record, module))
+    except torch.distributed.DistError as exc:
+        raise distributed.rank_error(exc, world) from None
     finally:
         if bar is not None:
             bar.close()
-    model.eval()
+    module.eval()
     seconds = time.perf_counter() - started
-    samples = len(x_train) * epochs
-    return FitResult(model, config, history, seconds, samples / max(train_seconds, 1e-9))
+    samples = len(dataset.train) * config.train.epochs
+    return FitResult(module, config, history, seconds, samples / max(train_seconds, 1e-9))
 
 
 def pair_configs(config: RunConfig) -> dict[str, RunConfig]:

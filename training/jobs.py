@@ -18,6 +18,7 @@ import torch
 
 from .config import RunConfig
 from .datasets import load_dataset
+from .devices import resolve_device
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
 from .runs import train_and_save
@@ -96,6 +97,12 @@ def check_limits(config: RunConfig) -> None:
             f"{len(active)} runs are training already; this server allows {MAX_CONCURRENT_RUNS} at once. "
             "Wait for one to finish or cancel yours."
         )
+
+
+def device_line() -> str:
+    """Where runs started from the app train: TrainConfig's default device, "auto", resolved on this server."""
+    device, why = resolve_device("auto")
+    return f"Runs train on this server's {device} ({why}), in float32."
 
 
 def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5) -> Job:

@@ -31,6 +31,11 @@ class Output(NamedTuple):
     posterior: Posterior
 
 
+def reparameterise(posterior: Posterior, noise: torch.Tensor | None = None) -> torch.Tensor:
+    """z = mean + std * eps, eps ~ N(0, I) (Kingma & Welling 2014, eq. 10): (B, D)."""
+    return posterior.mean + posterior.std * (torch.randn_like(posterior.std) if noise is None else noise)
+
+
 # --- bodies: features <-> images, shared by AE and VAE ---------------------------------------
 
 
@@ -124,13 +129,15 @@ class Autoencoder(nn.Module):
         """Images in [0, 1]: the Bernoulli means (or Gaussian means squashed the same way)."""
         return torch.sigmoid(self.decoder(z))
 
-    def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
+    def sample_code(self, posterior: Posterior, sample: bool, noise: torch.Tensor | None = None) -> torch.Tensor:
         return posterior.mean
 
-    def forward(self, x: torch.Tensor, sample: bool | None = None) -> Output:
-        """sample: draw z from the posterior (VAE); defaults to True while training."""
+    def forward(self, x: torch.Tensor, sample: bool | None = None, noise: torch.Tensor | None = None) -> Output:
+        """sample: draw z from the posterior (VAE); defaults to True while training.
+        noise: the (B, D) standard normal draw to use (fit() passes it so every rank of a torchrun
+        launch gives each sample the noise it would get in one process); None draws it here."""
         posterior = self.encode(x)
-        z = self.sample_code(posterior, self.training if sample is None else sample)
+        z = self.sample_code(posterior, self.training if sample is None else sample, noise)
         return Output(self.decode_logits(z), z, posterior)
 
 
@@ -151,10 +158,8 @@ class VAE(Autoencoder):
         logvar = self.logvar_head(h).clamp(*LOGVAR_RANGE)
         return Posterior(self.mean_head(h), torch.exp(0.5 * logvar))
 
-    def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
-        if not sample:
-            return posterior.mean
-        return posterior.mean + posterior.std * torch.randn_like(posterior.std)
+    def sample_code(self, posterior: Posterior, sample: bool, noise: torch.Tensor | None = None) -> torch.Tensor:
+        return reparameterise(posterior, noise) if sample else posterior.mean
 
 
 # --- conditional models: the condition c is a one-hot label or a visible half plus its mask -----
@@ -198,10 +203,12 @@ class ConditionalVAE(nn.Module):
     def decode(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decode_logits(z, c))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None) -> Output:
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None, noise: torch.Tensor | None = None
+    ) -> Output:
         posterior = self.encode(x, c)
         sample = self.training if sample is None else sample
-        z = posterior.mean + posterior.std * torch.randn_like(posterior.std) if sample else posterior.mean
+        z = reparameterise(posterior, noise) if sample else posterior.mean
         return Output(self.decode_logits(z, c), z, posterior)
 
 
@@ -222,7 +229,9 @@ class Regression(nn.Module):
     def decode(self, c: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.decoder(c))
 
-    def forward(self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None) -> Output:
+    def forward(
+        self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None, noise: torch.Tensor | None = None
+    ) -> Output:
         empty = x.new_zeros((len(x), 0))
         return Output(self.decoder(c), empty, Posterior(empty, None))
 

@@ -13,6 +13,7 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
+from .distributed import is_main
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs
 from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
 
@@ -40,6 +41,10 @@ def train_and_save(
     config.validate()
     out = Path(out)
     dataset = dataset if dataset is not None else load_dataset(config.data)
+    if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
+        return {
+            kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)
+        }
     fresh = not out.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent)) if fresh else out

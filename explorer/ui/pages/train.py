@@ -36,6 +36,7 @@ MODEL_CHOICES = {  # label -> (kind, condition); a run trains the pair the confi
 
 view = current_view()
 st.title("Train")
+st.caption(f":material/memory: {jobs.device_line()}")
 
 # --- train a pair --------------------------------------------------------------------------------
 uploads = list_uploads(uploads_dir())
