@@ -64,6 +64,24 @@ def run_cli(*args: str, module: str = "training", process: bool = False) -> subp
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
+def wait(job, seconds=120):
+    """A background run (training.jobs), once its thread has ended."""
+    job.thread.join(seconds)
+    assert not job.thread.is_alive()
+    return job
+
+
+def tiny_run(epochs=2, **data):
+    """A RunConfig that trains a small moons pair in about a second."""
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    return RunConfig(
+        DataConfig("moons", regime="sparse", n_train=128, n_test=32, image_size=16, **data),
+        ModelConfig(latent_dim=2, hidden=(16,)),
+        TrainConfig(epochs=epochs, batch_size=32),
+    )
+
+
 def zip_with(entries) -> bytes:
     """A zip archive of (name or ZipInfo, data) entries."""
     buf = io.BytesIO()

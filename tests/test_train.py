@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import npz_bytes, open_app, zip_with
+from tests.helpers import npz_bytes, open_app, tiny_run, wait, zip_with
 from training import jobs, uploads
 from training.checkpoint import load_pair
-from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
 
 TRAIN = "explorer/ui/pages/train.py"
@@ -25,20 +25,6 @@ def dirs(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
     monkeypatch.setenv("LATENT_EXPLORER_UPLOADS", str(ups))
     return runs, ups
-
-
-def wait(job, seconds=120):
-    job.thread.join(seconds)
-    assert not job.thread.is_alive()
-    return job
-
-
-def tiny_run(epochs=2, **data) -> RunConfig:
-    return RunConfig(
-        DataConfig("moons", regime="sparse", n_train=128, n_test=32, image_size=16, **data),
-        ModelConfig(latent_dim=2, hidden=(16,)),
-        TrainConfig(epochs=epochs, batch_size=32),
-    )
 
 
 def test_training_from_the_page_lands_in_the_sidebar(dirs):
