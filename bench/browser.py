@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.browser import CHROMIUM_ARGS, ROOT, chromium_path, rss_mb, streamlit_server, wait_for_app
+from bench.harness import CHROMIUM_ARGS, ROOT, chromium_path, rss_mb, streamlit_server, wait_for_app
 
 CAPTION = """(prefix) => {
     for (const cap of document.querySelectorAll('[data-testid="stImageCaption"]'))

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.browser import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
+from bench.harness import CHROMIUM_ARGS, chromium_path, streamlit_server, wait_for_app  # noqa: E402
 
 # file -> (URL path and query, a tab to click first or None)
 SHOTS = {

@@ -1,4 +1,5 @@
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -39,9 +40,62 @@ def tiny_pair_dir(tmp_path_factory, tiny_moons, tiny_config):
 
 
 @pytest.fixture(scope="session")
+def tiny_digits_dir(tmp_path_factory):
+    """A tiny digits pair with 10 latent dimensions (labels, class endpoints, more dims than sliders)."""
+    from training.runs import train_and_save
+
+    config = RunConfig(
+        DataConfig("digits", n_train=400, n_test=100),
+        ModelConfig(latent_dim=10, hidden=(32,)),
+        TrainConfig(epochs=2, batch_size=64, lr=3e-3),
+    )
+    out = tmp_path_factory.mktemp("pairs") / "tiny-digits"
+    train_and_save(config, out, progress_bar=False, iwae_k=2)
+    return out
+
+
+@pytest.fixture(scope="session")
+def app_runs(tmp_path_factory, tiny_pair_dir, tiny_digits_dir):
+    """A runs folder holding the tiny pairs, as tests.helpers.TINY_MOONS and TINY_DIGITS."""
+    runs = tmp_path_factory.mktemp("app-runs")
+    shutil.copytree(tiny_pair_dir, runs / "tiny-moons")
+    shutil.copytree(tiny_digits_dir, runs / "tiny-digits")
+    return runs
+
+
+@pytest.fixture
+def app(app_runs, monkeypatch):
+    """open_app with the tiny pairs listed under runs/ (the bundled pairs stay listed too)."""
+    from tests.helpers import open_app
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(app_runs))
+    return open_app
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    """torch's global generator starts from the same seed in every test, whatever ran before."""
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def fresh_jobs(monkeypatch):
+    """Each test starts with an empty background-run registry; runs it left are stopped, so test
+    order never matters (training.jobs keeps its runs in a process-wide dict)."""
+    from training import jobs
+
+    monkeypatch.setattr(jobs, "_JOBS", {})
+    yield
+    for job in list(jobs._JOBS.values()):
+        job.cancel()
+        if job.thread is not None:
+            job.thread.join(60)
+
+
+@pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium through playwright; in CI its absence fails the browser tests."""
-    from tests.browser import CHROMIUM_ARGS, chromium_path
+    from bench.harness import CHROMIUM_ARGS, chromium_path
 
     path = chromium_path()
     if path is None:

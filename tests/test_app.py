@@ -1,60 +1,52 @@
-"""AppTest on every page: widgets found by key, state from the URL, real decoded images."""
+"""AppTest on every page: widgets found by key, state from the URL, real decoded images.
 
-import shutil
+Most tests open the tiny pairs of conftest's `app` fixture (made once per session); the slow ones
+keep the bundled checkpoints covered."""
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from tests.browser import ROOT
+from explorer import latents
+from tests.helpers import TINY_DIGITS, TINY_MOONS, image_with_caption, open_app
 
-APP = str(ROOT / "app.py")
 MAP, DECODER, COMPARE, LAB = (f"explorer/ui/pages/{n}.py" for n in ("latent_map", "decoder", "compare", "half_moon"))
 SPARSE = "moons-sparse-2d"
+PAGES = [(None, "Latent map"), (DECODER, "Decoder"), (COMPARE, "AE vs VAE"), (LAB, "Half-moon lab")]
 
 
-def open_app(page: str | None = None, **params) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.query_params.update(params)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    assert not at.error, [e.value for e in at.error]
-    return at
-
-
-def image_with_caption(at: AppTest, prefix: str):
-    found = [im for im in at.image if any(c.startswith(prefix) for c in im.captions)]
-    assert len(found) == 1, [im.captions for im in at.image]
-    return found[0]
-
-
-@pytest.mark.parametrize(
-    "page, title", [(None, "Latent map"), (DECODER, "Decoder"), (COMPARE, "AE vs VAE"), (LAB, "Half-moon lab")]
-)
-@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d"])
-def test_every_page_runs_on_bundled_pairs(page, title, pair):
-    dataset = "moons" if "moons" in pair else "digits"
-    at = open_app(page, dataset=dataset, pair=pair)
+@pytest.mark.parametrize("page, title", PAGES)
+@pytest.mark.parametrize("pair", [TINY_MOONS, TINY_DIGITS])
+def test_every_page_runs_on_the_tiny_pairs(app, page, title, pair):
+    at = app(page, dataset="moons" if "moons" in pair else "digits", pair=pair)
     assert at.title[0].value == title
     assert at.sidebar.selectbox(key="pair").value == pair
     assert at.sidebar.dataframe  # the pair's metrics
 
 
-def test_picking_an_item_shows_it_and_both_reconstructions():
-    at = open_app(None, dataset="moons", pair=SPARSE)
-    at.number_input(key="pick").set_value(250).run()
-    assert "Test item 250: phase 0.25" in at.subheader[0].value
+@pytest.mark.slow
+@pytest.mark.parametrize("page, title", PAGES)
+@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d"])
+def test_every_page_runs_on_bundled_pairs(page, title, pair):
+    at = open_app(page, dataset="moons" if "moons" in pair else "digits", pair=pair)
+    assert at.title[0].value == title
+    assert at.sidebar.selectbox(key="pair").value == pair
+    assert at.sidebar.dataframe
+
+
+def test_picking_an_item_shows_it_and_both_reconstructions(app, tiny_moons):
+    phases = tiny_moons.test.factors["phase"]
+    at = app(None, dataset="moons", pair=TINY_MOONS)
+    at.number_input(key="pick").set_value(16).run()
+    assert f"Test item 16: phase {phases[16]:.3f}" in at.subheader[0].value
     before = image_with_caption(at, "AE reconstruction").value
-    at.number_input(key="pick").set_value(500).run()
-    assert "phase 0.50" in at.subheader[0].value
+    at.number_input(key="pick").set_value(32).run()
+    assert f"phase {phases[32]:.3f}" in at.subheader[0].value
     assert image_with_caption(at, "AE reconstruction").value != before
     image_with_caption(at, "VAE reconstruction")
     image_with_caption(at, "original")
 
 
-def test_moving_a_slider_changes_the_decoded_image():
-    at = open_app(DECODER, dataset="digits", pair="digits-2d")
+def test_moving_a_slider_changes_the_decoded_image(app):
+    at = app(DECODER, dataset="moons", pair=TINY_MOONS)
     slider = at.slider(key="z0")
     assert slider.min == -3.0 and slider.max == 3.0  # VAE: the prior's +-3 sigma
     before = image_with_caption(at, "VAE decodes").value
@@ -66,32 +58,41 @@ def test_moving_a_slider_changes_the_decoded_image():
     assert len([im for im in at.image if im.captions and im.captions[0].startswith("0.")]) == 5  # 5 nearest images
 
 
-def test_ae_sliders_span_the_codes_range():
+def test_ae_sliders_span_the_codes_range(app):
+    at = app(DECODER, dataset="moons", pair=TINY_MOONS, dec_model="AE")
+    for key in ("z0", "z1"):
+        slider = at.slider(key=key)
+        assert (slider.min, slider.max) != (-3.0, 3.0) and slider.max > slider.min  # from its codes, not the prior
+
+
+@pytest.mark.slow
+def test_bundled_ae_sliders_span_the_codes_range():
     at = open_app(DECODER, dataset="moons", pair=SPARSE, dec_model="AE")
     slider = at.slider(key="z0")
     assert slider.max - slider.min > 6  # the AE's codes are not confined to +-3
-    assert at.slider(key="z1")
 
 
-def test_large_latents_show_the_eight_most_active_dimensions():
-    at = open_app(DECODER, dataset="digits", pair="digits-8d")
+def test_large_latents_show_the_eight_most_active_dimensions(app):
+    at = app(DECODER, dataset="digits", pair=TINY_DIGITS)  # 10 dimensions
     keys = [s.key for s in at.slider if s.key and s.key.startswith("z")]
     assert len(keys) == 8
 
 
 @pytest.mark.parametrize("steps", [5, 11])
-def test_choosing_endpoints_yields_n_images_per_model(steps):
-    at = open_app(COMPARE, dataset="moons", pair=SPARSE, steps=str(steps))
+def test_choosing_endpoints_yields_n_images_per_model(app, tiny_moons, steps):
+    at = app(COMPARE, dataset="moons", pair=TINY_MOONS, steps=str(steps))
     at.number_input(key="phase_a").set_value(0.1).run()
     at.number_input(key="phase_b").set_value(0.5).run()
     strips = [im for im in at.image if len(im.value) == steps]
     assert len(strips) == 2  # AE and VAE, aligned step by step
-    assert "phase 0.10" in at.markdown[0].value or any("phase 0.10" in m.value for m in at.markdown)
+    phases = tiny_moons.test.factors["phase"]
+    a = latents.nearest_phase_item(phases, 0.1)
+    assert any(f"test item {a} (phase {phases[a]:.3f})" in m.value for m in at.markdown)
     assert at.get("download_button")
 
 
-def test_endpoints_by_class_and_by_index():
-    at = open_app(COMPARE, dataset="digits", pair="digits-2d")
+def test_endpoints_by_class_and_by_index(app):
+    at = app(COMPARE, dataset="digits", pair=TINY_DIGITS)
     at.selectbox(key="class_a").set_value(3).run()
     assert any("label 3" in m.value for m in at.markdown)
     at.radio(key="ends_mode").set_value("by index").run()
@@ -99,29 +100,26 @@ def test_endpoints_by_class_and_by_index():
     assert any("test item 7" in m.value for m in at.markdown)
 
 
-def test_url_query_parameters_restore_the_view():
-    at = open_app(DECODER, dataset="digits", pair="digits-2d", pick="42", z0="1.5", dec_model="AE")
+def test_url_query_parameters_restore_the_view(app):
+    slider = app(DECODER, dataset="moons", pair=TINY_MOONS, dec_model="AE").slider(key="z0")
+    z0 = round(slider.min + 0.8 * (slider.max - slider.min), 2)  # inside the AE's range, away from the start
+    at = app(DECODER, dataset="moons", pair=TINY_MOONS, pick="42", z0=str(z0), dec_model="AE")
     assert at.radio(key="dec_model").value == "ae"
-    assert at.slider(key="z0").value == pytest.approx(1.5)
-    at = open_app(None, dataset="digits", pair="digits-2d", pick="42")
+    assert at.slider(key="z0").value == pytest.approx(z0)
+    at = app(None, dataset="moons", pair=TINY_MOONS, pick="42")
     assert at.number_input(key="pick").value == 42
     assert "Test item 42" in at.subheader[0].value
 
 
-def test_trained_pairs_under_runs_appear_in_the_sidebar(tiny_pair_dir, tmp_path, monkeypatch):
-    runs = tmp_path / "runs"
-    shutil.copytree(tiny_pair_dir, runs / "my-run")
-    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    at = open_app(None, dataset="moons")
+def test_trained_pairs_under_runs_appear_in_the_sidebar(app):
+    at = app(None, dataset="moons", pair=TINY_MOONS)
     options = at.sidebar.selectbox(key="pair").options
-    assert "runs/my-run" in options
-    pair_id = "runs/my-run"
-    at.sidebar.selectbox(key="pair").set_value(pair_id).run()
-    assert not at.exception and at.sidebar.selectbox(key="pair").value == pair_id
+    assert TINY_MOONS in options and "moons-sparse-2d" in options  # runs/ beside the bundled pairs
+    assert at.sidebar.selectbox(key="pair").value == TINY_MOONS
 
 
-def test_projection_is_chosen_before_it_runs():
-    at = open_app(None, dataset="digits", pair="digits-8d")
+def test_projection_is_chosen_before_it_runs(app):
+    at = app(None, dataset="digits", pair=TINY_DIGITS)
     assert "now: PCA" in " ".join(m.value for m in at.markdown)
     at.selectbox(key="projection_method").set_value("tsne").run()
     assert "now: PCA" in " ".join(m.value for m in at.markdown)  # nothing runs until submitted
@@ -131,19 +129,25 @@ def test_projection_is_chosen_before_it_runs():
     assert "now: t-SNE" in " ".join(m.value for m in at.markdown)
 
 
-def test_half_moon_lab_page_measures_the_pair_on_screen():
-    at = open_app(LAB, dataset="moons", pair=SPARSE)
+def test_half_moon_lab_page_measures_the_pair_on_screen(app):
+    at = app(LAB, dataset="moons", pair=TINY_MOONS)
     assert at.title[0].value == "Half-moon lab"
     verdicts = [m.value for m in at.markdown if m.value.startswith("- ")]
     assert len(verdicts) == 3 and "mean distance AE" in verdicts[0]
     strips = [im for im in at.image if len(im.value) == 11]
     assert len(strips) == 3  # AE, VAE and the true renders
+
+
+@pytest.mark.slow
+def test_half_moon_lab_switches_between_the_bundled_regimes():
+    at = open_app(LAB, dataset="moons", pair=SPARSE)
+    assert len([m for m in at.markdown if m.value.startswith("- ")]) == 3
     at.radio(key="lab_regime").set_value("full").run()
     assert not at.exception
     assert at.sidebar.selectbox(key="pair").value == "moons-full-2d"
 
 
-def test_half_moon_lab_on_digits_says_it_is_a_proxy():
-    at = open_app(LAB, dataset="digits", pair="digits-8d")
+def test_half_moon_lab_on_digits_says_it_is_a_proxy(app):
+    at = app(LAB, dataset="digits", pair=TINY_DIGITS)
     assert any("proxy" in i.value for i in at.info)
     assert not any("half moon" in m.value for m in at.markdown if m.value.startswith("- "))

@@ -1,29 +1,18 @@
 """The benchmarks run (tiny sizes): `make bench` measures; the test suite only checks they work."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import run_cli
 
 
 def run_bench(tmp_path, sections: str) -> str:
     out = tmp_path / "results.md"
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--only", sections, "--out", str(out)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = run_cli("--quick", "--only", sections, "--out", str(out), module="bench", process=True)
     assert done.returncode == 0, done.stderr[-3000:]
     return out.read_text()
 
 
+@pytest.mark.slow
 def test_compute_and_training_benchmarks_run(tmp_path):
     text = run_bench(tmp_path, "compute,training")
     for path in (
@@ -60,11 +49,5 @@ def test_umap_and_memory_benchmarks_run(tmp_path):
 
 
 def test_unknown_section_is_refused(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "bench", "--only", "nope", "--out", str(tmp_path / "r.md")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli("--only", "nope", "--out", str(tmp_path / "r.md"), module="bench")
     assert done.returncode == 2 and "unknown sections" in done.stderr

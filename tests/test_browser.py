@@ -2,20 +2,10 @@
 
 import pytest
 
-from tests.browser import streamlit_server, wait_for_app
+from bench.harness import streamlit_server, wait_for_app
+from tests.helpers import DECODED
 
 pytestmark = pytest.mark.browser
-
-# The src and caption of the image captioned 'VAE decodes …': both change when the image does.
-DECODED = """() => {
-    for (const cap of document.querySelectorAll('[data-testid="stImageCaption"]')) {
-        if (!cap.textContent.startsWith('VAE decodes')) continue;
-        let box = cap.parentElement;
-        while (box && !box.querySelector('img')) box = box.parentElement;
-        if (box) return box.querySelector('img').src + '|' + cap.textContent;
-    }
-    return null;
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +74,7 @@ def test_in_browser_decode_equals_the_pytorch_decoder(browser, app_url, pair, mo
     import numpy as np
 
     from explorer import webdecoder
-    from tests.browser import ROOT
+    from tests.helpers import ROOT
     from training.checkpoint import load_pair
 
     dataset = "moons" if "moons" in pair else "digits"
@@ -137,6 +127,7 @@ def test_arrow_keys_move_a_focused_slider_and_the_image_follows(browser, app_url
         slider.press("ArrowRight")
         page.wait_for_timeout(20)
     assert stats(page)["distinct"] - start["distinct"] >= 3
+    assert not errors
     page.close()
 
 

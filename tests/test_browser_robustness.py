@@ -6,7 +6,8 @@ import time
 import numpy as np
 import pytest
 
-from tests.browser import streamlit_server, wait_for_app
+from bench.harness import streamlit_server, wait_for_app
+from tests.helpers import DECODED, zip_with
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -16,7 +17,6 @@ PAYLOAD = "<img src=x onerror=window.__pwned=1>"
 @pytest.fixture(scope="module")
 def hostile_setup(tmp_path_factory):
     """An upload whose class names, file name and run name are HTML, and a pair trained on it."""
-    from tests.test_robustness import zip_with
     from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from training.runs import train_and_save
     from training.uploads import import_upload
@@ -68,52 +68,58 @@ def test_user_supplied_names_are_never_rendered_as_html(browser, hostile_setup):
         page.close()
 
 
+STARTS = [-2.0 + 0.9 * i for i in range(4)]  # z0 of the four decoder sessions
+
+
+def open_eight_sessions(browser, url: str, errors: list):
+    """4 decoder pages, 2 compare pages (own step counts), 2 train pages, all loaded."""
+    contexts = [browser.new_context(viewport={"width": 1300, "height": 1100}) for _ in range(8)]
+    pages = [c.new_page() for c in contexts]
+    for p in pages:
+        p.on("pageerror", lambda e: errors.append(str(e)))
+    for i, start in enumerate(STARTS):
+        pages[i].goto(f"{url}/decoder?dataset=digits&pair=digits-2d&z0={start}&dec_model=VAE")
+    for i in (4, 5):
+        pages[i].goto(f"{url}/compare?dataset=moons&pair=moons-sparse-2d&steps={5 + 2 * i}")
+    for i in (6, 7):
+        pages[i].goto(f"{url}/train")
+    for p in pages:
+        wait_for_app(p)
+    return contexts, pages
+
+
+def press_z0(page) -> float:
+    """One arrow key on slider z0; seconds until the decoded image changed."""
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z0").get_by_role("slider")
+    before = page.evaluate(DECODED)
+    thumb.focus()
+    t0 = time.perf_counter()
+    thumb.press("ArrowRight")
+    page.wait_for_function(f"(b) => {{ const n = ({DECODED})(); return n && n !== b; }}", arg=before, timeout=60_000)
+    return time.perf_counter() - t0
+
+
 def test_eight_sessions_at_once_keep_their_own_state(browser, tmp_path):
     """8 browser sessions on one server: 4 move sliders, 2 interpolate, 2 train; bounded, then stop."""
-    from tests.test_browser import DECODED
-
     env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs")}
     latencies, errors = [], []
+    presses = 6
     with streamlit_server(env=env, max_seconds=600) as url:
-        contexts = [browser.new_context(viewport={"width": 1300, "height": 1100}) for _ in range(8)]
-        pages = [c.new_page() for c in contexts]
-        for p in pages:
-            p.on("pageerror", lambda e: errors.append(str(e)))
-        starts = [-2.0 + 0.9 * i for i in range(4)]
-        for i, start in enumerate(starts):
-            pages[i].goto(f"{url}/decoder?dataset=digits&pair=digits-2d&z0={start}&dec_model=VAE")
-        for i in (4, 5):
-            pages[i].goto(f"{url}/compare?dataset=moons&pair=moons-sparse-2d&steps={5 + 2 * i}")
-        for i in (6, 7):
-            pages[i].goto(f"{url}/train")
-        for p in pages:
-            wait_for_app(p)
+        contexts, pages = open_eight_sessions(browser, url, errors)
         for i in (6, 7):  # two small runs train while the others work
             pages[i].get_by_label("Training images (0: all)").fill("400")
             pages[i].get_by_label("Epochs (max 200)").fill("5")
             pages[i].get_by_role("button", name="Train the pair").click()
-        presses = 6
-        for round_ in range(presses):
-            for i in range(4):
-                page = pages[i]
-                thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z0").get_by_role("slider")
-                before = page.evaluate(DECODED)
-                thumb.focus()
-                t0 = time.perf_counter()
-                thumb.press("ArrowRight")
-                page.wait_for_function(
-                    f"(b) => {{ const n = ({DECODED})(); return n && n !== b; }}", arg=before, timeout=60_000
-                )
-                latencies.append(time.perf_counter() - t0)
+        latencies = [press_z0(pages[i]) for _ in range(presses) for i in range(4)]
         # No cross-talk: each decoder session shows its own code, start + 6 steps of (6 / 200).
-        for i, start in enumerate(starts):
+        for i, start in enumerate(STARTS):
             caption = pages[i].evaluate(DECODED).split("|")[1]
             shown = float(caption.split("(")[1].split(",")[0])
             assert shown == pytest.approx(start + presses * 0.03, abs=0.011), (i, caption)
         for i in (4, 5):
             assert pages[i].get_by_text(f"{5 + 2 * i} steps, linear").count() == 2  # its own steps, AE and VAE
         deadline = time.time() + 240
-        while time.time() < deadline and len([d for d in (tmp_path / "runs").glob("*/vae.json")]) < 2:
+        while time.time() < deadline and len(list((tmp_path / "runs").glob("*/vae.json"))) < 2:
             time.sleep(1)
         assert len(list((tmp_path / "runs").glob("*/vae.json"))) == 2  # both runs finished, separately
         for c in contexts:

@@ -1,17 +1,8 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+import pytest
 
-
-def run_cli(*args, cwd=ROOT):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "training", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+from tests.helpers import run_cli
 
 
 def test_train_then_eval_end_to_end(tmp_path):
@@ -49,8 +40,9 @@ def test_train_then_eval_end_to_end(tmp_path):
     assert abs(rows[1]["recon_bce"] - saved["recon_bce"]) < 1e-4  # eval re-measures what train saved
 
 
-def test_unknown_dataset_is_one_clear_line(tmp_path):
-    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"))
+@pytest.mark.parametrize("process", [False, pytest.param(True, marks=pytest.mark.slow)])  # True: `python -m`
+def test_unknown_dataset_is_one_clear_line(tmp_path, process):
+    done = run_cli("train", "--dataset", "imagenet", "--out", str(tmp_path / "x"), process=process)
     assert done.returncode == 2
     assert "error: unknown dataset 'imagenet'; choose one of: moons, digits" in done.stderr
     assert "Traceback" not in done.stderr

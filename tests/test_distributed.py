@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from tests.helpers import open_app, run_cli, tiny_run, wait
 from training import distributed
 from training.__main__ import main
 from training.checkpoint import load_pair
@@ -165,11 +166,6 @@ def test_streamed_and_on_device_data_give_the_same_batches():
 # --- the command line: one line, exit 2, nothing written ----------------------------------------
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str]:
-    code = main(argv)
-    return code, capsys.readouterr().err.strip()
-
-
 @pytest.mark.parametrize(
     "flags, message",
     [
@@ -182,16 +178,18 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
         (["--device", "tpu"], "device must be one of"),
     ],
 )
-def test_cli_device_and_precision_errors_are_one_line(flags, message, tmp_path, capsys):
-    code, err = run_cli(["train", *SMALL.split(), "--epochs", "1", "--out", str(tmp_path / "run"), *flags], capsys)
+def test_cli_device_and_precision_errors_are_one_line(flags, message, tmp_path):
+    done = run_cli("train", *SMALL.split(), "--epochs", "1", "--out", str(tmp_path / "run"), *flags)
+    code, err = done.returncode, done.stderr.strip()
     assert code == 2
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
     assert not any(tmp_path.iterdir())
 
 
-def test_cli_batch_that_does_not_divide_among_ranks_is_one_line(tmp_path, capsys, monkeypatch):
+def test_cli_batch_that_does_not_divide_among_ranks_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")  # checked before any process group is joined
-    code, err = run_cli(["train", *SMALL.split(), "--batch-size", "63", "--out", str(tmp_path / "run")], capsys)
+    done = run_cli("train", *SMALL.split(), "--batch-size", "63", "--out", str(tmp_path / "run"))
+    code, err = done.returncode, done.stderr.strip()
     assert code == 2
     assert "--batch-size 63 is the global batch and must divide among the 2 processes" in err
     assert len(err.splitlines()) == 1 and not any(tmp_path.iterdir())
@@ -325,13 +323,11 @@ def test_cuda_streamed_batches_match_the_device_copy_and_fp32_matches_cpu(tiny_c
 
 
 def test_train_page_shows_the_server_device_and_its_runs_use_it(tmp_path, monkeypatch):
-    from tests.test_app import open_app
-    from tests.test_train import tiny_run, wait
     from training import jobs
 
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
     device = str(resolve_device("auto")[0])
-    at = open_app("explorer/ui/pages/train.py", dataset="moons", pair="moons-sparse-2d")
+    at = open_app("explorer/ui/pages/train.py", dataset="digits", pair="digits-2d")
     assert not at.exception
     assert any(f"this server's {device}" in c.value for c in at.caption)
     job = wait(jobs.start_job(tiny_run(epochs=1), tmp_path / "runs"))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import webdecoder
-from tests.test_app import open_app
+from tests.helpers import TINY_MOONS, open_app
 from training.checkpoint import load_pair
 from training.config import ModelConfig
 from training.models import build_model
@@ -46,15 +46,15 @@ def test_decoder_id_follows_the_weights(tiny_pair_dir):
     assert webdecoder.decoder_id(pair.ae.model) == webdecoder.decoder_id(load_pair(tiny_pair_dir).ae.model)
 
 
-def test_drag_page_in_browser_mode_says_so():
-    at = open_app(DRAG, dataset="moons", pair="moons-sparse-2d")
+def test_drag_page_in_browser_mode_says_so(app):
+    at = app(DRAG, dataset="moons", pair=TINY_MOONS)
     assert at.title[0].value == "Drag to decode"
     assert any("Mode: in-browser decoding" in c.value for c in at.caption)
     assert at.toggle(key="drag_server").value is False
 
 
-def test_server_fallback_decodes_the_code_it_is_given():
-    at = open_app(DRAG, dataset="moons", pair="moons-sparse-2d", drag_server="true", drag_model="AE", dz="5.0,-3.0")
+def test_server_fallback_decodes_the_code_it_is_given(app):
+    at = app(DRAG, dataset="moons", pair=TINY_MOONS, drag_server="true", drag_model="AE", dz="5.0,-3.0")
     assert any("Mode: server decoding" in c.value for c in at.caption)
     captions = [c for im in at.image for c in im.captions]
     assert any(c.startswith("server: AE decodes (5.00, -3.00)") for c in captions)

@@ -2,14 +2,13 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 from explorer import latents, verdict
+from tests.helpers import run_cli
 from training import moons
 from training.config import ModelConfig
 from training.metrics import (
@@ -119,38 +118,29 @@ def test_verdicts_follow_the_numbers():
     )
 
 
+@pytest.mark.slow
 def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
     out = tmp_path / "lab"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "training",
-            "lab",
-            "--regimes",
-            "sparse,full",
-            "--latent-dims",
-            "2,3",
-            "--seeds",
-            "2",
-            "--epochs",
-            "2",
-            "--n-train",
-            "128",
-            "--n-test",
-            "40",
-            "--image-size",
-            "16",
-            "--hidden",
-            "16",
-            "--out",
-            str(out),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_cli(
+        "lab",
+        "--regimes",
+        "sparse,full",
+        "--latent-dims",
+        "2,3",
+        "--seeds",
+        "2",
+        "--epochs",
+        "2",
+        "--n-train",
+        "128",
+        "--n-test",
+        "40",
+        "--image-size",
+        "16",
+        "--hidden",
+        "16",
+        "--out",
+        str(out),
     )
     assert done.returncode == 0, done.stderr
     results = json.loads((out / "results.json").read_text())
@@ -174,12 +164,5 @@ def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
 
 
 def test_lab_refuses_unknown_regimes(tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "training", "lab", "--regimes", "crescent", "--out", str(tmp_path)],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": ROOT},
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = run_cli("lab", "--regimes", "crescent", "--out", str(tmp_path))
     assert done.returncode == 2 and "regimes must be among full, gap, sparse" in done.stderr

@@ -5,16 +5,15 @@ import io
 import json
 import os
 import shutil
-import zipfile
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_app import open_app
+from tests.helpers import npz_bytes, open_app, tiny_run, wait, zip_with
 from training import jobs, uploads
 from training.checkpoint import load_pair
-from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
 
 TRAIN = "explorer/ui/pages/train.py"
@@ -28,23 +27,10 @@ def dirs(tmp_path, monkeypatch):
     return runs, ups
 
 
-def wait(job, seconds=120):
-    job.thread.join(seconds)
-    assert not job.thread.is_alive()
-    return job
-
-
-def tiny_run(epochs=2, **data) -> RunConfig:
-    return RunConfig(
-        DataConfig("moons", regime="sparse", n_train=128, n_test=32, image_size=16, **data),
-        ModelConfig(latent_dim=2, hidden=(16,)),
-        TrainConfig(epochs=epochs, batch_size=32),
-    )
-
-
 def test_training_from_the_page_lands_in_the_sidebar(dirs):
     runs, _ = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
+    at.selectbox(key="train_dataset").set_value("digits")  # the sidebar lists pairs of its dataset
     at.number_input(key="train_n").set_value(200)
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
@@ -111,11 +97,7 @@ def test_run_ids_cannot_leave_runs():
 
 
 def zip_of(files: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        for name, data in files.items():
-            z.writestr(name, data)
-    return buf.getvalue()
+    return zip_with(files.items())
 
 
 def png(side=12, seed=0, mode="L") -> bytes:
@@ -123,12 +105,6 @@ def png(side=12, seed=0, mode="L") -> bytes:
     shape = (side, side) if mode == "L" else (side, side, 3)
     buf = io.BytesIO()
     Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(buf, format="PNG")
-    return buf.getvalue()
-
-
-def npz_of(**arrays) -> bytes:
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
     return buf.getvalue()
 
 
@@ -146,9 +122,9 @@ BAD_UPLOADS = {
     "not an image": ("mixed.zip", zip_of({"a.png": png(), "notes.txt": b"hi"}), "only PNG and JPEG"),
     "broken image": ("broken.zip", zip_of({"a.png": b"\x89PNG garbage"}), "not a readable image"),
     "mixed sizes": ("sizes.zip", zip_of({"a.png": png(12), "b.png": png(16)}), "same size"),
-    "NaN": ("nan.npz", npz_of(x=np.full((4, 8, 8), np.nan, dtype=np.float32)), "NaN"),
-    "wrong shape": ("shape.npz", npz_of(x=np.zeros((4, 8), dtype=np.float32)), "shape"),
-    "no x": ("nox.npz", npz_of(images=np.zeros((4, 8, 8))), "needs an array 'x'"),
+    "NaN": ("nan.npz", npz_bytes(x=np.full((4, 8, 8), np.nan, dtype=np.float32)), "NaN"),
+    "wrong shape": ("shape.npz", npz_bytes(x=np.zeros((4, 8), dtype=np.float32)), "shape"),
+    "no x": ("nox.npz", npz_bytes(images=np.zeros((4, 8, 8))), "needs an array 'x'"),
     "not a zip": ("fake.zip", b"hello", "not a valid zip"),
     "wrong type": ("data.csv", b"1,2", "upload a .zip"),
     "path traversal": ("evil.zip", zip_of({"../evil.png": png()}), "outside the archive"),
@@ -160,7 +136,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
     name, data, message = BAD_UPLOADS[case]
     if data is None:
         monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
-        data = npz_of(x=np.zeros((4, 8, 8), dtype=np.uint8))
+        data = npz_bytes(x=np.zeros((4, 8, 8), dtype=np.uint8))
     with pytest.raises(DatasetError, match=message) as error:
         uploads.import_upload(name, data, tmp_path)
     assert name in str(error.value)
@@ -169,8 +145,8 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
 
 def test_upload_in_the_page_then_train_and_explore(dirs):
     runs, ups = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
-    data = npz_of(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
+    data = npz_bytes(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
     at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
     at.button(key="import_data").click().run()
     assert any("Imported 60 images" in s.value for s in at.success), [e.value for e in at.error]
@@ -186,7 +162,7 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
 
 
 def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.file_uploader(key="upload_data").set_value(("nan.npz", BAD_UPLOADS["NaN"][1], "application/octet-stream")).run()
     at.button(key="import_data").click().run()
     assert any("Not imported" in e.value and "NaN" in e.value for e in at.error)
@@ -195,7 +171,7 @@ def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
 def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path, monkeypatch):
     runs, _ = dirs
     monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", os.pathsep.join([str(tiny_pair_dir.parent), str(tmp_path)]))
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.text_input(key="ckpt_path").set_value(str(tiny_pair_dir))
     at.button(key="ckpt_load").click().run()
     assert any("Loaded as runs/tiny-moons" in s.value for s in at.success)
@@ -223,7 +199,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
     for beta in (0.5, 4.0):
         config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=2, hidden=(16,), beta=beta))
         train_and_save(config, runs / f"beta-{beta}", progress_bar=False, iwae_k=2)
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5")
     assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
     for beta in (0.5, 4.0):
         assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]
@@ -231,7 +207,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
 
 def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     runs, _ = dirs
-    at = open_app(TRAIN, dataset="moons", pair="moons-sparse-2d")
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.selectbox(key="train_dataset").set_value("digits")
     at.selectbox(key="train_models").set_value("CVAE on half the image (+ regression)")
     at.number_input(key="train_epochs").set_value(2)
