@@ -1,0 +1,72 @@
+"""Manifold grid: the figure people know (Kingma and Welling 2013, fig. 4) for both models of a
+2-D pair, beside each model's latent map coloured by class; both exportable as PNG."""
+
+import streamlit as st
+
+from explorer.figures import latent_maps
+from explorer.ui import cache
+from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.widgets import map_panels
+
+GRID_SIZES = (10, 15, 20, 25, 30)
+
+view = current_view()
+st.title("Manifold grid")
+if view.latent_dim != 2:
+    st.info(
+        f"The manifold grid decodes a 2-D latent plane; {view.pair_id} has {view.latent_dim} dimensions. "
+        "Choose a 2-D pair in the sidebar (mnist5k-2d for handwritten digits).",
+        icon=":material/grid_on:",
+    )
+    st.stop()
+
+n = st.select_slider(
+    "Grid size (n x n decodes)", GRID_SIZES, value=20, key="grid_n", bind="query-params", help="20 as in the paper"
+)
+st.caption(
+    "Each tile is the decoder's image of one code on an evenly spaced grid of probabilities u in (0, 1) per "
+    "axis, turned into codes by the inverse normal CDF: the VAE's through its prior N(0, I), as in Kingma and "
+    "Welling's figure; the AE, which has no prior, through a Gaussian fitted to its training codes. "
+    "Left to right z0 grows, bottom to top z1 grows, as on the maps below."
+)
+
+columns = st.columns(2)
+for column, kind in zip(columns, ("vae", "ae")):
+    grid, image = cache.manifold(view.path, view.stamp, kind, n)
+    with column:
+        st.subheader(LABELS[kind])
+        st.image(image, width=min(560, image.shape[1] * max(1, 560 // image.shape[1])))
+        st.caption(
+            f"{grid.source}: z0 from {grid.xs[0]:.2f} to {grid.xs[-1]:.2f}, "
+            f"z1 from {grid.ys[-1]:.2f} to {grid.ys[0]:.2f}"
+        )
+        st.download_button(
+            "Grid as PNG",
+            cache.manifold_png(view.path, view.stamp, kind, n),
+            file_name=f"{view.pair_id.replace('/', '_')}-{kind}-grid{n}.png",
+            mime="image/png",
+            key=f"grid_png_{kind}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
+
+st.subheader("Where the test digits sit")
+colouring = view.colouring()
+if colouring.kind != "label":
+    st.caption("This dataset has no class labels; the maps are coloured as on the Latent map page.")
+st.plotly_chart(
+    latent_maps(map_panels(view), colouring), key="manifold_map", config={"displaylogo": False, "scrollZoom": True}
+)
+if colouring.kind == "label":
+    buttons = st.columns(len(KINDS))
+    for column, kind in zip(buttons, KINDS):
+        title = f"{view.pair_id}: {LABELS[kind]} codes of the test split"
+        column.download_button(
+            f"{LABELS[kind]} map as PNG",
+            cache.class_map_png(view.path, view.stamp, kind, title),
+            file_name=f"{view.pair_id.replace('/', '_')}-{kind}-map.png",
+            mime="image/png",
+            key=f"map_png_{kind}",
+            icon=":material/download:",
+            on_click="ignore",
+        )
