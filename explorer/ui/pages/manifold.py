@@ -30,12 +30,13 @@ st.caption(
     "Left to right z0 grows, bottom to top z1 grows, as on the maps below."
 )
 
-columns = st.columns(2)
-for column, kind in zip(columns, ("vae", "ae")):
+grids = {}
+for column, kind in zip(st.columns(len(KINDS)), KINDS):
     grid, image = cache.manifold(view.path, view.stamp, kind, n)
+    grids[kind] = grid
     with column:
         st.subheader(LABELS[kind])
-        st.image(image, width=min(560, image.shape[1] * max(1, 560 // image.shape[1])))
+        st.image(image, width=560)  # 20 x 28 px: the decodes at their own size
         st.caption(
             f"{grid.source}: z0 from {grid.xs[0]:.2f} to {grid.xs[-1]:.2f}, "
             f"z1 from {grid.ys[-1]:.2f} to {grid.ys[0]:.2f}"
@@ -54,9 +55,13 @@ st.subheader("Where the test digits sit")
 colouring = view.colouring()
 if colouring.kind != "label":
     st.caption("This dataset has no class labels; the maps are coloured as on the Latent map page.")
-st.plotly_chart(
-    latent_maps(map_panels(view), colouring), key="manifold_map", config={"displaylogo": False, "scrollZoom": True}
-)
+figure = latent_maps(map_panels(view), colouring)
+for col, kind in enumerate(KINDS, start=1):  # the region each grid covers
+    g = grids[kind]
+    box = dict(x0=g.xs[0], x1=g.xs[-1], y0=g.ys[-1], y1=g.ys[0], line=dict(color="#444", dash="dash", width=1))
+    figure.add_shape(type="rect", row=1, col=col, **box)
+st.plotly_chart(figure, key="manifold_map", config={"displaylogo": False, "scrollZoom": True})
+st.caption("Dashed: the region each grid above covers.")
 if colouring.kind == "label":
     buttons = st.columns(len(KINDS))
     for column, kind in zip(buttons, KINDS):
