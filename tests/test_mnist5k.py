@@ -164,3 +164,16 @@ def test_manifold_page_asks_for_a_2d_pair():
     at.switch_page("explorer/ui/pages/manifold.py").run()
     assert not at.exception and not at.get("download_button")
     assert "2-D" in at.info[0].value
+
+
+@pytest.mark.parametrize("page", ["latent_map", "decoder", "compare", "half_moon"])
+def test_the_other_pages_run_on_mnist5k(page):
+    """mnist5k is one click away in the dataset chooser, and every page takes its 2-D pair."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(dataset="mnist5k", pair="mnist5k-2d")
+    at.run()
+    assert "mnist5k" in at.sidebar.selectbox(key="dataset").options
+    at.switch_page(f"explorer/ui/pages/{page}.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.sidebar.selectbox(key="pair").value == "mnist5k-2d"
