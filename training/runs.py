@@ -161,5 +161,7 @@ DEFAULTS: dict[str, RunConfig] = {
     "digits-half-cvae": _digits_cvae("half", 0.5),
     "mnist5k-2d": _mnist5k("mlp", 2, (192, 96), 100),
     "mnist5k-16d": _mnist5k("conv", 16, (96,), 30),
-    "mnist5k-half-cvae": _mnist5k_cvae(0.5),
+    # At 28x28 beta = 0.5 left z little to do (KL 2.9 nats, completions 0.0058 apart); beta = 0.2
+    # keeps 7 nats and 1.4x the diversity; beta = 0.1 was no more diverse and blurrier.
+    "mnist5k-half-cvae": _mnist5k_cvae(0.2),
 }
