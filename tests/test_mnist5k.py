@@ -177,3 +177,13 @@ def test_the_other_pages_run_on_mnist5k(page):
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert at.sidebar.selectbox(key="pair").value == "mnist5k-2d"
+
+
+def test_the_conditional_page_fills_in_28x28_digits():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(cond_half_set="mnist5k-half-cvae", cond_item="3")
+    at.run()
+    at.switch_page("explorer/ui/pages/conditional.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="cond_half_set").value == "mnist5k-half-cvae"
+    assert any(im.proto.imgs and im.proto.imgs[0].url for im in at.image)
