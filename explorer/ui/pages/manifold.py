@@ -10,7 +10,15 @@ from explorer.ui.widgets import map_panels
 
 GRID_SIZES = (10, 15, 20, 25, 30)
 
+
+def png_button(label: str, data: bytes, name: str, key: str) -> None:
+    st.download_button(
+        label, data, file_name=name, mime="image/png", key=key, icon=":material/download:", on_click="ignore"
+    )
+
+
 view = current_view()
+stem = view.pair_id.replace("/", "_")  # runs/x -> runs_x in file names
 st.title("Manifold grid")
 if view.latent_dim != 2:
     st.info(
@@ -41,14 +49,11 @@ for column, kind in zip(st.columns(len(KINDS)), KINDS):
             f"{grid.source}: z0 from {grid.xs[0]:.2f} to {grid.xs[-1]:.2f}, "
             f"z1 from {grid.ys[-1]:.2f} to {grid.ys[0]:.2f}"
         )
-        st.download_button(
+        png_button(
             "Grid as PNG",
             cache.manifold_png(view.path, view.stamp, kind, n),
-            file_name=f"{view.pair_id.replace('/', '_')}-{kind}-grid{n}.png",
-            mime="image/png",
-            key=f"grid_png_{kind}",
-            icon=":material/download:",
-            on_click="ignore",
+            f"{stem}-{kind}-grid{n}.png",
+            f"grid_png_{kind}",
         )
 
 st.subheader("Where the test digits sit")
@@ -66,12 +71,10 @@ if colouring.kind == "label":
     buttons = st.columns(len(KINDS))
     for column, kind in zip(buttons, KINDS):
         title = f"{view.pair_id}: {LABELS[kind]} codes of the test split"
-        column.download_button(
-            f"{LABELS[kind]} map as PNG",
-            cache.class_map_png(view.path, view.stamp, kind, title),
-            file_name=f"{view.pair_id.replace('/', '_')}-{kind}-map.png",
-            mime="image/png",
-            key=f"map_png_{kind}",
-            icon=":material/download:",
-            on_click="ignore",
-        )
+        with column:
+            png_button(
+                f"{LABELS[kind]} map as PNG",
+                cache.class_map_png(view.path, view.stamp, kind, title),
+                f"{stem}-{kind}-map.png",
+                f"map_png_{kind}",
+            )
