@@ -18,6 +18,7 @@ SHOTS = {
     "latent_map.png": ("?dataset=moons&pair=moons-sparse-2d&pick=120", None),
     "decoder.png": ("decoder?dataset=digits&pair=digits-2d", None),
     "compare.png": ("compare?dataset=moons&pair=moons-sparse-2d", None),
+    "manifold.png": ("manifold?dataset=mnist5k&pair=mnist5k-2d", None),
     "half_moon_lab.png": ("lab?dataset=moons&pair=moons-sparse-2d", None),
     "drag.png": ("drag?dataset=moons&pair=moons-sparse-2d&drag_model=AE&dz=-5.0,-2.0", None),
     "conditional_class.png": ("conditional?cond_class=3", None),

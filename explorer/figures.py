@@ -294,3 +294,28 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
         legend=dict(orientation="h", y=-0.15),
     )
     return fig
+
+
+def class_map_png(
+    points: np.ndarray, labels: np.ndarray, names: list[str] | None, title: str, size: tuple[float, float] = (6, 5)
+) -> bytes:
+    """A latent map coloured by class with its legend, as PNG bytes (the export of the plotly map).
+
+    points (N, 2), labels (N,) ints. matplotlib's object API (no pyplot): safe in a server thread.
+    """
+    import io
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=120)
+    ax = fig.add_subplot()
+    for label in np.unique(labels):
+        sel = labels == label
+        name = names[int(label)] if names else str(label)
+        ax.scatter(*points[sel].T, s=6, alpha=0.8, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], label=name)
+    ax.set(title=title, xlabel="z0", ylabel="z1")
+    ax.legend(markerscale=2.5, fontsize="small", loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()

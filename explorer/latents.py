@@ -204,3 +204,41 @@ def plane_coordinates(points: np.ndarray, a: np.ndarray, b: np.ndarray, seed: in
     basis = np.stack([e1, e2], axis=1)  # (D, 2)
     uv, *_ = np.linalg.lstsq(basis, (points - origin).T, rcond=None)
     return uv.T
+
+
+@dataclass
+class ManifoldGrid:
+    """An n x n grid over a 2-D latent plane, laid out as the image shows it."""
+
+    codes: np.ndarray  # (n*n, 2) row-major: row r has z1 = ys[r] (top row highest), column c has z0 = xs[c]
+    xs: np.ndarray  # (n,) z0 of the columns, increasing
+    ys: np.ndarray  # (n,) z1 of the rows, decreasing (y up, as on the latent map)
+    source: str  # where the quantiles come from
+
+
+def manifold_grid(n: int, fitted: tuple[np.ndarray, np.ndarray] | None = None) -> ManifoldGrid:
+    """Kingma and Welling's figure: n evenly spaced points u in (0, 1) per axis, z = Phi^-1(u).
+
+    fitted None: the VAE's prior N(0, I). fitted (mean, cov): an AE's stand-in prior, a Gaussian
+    fitted to its training codes; each axis runs over that Gaussian's marginal quantiles.
+    """
+    u = (np.arange(n) + 0.5) / n  # midpoints: evenly spaced, never 0 or 1 (Phi^-1 would be infinite)
+    q = norm.ppf(u)  # (n,)
+    if fitted is None:
+        mean, std, source = np.zeros(2), np.ones(2), "N(0, I) quantiles"
+    else:
+        mean, std, source = fitted[0], np.sqrt(np.diag(fitted[1])), "fitted-Gaussian quantiles"
+    xs, ys = mean[0] + std[0] * q, (mean[1] + std[1] * q)[::-1]
+    codes = np.stack([np.tile(xs, n), np.repeat(ys, n)], axis=1).astype(np.float32)
+    return ManifoldGrid(codes, xs, ys, source)
+
+
+def model_manifold_grid(model: Autoencoder, n: int, train_codes: np.ndarray | None = None) -> ManifoldGrid:
+    """The grid for a 2-D model: the prior's quantiles for a VAE, a fitted Gaussian's for an AE."""
+    if model.latent_dim != 2:
+        raise ValueError(f"a manifold grid needs a 2-D latent space, got {model.latent_dim}-D")
+    if model.is_variational:
+        return manifold_grid(n)
+    if train_codes is None:
+        raise ValueError("an AE's grid needs its training codes (to fit the Gaussian)")
+    return manifold_grid(n, fit_gaussian(train_codes))

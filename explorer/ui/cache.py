@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import latents
+from explorer import figures, images, latents
 from explorer.projection import MAX_FIT_POINTS, Projection, make_projection
 from training.checkpoint import Checkpoint, Pair, load_checkpoint, load_pair
 from training.datasets import Dataset, load_dataset
@@ -82,3 +82,24 @@ def conditional_set(path: str, stamp: float) -> tuple[Checkpoint, Checkpoint]:
 @st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
 def conditional_dataset(path: str, stamp: float) -> Dataset:
     return load_dataset(conditional_set(path, stamp)[0].config.data)
+
+
+@st.cache_resource(max_entries=16, show_spinner="Decoding the manifold grid…")
+def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, np.ndarray]:
+    """One model's n x n grid over its 2-D latent plane and the decodes tiled as one uint8 image."""
+    model = pair(path, stamp)[kind].model
+    train = None if model.is_variational else codes(path, stamp, kind, "train").mean
+    grid = latents.model_manifold_grid(model, n, train)
+    return grid, images.grid(latents.decode(model, grid.codes), n, pad=0)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def manifold_png(path: str, stamp: float, kind: str, n: int) -> bytes:
+    return images.png_bytes(manifold(path, stamp, kind, n)[1])
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
+    """The test split's codes coloured by class, for download."""
+    data = dataset(path, stamp)
+    return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
