@@ -1,0 +1,201 @@
+"""What each page computes, as pure functions returning small dataclasses (no streamlit).
+
+Models are passed as {kind: model} and codes as {kind: Codes}, so the same function serves
+a pair (ae, vae) and anything else keyed the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explorer import figures, images, latents, verdict
+from training import moons
+from training.losses import kl_to_standard_normal
+from training.metrics import Bank, fit_gaussian, manifold_distance, nearest_by_mse, path_scores
+
+PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
+
+
+def nearest_distance(decoded: np.ndarray, train_images: np.ndarray) -> np.ndarray:
+    """(N,) MSE of each decoded image to its nearest training image: near 0 looks like the data."""
+    return nearest_by_mse(decoded, train_images, k=1)[1][:, 0]
+
+
+def endpoint_noise(latent_dim: int, seed: int) -> np.ndarray:
+    """One noise vector ε (D,) shared by both endpoints when a VAE samples z = μ + σ·ε."""
+    return np.random.default_rng(int(seed)).standard_normal(latent_dim).astype(np.float32)
+
+
+@dataclass
+class Interpolation:
+    path: np.ndarray  # (S, D) codes from A to B
+    strip: np.ndarray  # (S, C, H, W) their decodes
+
+
+def interpolate(
+    models: dict, codes: dict[str, latents.Codes], a: int, b: int, steps: int, method: str = "linear", noise=None
+) -> dict[str, Interpolation]:
+    """Each model's path between its own codes for items a and b (noise: VAE endpoints sampled)."""
+    out = {}
+    for kind, model in models.items():
+        za, zb = latents.endpoint_codes(codes[kind], int(a), int(b), noise)  # noise ignored where std is None
+        path = latents.INTERPOLATIONS[method](za, zb, steps).astype(np.float32)
+        out[kind] = Interpolation(path, latents.decode(model, path))
+    return out
+
+
+def decode_at(model, interpolation: Interpolation, method: str, t: float) -> np.ndarray:
+    """The decode (C, H, W) at fraction t of a path, as the browser scrubber computes it."""
+    path = interpolation.path
+    return latents.decode(model, latents.POINT_AT[method](path[0], path[-1], t)[None])[0]
+
+
+def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:
+    """PNG of all strips, one row each; GIF with one frame per step, the models side by side."""
+    both = np.concatenate(list(strips.values()))
+    steps = len(both) // len(strips)
+    png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
+    frames = [
+        images.upscale(
+            images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
+            images.display_scale(both.shape[-1], 96),
+        )
+        for i in range(steps)
+    ]
+    return images.png_bytes(png), images.gif_bytes(frames)
+
+
+@dataclass
+class PriorSet:
+    kind: str  # the model that decodes
+    source: str  # one of PRIOR_SOURCES
+    decoded: np.ndarray  # (N, C, H, W)
+
+
+def prior_sets(models: dict, ae_train_codes: np.ndarray, n: int, seed: int) -> list[PriorSet]:
+    """The three prior-sample sets: VAE from N(0, I); AE from a Gaussian fitted to its codes, and from N(0, I)."""
+    d = ae_train_codes.shape[1]
+    standard = latents.prior_codes(d, n, seed)
+    fitted = latents.prior_codes(d, n, seed, fit_gaussian(ae_train_codes))
+    sources = (
+        ("vae", PRIOR_SOURCES[0], standard),
+        ("ae", PRIOR_SOURCES[1], fitted),
+        ("ae", PRIOR_SOURCES[0], standard),
+    )
+    return [PriorSet(kind, source, latents.decode(models[kind], z)) for kind, source, z in sources]
+
+
+VAE_STORY = (
+    "The AE maps each image to one point z and learns to decode that point; nothing asks it to decode anything "
+    "else, so the space between its codes is untrained.\n\n"
+    "The VAE maps each image to a Gaussian q(z|x) = N(μ(x), σ(x)²) and is trained on the evidence lower bound\n\n"
+    "ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)),\n\n"
+    "drawing z = μ + σ·ε with ε ~ N(0, I) (the reparameterisation, so gradients flow through μ and σ). Every "
+    "training step decodes a point *near* a code, not the code itself, so neighbourhoods of codes are trained "
+    "too; the KL term, in closed form ½ Σ_d (μ_d² + σ_d² − 1 − log σ_d²), pulls all codes towards N(0, I) so "
+    "that the neighbourhoods overlap."
+)
+
+
+@dataclass
+class EndpointStory:
+    """The VAE's numbers for one image: the posterior, its KL to the prior, both reconstructions."""
+
+    mean: np.ndarray  # (D,)
+    std: np.ndarray  # (D,)
+    kl: np.ndarray  # (D,) nats per dimension
+    recon_mse: dict[str, float]  # kind -> MSE of the decode of the posterior mean
+
+    def describe(self, index: int) -> str:
+        ae, vae = self.recon_mse["ae"], self.recon_mse["vae"]
+        code = latents.format_code
+        return (
+            f"For endpoint A (item {index}): VAE μ = ({code(self.mean)}), σ = ({code(self.std)}); "
+            f"KL per dimension = ({code(self.kl)}) nats, total {self.kl.sum():.2f}. "
+            f"Reconstruction MSE from the code: AE {ae:.4f}, VAE {vae:.4f}"
+            + (" — the AE reconstructs better here, as it usually does: it pays no KL price." if ae < vae else ".")
+        )
+
+
+@torch.no_grad()
+def endpoint_story(models: dict, codes: dict[str, latents.Codes], x: torch.Tensor, index: int) -> EndpointStory:
+    posterior = models["vae"].encode(x[None])
+    kl = kl_to_standard_normal(posterior.mean, posterior.std)[0].numpy()
+    recon = {
+        kind: float(((latents.decode(model, codes[kind].mean[index][None]) - x[None].numpy()) ** 2).mean())
+        for kind, model in models.items()
+    }
+    return EndpointStory(posterior.mean[0].numpy(), posterior.std[0].numpy(), kl, recon)
+
+
+def traversal_grids(
+    models: dict, codes: dict[str, latents.Codes], starts: dict[str, np.ndarray], dims: tuple[int, int], size: int
+) -> dict[str, np.ndarray]:
+    """Each model's size x size decodes over two dimensions through its start code: (size*size, C, H, W)."""
+    out = {}
+    for kind, model in models.items():
+        rows, cols = (latents.traversal_values(codes[kind], d, size, model.is_variational) for d in dims)
+        grid = latents.traversal_grid(starts[kind].astype(np.float32), dims, rows, cols)
+        out[kind] = latents.decode(model, grid)
+    return out
+
+
+def scored_paths(interps: dict[str, Interpolation], bank: Bank) -> dict[str, dict]:
+    """path_scores of each model's strip: distances per step, their mean and max, (moons) phases."""
+    return {kind: path_scores(i.strip, bank) for kind, i in interps.items()}
+
+
+def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.ndarray:
+    """(S, 1, side, side) moons rendered at evenly spaced phases between the endpoints."""
+    return moons.render(np.linspace(phase_a, phase_b, steps), side)[:, None]
+
+
+def hole_panel(title: str, grid: latents.HoleGrid, distances: np.ndarray, codes: np.ndarray, path, a: int, b: int):
+    """A hole-map panel: codes overlaid only when the plane is the whole (2-D) space."""
+    two_d = codes.shape[1] == 2
+    on_plane = latents.plane_coordinates(path, codes[a], codes[b])
+    return figures.HolePanel(
+        title,
+        distances,
+        grid.xs,
+        grid.ys,
+        codes=codes if two_d else None,
+        path=on_plane,
+        axis_titles=grid.axis_titles,
+    )
+
+
+def prior_validity(sets: list[PriorSet], bank: Bank) -> list[float]:
+    """Mean manifold distance of each prior-sample set."""
+    return [float(manifold_distance(s.decoded, bank)[0].mean()) for s in sets]
+
+
+def lab_verdicts(
+    scores: dict[str, dict], validity: dict[tuple[str, str], float], bank: Bank, labels: dict[str, str]
+) -> list[str]:
+    """The half-moon lab's conclusions, each sentence built from the numbers it shows."""
+    standard, fitted = PRIOR_SOURCES
+    lines = [
+        verdict.path_verdict(scores["ae"]["mean_distance"], scores["vae"]["mean_distance"], bank.is_proxy),
+        verdict.prior_verdict(validity[("vae", standard)], validity[("ae", fitted)], validity[("ae", standard)]),
+    ]
+    if not bank.is_proxy and all("passes_half_moon" in s for s in scores.values()):
+        lines.insert(1, verdict.half_moon_verdict({labels[k]: s["passes_half_moon"] for k, s in scores.items()}))
+    return lines
+
+
+def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[str, str]) -> list[figures.MapPanel]:
+    """Codes seen during training, one panel per model; PCA of them when they are not 2-D."""
+    from explorer.projection import make_projection
+
+    panels = []
+    for kind, label in labels.items():
+        if kind not in snapshots:
+            continue
+        epoch, codes = snapshots[kind]
+        points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding
+        panels.append(figures.MapPanel(f"{label} codes after epoch {epoch}", points))
+    return panels
