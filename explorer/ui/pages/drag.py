@@ -46,7 +46,7 @@ dims = latents.most_active_dims(codes)
 state = st.session_state.setdefault("drag_state", {})
 origin = f"{view.pair_id}:{kind}"
 if origin not in state:
-    from_url = latents.parse_code(st.session_state.get("dz"), view.latent_dim)
+    from_url = latents.parse_code(st.session_state.get("dz") or st.query_params.get("dz"), view.latent_dim)
     state[origin] = {"z": picked_codes(view)[kind].astype(np.float64) if from_url is None else from_url, "seen": {}}
 current = state[origin]
 
