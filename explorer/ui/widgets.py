@@ -245,3 +245,27 @@ def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None
         decoded = s.decoded[:limit]
         picture = images.upscale(images.grid(decoded, 8), images.display_scale(decoded.shape[-1], 40))
         col.image(picture, caption=f"{LABELS[s.kind]}, z ~ {s.source}" + caption.format(score), width="stretch")
+
+
+def regime_switch(view: View, regimes: list[str]) -> None:
+    """Radio of the bundled 2-D moons pairs' regimes; choosing one switches the sidebar's pair to it."""
+    from explorer.ui.context import pair_choices
+
+    ids = {r: f"moons-{r}-2d" for r in regimes if f"moons-{r}-2d" in pair_choices()}
+    if not ids:
+        return
+
+    def switch() -> None:
+        st.session_state["pair"] = ids[st.session_state["lab_regime"]]
+        st.session_state["dataset"] = "moons"
+
+    if view.pair_id in ids.values():
+        st.session_state["lab_regime"] = view.pair.vae.config.data.regime
+    st.radio(
+        "Training regime (bundled 2-D pairs)",
+        list(ids),
+        horizontal=True,
+        key="lab_regime",
+        on_change=switch,
+        help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
+    )
