@@ -13,8 +13,9 @@ import torch
 
 from explorer import figures, images, latents, verdict
 from training import moons
+from training.conditions import half_condition, half_mask, label_condition
 from training.losses import kl_to_standard_normal
-from training.metrics import Bank, fit_gaussian, manifold_distance, nearest_by_mse, path_scores
+from training.metrics import Bank, fit_gaussian, manifold_distance, masked_mse, nearest_by_mse, path_scores, sharpness
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
@@ -199,3 +200,86 @@ def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[s
         points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding
         panels.append(figures.MapPanel(f"{label} codes after epoch {epoch}", points))
     return panels
+
+
+# --- conditional models ----------------------------------------------------------------------------
+
+CLASS_SAMPLES = 32  # CVAE samples drawn for the chosen class
+
+
+@torch.no_grad()
+def class_samples(cvae, regression, label: int, seed: int, n: int = CLASS_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """n CVAE decodes of z ~ N(0, I) under one label (n, C, H, W); the regression's one image (C, H, W)."""
+    k = cvae.config.n_classes
+    z = torch.from_numpy(latents.prior_codes(cvae.latent_dim, n, seed))
+    samples = cvae.decode(z, label_condition(torch.full((n,), label), k)).numpy()
+    return samples, regression.decode(label_condition(torch.tensor([label]), k)).numpy()[0]
+
+
+@torch.no_grad()
+def under_every_class(cvae, code: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray]:
+    """One z decoded under the chosen label (C, H, W) and under every label (K, C, H, W)."""
+    k = cvae.config.n_classes
+    z = torch.from_numpy(np.asarray(code, dtype=np.float32))[None]
+    chosen = cvae.decode(z, label_condition(torch.tensor([label]), k)).numpy()[0]
+    return chosen, cvae.decode(z.repeat(k, 1), label_condition(torch.arange(k), k)).numpy()
+
+
+@dataclass
+class Completion:
+    """One test image with a half hidden, filled in by the regression and n CVAE samples."""
+
+    given: np.ndarray  # (C, H, W) the visible half, the missing one grey
+    regression: np.ndarray  # (C, H, W) visible half + the regression's missing half
+    regression_mse: float  # on the missing half, against the truth
+    regression_sharpness: float
+    completions: np.ndarray  # (n, C, H, W) visible half + each sample's missing half, best first
+    mse: np.ndarray  # (n,) best first
+    sharpness: np.ndarray  # (n,) in the order drawn
+    diversity: float  # mean pairwise MSE between samples on the missing half
+
+
+@torch.no_grad()
+def complete_half(cvae, regression, x: torch.Tensor, mask_kind: str, n: int, seed: int) -> Completion:
+    """x (1, C, H, W): show mask_kind's half, let both models fill in the rest."""
+    mask = half_mask(mask_kind, tuple(x.shape[1:]))[None]
+    missing = 1 - mask
+    c = half_condition(x, mask)
+    z = torch.from_numpy(latents.prior_codes(cvae.latent_dim, n, seed))
+    predictions = cvae.decode(z, c.repeat(n, 1))
+    guess = regression.decode(c)
+    mse = masked_mse(predictions, x, missing).numpy()
+    order = np.argsort(mse)
+    pairwise = [masked_mse(predictions[i], predictions[j], missing[0]) for i in range(n) for j in range(i + 1, n)]
+    return Completion(
+        given=(x * mask + 0.35 * missing)[0].numpy(),
+        regression=(x * mask + guess * missing)[0].numpy(),  # the given half stays as given
+        regression_mse=float(masked_mse(guess, x, missing)[0]),
+        regression_sharpness=float(sharpness(guess * missing)[0]),
+        completions=(x * mask + predictions * missing)[order].numpy(),
+        mse=mse[order],
+        sharpness=sharpness(predictions * missing).numpy(),
+        diversity=float(np.mean([float(p) for p in pairwise])),
+    )
+
+
+def completion_table(m: dict) -> list[dict]:
+    """The stored completion metrics (training.metrics.completion_metrics) as table rows."""
+    return [
+        {
+            "": "MSE to the truth",
+            "regression": round(m["regression_error"], 4),
+            "CVAE": f"best of {m['n_samples']} {m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f}",
+        },
+        {"": "diversity (pairwise MSE)", "regression": 0.0, "CVAE": f"{m['cvae_diversity']:.4f}"},
+        {
+            "": f"sharpness (truth {m['sharpness_truth']:.3f})",
+            "regression": round(m["sharpness_regression"], 4),
+            "CVAE": f"{m['sharpness_cvae']:.4f}",
+        },
+        {
+            "": "MSE to the mean of the CVAE's samples",
+            "regression": round(m["regression_to_sample_mean"], 4),
+            "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}",
+        },
+    ]
