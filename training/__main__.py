@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
-from .checkpoint import find_pairs, load_checkpoint
+from .checkpoint import load_checkpoint, read_sidecar
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import DATASETS, load_dataset
 from .errors import LatentExplorerError
 from .fit import TrainingCancelled, kinds_of
 from .metrics import evaluate_model
-from .models import FAMILIES, MODELS
-from .runs import DEFAULTS, KINDS, train_and_save
+from .models import FAMILIES, MODELS, PAIR_KINDS
+from .runs import DEFAULTS, train_and_save
+from .store import sets_below
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_DIR = ROOT / "checkpoints"
@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument(
         "--model",
         default="both",
-        choices=["both", *KINDS, "cvae"],
+        choices=["both", *PAIR_KINDS, "cvae"],
         help="both: an AE and a VAE; cvae: a conditional VAE and its regression baseline",
     )
     model.add_argument(
@@ -166,8 +166,7 @@ def command_train(args: argparse.Namespace) -> int:
     kinds = None if args.model in ("both", "cvae") else (args.model,)
     results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
     for kind, result in results.items():
-        sidecar = json.loads((Path(args.out) / f"{kind}.json").read_text())
-        print(summary_line(kind, sidecar["metrics"]), f" ({result.seconds:.1f} s)")
+        print(summary_line(kind, read_sidecar(Path(args.out) / kind)["metrics"]), f" ({result.seconds:.1f} s)")
     print(f"saved to {args.out}")
     return 0
 
@@ -255,16 +254,10 @@ def command_defaults(args: argparse.Namespace) -> int:
     out = Path(args.out)
     started = time.perf_counter()
     for name in names:
-        target = out / name
-        staging = out / f".{name}.new"
-        shutil.rmtree(staging, ignore_errors=True)
-        train_and_save(DEFAULTS[name], staging, progress_bar=not args.quiet)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        train_and_save(DEFAULTS[name], out / name, progress_bar=not args.quiet, replace=True)
         print(f"{name}:")
         for kind in kinds_of(DEFAULTS[name]):
-            sidecar = json.loads((target / f"{kind}.json").read_text())
-            print("   ", summary_line(kind, sidecar["metrics"]))
+            print("   ", summary_line(kind, read_sidecar(out / name / kind)["metrics"]))
     write_defaults_table(out)
     print(f"rebuilt {len(names)} default pair(s) in {time.perf_counter() - started:.1f} s")
     return 0
@@ -276,9 +269,10 @@ def write_defaults_table(out: Path) -> None:
         "| pair | model | recon BCE | MSE | ELBO | IWAE NLL | KL | active units | sample distance | size |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for directory in find_pairs(out):
-        for kind in KINDS:
-            m = json.loads((directory / f"{kind}.json").read_text())["metrics"]
+    found = sets_below(out)
+    for directory in (path for path, kind in found if kind == "pair"):
+        for kind in PAIR_KINDS:
+            m = read_sidecar(directory / kind)["metrics"]
             size = (directory / f"{kind}.safetensors").stat().st_size / 1e6
             vae = "elbo" in m
             rows.append(
@@ -288,8 +282,8 @@ def write_defaults_table(out: Path) -> None:
                 + (f"{m['prior_validity']:.4f} ({m['prior_source']}) | " if "prior_validity" in m else "- | ")
                 + f"{size:.2f} MB |"
             )
-    for directory in sorted(p.parent for p in out.glob("*/cvae.json")):
-        m = json.loads((directory / "cvae.json").read_text())["metrics"]
+    for directory in (path for path, kind in found if kind == "conditional"):
+        m = read_sidecar(directory / "cvae")["metrics"]
         rows.append(f"\n### {directory.name}\n\n" + conditional_table(m))
     text = (
         "# Bundled default pairs\n\nTest-split metrics written by `make defaults` "

@@ -4,7 +4,7 @@
     <dir>/<kind>.json          format version, configs, data stats, metrics, history,
                                library versions, and the weights' SHA-256
 
-A pair is a directory holding ae.* and vae.*. Writes go to a temporary file that is then
+Folders of checkpoints (pairs, conditional sets) are store.py's business. Writes go to a temporary file that is then
 renamed. Replacing a checkpoint keeps the old weights under a hidden name (.<kind>.<sha>.safetensors)
 until the new sidecar is in place, so a process killed between the two renames leaves the old
 sidecar with its own weights still findable: the previous checkpoint loads.
@@ -103,8 +103,8 @@ def save_checkpoint(
     backup = None
     if weights_path.is_file() and sidecar_path.is_file():
         try:
-            old_sha = json.loads(sidecar_path.read_text()).get("weights_sha256", "")
-        except (OSError, ValueError, AttributeError):
+            old_sha = read_sidecar(sidecar_path).get("weights_sha256", "")
+        except (OSError, CheckpointError):
             old_sha = ""
         if isinstance(old_sha, str) and len(old_sha) == 64:
             backup = backup_path(weights_path, old_sha)
@@ -233,37 +233,3 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
         history=sidecar.get("history") or [],
         created=str(sidecar.get("created", "")),
     )
-
-
-@dataclass
-class Pair:
-    ae: Checkpoint
-    vae: Checkpoint
-    directory: Path
-
-    def __getitem__(self, kind: str) -> Checkpoint:
-        return {"ae": self.ae, "vae": self.vae}[kind]
-
-
-def load_pair(directory: str | Path, device: str = "cpu") -> Pair:
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no such directory")
-    ae = load_checkpoint(directory / "ae", device)
-    vae = load_checkpoint(directory / "vae", device)
-    if ae.config.model.in_shape != vae.config.model.in_shape:
-        raise CheckpointError(f"{directory}: the AE and the VAE were trained on images of different shapes")
-    return Pair(ae, vae, directory)
-
-
-def find_pairs(*roots: str | Path) -> list[Path]:
-    """Directories below the roots that hold both ae.json and vae.json, sorted by name."""
-    found = []
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for sidecar in root.rglob("vae.json"):
-            if (sidecar.parent / "ae.json").is_file():
-                found.append(sidecar.parent)
-    return sorted(set(found))

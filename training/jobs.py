@@ -6,7 +6,6 @@ keeps the runs, so a limit on concurrent runs holds across all browser sessions.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -21,6 +20,7 @@ from .datasets import load_dataset
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
 from .runs import train_and_save
+from .store import safe_name
 
 MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
@@ -68,12 +68,6 @@ class Job:
 
 _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
-
-
-def safe_name(text: str) -> str:
-    """Letters, digits, dot, dash and underscore only: a run id can never leave runs/."""
-    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", text)).strip(".-")
-    return cleaned[:60] or "run"
 
 
 def new_run_id(config: RunConfig) -> str:

@@ -16,12 +16,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .checkpoint import load_pair
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
 from .metrics import Bank, bank_for, fit_gaussian, path_scores, prior_validity, reconstruction_errors
+from .models import PAIR_KINDS
 from .moons import nearest_phase_index
-from .runs import KINDS, train_and_save
+from .runs import train_and_save
+from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
 
@@ -101,7 +102,7 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
     results: dict = {"config": asdict(lab), "cells": []}
     for regime in lab.regimes:
         for latent_dim in lab.latent_dims:
-            per_seed: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+            per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
             for seed in range(lab.seeds):
                 config = pair_config(lab, regime, latent_dim, seed)
                 pair_dir = out / "runs" / f"{regime}-{latent_dim}d-s{seed}"
@@ -110,11 +111,11 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
                     t0 = time.perf_counter()
                     train_and_save(config, pair_dir, dataset=dataset, progress_bar=progress_bar, iwae_k=10)
                     log(f"trained {pair_dir.name} in {time.perf_counter() - t0:.1f} s")
-                pair = load_pair(pair_dir)
+                pair = load_set(pair_dir)
                 bank = bank_for(dataset)
-                for kind in KINDS:
+                for kind in PAIR_KINDS:
                     per_seed[kind].append(score_model(pair[kind].model, dataset, bank, lab, seed))
-            for kind in KINDS:
+            for kind in PAIR_KINDS:
                 results["cells"].append(
                     {
                         "regime": regime,

@@ -228,7 +228,8 @@ class Regression(nn.Module):
 
 
 MODELS: dict[str, type[nn.Module]] = {"ae": Autoencoder, "vae": VAE, "cvae": ConditionalVAE, "regression": Regression}
-AUTOENCODERS = ("ae", "vae")  # one interface: encode(x), decode(z); cvae/regression also take c
+PAIR_KINDS = ("ae", "vae")  # encode(x), decode(z): the pair every page compares
+CONDITIONAL_KINDS = ("cvae", "regression")  # take a condition c too: the conditional set
 
 
 def build_model(config: ModelConfig) -> Autoencoder:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -21,7 +19,7 @@ import numpy as np
 
 from .datasets import IMAGE_SUFFIXES, images_to_array
 from .errors import DatasetError
-from .jobs import safe_name
+from .store import safe_name, staged_dir
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_FILES = 5_000
@@ -164,8 +162,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     while target.exists():
         n += 1
         target = uploads_dir / f"{name}-{n}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=uploads_dir))
-    try:
+    with staged_dir(target) as staging:
         stored = (x * 255 + 0.5).astype(np.uint8) if suffix == ".zip" else x
         arrays = {"x": stored} if y is None else {"x": stored, "y": y.astype(np.int64)}
         if class_names:
@@ -178,10 +175,6 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
             "class_names": class_names,
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Imported(target, target / "data.npz", len(x), tuple(x.shape[1:]), class_names)
 
 
