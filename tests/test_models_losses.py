@@ -5,7 +5,8 @@ import torch
 
 from training.config import ModelConfig
 from training.losses import kl_to_standard_normal, loss_terms, reconstruction_nll
-from training.models import FAMILIES, PAIR_KINDS, build_model
+from training.config import PAIR_KINDS
+from training.models import FAMILIES, build_model
 
 SHAPES = {"mlp": (1, 16, 16), "conv": (1, 28, 28)}
 

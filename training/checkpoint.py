@@ -27,7 +27,7 @@ import torch
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, LatentExplorerError
-from .models import Autoencoder, build_model
+from .models import Autoencoder, build_model, check_model_config
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -177,7 +177,7 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
             model=from_dict(ModelConfig, sidecar["model"]),
             train=from_dict(TrainConfig, sidecar["train"]),
         )
-        config.model.validate()
+        check_model_config(config.model)
         if config.model.in_shape is None:
             raise LatentExplorerError("model config has no in_shape")
     except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:

@@ -19,7 +19,7 @@ from .config import RunConfig
 from .datasets import load_dataset
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
-from .runs import train_and_save
+from .runs import check_run_config, train_and_save
 from .store import safe_name
 
 MAX_CONCURRENT_RUNS = 2
@@ -94,7 +94,7 @@ def check_limits(config: RunConfig) -> None:
 
 def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5) -> Job:
     """Validate, then train the pair in a background thread into runs_dir/<new id>."""
-    config.validate()
+    check_run_config(config)
     with _LOCK:
         check_limits(config)
         run_id = new_run_id(config)

@@ -9,37 +9,21 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
 from .metrics import Bank, bank_for, fit_gaussian, path_scores, prior_validity, reconstruction_errors
-from .models import PAIR_KINDS
 from .moons import nearest_phase_index
 from .runs import train_and_save
 from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
-
-
-@dataclass
-class LabConfig:
-    regimes: tuple[str, ...] = ("full", "gap", "sparse")
-    latent_dims: tuple[int, ...] = (2, 16)
-    seeds: int = 3
-    epochs: int = 40
-    n_train: int = 4000
-    n_test: int = 1000
-    image_size: int = 28
-    hidden: tuple[int, ...] = (128, 64)
-    steps: int = 11  # decoded images per interpolation
-    random_pairs: int = 20
-    prior_samples: int = 1000
 
 
 def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:
@@ -160,14 +144,16 @@ def results_markdown(results: dict) -> str:
         lines.append(
             f"| {cell['regime']} | {cell['latent_dim']} | {cell['model'].upper()} | {fmt(s, 'recon_mse')} | "
             f"{fmt(s, 'c2f_mean_distance')} | {fmt(s, 'c2f_max_distance')} | {fmt(s, 'c2f_smoothness', 2)} | "
-            f"{s['c2f_passes_half_moon']['mean'] * lab['seeds']:.0f}/{lab['seeds']} | {fmt(s, 'random_mean_distance')} | "
+            f"{s['c2f_passes_half_moon']['mean'] * lab['seeds']:.0f}/{lab['seeds']} | "
+            f"{fmt(s, 'random_mean_distance')} | "
             f"{fmt(s, 'prior_standard')} | {fmt(s, 'prior_fitted')} |"
         )
     lines += [
         "",
         "Ratios AE / VAE (above 1: the VAE stays closer to real moons):",
         "",
-        "| regime | latent | crescent→full distance | random-pair distance | prior samples (AE fitted vs VAE N(0,I)) | recon MSE |",
+        "| regime | latent | crescent→full distance | random-pair distance | prior samples (AE fitted vs VAE "
+        "N(0,I)) | recon MSE |",
         "|---|---|---|---|---|---|",
     ]
     for regime in lab["regimes"]:

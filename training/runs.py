@@ -11,10 +11,18 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .datasets import Dataset, load_dataset
+from .datasets import Dataset, check_data_config, load_dataset
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs
 from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
+from .models import check_model_config
 from .store import staged_dir
+
+
+def check_run_config(config: RunConfig) -> None:
+    """Every range and every name of a run, before any training starts."""
+    config.validate()
+    check_data_config(config.data)
+    check_model_config(config.model)
 
 
 def train_and_save(
@@ -37,7 +45,7 @@ def train_and_save(
     cancelled run leaves nothing a loader would find; replace=True swaps out an existing folder
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
     """
-    config.validate()
+    check_run_config(config)
     out = Path(out)
     dataset = dataset if dataset is not None else load_dataset(config.data)
     results, metrics = {}, {}

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
+from .config import CONDITIONAL_KINDS, PAIR_KINDS
 from .errors import CheckpointError, LatentExplorerError
-from .models import CONDITIONAL_KINDS, PAIR_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "checkpoints"
@@ -31,8 +31,6 @@ STAGING_SUFFIX = ".staging"
 SetKind = Literal["pair", "conditional"]
 SET_KINDS: dict[str, tuple[str, ...]] = {"pair": PAIR_KINDS, "conditional": CONDITIONAL_KINDS}
 LEADS = {"pair": "vae", "conditional": "cvae"}  # the member whose configs speak for the set
-
-__all__ = ["read_sidecar"]  # re-exported: the one sidecar reader lives beside the writer
 
 
 # --- roots and ids ---------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .config import MAX_SIDE, MIN_SIDE
 from .datasets import IMAGE_SUFFIXES, images_to_array
 from .errors import DatasetError
 from .store import safe_name, staged_dir
@@ -25,7 +26,6 @@ MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_FILES = 5_000
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_IMAGE_PIXELS = 1024 * 1024  # per image, before any decoding (decompression bombs)
-MAX_SIDE = 128
 
 
 @dataclass
@@ -87,8 +87,10 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
                     w, h = im.size
                     if w * h > MAX_IMAGE_PIXELS:
                         raise DatasetError(f"{m.filename}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
-                    if not (4 <= w <= MAX_SIDE and 4 <= h <= MAX_SIDE):
-                        raise DatasetError(f"{m.filename}: {w}x{h}; image sides must be 4 to {MAX_SIDE} pixels")
+                    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+                        raise DatasetError(
+                            f"{m.filename}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels"
+                        )
                     im.load()
                     array = np.asarray(im.convert("RGB"))
             except DatasetError:

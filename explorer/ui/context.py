@@ -11,9 +11,9 @@ from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import Projection
 from explorer.ui import cache
+from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
-from training.models import PAIR_KINDS as KINDS
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
