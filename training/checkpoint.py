@@ -164,13 +164,7 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
     return sidecar
 
 
-def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
-    """Rebuild a model from the registry and check every tensor against its config."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load
-
-    weights_path, sidecar_path = _paths(path)
-    sidecar = read_sidecar(path)
+def _config_of(sidecar: dict[str, Any], name: str) -> RunConfig:
     try:
         config = RunConfig(
             data=from_dict(DataConfig, sidecar["data"]),
@@ -181,47 +175,62 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
         if config.model.in_shape is None:
             raise LatentExplorerError("model config has no in_shape")
     except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:
-        raise CheckpointError(f"{sidecar_path.name}: bad config in sidecar ({exc})") from None
+        raise CheckpointError(f"{name}: bad config in sidecar ({exc})") from None
+    return config
 
+
+def _weights_bytes(weights_path: Path, expected_sha: Any) -> bytes:
+    """The weights whose SHA-256 the sidecar records: the file, or the backup an interrupted save left."""
     if not weights_path.is_file():
         raise CheckpointError(f"{weights_path}: weights file missing")
     if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
     raw = weights_path.read_bytes()
-    expected_sha = sidecar.get("weights_sha256")
-    if hashlib.sha256(raw).hexdigest() != expected_sha:
-        # A save interrupted between its two renames: the sidecar's own weights are kept aside.
-        backup = (
-            backup_path(weights_path, expected_sha)
-            if isinstance(expected_sha, str) and len(expected_sha) == 64
-            else None
-        )
-        if backup is not None and backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
+    if hashlib.sha256(raw).hexdigest() == expected_sha:
+        return raw
+    # A save interrupted between its two renames: the sidecar's own weights are kept aside.
+    if isinstance(expected_sha, str) and len(expected_sha) == 64:
+        backup = backup_path(weights_path, expected_sha)
+        if backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
             raw = backup.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != expected_sha:
-            raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    return raw
+
+
+def _check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], name: str, kind: str) -> None:
+    missing, extra = set(expected) - set(state), set(state) - set(expected)
+    if missing or extra:
+        raise CheckpointError(
+            f"{name}: tensors do not match a {kind} of this config "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{name}: {key} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[key].shape)}"
+            )
+        if tensor.dtype != torch.float32:
+            raise CheckpointError(f"{name}: {key} is {tensor.dtype}, expected float32")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{name}: {key} holds NaN or infinite values")
+
+
+def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
+    """Rebuild a model from the registry and check every tensor against its config."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load
+
+    weights_path, sidecar_path = _paths(path)
+    sidecar = read_sidecar(path)
+    config = _config_of(sidecar, sidecar_path.name)
+    raw = _weights_bytes(weights_path, sidecar.get("weights_sha256"))
     try:
         state = load(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights_path.name}: not a readable safetensors file ({exc})") from None
-
     model = build_model(config.model)
-    expected = model.state_dict()
-    missing, extra = set(expected) - set(state), set(state) - set(expected)
-    if missing or extra:
-        raise CheckpointError(
-            f"{weights_path.name}: tensors do not match a {config.model.kind} of this config "
-            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(
-                f"{weights_path.name}: {name} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[name].shape)}"
-            )
-        if tensor.dtype != torch.float32:
-            raise CheckpointError(f"{weights_path.name}: {name} is {tensor.dtype}, expected float32")
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{weights_path.name}: {name} holds NaN or infinite values")
+    _check_tensors(state, model.state_dict(), weights_path.name, config.model.kind)
     model.load_state_dict(state)
     model.to(device).eval()
     return Checkpoint(

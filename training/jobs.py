@@ -109,44 +109,56 @@ def get_job(run_id: str) -> Job | None:
     return _JOBS.get(run_id)
 
 
+def _probe(job: Job, dataset) -> torch.Tensor:
+    """The test images whose codes the snapshots show, and how to colour them."""
+    if len(dataset.train) > MAX_TRAIN_IMAGES:
+        raise LatentExplorerError(
+            f"the dataset has {len(dataset.train):,} training images; this server trains on at most "
+            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
+        )
+    if dataset.test.y is not None:
+        job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
+    elif "phase" in dataset.test.factors:
+        job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
+    return dataset.test.x[:SNAPSHOT_POINTS]
+
+
+def _progress_recorder(job: Job, probe: torch.Tensor, snapshot_every: int):
+    def on_progress(p: Progress) -> None:
+        job.kind, job.epoch = p.kind, p.epoch
+        job.history[p.kind].append(p.record)
+        conditional = job.config.model.condition != "none"  # its codes need a condition: no snapshot
+        if not conditional and (p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs):
+            with torch.no_grad():
+                job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
+
+    return on_progress
+
+
+def _stopper(job: Job, timed_out: list[bool]):
+    deadline = time.time() + MAX_RUN_SECONDS
+
+    def should_stop() -> bool:
+        if time.time() > deadline:
+            timed_out.append(True)
+            return True
+        return job.cancel_event.is_set()
+
+    return should_stop
+
+
 def _work(job: Job, snapshot_every: int) -> None:
     job.status = "running"
     timed_out: list[bool] = []
     try:
         dataset = load_dataset(job.config.data)
-        if len(dataset.train) > MAX_TRAIN_IMAGES:
-            raise LatentExplorerError(
-                f"the dataset has {len(dataset.train):,} training images; this server trains on at most "
-                f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
-            )
-        probe = dataset.test.x[:SNAPSHOT_POINTS]
-        if dataset.test.y is not None:
-            job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
-        elif "phase" in dataset.test.factors:
-            job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
-
-        def on_progress(p: Progress) -> None:
-            job.kind, job.epoch = p.kind, p.epoch
-            job.history[p.kind].append(p.record)
-            conditional = job.config.model.condition != "none"  # its codes need a condition: no snapshot
-            if not conditional and (p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs):
-                with torch.no_grad():
-                    job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
-
-        deadline = time.time() + MAX_RUN_SECONDS
-
-        def should_stop() -> bool:
-            if time.time() > deadline:
-                timed_out.append(True)
-                return True
-            return job.cancel_event.is_set()
-
+        probe = _probe(job, dataset)
         train_and_save(
             job.config,
             job.out,
             dataset=dataset,
-            on_progress=on_progress,
-            should_stop=should_stop,
+            on_progress=_progress_recorder(job, probe, snapshot_every),
+            should_stop=_stopper(job, timed_out),
             progress_bar=False,
             iwae_k=20,
         )
