@@ -18,8 +18,9 @@ import torch
 
 from .config import PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
-from .metrics import Bank, bank_for, fit_gaussian, path_scores, prior_validity, reconstruction_errors
+from .metrics import Bank, bank_for, fit_gaussian, gaussian_codes, path_scores, prior_validity, reconstruction_errors
 from .moons import nearest_phase_index
+from .paths import lerp
 from .runs import train_and_save
 from .store import load_set
 
@@ -39,9 +40,8 @@ def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunC
 @torch.no_grad()
 def interpolate_decode(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int) -> np.ndarray:
     """Decode the straight line between the posterior means of two images: (steps, C, H, W)."""
-    za, zb = model.encode(torch.stack([x_a, x_b])).mean
-    t = torch.linspace(0, 1, steps)[:, None]
-    return model.decode((1 - t) * za + t * zb).numpy()
+    za, zb = model.encode(torch.stack([x_a, x_b])).mean.numpy()
+    return model.decode(torch.from_numpy(lerp(za, zb, steps).astype(np.float32))).numpy()
 
 
 @torch.no_grad()
@@ -57,8 +57,8 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     random_scores = [path_scores(interpolate_decode(model, test.x[i], test.x[j], lab.steps), bank) for i, j in pairs]
 
     train_codes = model.encode(dataset.train.x).mean.numpy()
-    standard = rng.standard_normal((lab.prior_samples, train_codes.shape[1]))
-    fitted = rng.multivariate_normal(*fit_gaussian(train_codes), size=lab.prior_samples)
+    standard = gaussian_codes(lab.prior_samples, train_codes.shape[1], rng)
+    fitted = gaussian_codes(lab.prior_samples, train_codes.shape[1], rng, fit_gaussian(train_codes))
     return {
         **reconstruction_errors(model, test.x),
         "c2f_mean_distance": c2f["mean_distance"],

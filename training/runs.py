@@ -6,14 +6,20 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, check_data_config, load_dataset
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs
-from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
+from .metrics import (
+    bank_for,
+    completion_metrics,
+    evaluate_model,
+    label_metrics,
+    prior_codes,
+    prior_validity,
+)
 from .models import check_model_config
 from .store import staged_dir
 
@@ -96,13 +102,8 @@ def conditional_metrics(cvae, regression, dataset: Dataset) -> dict:
 def sample_validity(model, dataset: Dataset, bank, seed: int = 0) -> dict:
     """Mean manifold distance of 1,000 decoded samples: the VAE from its prior N(0, I), the AE
     (which has none) from a Gaussian fitted to its training codes."""
-    rng = np.random.default_rng(seed)
-    d = model.latent_dim
-    if model.is_variational:
-        codes, source = rng.standard_normal((PRIOR_SAMPLES, d)), "N(0, I)"
-    else:
-        train_codes = model.encode(dataset.train.x[:10_000]).mean.numpy()
-        codes, source = rng.multivariate_normal(*fit_gaussian(train_codes), size=PRIOR_SAMPLES), "fitted Gaussian"
+    train_codes = None if model.is_variational else model.encode(dataset.train.x[:10_000]).mean.numpy()
+    codes, source = prior_codes(model, train_codes, PRIOR_SAMPLES, seed)
     return {
         "prior_validity": prior_validity(model, bank, codes),
         "prior_source": source,

@@ -10,7 +10,7 @@ from explorer.ui import cache
 from explorer.ui.widgets import show_image, show_strip
 from training.conditions import MASKS, half_condition, half_mask, label_condition
 from training.errors import LatentExplorerError
-from training.metrics import sharpness
+from training.metrics import masked_mse, sharpness
 from training.store import find_sets
 
 st.title("Conditional VAE")
@@ -123,7 +123,7 @@ with tab_fill:
             return x * mask + pred * missing  # the given half stays as given
 
         def distance(pred: torch.Tensor) -> np.ndarray:
-            return (((pred - x) ** 2 * missing).flatten(1).sum(1) / missing.sum()).numpy()
+            return masked_mse(pred, x, missing).numpy()
 
         shown_input = (x * mask + 0.35 * missing)[0].numpy()
         top = st.columns(4)
