@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from explorer import figures, images, latents, verdict
-from training import moons
+from training import moons, paths
 from training.conditions import half_condition, half_mask, label_condition
 from training.losses import kl_to_standard_normal
 from training.metrics import Bank, fit_gaussian, manifold_distance, masked_mse, nearest_by_mse, path_scores, sharpness
@@ -43,7 +43,7 @@ def interpolate(
     out = {}
     for kind, model in models.items():
         za, zb = latents.endpoint_codes(codes[kind], int(a), int(b), noise)  # noise ignored where std is None
-        path = latents.INTERPOLATIONS[method](za, zb, steps).astype(np.float32)
+        path = paths.INTERPOLATIONS[method](za, zb, steps).astype(np.float32)
         out[kind] = Interpolation(path, latents.decode(model, path))
     return out
 
@@ -51,7 +51,7 @@ def interpolate(
 def decode_at(model, interpolation: Interpolation, method: str, t: float) -> np.ndarray:
     """The decode (C, H, W) at fraction t of a path, as the browser scrubber computes it."""
     path = interpolation.path
-    return latents.decode(model, latents.POINT_AT[method](path[0], path[-1], t)[None])[0]
+    return latents.decode(model, paths.POINT_AT[method](path[0], path[-1], t)[None])[0]
 
 
 def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:

@@ -9,15 +9,16 @@ from PIL import Image
 
 from explorer import figures, images, latents
 from explorer.projection import PROJECTIONS, make_projection
-from training.checkpoint import load_pair
+from training import paths
 from training.metrics import fit_gaussian, nearest_by_mse
 from training.moons import nearest_phase_index
+from training.store import load_set
 
 
 def test_lerp_hits_both_endpoints_exactly_and_is_even():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(5), rng.standard_normal(5)
-    path = latents.lerp(a, b, 7)
+    path = paths.lerp(a, b, 7)
     assert path.shape == (7, 5)
     assert np.array_equal(path[0], a) and np.array_equal(path[-1], b)
     steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
@@ -28,17 +29,17 @@ def test_slerp_keeps_the_norm_between_endpoints_of_equal_norm():
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(16), rng.standard_normal(16)
     b *= np.linalg.norm(a) / np.linalg.norm(b)
-    path = latents.slerp(a, b, 11)
+    path = paths.slerp(a, b, 11)
     assert np.array_equal(path[0], a) and np.array_equal(path[-1], b)
     assert np.allclose(np.linalg.norm(path, axis=1), np.linalg.norm(a))
     # ... where the straight line cuts through the centre
-    assert np.linalg.norm(latents.lerp(a, b, 11)[5]) < 0.9 * np.linalg.norm(a)
+    assert np.linalg.norm(paths.lerp(a, b, 11)[5]) < 0.9 * np.linalg.norm(a)
 
 
 def test_slerp_falls_back_to_lerp_for_parallel_or_zero_codes():
     a = np.array([1.0, 0.0])
-    assert np.allclose(latents.slerp(a, 2 * a, 3), latents.lerp(a, 2 * a, 3))
-    assert np.allclose(latents.slerp(np.zeros(2), a, 3), latents.lerp(np.zeros(2), a, 3))
+    assert np.allclose(paths.slerp(a, 2 * a, 3), paths.lerp(a, 2 * a, 3))
+    assert np.allclose(paths.slerp(np.zeros(2), a, 3), paths.lerp(np.zeros(2), a, 3))
 
 
 def test_endpoint_codes_share_one_noise_vector():
@@ -116,7 +117,7 @@ def test_prior_codes():
 
 
 def test_encode_and_decode_match_the_model(tiny_pair_dir, tiny_moons):
-    vae = load_pair(tiny_pair_dir).vae.model
+    vae = load_set(tiny_pair_dir)["vae"].model
     codes = latents.encode(vae, tiny_moons.test.x)
     posterior = vae.encode(tiny_moons.test.x)
     assert np.allclose(codes.mean, posterior.mean.detach().numpy())

@@ -8,8 +8,10 @@ import streamlit as st
 from explorer import figures, images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui.context import KINDS, LABELS, View
+from training import moons
 from training.metrics import nearest_by_mse
 from training.moons import nearest_phase_index
+from training.store import find_sets
 
 QP = "query-params"  # widgets bound to the URL
 
@@ -247,11 +249,10 @@ def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None
         col.image(picture, caption=f"{LABELS[s.kind]}, z ~ {s.source}" + caption.format(score), width="stretch")
 
 
-def regime_switch(view: View, regimes: list[str]) -> None:
+def regime_switch(view: View) -> None:
     """Radio of the bundled 2-D moons pairs' regimes; choosing one switches the sidebar's pair to it."""
-    from explorer.ui.context import pair_choices
-
-    ids = {r: f"moons-{r}-2d" for r in regimes if f"moons-{r}-2d" in pair_choices()}
+    pairs = find_sets("pair")
+    ids = {r: f"moons-{r}-2d" for r in moons.REGIMES if f"moons-{r}-2d" in pairs}
     if not ids:
         return
 
@@ -260,7 +261,7 @@ def regime_switch(view: View, regimes: list[str]) -> None:
         st.session_state["dataset"] = "moons"
 
     if view.pair_id in ids.values():
-        st.session_state["lab_regime"] = view.pair.vae.config.data.regime
+        st.session_state["lab_regime"] = view.pair["vae"].config.data.regime
     st.radio(
         "Training regime (bundled 2-D pairs)",
         list(ids),

@@ -2,11 +2,12 @@
 
 import streamlit as st
 
-from explorer import analyses, latents
+from explorer import analyses
 from explorer.figures import step_distances
 from explorer.ui import widgets
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.widgets import QP, show_image, show_strip
+from training import paths
 
 PRIOR_SAMPLES = 32
 
@@ -39,7 +40,7 @@ else:
 
 settings = st.columns(4)
 steps = settings[0].slider("Steps", 3, 21, 11, key="steps", bind=QP)
-method = settings[1].radio("Path", list(latents.INTERPOLATIONS), horizontal=True, key="interp", bind=QP)
+method = settings[1].radio("Path", list(paths.INTERPOLATIONS), horizontal=True, key="interp", bind=QP)
 vae_mode = settings[2].radio(
     "VAE endpoints",
     ["posterior mean", "sample"],

@@ -10,7 +10,6 @@ from explorer.ui.widgets import QP, index_pair, pair_models, phase_pair, prior_g
 
 HOLE_GRID = 64
 PRIOR_SAMPLES = 1000
-REGIMES = ("sparse", "gap", "full")
 
 view = current_view()
 test, models = view.dataset.test, pair_models(view)
@@ -24,7 +23,7 @@ st.caption(
 if bank.is_proxy:
     st.info("This pair is not trained on moons: every distance below is to the nearest training image, a proxy.")
 if is_moons:
-    regime_switch(view, list(REGIMES))  # shortcuts to the bundled moons pairs
+    regime_switch(view)  # shortcuts to the bundled moons pairs
 
 cols = st.columns(3)
 if is_moons:
