@@ -15,7 +15,16 @@ from explorer import figures, images, latents, verdict
 from training import moons, paths
 from training.conditions import half_condition, half_mask, label_condition
 from training.losses import kl_to_standard_normal
-from training.metrics import Bank, fit_gaussian, manifold_distance, masked_mse, nearest_by_mse, path_scores, sharpness
+from training.metrics import (
+    LABEL_SAMPLES,
+    Bank,
+    fit_gaussian,
+    manifold_distance,
+    masked_mse,
+    nearest_by_mse,
+    path_scores,
+    sharpness,
+)
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
@@ -260,6 +269,14 @@ def complete_half(cvae, regression, x: torch.Tensor, mask_kind: str, n: int, see
         mse=mse[order],
         sharpness=sharpness(predictions * missing).numpy(),
         diversity=float(np.mean([float(p) for p in pairwise])),
+    )
+
+
+def label_summary(m: dict) -> str:
+    """The stored label metrics (training.metrics.label_metrics) in a sentence."""
+    return (
+        f"Measured over {m.get('n_samples', LABEL_SAMPLES)} z and {m['n_classes']} classes: variance across z for a "
+        f"fixed class {m['within_class_variance']:.4f}, across classes for a fixed z {m['across_class_variance']:.4f}"
     )
 
 

@@ -7,8 +7,10 @@ import streamlit as st
 
 from explorer import figures, images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
+from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, View
 from training import moons
+from training.errors import LatentExplorerError
 from training.metrics import nearest_by_mse
 from training.moons import nearest_phase_index
 from training.store import find_sets
@@ -145,6 +147,17 @@ def point_colours(view: View, limit: int) -> tuple[np.ndarray, list[str]]:
     n = len(view.dataset.test)
     take = np.linspace(0, n - 1, min(n, limit)).astype(int)
     return take, figures.point_colours(view.colouring(), take)
+
+
+def open_set(info):
+    """(lead, second, dataset) of a conditional set (cvae, regression); st.error and stop if it cannot load."""
+    path = str(info.path)
+    try:
+        models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
+    except (LatentExplorerError, OSError) as exc:
+        st.error(f"Could not open {info.id}: {exc}")
+        st.stop()
+    return models[info.kinds[0]], models[info.kinds[1]], data
 
 
 def pair_models(view: View) -> dict:
