@@ -7,13 +7,17 @@ a pair (ae, vae) and anything else keyed the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from explorer import figures, images, latents, verdict
 from training import moons, paths
+from training.checkpoint import read_sidecar
 from training.conditions import half_condition, half_mask, label_condition
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.errors import LatentExplorerError
 from training.losses import kl_to_standard_normal
 from training.metrics import (
     LABEL_SAMPLES,
@@ -25,6 +29,7 @@ from training.metrics import (
     path_scores,
     sharpness,
 )
+from training.store import RUN_PREFIX
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
@@ -299,4 +304,73 @@ def completion_table(m: dict) -> list[dict]:
             "regression": round(m["regression_to_sample_mean"], 4),
             "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}",
         },
+    ]
+
+
+# --- training from the app ---------------------------------------------------------------------------
+
+MODEL_CHOICES = {  # label -> (kind, condition); a run trains the set the config asks for
+    "AE + VAE": ("vae", "none"),
+    "CVAE on the class label (+ regression)": ("cvae", "label"),
+    "CVAE on half the image (+ regression)": ("cvae", "half"),
+}
+UPLOAD_PREFIX = "upload:"  # dataset options naming the user's uploads
+
+
+def train_config(form: dict, uploads: Path) -> RunConfig:
+    """The run the train form asks for; LatentExplorerError when a field cannot be used."""
+    try:
+        hidden = tuple(int(h) for h in form["hidden"].split(",") if h.strip())
+    except ValueError:
+        hidden = ()
+    if not hidden:
+        raise LatentExplorerError(f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}")
+    n_train, seed, dataset = form["n_train"] or None, int(form["seed"]), form["dataset"]
+    if dataset.startswith(UPLOAD_PREFIX):
+        path = uploads / dataset[len(UPLOAD_PREFIX) :] / "data.npz"
+        data = DataConfig("npz", path=str(path), n_train=n_train, seed=seed)
+    else:
+        data = DataConfig(dataset, regime=form["regime"], jitter=form["jitter"], n_train=n_train, seed=seed)
+    kind, condition = MODEL_CHOICES[form["models"]]
+    model = ModelConfig(
+        kind=kind,
+        condition=condition,
+        family=form["family"],
+        latent_dim=int(form["latent_dim"]),
+        hidden=hidden,
+        beta=float(form["beta"]),
+    )
+    train = TrainConfig(
+        epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])
+    )
+    return RunConfig(data, model, train)
+
+
+def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
+    """One point per trained VAE on dataset that recorded prior validity, from its sidecar alone."""
+    points = []
+    for info in sets.values():
+        if not info.id.startswith(RUN_PREFIX):
+            continue
+        try:  # the sidecars say all this chart needs: no weights are loaded
+            sidecar = read_sidecar(info.path / "vae")
+            data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
+            if data["name"] == dataset and "prior_validity" in m:
+                beta, recon, validity = float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"])
+                points.append(figures.BetaPoint(beta, recon, validity, info.path.name))
+        except (LatentExplorerError, KeyError, TypeError, ValueError):
+            continue
+    return points
+
+
+def upload_rows(uploads: dict[str, dict]) -> list[dict]:
+    """The user's uploaded datasets as table rows."""
+    return [
+        {
+            "dataset": name,
+            "from": meta.get("source"),
+            "images": meta.get("n_images"),
+            "shape": "x".join(map(str, meta.get("image_shape", []))),
+        }
+        for name, meta in uploads.items()
     ]

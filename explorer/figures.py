@@ -350,11 +350,11 @@ class BetaPoint:
     name: str  # the run folder
 
 
-def beta_tradeoff(points: list[BetaPoint]) -> go.Figure:
+def beta_tradeoff(points: list[BetaPoint], n_samples: int) -> go.Figure:
     """Reconstruction and prior-sample distance against β, one point per VAE (log β when all > 0)."""
     points = sorted(points, key=lambda p: (p.beta, p.recon_mse, p.prior_validity, p.name))
     fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", "prior-sample distance (1,000 samples)"]
+        rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", f"prior-sample distance ({n_samples:,} samples)"]
     )
     log = min(p.beta for p in points) > 0
     for col, values in ((1, [p.recon_mse for p in points]), (2, [p.prior_validity for p in points])):
