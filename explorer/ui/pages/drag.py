@@ -88,10 +88,10 @@ def drag_panel() -> None:
     st.session_state["dz"] = current["text"] = latents.code_param(z)  # the URL follows through the bound input
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
-    with cols[0]:
+    with cols[0]:  # the bound input first: the URL is updated before the new image shows
+        st.text_input("Code", key="dz", bind=QP, help="comma-separated, one value per latent dimension; edit to jump")
         where = "server" if server else "released"
         show_image(image, f"{where}: {LABELS[kind]} decodes ({latents.format_code(z, 4)})", target=140)
-        st.text_input("Code", key="dz", bind=QP, help="comma-separated, one value per latent dimension; edit to jump")
     with cols[1]:
         show_nearest(view, image, "**Nearest training images** to the released code's decode")
 
