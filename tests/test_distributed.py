@@ -19,13 +19,13 @@ from safetensors.torch import load_file
 from tests.helpers import open_app, run_cli, tiny_run, wait
 from training import distributed
 from training.__main__ import main
-from training.checkpoint import load_pair
 from training.config import PRECISIONS, TrainConfig
 from training.devices import Amp, OnDevice, Streamed, float32, resolve_device, resolve_precision
 from training.errors import LatentExplorerError, TrainingError
 from training.fit import fit, make_optimizer
 from training.models import Output, Posterior
 from training.runs import train_and_save
+from training.store import load_set
 
 ROOT = Path(__file__).resolve().parent.parent
 CUDA = torch.cuda.is_available()
@@ -150,7 +150,7 @@ def test_bf16_autocast_trains_and_keeps_float32_weights(tiny_config, tiny_moons,
         assert (sidecar["train"]["precision"], sidecar["train"]["device"]) == ("bf16", "cpu")
         assert sidecar["train"]["world_size"] == 1
         assert {t.dtype for t in load_file(tmp_path / "bf16" / f"{kind}.safetensors").values()} == {torch.float32}
-    load_pair(tmp_path / "bf16")
+    load_set(tmp_path / "bf16")
 
 
 def test_streamed_and_on_device_data_give_the_same_batches():
@@ -238,7 +238,7 @@ def test_torchrun_two_ranks_match_one_process(tmp_path):
             for key in ("train_total", "test_total", "test_kl"):
                 assert a[key] == pytest.approx(b[key], rel=1e-5, abs=1e-6)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
-    load_pair(tmp_path / "two")
+    load_set(tmp_path / "two")
 
 
 def children(pid: int) -> list[int]:
@@ -280,7 +280,7 @@ def test_a_killed_rank_ends_the_launch_and_the_previous_checkpoint_loads(tiny_pa
     assert launch.returncode != 0
     assert "rank      : 1 (local_rank: 1)" in report and "SIGKILL" in report, report[-3000:]
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    load_pair(out)
+    load_set(out)
 
 
 # --- CUDA (skipped here; CI has no GPU) -------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_cuda_training_writes_float32_weights_and_records_the_device(precision, 
         history = sidecar["history"]
         assert history[-1]["train_total"] < history[0]["train_total"]
         assert {t.dtype for t in load_file(tmp_path / "run" / f"{kind}.safetensors").values()} == {torch.float32}
-    load_pair(tmp_path / "run")
+    load_set(tmp_path / "run")
 
 
 @pytest.mark.gpu

@@ -14,10 +14,11 @@ from streamlit.testing.v1 import AppTest
 
 from explorer import latents
 from training import datasets
-from training.checkpoint import load_checkpoint, load_pair
+from training.checkpoint import load_checkpoint
 from training.config import DataConfig
 from training.datasets import MNIST5K_FILE, load_dataset, read_mnist5k_cache, stratified_split
 from training.errors import DatasetError
+from training.store import load_set
 
 ROOT = Path(__file__).resolve().parent.parent
 PAIR = ROOT / "checkpoints" / "mnist5k-2d"
@@ -117,14 +118,14 @@ def test_the_vae_grid_shows_at_least_8_digit_classes(cache_dir):
 
 
 def test_the_ae_grid_spans_its_fitted_gaussian(cache_dir):
-    pair = load_pair(PAIR)
+    pair = load_set(PAIR)
     ds = load_dataset(DataConfig("mnist5k", data_dir=str(cache_dir)))
-    train_codes = latents.encode(pair.ae.model, ds.train.x).mean
-    grid = latents.model_manifold_grid(pair.ae.model, 20, train_codes)
+    train_codes = latents.encode(pair["ae"].model, ds.train.x).mean
+    grid = latents.model_manifold_grid(pair["ae"].model, 20, train_codes)
     inside = (train_codes[:, 0] >= grid.xs[0]) & (train_codes[:, 0] <= grid.xs[-1])
     assert 0.9 < inside.mean() < 0.99  # +-1.96 sigma of a Gaussian fit holds about 95% of the codes
     with pytest.raises(ValueError, match="training codes"):
-        latents.model_manifold_grid(pair.ae.model, 20)
+        latents.model_manifold_grid(pair["ae"].model, 20)
 
 
 @pytest.fixture

@@ -20,16 +20,12 @@ from .conditions import condition_for, random_masks
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .devices import Amp, OnDevice, Streamed, float32, place_data, resolve_device, resolve_precision
-from .errors import TrainingError
+from .errors import TrainingCancelled, TrainingError
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
 EVAL_BATCH = 1024
 log = logging.getLogger(__name__)
-
-
-class TrainingCancelled(TrainingError):
-    pass
 
 
 @dataclass
