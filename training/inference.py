@@ -239,14 +239,20 @@ def exact_log_px(
 
 @torch.no_grad()
 def log_posterior_grid(
-    model, x: torch.Tensor, log_px: torch.Tensor, lo: tuple[float, float], hi: tuple[float, float], n: int = 120
+    model,
+    x: torch.Tensor,
+    log_px: torch.Tensor,
+    lo: tuple[float, float],
+    hi: tuple[float, float],
+    n: int = 120,
+    nll: NLL | None = None,
 ) -> torch.Tensor:
     """log p(z|x) = log p(x|z) + log p(z) - log p(x) on an axis-aligned n x n grid over the box
     lo..hi, for one image x (1, C, H, W): (n, n), rows along z1, columns along z0 (as a heat map)."""
     z0 = torch.linspace(lo[0], hi[0], n)
     z1 = torch.linspace(lo[1], hi[1], n)
     z = torch.stack(torch.meshgrid(z0, z1, indexing="xy"), -1).reshape(-1, 2)  # (n*n, 2), z0 fastest
-    log_joint = log_likelihoods(model, x, z) + prior_log_density(z)[None]
+    log_joint = log_likelihoods(model, x, z, nll) + prior_log_density(z)[None]
     return (log_joint[0] - log_px.reshape(())).reshape(n, n)
 
 
