@@ -178,3 +178,11 @@ def test_bundled_pairs_obey_the_bounds(name):
     assert iwae[-1] <= float(exact.mean()) + 0.05  # ... toward exact, not past it
     se = (elbo.elbo_se.pow(2) + result.optimised.elbo_se.pow(2)).sqrt()
     assert (result.optimised.elbo >= elbo.elbo - 3 * se).all()  # q* at least as good as q
+
+
+def test_cli_refuses_exact_for_other_latent_sizes():
+    from tests.test_cli import run_cli
+
+    done = run_cli("eval", str(ROOT / "checkpoints" / "digits-8d"), "--exact")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "2-D" in done.stderr and "8-D" in done.stderr

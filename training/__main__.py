@@ -78,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--json", action="store_true", help="one JSON object per model")
     ev.add_argument("--iwae-k", type=int, default=50)
     ev.add_argument("--data-dir", default=None)
+    ev.add_argument(
+        "--exact",
+        action="store_true",
+        help="2-D latents: exact log p(x) by quadrature, KL(q || p(z|x)) and its split into approximation "
+        "and amortisation gaps (q* optimised per image)",
+    )
+    ev.add_argument("--exact-images", type=int, default=200, help="--exact: the first N test images")
 
     lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
     lab.add_argument("--regimes", default="full,gap,sparse")
@@ -188,6 +195,12 @@ def command_eval(args: argparse.Namespace) -> int:
     datasets = {}
     for weights in checkpoint_paths(path):
         checkpoint = load_checkpoint(weights)
+        if args.exact:
+            from .inference import require_2d
+
+            require_2d(checkpoint.model)  # refuse before any work
+            if not 1 <= args.exact_images <= 100_000:
+                raise LatentExplorerError("--exact-images must be 1 to 100,000")
         data_config = checkpoint.config.data
         if args.data_dir:
             data_config.data_dir = args.data_dir
@@ -196,11 +209,33 @@ def command_eval(args: argparse.Namespace) -> int:
             datasets[key] = load_dataset(data_config)
         metrics = evaluate_model(checkpoint.model, datasets[key].test.x, iwae_k=args.iwae_k)
         kind = checkpoint.config.model.kind
+        if args.exact and checkpoint.model.is_variational:
+            metrics["exact"] = exact_summary(checkpoint.model, datasets[key].test.x[: args.exact_images])
         if args.json:
             print(json.dumps({"kind": kind, "path": str(weights), **metrics}))
         else:
             print(summary_line(kind, metrics))
+            if "exact" in metrics:
+                print(exact_line(metrics["exact"]))
     return 0
+
+
+def exact_summary(model, x) -> dict:
+    from .inference import infer
+
+    return infer(model.eval(), x).summary()
+
+
+def exact_line(m: dict) -> str:
+    """Means over the images, nats: the identity log p(x) = ELBO + KL(q || p(z|x)), and the KL split."""
+    return (
+        f"    exact, {m['n_images']} test images: log p(x) {m['exact_log_px']:.2f} "
+        f"(quadrature error < {max(m['quadrature_error_max'], 1e-4):.0e}) = ELBO {m['elbo']:.2f} "
+        f"± {m['elbo_se']:.2f} + KL(q || p(z|x)) {m['kl_posterior']:.2f} (median {m['kl_posterior_median']:.2f}, "
+        f"max {m['kl_posterior_max']:.1f}); IWAE-50 {m['iwae_50']:.2f}, IWAE-5000 {m['iwae_5000']:.2f} "
+        f"(ESS {m['ess_5000']:.0f}); gap split: approximation {m['approximation_gap']:.2f}, "
+        f"amortisation {m['amortisation_gap']:.2f}"
+    )
 
 
 def eval_conditional(path: Path, args: argparse.Namespace) -> int:
