@@ -186,3 +186,37 @@ def test_cli_refuses_exact_for_other_latent_sizes():
     done = run_cli("eval", str(ROOT / "checkpoints" / "digits-8d"), "--exact")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and "2-D" in done.stderr and "8-D" in done.stderr
+
+
+def test_continuous_bernoulli_is_a_density():
+    """CB(x | lambda) = C(lambda) lambda^x (1 - lambda)^(1 - x) integrates to 1 over [0, 1] for every
+    lambda, including at and near 0.5 where C is 0/0; C(0.5) = 2 (uniform: -log CB = 0)."""
+    from training.losses import continuous_bernoulli_log_norm, reconstruction_nll
+
+    logits = torch.tensor([-30.0, -8.0, -1.0, -0.2, -0.09, -1e-3, 0.0, 1e-4, 0.05, 0.11, 3.0, 15.0])
+    x = torch.linspace(0, 1, 20001)  # pixel values: the density is smooth in x, so the trapezoid is exact enough
+    nll = reconstruction_nll(
+        logits[:, None].expand(-1, len(x)).reshape(-1, 1, 1, 1),
+        x[None, :].expand(len(logits), -1).reshape(-1, 1, 1, 1),
+        "continuous-bernoulli",
+    )  # each (logit, x) pair as a one-pixel image: (L*X,)
+    density = torch.exp(-nll.double()).reshape(len(logits), len(x))
+    integral = torch.trapezoid(density, x.double(), dim=1)
+    assert torch.allclose(integral, torch.ones_like(integral), atol=1e-4)
+    lam = torch.sigmoid(logits.double())
+    far = (lam - 0.5).abs() > 0.05  # the textbook form, in float64, where it is not 0/0
+    textbook = torch.log(2 * torch.atanh(1 - 2 * lam[far]) / (1 - 2 * lam[far]))
+    assert torch.allclose(continuous_bernoulli_log_norm(logits[far]).double(), textbook, rtol=1e-5)
+    assert float(continuous_bernoulli_log_norm(torch.zeros(1))) == pytest.approx(math.log(2), abs=1e-7)
+    both_sides = continuous_bernoulli_log_norm(torch.tensor([0.0999, 0.1001]))  # the series meets the formula
+    assert float(both_sides[1] - both_sides[0]) == pytest.approx(0.0002 * 0.1 / 6, rel=0.02)
+
+
+def test_bernoulli_floor_is_the_least_nll():
+    from training.losses import bernoulli_entropy, reconstruction_nll
+
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 0] = 0.0  # 0 log 0 = 0
+    floor = bernoulli_entropy(x)
+    assert torch.allclose(reconstruction_nll(torch.logit(x, eps=1e-7), x, "bernoulli"), floor, atol=1e-3)
+    assert (reconstruction_nll(torch.logit(x, eps=1e-7) + 0.3, x, "bernoulli") > floor).all()

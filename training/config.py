@@ -16,7 +16,7 @@ MoonRegime = Literal["full", "gap", "sparse"]
 ModelKind = Literal["ae", "vae", "cvae", "regression"]
 Condition = Literal["none", "label", "half"]
 Family = Literal["mlp", "conv"]
-Likelihood = Literal["bernoulli", "gaussian"]
+Likelihood = Literal["bernoulli", "gaussian", "continuous-bernoulli"]
 
 MAX_LATENT_DIM = 128
 
@@ -55,7 +55,7 @@ class ModelConfig:
     hidden: tuple[int, ...] = (128, 64)  # mlp: widths from the image inwards
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the stride-2 convolutions
     beta: float = 1.0  # weight of the KL term (beta-VAE); unused by the AE
-    likelihood: Likelihood = "bernoulli"  # bernoulli: BCE on [0, 1] pixels; gaussian: MSE
+    likelihood: Likelihood = "bernoulli"  # BCE on [0, 1] pixels; gaussian: MSE; continuous-bernoulli: BCE normalised
     gaussian_sigma: float = 0.1  # gaussian likelihood's fixed pixel std
     in_shape: tuple[int, int, int] | None = None  # (C, H, W), filled in from the data
     condition: Condition = "none"  # cvae / regression: a one-hot label or a visible half

@@ -216,25 +216,42 @@ def exact_log_px(
     log_px = torch.logsumexp(log_joint.double(), 1) + 2 * math.log(h)
     mean, cov = _moments(grid[None], log_joint)
     cov = cov + (h / 2) ** 2 * torch.eye(2)  # one coarse point may hold all the mass: not a zero width
+    b = len(x)
+    error, moved = torch.full((b,), math.inf, dtype=torch.float64), torch.full((b,), math.inf, dtype=torch.float64)
+    z = log_joint = None
     n, rounds = fine, 0
-    while True:
+    active = torch.ones(b, dtype=torch.bool)  # images still being refined
+    while active.any() and rounds < max_rounds:
         rounds += 1
         u, hu = _square_grid(n, radius)
-        scale = torch.linalg.cholesky(cov.double() + 1e-12 * torch.eye(2, dtype=torch.float64))  # (B, 2, 2)
-        z = (mean.double()[:, None] + u @ scale.transpose(-1, -2)).float()  # (B, n*n, 2)
-        log_joint = log_likelihoods(model, x, z, nll) + prior_log_density(z)
-        log_cell = 2 * math.log(hu) + scale.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (B,)
-        new = torch.logsumexp(log_joint.double(), 1) + log_cell
-        error = (torch.logsumexp(_every_other(log_joint, n).double(), 1) + log_cell + 2 * math.log(2) - new).abs()
-        moved = (new - log_px).abs()
-        log_px = new
-        mean, cov = _moments(z, log_joint)
-        settled = bool((moved < tol).all()) and rounds > 1
-        if (settled and bool((error < tol).all())) or rounds >= max_rounds:
-            break
-        if settled and n < 8 * fine:
-            n *= 2
+        idx = active.nonzero()[:, 0]
+        scale = torch.linalg.cholesky(cov[idx].double() + 1e-12 * torch.eye(2, dtype=torch.float64))  # (b, 2, 2)
+        z_a = (mean[idx].double()[:, None] + u @ scale.transpose(-1, -2)).float()  # (b, n*n, 2)
+        lj_a = log_likelihoods(model, x[idx], z_a, nll) + prior_log_density(z_a)
+        log_cell = 2 * math.log(hu) + scale.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (b,)
+        new = torch.logsumexp(lj_a.double(), 1) + log_cell
+        half = torch.logsumexp(_every_other(lj_a, n).double(), 1) + log_cell + 2 * math.log(2)
+        error[idx], moved[idx] = (half - new).abs(), (new - log_px[idx]).abs()
+        log_px[idx] = new
+        mean[idx], cov[idx] = _moments(z_a, lj_a)
+        if z is None or z.shape[1] != z_a.shape[1]:  # keep each image's final grid, at one common size
+            z, log_joint = _resize(z, log_joint, b, z_a.shape[1])
+        z[idx], log_joint[idx] = z_a, lj_a
+        active = (error >= tol) | (moved >= tol) | (rounds == 1)
+        if bool((error[active] >= tol).any()) and n < 8 * fine:
+            n *= 2  # not resolved: a finer grid (where moments alone moved, the same size re-centred)
     return Quadrature(log_px.float(), error.float(), mean, cov, z, log_joint, rounds)
+
+
+def _resize(z: torch.Tensor | None, log_joint: torch.Tensor | None, b: int, m: int):
+    """Room for (b, m) grid points per image; an image on a smaller earlier grid keeps its points,
+    padded with copies of its first point at log weight -inf (adding no mass)."""
+    new_z, new_lj = torch.zeros(b, m, 2), torch.full((b, m), -math.inf)
+    if z is not None:
+        k = min(m, z.shape[1])
+        new_z[:, :k], new_lj[:, :k] = z[:, :k], log_joint[:, :k]
+        new_z[:, k:] = z[:, :1]
+    return new_z, new_lj
 
 
 @torch.no_grad()
