@@ -38,6 +38,14 @@ def model_nll(model) -> NLL:
     return lambda logits, x: reconstruction_nll(logits, x, config.likelihood, config.gaussian_sigma)
 
 
+def spread(x: torch.Tensor, n: int) -> torch.Tensor:
+    """n images evenly spaced through x (all of x if it has no more): a split may be sorted (moons by
+    phase), so the first n would not stand for the whole."""
+    if len(x) <= n:
+        return x
+    return x[torch.linspace(0, len(x) - 1, n).round().long()]
+
+
 def require_2d(model) -> None:
     if model.latent_dim != 2:
         raise LatentExplorerError(

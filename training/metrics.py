@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from . import moons
-from .inference import bounds, encoder_q, exact_log_px
+from .inference import bounds, encoder_q, exact_log_px, spread
 from .losses import bernoulli_entropy, kl_to_standard_normal
 from .models import Autoencoder
 
@@ -59,21 +59,22 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) 
 
 
 ELBO_SAMPLES = 100  # draws per image: the ELBO comes with its Monte Carlo standard error
-EXPENSIVE_IMAGES = 200  # IWAE-k and exact quadrature run on the first 200 test images (keys say so)
+EXPENSIVE_IMAGES = 200  # IWAE-k and exact quadrature: 200 test images spread evenly (keys say how many)
 
 
 @torch.no_grad()
 def elbo_and_iwae(
     model: Autoencoder, x: torch.Tensor, k: int = 5000, n_images: int = EXPENSIVE_IMAGES, seed: int = 0
 ) -> dict[str, float]:
-    """The ELBO over all of x with its standard error, and on the first n_images the k-sample IWAE
+    """The ELBO over all of x with its standard error, and on n_images of x the k-sample IWAE
     bound on -log p(x) (Burda et al. 2015) with the effective sample size of its weights; nats per image.
+    n_images are spread evenly through x.
 
     log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
     An ESS far below k means q misses the posterior and the IWAE bound may still be loose.
     """
     elbo = bounds(model, x, encoder_q(model, x), n_samples=ELBO_SAMPLES, ks=(), seed=seed)
-    few = x[:n_images]
+    few = spread(x, n_images)
     iwae = bounds(model, few, encoder_q(model, few), n_samples=k, ks=(k,), seed=seed + 1)
     return {
         "elbo": float(elbo.elbo.mean()),
@@ -88,8 +89,8 @@ def elbo_and_iwae(
 
 @torch.no_grad()
 def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = EXPENSIVE_IMAGES) -> dict[str, float]:
-    """2-D latents: -log p(x) by quadrature (training.inference) on the first n_images."""
-    exact = exact_log_px(model, x[:n_images])
+    """2-D latents: -log p(x) by quadrature (training.inference) on n_images spread evenly through x."""
+    exact = exact_log_px(model, spread(x, n_images))
     return {
         "exact_nll": -float(exact.log_px.mean()),
         "exact_n_images": len(exact.log_px),
