@@ -221,3 +221,25 @@ def test_bernoulli_floor_is_the_least_nll():
     floor = bernoulli_entropy(x)
     assert torch.allclose(reconstruction_nll(torch.logit(x, eps=1e-7), x, "bernoulli"), floor, atol=1e-3)
     assert (reconstruction_nll(torch.logit(x, eps=1e-7) + 0.3, x, "bernoulli") > floor).all()
+
+
+def test_inference_page_follows_the_pick():
+    from tests.test_app import open_app
+
+    page = "explorer/ui/pages/inference.py"
+    at = open_app(page, dataset="moons", pair="moons-sparse-2d", pick="250")
+    assert at.title[0].value == "Exact inference"
+    shown = {m.label: m.value for m in at.metric}
+    assert float(shown["log p(x), exact"]) < 0 and float(shown["KL(q ‖ p(z|x))"]) >= 0
+    assert "phase 0.25" in at.markdown[0].value or any("phase 0.25" in c for im in at.image for c in im.captions)
+    at.number_input(key="pick").set_value(500).run()
+    assert not at.exception
+    after = {m.label: m.value for m in at.metric}
+    assert after["log p(x), exact"] != shown["log p(x), exact"] and after["ELBO"] != shown["ELBO"]
+
+
+def test_inference_page_says_why_not_for_other_latent_sizes():
+    from tests.test_app import open_app
+
+    at = open_app("explorer/ui/pages/inference.py", dataset="digits", pair="digits-8d")
+    assert "8-D" in at.info[0].value and not at.metric

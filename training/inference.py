@@ -38,12 +38,17 @@ def model_nll(model) -> NLL:
     return lambda logits, x: reconstruction_nll(logits, x, config.likelihood, config.gaussian_sigma)
 
 
+def spread_index(total: int, n: int) -> torch.Tensor:
+    """n indices evenly spaced through range(total) (all of them if there are no more than n)."""
+    if total <= n:
+        return torch.arange(total)
+    return torch.linspace(0, total - 1, n, dtype=torch.float64).round().long()
+
+
 def spread(x: torch.Tensor, n: int) -> torch.Tensor:
-    """n images evenly spaced through x (all of x if it has no more): a split may be sorted (moons by
-    phase), so the first n would not stand for the whole."""
-    if len(x) <= n:
-        return x
-    return x[torch.linspace(0, len(x) - 1, n).round().long()]
+    """n images evenly spaced through x: a split may be sorted (moons by phase), so the first n
+    would not stand for the whole."""
+    return x[spread_index(len(x), n)]
 
 
 def require_2d(model) -> None:

@@ -82,3 +82,18 @@ def conditional_set(path: str, stamp: float) -> tuple[Checkpoint, Checkpoint]:
 @st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
 def conditional_dataset(path: str, stamp: float) -> Dataset:
     return load_dataset(conditional_set(path, stamp)[0].config.data)
+
+
+@st.cache_resource(max_entries=64, show_spinner="Integrating the posterior…")
+def image_inference(path: str, stamp: float, index: int):
+    """explorer.inference.ImageInference of one test image under the pair's VAE."""
+    from explorer.inference import analyse_image
+
+    return analyse_image(pair(path, stamp).vae.model, dataset(path, stamp).test.x[index : index + 1])
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring the gaps on 100 test images (about a minute)…")
+def split_gaps(path: str, stamp: float, n: int = 100):
+    from explorer.inference import split_gaps as measure
+
+    return measure(pair(path, stamp).vae.model, dataset(path, stamp).test.x, n)
