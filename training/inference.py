@@ -376,6 +376,7 @@ def gauss_hermite(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     return grid.float(), (w / w.sum()).float()
 
 
+@torch.enable_grad()  # callers may sit in no_grad (the page's analysis does): the ascent needs gradients
 def optimise_q(
     model,
     x: torch.Tensor,
