@@ -19,9 +19,9 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench import browser, compute  # noqa: E402
+from bench import browser, compute, inference  # noqa: E402
 
-SECTIONS = ["compute", "training", "umap", "browser", "startup", "memory"]
+SECTIONS = ["compute", "training", "umap", "browser", "startup", "memory", "inference"]
 
 
 def machine() -> str:
@@ -232,6 +232,8 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 m["rss_60k_mb"] <= 1536,
             )
         )
+    if "inference" in sections:
+        rows += inference.rows(quick, row, r)
     return rows, r
 
 
