@@ -17,6 +17,9 @@ PAGES = [
     st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon="✋", url_path="drag"),
     st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon="🌗", url_path="compare"),
     st.Page("explorer/ui/pages/manifold.py", title="Manifold grid", icon=":material/grid_on:", url_path="manifold"),
+    st.Page(
+        "explorer/ui/pages/inference.py", title="Exact inference", icon=":material/functions:", url_path="inference"
+    ),
     st.Page("explorer/ui/pages/half_moon.py", title="Half-moon lab", icon="🔬", url_path="lab"),
     st.Page("explorer/ui/pages/conditional.py", title="Conditional VAE", icon="🧩", url_path="conditional"),
     st.Page("explorer/ui/pages/train.py", title="Train", icon="🏋️", url_path="train"),

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory"]
+SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference"]
 
 
 def machine() -> str:
@@ -70,7 +70,7 @@ def run(sections: list[str], quick: bool) -> tuple[list[str], dict]:
 def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
     import numpy as np  # torch and the benchmarks load only once the arguments are parsed
 
-    from bench import browser, compute
+    from bench import browser, compute, inference
     from bench import distributed as dist_bench
 
     sections = [section]
@@ -245,6 +245,8 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 m["rss_60k_mb"] <= 1536,
             )
         )
+    if "inference" in sections:
+        rows += inference.rows(quick, row, r)
     return rows, r
 
 

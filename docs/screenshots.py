@@ -24,6 +24,7 @@ SHOTS = {
     "conditional_class.png": ("conditional?cond_class=3", None),
     "conditional_fill.png": ("conditional?cond_item=7&cond_mask=top", "Fill in a missing half"),
     "train.png": ("train?dataset=digits&pair=digits-8d", None),
+    "inference.png": ("inference?dataset=moons&pair=moons-sparse-2d&pick=250", None),
 }
 
 

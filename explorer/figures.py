@@ -397,3 +397,101 @@ def class_map_png(
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+# --- exact inference (the Inference page) ---------------------------------------------------------
+
+
+def covariance_ellipse(mean: np.ndarray, cov: np.ndarray, k: float, segments: int = 60) -> np.ndarray:
+    """The k-sigma contour of N(mean, cov): (segments + 1, 2) points, tilted with the covariance."""
+    t = np.linspace(0, 2 * np.pi, segments + 1)
+    return mean + k * np.stack([np.cos(t), np.sin(t)], 1) @ np.linalg.cholesky(cov).T
+
+
+def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go.Figure:
+    """Exact p(z|x) as a heat map; q's 1/2/3-sigma ellipses, q*'s, the prior's contours, the AE's code.
+
+    r: explorer.inference.ImageInference."""
+    n = r.density.shape[0]
+    fig = go.Figure(
+        go.Heatmap(
+            x=np.linspace(r.lo[0], r.hi[0], n),
+            y=np.linspace(r.lo[1], r.hi[1], n),
+            z=r.density,
+            colorscale="Greys",
+            colorbar={"title": "p(z|x)"},
+            hovertemplate="z0 %{x:.3f}<br>z1 %{y:.3f}<br>p(z|x) %{z:.3g}<extra></extra>",
+        )
+    )
+    for k in (1, 2, 3):
+        for mean, cov, name, colour in (
+            (r.q_mean, r.q_cov, "q(z|x), encoder", MODEL_COLOURS["VAE"]),
+            (r.star_mean, r.star_cov, "q*, optimised", "#ff7f0e"),
+        ):
+            e = covariance_ellipse(mean, cov, k)
+            fig.add_scatter(
+                x=e[:, 0],
+                y=e[:, 1],
+                mode="lines",
+                line={"color": colour, "width": 2.5 - 0.5 * k},
+                name=f"{name} (1, 2, 3σ)",
+                legendgroup=name,
+                showlegend=k == 1,
+                hoverinfo="skip",
+            )
+        e = covariance_ellipse(np.zeros(2), np.eye(2), k)
+        fig.add_scatter(
+            x=e[:, 0],
+            y=e[:, 1],
+            mode="lines",
+            line={"color": "#2ca02c", "dash": "dot", "width": 1},
+            name="prior N(0, I) (1, 2, 3σ)",
+            legendgroup="prior",
+            showlegend=k == 1,
+            hoverinfo="skip",
+        )
+    if ae_code is not None:
+        fig.add_scatter(
+            x=[ae_code[0]],
+            y=[ae_code[1]],
+            mode="markers",
+            name="AE's code (its own latent space)",
+            marker={"color": MODEL_COLOURS["AE"], "symbol": "x", "size": 11},
+        )
+    fig.update_xaxes(range=[r.lo[0], r.hi[0]], title="z0")
+    fig.update_yaxes(range=[r.lo[1], r.hi[1]], title="z1", scaleanchor="x")
+    fig.update_layout(
+        height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.15}
+    )
+    return fig
+
+
+def iwae_curve(r, height: int = 320) -> go.Figure:
+    """IWAE-k against k (log axis) rising toward the exact log p(x); ESS of the weights on hover."""
+    ks = sorted(r.iwae)
+    fig = go.Figure()
+    fig.add_scatter(
+        x=ks,
+        y=[r.iwae[k] for k in ks],
+        mode="lines+markers+text",
+        text=[f"ESS {r.ess[k]:.1f}" for k in ks],
+        textposition="bottom right",
+        name="IWAE-k (encoder's q)",
+        hovertemplate="k %{x}<br>IWAE-k %{y:.3f}<extra></extra>",
+    )
+    fig.add_hline(y=r.log_px, line_dash="dash", line_color="black", annotation_text=f"exact log p(x) {r.log_px:.2f}")
+    fig.update_xaxes(type="log", title="k (importance samples)")
+    fig.update_yaxes(title="nats")
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
+    return fig
+
+
+def gap_scatter(values: np.ndarray, gaps: dict[str, np.ndarray], x_title: str, height: int = 340) -> go.Figure:
+    """Per-image gaps (nats, log axis) against a factor (phase) or the class."""
+    fig = go.Figure()
+    for name, gap in gaps.items():
+        fig.add_scatter(x=values, y=np.maximum(gap, 1e-3), mode="markers", name=name, marker={"size": 6})
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(type="log", title="nats (log scale, floored at 0.001)")
+    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    return fig

@@ -56,7 +56,9 @@ class ModelConfig:
     hidden: tuple[int, ...] = (128, 64)  # mlp: widths from the image inwards
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the stride-2 convolutions
     beta: float = 1.0  # weight of the KL term (beta-VAE); unused by the AE
-    likelihood: str = "bernoulli"  # key of training.losses.LIKELIHOODS: bernoulli (BCE) or gaussian (MSE)
+    likelihood: str = (
+        "bernoulli"  # key of training.losses.LIKELIHOODS: bernoulli (BCE), gaussian (MSE), continuous-bernoulli
+    )
     gaussian_sigma: float = 0.1  # gaussian likelihood's fixed pixel std
     in_shape: tuple[int, int, int] | None = None  # (C, H, W), filled in from the data
     condition: str = "none"  # cvae / regression: key of training.conditions.CONDITIONS

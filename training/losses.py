@@ -32,6 +32,20 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return BernoulliNLL.apply(logits, x)
 
 
+def continuous_bernoulli_log_norm(logits: torch.Tensor) -> torch.Tensor:
+    """log C(lambda) of the continuous Bernoulli (Loaiza-Ganem and Cunningham 2019), lambda = sigmoid(l):
+    C = 2 artanh(1 - 2 lambda) / (1 - 2 lambda), which in logits is l / tanh(l / 2), 2 at l = 0.
+
+    Near l = 0 both are 0/0: there log C = log 2 + u^2/3 - 7 u^4/90 with u = l/2 (the series of
+    log(u coth u); the next term, 62 u^6/2835, is below 1e-9 where it is used)."""
+    u = logits.abs() / 2
+    small = u < 0.05
+    safe = torch.where(small, torch.ones_like(u), u)  # keeps the unused branch finite (and its gradient)
+    exact = math.log(2) + torch.log(safe) - torch.log(torch.tanh(safe))
+    series = math.log(2) + u.pow(2) / 3 - 7 * u.pow(4) / 90
+    return torch.where(small, series, exact)
+
+
 def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
     """N(x; sigmoid(logits), sigma^2) per pixel, the constant included so the ELBO is a true bound."""
     return 0.5 * ((torch.sigmoid(logits) - x) / sigma).pow(2) + math.log(sigma * math.sqrt(2 * math.pi))
@@ -40,12 +54,21 @@ def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.T
 LIKELIHOODS = {  # ModelConfig.likelihood -> per-pixel -log p(x|z) from (logits, x, sigma)
     "bernoulli": lambda logits, x, sigma: bernoulli_nll(logits, x),
     "gaussian": gaussian_nll,
+    # the Bernoulli's cross-entropy, normalised over x in [0, 1] by C(lambda): a true density
+    "continuous-bernoulli": lambda logits, x, sigma: bernoulli_nll(logits, x) - continuous_bernoulli_log_norm(logits),
 }
 
 
 def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
     """-log p(x|z) per image, summed over pixels: (B, C, H, W) -> (B,)."""
     return LIKELIHOODS[likelihood](logits, x, sigma).flatten(1).sum(1)
+
+
+def bernoulli_entropy(x: torch.Tensor) -> torch.Tensor:
+    """The least -log Bernoulli(x) any model can reach on images x with fractional pixels (at
+    sigmoid(l) = x): sum of -x log x - (1 - x) log(1 - x), per image: (B, C, H, W) -> (B,).
+    A Bernoulli NLL means little without it: it is not 0 unless every pixel is 0 or 1."""
+    return -(torch.xlogy(x, x) + torch.xlogy(1 - x, 1 - x)).flatten(1).sum(1)
 
 
 def kl_to_standard_normal(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """How good is a model, measured. Pure functions of (model, data) or of decoded images.
 
 - reconstruction: summed BCE per image and per-pixel MSE, decoding the posterior mean
-- ELBO and importance-weighted NLL (Burda et al. 2015) for the VAE, in nats per image
+- ELBO (with its Monte Carlo error), importance-weighted NLL (Burda et al. 2015) with its ESS, and for
+  2-D latents the exact NLL by quadrature, for the VAE, in nats per image; the Bernoulli floor
 - KL per latent dimension and active units: dimensions whose posterior mean varies across
   the data, Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015, section 5.2)
 - manifold distance: how far a decoded image is from anything real. For moons, the smallest
@@ -13,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,8 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from . import moons
-from .losses import kl_to_standard_normal, reconstruction_nll
-from .models import Autoencoder, prior_log_density
+from .inference import bounds, encoder_q, exact_log_px, spread
+from .losses import bernoulli_entropy, kl_to_standard_normal
+from .models import Autoencoder
 
 ACTIVE_UNIT_THRESHOLD = 0.01
 BATCH = 1024
@@ -57,40 +58,53 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) 
     return int((variance > threshold).sum()), variance.tolist()
 
 
-@torch.no_grad()
-def elbo_and_iwae(model: Autoencoder, x: torch.Tensor, k: int = 50, seed: int = 0) -> dict[str, float]:
-    """ELBO (1 sample) and the k-sample IWAE bound on -log p(x), both in nats per image.
+ELBO_SAMPLES = 100  # draws per image: the ELBO comes with its Monte Carlo standard error
+EXPENSIVE_IMAGES = 200  # IWAE-k and exact quadrature: 200 test images spread evenly (keys say how many)
 
-    log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)   (Burda et al. 2015)
+
+@torch.no_grad()
+def elbo_and_iwae(
+    model: Autoencoder, x: torch.Tensor, k: int = 5000, n_images: int = EXPENSIVE_IMAGES, seed: int = 0
+) -> dict[str, float]:
+    """The ELBO over all of x with its standard error, and on n_images of x the k-sample IWAE
+    bound on -log p(x) (Burda et al. 2015) with the effective sample size of its weights; nats per image.
+    n_images are spread evenly through x.
+
+    log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
+    An ESS far below k means q misses the posterior and the IWAE bound may still be loose.
     """
-    config = model.config
-    gen = torch.Generator().manual_seed(seed)
-    neg_elbo, nll = 0.0, 0.0
-    batch_size = max(1, BATCH // k)
-    for start in range(0, len(x), batch_size):
-        batch = x[start : start + batch_size]
-        mean, std = model.encode(batch)
-        b, d = mean.shape
-        eps = torch.randn((k, b, d), generator=gen)
-        z = mean + std * eps  # (k, B, D)
-        logits = model.decode_logits(z.reshape(k * b, d))
-        log_px_z = -reconstruction_nll(
-            logits, batch.repeat(k, 1, 1, 1), config.likelihood, config.gaussian_sigma
-        ).reshape(k, b)
-        log_pz = prior_log_density(z)  # (k, B)
-        log_qz = (-0.5 * eps.pow(2) - torch.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)  # (k, B)
-        log_w = log_px_z + log_pz - log_qz
-        nll -= float((torch.logsumexp(log_w, dim=0) - math.log(k)).sum())
-        kl = kl_to_standard_normal(mean, std).sum(-1)
-        neg_elbo += float((-log_px_z[0] + kl).sum())
-    return {"elbo": -neg_elbo / len(x), "iwae_nll": nll / len(x), "iwae_k": k}
+    elbo = bounds(model, x, encoder_q(model, x), n_samples=ELBO_SAMPLES, ks=(), seed=seed)
+    few = spread(x, n_images)
+    iwae = bounds(model, few, encoder_q(model, few), n_samples=k, ks=(k,), seed=seed + 1)
+    return {
+        "elbo": float(elbo.elbo.mean()),
+        "elbo_se": float(elbo.elbo_se.pow(2).sum().sqrt() / len(x)),  # of the mean over images
+        "elbo_samples": ELBO_SAMPLES,
+        "iwae_nll": -float(iwae.iwae[k].mean()),
+        "iwae_k": k,
+        "iwae_ess": float(iwae.ess[k].mean()),
+        "iwae_n_images": len(few),
+    }
 
 
 @torch.no_grad()
-def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 50) -> dict[str, float | int | list[float]]:
+def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = EXPENSIVE_IMAGES) -> dict[str, float]:
+    """2-D latents: -log p(x) by quadrature (training.inference) on n_images spread evenly through x."""
+    exact = exact_log_px(model, spread(x, n_images))
+    return {
+        "exact_nll": -float(exact.log_px.mean()),
+        "exact_n_images": len(exact.log_px),
+        "exact_error": float(exact.error.max()),
+    }
+
+
+@torch.no_grad()
+def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 5000) -> dict[str, float | int | list[float]]:
     """Everything `python -m training eval` prints for one model, on the images x."""
     model.eval()
     metrics: dict = {"n_images": len(x), **reconstruction_errors(model, x)}
+    if model.config.likelihood == "bernoulli":  # the floor any Bernoulli NLL on these images sits on
+        metrics["bernoulli_floor"] = float(bernoulli_entropy(x).mean())
     means, stds = encode_all(model, x)
     metrics["active_units"], metrics["mean_variance_per_dim"] = active_units(means)
     metrics["latent_dim"] = model.latent_dim
@@ -99,6 +113,8 @@ def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 50) -> dic
         metrics["kl_per_dim"] = kl_per_dim.tolist()
         metrics["kl"] = float(kl_per_dim.sum())
         metrics.update(elbo_and_iwae(model, x, k=iwae_k))
+        if model.latent_dim == 2:
+            metrics.update(exact_nll(model, x))
     return metrics
 
 

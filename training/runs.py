@@ -41,7 +41,7 @@ def train_and_save(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
-    iwae_k: int = 50,
+    iwae_k: int = 5000,
     replace: bool = False,
 ) -> dict[str, FitResult]:
     """Train each kind with the same config, measure it on the test split, save it under out/.

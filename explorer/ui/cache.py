@@ -81,3 +81,18 @@ def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     """The test split's codes coloured by class, for download."""
     data = dataset(path, stamp)
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
+
+
+@st.cache_resource(max_entries=64, show_spinner="Integrating the posterior…")
+def image_inference(path: str, stamp: float, index: int):
+    """explorer.inference.ImageInference of one test image under the pair's VAE."""
+    from explorer.inference import analyse_image
+
+    return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
+@st.cache_resource(max_entries=8, show_spinner="Measuring the gaps on 100 test images (about a minute)…")
+def split_gaps(path: str, stamp: float, n: int = 100):
+    from explorer.inference import split_gaps as measure
+
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)

@@ -1,0 +1,126 @@
+"""What the Inference page shows, as pure functions returning small dataclasses (numpy out).
+
+The maths is training.inference (the CLI needs it too); this module picks a view box, samples the
+exact posterior on it for a heat map, and gathers one image's numbers, or the split's gaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from training.inference import IWAE_KS, exact_log_px, infer, log_posterior_grid, spread_index
+
+
+@dataclass
+class ImageInference:
+    """One image: every term of log p(x) = ELBO + KL(q || p(z|x)), and what to draw. Nats."""
+
+    log_px: float  # exact, by quadrature
+    quadrature_error: float
+    elbo: float
+    elbo_se: float  # Monte Carlo standard error of the ELBO
+    reconstruction: float  # E_q log p(x|z)
+    kl_prior: float  # KL(q || N(0, I)), closed form
+    iwae: dict[int, float]  # k -> IWAE-k
+    ess: dict[int, float]  # k -> effective sample size of the k weights
+    elbo_star: float  # ELBO of q*, the Gaussian optimised for this image
+    elbo_star_se: float
+    q_mean: np.ndarray  # (2,) the encoder's q
+    q_cov: np.ndarray  # (2, 2)
+    star_mean: np.ndarray  # (2,) q*
+    star_cov: np.ndarray  # (2, 2)
+    post_mean: np.ndarray  # (2,) exact posterior
+    post_cov: np.ndarray  # (2, 2)
+    density: np.ndarray  # (n, n) p(z|x) on the view box, rows along z1
+    lo: np.ndarray  # (2,) view box corners
+    hi: np.ndarray
+
+    @property
+    def kl_posterior(self) -> float:
+        return self.log_px - self.elbo
+
+    @property
+    def approximation_gap(self) -> float:
+        return self.log_px - self.elbo_star
+
+    @property
+    def amortisation_gap(self) -> float:
+        return self.elbo_star - self.elbo
+
+    @property
+    def post_corr(self) -> float:
+        c = self.post_cov
+        return float(c[0, 1] / np.sqrt(c[0, 0] * c[1, 1]))
+
+
+def view_box(*gaussians: tuple[np.ndarray, np.ndarray], sigmas: float = 3.5) -> tuple[np.ndarray, np.ndarray]:
+    """A square-ish box holding each (mean, cov) to +/- sigmas standard deviations."""
+    lo = np.min([m - sigmas * np.sqrt(np.diag(c)) for m, c in gaussians], axis=0)
+    hi = np.max([m + sigmas * np.sqrt(np.diag(c)) for m, c in gaussians], axis=0)
+    pad = 0.05 * (hi - lo).max()
+    return lo - pad, hi + pad
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy().astype(np.float64)
+
+
+@torch.no_grad()
+def analyse_image(vae, x: torch.Tensor, n_heat: int = 100) -> ImageInference:
+    """x (1, C, H, W): exact posterior, the encoder's bounds, q* and the heat map, in one go."""
+    r = infer(vae, x)
+    q_mean, q_cov = _np(r.q.mean[0]), _np(r.q.cov[0])
+    star_mean, star_cov = _np(r.q_star.mean[0]), _np(r.q_star.cov[0])
+    post_mean, post_cov = _np(r.exact.mean[0]), _np(r.exact.cov[0])
+    lo, hi = view_box((post_mean, post_cov), (q_mean, q_cov), (star_mean, star_cov))
+    log_density = log_posterior_grid(vae, x, r.log_px[0], tuple(lo), tuple(hi), n_heat)
+    enc, opt = r.encoder, r.optimised
+    return ImageInference(
+        log_px=float(r.log_px[0]),
+        quadrature_error=float(r.exact.error[0]),
+        elbo=float(enc.elbo[0]),
+        elbo_se=float(enc.elbo_se[0]),
+        reconstruction=float(enc.reconstruction[0]),
+        kl_prior=float(enc.kl_prior[0]),
+        iwae={k: float(enc.iwae[k][0]) for k in IWAE_KS},
+        ess={k: float(enc.ess[k][0]) for k in IWAE_KS},
+        elbo_star=float(opt.elbo[0]),
+        elbo_star_se=float(opt.elbo_se[0]),
+        q_mean=q_mean,
+        q_cov=q_cov,
+        star_mean=star_mean,
+        star_cov=star_cov,
+        post_mean=post_mean,
+        post_cov=post_cov,
+        density=_np(log_density.exp()),
+        lo=lo,
+        hi=hi,
+    )
+
+
+@torch.no_grad()
+def exact_only(vae, x: torch.Tensor, n_heat: int = 100) -> tuple[float, np.ndarray]:
+    """The timed core of the page (bench/inference.py): log p(x) and the posterior heat map."""
+    exact = exact_log_px(vae, x)
+    mean, cov = _np(exact.mean[0]), _np(exact.cov[0])
+    lo, hi = view_box((mean, cov))
+    return float(exact.log_px[0]), _np(log_posterior_grid(vae, x, exact.log_px[0], tuple(lo), tuple(hi), n_heat))
+
+
+@dataclass
+class SplitGaps:
+    """Per image of an even subsample of the test split (nats): where the encoder's guess fails."""
+
+    index: np.ndarray  # (N,) test items
+    kl_posterior: np.ndarray  # (N,) log p(x) - ELBO
+    approximation: np.ndarray  # (N,) log p(x) - ELBO(q*)
+    amortisation: np.ndarray  # (N,) ELBO(q*) - ELBO(q)
+
+
+def split_gaps(vae, x: torch.Tensor, n: int = 100) -> SplitGaps:
+    index = spread_index(len(x), n)
+    r = infer(vae, x[index], n_samples=1000)
+    return SplitGaps(index.numpy(), _np(r.kl_posterior), _np(r.approximation_gap), _np(r.amortisation_gap))

@@ -1,0 +1,246 @@
+"""Exact inference against closed forms (probabilistic PCA) and invariants on the bundled 2-D pairs."""
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from training.errors import LatentExplorerError
+from training.inference import (
+    Gaussian,
+    bounds,
+    encoder_q,
+    exact_log_px,
+    gauss_hermite,
+    infer,
+    log_posterior_grid,
+    optimise_q,
+    spread,
+)
+from training.models import Posterior
+
+ROOT = Path(__file__).resolve().parent.parent
+P, SIGMA = 24, 0.3  # pixels, noise std of the linear-Gaussian decoder
+
+
+class LinearGaussian(torch.nn.Module):
+    """Probabilistic PCA in 2-D: z ~ N(0, I), x ~ N(Wz + b, s^2 I). Its encoder is deliberately off:
+    the true posterior's mean moved by one std and its variances inflated, so every gap is non-zero."""
+
+    latent_dim = 2
+
+    def __init__(self):
+        super().__init__()
+        gen = torch.Generator().manual_seed(0)
+        w0 = torch.randn(P, generator=gen)
+        # nearly parallel columns: a thin, tilted posterior ridge, the hard case for a grid
+        self.w = torch.stack([w0, 0.9 * w0 + 0.3 * torch.randn(P, generator=gen)], 1) * 0.5  # (P, 2)
+        self.b = 0.1 * torch.randn(P, generator=gen)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Closed form: cov = (I + W^T W / s^2)^-1, mean = cov W^T (x - b) / s^2: (B, 2), (2, 2)."""
+        cov = torch.linalg.inv(torch.eye(2) + self.w.T @ self.w / SIGMA**2)
+        return (x.flatten(1) - self.b) @ self.w @ cov / SIGMA**2, cov
+
+    def log_px(self, x: torch.Tensor) -> torch.Tensor:
+        """log N(x; b, W W^T + s^2 I): (B,)."""
+        marginal = torch.distributions.MultivariateNormal(self.b, self.w @ self.w.T + SIGMA**2 * torch.eye(P))
+        return marginal.log_prob(x.flatten(1))
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        mean, cov = self.posterior(x)
+        std = cov.diagonal().sqrt()
+        return Posterior(mean + std, (1.5 * std).expand_as(mean))
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        return (z @ self.w.T + self.b).reshape(-1, 1, 1, P)
+
+
+def gaussian_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """-log N(x; logits, s^2 I): the decoder's output is the mean itself."""
+    return (0.5 * ((logits - x) / SIGMA) ** 2 + math.log(SIGMA * math.sqrt(2 * math.pi))).flatten(1).sum(1)
+
+
+def kl_gaussians(mean_q, cov_q, mean_p, cov_p) -> torch.Tensor:
+    q = torch.distributions.MultivariateNormal(mean_q, cov_q)
+    return torch.distributions.kl_divergence(q, torch.distributions.MultivariateNormal(mean_p, cov_p))
+
+
+@pytest.fixture(scope="module")
+def ppca():
+    model = LinearGaussian()
+    gen = torch.Generator().manual_seed(1)
+    z = torch.cat([torch.randn(6, 2, generator=gen), torch.tensor([[2.5, -2.0]])])  # one far in the tail
+    x = model.decode_logits(z) + SIGMA * torch.randn(len(z), 1, 1, P, generator=gen)
+    return model, x
+
+
+def test_quadrature_matches_closed_form(ppca):
+    model, x = ppca
+    exact = exact_log_px(model, x, nll=gaussian_nll, q=encoder_q(model, x))
+    mean, cov = model.posterior(x)
+    assert (model.posterior(x)[1][0, 1] / cov.diagonal().prod().sqrt()).abs() > 0.9  # the ridge is thin
+    assert (exact.log_px - model.log_px(x)).abs().max() < 1e-3  # nats, the issue's bar
+    assert exact.error.max() < 1e-3
+    assert (exact.mean - mean).abs().max() < 1e-3 * cov.diagonal().sqrt().min()
+    assert torch.allclose(exact.cov, cov.expand_as(exact.cov), rtol=1e-3, atol=0)
+
+
+def test_posterior_grid_is_a_normalised_density(ppca):
+    model, x = ppca
+    exact = exact_log_px(model, x[:1], nll=gaussian_nll)
+    m, s = exact.mean[0], exact.std[0]
+    n = 201
+    lo, hi = (m - 6 * s).tolist(), (m + 6 * s).tolist()
+    grid = log_posterior_grid(model, x[:1], exact.log_px[0], lo, hi, n, nll=gaussian_nll)
+    cell = (hi[0] - lo[0]) / (n - 1) * (hi[1] - lo[1]) / (n - 1)
+    assert abs(float(grid.exp().sum()) * cell - 1) < 1e-3
+
+
+def test_bounds_against_closed_forms(ppca):
+    model, x = ppca
+    q = encoder_q(model, x)
+    result = bounds(model, x, q, nll=gaussian_nll, n_samples=5000)
+    truth = model.log_px(x)
+    mean, cov = model.posterior(x)
+    # KL(q || p(z|x)) = log p(x) - ELBO, the identity itself, each side computed independently
+    kl = kl_gaussians(q.mean, q.cov, mean, cov.expand_as(q.cov))
+    assert ((truth - result.elbo - kl).abs() < 4 * result.elbo_se).all()
+    iwae = [result.iwae[k].mean() for k in sorted(result.iwae)]
+    assert all(a < b for a, b in zip(iwae, iwae[1:]))  # tighter with every k
+    # IWAE-5000 is one average of 5000 weights: by the delta method its standard error is
+    # sd(w) / (sqrt(k) mean w) = sqrt(1/ESS - 1/k), its bias about half its variance
+    ess = result.ess[5000]
+    se = (1 / ess - 1 / 5000).sqrt()
+    assert ((truth - result.iwae[5000]).abs() < 4 * se + se.pow(2)).all()
+    assert (ess > 100).all() and torch.allclose(result.ess[1], torch.ones(len(x)))
+
+
+def test_q_star_is_the_true_posterior(ppca):
+    """The full-covariance optimum is the posterior itself (gap 0); the diagonal one keeps the
+    posterior's mean with variances 1 / precision_ii (mean-field for a Gaussian, Bishop 2006, 10.1.2)."""
+    model, x = ppca
+    mean, cov = model.posterior(x)
+    q = encoder_q(model, x)
+    diagonal = optimise_q(model, x, q, nll=gaussian_nll, steps=400)
+    precision = torch.linalg.inv(cov)
+    assert (diagonal.mean - mean).abs().max() < 0.02 * cov.diagonal().sqrt().min()
+    assert torch.allclose(diagonal.std, precision.diagonal().rsqrt().expand_as(diagonal.std), rtol=0.02)
+    full = optimise_q(model, x, diagonal, nll=gaussian_nll, full_covariance=True, steps=400)
+    assert torch.allclose(full.cov, cov.expand_as(full.cov), rtol=0.02, atol=1e-5)
+    judged = bounds(model, x, full, nll=gaussian_nll, n_samples=5000, ks=(), seed=3)
+    gap = model.log_px(x) - judged.elbo  # approximation gap of the full-covariance q*
+    assert (gap.abs() < 4 * judged.elbo_se + 1e-3).all()
+    assert kl_gaussians(full.mean, full.cov, mean, cov.expand_as(full.cov)).max() < 1e-3
+
+
+def test_gauss_hermite_integrates_polynomials():
+    eps, w = gauss_hermite(4, 2)
+    assert abs(float(w.sum()) - 1) < 1e-6
+    moments = [(eps[:, 0] ** 2) @ w, (eps[:, 0] ** 4) @ w, (eps[:, 0] ** 2 * eps[:, 1] ** 2) @ w, eps[:, 1] ** 3 @ w]
+    assert torch.allclose(torch.stack(moments), torch.tensor([1.0, 3.0, 1.0, 0.0]), atol=1e-4)
+
+
+def test_gaussian_kl_is_the_closed_form():
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(5, 2, 2, generator=gen)
+    g = Gaussian.from_cov(torch.randn(5, 2, generator=gen), a @ a.transpose(1, 2) + 0.1 * torch.eye(2))
+    expected = kl_gaussians(g.mean, g.cov, torch.zeros(2), torch.eye(2))
+    assert torch.allclose(g.kl_to_prior(), expected, atol=1e-5)
+
+
+def test_refuses_other_latent_sizes(tiny_pair_dir):
+    from training.checkpoint import load_checkpoint
+
+    model = load_checkpoint(tiny_pair_dir / "vae").model
+    model.latent_dim = 3  # the check reads latent_dim; the refusal must come before any work
+    with pytest.raises(LatentExplorerError, match="2-D"):
+        exact_log_px(model, torch.zeros(1, 1, 16, 16))
+
+
+BUNDLED = ["moons-sparse-2d", "moons-gap-2d", "moons-full-2d", "digits-2d"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_pairs_obey_the_bounds(name):
+    from training.checkpoint import load_checkpoint
+    from training.datasets import load_dataset
+
+    checkpoint = load_checkpoint(ROOT / "checkpoints" / name / "vae")
+    x = spread(load_dataset(checkpoint.config.data).test.x, 40)  # moons' split is sorted by phase
+    result = infer(checkpoint.model.eval(), x, n_samples=5000)
+    exact, elbo = result.log_px, result.encoder
+    assert result.exact.error.max() < 1e-3
+    assert (elbo.elbo <= exact + 3 * elbo.elbo_se).all()  # a lower bound, image by image
+    iwae = [float(result.encoder.iwae[k].mean()) for k in sorted(result.encoder.iwae)]
+    assert all(a <= b + 1e-3 for a, b in zip(iwae, iwae[1:]))  # tighter with k ...
+    assert iwae[-1] <= float(exact.mean()) + 0.05  # ... toward exact, not past it
+    se = (elbo.elbo_se.pow(2) + result.optimised.elbo_se.pow(2)).sqrt()
+    assert (result.optimised.elbo >= elbo.elbo - 3 * se).all()  # q* at least as good as q
+
+
+def test_cli_refuses_exact_for_other_latent_sizes():
+    from tests.test_cli import run_cli
+
+    done = run_cli("eval", str(ROOT / "checkpoints" / "digits-8d"), "--exact")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and "2-D" in done.stderr and "8-D" in done.stderr
+
+
+def test_continuous_bernoulli_is_a_density():
+    """CB(x | lambda) = C(lambda) lambda^x (1 - lambda)^(1 - x) integrates to 1 over [0, 1] for every
+    lambda, including at and near 0.5 where C is 0/0; C(0.5) = 2 (uniform: -log CB = 0)."""
+    from training.losses import continuous_bernoulli_log_norm, reconstruction_nll
+
+    logits = torch.tensor([-30.0, -8.0, -1.0, -0.2, -0.09, -1e-3, 0.0, 1e-4, 0.05, 0.11, 3.0, 15.0])
+    x = torch.linspace(0, 1, 20001)  # pixel values: the density is smooth in x, so the trapezoid is exact enough
+    nll = reconstruction_nll(
+        logits[:, None].expand(-1, len(x)).reshape(-1, 1, 1, 1),
+        x[None, :].expand(len(logits), -1).reshape(-1, 1, 1, 1),
+        "continuous-bernoulli",
+    )  # each (logit, x) pair as a one-pixel image: (L*X,)
+    density = torch.exp(-nll.double()).reshape(len(logits), len(x))
+    integral = torch.trapezoid(density, x.double(), dim=1)
+    assert torch.allclose(integral, torch.ones_like(integral), atol=1e-4)
+    lam = torch.sigmoid(logits.double())
+    far = (lam - 0.5).abs() > 0.05  # the textbook form, in float64, where it is not 0/0
+    textbook = torch.log(2 * torch.atanh(1 - 2 * lam[far]) / (1 - 2 * lam[far]))
+    assert torch.allclose(continuous_bernoulli_log_norm(logits[far]).double(), textbook, rtol=1e-5)
+    assert float(continuous_bernoulli_log_norm(torch.zeros(1))) == pytest.approx(math.log(2), abs=1e-7)
+    both_sides = continuous_bernoulli_log_norm(torch.tensor([0.0999, 0.1001]))  # the series meets the formula
+    assert float(both_sides[1] - both_sides[0]) == pytest.approx(0.0002 * 0.1 / 6, rel=0.02)
+
+
+def test_bernoulli_floor_is_the_least_nll():
+    from training.losses import bernoulli_entropy, reconstruction_nll
+
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    x[0, 0, 0] = 0.0  # 0 log 0 = 0
+    floor = bernoulli_entropy(x)
+    assert torch.allclose(reconstruction_nll(torch.logit(x, eps=1e-7), x, "bernoulli"), floor, atol=1e-3)
+    assert (reconstruction_nll(torch.logit(x, eps=1e-7) + 0.3, x, "bernoulli") > floor).all()
+
+
+def test_inference_page_follows_the_pick():
+    from tests.test_app import open_app
+
+    page = "explorer/ui/pages/inference.py"
+    at = open_app(page, dataset="moons", pair="moons-sparse-2d")
+    assert at.title[0].value == "Exact inference"
+    at.number_input(key="pick").set_value(250).run()
+    shown = {m.label: m.value for m in at.metric}
+    assert float(shown["log p(x), exact"]) < 0 and float(shown["KL(q ‖ p(z|x))"]) >= 0
+    assert any("phase 0.25" in c for im in at.image for c in im.captions)
+    at.number_input(key="pick").set_value(500).run()
+    assert not at.exception
+    after = {m.label: m.value for m in at.metric}
+    assert after["log p(x), exact"] != shown["log p(x), exact"] and after["ELBO"] != shown["ELBO"]
+
+
+def test_inference_page_says_why_not_for_other_latent_sizes():
+    from tests.test_app import open_app
+
+    at = open_app("explorer/ui/pages/inference.py", dataset="digits", pair="digits-8d")
+    assert "8-D" in at.info[0].value and not at.metric

@@ -1,0 +1,515 @@
+"""Exact inference for 2-D latents: every term of log p(x) = ELBO + KL(q(z|x) || p(z|x)), measured.
+
+With a 2-D code, log p(x) = log ∫ p(x|z) p(z) dz is a 2-D integral that a grid computes to a
+thousandth of a nat. So the true posterior p(z|x) can be set beside the encoder's Gaussian q(z|x),
+and the gap between them split (Cremer, Li and Duvenaud 2018, "Inference Suboptimality in
+Variational Autoencoders") into
+    approximation gap  log p(x) - ELBO(q*)       (no Gaussian could do better)
+    amortisation gap   ELBO(q*) - ELBO(q)        (the encoder's guess, against the best Gaussian
+                                                  q* optimised for this image alone)
+
+It lives in training/, not explorer/: `python -m training eval --exact` needs it and training/
+never imports explorer/. The app imports it from here. Everything works through the model's
+interface (encode(x) -> Posterior, decode_logits(z)) and a likelihood -log p(x|z) per image (by
+default the model's own, from losses.reconstruction_nll), so every likelihood works alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from .errors import LatentExplorerError
+from .losses import reconstruction_nll
+from .models import prior_log_density
+
+NLL = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x), both (N, C, H, W) -> (N,)
+CHUNK = 1 << 22  # decoded pixel values per chunk (16 MB of float32): bounds memory, not speed
+IWAE_KS = (1, 5, 50, 500, 5000)
+TOL = 1e-3  # nats: target accuracy of the quadrature
+
+
+def model_nll(model) -> NLL:
+    """-log p(x|z) per image with the likelihood the model was trained with."""
+    config = model.config
+    return lambda logits, x: reconstruction_nll(logits, x, config.likelihood, config.gaussian_sigma)
+
+
+def spread_index(total: int, n: int) -> torch.Tensor:
+    """n indices evenly spaced through range(total) (all of them if there are no more than n)."""
+    if total <= n:
+        return torch.arange(total)
+    return torch.linspace(0, total - 1, n, dtype=torch.float64).round().long()
+
+
+def spread(x: torch.Tensor, n: int) -> torch.Tensor:
+    """n images evenly spaced through x: a split may be sorted (moons by phase), so the first n
+    would not stand for the whole."""
+    return x[spread_index(len(x), n)]
+
+
+def require_2d(model) -> None:
+    if model.latent_dim != 2:
+        raise LatentExplorerError(
+            f"exact inference integrates over a 2-D latent by quadrature; this model's latent is "
+            f"{model.latent_dim}-D (use IWAE with many samples there)"
+        )
+
+
+# --- Gaussians over z: z = mean + scale_tril @ eps --------------------------------------------
+
+
+@dataclass
+class Gaussian:
+    """A batch of Gaussians N(mean, L L^T), diagonal or full covariance."""
+
+    mean: torch.Tensor  # (B, D)
+    scale_tril: torch.Tensor  # (B, D, D) lower triangular, positive diagonal
+
+    @classmethod
+    def diagonal(cls, mean: torch.Tensor, std: torch.Tensor) -> Gaussian:
+        return cls(mean, torch.diag_embed(std))
+
+    @classmethod
+    def from_cov(cls, mean: torch.Tensor, cov: torch.Tensor) -> Gaussian:
+        return cls(mean, torch.linalg.cholesky(cov))
+
+    @property
+    def cov(self) -> torch.Tensor:
+        return self.scale_tril @ self.scale_tril.transpose(-1, -2)
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.cov.diagonal(dim1=-2, dim2=-1).sqrt()
+
+    def log_det_scale(self) -> torch.Tensor:
+        """log |det L| = half the log-determinant of the covariance: (B,)."""
+        return self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
+
+    def sample(self, eps: torch.Tensor) -> torch.Tensor:
+        """eps (B, S, D) or shared (S, D) standard normals -> z (B, S, D)."""
+        return self.mean[:, None] + eps @ self.scale_tril.transpose(-1, -2)
+
+    def log_prob_of_eps(self, eps: torch.Tensor) -> torch.Tensor:
+        """log q(z) at z = sample(eps), from eps alone (no triangular solve): (B, S)."""
+        d = self.mean.shape[-1]
+        return -0.5 * eps.pow(2).sum(-1) - self.log_det_scale()[:, None] - 0.5 * d * math.log(2 * math.pi)
+
+    def kl_to_prior(self) -> torch.Tensor:
+        """KL(N(m, LL^T) || N(0, I)) = 0.5 (tr LL^T + |m|^2 - D - log det LL^T): (B,).
+
+        The diagonal case is Kingma and Welling (2014), Appendix B; losses.kl_to_standard_normal."""
+        d = self.mean.shape[-1]
+        trace = self.scale_tril.pow(2).sum((-1, -2))
+        return 0.5 * (trace + self.mean.pow(2).sum(-1) - d) - self.log_det_scale()
+
+    def detach(self) -> Gaussian:
+        return Gaussian(self.mean.detach(), self.scale_tril.detach())
+
+
+@torch.no_grad()
+def encoder_q(model, x: torch.Tensor) -> Gaussian:
+    posterior = model.encode(x)
+    if posterior.std is None:
+        raise LatentExplorerError("exact inference compares q(z|x) with p(z|x): it needs a VAE, not an AE")
+    return Gaussian.diagonal(posterior.mean, posterior.std)
+
+
+def correlation(cov: torch.Tensor) -> torch.Tensor:
+    """(B, 2, 2) covariances -> (B,) correlation of z0 and z1."""
+    return cov[:, 0, 1] / (cov[:, 0, 0] * cov[:, 1, 1]).sqrt()
+
+
+# --- log p(x|z) on many codes per image ---------------------------------------------------------
+
+
+def _log_lik_rows(model, nll: NLL, x_rows: torch.Tensor, z_rows: torch.Tensor) -> torch.Tensor:
+    return -nll(model.decode_logits(z_rows), x_rows)
+
+
+def log_likelihoods(model, x: torch.Tensor, z: torch.Tensor, nll: NLL | None = None) -> torch.Tensor:
+    """log p(x_b | z): x (B, C, H, W); z (B, M, D) per image, or (M, D) shared by all -> (B, M).
+
+    In chunks, so a 200-image batch on 10,000 codes each does not hold 1.6e9 pixels at once.
+    """
+    nll = nll or model_nll(model)
+    b, p = len(x), x[0].numel()
+    rows = max(1, CHUNK // p)
+    if z.dim() == 2:  # one grid for every image: decode it once
+        parts = []
+        for start in range(0, len(z), rows):
+            logits = model.decode_logits(z[start : start + rows])  # (m, C, H, W)
+            parts.append(torch.stack([-nll(logits, x[i].expand_as(logits)) for i in range(b)]))
+        return torch.cat(parts, dim=1)
+    m = z.shape[1]
+    flat = z.reshape(b * m, -1)
+    image = torch.arange(b * m) // m  # which image each code belongs to
+    parts = [_log_lik_rows(model, nll, x[image[s : s + rows]], flat[s : s + rows]) for s in range(0, b * m, rows)]
+    return torch.cat(parts).reshape(b, m)
+
+
+# --- quadrature ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Quadrature:
+    """log p(x) and the true posterior of each image, from its final grid."""
+
+    log_px: torch.Tensor  # (B,) log ∫ p(x|z) p(z) dz
+    error: torch.Tensor  # (B,) |this grid's estimate - every-other-point grid's|: an error scale
+    mean: torch.Tensor  # (B, 2) posterior mean
+    cov: torch.Tensor  # (B, 2, 2) posterior covariance
+    z: torch.Tensor  # (B, M, 2) the final grid's points (an affine grid along the posterior's axes)
+    log_joint: torch.Tensor  # (B, M) log p(x|z) + log p(z) there
+    rounds: int  # refinements done
+
+    @property
+    def std(self) -> torch.Tensor:
+        return self.cov.diagonal(dim1=-2, dim2=-1).sqrt()
+
+    @property
+    def corr(self) -> torch.Tensor:
+        return correlation(self.cov)
+
+
+def _moments(z: torch.Tensor, log_w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Weighted mean (B, D) and covariance (B, D, D) of points z (B or 1, M, D) under softmax(log_w)."""
+    w = torch.softmax(log_w.double(), dim=1)  # (B, M)
+    z = z.double().expand(len(w), -1, -1)
+    mean = torch.einsum("bm,bmd->bd", w, z)
+    centred = z - mean[:, None]
+    cov = torch.einsum("bm,bmd,bme->bde", w, centred, centred)
+    return mean.float(), cov.float()
+
+
+def _square_grid(n: int, half_width: float) -> tuple[torch.Tensor, float]:
+    axis = torch.linspace(-half_width, half_width, n, dtype=torch.float64)
+    u = torch.cartesian_prod(axis, axis)  # (n*n, 2), row-major: index i*n + j is (axis[i], axis[j])
+    return u, float(axis[1] - axis[0])
+
+
+def _every_other(log_joint: torch.Tensor, n: int) -> torch.Tensor:
+    """The (B, n*n) values on the grid with every other point dropped in each direction."""
+    return log_joint.reshape(-1, n, n)[:, ::2, ::2].reshape(len(log_joint), -1)
+
+
+@torch.no_grad()
+def exact_log_px(
+    model,
+    x: torch.Tensor,
+    *,
+    nll: NLL | None = None,
+    q: Gaussian | None = None,
+    box: float = 6.0,
+    coarse: int = 64,
+    fine: int = 48,
+    radius: float = 6.0,
+    tol: float = TOL,
+    max_rounds: int = 8,
+) -> Quadrature:
+    """log p(x) per image by adaptive quadrature (trapezoid rule, which for smooth integrands that
+    vanish at the box's edge converges faster than any power of the spacing).
+
+    1. Coarse: one coarse x coarse grid over [-box, box]^2 (widened to hold q's +/- 5 sigma), shared
+       by the batch, finds where each image's posterior mass is.
+    2. Refine: a fine x fine grid along the posterior's principal axes, mean +/- radius sd, so a
+       thin, tilted ridge (correlation -0.98) is resolved as well as a round blob. Repeat with the
+       new moments until log p(x) moves less than tol; where the grid with every other point
+       dropped disagrees by more than tol, the next grid is twice as fine (up to 8x).
+    """
+    require_2d(model)
+    nll = nll or model_nll(model)
+    if q is not None:
+        box = max(box, float((q.mean.abs() + 5 * q.std).max()))
+    grid, h = _square_grid(coarse, box)
+    log_joint = log_likelihoods(model, x, grid.float(), nll) + prior_log_density(grid.float())[None]
+    log_px = torch.logsumexp(log_joint.double(), 1) + 2 * math.log(h)
+    mean, cov = _moments(grid[None], log_joint)
+    cov = cov + (h / 2) ** 2 * torch.eye(2)  # one coarse point may hold all the mass: not a zero width
+    b = len(x)
+    error, moved = torch.full((b,), math.inf, dtype=torch.float64), torch.full((b,), math.inf, dtype=torch.float64)
+    z = log_joint = None
+    n, rounds = fine, 0
+    active = torch.ones(b, dtype=torch.bool)  # images still being refined
+    while active.any() and rounds < max_rounds:
+        rounds += 1
+        u, hu = _square_grid(n, radius)
+        idx = active.nonzero()[:, 0]
+        scale = torch.linalg.cholesky(cov[idx].double() + 1e-12 * torch.eye(2, dtype=torch.float64))  # (b, 2, 2)
+        z_a = (mean[idx].double()[:, None] + u @ scale.transpose(-1, -2)).float()  # (b, n*n, 2)
+        lj_a = log_likelihoods(model, x[idx], z_a, nll) + prior_log_density(z_a)
+        log_cell = 2 * math.log(hu) + scale.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (b,)
+        new = torch.logsumexp(lj_a.double(), 1) + log_cell
+        half = torch.logsumexp(_every_other(lj_a, n).double(), 1) + log_cell + 2 * math.log(2)
+        error[idx], moved[idx] = (half - new).abs(), (new - log_px[idx]).abs()
+        log_px[idx] = new
+        mean[idx], cov[idx] = _moments(z_a, lj_a)
+        if z is None or z.shape[1] != z_a.shape[1]:  # keep each image's final grid, at one common size
+            z, log_joint = _resize(z, log_joint, b, z_a.shape[1])
+        z[idx], log_joint[idx] = z_a, lj_a
+        active = (error >= tol) | (moved >= tol) | (rounds == 1)
+        if bool((error[active] >= tol).any()) and n < 8 * fine:
+            n *= 2  # not resolved: a finer grid (where moments alone moved, the same size re-centred)
+    return Quadrature(log_px.float(), error.float(), mean, cov, z, log_joint, rounds)
+
+
+def _resize(z: torch.Tensor | None, log_joint: torch.Tensor | None, b: int, m: int):
+    """Room for (b, m) grid points per image; an image on a smaller earlier grid keeps its points,
+    padded with copies of its first point at log weight -inf (adding no mass)."""
+    new_z, new_lj = torch.zeros(b, m, 2), torch.full((b, m), -math.inf)
+    if z is not None:
+        k = min(m, z.shape[1])
+        new_z[:, :k], new_lj[:, :k] = z[:, :k], log_joint[:, :k]
+        new_z[:, k:] = z[:, :1]
+    return new_z, new_lj
+
+
+@torch.no_grad()
+def log_posterior_grid(
+    model,
+    x: torch.Tensor,
+    log_px: torch.Tensor,
+    lo: tuple[float, float],
+    hi: tuple[float, float],
+    n: int = 120,
+    nll: NLL | None = None,
+) -> torch.Tensor:
+    """log p(z|x) = log p(x|z) + log p(z) - log p(x) on an axis-aligned n x n grid over the box
+    lo..hi, for one image x (1, C, H, W): (n, n), rows along z1, columns along z0 (as a heat map)."""
+    z0 = torch.linspace(lo[0], hi[0], n)
+    z1 = torch.linspace(lo[1], hi[1], n)
+    z = torch.stack(torch.meshgrid(z0, z1, indexing="xy"), -1).reshape(-1, 2)  # (n*n, 2), z0 fastest
+    log_joint = log_likelihoods(model, x, z, nll) + prior_log_density(z)[None]
+    return (log_joint[0] - log_px.reshape(())).reshape(n, n)
+
+
+# --- Monte Carlo: the ELBO with its standard error, IWAE-k with its effective sample size -------
+
+
+@dataclass
+class Bounds:
+    """Monte Carlo bounds of log p(x) under a Gaussian q, per image."""
+
+    elbo: torch.Tensor  # (B,) E_q log p(x|z) - KL(q || p(z)), the KL in closed form
+    elbo_se: torch.Tensor  # (B,) its Monte Carlo standard error
+    reconstruction: torch.Tensor  # (B,) E_q log p(x|z)
+    kl_prior: torch.Tensor  # (B,) KL(q || N(0, I)), closed form
+    iwae: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean IWAE-k over S/k groups
+    ess: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean (sum w)^2 / sum w^2
+    n_samples: int = 0
+
+
+@torch.no_grad()
+def bounds(
+    model,
+    x: torch.Tensor,
+    q: Gaussian,
+    *,
+    nll: NLL | None = None,
+    n_samples: int = 5000,
+    ks: tuple[int, ...] = IWAE_KS,
+    seed: int = 0,
+) -> Bounds:
+    """ELBO and IWAE-k (Burda et al. 2015) for each k dividing into n_samples, from one set of draws.
+
+    IWAE-k = log (1/k) sum_i w_i, w_i = p(x|z_i) p(z_i) / q(z_i); with S draws it is averaged over
+    the S/k disjoint groups of k (the same bound, less noise). ESS = (sum w)^2 / sum w^2 per group:
+    near k when q covers the posterior, near 1 when one draw carries all the weight.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    eps = torch.randn((len(x), n_samples, q.mean.shape[-1]), generator=gen)  # (B, S, D)
+    z = q.sample(eps)
+    log_lik = log_likelihoods(model, x, z, nll)  # (B, S)
+    kl = q.kl_to_prior()
+    out = Bounds(
+        elbo=log_lik.mean(1) - kl,
+        elbo_se=log_lik.std(1) / math.sqrt(n_samples),
+        reconstruction=log_lik.mean(1),
+        kl_prior=kl,
+        n_samples=n_samples,
+    )
+    log_w = (log_lik + prior_log_density(z) - q.log_prob_of_eps(eps)).double()  # (B, S)
+    for k in ks:
+        if k > n_samples:
+            continue
+        groups = log_w[:, : n_samples // k * k].reshape(len(x), -1, k)  # (B, S/k, k)
+        lse = torch.logsumexp(groups, -1)
+        out.iwae[k] = (lse - math.log(k)).mean(1).float()
+        out.ess[k] = torch.exp(2 * lse - torch.logsumexp(2 * groups, -1)).mean(1).float()
+    return out
+
+
+# --- q*: the best Gaussian for one image (the E-step made exact) ---------------------------------
+
+
+class Adam:
+    """Adam (Kingma and Ba 2015) in a few lines: torch.optim imports torch._dynamo on its first
+    step, which took 5 s here, longer than the whole ascent."""
+
+    def __init__(self, params: list[torch.Tensor], lr: float, betas: tuple[float, float] = (0.9, 0.999)):
+        self.params, self.lr, self.betas, self.t = params, lr, betas, 0
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+
+    @torch.no_grad()
+    def step(self, grads: tuple[torch.Tensor, ...]) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for p, g, m, v in zip(self.params, grads, self.m, self.v):
+            m.mul_(b1).add_(g, alpha=1 - b1)
+            v.mul_(b2).addcmul_(g, g, value=1 - b2)
+            m_hat, v_hat = m / (1 - b1**self.t), v / (1 - b2**self.t)
+            p.sub_(self.lr * m_hat / (v_hat.sqrt() + 1e-8))
+
+
+def gauss_hermite(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Product Gauss-Hermite rule for E f(eps), eps ~ N(0, I_d): nodes (n^d, d), weights (n^d,) summing
+    to 1; exact when f is a polynomial of degree < 2n in each coordinate."""
+    import numpy as np
+
+    nodes, weights = np.polynomial.hermite_e.hermegauss(n)
+    grid = torch.cartesian_prod(*[torch.from_numpy(nodes)] * d).reshape(-1, d)
+    w = torch.cartesian_prod(*[torch.from_numpy(weights)] * d).reshape(-1, d).prod(-1)
+    return grid.float(), (w / w.sum()).float()
+
+
+@torch.enable_grad()  # callers may sit in no_grad (the page's analysis does): the ascent needs gradients
+def optimise_q(
+    model,
+    x: torch.Tensor,
+    start: Gaussian,
+    *,
+    nll: NLL | None = None,
+    full_covariance: bool = False,
+    steps: int = 200,
+    nodes: int = 8,
+    lr: tuple[float, float] = (0.1, 0.002),
+    batch: int = 64,
+) -> Gaussian:
+    """Gradient ascent on each image's ELBO over q's mean and log-std (and, full_covariance, the
+    off-diagonal of its Cholesky factor), from `start`, with Adam and a decaying step.
+
+    E_q log p(x|z) is taken by a Gauss-Hermite rule in q's own frame (nodes^2 points): the same
+    points every step (the ultimate common random numbers), so the objective is one smooth function,
+    and exact wherever log p(x|z) is a low-degree polynomial over q's width. 64 random draws instead
+    left q* measurably short of the optimum (a bias, not noise). Judge the result with fresh draws
+    (bounds()), not with these nodes."""
+    nll = nll or model_nll(model)
+    d = start.mean.shape[-1]
+    eps, weight = gauss_hermite(nodes, d)  # (S, D), (S,)
+    lower = torch.tril(torch.ones(d, d), -1).bool()
+    found = []
+    for s in range(0, len(x), batch):
+        xb = x[s : s + batch]
+        mean = start.mean[s : s + batch].clone().requires_grad_()
+        log_diag = start.scale_tril[s : s + batch].diagonal(dim1=-2, dim2=-1).log().clone().requires_grad_()
+        off = start.scale_tril[s : s + batch][:, lower].clone().requires_grad_(full_covariance)
+        params = [mean, log_diag] + ([off] if full_covariance else [])
+        adam = Adam(params, lr[0])
+
+        def current() -> Gaussian:
+            scale = torch.diag_embed(log_diag.exp())
+            if full_covariance:
+                scale = scale.masked_scatter(lower.expand_as(scale), off)
+            return Gaussian(mean, scale)
+
+        for step in range(steps):
+            adam.lr = lr[0] * (lr[1] / lr[0]) ** (step / max(1, steps - 1))  # decays: far moves, then fine ones
+            g = current()
+            z = g.sample(eps)  # (b, S, D)
+            rows = z.reshape(-1, d)
+            log_lik = _log_lik_rows(model, nll, xb.repeat_interleave(len(eps), 0), rows).reshape(len(xb), -1)
+            loss = -(log_lik @ weight - g.kl_to_prior()).sum()  # images are independent: one sum
+            adam.step(torch.autograd.grad(loss, params))  # not into the weights: 4x less work
+        found.append(current().detach())
+    return Gaussian(torch.cat([g.mean for g in found]), torch.cat([g.scale_tril for g in found]))
+
+
+# --- everything for a batch of images -----------------------------------------------------------
+
+
+@dataclass
+class Inference:
+    """Every term of the identity for each image (all (B,) unless said), plus the q*s found."""
+
+    exact: Quadrature
+    q: Gaussian  # the encoder's
+    encoder: Bounds  # ELBO, IWAE-k, ESS under q
+    q_star: Gaussian
+    optimised: Bounds  # ELBO under q* (fresh draws)
+    q_full: Gaussian | None = None
+    full: Bounds | None = None  # ELBO under the full-covariance q*
+
+    @property
+    def log_px(self) -> torch.Tensor:
+        return self.exact.log_px
+
+    @property
+    def kl_posterior(self) -> torch.Tensor:
+        """KL(q || p(z|x)) = log p(x) - ELBO."""
+        return self.exact.log_px - self.encoder.elbo
+
+    @property
+    def approximation_gap(self) -> torch.Tensor:
+        return self.exact.log_px - self.optimised.elbo
+
+    @property
+    def amortisation_gap(self) -> torch.Tensor:
+        return self.optimised.elbo - self.encoder.elbo
+
+    def summary(self) -> dict[str, float]:
+        """Means over the images, in nats; a standard error where the terms are Monte Carlo."""
+        n = len(self.log_px)
+
+        def se(per_image_se: torch.Tensor) -> float:  # of a mean of independent estimates
+            return float(per_image_se.pow(2).sum().sqrt() / n)
+
+        out = {
+            "n_images": n,
+            "exact_log_px": float(self.log_px.mean()),
+            "exact_nll": float(-self.log_px.mean()),
+            "quadrature_error_max": float(self.exact.error.max()),
+            "elbo": float(self.encoder.elbo.mean()),
+            "elbo_se": se(self.encoder.elbo_se),
+            "reconstruction": float(self.encoder.reconstruction.mean()),
+            "kl_prior": float(self.encoder.kl_prior.mean()),
+            "kl_posterior": float(self.kl_posterior.mean()),
+            "kl_posterior_median": float(self.kl_posterior.median()),
+            "kl_posterior_max": float(self.kl_posterior.max()),
+            "elbo_q_star": float(self.optimised.elbo.mean()),
+            "approximation_gap": float(self.approximation_gap.mean()),
+            "amortisation_gap": float(self.amortisation_gap.mean()),
+        }
+        for k, value in self.encoder.iwae.items():
+            out[f"iwae_{k}"] = float(value.mean())
+            out[f"ess_{k}"] = float(self.encoder.ess[k].mean())
+        if self.full is not None:
+            out["elbo_q_full"] = float(self.full.elbo.mean())
+        return out
+
+
+def infer(
+    model,
+    x: torch.Tensor,
+    *,
+    nll: NLL | None = None,
+    n_samples: int = 5000,
+    full_covariance: bool = False,
+    seed: int = 0,
+) -> Inference:
+    """Exact log p(x) and posterior, the encoder's ELBO and IWAE-k, q* and the gap split, per image."""
+    require_2d(model)
+    q = encoder_q(model, x)
+    exact = exact_log_px(model, x, nll=nll, q=q)
+    encoder = bounds(model, x, q, nll=nll, n_samples=n_samples, seed=seed)
+    q_star = optimise_q(model, x, q, nll=nll)
+    # judged on fresh draws: the ascent's own draws would flatter it
+    optimised = bounds(model, x, q_star, nll=nll, n_samples=min(n_samples, 1000), ks=(), seed=seed + 1)
+    result = Inference(exact, q, encoder, q_star, optimised)
+    if full_covariance:
+        result.q_full = optimise_q(model, x, q_star, nll=nll, full_covariance=True)
+        result.full = bounds(model, x, result.q_full, nll=nll, n_samples=min(n_samples, 1000), ks=(), seed=seed + 1)
+    return result
