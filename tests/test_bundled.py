@@ -67,6 +67,7 @@ def test_bundled_set_decodes_as_before(name):
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
     sys.path.insert(0, str(ROOT))
+    torch.set_num_threads(1)  # as in conftest: conv kernels round differently with more threads
     REFERENCE.parent.mkdir(exist_ok=True)
     np.savez_compressed(REFERENCE, **all_outputs())
     print(f"wrote {REFERENCE}")
