@@ -81,8 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
     lab.add_argument("--regimes", default="full,gap,sparse")
-    lab.add_argument("--latent-dims", type=parse_ints, default=(2, 16))
-    lab.add_argument("--seeds", type=int, default=3)
+    lab.add_argument("--latent-dims", type=parse_ints, default=(1, 2, 16))
+    lab.add_argument("--seeds", type=int, default=5)
     lab.add_argument("--epochs", type=int, default=40)
     lab.add_argument("--n-train", type=int, default=4000)
     lab.add_argument("--n-test", type=int, default=1000)
