@@ -204,3 +204,11 @@ def plane_coordinates(points: np.ndarray, a: np.ndarray, b: np.ndarray, seed: in
     basis = np.stack([e1, e2], axis=1)  # (D, 2)
     uv, *_ = np.linalg.lstsq(basis, (points - origin).T, rcond=None)
     return uv.T
+
+
+def decoder_line(model: Autoencoder, lo: float, hi: float, n: int = 41) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-D decoder's whole line: n codes evenly from lo to hi, (n,), and their decodes (n, C, H, W)."""
+    if model.latent_dim != 1:
+        raise ValueError(f"decoder_line needs a 1-D latent, this model has {model.latent_dim}")
+    codes = np.linspace(lo, hi, n)
+    return codes, decode(model, codes[:, None])

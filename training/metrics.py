@@ -105,7 +105,6 @@ def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 50) -> dic
 # --- manifold distance -----------------------------------------------------------------------
 
 BANK_PHASES = 1000  # true renders at phases i / 1000
-REAL_DISTANCE = 0.005  # the old fixed "real moon" threshold; see moons.PHASE_TOLERANCE for the one used now
 
 
 @dataclass
@@ -312,7 +311,10 @@ def closest_half_moon(
     with torch.enable_grad():
         for _ in range(steps):
             optimiser.zero_grad()
-            distance(z).sum().backward()
+            loss = distance(z).sum()
+            if not loss.requires_grad:  # a decoder without gradients (a lookup): the starts stand
+                break
+            loss.backward()
             optimiser.step()
             with torch.no_grad():
                 z.copy_(torch.maximum(torch.minimum(z, box[1]), box[0]))
