@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .checkpoint import load_pair
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
 from .metrics import (
     Bank,
@@ -25,32 +24,18 @@ from .metrics import (
     closest_half_moon,
     encode_all,
     fit_gaussian,
+    gaussian_codes,
     latent_box,
     path_scores,
     prior_coverage,
     reconstruction_errors,
 )
 from .moons import HALF_MOON_BAND, PHASE_TOLERANCE, nearest_phase_index
-from .runs import KINDS, train_and_save
+from .paths import lerp
+from .runs import train_and_save
+from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
-
-
-@dataclass
-class LabConfig:
-    regimes: tuple[str, ...] = ("full", "gap", "sparse")
-    latent_dims: tuple[int, ...] = (1, 2, 16)
-    seeds: int = 5
-    epochs: int = 40
-    n_train: int = 4000
-    n_test: int = 1000
-    image_size: int = 28
-    hidden: tuple[int, ...] = (128, 64)
-    steps: int = 101  # decoded images per interpolation: 11 steps skip sharp transitions
-    random_pairs: int = 20
-    prior_samples: int = 1000
-    search_codes: int = 10_000  # codes filling the latent box in the decoder-wide half-moon search
-    bootstrap: int = 10_000  # resamples of the seeds for each AE/VAE ratio's confidence interval
 
 
 def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:
@@ -66,9 +51,8 @@ def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunC
 @torch.no_grad()
 def interpolate_decode(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int) -> np.ndarray:
     """Decode the straight line between the posterior means of two images: (steps, C, H, W)."""
-    za, zb = model.encode(torch.stack([x_a, x_b])).mean
-    t = torch.linspace(0, 1, steps)[:, None]
-    return model.decode((1 - t) * za + t * zb).numpy()
+    za, zb = model.encode(torch.stack([x_a, x_b])).mean.numpy()
+    return model.decode(torch.from_numpy(lerp(za, zb, steps).astype(np.float32))).numpy()
 
 
 def sampler_scores(model, dataset: Dataset, bank: Bank, codes: dict[str, np.ndarray]) -> dict:
@@ -96,9 +80,10 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
 
     train_codes = encode_all(model, dataset.train.x)[0].numpy()
     search = closest_half_moon(model, bank, *latent_box(train_codes), n=lab.search_codes, seed=seed)
+    d = train_codes.shape[1]
     samplers = {
-        "standard": rng.standard_normal((lab.prior_samples, train_codes.shape[1])),
-        "fitted": rng.multivariate_normal(*fit_gaussian(train_codes), size=lab.prior_samples),
+        "standard": gaussian_codes(lab.prior_samples, d, rng),
+        "fitted": gaussian_codes(lab.prior_samples, d, rng, fit_gaussian(train_codes)),
     }
     return {
         **reconstruction_errors(model, test.x),
@@ -127,8 +112,8 @@ def score_pair(pair_dir: Path, dataset: Dataset, lab: LabConfig, seed: int) -> d
         saved = json.loads(cache.read_text())
         if saved.get("settings") == json.loads(json.dumps(settings)):
             return saved["scores"]
-    pair, bank = load_pair(pair_dir), bank_for(dataset)
-    scores = {kind: score_model(pair[kind].model, dataset, bank, lab, seed) for kind in KINDS}
+    pair, bank = load_set(pair_dir), bank_for(dataset)
+    scores = {kind: score_model(pair[kind].model, dataset, bank, lab, seed) for kind in PAIR_KINDS}
     partial = cache.with_suffix(".json.tmp")
     partial.write_text(json.dumps({"settings": settings, "scores": scores}))
     partial.replace(cache)  # never a half-written file
@@ -235,7 +220,7 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
     results: dict = {"config": asdict(lab), "cells": []}
     for regime in lab.regimes:
         for latent_dim in lab.latent_dims:
-            per_seed: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+            per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
             for seed in range(lab.seeds):
                 config = pair_config(lab, regime, latent_dim, seed)
                 pair_dir = out / "runs" / f"{regime}-{latent_dim}d-s{seed}"
@@ -245,9 +230,9 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
                     train_and_save(config, pair_dir, dataset=dataset, progress_bar=progress_bar, iwae_k=10)
                     log(f"trained {pair_dir.name} in {time.perf_counter() - t0:.1f} s")
                 scores = score_pair(pair_dir, dataset, lab, seed)
-                for kind in KINDS:
+                for kind in PAIR_KINDS:
                     per_seed[kind].append(scores[kind])
-            for kind in KINDS:
+            for kind in PAIR_KINDS:
                 results["cells"].append(
                     {
                         "regime": regime,
@@ -394,7 +379,7 @@ def _verdicts(results: dict) -> list[str]:
     ):
         counts = []
         for regime, dim in dict.fromkeys((c["regime"], c["latent_dim"]) for c in results["cells"]):
-            ae, vae = (_cell(results, regime, dim, k) for k in KINDS)
+            ae, vae = (_cell(results, regime, dim, k) for k in PAIR_KINDS)
             counts.append(f"{regime}-{dim} AE {_count(ae, key, seeds)}, VAE {_count(vae, key, seeds)}")
         lines.append(f"- {what} (seeds): " + "; ".join(counts) + ".")
     return lines

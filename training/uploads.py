@@ -11,23 +11,21 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from .config import MAX_SIDE, MIN_SIDE
 from .datasets import IMAGE_SUFFIXES, images_to_array
 from .errors import DatasetError
-from .jobs import safe_name
+from .store import safe_name, staged_dir
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 MAX_FILES = 5_000
 MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
 MAX_IMAGE_PIXELS = 1024 * 1024  # per image, before any decoding (decompression bombs)
-MAX_SIDE = 128
 
 
 @dataclass
@@ -49,60 +47,71 @@ def _check_member(info: zipfile.ZipInfo) -> None:
         raise DatasetError(f"zip entry {name!r} is a symbolic link; refused")
 
 
-def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The archive's image entries, sorted, after every entry is checked and the limits applied."""
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    for m in members:
+        _check_member(m)
+    members = [
+        m
+        for m in members
+        if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
+    ]
+    if not members:
+        raise DatasetError("the zip holds no files")
+    if len(members) > MAX_FILES:
+        raise DatasetError(f"the zip holds {len(members):,} files; the limit is {MAX_FILES:,}")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise DatasetError(
+            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {MAX_UNCOMPRESSED_BYTES // 2**20} MiB"
+        )
+    others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
+    if others:
+        raise DatasetError(
+            f"only PNG and JPEG images are accepted; found {others[0]!r}"
+            + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+        )
+    return sorted(members, key=lambda m: m.filename)
+
+
+def _decode_image(name: str, raw: bytes) -> np.ndarray:
+    """(H, W, 3) uint8, after the size limits are checked on the header alone."""
     from PIL import Image
 
+    try:
+        with Image.open(io.BytesIO(raw)) as im:
+            w, h = im.size
+            if w * h > MAX_IMAGE_PIXELS:
+                raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
+            if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+                raise DatasetError(f"{name}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels")
+            im.load()
+            return np.asarray(im.convert("RGB"))
+    except DatasetError:
+        raise
+    except Exception as exc:  # Pillow raises many types for broken files
+        raise DatasetError(f"{name}: not a readable image ({type(exc).__name__})") from None
+
+
+def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
+    if len(shapes) > 1:
+        (a, first), (b, second) = list(shapes.items())[:2]
+        raise DatasetError(f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}")
+
+
+def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Images (N, H, W, C) uint8 from a zip; sub-folders become class labels."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise DatasetError("not a valid zip file") from None
+    images, folders, shapes = [], [], {}
     with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        for m in members:
-            _check_member(m)
-        members = [
-            m
-            for m in members
-            if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
-        ]
-        if not members:
-            raise DatasetError("the zip holds no files")
-        if len(members) > MAX_FILES:
-            raise DatasetError(f"the zip holds {len(members):,} files; the limit is {MAX_FILES:,}")
-        total = sum(m.file_size for m in members)
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise DatasetError(
-                f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {MAX_UNCOMPRESSED_BYTES // 2**20} MiB"
-            )
-        others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
-        if others:
-            raise DatasetError(
-                f"only PNG and JPEG images are accepted; found {others[0]!r}"
-                + (f" and {len(others) - 1} more" if len(others) > 1 else "")
-            )
-        members.sort(key=lambda m: m.filename)
-        images, folders, shapes = [], [], {}
-        for m in members:
-            raw = archive.read(m)
-            try:
-                with Image.open(io.BytesIO(raw)) as im:
-                    w, h = im.size
-                    if w * h > MAX_IMAGE_PIXELS:
-                        raise DatasetError(f"{m.filename}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
-                    if not (4 <= w <= MAX_SIDE and 4 <= h <= MAX_SIDE):
-                        raise DatasetError(f"{m.filename}: {w}x{h}; image sides must be 4 to {MAX_SIDE} pixels")
-                    im.load()
-                    array = np.asarray(im.convert("RGB"))
-            except DatasetError:
-                raise
-            except Exception as exc:  # Pillow raises many types for broken files
-                raise DatasetError(f"{m.filename}: not a readable image ({type(exc).__name__})") from None
+        for m in _image_members(archive):
+            array = _decode_image(m.filename, archive.read(m))
             shapes.setdefault(array.shape[:2], m.filename)
-            if len(shapes) > 1:
-                (a, first), (b, second) = list(shapes.items())[:2]
-                raise DatasetError(
-                    f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}"
-                )
+            _check_same_size(shapes)
             images.append(array)
             folders.append(str(PurePosixPath(m.filename).parent))
     x = np.stack(images)  # (N, H, W, 3) uint8
@@ -164,8 +173,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     while target.exists():
         n += 1
         target = uploads_dir / f"{name}-{n}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=uploads_dir))
-    try:
+    with staged_dir(target) as staging:
         stored = (x * 255 + 0.5).astype(np.uint8) if suffix == ".zip" else x
         arrays = {"x": stored} if y is None else {"x": stored, "y": y.astype(np.int64)}
         if class_names:
@@ -178,10 +186,6 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
             "class_names": class_names,
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Imported(target, target / "data.npz", len(x), tuple(x.shape[1:]), class_names)
 
 
