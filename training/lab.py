@@ -36,6 +36,7 @@ from .runs import train_and_save
 from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
+RESULTS = Path(__file__).resolve().parent.parent / "lab" / "results.json"  # the committed lab run
 
 
 def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:

@@ -60,3 +60,12 @@ def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -
     model_codes = codes(path, stamp, kind)
     grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
     return grid, hole_map(model_set(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
+
+
+@st.cache_data(max_entries=4)
+def lab_results(path: str, mtime: float) -> dict:
+    """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""
+    import json
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text())

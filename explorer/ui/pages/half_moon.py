@@ -8,7 +8,8 @@ from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.widgets import show_strip
 from training import moons
-from training.metrics import manifold_distance, path_scores
+from training.lab import RESULTS as LAB_RESULTS
+from training.metrics import manifold_distance, path_scores, real_moons
 from training.store import find_sets
 
 HOLE_GRID = 64
@@ -148,7 +149,12 @@ for col, ((kind, source), z) in zip(cols, sources.items()):
 # --- verdict ------------------------------------------------------------------------------------------
 st.subheader("What this pair shows")
 lines = [
-    verdict.path_verdict(scores["ae"]["mean_distance"], scores["vae"]["mean_distance"], bank.is_proxy),
+    verdict.path_verdict(
+        scores["ae"]["mean_distance"],
+        scores["vae"]["mean_distance"],
+        bank.is_proxy,
+        worst=(scores["ae"]["max_distance"], scores["vae"]["max_distance"]),
+    ),
     verdict.prior_verdict(
         validity[("vae", "N(0, I)")], validity[("ae", "Gaussian fitted to its codes")], validity[("ae", "N(0, I)")]
     ),
@@ -158,3 +164,30 @@ if is_moons:
 for line in lines:
     st.markdown(f"- {line}")
 st.caption("Built from the numbers on this page; `python -m training lab` measures the same over seeds and regimes.")
+
+# --- the lab over seeds, and a 1-D decoder's whole line --------------------------------------------
+regime = view.pair["vae"].config.data.regime
+if is_moons and LAB_RESULTS.is_file():
+    told = verdict.lab_verdicts(
+        cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime), regime, view.latent_dim
+    )
+    if told:
+        st.subheader(f"The lab over seeds: {regime} regime, latent size {view.latent_dim}")
+        for line in told:
+            st.markdown(f"- {line}")
+        st.caption("From lab/results.json (`python -m training lab`): every ratio with its bootstrap interval.")
+
+if view.latent_dim == 1:
+    st.subheader("The whole 1-D line")
+    st.caption(
+        "Every code from end to end (VAE: the prior's ±3; AE: its codes' range + 10 %), decoded; below, the "
+        "recovered phase of each decode, green where it is a real moon of that phase. Ticks: training codes."
+    )
+    panels = []
+    for kind in KINDS:
+        ends = latents.slider_ranges(view.codes[kind], kind == "vae")[0]
+        line_codes, decoded = latents.decoder_line(view.model(kind), *ends, n=41)
+        real, phases = (real_moons(decoded, bank)[:2]) if is_moons else (None, None)
+        data_codes = view.train_codes(kind).mean[:2000, 0]
+        panels.append(figures.LinePanel(LABELS[kind], line_codes, decoded, phases, real, data_codes))
+    st.plotly_chart(figures.line_strips(panels), key="lab_line_strips")
