@@ -32,7 +32,7 @@ def image_with_caption(at: AppTest, prefix: str):
 @pytest.mark.parametrize(
     "page, title", [(None, "Latent map"), (DECODER, "Decoder"), (COMPARE, "AE vs VAE"), (LAB, "Half-moon lab")]
 )
-@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d"])
+@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d", "moons-sparse-1d"])
 def test_every_page_runs_on_bundled_pairs(page, title, pair):
     dataset = "moons" if "moons" in pair else "digits"
     at = open_app(page, dataset=dataset, pair=pair)
@@ -147,3 +147,9 @@ def test_half_moon_lab_on_digits_says_it_is_a_proxy():
     at = open_app(LAB, dataset="digits", pair="digits-8d")
     assert any("proxy" in i.value for i in at.info)
     assert not any("half moon" in m.value for m in at.markdown if m.value.startswith("- "))
+
+
+def test_half_moon_lab_shows_the_whole_line_of_a_1d_pair():
+    at = open_app(LAB, dataset="moons", pair="moons-sparse-1d")
+    assert not at.exception
+    assert any(s.value == "The whole 1-D line" for s in at.subheader)
