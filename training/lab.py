@@ -104,21 +104,37 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     }
 
 
+def _score_settings(lab: LabConfig) -> dict:
+    """What a pair's scores depend on besides the pair itself (JSON-normalised)."""
+    skip = ("regimes", "latent_dims", "seeds", "bootstrap")
+    return json.loads(json.dumps({k: v for k, v in asdict(lab).items() if k not in skip}))
+
+
+def cached_scores(pair_dir: Path, lab: LabConfig) -> dict[str, dict] | None:
+    """A pair's saved scores when they were made with these settings, else None."""
+    cache = pair_dir / "scores.json"
+    if not cache.is_file():
+        return None
+    saved = json.loads(cache.read_text())
+    return saved["scores"] if saved.get("settings") == _score_settings(lab) else None
+
+
 def score_pair(pair_dir: Path, dataset: Dataset, lab: LabConfig, seed: int) -> dict[str, dict]:
     """Scores of a pair's AE and VAE, kept in pair_dir/scores.json and reused while the scoring
     settings are unchanged (so a long lab can be resumed, and scored while later seeds train)."""
-    settings = {k: v for k, v in asdict(lab).items() if k not in ("regimes", "latent_dims", "seeds", "bootstrap")}
-    cache = pair_dir / "scores.json"
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("settings") == json.loads(json.dumps(settings)):
-            return saved["scores"]
+    found = cached_scores(pair_dir, lab)
+    if found is not None:
+        return found
     pair, bank = load_set(pair_dir), bank_for(dataset)
     scores = {kind: score_model(pair[kind].model, dataset, bank, lab, seed) for kind in PAIR_KINDS}
-    partial = cache.with_suffix(".json.tmp")
-    partial.write_text(json.dumps({"settings": settings, "scores": scores}))
-    partial.replace(cache)  # never a half-written file
+    _write_atomic(pair_dir / "scores.json", json.dumps({"settings": _score_settings(lab), "scores": scores}))
     return scores
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(text)
+    partial.replace(path)  # never a half-written file
 
 
 def summarise(per_seed: list[dict]) -> dict:
@@ -218,19 +234,23 @@ def comparisons(cells: list[dict], lab: LabConfig) -> list[dict]:
 def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict:
     out = Path(out)
     started = time.perf_counter()
-    results: dict = {"config": asdict(lab), "cells": []}
+    results: dict = {"config": asdict(lab), "cells": [], "trained_now": 0, "scored_now": 0}
     for regime in lab.regimes:
         for latent_dim in lab.latent_dims:
             per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
             for seed in range(lab.seeds):
                 config = pair_config(lab, regime, latent_dim, seed)
                 pair_dir = out / "runs" / f"{regime}-{latent_dim}d-s{seed}"
-                dataset = load_dataset(config.data)
-                if not (pair_dir / "vae.json").is_file():
-                    t0 = time.perf_counter()
-                    train_and_save(config, pair_dir, dataset=dataset, progress_bar=progress_bar, iwae_k=10)
-                    log(f"trained {pair_dir.name} in {time.perf_counter() - t0:.1f} s")
-                scores = score_pair(pair_dir, dataset, lab, seed)
+                scores = cached_scores(pair_dir, lab)
+                if scores is None:
+                    dataset = load_dataset(config.data)
+                    if not (pair_dir / "vae.json").is_file():
+                        t0 = time.perf_counter()
+                        train_and_save(config, pair_dir, dataset=dataset, progress_bar=progress_bar, iwae_k=10)
+                        log(f"trained {pair_dir.name} in {time.perf_counter() - t0:.1f} s")
+                        results["trained_now"] += 1
+                    scores = score_pair(pair_dir, dataset, lab, seed)
+                    results["scored_now"] += 1
                 for kind in PAIR_KINDS:
                     per_seed[kind].append(scores[kind])
             for kind in PAIR_KINDS:
@@ -247,8 +267,8 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
     results["comparisons"] = comparisons(results["cells"], lab)
     results["seconds"] = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps(results, indent=1))
-    (out / "results.md").write_text(results_markdown(results))
+    _write_atomic(out / "results.json", json.dumps(results, indent=1))
+    _write_atomic(out / "results.md", results_markdown(results))
     return results
 
 
@@ -269,7 +289,10 @@ def _header(results: dict) -> list[str]:
         f"`python -m training lab --regimes {','.join(lab['regimes'])} --latent-dims "
         f"{','.join(map(str, lab['latent_dims']))} --seeds {lab['seeds']} --out lab/` "
         f"({lab['epochs']} epochs, {lab['n_train']} training moons, {lab['steps']}-step paths, "
-        f"{results['seconds']:.0f} s). Mean ± std over {lab['seeds']} seeds.",
+        f"{results['seconds']:.0f} s for this command, which trained {results['trained_now']} and scored "
+        f"{results['scored_now']} of the {len(lab['regimes']) * len(lab['latent_dims']) * lab['seeds']} pairs; "
+        "the rest it read from lab/runs/*/scores.json, written by the same code with the same settings). "
+        f"Mean ± std over {lab['seeds']} seeds.",
         "",
         "Distance: mean squared pixel error to the nearest of 1,000 true renders (0 = a real moon). "
         f"A decode is a *real moon of phase p* when p is its nearest render's phase and it is no further from that "
