@@ -194,12 +194,32 @@ def lab_verdicts(
     """The half-moon lab's conclusions, each sentence built from the numbers it shows."""
     standard, fitted = PRIOR_SOURCES
     lines = [
-        verdict.path_verdict(scores["ae"]["mean_distance"], scores["vae"]["mean_distance"], bank.is_proxy),
+        verdict.path_verdict(
+            scores["ae"]["mean_distance"],
+            scores["vae"]["mean_distance"],
+            bank.is_proxy,
+            worst=(scores["ae"]["max_distance"], scores["vae"]["max_distance"]),
+        ),
         verdict.prior_verdict(validity[("vae", standard)], validity[("ae", fitted)], validity[("ae", standard)]),
     ]
     if not bank.is_proxy and all("passes_half_moon" in s for s in scores.values()):
         lines.insert(1, verdict.half_moon_verdict({labels[k]: s["passes_half_moon"] for k, s in scores.items()}))
     return lines
+
+
+def line_panels(models: dict, codes: dict, train_codes: dict, bank: Bank, labels: dict[str, str], n: int = 41):
+    """A 1-D decoder's whole line for each model: every code from end to end (VAE: the prior's range; AE: its
+    codes' range + 10 %), decoded, with the recovered phase of each decode and whether it is a real moon."""
+    from training.metrics import real_moons
+
+    panels = []
+    for kind, label in labels.items():
+        ends = latents.slider_ranges(codes[kind], kind == "vae")[0]
+        line_codes, decoded = latents.decoder_line(models[kind], *ends, n=n)
+        real, phases = (None, None) if bank.is_proxy else real_moons(decoded, bank)[:2]
+        data_codes = train_codes[kind].mean[:2000, 0]
+        panels.append(figures.LinePanel(label, line_codes, decoded, phases, real, data_codes))
+    return panels
 
 
 def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[str, str]) -> list[figures.MapPanel]:

@@ -495,3 +495,75 @@ def gap_scatter(values: np.ndarray, gaps: dict[str, np.ndarray], x_title: str, h
     fig.update_yaxes(type="log", title="nats (log scale, floored at 0.001)")
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
+
+
+@dataclass
+class LinePanel:
+    """One model's 1-D decoder line: every code from end to end, decoded."""
+
+    title: str
+    codes: np.ndarray  # (n,) evenly spaced codes
+    images: np.ndarray  # (n, C, H, W) their decodes
+    phases: np.ndarray | None = None  # (n,) recovered phase of each decode (moons)
+    real: np.ndarray | None = None  # (n,) bool: the decode is a real moon of that phase
+    data_codes: np.ndarray | None = None  # (N,) codes of the data, shown as ticks
+
+
+def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figure:
+    """Per model: the decodes side by side along the code axis, and below them the recovered phase."""
+    fig = make_subplots(
+        rows=2 * len(panels),
+        cols=1,
+        row_heights=[0.45, 0.55] * len(panels),
+        subplot_titles=[t for p in panels for t in (p.title, "")],
+        vertical_spacing=0.06,
+    )
+    for i, panel in enumerate(panels):
+        strip = np.concatenate(list(panel.images[:, 0]), axis=1)  # (H, n*W)
+        half = (panel.codes[1] - panel.codes[0]) / 2 if len(panel.codes) > 1 else 0.5
+        x = np.linspace(panel.codes[0] - half, panel.codes[-1] + half, strip.shape[1])
+        fig.add_trace(
+            go.Heatmap(z=strip[::-1], x=x, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"),
+            row=2 * i + 1,
+            col=1,
+        )
+        fig.update_yaxes(visible=False, row=2 * i + 1, col=1)
+        if panel.phases is not None:
+            real = panel.real if panel.real is not None else np.ones(len(panel.codes), bool)
+            for mask, name, colour in ((real, "a real moon", "#2ca02c"), (~real, "not a real moon", "#d62728")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=panel.codes[mask],
+                        y=panel.phases[mask],
+                        mode="markers",
+                        name=name,
+                        legendgroup=name,
+                        showlegend=i == 0,
+                        marker=dict(size=5, color=colour),
+                        hovertemplate="z %{x:.2f}: phase %{y:.3f}<extra></extra>",
+                    ),
+                    row=2 * i + 2,
+                    col=1,
+                )
+            fig.update_yaxes(title_text="phase", range=[-0.05, 1.0], row=2 * i + 2, col=1)
+        if panel.data_codes is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=panel.data_codes,
+                    y=np.full(len(panel.data_codes), -0.02),
+                    mode="markers",
+                    name="data codes",
+                    legendgroup="data",
+                    showlegend=i == 0,
+                    marker=dict(symbol="line-ns-open", size=8, color="grey"),
+                    hoverinfo="skip",
+                ),
+                row=2 * i + 2,
+                col=1,
+            )
+        fig.update_xaxes(matches=f"x{2 * i + 2}", row=2 * i + 1, col=1)  # the strip moves with its phase axis
+        fig.update_xaxes(title_text="code z", row=2 * i + 2, col=1)
+    fig.update_layout(
+        height=height_per_panel * len(panels), margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h")
+    )
+    return fig

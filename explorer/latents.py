@@ -207,3 +207,11 @@ def model_manifold_grid(model: Autoencoder, n: int, train_codes: np.ndarray | No
     if train_codes is None:
         raise ValueError("an AE's grid needs its training codes (to fit the Gaussian)")
     return manifold_grid(n, fit_gaussian(train_codes))
+
+
+def decoder_line(model: Autoencoder, lo: float, hi: float, n: int = 41) -> tuple[np.ndarray, np.ndarray]:
+    """A 1-D decoder's whole line: n codes evenly from lo to hi, (n,), and their decodes (n, C, H, W)."""
+    if model.latent_dim != 1:
+        raise ValueError(f"decoder_line needs a 1-D latent, this model has {model.latent_dim}")
+    codes = np.linspace(lo, hi, n)
+    return codes, decode(model, codes[:, None])

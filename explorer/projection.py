@@ -61,12 +61,13 @@ class Identity(Projection):
     name = "identity"
 
     def _fit(self, codes):
-        if codes.shape[1] != 2:
-            raise ValueError("the identity projection is for 2-D codes")
-        return codes
+        if codes.shape[1] not in (1, 2):
+            raise ValueError("the identity projection is for 1-D and 2-D codes")
+        return self._transform(codes)
 
     def _transform(self, z):
-        return z
+        # 1-D codes lie on the map's horizontal axis: (N, 1) -> (N, 2) with a zero second column
+        return z if z.shape[1] == 2 else np.concatenate([z, np.zeros_like(z)], axis=1)
 
 
 class PCA(Projection):
@@ -175,8 +176,8 @@ MAX_FIT_POINTS = {"umap": 10_000, "tsne": 5_000}
 
 
 def make_projection(method: str, latent_dim: int, **params: Any) -> Projection:
-    """Identity for 2-D codes, else the named method."""
-    if latent_dim == 2:
+    """Identity for 1-D and 2-D codes, else the named method."""
+    if latent_dim <= 2:
         return Identity()
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")

@@ -24,7 +24,7 @@ def test_every_page_runs_on_the_tiny_pairs(app, page, title, pair):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("page, title", PAGES)
-@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d"])
+@pytest.mark.parametrize("pair", ["moons-sparse-2d", "digits-8d", "moons-sparse-1d"])
 def test_every_page_runs_on_bundled_pairs(page, title, pair):
     at = open_app(page, dataset="moons" if "moons" in pair else "digits", pair=pair)
     assert at.title[0].value == title
@@ -151,3 +151,9 @@ def test_half_moon_lab_on_digits_says_it_is_a_proxy(app):
     at = app(LAB, dataset="digits", pair=TINY_DIGITS)
     assert any("proxy" in i.value for i in at.info)
     assert not any("half moon" in m.value for m in at.markdown if m.value.startswith("- "))
+
+
+def test_half_moon_lab_shows_the_whole_line_of_a_1d_pair():
+    at = open_app(LAB, dataset="moons", pair="moons-sparse-1d")
+    assert not at.exception
+    assert any(s.value == "The whole 1-D line" for s in at.subheader)

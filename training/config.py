@@ -161,13 +161,15 @@ class LabConfig:
     """The half-moon lab (training/lab.py): a grid of moons pairs per regime, latent size and seed."""
 
     regimes: tuple[str, ...] = tuple(REGIMES)
-    latent_dims: tuple[int, ...] = (2, 16)
-    seeds: int = 3
+    latent_dims: tuple[int, ...] = (1, 2, 16)
+    seeds: int = 5
     epochs: int = 40
     n_train: int = 4000
     n_test: int = 1000
     image_size: int = 28
     hidden: tuple[int, ...] = (128, 64)
-    steps: int = 11  # decoded images per interpolation
+    steps: int = 101  # decoded images per interpolation: 11 steps skip sharp transitions
     random_pairs: int = 20
     prior_samples: int = 1000
+    search_codes: int = 10_000  # codes filling the latent box in the decoder-wide half-moon search
+    bootstrap: int = 10_000  # resamples of the seeds for each AE/VAE ratio's confidence interval

@@ -121,8 +121,6 @@ def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 5000) -> d
 # --- manifold distance -----------------------------------------------------------------------
 
 BANK_PHASES = 1000  # true renders at phases i / 1000
-HALF_MOON_PHASE_TOLERANCE = 0.05  # a recovered phase this close to 0.25 or 0.75 is a half moon ...
-REAL_DISTANCE = 0.005  # ... if the image is also this close (MSE) to a true render
 
 
 @dataclass
@@ -132,6 +130,7 @@ class Bank:
     images: np.ndarray
     phases: np.ndarray | None  # (M,) phase of each true render; None for a proxy bank
     description: str
+    radius: np.ndarray | None = None  # (M,) moons.phase_neighbourhood of each render: its "real moon" radius
 
     @property
     def is_proxy(self) -> bool:
@@ -147,7 +146,8 @@ def moon_bank(size: int = 28, jitter: bool = False, n_phases: int = BANK_PHASES)
     else:
         scale, dx, dy = 1.0, 0.0, 0.0
     images = moons.render(phases, size, scale, dx, dy)
-    return Bank(images.reshape(len(images), -1), phases, f"{len(images):,} true renders")
+    radius = moons.phase_neighbourhood(phases, size, scale, dx, dy)
+    return Bank(images.reshape(len(images), -1), phases, f"{len(images):,} true renders", radius)
 
 
 def training_bank(x: torch.Tensor, limit: int = 20_000) -> Bank:
@@ -206,15 +206,45 @@ def smoothness(phases: np.ndarray) -> float:
     return 0.0 if total < 1e-9 else float(steps.max() / total - 1.0 / (n - 1))
 
 
+def real_moons(images: np.ndarray, bank: Bank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which images are real moons, in phase units: (N,) valid, recovered phase, distance.
+
+    An image is a real moon of phase p when p is the phase of its nearest true render and it is no
+    further from that render than the renders moons.PHASE_TOLERANCE of a cycle away are.
+    """
+    idx, dist = nearest_by_mse(images, bank.images, k=1)
+    idx, dist = idx[:, 0], dist[:, 0]
+    return dist <= bank.radius[idx], bank.phases[idx], dist
+
+
+def half_moon_renders(bank: Bank) -> np.ndarray:
+    """The bank's renders whose phase is in the half-moon band: (K, P)."""
+    return bank.images[moons.near_half_moon(bank.phases)]
+
+
 def path_scores(images: np.ndarray, bank: Bank) -> dict:
-    """Scores of a decoded interpolation (S images): distances along it, and for moons how it moves."""
-    dist, phases = manifold_distance(images, bank)
-    scores = {"mean_distance": float(dist.mean()), "max_distance": float(dist.max()), "distances": dist.tolist()}
+    """Scores of a decoded interpolation (S images): distances along it, and for moons how it moves.
+
+    The worst point (largest distance) is reported with its index; for moons also the closest the
+    path comes to any half-moon render (half_moon_miss) and whether a point is a real half moon.
+    """
+    if bank.is_proxy:
+        dist, phases = manifold_distance(images, bank)
+    else:
+        valid, phases, dist = real_moons(images, bank)
+    worst = int(dist.argmax())
+    scores = {
+        "mean_distance": float(dist.mean()),
+        "max_distance": float(dist[worst]),
+        "worst_index": worst,
+        "distances": dist.tolist(),
+    }
     if phases is not None:
-        near_half = np.min([moons.circular_distance(phases, h) for h in moons.HALF_MOON_PHASES], axis=0)
         scores["phases"] = phases.tolist()
+        scores["worst_phase"] = float(phases[worst])
         scores["smoothness"] = smoothness(phases)
-        scores["passes_half_moon"] = bool(np.any((near_half <= HALF_MOON_PHASE_TOLERANCE) & (dist <= REAL_DISTANCE)))
+        scores["passes_half_moon"] = bool(np.any(valid & moons.near_half_moon(phases)))
+        scores["half_moon_miss"] = float(nearest_by_mse(images, half_moon_renders(bank))[1].min())
     return scores
 
 
@@ -223,6 +253,99 @@ def prior_validity(model: Autoencoder, bank: Bank, codes: np.ndarray, seed: int 
     """Mean manifold distance of decoded codes (e.g. 1,000 prior samples)."""
     images = model.decode(torch.from_numpy(np.asarray(codes, dtype=np.float32))).numpy()
     return float(manifold_distance(images, bank)[0].mean())
+
+
+def prior_coverage(images: np.ndarray, bank: Bank, data_phases: np.ndarray, bins: int = 20) -> dict:
+    """How decoded samples cover the moons: validity in phase units and recovered phases against the data's.
+
+    coverage_gap is the total variation distance between the samples' phase histogram, with every
+    sample that is not a real moon in an extra "not a moon" bin, and the data's: 0 when the samples
+    are real moons spread like the data, 1 when none is a real moon.
+    """
+    valid, phases, dist = real_moons(images, bank)
+    edges = np.linspace(0, 1, bins + 1)
+    samples = np.histogram(phases[valid], edges)[0] / len(images)
+    data = np.histogram(np.asarray(data_phases) % 1.0, edges)[0] / len(data_phases)
+    return {
+        "mean_distance": float(dist.mean()),
+        "valid_fraction": float(valid.mean()),
+        "half_fraction": float((valid & moons.near_half_moon(phases)).mean()),
+        "data_half_fraction": float(moons.near_half_moon(np.asarray(data_phases)).mean()),
+        "coverage_gap": float(0.5 * (np.abs(samples - data).sum() + (1 - valid.mean()))),
+        "phase_histogram": samples.tolist(),
+        "data_histogram": data.tolist(),
+    }
+
+
+def latent_box(codes: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Per-dimension bounds (D,), (D,) of codes, widened by margin of their range on each side."""
+    lo, hi = codes.min(0), codes.max(0)
+    pad = margin * np.maximum(hi - lo, 1e-3)
+    return lo - pad, hi + pad
+
+
+def box_candidates(lo: np.ndarray, hi: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """About n codes filling the box: a grid for 1-D and 2-D codes, uniform draws above. (n', D)"""
+    d = len(lo)
+    if d <= 2:
+        side = int(round(n ** (1 / d)))
+        axes = np.meshgrid(*[np.linspace(lo[i], hi[i], side) for i in range(d)], indexing="ij")
+        return np.stack([a.ravel() for a in axes], axis=1).astype(np.float32)
+    return np.random.default_rng(seed).uniform(lo, hi, size=(n, d)).astype(np.float32)
+
+
+def closest_half_moon(
+    model: Autoencoder,
+    bank: Bank,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    n: int = 10_000,
+    refine: int = 16,
+    steps: int = 100,
+    seed: int = 0,
+) -> dict:
+    """Does the decoder invent a half moon anywhere in the box [lo, hi]? A search, not one path.
+
+    Decode n codes filling the box, then from the refine best start gradient descent (Adam, codes
+    clamped to the box) on the distance to the nearest half-moon render (phase 0.2-0.3 or 0.7-0.8).
+    Returns the smallest distance found, its code, the recovered phase of that decode and whether
+    it is a real half moon in phase units.
+    """
+    targets = torch.from_numpy(half_moon_renders(bank))  # (K, P)
+    codes = torch.from_numpy(box_candidates(lo, hi, n, seed))
+
+    def distance(z: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B,) MSE to the nearest half-moon render
+        x = model.decode(z).flatten(1)
+        d2 = (x * x).sum(1, keepdim=True) - 2 * x @ targets.T + (targets * targets).sum(1)[None]
+        return d2.min(1).values / x.shape[1]
+
+    with torch.no_grad():
+        found = torch.cat([distance(codes[s : s + BATCH]) for s in range(0, len(codes), BATCH)])
+    z = codes[found.argsort()[:refine]].clone().requires_grad_(True)
+    box = torch.from_numpy(np.asarray(lo, np.float32)), torch.from_numpy(np.asarray(hi, np.float32))
+    optimiser = torch.optim.Adam([z], lr=0.02 * float((box[1] - box[0]).max()))
+    with torch.enable_grad():
+        for _ in range(steps):
+            optimiser.zero_grad()
+            loss = distance(z).sum()
+            if not loss.requires_grad:  # a decoder without gradients (a lookup): the starts stand
+                break
+            loss.backward()
+            optimiser.step()
+            with torch.no_grad():
+                z.copy_(torch.maximum(torch.minimum(z, box[1]), box[0]))
+    with torch.no_grad():
+        refined = distance(z)
+        candidates = torch.cat([refined, found.min()[None]])
+        best_code = z[refined.argmin()] if refined.min() <= found.min() else codes[found.argmin()]
+        image = model.decode(best_code[None]).numpy()
+    valid, phase, _ = real_moons(image, bank)
+    return {
+        "distance": float(candidates.min()),
+        "code": best_code.tolist(),
+        "phase": float(phase[0]),
+        "is_half_moon": bool(valid[0] and moons.near_half_moon(phase)[0]),
+    }
 
 
 def plane_through(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -106,3 +106,42 @@ def circular_distance(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarra
     """Distance between phases on the cycle, in [0, 0.5]."""
     d = np.abs(np.asarray(a) - np.asarray(b)) % 1.0
     return np.minimum(d, 1.0 - d)
+
+
+# --- "is a real moon of phase p", in phase units ---------------------------------------------------
+
+PHASE_TOLERANCE = 0.01  # a decode counts as a real moon of phase p if it is no further from render(p) ...
+# ... than the renders at p +- PHASE_TOLERANCE are. Near a half moon that is about 0.005 MSE; near a new
+# moon 0.0003, below an all-black image's 0.0004, so a blank decode is not a real new moon.
+HALF_MOON_BAND = 0.05  # recovered phases within this of 0.25 or 0.75 are half moons (0.2-0.3, 0.7-0.8)
+
+
+def phase_neighbourhood(
+    phase: np.ndarray,
+    size: int = DEFAULT_SIZE,
+    scale: float | np.ndarray = 1.0,
+    dx: float | np.ndarray = 0.0,
+    dy: float | np.ndarray = 0.0,
+    delta: float = PHASE_TOLERANCE,
+    chunk: int = 2000,
+) -> np.ndarray:
+    """Per phase (N,): mean squared pixel error between render(p) and the renders at p +- delta.
+
+    The distance one phase step of size delta moves the image: large at a half moon (the terminator
+    sweeps the disc), small near new and full moon (it slides along the limb).
+    """
+    phase, scale, dx, dy = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (phase, scale, dx, dy))
+    )
+    out = []
+    for s in range(0, len(phase), chunk):
+        p, k, x, y = (a[s : s + chunk] for a in (phase, scale, dx, dy))
+        centre = render(p, size, k, x, y)
+        steps = [((render(p + sign * delta, size, k, x, y) - centre) ** 2).mean(axis=(1, 2)) for sign in (-1, 1)]
+        out.append((steps[0] + steps[1]) / 2)
+    return np.concatenate(out).astype(np.float32)
+
+
+def near_half_moon(phase: np.ndarray, band: float = HALF_MOON_BAND) -> np.ndarray:
+    """Boolean mask: phases within band of a half moon (0.25 or 0.75) on the cycle."""
+    return np.min([circular_distance(phase, h) for h in HALF_MOON_PHASES], axis=0) <= band

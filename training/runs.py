@@ -117,8 +117,8 @@ def sample_validity(model, dataset: Dataset, bank, seed: int = 0) -> dict:
 
 
 # The bundled pairs in checkpoints/: small MLPs (each model under 1 MB) that train in seconds.
-def _moons(regime: str) -> RunConfig:
-    return RunConfig(DataConfig("moons", regime=regime), ModelConfig(latent_dim=2), TrainConfig(epochs=40))
+def _moons(regime: str, latent_dim: int = 2) -> RunConfig:
+    return RunConfig(DataConfig("moons", regime=regime), ModelConfig(latent_dim=latent_dim), TrainConfig(epochs=40))
 
 
 def _digits(latent_dim: int) -> RunConfig:
@@ -158,6 +158,8 @@ DEFAULTS: dict[str, RunConfig] = {
     "moons-sparse-2d": _moons("sparse"),
     "moons-gap-2d": _moons("gap"),
     "moons-full-2d": _moons("full"),
+    # The tutorial's thought experiment: a 1-D code, crescents and full moons only, ask for what lies between.
+    "moons-sparse-1d": _moons("sparse", latent_dim=1),
     "digits-2d": _digits(2),
     "digits-8d": _digits(8),
     "digits-label-cvae": _digits_cvae("label", 1.0),

@@ -96,3 +96,12 @@ def split_gaps(path: str, stamp: float, n: int = 100):
     from explorer.inference import split_gaps as measure
 
     return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)
+
+
+@st.cache_data(max_entries=4)
+def lab_results(path: str, mtime: float) -> dict:
+    """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""
+    import json
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,118 @@
+"""The half-moon lab's judgements, each checked on a case whose answer is known."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from explorer import latents
+from training import moons
+from training.config import ModelConfig
+from training.lab import bootstrap_ratio, ratio_class, ratio_verdict, results_markdown
+from training.metrics import closest_half_moon, moon_bank, path_scores, prior_coverage, real_moons
+from training.models import Autoencoder
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = np.arange(1000) / 1000  # phases of the synthetic decoders' lookup table
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return moon_bank(28)
+
+
+class PhaseDecoder(Autoencoder):
+    """Decodes z[:, 0] in [0, 1] to the true render of phase(z), blending neighbouring table
+    renders so the decode is differentiable in z. Every other dimension is ignored."""
+
+    def __init__(self, phase_of, latent_dim: int = 1):
+        super().__init__(ModelConfig(kind="ae", latent_dim=latent_dim, hidden=(4,), in_shape=(1, 28, 28)))
+        self.phase_of = phase_of
+        self.table = torch.from_numpy(moons.render(TABLE))  # (1000, 28, 28)
+
+    def decode(self, z):
+        position = (self.phase_of(z[:, 0].clamp(0, 1)) % 1.0) * len(TABLE)
+        low = position.floor().long()
+        w = (position - low)[:, None, None]
+        out = (1 - w) * self.table[low % len(TABLE)] + w * self.table[(low + 1) % len(TABLE)]
+        return out[:, None]
+
+
+def test_real_moon_in_phase_units_rejects_black_and_blends_and_accepts_true_renders(bank):
+    phases = np.array([0.02, 0.1, 0.25, 0.4, 0.5, 0.75, 0.97])
+    valid, recovered, _ = real_moons(moons.render(phases), bank)
+    assert valid.all() and moons.circular_distance(recovered, phases).max() <= 0.001
+    black = np.zeros((1, 28, 28), np.float32)
+    blend = (moons.render(0.1) + moons.render(0.5))[None] / 2
+    valid, recovered, dist = real_moons(np.concatenate([black, blend]), bank)
+    assert not valid.any()
+    # the all-black image is close in pixels to the new moon (the old 0.005 threshold passed it) ...
+    assert dist[0] < 0.005 and moons.circular_distance(recovered[0], 0.0) < 0.02
+    # ... but further than a render one phase step away is
+    assert dist[0] > bank.radius[np.argmin(moons.circular_distance(bank.phases, recovered[0]))]
+
+
+def test_dense_path_finds_the_sharp_transition_that_eleven_steps_skip(bank):
+    # crescent -> full, but codes in (0.52, 0.58) decode to a cross-fade: a hole 11 steps step over
+    def phase_of(z):
+        return 0.1 + 0.4 * z
+
+    model = PhaseDecoder(phase_of)
+    real = model.decode
+    a, b = np.zeros(1), np.ones(1)
+
+    def decode(codes):
+        z = torch.from_numpy(codes.astype(np.float32))
+        images = real(z).numpy()
+        hole = (codes[:, 0] > 0.52) & (codes[:, 0] < 0.58)
+        images[hole] = (moons.render(0.1) + moons.render(0.5))[None] / 2
+        return images
+
+    sparse, dense = (path_scores(decode(latents.lerp(a, b, n)), bank) for n in (11, 101))
+    assert sparse["max_distance"] < 1e-3
+    assert dense["max_distance"] > 20 * sparse["max_distance"]
+    assert 0.52 < dense["worst_index"] / 100 < 0.58
+    assert sparse["passes_half_moon"] and dense["passes_half_moon"]  # the path does sweep through 0.25
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 16])
+def test_the_decoder_wide_search_finds_an_invented_half_moon_and_not_a_missing_one(bank, latent_dim):
+    lo, hi = np.zeros(latent_dim), np.ones(latent_dim)
+    sweeping = closest_half_moon(PhaseDecoder(lambda z: 0.1 + 0.4 * z, latent_dim), bank, lo, hi, n=2000)
+    assert sweeping["is_half_moon"] and sweeping["distance"] < 1e-4
+    assert moons.circular_distance(sweeping["phase"], 0.25) <= moons.HALF_MOON_BAND
+    # crescent below 0.5, full moon above: no code decodes anywhere near a half moon
+    jumping = closest_half_moon(PhaseDecoder(lambda z: 0.1 + 0.4 * (z > 0.5), latent_dim), bank, lo, hi, n=2000)
+    assert not jumping["is_half_moon"] and jumping["distance"] > 0.02
+
+
+def test_coverage_counts_blank_samples_as_no_moon(bank):
+    data = np.linspace(0, 1, 200, endpoint=False)
+    true = moons.render(data)
+    full = prior_coverage(true, bank, data)
+    assert full["valid_fraction"] == 1.0 and full["coverage_gap"] < 0.05
+    assert full["half_fraction"] == pytest.approx(full["data_half_fraction"], abs=0.02)
+    half_blank = np.concatenate([true[:100], np.zeros_like(true[:100])])
+    blank = prior_coverage(half_blank, bank, data)
+    assert blank["valid_fraction"] == 0.5 and blank["coverage_gap"] >= 0.5
+
+
+def test_bootstrap_interval_covers_one_for_identical_samples_and_not_for_separated_ones():
+    rng = np.random.default_rng(0)
+    same = rng.normal(1.0, 0.2, 5)
+    ci = bootstrap_ratio(same, same.copy())
+    assert ci["low"] <= 1 <= ci["high"] and ci["ratio"] == pytest.approx(1.0)
+    noisy = bootstrap_ratio(rng.normal(1.0, 0.3, 5), rng.normal(1.0, 0.3, 5))
+    assert noisy["low"] < 1 < noisy["high"] and ratio_class(noisy, 5) == "unclear"
+    apart = bootstrap_ratio(rng.normal(2.0, 0.1, 5), rng.normal(1.0, 0.1, 5))
+    assert apart["low"] > 1.5 and ratio_class(apart, 5) == "vae"
+    assert "no clear difference" in ratio_verdict("path", noisy, 5)
+    assert "the VAE's is lower" in ratio_verdict("path", apart, 5)
+    assert "the AE's is lower" in ratio_verdict("path", bootstrap_ratio([1.0, 1.1, 0.9], [3.0, 3.2, 2.9]), 3)
+
+
+def test_committed_results_md_is_generated_from_results_json():
+    results = json.loads((ROOT / "lab" / "results.json").read_text())
+    assert results_markdown(results) == (ROOT / "lab" / "results.md").read_text()
