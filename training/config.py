@@ -45,6 +45,12 @@ class DataConfig:
             n = getattr(self, name)
             if n is not None and not 1 <= n <= 1_000_000:
                 raise LatentExplorerError(f"{name} must be 1 to 1,000,000, got {n}")
+        if self.name == "moons":  # the one dataset whose size the config alone decides
+            from .datasets import MOONS_TEST, MOONS_TRAIN
+            from .limits import check_pixel_values
+
+            n = (self.n_train or MOONS_TRAIN) + (self.n_test or MOONS_TEST)
+            check_pixel_values(n, (1, self.image_size, self.image_size), "moons")
 
 
 @dataclass
@@ -95,6 +101,9 @@ class ModelConfig:
                 raise LatentExplorerError(
                     f"the conv family needs sides divisible by 4 (28, 32); got {h}x{w}: use --family mlp"
                 )
+            from .limits import check_model
+
+            check_model(self)  # parameters counted before anything is allocated
 
 
 @dataclass

@@ -13,7 +13,8 @@ import torch
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
-from .fit import FitResult, Progress, fit, kinds_of, pair_configs
+from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
+from .limits import check_model
 from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
 
 KINDS = ("ae", "vae")
@@ -40,6 +41,8 @@ def train_and_save(
     config.validate()
     out = Path(out)
     dataset = dataset if dataset is not None else load_dataset(config.data)
+    for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
+        check_model(with_data_shape(run, dataset).model, config.train.batch_size)
     fresh = not out.exists()
     out.parent.mkdir(parents=True, exist_ok=True)
     target = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent)) if fresh else out
