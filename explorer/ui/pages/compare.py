@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import images, latents, webdecoder
 from explorer.figures import PROBE, step_distances
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.drag import drag_component
+from explorer.ui.drag import component_value, drag_component
 from explorer.ui.widgets import latent_map_chart, show_image, show_strip
 from training.losses import kl_to_standard_normal
 
@@ -115,7 +115,8 @@ def scrubber() -> None:
         {"paths": endpoints, "value": 0.5, "signature": f"{a}-{b}-{method}-{vae_mode}-{noise_seed}"},
         "t",
     )
-    t = result.t if isinstance(getattr(result, "t", None), (int, float)) else 0.5
+    t = component_value(getattr(result, "t", None), None, 0.0, 1.0)
+    t = 0.5 if t is None else t
     cols = st.columns(6)
     decoded = {
         kind: latents.decode(view.model(kind), latents.POINT_AT[method](paths[kind][0], paths[kind][-1], t)[None])[0]

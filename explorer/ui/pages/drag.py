@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import latents
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.drag import browser_can_decode, drag_component
+from explorer.ui.drag import browser_can_decode, component_value, drag_component
 from explorer.ui.widgets import nearest_training, picked_codes, point_colours, show_image
 
 MAX_SLIDERS = 8
@@ -48,6 +48,10 @@ ranges = latents.slider_ranges(codes, model.is_variational)
 dims = latents.most_active_dims(codes, MAX_SLIDERS)
 start = picked_codes(view)[kind].astype(np.float64)
 
+# Where a code from the browser may lie: the sliders' ranges and the pad's box, whichever is wider.
+_pad = 0.15 * (codes.mean.max(0) - codes.mean.min(0))
+z_box = (np.minimum(ranges[:, 0], codes.mean.min(0) - _pad), np.maximum(ranges[:, 1], codes.mean.max(0) + _pad))
+
 # The current code: the last released value for this pair/model, or the URL's, or the picked code.
 origin = f"{view.pair_id}:{kind}"
 state = st.session_state.setdefault("drag_state", {})
@@ -56,11 +60,10 @@ if origin not in state:
     z0 = start.copy()
     if from_url:
         try:
-            values = np.array([float(v) for v in from_url.split(",")])
-            if values.shape == start.shape and np.isfinite(values).all():
-                z0 = values
+            values = component_value([float(v) for v in from_url.split(",")[: len(start) + 1]], len(start), *z_box)
         except ValueError:
-            pass
+            values = None
+        z0 = start.copy() if values is None else values
     state[origin] = {"z": z0, "seen": {}}
 current = state[origin]
 
@@ -71,10 +74,9 @@ def adopt(result, key: str) -> None:
     if value is None or current["seen"].get(key) == value:
         return
     current["seen"][key] = value
-    z = np.asarray(value, dtype=np.float64)
-    if z.shape == current["z"].shape:
-        current["z"] = z
-    elif z.shape == (2,) and view.latent_dim == 2:
+    n = len(current["z"])
+    z = component_value(value, n, *z_box)
+    if z is not None:  # anything else from the browser is ignored: NaN is never stored
         current["z"] = z
 
 
