@@ -37,6 +37,10 @@ MAX_LAYERS = 8  # hidden layers of an MLP
 IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
 
 
+def _at(name: str) -> str:
+    return f"{name}: " if name else ""
+
+
 class BudgetError(LatentExplorerError):
     """A request over one of this server's limits; the message names the limit."""
 
@@ -46,9 +50,24 @@ def check_pixel_values(n: int, shape: tuple[int, ...], source: str) -> None:
     values = int(n) * int(np.prod(shape, dtype=np.int64))
     if values > MAX_PIXEL_VALUES:
         raise BudgetError(
-            f"{source}: {n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
+            f"{_at(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
             f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey {MAX_SIDE} px images)"
         )
+
+
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
+
+
+def check_path_text(text: object, what: str = "path") -> str:
+    """Path text from a form, a URL or a file: a string without NUL or control characters, of a
+    length the OS accepts. Checked before the text reaches Path() or the file system."""
+    if not isinstance(text, str):
+        raise LatentExplorerError(f"{what} must be text, got {type(text).__name__}")
+    if len(text) > MAX_PATH_CHARS or any(len(part) > 255 for part in text.split("/")):
+        raise LatentExplorerError(f"{what} is too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,})")
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise LatentExplorerError(f"{what} contains a control character (such as a NUL byte); refused")
+    return text
 
 
 # --- images --------------------------------------------------------------------------------------
@@ -68,22 +87,22 @@ def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | N
     try:
         im = Image.open(source, formats=IMAGE_FORMATS)
     except UnidentifiedImageError:
-        raise DatasetError(f"{name}: not a PNG or JPEG image (judged by its content)") from None
+        raise DatasetError(f"{_at(name)}not a PNG or JPEG image (judged by its content)") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"{name}: not a readable image ({type(exc).__name__})") from None
+        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
     with im:
         w, h = im.size
         if w * h > MAX_FILE_PIXELS:
-            raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_FILE_PIXELS:,} per image")
+            raise DatasetError(f"{_at(name)}{w}x{h} pixels; the limit is {MAX_FILE_PIXELS:,} per image")
         if max_side is not None and not (4 <= w <= max_side and 4 <= h <= max_side):
-            raise DatasetError(f"{name}: {w}x{h}; image sides must be 4 to {max_side} pixels")
+            raise DatasetError(f"{_at(name)}{w}x{h}; image sides must be 4 to {max_side} pixels")
         try:
             im.draft(mode, (w, h))  # JPEG: decode straight to the mode; a no-op for PNG
             out = im.convert(mode)
         except Exception as exc:  # Pillow raises many types for broken files
-            raise DatasetError(f"{name}: not a readable image ({type(exc).__name__})") from None
+            raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
     if time.monotonic() - start > DECODE_SECONDS:
-        raise DatasetError(f"{name}: took over {DECODE_SECONDS:g} s to decode; refused")
+        raise DatasetError(f"{_at(name)}took over {DECODE_SECONDS:g} s to decode; refused")
     return out
 
 
@@ -97,9 +116,9 @@ def image_header(raw: bytes, name: str) -> tuple[int, int, str]:
         with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as im:
             return im.size[0], im.size[1], im.mode
     except UnidentifiedImageError:
-        raise DatasetError(f"{name}: not a PNG or JPEG image (judged by its content)") from None
+        raise DatasetError(f"{_at(name)}not a PNG or JPEG image (judged by its content)") from None
     except Exception as exc:
-        raise DatasetError(f"{name}: not a readable image ({type(exc).__name__})") from None
+        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
 
 
 class Deadline:
@@ -127,21 +146,21 @@ def npz_headers(source: str | Path | IO[bytes], name: str) -> dict[str, tuple[tu
         with zipfile.ZipFile(source) as archive:
             members = archive.infolist()
             if len(members) > 16:
-                raise DatasetError(f"{name}: {len(members)} arrays; an .npz here holds at most 16")
+                raise DatasetError(f"{_at(name)}{len(members)} arrays; an .npz here holds at most 16")
             for info in members:
                 if not info.filename.endswith(".npy"):
-                    raise DatasetError(f"{name}: {info.filename!r} is not an .npy array")
+                    raise DatasetError(f"{_at(name)}{info.filename!r} is not an .npy array")
                 with archive.open(info) as f:
                     version = npy.read_magic(f)
                     read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
                     if read is None:
-                        raise DatasetError(f"{name}: unsupported .npy version {version}")
+                        raise DatasetError(f"{_at(name)}unsupported .npy version {version}")
                     shape, _, dtype = read(f)
                 if dtype.hasobject:
-                    raise DatasetError(f"{name}: {info.filename[:-4]!r} holds Python objects; refused (no pickles)")
+                    raise DatasetError(f"{_at(name)}{info.filename[:-4]!r} holds Python objects; refused (no pickles)")
                 headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
     except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise DatasetError(f"{name}: not a readable .npz file ({type(exc).__name__})") from None
+        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__})") from None
     return headers
 
 
@@ -150,17 +169,18 @@ def check_npz(headers: dict[str, tuple[tuple[int, ...], np.dtype]], name: str, m
     from .errors import DatasetError
 
     if "x" not in headers:
-        raise DatasetError(f"{name}: an .npz needs an array 'x' of images; found {sorted(headers) or 'nothing'}")
+        raise DatasetError(f"{_at(name)}an .npz needs an array 'x' of images; found {sorted(headers) or 'nothing'}")
     unpacked = sum(int(np.prod(s, dtype=np.int64)) * d.itemsize for s, d in headers.values())
     if unpacked > MAX_UNPACKED_BYTES:
         raise DatasetError(
-            f"{name}: its arrays unpack to {unpacked / 2**20:,.0f} MiB; the limit is {MAX_UNPACKED_BYTES // 2**20} MiB"
+            f"{_at(name)}its arrays unpack to {unpacked / 2**20:,.0f} MiB; "
+            f"the limit is {MAX_UNPACKED_BYTES // 2**20} MiB"
         )
     shape, _ = headers["x"]
     if not 3 <= len(shape) <= 4:
-        raise DatasetError(f"{name}: 'x' must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {shape}")
+        raise DatasetError(f"{_at(name)}'x' must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {shape}")
     if max_images is not None and shape[0] > max_images:
-        raise DatasetError(f"{name}: 'x' holds {shape[0]:,} images; the limit is {max_images:,}")
+        raise DatasetError(f"{_at(name)}'x' holds {shape[0]:,} images; the limit is {max_images:,}")
     check_pixel_values(shape[0], shape[1:], name)
 
 
@@ -176,7 +196,7 @@ def read_npz(source: str | Path | IO[bytes], name: str, max_images: int | None =
         with np.load(source, allow_pickle=False) as archive:  # never unpickle user data
             return {key: archive[key] for key in headers}
     except Exception as exc:
-        raise DatasetError(f"{name}: not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
+        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 # --- models ----------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import numpy as np
 
 from . import limits
 from .datasets import IMAGE_SUFFIXES, check_images
-from .errors import DatasetError
+from .errors import DatasetError, LatentExplorerError
 from .jobs import safe_name
 
 # The limits live in training.limits; these names are what the checks below read.
@@ -119,7 +119,7 @@ def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) ->
 
 
 def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    arrays = limits.read_npz(io.BytesIO(data), "the .npz", max_images=MAX_FILES)  # headers checked first
+    arrays = limits.read_npz(io.BytesIO(data), "", max_images=MAX_FILES)  # headers checked first
     x, y = arrays["x"], arrays.get("y")
     if x.size == 0:
         raise DatasetError("'x' is empty")
@@ -145,7 +145,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     try:
         x, y, class_names = readers[suffix](data)
         x = check_images(x, file_name)  # (N, C, H, W), its dtype kept: no float copy
-    except DatasetError as exc:
+    except LatentExplorerError as exc:  # a DatasetError or a BudgetError
         msg = str(exc)
         raise DatasetError(msg if msg.startswith(file_name) else f"{file_name}: {msg}") from None
     if y is not None and class_names is None:

@@ -17,6 +17,7 @@ from explorer.ui import cache
 from training.checkpoint import Pair, find_pairs
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
+from training.limits import check_path_text
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "checkpoints"
@@ -43,6 +44,7 @@ def import_roots() -> list[Path]:
 
 
 def allowed_import_path(text: str) -> Path:
+    check_path_text(text, "the folder")
     path = Path(text).expanduser().resolve()  # symlinks and .. resolved before the check
     if not any(path == root or root in path.parents for root in import_roots()):
         raise LatentExplorerError(
