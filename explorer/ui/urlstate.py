@@ -124,17 +124,16 @@ def parse(key: str, text: str) -> str | None:
     return str(int(round(value))) if spec.kind == "int" else repr(float(value))
 
 
+def _bad_key(key: str) -> bool:
+    return len(key) > MAX_TEXT or bool(_CONTROL.search(key))
+
+
 def sanitise(params: MutableMapping[str, str]) -> dict[str, str | None]:
     """Rewrite params in place; returns what changed (key -> new value, None if dropped)."""
     changed: dict[str, str | None] = {}
     for key in list(params.keys()):
-        text = params[key]
-        if len(key) > MAX_TEXT or _CONTROL.search(key):
-            changed[key] = None
-        else:
-            clean = parse(key, text)
-            if clean == text:
-                continue
+        clean = None if _bad_key(key) else parse(key, params[key])
+        if clean != params[key]:
             changed[key] = clean
     for key, clean in changed.items():
         if clean is None:
@@ -144,8 +143,34 @@ def sanitise(params: MutableMapping[str, str]) -> dict[str, str | None]:
     return changed
 
 
+def sanitise_snapshot(snapshot: dict[str, list[str]]) -> None:
+    """The same for a parsed query string (key -> values); the last of repeated values counts."""
+    for key in list(snapshot):
+        values = snapshot[key]
+        clean = None if _bad_key(key) or not values else parse(key, values[-1])
+        if clean is None:
+            del snapshot[key]
+        else:
+            snapshot[key] = [clean]
+
+
+def _initial_snapshot() -> dict[str, list[str]] | None:
+    """Streamlit seeds a bound widget from the URL as it was when the session (or page) opened,
+    a copy kept apart from st.query_params; None if this Streamlit keeps it elsewhere."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    try:
+        snapshot = get_script_run_ctx().session_state._state.query_params._initial_query_params
+    except AttributeError:
+        return None
+    return snapshot if isinstance(snapshot, dict) else None
+
+
 def apply() -> None:
-    """Sanitise the running app's URL; call before any widget is drawn."""
+    """Sanitise the running app's URL (and Streamlit's copy of it); call before any widget is drawn."""
     import streamlit as st
 
     sanitise(st.query_params)
+    snapshot = _initial_snapshot()
+    if snapshot is not None:
+        sanitise_snapshot(snapshot)
