@@ -13,18 +13,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-
-from bench import browser, compute  # noqa: E402
 
 SECTIONS = ["compute", "training", "umap", "browser", "startup", "memory"]
 
 
 def machine() -> str:
+    import numpy as np
+    import torch
+
     cpu = "unknown CPU"
     try:
         cpu = next(
@@ -70,6 +68,10 @@ def run(sections: list[str], quick: bool) -> tuple[list[str], dict]:
 
 
 def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
+    import numpy as np  # torch and the benchmarks load only once the arguments are parsed
+
+    from bench import browser, compute
+
     sections = [section]
     r: dict = {}
     rows: list[str] = []
@@ -115,10 +117,14 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 f"the DataLoader loop with fit()'s loss and fused Adam: {r['loader_our_step_samples_per_s_1t']:,.0f}; "
                 f"2 threads: fit {r['fit_samples_per_s_2t']:,.0f}, textbook {r['textbook_samples_per_s_2t']:,.0f}",
                 ratio >= 1.5,
-                why=f"the per-item DataLoader costs little with in-memory tensors: the same DataLoader loop with fit()'s "
-                f"loss and fused Adam runs at {r['loader_our_step_samples_per_s_1t']:,.0f} samples/s, within a few percent of "
-                "fit(). fit()'s lead comes from the training step (a vectorised Bernoulli NLL instead of log_sigmoid, which "
-                "took a quarter of each step in the torch profiler, and fused Adam), and run-to-run noise on this shared "
+                why="the per-item DataLoader costs little with in-memory tensors: the same DataLoader loop with "
+                "fit()'s "
+                f"loss and fused Adam runs at {r['loader_our_step_samples_per_s_1t']:,.0f} samples/s, within a few "
+                "percent of "
+                "fit(). fit()'s lead comes from the training step (a vectorised Bernoulli NLL instead of "
+                "log_sigmoid, which "
+                "took a quarter of each step in the torch profiler, and fused Adam), and run-to-run noise on this "
+                "shared "
                 "machine moves the ratio by about ±0.05. Closing it for sure would take a cheaper step still (e.g. "
                 "torch.compile, whose start-up cost outweighs runs this short).",
             ),
@@ -136,7 +142,8 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 "the faster one is the default",
                 f"2 threads: {r['fit_loaded_samples_per_s_2t']:,.0f} samples/s "
                 f"({r['fit_loaded_samples_per_s_2t'] / r['fit_loaded_samples_per_s_1t']:.2f}x of 1 thread); on an idle "
-                f"machine 2 threads give {r['fit_samples_per_s_2t'] / r['fit_samples_per_s_1t']:.2f}x. Default: 1 thread "
+                f"machine 2 threads give {r['fit_samples_per_s_2t'] / r['fit_samples_per_s_1t']:.2f}x. Default: 1 "
+                "thread "
                 "(the app and `train --threads`)",
                 None,
             ),
@@ -149,7 +156,8 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 "UMAP of 10,000 codes, fresh process, numba cache warm",
                 f"{r['umap_warm_fit_s']:.1f} s (+ import {r['umap_warm_import_s']:.1f} s)",
                 "≤ 30 s",
-                f"first ever (empty numba cache): fit {r['umap_cold_fit_s']:.1f} s + import {r['umap_cold_import_s']:.1f} s; "
+                f"first ever (empty numba cache): fit {r['umap_cold_fit_s']:.1f} s + import "
+                f"{r['umap_cold_import_s']:.1f} s; "
                 "UMAP is imported only when a user runs it, never on the first page",
                 r["umap_warm_fit_s"] <= 30,
             ),
@@ -181,10 +189,13 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
                 "≥ 3x faster",
                 f"whole-script rerun p50 {full:.3f} s: **{full / frag:.2f}x**",
                 full >= 3 * frag,
-                why=f"the fragment already answers at the floor ({frag:.3f} s against {floor:.3f} s), and the rest of the "
-                f"decoder page (sidebar, traversal grids) adds only {full - frag:.3f} s when it reruns. A 3x ratio would "
+                why=f"the fragment already answers at the floor ({frag:.3f} s against {floor:.3f} s), and the rest "
+                "of the "
+                f"decoder page (sidebar, traversal grids) adds only {full - frag:.3f} s when it reruns. A 3x ratio "
+                "would "
                 f"need the whole page to take {3 * frag:.2f} s, i.e. about {3 * frag - frag:.2f} s of work outside the "
-                "fragment; the page has no such work to skip. The fragment keeps the slider at the floor however heavy the "
+                "fragment; the page has no such work to skip. The fragment keeps the slider at the floor however "
+                "heavy the "
                 "rest of the page grows.",
             ),
         ]
@@ -246,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}", file=sys.stderr)
         return 2
+    import torch
+
     torch.set_num_threads(1)  # what the app and trainer use; each benchmark sets 2 where it compares
     started = time.perf_counter()
     rows, raw = run(sections, args.quick)
@@ -253,8 +266,10 @@ def main(argv: list[str] | None = None) -> int:
         [
             "# Benchmarks",
             "",
-            f"`make bench` (`python -m bench{' --quick' if args.quick else ''}`), {time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"{time.perf_counter() - started:.0f} s. Machine: {machine()}. Every comparison was measured in this same run.",
+            f"`make bench` (`python -m bench{' --quick' if args.quick else ''}`), "
+            f"{time.strftime('%Y-%m-%d %H:%M %Z')}, "
+            f"{time.perf_counter() - started:.0f} s. Machine: {machine()}. Every comparison was measured in this "
+            "same run.",
             "",
             "| path | measured | target | side by side | verdict |",
             "|---|---|---|---|---|",

@@ -10,12 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.checkpoint import load_pair
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.datasets import load_dataset
 from training.fit import fit, make_optimizer
 from training.losses import kl_to_standard_normal, loss_terms
 from training.metrics import hole_map, moon_bank
+from training.store import load_set
 
 ROOT_CHECKPOINTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "checkpoints"
 
@@ -47,7 +47,7 @@ def median(xs: list[float]) -> float:
 
 def decode_paths(quick: bool) -> dict:
     """Decode one latent; decode a 64x64 grid (and score it as a hole map); 1 vs 2 threads."""
-    vae = load_pair(ROOT_CHECKPOINTS / "moons-sparse-2d").vae.model
+    vae = load_set(ROOT_CHECKPOINTS / "moons-sparse-2d")["vae"].model
     z1 = torch.zeros(1, 2)
     grid = torch.from_numpy(
         np.stack(np.meshgrid(np.linspace(-3, 3, 64), np.linspace(-3, 3, 64)), -1).reshape(-1, 2).astype(np.float32)
@@ -65,7 +65,7 @@ def decode_paths(quick: bool) -> dict:
 
 
 def encode_path(quick: bool) -> dict:
-    vae = load_pair(ROOT_CHECKPOINTS / "moons-sparse-2d").vae.model
+    vae = load_set(ROOT_CHECKPOINTS / "moons-sparse-2d")["vae"].model
     test = load_dataset(DataConfig("moons", n_train=10, n_test=1000)).test.x
     x = test.repeat(10, 1, 1, 1)  # (10,000, 1, 28, 28)
     out = {}

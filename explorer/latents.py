@@ -8,9 +8,10 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from training.metrics import fit_gaussian, nearest_by_mse  # noqa: F401  (fit_gaussian: pages call it here)
+from training.metrics import fit_gaussian, gaussian_codes, nearest_by_mse  # noqa: F401  (fit_gaussian: pages call it here)
 from training.models import Autoencoder
 from training.moons import nearest_phase_index
+from training.paths import INTERPOLATIONS, POINT_AT, lerp, lerp_at, slerp, slerp_at  # noqa: F401  (pages call them here)
 
 BATCH = 2048
 
@@ -40,58 +41,9 @@ def decode(model: Autoencoder, z: np.ndarray) -> np.ndarray:
     return np.concatenate(out)
 
 
-def lerp_at(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-    """Points at fractions t of the straight line from a to b: (..., D)."""
-    t = np.asarray(t, dtype=np.float64)[..., None]
-    return (1 - t) * a + t * b
-
-
-def slerp_at(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
-    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces) at fractions t.
-
-    Interpolates the angle between a and b and the norm linearly, so a path between
-    codes of equal norm keeps that norm instead of cutting through the low-norm centre.
-    """
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    if na < 1e-12 or nb < 1e-12:
-        return lerp_at(a, b, t)
-    ua, ub = a / na, b / nb
-    omega = np.arccos(np.clip(ua @ ub, -1.0, 1.0))
-    if omega < 1e-6:
-        return lerp_at(a, b, t)
-    t = np.asarray(t, dtype=np.float64)[..., None]
-    direction = (np.sin((1 - t) * omega) * ua + np.sin(t * omega) * ub) / np.sin(omega)
-    return direction * ((1 - t) * na + t * nb)
-
-
-POINT_AT = {"linear": lerp_at, "spherical": slerp_at}
-
-
-def _path(point_at, a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    path = point_at(a, b, np.linspace(0.0, 1.0, n))
-    path[0], path[-1] = a, b  # exact at both ends, whatever the rounding
-    return path
-
-
-def lerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """n evenly spaced points from a to b inclusive: (n, D)."""
-    return _path(lerp_at, a, b, n)
-
-
-def slerp(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
-    """n points along slerp_at from a to b inclusive: (n, D)."""
-    return _path(slerp_at, a, b, n)
-
-
-INTERPOLATIONS = {"linear": lerp, "spherical": slerp}
-
-
 def prior_codes(latent_dim: int, n: int, seed: int, fitted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """n codes from N(0, I), or from a fitted Gaussian (mean, cov) when given."""
-    rng = np.random.default_rng(seed)
-    if fitted is None:
-        return rng.standard_normal((n, latent_dim)).astype(np.float32)
-    return rng.multivariate_normal(*fitted, size=n).astype(np.float32)
+    return gaussian_codes(n, latent_dim, np.random.default_rng(seed), fitted).astype(np.float32)
 
 
 def slider_ranges(codes: Codes, variational: bool, margin: float = 0.1) -> np.ndarray:

@@ -85,11 +85,11 @@ def test_in_browser_decode_equals_the_pytorch_decoder(browser, app_url, pair, mo
 
     from explorer import webdecoder
     from tests.browser import ROOT
-    from training.checkpoint import load_pair
+    from training.store import load_set
 
     dataset = "moons" if "moons" in pair else "digits"
     page, errors = open_drag(browser, app_url, f"dataset={dataset}&pair={pair}&drag_model={model}")
-    decoder = load_pair(ROOT / "checkpoints" / pair)[model.lower()].model
+    decoder = load_set(ROOT / "checkpoints" / pair)[model.lower()].model
     ident = webdecoder.decoder_id(decoder)
     page.wait_for_function("(id) => !!window.__latentExplorer.decoders[id]", arg=ident)
     z = np.random.default_rng(0).standard_normal((6, decoder.latent_dim)) * 2

@@ -4,8 +4,9 @@ import shutil
 import pytest
 import torch
 
-from training.checkpoint import FORMAT_VERSION, find_pairs, load_checkpoint, load_pair
+from training.checkpoint import FORMAT_VERSION, load_checkpoint
 from training.errors import CheckpointError
+from training.store import find_sets, load_set
 
 
 @pytest.fixture
@@ -16,8 +17,8 @@ def pair_copy(tiny_pair_dir, tmp_path):
 
 
 def test_round_trip_gives_identical_outputs(tiny_pair_dir, tiny_moons):
-    pair = load_pair(tiny_pair_dir)
-    again = load_pair(tiny_pair_dir)
+    pair = load_set(tiny_pair_dir)
+    again = load_set(tiny_pair_dir)
     x = tiny_moons.test.x[:8]
     for kind in ("ae", "vae"):
         a, b = pair[kind].model, again[kind].model
@@ -85,7 +86,7 @@ def test_a_newer_format_version_is_refused(pair_copy):
 def test_missing_files_are_refused(pair_copy, victim):
     (pair_copy / victim).unlink()
     with pytest.raises(CheckpointError, match="missing|no checkpoint"):
-        load_pair(pair_copy)
+        load_set(pair_copy)
 
 
 def test_not_json_is_refused(pair_copy):
@@ -103,11 +104,17 @@ def test_writes_leave_no_temporary_files(tiny_pair_dir):
     ]
 
 
-def test_find_pairs_lists_complete_pairs_only(pair_copy, tmp_path):
+def test_find_sets_lists_complete_visible_sets_only(pair_copy, tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path))
     half = tmp_path / "half"
     half.mkdir()
     shutil.copy(pair_copy / "vae.json", half / "vae.json")
-    assert find_pairs(tmp_path) == [pair_copy]
+    shutil.copytree(pair_copy, tmp_path / ".hidden" / "pair")
+    found = {k: v for k, v in find_sets().items() if k.startswith("runs/")}
+    assert list(found) == ["runs/pair"]
+    info = found["runs/pair"]
+    assert (info.path, info.kind, info.kinds, info.dataset) == (pair_copy, "pair", ("ae", "vae"), "moons")
+    assert info.stamp == max((pair_copy / f"{k}.json").stat().st_mtime for k in ("ae", "vae"))
 
 
 def test_a_save_killed_between_its_renames_still_loads_the_previous_checkpoint(pair_copy, monkeypatch):

@@ -8,9 +8,9 @@ import pytest
 
 from explorer import webdecoder
 from tests.test_app import open_app
-from training.checkpoint import load_pair
 from training.config import ModelConfig
 from training.models import build_model
+from training.store import load_set
 
 DRAG = "explorer/ui/pages/drag.py"
 
@@ -28,7 +28,7 @@ def run_exported(layers, z):
 
 @pytest.mark.parametrize("kind", ["ae", "vae"])
 def test_exported_mlp_layers_reproduce_the_decoder(tiny_pair_dir, kind):
-    model = load_pair(tiny_pair_dir)[kind].model
+    model = load_set(tiny_pair_dir)[kind].model
     layers = webdecoder.mlp_layers(model)
     assert [layer["act"] for layer in layers] == ["relu", "relu", "sigmoid"]
     z = np.random.default_rng(0).standard_normal((6, 2)) * 2
@@ -41,9 +41,9 @@ def test_conv_decoders_are_not_exported():
 
 
 def test_decoder_id_follows_the_weights(tiny_pair_dir):
-    pair = load_pair(tiny_pair_dir)
-    assert webdecoder.decoder_id(pair.ae.model) != webdecoder.decoder_id(pair.vae.model)
-    assert webdecoder.decoder_id(pair.ae.model) == webdecoder.decoder_id(load_pair(tiny_pair_dir).ae.model)
+    pair = load_set(tiny_pair_dir)
+    assert webdecoder.decoder_id(pair["ae"].model) != webdecoder.decoder_id(pair["vae"].model)
+    assert webdecoder.decoder_id(pair["ae"].model) == webdecoder.decoder_id(load_set(tiny_pair_dir)["ae"].model)
 
 
 def test_drag_page_in_browser_mode_says_so():

@@ -9,7 +9,7 @@ from PIL import Image
 
 from explorer import figures, images, latents
 from explorer.projection import PROJECTIONS, make_projection
-from training.checkpoint import load_pair
+from training.store import load_set
 
 
 def test_lerp_hits_both_endpoints_exactly_and_is_even():
@@ -104,7 +104,7 @@ def test_prior_codes():
 
 
 def test_encode_and_decode_match_the_model(tiny_pair_dir, tiny_moons):
-    vae = load_pair(tiny_pair_dir).vae.model
+    vae = load_set(tiny_pair_dir)["vae"].model
     codes = latents.encode(vae, tiny_moons.test.x)
     posterior = vae.encode(tiny_moons.test.x)
     assert np.allclose(codes.mean, posterior.mean.detach().numpy())

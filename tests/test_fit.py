@@ -3,13 +3,13 @@ import dataclasses
 import pytest
 import torch
 
-from training.checkpoint import load_pair
 from training.config import TrainConfig
 from training.datasets import Dataset, Split
 from training.errors import TrainingError
 from training.fit import TrainingCancelled, fit
 from training.metrics import active_units, evaluate_model
 from training.runs import train_and_save
+from training.store import load_set
 
 
 def test_short_fit_lowers_the_loss(tiny_config, tiny_moons):
@@ -57,7 +57,7 @@ def test_nan_loss_stops_with_a_message_and_keeps_the_earlier_checkpoint(
     with pytest.raises(TrainingError, match="loss became nan at epoch 1.*lower learning rate"):
         train_and_save(tiny_config, out, dataset=nan_dataset(tiny_moons), progress_bar=False)
     assert (out / "ae.safetensors").read_bytes() == before
-    load_pair(out)  # still loads
+    load_set(out)  # still loads
 
 
 def test_failed_new_run_leaves_nothing_behind(tiny_config, tiny_moons, tmp_path):
@@ -87,9 +87,9 @@ def test_absurd_learning_rate_is_refused(tiny_config, tiny_moons):
 
 
 def test_metrics_on_a_trained_pair(tiny_pair_dir, tiny_moons):
-    pair = load_pair(tiny_pair_dir)
-    ae = evaluate_model(pair.ae.model, tiny_moons.test.x, iwae_k=20)
-    vae = evaluate_model(pair.vae.model, tiny_moons.test.x, iwae_k=20)
+    pair = load_set(tiny_pair_dir)
+    ae = evaluate_model(pair["ae"].model, tiny_moons.test.x, iwae_k=20)
+    vae = evaluate_model(pair["vae"].model, tiny_moons.test.x, iwae_k=20)
     assert "elbo" not in ae and ae["recon_bce"] > 0 and 0 < ae["recon_mse"] < 1
     assert vae["kl"] == pytest.approx(sum(vae["kl_per_dim"]), rel=1e-5)
     assert all(k >= 0 for k in vae["kl_per_dim"])

@@ -435,11 +435,11 @@ def test_component_values_are_clamped_and_finite():
 
 @pytest.mark.parametrize("text", ["a\x00b", "/tmp/\x00", "x" * 5000, "/" + "y" * 300, "a\nb", "\x7f"])
 def test_bad_path_text_is_refused_with_its_reason(tmp_path, monkeypatch, text):
-    from explorer.ui.context import allowed_import_path
+    from training.store import allowed_path
 
     monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", str(tmp_path))
     with pytest.raises(LatentExplorerError, match="too long|control character"):
-        allowed_import_path(text)
+        allowed_path(text)
 
 
 @pytest.mark.slow

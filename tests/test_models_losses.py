@@ -5,12 +5,13 @@ import torch
 
 from training.config import ModelConfig
 from training.losses import kl_to_standard_normal, loss_terms, reconstruction_nll
-from training.models import AUTOENCODERS, FAMILIES, build_model
+from training.config import PAIR_KINDS
+from training.models import FAMILIES, build_model
 
 SHAPES = {"mlp": (1, 16, 16), "conv": (1, 28, 28)}
 
 
-@pytest.mark.parametrize("kind, family", list(itertools.product(AUTOENCODERS, FAMILIES)))
+@pytest.mark.parametrize("kind, family", list(itertools.product(PAIR_KINDS, FAMILIES)))
 def test_every_model_has_the_one_interface(kind, family):
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind=kind, family=family, latent_dim=3, hidden=(32, 16), in_shape=SHAPES[family]))
@@ -31,7 +32,7 @@ def test_every_model_has_the_one_interface(kind, family):
 @pytest.mark.parametrize("family", list(FAMILIES))
 def test_ae_and_vae_share_identical_bodies(family):
     shapes = {}
-    for kind in AUTOENCODERS:
+    for kind in PAIR_KINDS:
         model = build_model(ModelConfig(kind=kind, family=family, latent_dim=4, in_shape=SHAPES[family]))
         shapes[kind] = {k: v.shape for k, v in model.state_dict().items()}
     extra = set(shapes["vae"]) - set(shapes["ae"])

@@ -21,9 +21,10 @@ from PIL import Image
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from training import jobs, uploads
-from training.checkpoint import load_checkpoint, load_pair
+from training import jobs, store, uploads
+from training.checkpoint import load_checkpoint
 from training.errors import CheckpointError, DatasetError, LatentExplorerError
+from training.store import load_set
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +79,7 @@ def test_loading_never_unpickles(pair, monkeypatch):
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(torch, "load", refuse)
-    load_pair(pair)  # loads without any of them
+    load_set(pair)  # loads without any of them
     (pair / "vae.safetensors").write_bytes(pickle.dumps({"w": 1}))  # a pickle where weights belong
     with pytest.raises(CheckpointError):
         load_checkpoint(pair / "vae")
@@ -113,12 +114,12 @@ def test_mutated_checkpoints_load_correctly_or_give_the_message(
         sidecar["weights_sha256"] = hashlib.sha256(bytes(data)).hexdigest()
         sidecar_path.write_text(json.dumps(sidecar))
     try:
-        loaded = load_pair(pair)
+        loaded = load_set(pair)
     except CheckpointError as exc:
         assert str(exc)  # the one clear error; anything else fails the test
     else:
-        z = torch.zeros(1, loaded.vae.config.model.latent_dim)
-        assert torch.isfinite(loaded.vae.model.decode(z)).all()
+        z = torch.zeros(1, loaded["vae"].config.model.latent_dim)
+        assert torch.isfinite(loaded["vae"].model.decode(z)).all()
 
 
 SAVER = """
@@ -290,22 +291,22 @@ def test_a_run_over_the_time_limit_stops_and_says_so(tmp_path, monkeypatch):
 
 
 def test_paths_from_the_ui_stay_inside_the_allowed_roots(tmp_path, monkeypatch):
-    from explorer.ui.context import allowed_import_path, pair_path
+    from training.store import allowed_path, set_path
 
     monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", str(tmp_path / "ok"))
     (tmp_path / "ok" / "pair").mkdir(parents=True)
-    assert allowed_import_path(str(tmp_path / "ok" / "pair")) == (tmp_path / "ok" / "pair").resolve()
+    assert allowed_path(str(tmp_path / "ok" / "pair")) == (tmp_path / "ok" / "pair").resolve()
     for outside in ("/etc", str(tmp_path / "ok" / ".." / "elsewhere"), "~"):
         with pytest.raises(LatentExplorerError, match="limited to"):
-            allowed_import_path(outside)
+            allowed_path(outside)
     (tmp_path / "ok" / "link").symlink_to("/etc")
     with pytest.raises(LatentExplorerError, match="limited to"):
-        allowed_import_path(str(tmp_path / "ok" / "link"))
+        allowed_path(str(tmp_path / "ok" / "link"))
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
-    assert pair_path("runs/x").parent == tmp_path / "runs"
+    assert set_path("runs/x").parent == tmp_path / "runs"
 
 
 def test_run_names_cannot_leave_runs():
     for hostile in ("../../etc", "/abs/path", "a/../../b", "<script>alert(1)</script>", "..", "\x00"):
-        name = jobs.safe_name(hostile)
+        name = store.safe_name(hostile)
         assert "/" not in name and ".." not in name and "<" not in name and name not in ("", ".", "..")

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from tests.test_app import open_app
-from training import jobs, uploads
-from training.checkpoint import load_pair
+from training import jobs, store, uploads
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import DatasetError, LatentExplorerError
+from training.store import load_set
 
 TRAIN = "explorer/ui/pages/train.py"
 
@@ -55,7 +55,7 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     assert set(job.snapshots) == {"ae", "vae"}
     at.run()
     assert f"runs/{job.run_id}" in at.sidebar.selectbox(key="pair").options
-    load_pair(runs / job.run_id)
+    load_set(runs / job.run_id)
 
 
 def test_cancel_leaves_no_partial_run(dirs):
@@ -103,8 +103,8 @@ def test_a_failing_run_is_marked_failed(dirs):
 
 
 def test_run_ids_cannot_leave_runs():
-    assert jobs.safe_name("../../etc/passwd") == "etc-passwd"
-    assert "/" not in jobs.safe_name("a/b\\c") and jobs.safe_name("...") == "run"
+    assert store.safe_name("../../etc/passwd") == "etc-passwd"
+    assert "/" not in store.safe_name("a/b\\c") and store.safe_name("...") == "run"
 
 
 # --- uploads -----------------------------------------------------------------------------------

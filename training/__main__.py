@@ -1,25 +1,49 @@
-"""Command line: python -m training {train,eval,defaults} (see --help)."""
+"""Command line: python -m training {train,eval,lab,defaults} (see --help).
+
+Arguments are parsed before torch is imported (it takes seconds): a bad flag is refused at once.
+Choices come from the registries, read lazily; defaults come from the config dataclasses.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
-from .checkpoint import find_pairs, load_checkpoint
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .datasets import DATASETS, load_dataset
-from .errors import LatentExplorerError
-from .fit import TrainingCancelled, kinds_of
-from .metrics import evaluate_model
-from .models import FAMILIES, MODELS
-from .runs import DEFAULTS, KINDS, train_and_save
+from .config import DEVICES, PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .errors import LatentExplorerError, TrainingCancelled
+from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_DIR = ROOT / "checkpoints"
+
+
+class Registry:
+    """A registry's keys as argparse choices, imported only when a value is checked or help is shown."""
+
+    def __init__(self, module: str, name: str, extra: tuple[str, ...] = ()):
+        self.module, self.name, self.extra = module, name, extra
+
+    def keys(self) -> list[str]:
+        return [*self.extra, *getattr(importlib.import_module(self.module, __package__), self.name)]
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.keys()
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __str__(self) -> str:  # for "%(names)s" in help, expanded only when help is shown
+        return ", ".join(self.keys())
+
+
+def default(cls: type, name: str) -> Any:
+    return next(f.default for f in dataclasses.fields(cls) if f.name == name)
 
 
 def parse_ints(text: str) -> tuple[int, ...]:
@@ -29,47 +53,92 @@ def parse_ints(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train and measure AE/VAE pairs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-
-    train = sub.add_parser("train", help="train an AE and a VAE (a pair) and save them")
+def add_data_arguments(train: argparse.ArgumentParser) -> None:
     data = train.add_argument_group("data")
-    data.add_argument("--dataset", default="moons", help=f"one of: {', '.join(DATASETS)}")
-    data.add_argument("--regime", default="full", choices=["full", "gap", "sparse"], help="moons: training phases")
+    dataset = data.add_argument("--dataset", default=default(DataConfig, "name"), help="one of: %(names)s")
+    dataset.names = Registry(".datasets", "DATASETS")  # load_dataset refuses other names, listing these
+    data.add_argument(
+        "--regime", default=default(DataConfig, "regime"), choices=list(REGIMES), help="moons: training phases"
+    )
     data.add_argument("--jitter", action="store_true", help="moons: vary size and position")
-    data.add_argument("--image-size", type=int, default=28, help="moons / folder: side in pixels")
+    data.add_argument(
+        "--image-size", type=int, default=default(DataConfig, "image_size"), help="moons / folder: side in pixels"
+    )
     data.add_argument("--n-train", type=int, default=None)
     data.add_argument("--n-test", type=int, default=None)
     data.add_argument("--data", dest="path", default=None, help="folder / npz: your data")
     data.add_argument("--data-dir", default=None, help="mnist / fashion-mnist: download directory")
     data.add_argument("--data-seed", type=int, default=None, help="default: --seed")
+
+
+def add_model_arguments(train: argparse.ArgumentParser) -> None:
     model = train.add_argument_group("model")
     model.add_argument(
         "--model",
         default="both",
-        choices=["both", *KINDS, "cvae"],
+        choices=["both", *PAIR_KINDS, "cvae"],
         help="both: an AE and a VAE; cvae: a conditional VAE and its regression baseline",
     )
     model.add_argument(
         "--condition",
         default=None,
-        choices=["label", "half"],
-        help="cvae: condition on the class label or on half of the image",
+        choices=Registry(".conditions", "CONDITIONS"),
+        metavar="C",
+        help="cvae: condition on %(choices)s",
     )
-    model.add_argument("--family", default="mlp", choices=list(FAMILIES))
-    model.add_argument("--latent-dim", type=int, default=2)
-    model.add_argument("--hidden", type=parse_ints, default=(128, 64), help="e.g. 256,128")
-    model.add_argument("--beta", type=float, default=1.0)
-    model.add_argument("--likelihood", default="bernoulli", choices=["bernoulli", "gaussian"])
+    model.add_argument(
+        "--family",
+        default=default(ModelConfig, "family"),
+        choices=Registry(".models", "FAMILIES"),
+        metavar="F",
+        help="%(choices)s",
+    )
+    model.add_argument("--latent-dim", type=int, default=default(ModelConfig, "latent_dim"))
+    model.add_argument("--hidden", type=parse_ints, default=default(ModelConfig, "hidden"), help="e.g. 256,128")
+    model.add_argument("--beta", type=float, default=default(ModelConfig, "beta"))
+    model.add_argument(
+        "--likelihood",
+        default=default(ModelConfig, "likelihood"),
+        metavar="L",
+        choices=Registry(".losses", "LIKELIHOODS"),
+        help="%(choices)s",
+    )
+
+
+def add_training_arguments(train: argparse.ArgumentParser) -> None:
     fitting = train.add_argument_group("training")
-    fitting.add_argument("--epochs", type=int, default=40)
-    fitting.add_argument("--batch-size", type=int, default=128)
-    fitting.add_argument("--lr", type=float, default=1e-3)
-    fitting.add_argument("--kl-warmup", type=int, default=0, help="epochs to ramp the KL weight up")
-    fitting.add_argument("--seed", type=int, default=0)
-    fitting.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    fitting.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    fitting.add_argument("--epochs", type=int, default=default(TrainConfig, "epochs"))
+    fitting.add_argument("--batch-size", type=int, default=default(TrainConfig, "batch_size"))
+    fitting.add_argument("--lr", type=float, default=default(TrainConfig, "lr"))
+    fitting.add_argument(
+        "--kl-warmup",
+        type=int,
+        default=default(TrainConfig, "kl_warmup_epochs"),
+        help="epochs to ramp the KL weight up",
+    )
+    fitting.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
+    fitting.add_argument("--device", default=default(TrainConfig, "device"), choices=DEVICES)
+    fitting.add_argument("--threads", type=int, default=default(TrainConfig, "threads"), help="torch CPU threads")
+
+
+def add_lab_parser(sub) -> None:
+    lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
+    lab.add_argument("--regimes", default=",".join(default(LabConfig, "regimes")))
+    lab.add_argument("--latent-dims", type=parse_ints, default=default(LabConfig, "latent_dims"))
+    for name in ("seeds", "epochs", "n_train", "n_test", "image_size"):
+        lab.add_argument(f"--{name.replace('_', '-')}", type=int, default=default(LabConfig, name))
+    lab.add_argument("--hidden", type=parse_ints, default=default(LabConfig, "hidden"))
+    lab.add_argument("--out", default="lab")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train and measure AE/VAE pairs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    train = sub.add_parser("train", help="train an AE and a VAE (a pair) and save them")
+    add_data_arguments(train)
+    add_model_arguments(train)
+    add_training_arguments(train)
     train.add_argument("--out", required=True, help="directory to write the pair into")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -79,19 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--iwae-k", type=int, default=50)
     ev.add_argument("--data-dir", default=None)
 
-    lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
-    lab.add_argument("--regimes", default="full,gap,sparse")
-    lab.add_argument("--latent-dims", type=parse_ints, default=(2, 16))
-    lab.add_argument("--seeds", type=int, default=3)
-    lab.add_argument("--epochs", type=int, default=40)
-    lab.add_argument("--n-train", type=int, default=4000)
-    lab.add_argument("--n-test", type=int, default=1000)
-    lab.add_argument("--image-size", type=int, default=28)
-    lab.add_argument("--hidden", type=parse_ints, default=(128, 64))
-    lab.add_argument("--out", default="lab")
+    add_lab_parser(sub)
 
     de = sub.add_parser("defaults", help="rebuild the bundled default pairs in checkpoints/")
-    de.add_argument("--only", default=None, help=f"comma-separated subset of: {', '.join(DEFAULTS)}")
+    de.add_argument("--only", default=None, help="comma-separated subset of the bundled sets (default: all)")
     de.add_argument("--out", default=str(DEFAULTS_DIR))
     de.add_argument("--quiet", action="store_true")
     return parser
@@ -162,17 +222,21 @@ def command_train(args: argparse.Namespace) -> int:
         raise LatentExplorerError("--model cvae needs --condition label or --condition half")
     if args.condition and args.model != "cvae":
         raise LatentExplorerError("--condition goes with --model cvae")
+    from .checkpoint import read_sidecar
+    from .runs import train_and_save
+
     config = config_from_args(args)
     kinds = None if args.model in ("both", "cvae") else (args.model,)
     results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
     for kind, result in results.items():
-        sidecar = json.loads((Path(args.out) / f"{kind}.json").read_text())
-        print(summary_line(kind, sidecar["metrics"]), f" ({result.seconds:.1f} s)")
+        print(summary_line(kind, read_sidecar(Path(args.out) / kind)["metrics"]), f" ({result.seconds:.1f} s)")
     print(f"saved to {args.out}")
     return 0
 
 
 def checkpoint_paths(path: Path) -> list[Path]:
+    from .models import MODELS
+
     if path.is_dir():
         found = [path / f"{kind}.safetensors" for kind in MODELS if (path / f"{kind}.json").is_file()]
         if not found:
@@ -182,6 +246,10 @@ def checkpoint_paths(path: Path) -> list[Path]:
 
 
 def command_eval(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .datasets import load_dataset
+    from .metrics import evaluate_model
+
     path = Path(args.path)
     if path.is_dir() and (path / "cvae.json").is_file():
         return eval_conditional(path, args)
@@ -205,9 +273,12 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def eval_conditional(path: Path, args: argparse.Namespace) -> int:
     """A CVAE and its regression baseline, measured together (fill-in or class sampling)."""
+    from .datasets import load_dataset
     from .runs import conditional_metrics
+    from .store import load_set
 
-    cvae, regression = load_checkpoint(path / "cvae"), load_checkpoint(path / "regression")
+    models = load_set(path)
+    cvae, regression = models["cvae"], models["regression"]
     data_config = cvae.config.data
     if args.data_dir:
         data_config.data_dir = args.data_dir
@@ -248,6 +319,10 @@ def conditional_table(metrics: dict) -> str:
 
 
 def command_defaults(args: argparse.Namespace) -> int:
+    from .checkpoint import read_sidecar
+    from .fit import kinds_of
+    from .runs import DEFAULTS, train_and_save
+
     names = list(DEFAULTS) if not args.only else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in DEFAULTS]
     if unknown:
@@ -255,16 +330,10 @@ def command_defaults(args: argparse.Namespace) -> int:
     out = Path(args.out)
     started = time.perf_counter()
     for name in names:
-        target = out / name
-        staging = out / f".{name}.new"
-        shutil.rmtree(staging, ignore_errors=True)
-        train_and_save(DEFAULTS[name], staging, progress_bar=not args.quiet)
-        shutil.rmtree(target, ignore_errors=True)
-        staging.rename(target)
+        train_and_save(DEFAULTS[name], out / name, progress_bar=not args.quiet, replace=True)
         print(f"{name}:")
         for kind in kinds_of(DEFAULTS[name]):
-            sidecar = json.loads((target / f"{kind}.json").read_text())
-            print("   ", summary_line(kind, sidecar["metrics"]))
+            print("   ", summary_line(kind, read_sidecar(out / name / kind)["metrics"]))
     write_defaults_table(out)
     print(f"rebuilt {len(names)} default pair(s) in {time.perf_counter() - started:.1f} s")
     return 0
@@ -272,13 +341,17 @@ def command_defaults(args: argparse.Namespace) -> int:
 
 def write_defaults_table(out: Path) -> None:
     """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
+    from .checkpoint import read_sidecar
+    from .store import sets_below
+
     rows = [
         "| pair | model | recon BCE | MSE | ELBO | IWAE NLL | KL | active units | sample distance | size |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for directory in find_pairs(out):
-        for kind in KINDS:
-            m = json.loads((directory / f"{kind}.json").read_text())["metrics"]
+    found = sets_below(out)
+    for directory in (path for path, kind in found if kind == "pair"):
+        for kind in PAIR_KINDS:
+            m = read_sidecar(directory / kind)["metrics"]
             size = (directory / f"{kind}.safetensors").stat().st_size / 1e6
             vae = "elbo" in m
             rows.append(
@@ -288,8 +361,8 @@ def write_defaults_table(out: Path) -> None:
                 + (f"{m['prior_validity']:.4f} ({m['prior_source']}) | " if "prior_validity" in m else "- | ")
                 + f"{size:.2f} MB |"
             )
-    for directory in sorted(p.parent for p in out.glob("*/cvae.json")):
-        m = json.loads((directory / "cvae.json").read_text())["metrics"]
+    for directory in (path for path, kind in found if kind == "conditional"):
+        m = read_sidecar(directory / "cvae")["metrics"]
         rows.append(f"\n### {directory.name}\n\n" + conditional_table(m))
     text = (
         "# Bundled default pairs\n\nTest-split metrics written by `make defaults` "
@@ -303,12 +376,13 @@ def write_defaults_table(out: Path) -> None:
 
 
 def command_lab(args: argparse.Namespace) -> int:
-    from .lab import LabConfig, run_lab
+    from .lab import pair_config, run_lab
+    from .runs import check_run_config
 
     regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
-    bad = [r for r in regimes if r not in ("full", "gap", "sparse")]
+    bad = [r for r in regimes if r not in REGIMES]
     if bad or not regimes:
-        raise LatentExplorerError(f"regimes must be among full, gap, sparse; got {args.regimes!r}")
+        raise LatentExplorerError(f"regimes must be among {', '.join(REGIMES)}; got {args.regimes!r}")
     if not 1 <= args.seeds <= 20:
         raise LatentExplorerError("seeds must be 1 to 20")
     lab = LabConfig(
@@ -323,12 +397,9 @@ def command_lab(args: argparse.Namespace) -> int:
     )
     for regime in regimes:  # validate every cell before hours of training
         for dim in lab.latent_dims:
-            from .lab import pair_config
-
             config = pair_config(lab, regime, dim, 0)
-            config.validate()
             config.model.in_shape = (1, lab.image_size, lab.image_size)
-            config.model.validate()
+            check_run_config(config)
     results = run_lab(lab, args.out)
     print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
     return 0

@@ -4,7 +4,7 @@
     <dir>/<kind>.json          format version, configs, data stats, metrics, history,
                                library versions, and the weights' SHA-256
 
-A pair is a directory holding ae.* and vae.*. Writes go to a temporary file that is then
+Folders of checkpoints (pairs, conditional sets) are store.py's business. Writes go to a temporary file that is then
 renamed. Replacing a checkpoint keeps the old weights under a hidden name (.<kind>.<sha>.safetensors)
 until the new sidecar is in place, so a process killed between the two renames leaves the old
 sidecar with its own weights still findable: the previous checkpoint loads.
@@ -27,7 +27,7 @@ import torch
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, LatentExplorerError
-from .models import Autoencoder, build_model
+from .models import Autoencoder, build_model, check_model_config
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -103,8 +103,8 @@ def save_checkpoint(
     backup = None
     if weights_path.is_file() and sidecar_path.is_file():
         try:
-            old_sha = json.loads(sidecar_path.read_text()).get("weights_sha256", "")
-        except (OSError, ValueError, AttributeError):
+            old_sha = read_sidecar(sidecar_path).get("weights_sha256", "")
+        except (OSError, CheckpointError):
             old_sha = ""
         if isinstance(old_sha, str) and len(old_sha) == 64:
             backup = backup_path(weights_path, old_sha)
@@ -164,6 +164,58 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
     return sidecar
 
 
+def _config_of(sidecar: dict[str, Any], name: str) -> RunConfig:
+    try:
+        config = RunConfig(
+            data=from_dict(DataConfig, sidecar["data"]),
+            model=from_dict(ModelConfig, sidecar["model"]),
+            train=from_dict(TrainConfig, sidecar["train"]),
+        )
+        check_model_config(config.model)
+        if config.model.in_shape is None:
+            raise LatentExplorerError("model config has no in_shape")
+    except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:
+        raise CheckpointError(f"{name}: bad config in sidecar ({exc})") from None
+    return config
+
+
+def _weights_bytes(weights_path: Path, expected_sha: Any) -> bytes:
+    """The weights whose SHA-256 the sidecar records: the file, or the backup an interrupted save left."""
+    if not weights_path.is_file():
+        raise CheckpointError(f"{weights_path}: weights file missing")
+    if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
+        raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
+    raw = weights_path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() == expected_sha:
+        return raw
+    # A save interrupted between its two renames: the sidecar's own weights are kept aside.
+    if isinstance(expected_sha, str) and len(expected_sha) == 64:
+        backup = backup_path(weights_path, expected_sha)
+        if backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
+            raw = backup.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != expected_sha:
+        raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    return raw
+
+
+def _check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], name: str, kind: str) -> None:
+    missing, extra = set(expected) - set(state), set(state) - set(expected)
+    if missing or extra:
+        raise CheckpointError(
+            f"{name}: tensors do not match a {kind} of this config "
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
+        )
+    for key, tensor in state.items():
+        if tensor.shape != expected[key].shape:
+            raise CheckpointError(
+                f"{name}: {key} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[key].shape)}"
+            )
+        if tensor.dtype != torch.float32:
+            raise CheckpointError(f"{name}: {key} is {tensor.dtype}, expected float32")
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"{name}: {key} holds NaN or infinite values")
+
+
 def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     """Rebuild a model from the registry and check every tensor against its config."""
     from safetensors import SafetensorError
@@ -171,57 +223,14 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
 
     weights_path, sidecar_path = _paths(path)
     sidecar = read_sidecar(path)
-    try:
-        config = RunConfig(
-            data=from_dict(DataConfig, sidecar["data"]),
-            model=from_dict(ModelConfig, sidecar["model"]),
-            train=from_dict(TrainConfig, sidecar["train"]),
-        )
-        config.model.validate()
-        if config.model.in_shape is None:
-            raise LatentExplorerError("model config has no in_shape")
-    except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:
-        raise CheckpointError(f"{sidecar_path.name}: bad config in sidecar ({exc})") from None
-
-    if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path}: weights file missing")
-    if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
-    raw = weights_path.read_bytes()
-    expected_sha = sidecar.get("weights_sha256")
-    if hashlib.sha256(raw).hexdigest() != expected_sha:
-        # A save interrupted between its two renames: the sidecar's own weights are kept aside.
-        backup = (
-            backup_path(weights_path, expected_sha)
-            if isinstance(expected_sha, str) and len(expected_sha) == 64
-            else None
-        )
-        if backup is not None and backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
-            raw = backup.read_bytes()
-        if hashlib.sha256(raw).hexdigest() != expected_sha:
-            raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+    config = _config_of(sidecar, sidecar_path.name)
+    raw = _weights_bytes(weights_path, sidecar.get("weights_sha256"))
     try:
         state = load(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights_path.name}: not a readable safetensors file ({exc})") from None
-
     model = build_model(config.model)
-    expected = model.state_dict()
-    missing, extra = set(expected) - set(state), set(state) - set(expected)
-    if missing or extra:
-        raise CheckpointError(
-            f"{weights_path.name}: tensors do not match a {config.model.kind} of this config "
-            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
-        )
-    for name, tensor in state.items():
-        if tensor.shape != expected[name].shape:
-            raise CheckpointError(
-                f"{weights_path.name}: {name} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[name].shape)}"
-            )
-        if tensor.dtype != torch.float32:
-            raise CheckpointError(f"{weights_path.name}: {name} is {tensor.dtype}, expected float32")
-        if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{weights_path.name}: {name} holds NaN or infinite values")
+    _check_tensors(state, model.state_dict(), weights_path.name, config.model.kind)
     model.load_state_dict(state)
     model.to(device).eval()
     return Checkpoint(
@@ -233,37 +242,3 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
         history=sidecar.get("history") or [],
         created=str(sidecar.get("created", "")),
     )
-
-
-@dataclass
-class Pair:
-    ae: Checkpoint
-    vae: Checkpoint
-    directory: Path
-
-    def __getitem__(self, kind: str) -> Checkpoint:
-        return {"ae": self.ae, "vae": self.vae}[kind]
-
-
-def load_pair(directory: str | Path, device: str = "cpu") -> Pair:
-    directory = Path(directory)
-    if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no such directory")
-    ae = load_checkpoint(directory / "ae", device)
-    vae = load_checkpoint(directory / "vae", device)
-    if ae.config.model.in_shape != vae.config.model.in_shape:
-        raise CheckpointError(f"{directory}: the AE and the VAE were trained on images of different shapes")
-    return Pair(ae, vae, directory)
-
-
-def find_pairs(*roots: str | Path) -> list[Path]:
-    """Directories below the roots that hold both ae.json and vae.json, sorted by name."""
-    found = []
-    for root in roots:
-        root = Path(root)
-        if not root.is_dir():
-            continue
-        for sidecar in root.rglob("vae.json"):
-            if (sidecar.parent / "ae.json").is_file():
-                found.append(sidecar.parent)
-    return sorted(set(found))

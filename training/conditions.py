@@ -10,6 +10,10 @@ import torch.nn.functional as F
 
 from .config import ModelConfig
 
+CONDITIONS = {  # ModelConfig.condition of a cvae / regression ("none" for AE and VAE)
+    "label": "a one-hot class label",
+    "half": "one visible half of the image and its mask",
+}
 MASKS = ("top", "bottom", "left", "right")  # which half stays visible
 
 

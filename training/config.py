@@ -1,30 +1,31 @@
 """Typed configs for data, model and training: the one-way path CLI/UI -> fit() -> checkpoint.
 
-Each config validates itself without side effects and round-trips through to_dict/from_dict,
-which is how checkpoints store them as JSON.
+Each config validates its ranges without side effects and round-trips through to_dict/from_dict,
+which is how checkpoints store them as JSON. Names (dataset, model, family, likelihood, condition,
+regime) are keys of registries elsewhere; load_dataset and build_model check them, so this module
+imports neither datasets nor models.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 from .errors import LatentExplorerError
-
-MoonRegime = Literal["full", "gap", "sparse"]
-ModelKind = Literal["ae", "vae", "cvae", "regression"]
-Condition = Literal["none", "label", "half"]
-Family = Literal["mlp", "conv"]
-Likelihood = Literal["bernoulli", "gaussian"]
+from .moons import REGIMES
 
 MAX_LATENT_DIM = 128
+MIN_SIDE, MAX_SIDE = 4, 128  # image sides in pixels, for every dataset and upload
+DEVICES = ("auto", "cpu", "cuda")  # auto: CUDA when present, else CPU
+PAIR_KINDS = ("ae", "vae")  # encode(x), decode(z): the pair every page compares
+CONDITIONAL_KINDS = ("cvae", "regression")  # take a condition c too: the conditional set
 
 
 @dataclass
 class DataConfig:
     name: str = "moons"  # key of training.datasets.DATASETS
-    regime: MoonRegime = "full"  # moons only: which phases the training split may hold
+    regime: str = "full"  # moons only: key of training.moons.REGIMES
     jitter: bool = False  # moons only: nuisance factors (size, position) on
     image_size: int = 28  # moons and user folders: side of the square image
     n_train: int | None = None  # None: the dataset's default size
@@ -34,55 +35,30 @@ class DataConfig:
     seed: int = 0  # which samples are drawn and how splits are made
 
     def validate(self) -> None:
-        from .datasets import DATASETS  # late import: datasets imports this module
-
-        if self.name not in DATASETS:
-            raise LatentExplorerError(f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}")
-        _check_choice("regime", self.regime, MoonRegime)
-        if not 4 <= self.image_size <= 128:
-            raise LatentExplorerError(f"image size must be 4 to 128 pixels, got {self.image_size}")
+        if not MIN_SIDE <= self.image_size <= MAX_SIDE:
+            raise LatentExplorerError(f"image size must be {MIN_SIDE} to {MAX_SIDE} pixels, got {self.image_size}")
         for name in ("n_train", "n_test"):
             n = getattr(self, name)
             if n is not None and not 1 <= n <= 1_000_000:
                 raise LatentExplorerError(f"{name} must be 1 to 1,000,000, got {n}")
-        if self.name == "moons":  # the one dataset whose size the config alone decides
-            from .datasets import MOONS_TEST, MOONS_TRAIN
-            from .limits import check_pixel_values
-
-            n = (self.n_train or MOONS_TRAIN) + (self.n_test or MOONS_TEST)
-            check_pixel_values(n, (1, self.image_size, self.image_size), "moons")
 
 
 @dataclass
 class ModelConfig:
-    kind: ModelKind = "vae"  # key of training.models.MODELS
-    family: Family = "mlp"  # encoder/decoder bodies shared by AE and VAE
+    kind: str = "vae"  # key of training.models.MODELS
+    family: str = "mlp"  # key of training.models.FAMILIES: encoder/decoder bodies shared by AE and VAE
     latent_dim: int = 2
     hidden: tuple[int, ...] = (128, 64)  # mlp: widths from the image inwards
     channels: tuple[int, ...] = (32, 64)  # conv: channels of the stride-2 convolutions
     beta: float = 1.0  # weight of the KL term (beta-VAE); unused by the AE
-    likelihood: Likelihood = "bernoulli"  # bernoulli: BCE on [0, 1] pixels; gaussian: MSE
+    likelihood: str = "bernoulli"  # key of training.losses.LIKELIHOODS: bernoulli (BCE) or gaussian (MSE)
     gaussian_sigma: float = 0.1  # gaussian likelihood's fixed pixel std
     in_shape: tuple[int, int, int] | None = None  # (C, H, W), filled in from the data
-    condition: Condition = "none"  # cvae / regression: a one-hot label or a visible half
+    condition: str = "none"  # cvae / regression: key of training.conditions.CONDITIONS
     n_classes: int | None = None  # label condition: filled in from the data
 
     def validate(self) -> None:
-        from .models import FAMILIES, MODELS
-
-        if self.kind not in MODELS:
-            raise LatentExplorerError(f"unknown model {self.kind!r}; choose one of: {', '.join(MODELS)}")
-        if self.family not in FAMILIES:
-            raise LatentExplorerError(f"unknown architecture {self.family!r}; choose one of: {', '.join(FAMILIES)}")
-        _check_choice("likelihood", self.likelihood, Likelihood)
-        _check_choice("condition", self.condition, Condition)
-        conditional = self.kind in ("cvae", "regression")
-        if conditional and self.condition == "none":
-            raise LatentExplorerError(f"a {self.kind} needs a condition: --condition label or half")
-        if conditional and self.family != "mlp":
-            raise LatentExplorerError("conditional models come in the mlp family only")
-        if not conditional and self.condition != "none":
-            raise LatentExplorerError(f"the {self.kind} takes no condition; use --model cvae")
+        """Ranges only; training.models.check_model_config adds the names and their combinations."""
         if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
             raise LatentExplorerError(f"label conditioning needs 2 to 1000 classes, got {self.n_classes}")
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
@@ -95,15 +71,10 @@ class ModelConfig:
             raise LatentExplorerError("gaussian_sigma must be positive")
         if self.in_shape is not None:
             c, h, w = self.in_shape
-            if c not in (1, 3) or not (4 <= h <= 128 and 4 <= w <= 128):
-                raise LatentExplorerError(f"images must be 1 or 3 channels, 4 to 128 px; got {self.in_shape}")
-            if self.family == "conv" and (h % 4 or w % 4):
+            if c not in (1, 3) or not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
                 raise LatentExplorerError(
-                    f"the conv family needs sides divisible by 4 (28, 32); got {h}x{w}: use --family mlp"
+                    f"images must be 1 or 3 channels, {MIN_SIDE} to {MAX_SIDE} px; got {self.in_shape}"
                 )
-            from .limits import check_model
-
-            check_model(self)  # parameters counted before anything is allocated
 
 
 @dataclass
@@ -112,7 +83,7 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     seed: int = 0  # initial weights and batch order
-    device: str = "auto"  # auto: CUDA when present, else CPU
+    device: str = "auto"  # one of DEVICES
     threads: int | None = 1  # torch CPU threads; 1 won in bench/ on small models (None: torch's default)
     kl_warmup_epochs: int = 0  # VAE: ramp the KL weight from 0 to beta over these epochs
 
@@ -123,8 +94,8 @@ class TrainConfig:
             raise LatentExplorerError(f"batch size must be 1 to 65,536, got {self.batch_size}")
         if not 0 < self.lr <= 10:
             raise LatentExplorerError(f"learning rate must be in (0, 10], got {self.lr}")
-        if self.device not in ("auto", "cpu", "cuda"):
-            raise LatentExplorerError(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.device not in DEVICES:
+            raise LatentExplorerError(f"device must be {', '.join(DEVICES)}; got {self.device!r}")
         if self.threads is not None and not 1 <= self.threads <= 256:
             raise LatentExplorerError(f"threads must be 1 to 256, got {self.threads}")
         if self.kl_warmup_epochs < 0:
@@ -158,12 +129,6 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     return config
 
 
-def _check_choice(name: str, value: object, choices: Any) -> None:
-    allowed = choices.__args__
-    if value not in allowed:
-        raise LatentExplorerError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
-
-
 @dataclass
 class RunConfig:
     """What one pair (or one model) is trained from: the three configs together."""
@@ -176,3 +141,20 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+
+
+@dataclass
+class LabConfig:
+    """The half-moon lab (training/lab.py): a grid of moons pairs per regime, latent size and seed."""
+
+    regimes: tuple[str, ...] = tuple(REGIMES)
+    latent_dims: tuple[int, ...] = (2, 16)
+    seeds: int = 3
+    epochs: int = 40
+    n_train: int = 4000
+    n_test: int = 1000
+    image_size: int = 28
+    hidden: tuple[int, ...] = (128, 64)
+    steps: int = 11  # decoded images per interpolation
+    random_pairs: int = 20
+    prior_samples: int = 1000

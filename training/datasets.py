@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from . import limits, moons
-from .config import DataConfig
+from .config import MAX_SIDE, MIN_SIDE, DataConfig
 from .errors import DatasetError
 
 TEST_FRACTION = 0.2  # held out from datasets that come without a split
@@ -73,8 +73,20 @@ class DatasetSpec:
     downloads: bool = False  # fetched on first use
 
 
-def load_dataset(config: DataConfig) -> Dataset:
+def check_data_config(config: DataConfig) -> None:
+    """Ranges (config.validate) plus the names against their registries."""
     config.validate()
+    if config.name not in DATASETS:
+        raise DatasetError(f"unknown dataset {config.name!r}; choose one of: {', '.join(DATASETS)}")
+    if config.regime not in moons.REGIMES:
+        raise DatasetError(f"regime must be one of {', '.join(moons.REGIMES)}; got {config.regime!r}")
+    if config.name == "moons":  # the one dataset whose size the config alone decides
+        n = (config.n_train or MOONS_TRAIN) + (config.n_test or MOONS_TEST)
+        limits.check_pixel_values(n, (1, config.image_size, config.image_size), "moons")
+
+
+def load_dataset(config: DataConfig) -> Dataset:
+    check_data_config(config)
     return DATASETS[config.name].load(config)
 
 
@@ -219,8 +231,10 @@ def check_images(x: np.ndarray, source: str) -> np.ndarray:
         )
     if len(x) < 2:
         raise DatasetError(f"{source}: need at least 2 images, got {len(x)}")
-    if not 4 <= x.shape[2] <= 128 or not 4 <= x.shape[3] <= 128:
-        raise DatasetError(f"{source}: image sides must be 4 to 128 pixels, got {x.shape[2]}x{x.shape[3]}")
+    if not MIN_SIDE <= x.shape[2] <= MAX_SIDE or not MIN_SIDE <= x.shape[3] <= MAX_SIDE:
+        raise DatasetError(
+            f"{source}: image sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {x.shape[2]}x{x.shape[3]}"
+        )
     limits.check_pixel_values(len(x), x.shape[1:], source)
     if x.dtype == np.uint8:
         return x

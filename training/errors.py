@@ -18,3 +18,7 @@ class CheckpointError(LatentExplorerError):
 
 class TrainingError(LatentExplorerError):
     pass
+
+
+class TrainingCancelled(TrainingError):
+    """A run stopped on request (cancel button, time limit, Ctrl-C): nothing was saved."""

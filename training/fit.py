@@ -17,15 +17,11 @@ import torch
 from .conditions import condition_for
 from .config import RunConfig
 from .datasets import Dataset, load_dataset
-from .errors import TrainingError
+from .errors import TrainingCancelled, TrainingError
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
 EVAL_BATCH = 1024
-
-
-class TrainingCancelled(TrainingError):
-    pass
 
 
 @dataclass

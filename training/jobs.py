@@ -6,7 +6,6 @@ keeps the runs, so a limit on concurrent runs holds across all browser sessions.
 
 from __future__ import annotations
 
-import re
 import secrets
 import threading
 import time
@@ -20,7 +19,8 @@ from .config import RunConfig
 from .datasets import load_dataset
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
-from .runs import train_and_save
+from .runs import check_run_config, train_and_save
+from .store import safe_name
 
 MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
@@ -70,12 +70,6 @@ _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
 
 
-def safe_name(text: str) -> str:
-    """Letters, digits, dot, dash and underscore only: a run id can never leave runs/."""
-    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", text)).strip(".-")
-    return cleaned[:60] or "run"
-
-
 def new_run_id(config: RunConfig) -> str:
     data = config.data.name + (f"-{config.data.regime}" if config.data.name == "moons" else "")
     if config.model.condition != "none":
@@ -100,7 +94,7 @@ def check_limits(config: RunConfig) -> None:
 
 def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5) -> Job:
     """Validate, then train the pair in a background thread into runs_dir/<new id>."""
-    config.validate()
+    check_run_config(config)
     with _LOCK:
         check_limits(config)
         run_id = new_run_id(config)
@@ -115,44 +109,56 @@ def get_job(run_id: str) -> Job | None:
     return _JOBS.get(run_id)
 
 
+def _probe(job: Job, dataset) -> torch.Tensor:
+    """The test images whose codes the snapshots show, and how to colour them."""
+    if len(dataset.train) > MAX_TRAIN_IMAGES:
+        raise LatentExplorerError(
+            f"the dataset has {len(dataset.train):,} training images; this server trains on at most "
+            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
+        )
+    if dataset.test.y is not None:
+        job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
+    elif "phase" in dataset.test.factors:
+        job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
+    return dataset.test.x[:SNAPSHOT_POINTS]
+
+
+def _progress_recorder(job: Job, probe: torch.Tensor, snapshot_every: int):
+    def on_progress(p: Progress) -> None:
+        job.kind, job.epoch = p.kind, p.epoch
+        job.history[p.kind].append(p.record)
+        conditional = job.config.model.condition != "none"  # its codes need a condition: no snapshot
+        if not conditional and (p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs):
+            with torch.no_grad():
+                job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
+
+    return on_progress
+
+
+def _stopper(job: Job, timed_out: list[bool]):
+    deadline = time.time() + MAX_RUN_SECONDS
+
+    def should_stop() -> bool:
+        if time.time() > deadline:
+            timed_out.append(True)
+            return True
+        return job.cancel_event.is_set()
+
+    return should_stop
+
+
 def _work(job: Job, snapshot_every: int) -> None:
     job.status = "running"
     timed_out: list[bool] = []
     try:
         dataset = load_dataset(job.config.data)
-        if len(dataset.train) > MAX_TRAIN_IMAGES:
-            raise LatentExplorerError(
-                f"the dataset has {len(dataset.train):,} training images; this server trains on at most "
-                f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
-            )
-        probe = dataset.test.x[:SNAPSHOT_POINTS]
-        if dataset.test.y is not None:
-            job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
-        elif "phase" in dataset.test.factors:
-            job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
-
-        def on_progress(p: Progress) -> None:
-            job.kind, job.epoch = p.kind, p.epoch
-            job.history[p.kind].append(p.record)
-            conditional = job.config.model.condition != "none"  # its codes need a condition: no snapshot
-            if not conditional and (p.epoch == 1 or p.epoch % snapshot_every == 0 or p.epoch == p.epochs):
-                with torch.no_grad():
-                    job.snapshots[p.kind] = (p.epoch, p.model.encode(probe).mean.numpy())
-
-        deadline = time.time() + MAX_RUN_SECONDS
-
-        def should_stop() -> bool:
-            if time.time() > deadline:
-                timed_out.append(True)
-                return True
-            return job.cancel_event.is_set()
-
+        probe = _probe(job, dataset)
         train_and_save(
             job.config,
             job.out,
             dataset=dataset,
-            on_progress=on_progress,
-            should_stop=should_stop,
+            on_progress=_progress_recorder(job, probe, snapshot_every),
+            should_stop=_stopper(job, timed_out),
             progress_bar=False,
             iwae_k=20,
         )

@@ -9,36 +9,22 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
-from .checkpoint import load_pair
-from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from .config import PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
-from .metrics import Bank, bank_for, fit_gaussian, path_scores, prior_validity, reconstruction_errors
+from .metrics import Bank, bank_for, fit_gaussian, gaussian_codes, path_scores, prior_validity, reconstruction_errors
 from .moons import nearest_phase_index
-from .runs import KINDS, train_and_save
+from .paths import lerp
+from .runs import train_and_save
+from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
-
-
-@dataclass
-class LabConfig:
-    regimes: tuple[str, ...] = ("full", "gap", "sparse")
-    latent_dims: tuple[int, ...] = (2, 16)
-    seeds: int = 3
-    epochs: int = 40
-    n_train: int = 4000
-    n_test: int = 1000
-    image_size: int = 28
-    hidden: tuple[int, ...] = (128, 64)
-    steps: int = 11  # decoded images per interpolation
-    random_pairs: int = 20
-    prior_samples: int = 1000
 
 
 def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:
@@ -54,9 +40,8 @@ def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunC
 @torch.no_grad()
 def interpolate_decode(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int) -> np.ndarray:
     """Decode the straight line between the posterior means of two images: (steps, C, H, W)."""
-    za, zb = model.encode(torch.stack([x_a, x_b])).mean
-    t = torch.linspace(0, 1, steps)[:, None]
-    return model.decode((1 - t) * za + t * zb).numpy()
+    za, zb = model.encode(torch.stack([x_a, x_b])).mean.numpy()
+    return model.decode(torch.from_numpy(lerp(za, zb, steps).astype(np.float32))).numpy()
 
 
 @torch.no_grad()
@@ -72,8 +57,8 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     random_scores = [path_scores(interpolate_decode(model, test.x[i], test.x[j], lab.steps), bank) for i, j in pairs]
 
     train_codes = model.encode(dataset.train.x).mean.numpy()
-    standard = rng.standard_normal((lab.prior_samples, train_codes.shape[1]))
-    fitted = rng.multivariate_normal(*fit_gaussian(train_codes), size=lab.prior_samples)
+    standard = gaussian_codes(lab.prior_samples, train_codes.shape[1], rng)
+    fitted = gaussian_codes(lab.prior_samples, train_codes.shape[1], rng, fit_gaussian(train_codes))
     return {
         **reconstruction_errors(model, test.x),
         "c2f_mean_distance": c2f["mean_distance"],
@@ -101,7 +86,7 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
     results: dict = {"config": asdict(lab), "cells": []}
     for regime in lab.regimes:
         for latent_dim in lab.latent_dims:
-            per_seed: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+            per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
             for seed in range(lab.seeds):
                 config = pair_config(lab, regime, latent_dim, seed)
                 pair_dir = out / "runs" / f"{regime}-{latent_dim}d-s{seed}"
@@ -110,11 +95,11 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
                     t0 = time.perf_counter()
                     train_and_save(config, pair_dir, dataset=dataset, progress_bar=progress_bar, iwae_k=10)
                     log(f"trained {pair_dir.name} in {time.perf_counter() - t0:.1f} s")
-                pair = load_pair(pair_dir)
+                pair = load_set(pair_dir)
                 bank = bank_for(dataset)
-                for kind in KINDS:
+                for kind in PAIR_KINDS:
                     per_seed[kind].append(score_model(pair[kind].model, dataset, bank, lab, seed))
-            for kind in KINDS:
+            for kind in PAIR_KINDS:
                 results["cells"].append(
                     {
                         "regime": regime,
@@ -159,14 +144,16 @@ def results_markdown(results: dict) -> str:
         lines.append(
             f"| {cell['regime']} | {cell['latent_dim']} | {cell['model'].upper()} | {fmt(s, 'recon_mse')} | "
             f"{fmt(s, 'c2f_mean_distance')} | {fmt(s, 'c2f_max_distance')} | {fmt(s, 'c2f_smoothness', 2)} | "
-            f"{s['c2f_passes_half_moon']['mean'] * lab['seeds']:.0f}/{lab['seeds']} | {fmt(s, 'random_mean_distance')} | "
+            f"{s['c2f_passes_half_moon']['mean'] * lab['seeds']:.0f}/{lab['seeds']} | "
+            f"{fmt(s, 'random_mean_distance')} | "
             f"{fmt(s, 'prior_standard')} | {fmt(s, 'prior_fitted')} |"
         )
     lines += [
         "",
         "Ratios AE / VAE (above 1: the VAE stays closer to real moons):",
         "",
-        "| regime | latent | crescent→full distance | random-pair distance | prior samples (AE fitted vs VAE N(0,I)) | recon MSE |",
+        "| regime | latent | crescent→full distance | random-pair distance | prior samples (AE fitted vs VAE "
+        "N(0,I)) | recon MSE |",
         "|---|---|---|---|---|---|",
     ]
     for regime in lab["regimes"]:

@@ -62,11 +62,13 @@ def check_path_text(text: object, what: str = "path") -> str:
     """Path text from a form, a URL or a file: a string without NUL or control characters, of a
     length the OS accepts. Checked before the text reaches Path() or the file system."""
     if not isinstance(text, str):
-        raise LatentExplorerError(f"{what} must be text, got {type(text).__name__}")
+        raise LatentExplorerError(f"not a usable {what}: text expected, got {type(text).__name__}")
     if len(text) > MAX_PATH_CHARS or any(len(part) > 255 for part in text.split("/")):
-        raise LatentExplorerError(f"{what} is too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,})")
+        raise LatentExplorerError(
+            f"not a usable {what}: too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,}, 255 a name)"
+        )
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise LatentExplorerError(f"{what} contains a control character (such as a NUL byte); refused")
+        raise LatentExplorerError(f"not a usable {what}: it contains a control character (such as a NUL byte)")
     return text
 
 

@@ -32,16 +32,20 @@ def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return BernoulliNLL.apply(logits, x)
 
 
+def gaussian_nll(logits: torch.Tensor, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """N(x; sigmoid(logits), sigma^2) per pixel, the constant included so the ELBO is a true bound."""
+    return 0.5 * ((torch.sigmoid(logits) - x) / sigma).pow(2) + math.log(sigma * math.sqrt(2 * math.pi))
+
+
+LIKELIHOODS = {  # ModelConfig.likelihood -> per-pixel -log p(x|z) from (logits, x, sigma)
+    "bernoulli": lambda logits, x, sigma: bernoulli_nll(logits, x),
+    "gaussian": gaussian_nll,
+}
+
+
 def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
     """-log p(x|z) per image, summed over pixels: (B, C, H, W) -> (B,)."""
-    if likelihood == "bernoulli":
-        per_pixel = bernoulli_nll(logits, x)
-    elif likelihood == "gaussian":
-        # N(x; sigmoid(logits), sigma^2), the constant included so the ELBO is a true bound.
-        per_pixel = 0.5 * ((torch.sigmoid(logits) - x) / sigma).pow(2) + math.log(sigma * math.sqrt(2 * math.pi))
-    else:
-        raise ValueError(f"unknown likelihood {likelihood!r}")
-    return per_pixel.flatten(1).sum(1)
+    return LIKELIHOODS[likelihood](logits, x, sigma).flatten(1).sum(1)
 
 
 def kl_to_standard_normal(mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:

@@ -244,7 +244,7 @@ def hole_map(model: Autoencoder, bank: Bank, codes: np.ndarray, n: int = 64, bat
 # --- conditional models: filling in a missing half -------------------------------------------
 
 
-def _masked_mse(images: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+def masked_mse(images: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the region's pixels, per image: (..., C, H, W) -> (...)."""
     return ((images - target) ** 2 * region).flatten(-3).sum(-1) / region.flatten(-3).sum(-1)
 
@@ -253,6 +253,24 @@ def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and covariance (D, D) of codes: the AE's stand-in for a prior."""
     d = codes.shape[1]
     return codes.mean(0), np.cov(codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
+
+
+def gaussian_codes(
+    n: int, latent_dim: int, rng: np.random.Generator, fitted: tuple[np.ndarray, np.ndarray] | None = None
+) -> np.ndarray:
+    """(n, D) float64 codes from N(0, I), or from a fitted Gaussian (mean, cov) when given."""
+    if fitted is None:
+        return rng.standard_normal((n, latent_dim))
+    return rng.multivariate_normal(*fitted, size=n)
+
+
+def prior_codes(model, train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
+    """(n, D) codes to decode as the model's samples, and where they came from: a VAE's prior
+    N(0, I); for an AE, which has no prior, a Gaussian fitted to its training codes (N, D)."""
+    rng = np.random.default_rng(seed)
+    if model.is_variational:
+        return gaussian_codes(n, model.latent_dim, rng), "N(0, I)"
+    return gaussian_codes(n, model.latent_dim, rng, fit_gaussian(train_codes)), "fitted Gaussian"
 
 
 def sharpness(images: torch.Tensor) -> torch.Tensor:
@@ -281,23 +299,23 @@ def completion_metrics(cvae, regression, x: torch.Tensor, n_samples: int = 8, se
         reg = regression.decode(c)  # (N, C, H, W)
         z = torch.randn((n_samples, len(x), cvae.latent_dim), generator=gen)
         samples = torch.stack([cvae.decode(z[i], c) for i in range(n_samples)])  # (S, N, C, H, W)
-        sample_err = _masked_mse(samples, x, missing)  # (S, N)
+        sample_err = masked_mse(samples, x, missing)  # (S, N)
         pairwise = [
-            _masked_mse(samples[i], samples[j], missing) for i in range(n_samples) for j in range(i + 1, n_samples)
+            masked_mse(samples[i], samples[j], missing) for i in range(n_samples) for j in range(i + 1, n_samples)
         ]
         mean_sample = samples.mean(0)
         recon = cvae.decode(cvae.encode(x, c).mean, c)
         per_mask[kind] = {
-            "regression_error": float(_masked_mse(reg, x, missing).mean()),
+            "regression_error": float(masked_mse(reg, x, missing).mean()),
             "cvae_best_of_n_error": float(sample_err.min(0).values.mean()),
             "cvae_mean_error": float(sample_err.mean()),
             "cvae_diversity": float(torch.stack(pairwise).mean()) if pairwise else 0.0,
             "sharpness_regression": float(sharpness(reg * missing).mean()),
             "sharpness_cvae": float(sharpness(samples * missing).mean()),
             "sharpness_truth": float(sharpness(x * missing).mean()),
-            "regression_to_sample_mean": float(_masked_mse(reg, mean_sample, missing).mean()),
-            "sample_to_sample_mean": float(_masked_mse(samples, mean_sample, missing).mean()),
-            "cvae_visible_error": float(_masked_mse(recon, x, mask).mean()),
+            "regression_to_sample_mean": float(masked_mse(reg, mean_sample, missing).mean()),
+            "sample_to_sample_mean": float(masked_mse(samples, mean_sample, missing).mean()),
+            "cvae_visible_error": float(masked_mse(recon, x, mask).mean()),
         }
     keys = next(iter(per_mask.values())).keys()
     summary = {k: float(np.mean([m[k] for m in per_mask.values()])) for k in keys}

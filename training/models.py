@@ -10,12 +10,15 @@ The models know nothing of data loading or training: see fit.py for that.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Callable, NamedTuple, Protocol
 
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .conditions import CONDITIONS
+from .config import CONDITIONAL_KINDS, ModelConfig
+from .errors import LatentExplorerError
+from .losses import LIKELIHOODS
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp() finite when a VAE goes astray
 
@@ -29,6 +32,26 @@ class Output(NamedTuple):
     logits: torch.Tensor  # (B, C, H, W): decoder output before the sigmoid
     z: torch.Tensor  # (B, D): the code that was decoded
     posterior: Posterior
+
+
+class UnconditionalModel(Protocol):
+    """What explorer/ talks to: AE and VAE (and any model added to MODELS beside them)."""
+
+    latent_dim: int
+    is_variational: bool
+
+    def encode(self, x: torch.Tensor) -> Posterior: ...  # (B, C, H, W) -> (B, D)
+    def decode(self, z: torch.Tensor) -> torch.Tensor: ...  # (B, D) -> (B, C, H, W) in [0, 1]
+
+
+class ConditionalModel(Protocol):
+    """The CVAE: the same, given a condition c of shape (B, condition_width)."""
+
+    latent_dim: int
+    is_variational: bool
+
+    def encode(self, x: torch.Tensor, c: torch.Tensor) -> Posterior: ...
+    def decode(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor: ...
 
 
 # --- bodies: features <-> images, shared by AE and VAE ---------------------------------------
@@ -58,9 +81,19 @@ def mlp_decoder(config: ModelConfig, extra_in: int = 0, latent_in: int | None = 
     return nn.Sequential(*layers)
 
 
+def conv_channels(config: ModelConfig) -> tuple[int, int]:
+    """The conv family's two stride-2 layers halve each side twice: check what that needs."""
+    if len(config.channels) != 2 or any(ch < 1 for ch in config.channels):
+        raise LatentExplorerError(f"the conv family needs exactly 2 positive channel counts, got {config.channels}")
+    if config.in_shape is not None and (config.in_shape[1] % 4 or config.in_shape[2] % 4):
+        h, w = config.in_shape[1:]
+        raise LatentExplorerError(f"the conv family needs sides divisible by 4 (28, 32); got {h}x{w}: use --family mlp")
+    return config.channels
+
+
 def conv_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
     c, h, w = config.in_shape
-    c1, c2 = config.channels
+    c1, c2 = conv_channels(config)
     feature = config.hidden[0]
     body = nn.Sequential(
         nn.Conv2d(c, c1, 4, stride=2, padding=1),
@@ -76,7 +109,7 @@ def conv_encoder(config: ModelConfig) -> tuple[nn.Module, int]:
 
 def conv_decoder(config: ModelConfig) -> nn.Module:
     c, h, w = config.in_shape
-    c1, c2 = config.channels
+    c1, c2 = conv_channels(config)
     feature = config.hidden[0]
     return nn.Sequential(
         nn.Linear(config.latent_dim, feature),
@@ -90,7 +123,29 @@ def conv_decoder(config: ModelConfig) -> nn.Module:
     )
 
 
-FAMILIES = {"mlp": (mlp_encoder, mlp_decoder), "conv": (conv_encoder, conv_decoder)}
+class Family(NamedTuple):
+    encoder: Callable[[ModelConfig], tuple[nn.Module, int]]  # -> (body, feature width)
+    decoder: Callable[[ModelConfig], nn.Module]
+    check: Callable[[ModelConfig], object] | None = None  # raises LatentExplorerError on a config it cannot build
+
+
+FAMILIES = {"mlp": Family(mlp_encoder, mlp_decoder), "conv": Family(conv_encoder, conv_decoder, conv_channels)}
+
+
+# --- the Gaussian posterior shared by VAE and CVAE -----------------------------------------------
+
+
+def gaussian_posterior(h: torch.Tensor, mean_head: nn.Linear, logvar_head: nn.Linear) -> Posterior:
+    """q(z|x) = N(mean, diag(std^2)) from (B, features); logvar clamped so exp() stays finite."""
+    logvar = logvar_head(h).clamp(*LOGVAR_RANGE)
+    return Posterior(mean_head(h), torch.exp(0.5 * logvar))
+
+
+def reparameterise(posterior: Posterior, sample: bool) -> torch.Tensor:
+    """z = mean + std * eps (Kingma & Welling 2014), or the mean when not sampling or std is None."""
+    if not sample or posterior.std is None:
+        return posterior.mean
+    return posterior.mean + posterior.std * torch.randn_like(posterior.std)
 
 
 # --- the two models -------------------------------------------------------------------------
@@ -99,20 +154,18 @@ FAMILIES = {"mlp": (mlp_encoder, mlp_decoder), "conv": (conv_encoder, conv_decod
 class Autoencoder(nn.Module):
     """Plain AE: x -> z = mean head(features) -> decoder. The VAE adds one head and noise."""
 
+    is_variational = False
+
     def __init__(self, config: ModelConfig):
         super().__init__()
         if config.in_shape is None:
             raise ValueError("ModelConfig.in_shape must be filled in from the data before building")
         self.config = config
         self.latent_dim = config.latent_dim
-        make_encoder, make_decoder = FAMILIES[config.family]
-        self.encoder, features = make_encoder(config)
+        family = FAMILIES[config.family]
+        self.encoder, features = family.encoder(config)
         self.mean_head = nn.Linear(features, config.latent_dim)
-        self.decoder = make_decoder(config)
-
-    @property
-    def is_variational(self) -> bool:
-        return False
+        self.decoder = family.decoder(config)
 
     def encode(self, x: torch.Tensor) -> Posterior:
         return Posterior(self.mean_head(self.encoder(x)), None)
@@ -125,7 +178,7 @@ class Autoencoder(nn.Module):
         return torch.sigmoid(self.decoder(z))
 
     def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
-        return posterior.mean
+        return reparameterise(posterior, sample)
 
     def forward(self, x: torch.Tensor, sample: bool | None = None) -> Output:
         """sample: draw z from the posterior (VAE); defaults to True while training."""
@@ -137,24 +190,14 @@ class Autoencoder(nn.Module):
 class VAE(Autoencoder):
     """q(z|x) = N(mean, diag(std^2)); z = mean + std * eps while training (reparameterisation)."""
 
+    is_variational = True
+
     def __init__(self, config: ModelConfig):
         super().__init__(config)
-        features = self.mean_head.in_features
-        self.logvar_head = nn.Linear(features, config.latent_dim)
-
-    @property
-    def is_variational(self) -> bool:
-        return True
+        self.logvar_head = nn.Linear(self.mean_head.in_features, config.latent_dim)
 
     def encode(self, x: torch.Tensor) -> Posterior:
-        h = self.encoder(x)
-        logvar = self.logvar_head(h).clamp(*LOGVAR_RANGE)
-        return Posterior(self.mean_head(h), torch.exp(0.5 * logvar))
-
-    def sample_code(self, posterior: Posterior, sample: bool) -> torch.Tensor:
-        if not sample:
-            return posterior.mean
-        return posterior.mean + posterior.std * torch.randn_like(posterior.std)
+        return gaussian_posterior(self.encoder(x), self.mean_head, self.logvar_head)
 
 
 # --- conditional models: the condition c is a one-hot label or a visible half plus its mask -----
@@ -188,9 +231,9 @@ class ConditionalVAE(nn.Module):
         self.decoder = mlp_decoder(config, extra_in=extra)
 
     def encode(self, x: torch.Tensor, c: torch.Tensor) -> Posterior:
-        h = self.encoder[1:](torch.cat([x.flatten(1), c], dim=1))  # (B, features)
-        logvar = self.logvar_head(h).clamp(*LOGVAR_RANGE)
-        return Posterior(self.mean_head(h), torch.exp(0.5 * logvar))
+        # The body's leading Flatten is a no-op on the (B, C*H*W + width) input flattened here.
+        h = self.encoder(torch.cat([x.flatten(1), c], dim=1))  # (B, features)
+        return gaussian_posterior(h, self.mean_head, self.logvar_head)
 
     def decode_logits(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.decoder(torch.cat([z, c], dim=1))
@@ -200,8 +243,7 @@ class ConditionalVAE(nn.Module):
 
     def forward(self, x: torch.Tensor, c: torch.Tensor, sample: bool | None = None) -> Output:
         posterior = self.encode(x, c)
-        sample = self.training if sample is None else sample
-        z = posterior.mean + posterior.std * torch.randn_like(posterior.std) if sample else posterior.mean
+        z = reparameterise(posterior, self.training if sample is None else sample)
         return Output(self.decode_logits(z, c), z, posterior)
 
 
@@ -228,11 +270,37 @@ class Regression(nn.Module):
 
 
 MODELS: dict[str, type[nn.Module]] = {"ae": Autoencoder, "vae": VAE, "cvae": ConditionalVAE, "regression": Regression}
-AUTOENCODERS = ("ae", "vae")  # one interface: encode(x), decode(z); cvae/regression also take c
+
+
+def check_model_config(config: ModelConfig) -> None:
+    """Ranges (config.validate) plus every name against its registry and the combinations allowed."""
+    config.validate()
+    for what, value, registry in (
+        ("model", config.kind, MODELS),
+        ("architecture", config.family, FAMILIES),
+        ("likelihood", config.likelihood, LIKELIHOODS),
+        ("condition", config.condition, {"none": None, **CONDITIONS}),
+    ):
+        if value not in registry:
+            raise LatentExplorerError(f"unknown {what} {value!r}; choose one of: {', '.join(registry)}")
+    conditional = config.kind in CONDITIONAL_KINDS
+    if conditional and config.condition == "none":
+        raise LatentExplorerError(f"a {config.kind} needs a condition: --condition {' or '.join(CONDITIONS)}")
+    if conditional and config.family != "mlp":
+        raise LatentExplorerError("conditional models come in the mlp family only")
+    if not conditional and config.condition != "none":
+        raise LatentExplorerError(f"the {config.kind} takes no condition; use --model cvae")
+    check = FAMILIES[config.family].check
+    if check is not None:
+        check(config)
+    if config.in_shape is not None:
+        from .limits import check_model
+
+        check_model(config)  # parameters counted on the meta device before anything is allocated
 
 
 def build_model(config: ModelConfig) -> Autoencoder:
-    config.validate()
+    check_model_config(config)
     return MODELS[config.kind](config)
 
 

@@ -20,6 +20,11 @@ RADIUS_FRACTION = 0.38  # disc radius as a fraction of the image side
 # Phase bands of the regimes (fractions of a cycle).
 HALF_MOON_PHASES = (0.25, 0.75)
 GAP_HALF_WIDTH = 0.1  # `gap` drops phases within this of a half moon
+REGIMES = {  # which phases a training split may hold; the CLI, LabConfig and the pages read this
+    "full": "every phase",
+    "gap": "no phase near a half moon",
+    "sparse": "crescents and full moons only",
+}
 CRESCENT_BANDS = ((0.06, 0.14), (0.86, 0.94))  # `sparse` keeps these ...
 FULL_BAND = (0.46, 0.54)  # ... and this
 

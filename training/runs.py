@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .datasets import Dataset, load_dataset
+from .datasets import Dataset, check_data_config, load_dataset
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
 from .limits import check_model
-from .metrics import bank_for, completion_metrics, evaluate_model, fit_gaussian, label_metrics, prior_validity
+from .metrics import (
+    bank_for,
+    completion_metrics,
+    evaluate_model,
+    label_metrics,
+    prior_codes,
+    prior_validity,
+)
+from .models import check_model_config
+from .store import staged_dir
 
-KINDS = ("ae", "vae")
+
+def check_run_config(config: RunConfig) -> None:
+    """Every range and every name of a run, before any training starts."""
+    config.validate()
+    check_data_config(config.data)
+    check_model_config(config.model)
 
 
 def train_and_save(
@@ -30,43 +42,42 @@ def train_and_save(
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
     iwae_k: int = 50,
+    replace: bool = False,
 ) -> dict[str, FitResult]:
     """Train each kind with the same config, measure it on the test split, save it under out/.
 
     kinds: by default the pair the config asks for (AE + VAE, or CVAE + regression).
 
-    A new run is written into a hidden sibling directory and renamed into place when every
-    model is saved, so a failed or cancelled run leaves nothing a loader would find.
+    A new folder is written through store.staged_dir once every model is trained, so a failed or
+    cancelled run leaves nothing a loader would find; replace=True swaps out an existing folder
+    the same way. Without it, models are saved into an existing folder one atomic file at a time.
     """
-    config.validate()
+    check_run_config(config)
     out = Path(out)
     dataset = dataset if dataset is not None else load_dataset(config.data)
     for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
         check_model(with_data_shape(run, dataset).model, config.train.batch_size)
-    fresh = not out.exists()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    target = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent)) if fresh else out
     results, metrics = {}, {}
     kinds = kinds or kinds_of(config)
     conditional = config.model.condition != "none"
     bank = None if conditional else bank_for(dataset)
-    try:
-        for kind in kinds:
-            run = pair_configs(config)[kind]
-            result = fit(run, dataset, on_progress=on_progress, should_stop=should_stop, progress_bar=progress_bar)
-            results[kind] = result
-            if conditional:
-                last = result.history[-1]
-                metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
-            else:
-                metrics[kind] = evaluate_model(result.model, dataset.test.x, iwae_k=iwae_k)
-                metrics[kind].update(sample_validity(result.model, dataset, bank))
-            metrics[kind]["train_seconds"] = result.seconds
-            metrics[kind]["samples_per_second"] = result.samples_per_second
-        if conditional and set(results) == {"cvae", "regression"}:
-            shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
-            for kind in results:
-                metrics[kind].update(shared)
+    for kind in kinds:
+        run = pair_configs(config)[kind]
+        result = fit(run, dataset, on_progress=on_progress, should_stop=should_stop, progress_bar=progress_bar)
+        results[kind] = result
+        if conditional:
+            last = result.history[-1]
+            metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
+        else:
+            metrics[kind] = evaluate_model(result.model, dataset.test.x, iwae_k=iwae_k)
+            metrics[kind].update(sample_validity(result.model, dataset, bank))
+        metrics[kind]["train_seconds"] = result.seconds
+        metrics[kind]["samples_per_second"] = result.samples_per_second
+    if conditional and set(results) == {"cvae", "regression"}:
+        shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
+        for kind in results:
+            metrics[kind].update(shared)
+    with nullcontext(out) if out.exists() and not replace else staged_dir(out, replace=replace) as target:
         for kind, result in results.items():
             save_checkpoint(
                 target,
@@ -76,12 +87,6 @@ def train_and_save(
                 metrics=metrics[kind],
                 history=result.history,
             )
-        if fresh:
-            target.rename(out)
-    except BaseException:
-        if fresh:
-            shutil.rmtree(target, ignore_errors=True)
-        raise
     return results
 
 
@@ -100,13 +105,8 @@ def conditional_metrics(cvae, regression, dataset: Dataset) -> dict:
 def sample_validity(model, dataset: Dataset, bank, seed: int = 0) -> dict:
     """Mean manifold distance of 1,000 decoded samples: the VAE from its prior N(0, I), the AE
     (which has none) from a Gaussian fitted to its training codes."""
-    rng = np.random.default_rng(seed)
-    d = model.latent_dim
-    if model.is_variational:
-        codes, source = rng.standard_normal((PRIOR_SAMPLES, d)), "N(0, I)"
-    else:
-        train_codes = model.encode(dataset.train.x[:10_000]).mean.numpy()
-        codes, source = rng.multivariate_normal(*fit_gaussian(train_codes), size=PRIOR_SAMPLES), "fitted Gaussian"
+    train_codes = None if model.is_variational else model.encode(dataset.train.x[:10_000]).mean.numpy()
+    codes, source = prior_codes(model, train_codes, PRIOR_SAMPLES, seed)
     return {
         "prior_validity": prior_validity(model, bank, codes),
         "prior_source": source,

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,15 +18,15 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from . import limits
+from .config import MAX_SIDE, MIN_SIDE
 from .datasets import IMAGE_SUFFIXES, check_images
 from .errors import DatasetError, LatentExplorerError
-from .jobs import safe_name
+from .store import safe_name, staged_dir
 
 # The limits live in training.limits; these names are what the checks below read.
 MAX_UPLOAD_BYTES = limits.MAX_UPLOAD_BYTES
 MAX_FILES = limits.MAX_IMAGES
 MAX_UNCOMPRESSED_BYTES = limits.MAX_UNPACKED_BYTES
-MAX_SIDE = limits.MAX_SIDE
 MAX_IMAGE_PIXELS = 1024 * 1024  # per image, from its header (decompression bombs)
 
 
@@ -51,60 +49,58 @@ def _check_member(info: zipfile.ZipInfo) -> None:
         raise DatasetError(f"zip entry {name!r} is a symbolic link; refused")
 
 
-def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise DatasetError("not a valid zip file") from None
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        for m in members:
-            _check_member(m)
-        members = [
-            m
-            for m in members
-            if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
-        ]
-        if not members:
-            raise DatasetError("the zip holds no files")
-        if len(members) > MAX_FILES:
-            raise DatasetError(f"the zip holds {len(members):,} files; the limit is {MAX_FILES:,}")
-        total = sum(m.file_size for m in members)
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise DatasetError(
-                f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {MAX_UNCOMPRESSED_BYTES // 2**20} MiB"
-            )
-        others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
-        if others:
-            raise DatasetError(
-                f"only PNG and JPEG images are accepted; found {others[0]!r}"
-                + (f" and {len(others) - 1} more" if len(others) > 1 else "")
-            )
-        members.sort(key=lambda m: m.filename)
-        x = _decode_members(archive, members)
-    folders = [str(PurePosixPath(m.filename).parent) for m in members]
-    classes = sorted(set(folders))
-    if len(classes) > 1:
-        y = np.array([classes.index(f) for f in folders])
-        return x, y, [PurePosixPath(c).name for c in classes]
-    return x, None, None
+def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The archive's image entries, sorted, after every entry is checked and the limits applied."""
+    members = [m for m in archive.infolist() if not m.is_dir()]
+    for m in members:
+        _check_member(m)
+    members = [
+        m
+        for m in members
+        if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
+    ]
+    if not members:
+        raise DatasetError("the zip holds no files")
+    if len(members) > MAX_FILES:
+        raise DatasetError(f"the zip holds {len(members):,} files; the limit is {MAX_FILES:,}")
+    total = sum(m.file_size for m in members)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise DatasetError(
+            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {MAX_UNCOMPRESSED_BYTES // 2**20} MiB"
+        )
+    others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
+    if others:
+        raise DatasetError(
+            f"only PNG and JPEG images are accepted; found {others[0]!r}"
+            + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+        )
+    return sorted(members, key=lambda m: m.filename)
+
+
+def _header_size(name: str, raw: bytes) -> tuple[int, int]:
+    """(H, W) from a PNG/JPEG header, within the per-image limits; no pixel is decoded."""
+    w, h, _ = limits.image_header(raw, name)
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise DatasetError(f"{name}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels")
+    return h, w
+
+
+def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
+    if len(shapes) > 1:
+        (a, first), (b, second) = list(shapes.items())[:2]
+        raise DatasetError(f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}")
 
 
 def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> np.ndarray:
     """(N, H, W, C) uint8 with C = 1 (grey) or 3. Every header is read and the whole set sized
     before the first pixel is decoded; images decode into one buffer, grey unless one is not."""
-    sizes = {}
+    shapes: dict[tuple[int, int], str] = {}
     for m in members:
-        w, h, _ = limits.image_header(archive.read(m), m.filename)
-        if w * h > MAX_IMAGE_PIXELS:
-            raise DatasetError(f"{m.filename}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
-        if not (4 <= w <= MAX_SIDE and 4 <= h <= MAX_SIDE):
-            raise DatasetError(f"{m.filename}: {w}x{h}; image sides must be 4 to {MAX_SIDE} pixels")
-        sizes.setdefault((h, w), m.filename)
-        if len(sizes) > 1:
-            (a, first), (b, second) = list(sizes.items())[:2]
-            raise DatasetError(f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}")
-    (h, w), _ = next(iter(sizes.items()))
+        shapes.setdefault(_header_size(m.filename, archive.read(m)), m.filename)
+        _check_same_size(shapes)
+    (h, w) = next(iter(shapes))
     limits.check_pixel_values(len(members), (1, h, w), "the zip")
     deadline = limits.Deadline(limits.IMPORT_SECONDS, "decoding the zip's images")
     x = np.empty((len(members), h, w, 1), dtype=np.uint8)
@@ -116,6 +112,23 @@ def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) ->
         x[i] = rgb[..., : x.shape[-1]]
         deadline.check()
     return x
+
+
+def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
+    """Images (N, H, W, C) uint8 from a zip; sub-folders become class labels."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise DatasetError("not a valid zip file") from None
+    with archive:
+        members = _image_members(archive)
+        x = _decode_members(archive, members)
+    folders = [str(PurePosixPath(m.filename).parent) for m in members]
+    classes = sorted(set(folders))
+    if len(classes) > 1:
+        y = np.array([classes.index(f) for f in folders])
+        return x, y, [PurePosixPath(c).name for c in classes]
+    return x, None, None
 
 
 def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
@@ -159,8 +172,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     while target.exists():
         n += 1
         target = uploads_dir / f"{name}-{n}"
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=uploads_dir))
-    try:
+    with staged_dir(target) as staging:
         arrays = {"x": x} if y is None else {"x": x, "y": y.astype(np.int64)}
         if class_names:
             arrays["class_names"] = np.array(class_names, dtype=str)  # a unicode array: no pickle needed
@@ -172,10 +184,6 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
             "class_names": class_names,
         }
         (staging / "meta.json").write_text(json.dumps(meta))
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return Imported(target, target / "data.npz", len(x), tuple(x.shape[1:]), class_names)
 
 

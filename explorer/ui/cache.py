@@ -7,38 +7,31 @@ Callers must treat what they get as read-only.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import streamlit as st
 
 from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, Projection, make_projection
-from training.checkpoint import Checkpoint, Pair, load_checkpoint, load_pair
 from training.datasets import Dataset, load_dataset
 from training.metrics import Bank, bank_for, hole_map
+from training.store import ModelSet, load_set
 
 
-def pair_stamp(path: str) -> float:
-    """Changes whenever a pair's sidecars are rewritten, so the caches below reload it."""
-    p = Path(path)
-    return max((p / f"{kind}.json").stat().st_mtime for kind in ("ae", "vae"))
-
-
-@st.cache_resource(max_entries=16, show_spinner="Loading the model pair…")
-def pair(path: str, stamp: float) -> Pair:
-    return load_pair(path)
+@st.cache_resource(max_entries=16, show_spinner="Loading the models…")
+def model_set(path: str, stamp: float) -> ModelSet:
+    """A pair or conditional set; stamp (SetInfo.stamp) changes when a sidecar is rewritten."""
+    return load_set(path)
 
 
 @st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
 def dataset(path: str, stamp: float) -> Dataset:
-    return load_dataset(pair(path, stamp).vae.config.data)
+    return load_dataset(model_set(path, stamp).lead.config.data)
 
 
 @st.cache_resource(max_entries=32, show_spinner="Encoding the test split…")
 def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
     data = getattr(dataset(path, stamp), split)
-    return latents.encode(pair(path, stamp)[kind].model, data.x)
+    return latents.encode(model_set(path, stamp)[kind].model, data.x)
 
 
 @st.cache_resource(max_entries=32, show_spinner="Fitting the projection…")
@@ -66,19 +59,4 @@ def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -
     """The grid (2-D: the whole plane, independent of a and b) and its (n, n) manifold distances."""
     model_codes = codes(path, stamp, kind)
     grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
-    return grid, hole_map(pair(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
-
-
-def set_stamp(path: str, kinds: tuple[str, ...]) -> float:
-    return max((Path(path) / f"{kind}.json").stat().st_mtime for kind in kinds)
-
-
-@st.cache_resource(max_entries=8, show_spinner="Loading the conditional models…")
-def conditional_set(path: str, stamp: float) -> tuple[Checkpoint, Checkpoint]:
-    """A CVAE and its regression baseline."""
-    return load_checkpoint(Path(path) / "cvae"), load_checkpoint(Path(path) / "regression")
-
-
-@st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
-def conditional_dataset(path: str, stamp: float) -> Dataset:
-    return load_dataset(conditional_set(path, stamp)[0].config.data)
+    return grid, hole_map(model_set(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
@@ -14,80 +11,12 @@ from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import Projection
 from explorer.ui import cache
-from training.checkpoint import Pair, find_pairs
+from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
-from training.limits import check_path_text
+from training.store import ModelSet, find_sets
 
-ROOT = Path(__file__).resolve().parents[2]
-BUNDLED = ROOT / "checkpoints"
-KINDS = ("ae", "vae")
 LABELS = {"ae": "AE", "vae": "VAE"}
-
-
-def runs_dir() -> Path:
-    """Where trained pairs are kept: runs/ in the project, or $LATENT_EXPLORER_RUNS."""
-    return Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
-
-
-def uploads_dir() -> Path:
-    """Where uploaded datasets are kept: uploads/ in the project, or $LATENT_EXPLORER_UPLOADS."""
-    return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", ROOT / "uploads"))
-
-
-def import_roots() -> list[Path]:
-    """Folders a pair may be loaded from by path: the project, or $LATENT_EXPLORER_IMPORT_ROOTS
-    (separated by ':'). A stranger on a shared server cannot make the app read anywhere else."""
-    env = os.environ.get("LATENT_EXPLORER_IMPORT_ROOTS")
-    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [ROOT]
-    return [r.resolve() for r in roots]
-
-
-def allowed_import_path(text: str) -> Path:
-    check_path_text(text, "the folder")
-    path = Path(text).expanduser().resolve()  # symlinks and .. resolved before the check
-    if not any(path == root or root in path.parents for root in import_roots()):
-        raise LatentExplorerError(
-            f"loading by path is limited to {', '.join(str(r) for r in import_roots())} "
-            "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the four files"
-        )
-    return path
-
-
-RUN_PREFIX = "runs/"
-
-
-def pair_path(pair_id: str) -> Path:
-    """A bundled pair's id is its folder name; a trained one's is runs/<folder>."""
-    if pair_id.startswith(RUN_PREFIX):
-        return runs_dir() / pair_id[len(RUN_PREFIX) :]
-    return BUNDLED / pair_id
-
-
-def pair_choices() -> dict[str, Path]:
-    """Pair id -> folder, bundled pairs first, then those under runs/. Ids are what the URL carries."""
-    choices = {d.relative_to(BUNDLED).as_posix(): d for d in find_pairs(BUNDLED)}
-    runs = runs_dir()
-    choices.update({RUN_PREFIX + d.relative_to(runs).as_posix(): d for d in find_pairs(runs)})
-    return choices
-
-
-def conditional_choices() -> dict[str, Path]:
-    """Conditional sets (cvae + regression) by id: bundled folder names, then runs/<folder>."""
-    found = {}
-    for root, prefix in ((BUNDLED, ""), (runs_dir(), RUN_PREFIX)):
-        if root.is_dir():
-            for sidecar in sorted(root.rglob("cvae.json")):
-                if (sidecar.parent / "regression.json").is_file():
-                    found[prefix + sidecar.parent.relative_to(root).as_posix()] = sidecar.parent
-    return found
-
-
-def dataset_of(pair_id: str) -> str:
-    try:
-        return json.loads((pair_path(pair_id) / "vae.json").read_text())["data"]["name"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "unknown"
 
 
 @dataclass
@@ -97,13 +26,13 @@ class View:
     pair_id: str
     path: str
     stamp: float
-    pair: Pair
+    pair: ModelSet
     dataset: Dataset
     codes: dict[str, latents.Codes]
 
     @property
     def latent_dim(self) -> int:
-        return self.pair.vae.config.model.latent_dim
+        return self.pair["vae"].config.model.latent_dim
 
     def model(self, kind: str):
         return self.pair[kind].model
@@ -142,30 +71,31 @@ def projection_choice() -> tuple[str, tuple]:
     return st.session_state.get("projection_applied", ("pca", ()))
 
 
-def describe_training(pair: Pair) -> str:
-    c = pair.vae.config
+def describe_training(pair: ModelSet) -> str:
+    c = pair["vae"].config
     arch = f"{c.model.family.upper()} {'-'.join(map(str, c.model.hidden))}"
     data = c.data.name + (f" ({c.data.regime})" if c.data.name == "moons" else "")
     beta = f", β={c.model.beta:g}" if c.model.beta != 1 else ""
+    n_train = pair["vae"].data_stats.get("n_train", "?")
     return (
-        f"{data}, {pair.vae.data_stats.get('n_train', '?')} training images; {arch}, latent {c.model.latent_dim}{beta}; "
+        f"{data}, {n_train} training images; {arch}, latent {c.model.latent_dim}{beta}; "
         f"{c.train.epochs} epochs, lr {c.train.lr:g}, seed {c.train.seed}"
     )
 
 
 def sidebar() -> None:
     """Dataset and pair choosers plus the pair's key metrics; state lives in the URL."""
-    choices = pair_choices()
+    choices = find_sets("pair")
     with st.sidebar:
         if not choices:
             st.error("No model pairs found. Run `make defaults` to rebuild the bundled pairs in checkpoints/.")
             st.stop()
-        datasets = sorted({dataset_of(p) for p in choices})
+        datasets = sorted({info.dataset for info in choices.values()})
         default_dataset = "moons" if "moons" in datasets else datasets[0]
         dataset_name = st.selectbox(
             "Dataset", datasets, index=datasets.index(default_dataset), key="dataset", bind="query-params"
         )
-        options = [p for p in choices if dataset_of(p) == dataset_name]
+        options = [p for p, info in choices.items() if info.dataset == dataset_name]
         preferred = next((p for p in options if p.endswith("moons-sparse-2d")), options[0])
         if st.session_state.get("pair") not in options:
             st.session_state.pop("pair", None)
@@ -184,7 +114,7 @@ def sidebar() -> None:
                 }
             )
         st.dataframe(rows, hide_index=True, width="stretch")
-        collapse = collapse_warning(view.pair.vae.metrics, view.pair.vae.config.model.beta)
+        collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)
         st.caption(
@@ -211,13 +141,12 @@ def collapse_warning(metrics: dict, beta: float) -> str | None:
 def current_view() -> View:
     """The pair chosen in the sidebar, loaded through the caches; errors stop the page with st.error."""
     pair_id = st.session_state.get("pair")
-    choices = pair_choices()
+    choices = find_sets("pair")
     if pair_id not in choices:
         pair_id = next(iter(choices))
-    path = str(choices[pair_id])
+    path, stamp = str(choices[pair_id].path), choices[pair_id].stamp
     try:
-        stamp = cache.pair_stamp(path)
-        pair = cache.pair(path, stamp)
+        pair = cache.model_set(path, stamp)
         data = cache.dataset(path, stamp)
         codes = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
     except (LatentExplorerError, OSError) as exc:

@@ -1,45 +1,38 @@
 """Conditional VAE: draw a chosen class; fill in a missing half, sharp and varied, beside the
 regression that paints the blurry average."""
 
-import json
-
 import numpy as np
 import streamlit as st
 import torch
 
 from explorer import images
 from explorer.ui import cache
-from explorer.ui.context import conditional_choices
 from explorer.ui.widgets import show_image, show_strip
 from training.conditions import MASKS, half_condition, half_mask, label_condition
 from training.errors import LatentExplorerError
-from training.metrics import sharpness
+from training.metrics import masked_mse, sharpness
+from training.store import find_sets
 
 st.title("Conditional VAE")
 st.caption(
     "A CVAE encodes q(z | x, c) and decodes p(x | z, c) with the prior N(0, I) whatever the condition c. "
     "Beside it, a regression with the same decoder body maps c straight to an image."
 )
-choices = conditional_choices()
+choices = find_sets("conditional")
 
 
 def load(set_id: str):
-    path = str(choices[set_id])
-    stamp = cache.set_stamp(path, ("cvae", "regression"))
+    path, stamp = str(choices[set_id].path), choices[set_id].stamp
     try:
-        (cvae, regression), data = cache.conditional_set(path, stamp), cache.conditional_dataset(path, stamp)
+        models, data = cache.model_set(path, stamp), cache.dataset(path, stamp)
     except (LatentExplorerError, OSError) as exc:
         st.error(f"Could not open {set_id}: {exc}")
         st.stop()
-    return cvae, regression, data
+    return models["cvae"], models["regression"], data
 
 
-def condition_of(set_id: str) -> str:
-    return json.loads((choices[set_id] / "cvae.json").read_text())["model"]["condition"]
-
-
-label_sets = [s for s in choices if condition_of(s) == "label"]
-half_sets = [s for s in choices if condition_of(s) == "half"]
+label_sets = [s for s, info in choices.items() if info.condition == "label"]
+half_sets = [s for s, info in choices.items() if info.condition == "half"]
 if not choices:
     st.info(
         "No conditional models yet. Train one: `python -m training train --dataset digits --model cvae "
@@ -130,7 +123,7 @@ with tab_fill:
             return x * mask + pred * missing  # the given half stays as given
 
         def distance(pred: torch.Tensor) -> np.ndarray:
-            return (((pred - x) ** 2 * missing).flatten(1).sum(1) / missing.sum()).numpy()
+            return masked_mse(pred, x, missing).numpy()
 
         shown_input = (x * mask + 0.35 * missing)[0].numpy()
         top = st.columns(4)

@@ -5,10 +5,11 @@ import streamlit as st
 
 from explorer import figures, images, latents, verdict
 from explorer.ui import cache
-from explorer.ui.context import KINDS, LABELS, current_view, pair_choices
+from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.widgets import show_strip
 from training import moons
 from training.metrics import manifold_distance, path_scores
+from training.store import find_sets
 
 HOLE_GRID = 64
 PRIOR_SAMPLES = 1000
@@ -26,9 +27,9 @@ if bank.is_proxy:
     st.info("This pair is not trained on moons: every distance below is to the nearest training image, a proxy.")
 
 # Regime shortcuts: switch the sidebar's pair to the bundled moons pair of that regime.
-regimes = [r for r in ("sparse", "gap", "full") if f"moons-{r}-2d" in pair_choices()]
+regimes = [r for r in ("sparse", "gap", "full") if f"moons-{r}-2d" in find_sets("pair")]
 if is_moons and regimes:
-    current = view.pair.vae.config.data.regime
+    current = view.pair["vae"].config.data.regime
 
     def switch_regime() -> None:
         st.session_state["pair"] = f"moons-{st.session_state['lab_regime']}-2d"

@@ -1,6 +1,5 @@
 """Train: a pair from your choices, watched live; your own data and checkpoints; KL and beta."""
 
-import shutil
 import tempfile
 from pathlib import Path
 
@@ -11,21 +10,13 @@ from plotly.subplots import make_subplots
 
 from explorer import figures
 from explorer.projection import make_projection
-from explorer.ui.context import (
-    KINDS,
-    LABELS,
-    allowed_import_path,
-    collapse_warning,
-    current_view,
-    pair_choices,
-    runs_dir,
-    uploads_dir,
-)
+from explorer.ui.context import KINDS, LABELS, collapse_warning, current_view
 from training import jobs
-from training.checkpoint import find_pairs, load_pair, read_sidecar
+from training.checkpoint import read_sidecar
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.datasets import DATASETS
 from training.errors import LatentExplorerError
+from training.store import allowed_path, find_sets, import_set, runs_dir, uploads_dir
 from training.uploads import import_upload, list_uploads
 
 MODEL_CHOICES = {  # label -> (kind, condition); a run trains the pair the config asks for
@@ -170,7 +161,7 @@ def job_panel() -> None:
         st.success("Open the Conditional VAE page and choose it there.")
     elif job.status == "done":
         pair_id = f"runs/{job.run_id}"
-        if pair_id in pair_choices() and st.button("Explore this pair", key="train_explore"):
+        if pair_id in find_sets("pair") and st.button("Explore this pair", key="train_explore"):
             st.session_state["dataset"] = job.config.data.name
             st.session_state["pair"] = pair_id
             st.switch_page("explorer/ui/pages/latent_map.py")
@@ -226,27 +217,6 @@ files = st.file_uploader(
 )
 
 
-def adopt_pair(source: Path, name: str) -> None:
-    """Validate a pair, then copy it under runs/ (through a hidden folder, renamed when complete)."""
-    load_pair(source)
-    target = runs_dir() / jobs.safe_name(name)
-    n = 1
-    while target.exists():
-        n += 1
-        target = runs_dir() / f"{jobs.safe_name(name)}-{n}"
-    runs_dir().mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".import.", dir=runs_dir()))
-    try:
-        for kind in KINDS:
-            for suffix in (".json", ".safetensors"):
-                shutil.copyfile(source / f"{kind}{suffix}", staging / f"{kind}{suffix}")
-        staging.rename(target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    st.success(f"Loaded as runs/{target.name}: choose it in the sidebar.")
-
-
 if c[1].button("Load the pair", key="ckpt_load"):
     try:
         if files:
@@ -257,10 +227,10 @@ if c[1].button("Load the pair", key="ckpt_load"):
             with tempfile.TemporaryDirectory() as tmp:
                 for f in files:
                     (Path(tmp) / f.name).write_bytes(f.getvalue())
-                adopt_pair(Path(tmp), "uploaded-pair")
+                st.success(f"Loaded as {import_set(tmp, 'uploaded-pair')}: choose it in the sidebar.")
         elif folder:
-            source = allowed_import_path(folder)
-            adopt_pair(source, source.name)
+            source = allowed_path(folder)
+            st.success(f"Loaded as {import_set(source, source.name)}: choose it in the sidebar.")
         else:
             st.info("Give a folder or upload the four files first.")
     except LatentExplorerError as exc:
@@ -270,7 +240,7 @@ if c[1].button("Load the pair", key="ckpt_load"):
 
 # --- posterior collapse and beta -----------------------------------------------------------------
 st.subheader("The VAE's latent dimensions")
-metrics = view.pair.vae.metrics
+metrics = view.pair["vae"].metrics
 kl = np.array(metrics.get("kl_per_dim", []))
 if kl.size:
     st.plotly_chart(figures.kl_bars(kl), key="kl_bars")
@@ -278,13 +248,16 @@ if kl.size:
         f"{view.pair_id}: KL per dimension on the test split (nats); {metrics.get('active_units')} of "
         f"{metrics.get('latent_dim')} dimensions are active (their posterior mean varies with the input, variance > 0.01)."
     )
-    warning = collapse_warning(metrics, view.pair.vae.config.model.beta)
+    warning = collapse_warning(metrics, view.pair["vae"].config.model.beta)
     if warning:
         st.warning(warning)
 
 st.subheader("β: reconstruction against prior samples")
 points = []
-for directory in find_pairs(runs_dir()):
+for info in find_sets("pair").values():
+    if not info.id.startswith("runs/"):
+        continue
+    directory = info.path
     try:  # the sidecars say all this chart needs: no weights are loaded
         sidecar = read_sidecar(directory / "vae")
         data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]

@@ -1,0 +1,276 @@
+"""Run folders: where model sets live, how they are named, found, loaded, imported and written.
+
+A set is a folder of checkpoints that belong together: a pair (ae + vae) or a conditional set
+(cvae + regression). Bundled sets live in checkpoints/ and are named by their folder; trained
+and imported ones live in runs/ (or $LATENT_EXPLORER_RUNS) and are named "runs/<folder>".
+Every folder is written through staged_dir(): a hidden sibling renamed into place when complete,
+so a listing never shows half a set. Sidecars are read by checkpoint.read_sidecar only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Literal
+
+from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
+from .config import CONDITIONAL_KINDS, PAIR_KINDS
+from .errors import CheckpointError, LatentExplorerError
+from .limits import check_path_text
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED = ROOT / "checkpoints"
+RUN_PREFIX = "runs/"
+STAGING_SUFFIX = ".staging"
+SetKind = Literal["pair", "conditional"]
+SET_KINDS: dict[str, tuple[str, ...]] = {"pair": PAIR_KINDS, "conditional": CONDITIONAL_KINDS}
+LEADS = {"pair": "vae", "conditional": "cvae"}  # the member whose configs speak for the set
+
+
+# --- roots and ids ---------------------------------------------------------------------------------
+
+
+def runs_dir() -> Path:
+    """Where trained and imported sets are kept: runs/ in the project, or $LATENT_EXPLORER_RUNS."""
+    return Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
+
+
+def uploads_dir() -> Path:
+    """Where uploaded datasets are kept: uploads/ in the project, or $LATENT_EXPLORER_UPLOADS."""
+    return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", ROOT / "uploads"))
+
+
+def import_roots() -> list[Path]:
+    """Folders a set may be loaded from by path: the project, or $LATENT_EXPLORER_IMPORT_ROOTS
+    (separated by ':'). A stranger on a shared server cannot make the app read anywhere else."""
+    env = os.environ.get("LATENT_EXPLORER_IMPORT_ROOTS")
+    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [ROOT]
+    return [r.resolve() for r in roots]
+
+
+def allowed_path(text: str) -> Path:
+    """The resolved path if it lies inside an import root; LatentExplorerError otherwise."""
+    check_path_text(text)  # NUL and control characters, over-long text: before Path() sees it
+    path = Path(text).expanduser().resolve()  # symlinks and .. resolved before the check
+    roots = import_roots()
+    if not any(path == root or root in path.parents for root in roots):
+        raise LatentExplorerError(
+            f"loading by path is limited to {', '.join(str(r) for r in roots)} "
+            "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the files"
+        )
+    return path
+
+
+def safe_name(text: str) -> str:
+    """Letters, digits, dot, dash and underscore only: a folder name can never leave its root."""
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._-]+", "-", text)).strip(".-")
+    return cleaned[:60] or "run"
+
+
+def set_path(set_id: str) -> Path:
+    """A bundled set's id is its folder name; a trained one's is runs/<folder>."""
+    if set_id.startswith(RUN_PREFIX):
+        return runs_dir() / set_id[len(RUN_PREFIX) :]
+    return BUNDLED / set_id
+
+
+def _roots() -> tuple[tuple[Path, str], ...]:
+    return ((BUNDLED, ""), (runs_dir(), RUN_PREFIX))
+
+
+# --- listing ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SetInfo:
+    """What a listing knows of a set without loading weights (all from its sidecars)."""
+
+    id: str
+    path: Path
+    kind: SetKind
+    kinds: tuple[str, ...]  # the members, e.g. ("ae", "vae")
+    dataset: str  # DataConfig.name, or "unknown" when the sidecar cannot be read
+    condition: str  # ModelConfig.condition: "none" for pairs
+    stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
+
+
+def set_stamp(path: str | Path, kinds: tuple[str, ...]) -> float:
+    return max((Path(path) / f"{kind}.json").stat().st_mtime for kind in kinds)
+
+
+def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
+    kinds = SET_KINDS[kind]
+    try:
+        stamp = set_stamp(path, kinds)
+    except OSError:  # removed while listing
+        return None
+    try:
+        model = read_sidecar(path / LEADS[kind])
+        dataset, condition = str(model["data"]["name"]), str(model["model"]["condition"])
+    except (CheckpointError, OSError, KeyError, TypeError):
+        dataset, condition = "unknown", "unknown"  # listed all the same: loading it says what is wrong
+    return SetInfo(set_id, path, kind, kinds, dataset, condition, stamp)
+
+
+def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path, SetKind]]:
+    """(folder, set kind) of every complete set below root, sorted by folder; hidden folders
+    (any part of the path below root starting with ".") are skipped: they are staging or backups."""
+    root = Path(root)
+    found = []
+    for set_kind, kinds in SET_KINDS.items():
+        if kind not in (None, set_kind):
+            continue
+        for sidecar in root.rglob(f"{LEADS[set_kind]}.json"):
+            hidden = any(part.startswith(".") for part in sidecar.parent.relative_to(root).parts)
+            if not hidden and all((sidecar.parent / f"{k}.json").is_file() for k in kinds):
+                found.append((sidecar.parent, set_kind))
+    return sorted(found)
+
+
+def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
+    """Set id -> SetInfo for the sets the app offers: bundled ones first, then runs/, each sorted
+    by folder. Staging left behind by a killed process is cleaned up on the way."""
+    found: dict[str, SetInfo] = {}
+    for root, prefix in _roots():
+        if not root.is_dir():
+            continue
+        clean_stale_staging(root)
+        for path, set_kind in sets_below(root, kind):
+            info = _info(prefix + path.relative_to(root).as_posix(), path, set_kind)
+            if info is not None:
+                found[info.id] = info
+    return found
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class ModelSet:
+    """Checkpoints that belong together, keyed by kind: set["vae"].model, set.kinds, set.directory."""
+
+    directory: Path
+    members: dict[str, Checkpoint]
+
+    def __getitem__(self, kind: str) -> Checkpoint:
+        return self.members[kind]
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        return tuple(self.members)
+
+    @property
+    def kind(self) -> SetKind:
+        return next(k for k, kinds in SET_KINDS.items() if kinds == self.kinds)
+
+    @property
+    def lead(self) -> Checkpoint:
+        """The member whose configs speak for the set: the VAE of a pair, the CVAE of a conditional set."""
+        return self.members[LEADS[self.kind]]
+
+
+def set_kind_of(directory: Path) -> SetKind:
+    for kind, kinds in SET_KINDS.items():
+        if all((directory / f"{k}.json").is_file() for k in kinds):
+            return kind
+    wanted = " or ".join(" + ".join(f"{k}.json" for k in kinds) for kinds in SET_KINDS.values())
+    raise CheckpointError(f"{directory}: no checkpoint set here (expected {wanted})")
+
+
+def _disagreement(members: dict[str, Checkpoint]) -> str | None:
+    """Why the members cannot be compared side by side, or None when they agree."""
+    first_kind, first = next(iter(members.items()))
+    for kind, other in members.items():
+        if other.config.model.in_shape != first.config.model.in_shape:
+            return f"the {first_kind} and the {kind} were trained on images of different shapes"
+        if other.config.data != first.config.data:
+            return f"the {first_kind} and the {kind} were trained on different data"
+        if other.config.train.seed != first.config.train.seed:
+            return f"the {first_kind} and the {kind} were trained with different seeds"
+    return None
+
+
+def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
+    """Load every member of a pair or conditional set; refuse members that disagree."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise CheckpointError(f"{directory}: no such directory")
+    members = {kind: load_checkpoint(directory / kind, device) for kind in SET_KINDS[set_kind_of(directory)]}
+    reason = _disagreement(members)
+    if reason:
+        raise CheckpointError(f"{directory}: {reason}")
+    return ModelSet(directory, members)
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+@contextmanager
+def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
+    """Yield a hidden sibling folder to write into; rename it onto target when the block succeeds,
+    remove it when it fails. replace: an existing target is swapped out (moved aside, then removed)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+    try:
+        yield staging
+        if target.exists() and replace:
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", suffix=STAGING_SUFFIX, dir=target.parent))
+            target.rename(old / target.name)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        elif target.exists():
+            raise LatentExplorerError(f"{target} exists already; nothing was written")
+        else:
+            staging.rename(target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def clean_stale_staging(root: str | Path, older_than: float = 60.0) -> list[Path]:
+    """Remove staging folders left in root by a killed process (untouched for older_than seconds)."""
+    removed = []
+    now = time.time()
+    for path in Path(root).glob(f".*{STAGING_SUFFIX}"):
+        try:
+            newest = max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.rglob("*")])
+        except OSError:
+            continue
+        if path.is_dir() and now - newest > older_than:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _weights_ids(directory: Path, kinds: tuple[str, ...]) -> tuple[str, ...] | None:
+    try:
+        return tuple(str(read_sidecar(directory / kind).get("weights_sha256")) for kind in kinds)
+    except (CheckpointError, OSError):
+        return None
+
+
+def import_set(source: str | Path, name: str) -> str:
+    """Validate a set, then copy it under runs/ and return its id. The same weights imported again
+    give the set already there (compared by the SHA-256 in the sidecars), not a second copy."""
+    loaded = load_set(source)
+    source, kinds = Path(source), loaded.kinds
+    wanted = _weights_ids(source, kinds)
+    for info in find_sets(loaded.kind).values():
+        if info.id.startswith(RUN_PREFIX) and _weights_ids(info.path, kinds) == wanted:
+            return info.id
+    runs, base = runs_dir(), safe_name(name)
+    target, n = runs / base, 1
+    while target.exists():
+        n += 1
+        target = runs / f"{base}-{n}"
+    with staged_dir(target) as staging:
+        for kind in kinds:
+            for suffix in (".json", ".safetensors"):
+                shutil.copyfile(source / f"{kind}{suffix}", staging / f"{kind}{suffix}")
+    return RUN_PREFIX + target.name
