@@ -28,6 +28,7 @@ import torch
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, LatentExplorerError
 from .models import Autoencoder, build_model, check_model_config
+from .schema import check_sidecar
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -151,6 +152,8 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{sidecar_path.name}: not valid JSON ({exc})") from None
+    except RecursionError:  # JSON nested thousands of levels deep
+        raise CheckpointError(f"{sidecar_path.name}: nested too deeply to read") from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
         raise CheckpointError(f"{sidecar_path.name}: not a {FORMAT} sidecar")
     version = sidecar.get("format_version")
@@ -161,6 +164,10 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
             f"{sidecar_path.name}: format version {version} is newer than this program reads ({FORMAT_VERSION}); "
             "update Latent Explorer"
         )
+    try:
+        check_sidecar(sidecar)  # types, ranges, lengths, depth: before anything uses a field
+    except LatentExplorerError as exc:
+        raise CheckpointError(f"{sidecar_path.name}: {exc}") from None
     return sidecar
 
 

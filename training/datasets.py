@@ -7,6 +7,7 @@ parametrisation all read it.
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -83,6 +84,10 @@ def check_data_config(config: DataConfig) -> None:
     if config.name == "moons":  # the one dataset whose size the config alone decides
         n = (config.n_train or MOONS_TRAIN) + (config.n_test or MOONS_TEST)
         limits.check_pixel_values(n, (1, config.image_size, config.image_size), "moons")
+
+
+# False while a saved model's data is loaded (store.dataset_for): its sidecar must not start a download.
+DOWNLOADS_ALLOWED: ContextVar[bool] = ContextVar("downloads_allowed", default=True)
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -195,6 +200,11 @@ def _torchvision_loader(attr: str, class_names: list[str], description: str) -> 
                 try:
                     ds = cls(str(root), train=train, download=False)
                 except RuntimeError:
+                    if not DOWNLOADS_ALLOWED.get():
+                        raise DatasetError(
+                            f"{config.name} is not in {root} on this server, and opening a saved model never "
+                            "downloads: `python -m training train --data " + config.name + "` fetches it once"
+                        ) from None
                     ds = cls(str(root), train=train, download=True)
             except Exception as exc:  # network errors come in many types
                 raw = root / attr / "raw"

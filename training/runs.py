@@ -22,7 +22,7 @@ from .metrics import (
     prior_validity,
 )
 from .models import check_model_config
-from .store import staged_dir
+from .store import check_out_dir, staged_dir
 
 
 def check_run_config(config: RunConfig) -> None:
@@ -53,7 +53,7 @@ def train_and_save(
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
     """
     check_run_config(config)
-    out = Path(out)
+    out = check_out_dir(out)  # before the data and hours of training
     dataset = dataset if dataset is not None else load_dataset(config.data)
     for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
         check_model(with_data_shape(run, dataset).model, config.train.batch_size)
