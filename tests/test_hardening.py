@@ -449,3 +449,240 @@ def test_a_nul_byte_in_the_folder_field_shows_an_error_not_a_crash():
     at.button(key="ckpt_load").click().run()
     assert not at.exception, at.exception
     assert any("control character" in e.value for e in at.error)
+
+
+# --- items 1 and 5: one strict sidecar schema, where the sidecar is read --------------------------------
+
+
+def deep(n: int) -> str:
+    return "[" * n + "]" * n
+
+
+# name -> change to the VAE sidecar (a dict edit, or raw text for what JSON itself cannot hold)
+SIDECAR_ATTACKS = {
+    "name-int": lambda s: s["data"].update(name=5),
+    "name-list": lambda s: s["data"].update(name=["moons"]),
+    "name-dict": lambda s: s["data"].update(name={"a": 1}),
+    "nested-100k": lambda s: (
+        '{"format": "latent-explorer-checkpoint", "format_version": 1, "x": ' + deep(100_000) + "}"
+    ),
+    "nested-7": lambda s: s["metrics"].update(x={"a": {"b": {"c": {"d": {"e": {"f": 1}}}}}}),
+    "hidden-float": lambda s: s["model"].update(hidden=[32.5, 16]),
+    "hidden-string": lambda s: s["model"].update(hidden="32,16"),
+    "hidden-empty": lambda s: s["model"].update(hidden=[]),
+    "hidden-many": lambda s: s["model"].update(hidden=[8] * 100),
+    "latent-float": lambda s: s["model"].update(latent_dim=2.0),
+    "latent-bool": lambda s: s["model"].update(latent_dim=True),
+    "latent-huge": lambda s: s["model"].update(latent_dim=10**12),
+    "in-shape-float": lambda s: s["model"].update(in_shape=[1.0, 16, 16]),
+    "in-shape-two": lambda s: s["model"].update(in_shape=[16, 16]),
+    "in-shape-null": lambda s: s["model"].update(in_shape=None),
+    "channels-negative": lambda s: s["model"].update(family="conv", channels=[-4, 8], in_shape=[1, 16, 16]),
+    "channels-three": lambda s: s["model"].update(family="conv", channels=[4, 8, 16], in_shape=[1, 16, 16]),
+    "channels-string": lambda s: s["model"].update(family="conv", channels="wide", in_shape=[1, 16, 16]),
+    "beta-string": lambda s: s["model"].update(beta="1"),
+    "kind-unknown": lambda s: s["model"].update(kind="gan"),
+    "kind-mismatch": lambda s: s.update(kind="ae"),
+    "regime-unknown": lambda s: s["data"].update(regime="eclipse"),
+    "seed-float": lambda s: s["train"].update(seed=0.5),
+    "epochs-negative": lambda s: s["train"].update(epochs=-1),
+    "unknown-field": lambda s: s["model"].update(evil=1),
+    "metrics-list": lambda s: s.update(metrics=[1, 2]),
+    "metrics-string": lambda s: s.update(metrics="good"),
+    "metric-string": lambda s: s["metrics"].update(recon_bce="low"),
+    "metric-nested-string": lambda s: s["metrics"].update(kl_per_dim=["a"]),
+    "data-stats-list": lambda s: s.update(data_stats=[1]),
+    "data-stats-n-string": lambda s: s["data_stats"].update(n_train="many"),
+    "class-names-int": lambda s: s["data_stats"].update(class_names=[1, 2]),
+    "history-strings": lambda s: s.update(history=["epoch 1"]),
+    "history-huge": lambda s: s.update(history=[{}] * 20_000),
+    "text-huge": lambda s: s.update(created="x" * 10_000),
+    "nul-in-text": lambda s: s["data"].update(name="moo\x00ns"),
+    "sha-int": lambda s: s.update(weights_sha256=5),
+    "versions-list": lambda s: s.update(versions=[1]),
+}
+
+
+def write_attack(pair_dir: Path, case: str) -> None:
+    for kind in ("ae", "vae"):
+        path = pair_dir / f"{kind}.json"
+        sidecar = json.loads(path.read_text())
+        out = SIDECAR_ATTACKS[case](sidecar)
+        path.write_text(out if isinstance(out, str) else json.dumps(sidecar))
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch, tiny_pair_dir):
+    runs = tmp_path / "runs"
+    shutil.copytree(tiny_pair_dir, runs / "good")
+    shutil.copytree(tiny_pair_dir, runs / "bad")
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    return runs
+
+
+@pytest.mark.parametrize("case", list(SIDECAR_ATTACKS))
+def test_a_hostile_sidecar_is_refused_once_and_never_listed(runs, case, caplog):
+    from training.checkpoint import read_sidecar
+    from training.errors import CheckpointError
+    from training.store import find_sets
+
+    write_attack(runs / "bad", case)
+    with pytest.raises(CheckpointError):
+        read_sidecar(runs / "bad" / "vae")
+    with caplog.at_level("WARNING", logger="training.store"):
+        for _ in range(3):  # every rerun lists; the log names it once
+            listed = find_sets("pair")
+    assert "runs/good" in listed and "runs/bad" not in listed
+    assert all(isinstance(info.dataset, str) for info in listed.values())
+    sorted({info.dataset for info in listed.values()})  # what context.py does with them
+    assert sum("runs/bad" in r.getMessage() or str(runs / "bad") in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("case", list(SIDECAR_ATTACKS))
+def test_training_eval_on_a_hostile_sidecar_prints_one_line_and_exits_2(runs, case, capsys):
+    from training.__main__ import main
+
+    write_attack(runs / "bad", case)
+    assert main(["eval", str(runs / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
+
+
+def test_a_hostile_uploaded_pair_is_refused_and_leaves_nothing(runs):
+    from training.store import import_set
+
+    write_attack(runs / "bad", "name-int")
+    before = sorted(p.name for p in runs.iterdir())
+    with pytest.raises(LatentExplorerError, match="data.name"):
+        import_set(runs / "bad", "uploaded-pair")
+    assert sorted(p.name for p in runs.iterdir()) == before
+
+
+def test_the_bundled_sidecars_pass_the_schema():
+    from training.checkpoint import read_sidecar
+
+    sidecars = sorted((ROOT / "checkpoints").glob("*/*.json"))
+    assert len(sidecars) >= 10
+    for path in sidecars:
+        read_sidecar(path)
+
+
+@pytest.mark.slow
+def test_a_hostile_pair_under_runs_breaks_no_page(runs):
+    from streamlit.testing.v1 import AppTest
+
+    write_attack(runs / "bad", "name-int")
+    shutil.copytree(runs / "good", runs / "bad-list")
+    write_attack(runs / "bad-list", "name-list")
+    for page in ("latent_map", "train"):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+        at.run()
+        if page != "latent_map":
+            at.switch_page(f"explorer/ui/pages/{page}.py").run()
+        assert not at.exception, at.exception
+        assert "runs/bad" not in at.sidebar.selectbox(key="pair").options
+
+
+# --- item 4: paths from a sidecar stay inside the allowed roots; no download ---------------------------
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"name": "folder", "path": "/usr/share"}, "paths are limited to"),
+        ({"name": "npz", "path": "/etc/passwd.npz"}, "paths are limited to"),
+        ({"name": "npz", "path": "../../../../etc/x.npz"}, "paths are limited to"),
+        ({"name": "mnist", "data_dir": "/tmp/anywhere-else"}, "paths are limited to"),
+        ({"name": "mnist"}, "never downloads"),
+        ({"name": "npz", "path": "a\x00b"}, "control character"),
+    ],
+)
+def test_a_saved_models_data_stays_inside_the_roots_and_never_downloads(tmp_path, monkeypatch, data, message):
+    import dataclasses
+
+    from training.config import DataConfig, ModelConfig, RunConfig
+    from training.store import dataset_for
+
+    monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", str(tmp_path / "root"))
+    monkeypatch.setenv("LATENT_EXPLORER_DATA", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(
+        "torchvision.datasets.MNIST.download", lambda self: pytest.fail("a download started"), raising=False
+    )
+    config = RunConfig(dataclasses.replace(DataConfig(), **data), ModelConfig(in_shape=(1, 28, 28)))
+    with pytest.raises(LatentExplorerError, match=message):
+        dataset_for(config)
+    assert not Path("/tmp/anywhere-else").exists()
+
+
+def test_data_that_does_not_match_the_model_shape_is_refused():
+    from training.config import DataConfig, ModelConfig, RunConfig
+    from training.store import dataset_for
+
+    config = RunConfig(DataConfig("digits"), ModelConfig(in_shape=(1, 16, 16)))
+    with pytest.raises(LatentExplorerError, match="the model takes 1x16x16"):
+        dataset_for(config)
+
+
+# --- item 9: the CLI checks --out and --iwae-k before any work -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "--out", "{file}", "--epochs", "1"], "exists and is not a folder"),
+        (["train", "--out", "/proc/evil", "--epochs", "1"], "cannot write there"),
+        (["train", "--out", "{file}/sub", "--epochs", "1"], "cannot write there"),
+        (["lab", "--out", "{file}"], "exists and is not a folder"),
+        (["eval", "{pair}", "--iwae-k", "0"], "--iwae-k must be 1 to"),
+        (["eval", "{pair}", "--iwae-k", "-5"], "--iwae-k must be 1 to"),
+        (["eval", "{pair}", "--iwae-k", "10000000"], "--iwae-k must be 1 to"),
+        (["eval", "a\x00b"], "control character"),
+    ],
+)
+def test_cli_refuses_bad_outputs_and_ranges_in_one_line_before_training(
+    tmp_path, tiny_pair_dir, capsys, monkeypatch, argv, message
+):
+    from training import fit
+    from training.__main__ import main
+
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setattr(fit, "fit", lambda *a, **k: pytest.fail("training started"))
+    argv = [a.format(file=tmp_path / "file", pair=tiny_pair_dir) for a in argv]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
+# --- item 10: staging, hidden folders, one unit ---------------------------------------------------------
+
+
+def test_stale_staging_is_removed_and_hidden_folders_never_listed(runs):
+    import os
+    import time
+
+    from training.store import find_sets
+
+    shutil.copytree(runs / "good", runs / ".import.x")  # a full pair in a hidden folder
+    stale = runs / ".moons-abc.staging"
+    shutil.copytree(runs / "good", stale)
+    old = time.time() - 120
+    for p in [stale, *stale.iterdir()]:
+        os.utime(p, (old, old))
+    listed = find_sets()
+    assert not any(".import" in i or "staging" in i for i in listed)
+    assert not stale.exists() and (runs / ".import.x").exists()
+
+
+def test_a_pair_with_mismatched_members_is_refused(runs, tmp_path):
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+    from training.runs import train_and_save
+    from training.store import load_set
+
+    config = RunConfig(
+        DataConfig("moons", regime="sparse", n_train=64, n_test=16, image_size=16),
+        ModelConfig(latent_dim=2, hidden=(8,)),
+        TrainConfig(epochs=1, batch_size=32, seed=7),
+    )
+    train_and_save(config, runs / "bad", ("ae",), progress_bar=False, iwae_k=2)  # an AE of seed 7 beside a VAE
+    with pytest.raises(LatentExplorerError, match="different"):
+        load_set(runs / "bad")

@@ -12,6 +12,7 @@ sidecar with its own weights still findable: the previous checkpoint loads.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -141,7 +142,28 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The sidecar as JSON, after the schema passed. Memoised per file version (path, mtime, size):
+    listing the sets on every rerun reads each sidecar once."""
     _, sidecar_path = _paths(path)
+    try:
+        st = sidecar_path.stat()
+        version = (str(sidecar_path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        version = None
+    if version is not None and version in _SIDECARS:
+        return copy.deepcopy(_SIDECARS[version])
+    sidecar = _read_sidecar(sidecar_path)
+    if version is not None:
+        if len(_SIDECARS) > 256:
+            _SIDECARS.clear()
+        _SIDECARS[version] = copy.deepcopy(sidecar)
+    return sidecar
+
+
+_SIDECARS: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
+def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
     if not sidecar_path.is_file():
         raise CheckpointError(
             f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)"

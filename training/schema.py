@@ -109,9 +109,18 @@ def check_config(data: Any, cls: type, where: str) -> None:
             _fail(f"{where}.{key}", f"must be {_describe(hints[key])}, got {json_repr(value)}")
     config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     try:
-        config.validate()
+        _full_check(config)
     except LatentExplorerError as exc:
         _fail(where, str(exc))
+
+
+def _full_check(config: Any) -> None:
+    """Ranges, names against their registries, combinations and (models) the memory budget."""
+    from .datasets import check_data_config
+    from .models import check_model_config
+
+    checks = {DataConfig: check_data_config, ModelConfig: check_model_config}
+    checks.get(type(config), lambda c: c.validate())(config)
 
 
 def json_repr(value: Any) -> str:
