@@ -58,11 +58,11 @@ def slider_paths(quick: bool) -> dict:
         with (
             streamlit_server(ROOT / "bench" / "floor_app.py") as floor,
             streamlit_server() as fragment,
-            streamlit_server(env={"LATENT_EXPLORER_FULL_RERUN": "1"}) as full,
+            streamlit_server(ROOT / "bench" / "full_rerun_app.py") as full,
         ):
             out["slider_floor"] = slider_latency(browser, floor, "", n)
             out["slider_fragment"] = slider_latency(browser, fragment, decoder, n)
-            out["slider_full_rerun"] = slider_latency(browser, full, decoder, n)
+            out["slider_full_rerun"] = slider_latency(browser, full, decoder.replace("decoder", "", 1), n)
         browser.close()
     return out
 

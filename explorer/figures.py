@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
+from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
@@ -39,6 +39,7 @@ class MapPanel:
     marker: np.ndarray | None = None  # (2,) the current point
     probe_box: tuple[np.ndarray, np.ndarray] | None = None  # (lo, hi): pickable empty space
     axis_titles: tuple[str, str] = ("z0", "z1")
+    colour: str = "#333"  # the path's markers: the model's colour (MODEL_COLOURS)
 
 
 def ellipse_lines(centres: np.ndarray, radii: np.ndarray, segments: int = 24) -> tuple[np.ndarray, np.ndarray]:
@@ -55,6 +56,126 @@ def probe_points(lo: np.ndarray, hi: np.ndarray, n: int = 40) -> np.ndarray:
     return np.stack([xs.ravel(), ys.ravel()], axis=1)
 
 
+def _probe_trace(panel: MapPanel, p_idx: int):
+    """Invisible markers over the probe box: a click there picks empty space (item PROBE)."""
+    grid = probe_points(*panel.probe_box)
+    return scatter(
+        len(grid) + len(panel.points),
+        x=grid[:, 0],
+        y=grid[:, 1],
+        mode="markers",
+        name="empty space",
+        marker=dict(size=9, opacity=0.0),
+        showlegend=False,
+        customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
+        hovertemplate="decode here (%{x:.2f}, %{y:.2f})<extra></extra>",
+    )
+
+
+def _class_traces(panel: MapPanel, p_idx: int, colouring: Colouring) -> list:
+    """One trace per class, so the legend can show and hide a class."""
+    n, index, traces = len(panel.points), np.arange(len(panel.points)), []
+    for label in np.unique(colouring.values):
+        sel = colouring.values == label
+        name = colouring.names[int(label)] if colouring.names else str(label)
+        traces.append(
+            scatter(
+                n,
+                x=panel.points[sel, 0],
+                y=panel.points[sel, 1],
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                showlegend=p_idx == 0,
+                marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
+                customdata=np.column_stack([np.full(sel.sum(), p_idx), index[sel]]),
+                hovertemplate=f"{name} · item %{{customdata[1]}}<extra></extra>",
+            )
+        )
+    return traces
+
+
+def _code_trace(panel: MapPanel, p_idx: int, colouring: Colouring):
+    """All codes in one trace, on the shared continuous colour axis when coloured by a factor."""
+    n = len(panel.points)
+    colour = colouring.values if colouring.kind == "factor" else None
+    return scatter(
+        n,
+        x=panel.points[:, 0],
+        y=panel.points[:, 1],
+        mode="markers",
+        name="codes",
+        showlegend=False,
+        marker=dict(size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85),
+        customdata=np.column_stack([np.full(n, p_idx), np.arange(n)]),
+        hovertemplate=(
+            f"item %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
+            if colour is not None
+            else "item %{customdata[1]}<extra></extra>"
+        ),
+    )
+
+
+def _ellipse_trace(panel: MapPanel, first: bool, max_ellipses: int):
+    n = len(panel.points)
+    take = np.linspace(0, n - 1, min(n, max_ellipses)).astype(int)
+    ex, ey = ellipse_lines(panel.points[take], panel.std[take])
+    return go.Scatter(
+        x=ex,
+        y=ey,
+        mode="lines",
+        name="±1σ posterior",
+        legendgroup="ellipses",
+        showlegend=first,
+        line=dict(width=0.8, color="rgba(60,60,60,0.45)"),
+        hoverinfo="skip",
+    )
+
+
+def _path_trace(panel: MapPanel, first: bool):
+    return go.Scatter(
+        x=panel.path[:, 0],
+        y=panel.path[:, 1],
+        mode="lines+markers",
+        name="interpolation",
+        legendgroup="path",
+        showlegend=first,
+        line=dict(color="black", width=2.5),
+        marker=dict(size=7, color=panel.colour, line=dict(width=1, color="white")),
+        hovertemplate="step %{pointNumber}<extra></extra>",
+    )
+
+
+def _marker_trace(panel: MapPanel, first: bool):
+    return go.Scatter(
+        x=[panel.marker[0]],
+        y=[panel.marker[1]],
+        mode="markers",
+        name="current point",
+        legendgroup="marker",
+        showlegend=first,
+        marker=dict(symbol="star", size=18, color="gold", line=dict(width=1.5, color="black")),
+        hoverinfo="skip",
+    )
+
+
+def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipses: int) -> list:
+    """A panel's traces, bottom to top: probe grid, codes, ellipses, path, current point."""
+    first = p_idx == 0
+    traces = [_probe_trace(panel, p_idx)] if panel.probe_box is not None else []
+    if colouring.kind == "label":
+        traces += _class_traces(panel, p_idx, colouring)
+    else:
+        traces.append(_code_trace(panel, p_idx, colouring))
+    if panel.std is not None:
+        traces.append(_ellipse_trace(panel, first, max_ellipses))
+    if panel.path is not None:
+        traces.append(_path_trace(panel, first))
+    if panel.marker is not None:
+        traces.append(_marker_trace(panel, first))
+    return traces
+
+
 def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460, max_ellipses: int = 60) -> go.Figure:
     """Side-by-side latent maps with one shared legend / colour bar.
 
@@ -64,118 +185,8 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
     for p_idx, panel in enumerate(panels):
         col = p_idx + 1
-        first = p_idx == 0
-        n = len(panel.points)
-        index = np.arange(n)
-        if panel.probe_box is not None:
-            grid = probe_points(*panel.probe_box)
-            fig.add_trace(
-                scatter(
-                    len(grid) + n,
-                    x=grid[:, 0],
-                    y=grid[:, 1],
-                    mode="markers",
-                    name="empty space",
-                    marker=dict(size=9, opacity=0.0),
-                    showlegend=False,
-                    customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
-                    hovertemplate="decode here (%{x:.2f}, %{y:.2f})<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        if colouring.kind == "label":
-            for label in np.unique(colouring.values):
-                sel = colouring.values == label
-                name = colouring.names[int(label)] if colouring.names else str(label)
-                fig.add_trace(
-                    scatter(
-                        n,
-                        x=panel.points[sel, 0],
-                        y=panel.points[sel, 1],
-                        mode="markers",
-                        name=name,
-                        legendgroup=name,
-                        showlegend=first,
-                        marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
-                        customdata=np.column_stack([np.full(sel.sum(), p_idx), index[sel]]),
-                        hovertemplate=f"{name} · item %{{customdata[1]}}<extra></extra>",
-                    ),
-                    row=1,
-                    col=col,
-                )
-        else:
-            colour = colouring.values if colouring.kind == "factor" else None
-            fig.add_trace(
-                scatter(
-                    n,
-                    x=panel.points[:, 0],
-                    y=panel.points[:, 1],
-                    mode="markers",
-                    name="codes",
-                    showlegend=False,
-                    marker=dict(
-                        size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85
-                    ),
-                    customdata=np.column_stack([np.full(n, p_idx), index]),
-                    hovertemplate=(
-                        f"item %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
-                        if colour is not None
-                        else "item %{customdata[1]}<extra></extra>"
-                    ),
-                ),
-                row=1,
-                col=col,
-            )
-        if panel.std is not None:
-            take = np.linspace(0, n - 1, min(n, max_ellipses)).astype(int)
-            ex, ey = ellipse_lines(panel.points[take], panel.std[take])
-            fig.add_trace(
-                go.Scatter(
-                    x=ex,
-                    y=ey,
-                    mode="lines",
-                    name="±1σ posterior",
-                    legendgroup="ellipses",
-                    showlegend=first,
-                    line=dict(width=0.8, color="rgba(60,60,60,0.45)"),
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=col,
-            )
-        if panel.path is not None:
-            colour = MODEL_COLOURS.get(panel.title.split()[0], "#333")
-            fig.add_trace(
-                go.Scatter(
-                    x=panel.path[:, 0],
-                    y=panel.path[:, 1],
-                    mode="lines+markers",
-                    name="interpolation",
-                    legendgroup="path",
-                    showlegend=first,
-                    line=dict(color="black", width=2.5),
-                    marker=dict(size=7, color=colour, line=dict(width=1, color="white")),
-                    hovertemplate="step %{pointNumber}<extra></extra>",
-                ),
-                row=1,
-                col=col,
-            )
-        if panel.marker is not None:
-            fig.add_trace(
-                go.Scatter(
-                    x=[panel.marker[0]],
-                    y=[panel.marker[1]],
-                    mode="markers",
-                    name="current point",
-                    legendgroup="marker",
-                    showlegend=first,
-                    marker=dict(symbol="star", size=18, color="gold", line=dict(width=1.5, color="black")),
-                    hoverinfo="skip",
-                ),
-                row=1,
-                col=col,
-            )
+        for trace in _panel_traces(panel, p_idx, colouring, max_ellipses):
+            fig.add_trace(trace, row=1, col=col)
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col, zeroline=False)
         fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, zeroline=False)
     if colouring.kind == "factor":
@@ -189,6 +200,15 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
         hovermode="closest",
     )
     return fig
+
+
+def point_colours(colouring: Colouring, take: np.ndarray) -> list[str]:
+    """CSS colours of the items take, as the latent map colours them (for the canvas maps)."""
+    if colouring.kind == "label":
+        return [CLASS_COLOURS[int(v) % len(CLASS_COLOURS)] for v in colouring.values[take]]
+    if colouring.kind == "factor":
+        return sample_colorscale(PHASE_SCALE, list(np.clip(colouring.values[take], 0, 1)))
+    return ["#555"] * len(take)
 
 
 def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
@@ -293,4 +313,62 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
         coloraxis=dict(colorscale="Viridis", cmin=0, cmax=zmax, colorbar=dict(title=colour_title)),
         legend=dict(orientation="h", y=-0.15),
     )
+    return fig
+
+
+TRAIN_COLOURS = {**MODEL_COLOURS, "CVAE": MODEL_COLOURS["VAE"], "REGRESSION": "#7f7f7f"}
+
+
+def training_curves(history: dict[str, list[dict]]) -> go.Figure:
+    """Per-epoch train (solid) and test (dotted) losses of each model: reconstruction, KL, total."""
+    fig = make_subplots(rows=1, cols=3, subplot_titles=["reconstruction", "KL", "total (−ELBO for the VAE)"])
+    for kind, epochs in history.items():
+        if not epochs:
+            continue
+        x = [h["epoch"] for h in epochs]
+        for col, term in enumerate(("reconstruction", "kl", "total"), start=1):
+            for split, dash in (("train", "solid"), ("test", "dot")):
+                trace = go.Scatter(
+                    x=x,
+                    y=[h[f"{split}_{term}"] for h in epochs],
+                    mode="lines",
+                    name=f"{kind.upper()} {split}",
+                    legendgroup=f"{kind}{split}",
+                    showlegend=col == 1,
+                    line=dict(color=TRAIN_COLOURS[kind.upper()], dash=dash),
+                )
+                fig.add_trace(trace, row=1, col=col)
+    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch")
+    return fig
+
+
+@dataclass
+class BetaPoint:
+    beta: float
+    recon_mse: float
+    prior_validity: float
+    name: str  # the run folder
+
+
+def beta_tradeoff(points: list[BetaPoint], n_samples: int) -> go.Figure:
+    """Reconstruction and prior-sample distance against β, one point per VAE (log β when all > 0)."""
+    points = sorted(points, key=lambda p: (p.beta, p.recon_mse, p.prior_validity, p.name))
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", f"prior-sample distance ({n_samples:,} samples)"]
+    )
+    log = min(p.beta for p in points) > 0
+    for col, values in ((1, [p.recon_mse for p in points]), (2, [p.prior_validity for p in points])):
+        fig.add_trace(
+            go.Scatter(
+                x=[p.beta for p in points],
+                y=values,
+                mode="markers+lines",
+                text=[p.name for p in points],
+                showlegend=False,
+            ),
+            row=1,
+            col=col,
+        )
+        fig.update_xaxes(title_text="β", type="log" if log else "linear", row=1, col=col)
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10))
     return fig

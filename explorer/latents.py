@@ -8,12 +8,11 @@ import numpy as np
 import torch
 from scipy.stats import norm
 
-from training.metrics import fit_gaussian, gaussian_codes, nearest_by_mse  # noqa: F401  (fit_gaussian: pages call it here)
+from training.metrics import gaussian_codes
 from training.models import Autoencoder
-from training.moons import nearest_phase_index
-from training.paths import INTERPOLATIONS, POINT_AT, lerp, lerp_at, slerp, slerp_at  # noqa: F401  (pages call them here)
 
 BATCH = 2048
+MAX_SLIDERS = 8  # latent dimensions given a slider; larger codes show their most active ones
 
 
 @dataclass
@@ -46,17 +45,46 @@ def prior_codes(latent_dim: int, n: int, seed: int, fitted: tuple[np.ndarray, np
     return gaussian_codes(n, latent_dim, np.random.default_rng(seed), fitted).astype(np.float32)
 
 
+def padded_bounds(points: np.ndarray, margin: float, min_extent: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """(lo, hi), each (D,): the points' extent grown by margin times its width on every side.
+
+    min_extent stands in for a zero width, so a constant coordinate still gets a usable range.
+    """
+    lo, hi = points.min(0), points.max(0)
+    pad = margin * np.maximum(hi - lo, min_extent)
+    return lo - pad, hi + pad
+
+
+def format_code(values, limit: int = MAX_SLIDERS) -> str:
+    """'0.12, -1.30, …': the first limit values of a code, two decimals, an ellipsis if cut."""
+    values = list(values)
+    text = ", ".join(f"{float(v):.2f}" for v in values[:limit])
+    return text + (" …" if len(values) > limit else "")
+
+
+def code_param(z: np.ndarray) -> str:
+    """A code as URL text: comma-separated, four decimals."""
+    return ",".join(f"{float(v):.4f}" for v in z)
+
+
+def parse_code(text: str | None, dim: int) -> np.ndarray | None:
+    """(dim,) code from comma-separated text, or None when it is not dim finite numbers."""
+    try:
+        values = np.array([float(v) for v in (text or "").split(",")])
+    except ValueError:
+        return None
+    return values if values.shape == (dim,) and np.isfinite(values).all() else None
+
+
 def slider_ranges(codes: Codes, variational: bool, margin: float = 0.1) -> np.ndarray:
     """(D, 2) slider bounds: the prior's +-3 sigma for a VAE; the codes' range plus a margin for an AE."""
     d = codes.mean.shape[1]
     if variational:
         return np.tile([-3.0, 3.0], (d, 1))
-    lo, hi = codes.mean.min(0), codes.mean.max(0)
-    pad = margin * np.maximum(hi - lo, 1e-3)
-    return np.stack([lo - pad, hi + pad], axis=1)
+    return np.stack(padded_bounds(codes.mean, margin, min_extent=1e-3), axis=1)
 
 
-def most_active_dims(codes: Codes, k: int = 8) -> np.ndarray:
+def most_active_dims(codes: Codes, k: int = MAX_SLIDERS) -> np.ndarray:
     """Indices of the k dimensions whose codes vary most across the data, in index order."""
     variance = codes.mean.var(0)
     return np.sort(np.argsort(-variance, kind="stable")[:k])
@@ -76,14 +104,6 @@ def traversal_grid(base: np.ndarray, dims: tuple[int, int], rows: np.ndarray, co
     return grid
 
 
-def nearest_images(queries: np.ndarray, bank: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    """For each query image the k nearest bank images by mean squared pixel error.
-
-    queries (M, ...), bank (N, ...) -> indices (M, k), distances (M, k), nearest first.
-    """
-    return nearest_by_mse(queries, bank, k=k)
-
-
 def plane_grid(lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     """(n*n, 2) points of an n x n grid over [lo, hi] in two dimensions, row-major from lo."""
     xs = np.linspace(lo[0], hi[0], n)
@@ -99,11 +119,6 @@ def endpoint_codes(codes: Codes, a: int, b: int, noise: np.ndarray | None = None
         za += codes.std[a] * noise
         zb += codes.std[b] * noise
     return za, zb
-
-
-def nearest_phase_item(phases: np.ndarray, target: float) -> int:
-    """The item whose phase is closest to target on the cycle."""
-    return nearest_phase_index(phases, target)
 
 
 def class_item(labels: np.ndarray, label: int, nth: int = 0) -> int | None:
@@ -130,9 +145,7 @@ def hole_grid(
     from training.metrics import plane_through
 
     if codes.shape[1] == 2:
-        lo, hi = codes.min(0), codes.max(0)
-        pad = margin * (hi - lo)
-        lo, hi = lo - pad, hi + pad
+        lo, hi = padded_bounds(codes, margin)
         return HoleGrid(
             plane_grid(lo, hi, n).astype(np.float32),
             np.linspace(lo[0], hi[0], n),

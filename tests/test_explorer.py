@@ -9,13 +9,16 @@ from PIL import Image
 
 from explorer import figures, images, latents
 from explorer.projection import PROJECTIONS, make_projection
+from training import paths
+from training.metrics import fit_gaussian, nearest_by_mse
+from training.moons import nearest_phase_index
 from training.store import load_set
 
 
 def test_lerp_hits_both_endpoints_exactly_and_is_even():
     rng = np.random.default_rng(0)
     a, b = rng.standard_normal(5), rng.standard_normal(5)
-    path = latents.lerp(a, b, 7)
+    path = paths.lerp(a, b, 7)
     assert path.shape == (7, 5)
     assert np.array_equal(path[0], a) and np.array_equal(path[-1], b)
     steps = np.linalg.norm(np.diff(path, axis=0), axis=1)
@@ -26,17 +29,17 @@ def test_slerp_keeps_the_norm_between_endpoints_of_equal_norm():
     rng = np.random.default_rng(1)
     a, b = rng.standard_normal(16), rng.standard_normal(16)
     b *= np.linalg.norm(a) / np.linalg.norm(b)
-    path = latents.slerp(a, b, 11)
+    path = paths.slerp(a, b, 11)
     assert np.array_equal(path[0], a) and np.array_equal(path[-1], b)
     assert np.allclose(np.linalg.norm(path, axis=1), np.linalg.norm(a))
     # ... where the straight line cuts through the centre
-    assert np.linalg.norm(latents.lerp(a, b, 11)[5]) < 0.9 * np.linalg.norm(a)
+    assert np.linalg.norm(paths.lerp(a, b, 11)[5]) < 0.9 * np.linalg.norm(a)
 
 
 def test_slerp_falls_back_to_lerp_for_parallel_or_zero_codes():
     a = np.array([1.0, 0.0])
-    assert np.allclose(latents.slerp(a, 2 * a, 3), latents.lerp(a, 2 * a, 3))
-    assert np.allclose(latents.slerp(np.zeros(2), a, 3), latents.lerp(np.zeros(2), a, 3))
+    assert np.allclose(paths.slerp(a, 2 * a, 3), paths.lerp(a, 2 * a, 3))
+    assert np.allclose(paths.slerp(np.zeros(2), a, 3), paths.lerp(np.zeros(2), a, 3))
 
 
 def test_endpoint_codes_share_one_noise_vector():
@@ -75,7 +78,7 @@ def test_traversal_values():
 def test_nearest_images_finds_exact_copies_first():
     rng = np.random.default_rng(0)
     bank = rng.random((50, 1, 4, 4)).astype(np.float32)
-    idx, dist = latents.nearest_images(bank[[7, 3]], bank, k=3)
+    idx, dist = nearest_by_mse(bank[[7, 3]], bank, k=3)
     assert idx[:, 0].tolist() == [7, 3]
     assert np.allclose(dist[:, 0], 0, atol=1e-6)
     assert (np.diff(dist, axis=1) >= 0).all()
@@ -85,12 +88,22 @@ def test_nearest_images_finds_exact_copies_first():
 
 def test_phase_and_class_endpoints():
     phases = np.array([0.02, 0.26, 0.5, 0.97])
-    assert latents.nearest_phase_item(phases, 0.25) == 1
-    assert latents.nearest_phase_item(phases, 0.96) == 3
-    assert latents.nearest_phase_item(phases, 0.005) == 0  # wraps round the cycle
+    assert nearest_phase_index(phases, 0.25) == 1
+    assert nearest_phase_index(phases, 0.96) == 3
+    assert nearest_phase_index(phases, 0.005) == 0  # wraps round the cycle
     labels = np.array([3, 1, 3, 2])
     assert latents.class_item(labels, 3, 1) == 2 and latents.class_item(labels, 3, 2) == 0
     assert latents.class_item(labels, 9) is None
+
+
+def test_padded_bounds_and_code_text():
+    points = np.array([[0.0, 5.0], [2.0, 5.0]])
+    lo, hi = latents.padded_bounds(points, 0.1)
+    assert np.allclose(lo, [-0.2, 5.0]) and np.allclose(hi, [2.2, 5.0])
+    lo, hi = latents.padded_bounds(points, 0.1, min_extent=1.0)
+    assert np.allclose(lo, [-0.2, 4.9]) and np.allclose(hi, [2.2, 5.1])  # a flat coordinate still gets a range
+    assert latents.format_code(np.array([1.0, -2.5])) == "1.00, -2.50"
+    assert latents.format_code(range(6), limit=4) == "0.00, 1.00, 2.00, 3.00 …"
 
 
 def test_prior_codes():
@@ -99,7 +112,7 @@ def test_prior_codes():
     fitted = (np.array([5.0, -5.0]), np.diag([4.0, 0.25]))
     zf = latents.prior_codes(2, 4000, 0, fitted)
     assert np.allclose(zf.mean(0), [5, -5], atol=0.1) and np.allclose(zf.std(0), [2, 0.5], atol=0.1)
-    mean, cov = latents.fit_gaussian(zf)
+    mean, cov = fit_gaussian(zf)
     assert np.allclose(mean, zf.mean(0)) and cov.shape == (2, 2)
 
 

@@ -322,8 +322,11 @@ def completion_metrics(cvae, regression, x: torch.Tensor, n_samples: int = 8, se
     return {"n_images": len(x), "n_samples": n_samples, **summary, "per_mask": per_mask}
 
 
+LABEL_SAMPLES = 16  # z per class in label_metrics (older sidecars do not record it)
+
+
 @torch.no_grad()
-def label_metrics(cvae, regression, n_classes: int, n_samples: int = 16, seed: int = 0) -> dict:
+def label_metrics(cvae, regression, n_classes: int, n_samples: int = LABEL_SAMPLES, seed: int = 0) -> dict:
     """Class-conditional sampling: how much the label and how much z move the decoded image."""
     from .conditions import label_condition
 
@@ -339,6 +342,7 @@ def label_metrics(cvae, regression, n_classes: int, n_samples: int = 16, seed: i
     reg = regression.decode(label_condition(labels, n_classes))
     return {
         "n_classes": n_classes,
+        "n_samples": n_samples,
         "within_class_variance": float(per_label_spread.mean()),
         "across_class_variance": float(per_z_spread.mean()),
         "sharpness_cvae": float(sharpness(grid).mean()),

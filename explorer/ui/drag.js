@@ -129,26 +129,21 @@ function throttled(fn, ms) {
   };
 }
 
-function build(root, data, setStateValue, inBrowser) {
-  const box = el("div", "le-root");
-  root.appendChild(box);
-  if (data.mode !== "map") box.appendChild(el("div", "le-mode", inBrowser
-    ? "Decoding in your browser: the image follows every move."
-    : "Decoding on the server: values stream while you drag (throttled), the image below follows."));
+function figureFor(m) {
+  const fig = el("div", "le-figure");
+  const canvas = el("canvas", "le-image");
+  canvas.dataset.model = m.id;
+  fig.appendChild(canvas);
+  fig.appendChild(el("div", "le-caption", m.label));
+  return { model: m, canvas, fig };
+}
+
+// view.render / moved / released: decode here at most once a frame, or stream to Python.
+function attachDecoding(view, figures, setStateValue) {
+  const { data, inBrowser } = view;
   const stream = throttled((value) => setStateValue(data.state_name, value), data.throttle_ms || 100);
-  const view = { mode: data.mode, signature: data.signature, inBrowser, dragging: false, data };
   let scheduled = false, latest = null;
-
-  const figures = data.models.map((m) => {
-    const fig = el("div", "le-figure");
-    const canvas = el("canvas", "le-image");
-    canvas.dataset.model = m.id;
-    fig.appendChild(canvas);
-    fig.appendChild(el("div", "le-caption", m.label));
-    return { model: m, canvas, fig };
-  });
-
-  function render(value) {
+  view.render = (value) => {
     latest = value;
     if (!inBrowser || scheduled) return;
     scheduled = true;
@@ -162,106 +157,130 @@ function build(root, data, setStateValue, inBrowser) {
         recordFrame(drawImage(f.canvas, pixels, f.model.shape), ms);
       }
     });
-  }
-  function moved(value) { if (inBrowser) render(value); else stream(value); }
-  function released(value) { view.dragging = false; setStateValue(data.state_name, value); }
+  };
+  view.moved = (value) => { if (inBrowser) view.render(value); else stream(value); };
+  view.released = (value) => { view.dragging = false; setStateValue(data.state_name, value); };
+  view.codeFor = (m, z) => z;
+}
 
+function buildSliders(view, row) {
+  const data = view.data;
+  const grid = el("div", "le-sliders");
+  const inputs = data.dims.map((d, i) => {
+    const [lo, hi] = data.ranges[i];
+    grid.appendChild(el("label", null, `z${d}`));
+    const input = el("input");
+    Object.assign(input, { type: "range", min: lo, max: hi, step: (hi - lo) / 500 });
+    input.setAttribute("aria-label", `latent dimension ${d}`);
+    input.dataset.dim = d;
+    grid.appendChild(input);
+    const out = el("output");
+    grid.appendChild(out);
+    return { input, out, d };
+  });
+  const current = () => {
+    const z = view.data.base.slice();
+    for (const s of inputs) { z[s.d] = parseFloat(s.input.value); s.out.textContent = z[s.d].toFixed(2); }
+    return z;
+  };
+  for (const s of inputs) {
+    s.input.addEventListener("pointerdown", () => (view.dragging = true));
+    s.input.addEventListener("input", () => view.moved(current()));
+    s.input.addEventListener("change", () => view.released(current()));
+  }
+  row.appendChild(grid);
+  view.update = (d) => {
+    view.data = d;
+    if (!view.dragging) {
+      inputs.forEach((s) => (s.input.value = d.value[s.d]));
+      view.render(current());
+    }
+  };
+}
+
+// A 360 px canvas over data.bounds: the codes as dots, a cross at view.cursor.
+function makePad(view) {
+  const pad = el("canvas", "le-pad");
+  pad.width = 360; pad.height = 360;
+  pad.tabIndex = 0;
+  pad.setAttribute("aria-label", "latent pad: drag to decode, arrow keys move");
+  const [x0, x1, y0, y1] = view.data.bounds;
+  const toCode = (px, py) => [x0 + (px / 360) * (x1 - x0), y1 - (py / 360) * (y1 - y0)];
+  const toPixel = (z) => [((z[0] - x0) / (x1 - x0)) * 360, ((y1 - z[1]) / (y1 - y0)) * 360];
+  view.cursor = view.data.value.slice();
+  const draw = () => {
+    const ctx = pad.getContext("2d");
+    ctx.clearRect(0, 0, 360, 360);
+    const pts = view.data.points, cols = view.data.colours;
+    for (let i = 0; i < pts.length; i++) {
+      const [px, py] = toPixel(pts[i]);
+      ctx.fillStyle = cols[i];
+      ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
+    }
+    const [cx, cy] = toPixel(view.cursor);
+    ctx.strokeStyle = "#000"; ctx.lineWidth = 1.5;
+    ctx.beginPath(); ctx.moveTo(cx - 9, cy); ctx.lineTo(cx + 9, cy); ctx.moveTo(cx, cy - 9); ctx.lineTo(cx, cy + 9); ctx.stroke();
+  };
+  const at = (e) => { const r = pad.getBoundingClientRect(); return toCode(((e.clientX - r.left) / r.width) * 360, ((e.clientY - r.top) / r.height) * 360); };
+  return { pad, draw, at, step: [(x1 - x0) / 100, (y1 - y0) / 100] };
+}
+
+function buildMap(view, row) {  // display only: the codes and the current point, redrawn in a millisecond
+  const { pad, draw } = makePad(view);
+  pad.classList.add("le-map");
+  pad.setAttribute("aria-label", view.data.label || "latent map");
+  row.appendChild(pad);
+  view.update = (d) => { view.data = d; view.cursor = d.value.slice(); draw(); };
+}
+
+function buildPad(view, row) {
+  const { pad, draw, at, step } = makePad(view);
+  const moveTo = (z) => { view.cursor = z; draw(); view.moved(z); };
+  pad.addEventListener("pointerdown", (e) => { view.dragging = true; pad.setPointerCapture(e.pointerId); moveTo(at(e)); });
+  pad.addEventListener("pointermove", (e) => moveTo(at(e)));
+  pad.addEventListener("pointerup", (e) => { view.cursor = at(e); draw(); view.released(view.cursor); });
+  pad.addEventListener("keydown", (e) => {
+    const moves = { ArrowLeft: [-step[0], 0], ArrowRight: [step[0], 0], ArrowUp: [0, step[1]], ArrowDown: [0, -step[1]] };
+    if (!moves[e.key]) return;
+    e.preventDefault();
+    moveTo([view.cursor[0] + moves[e.key][0], view.cursor[1] + moves[e.key][1]]);
+    view.released(view.cursor);
+  });
+  row.appendChild(pad);
+  view.update = (d) => { view.data = d; if (!view.dragging) { view.cursor = d.value.slice(); draw(); view.render(view.cursor); } };
+}
+
+function buildScrub(view, row, box) {  // t from 0 to 1 along each model's own path
+  const wrap = el("div", "le-scrub");
+  const input = el("input");
+  Object.assign(input, { type: "range", min: 0, max: 1, step: 0.001 });
+  input.setAttribute("aria-label", "interpolation t");
+  const out = el("output");
+  wrap.appendChild(input); wrap.appendChild(out);
+  box.insertBefore(wrap, row);
+  const t = () => { const v = parseFloat(input.value); out.textContent = ` t = ${v.toFixed(3)}`; return v; };
+  input.addEventListener("pointerdown", () => (view.dragging = true));
+  input.addEventListener("input", () => view.moved(t()));
+  input.addEventListener("change", () => view.released(t()));
+  view.codeFor = (m, tv) => { const p = view.data.paths[m.id]; return (p.method === "spherical" ? slerp : lerp)(p.a, p.b, tv); };
+  view.update = (d) => { view.data = d; if (!view.dragging) { input.value = d.value; view.render(t()); } };
+}
+
+const BUILDERS = { sliders: buildSliders, pad: buildPad, map: buildMap, scrub: buildScrub };
+
+function build(root, data, setStateValue, inBrowser) {
+  const box = el("div", "le-root");
+  root.appendChild(box);
+  if (data.mode !== "map") box.appendChild(el("div", "le-mode", inBrowser
+    ? "Decoding in your browser: the image follows every move."
+    : "Decoding on the server: values stream while you drag (throttled), the image below follows."));
+  const view = { mode: data.mode, signature: data.signature, inBrowser, dragging: false, data };
+  const figures = data.models.map(figureFor);
+  attachDecoding(view, figures, setStateValue);
   const row = el("div", "le-row");
   box.appendChild(row);
-
-  if (data.mode === "sliders") {
-    const grid = el("div", "le-sliders");
-    const inputs = data.dims.map((d, i) => {
-      const [lo, hi] = data.ranges[i];
-      grid.appendChild(el("label", null, `z${d}`));
-      const input = el("input");
-      Object.assign(input, { type: "range", min: lo, max: hi, step: (hi - lo) / 500 });
-      input.setAttribute("aria-label", `latent dimension ${d}`);
-      input.dataset.dim = d;
-      grid.appendChild(input);
-      const out = el("output");
-      grid.appendChild(out);
-      return { input, out, d };
-    });
-    const current = () => {
-      const z = view.data.base.slice();
-      for (const s of inputs) { z[s.d] = parseFloat(s.input.value); s.out.textContent = z[s.d].toFixed(2); }
-      return z;
-    };
-    for (const s of inputs) {
-      s.input.addEventListener("pointerdown", () => (view.dragging = true));
-      s.input.addEventListener("input", () => moved(current()));
-      s.input.addEventListener("change", () => released(current()));
-    }
-    row.appendChild(grid);
-    view.codeFor = (m, z) => z;
-    view.update = (d) => {
-      view.data = d;
-      if (!view.dragging) {
-        inputs.forEach((s) => (s.input.value = d.value[s.d]));
-        render(current());
-      }
-    };
-  } else if (data.mode === "pad" || data.mode === "map") {
-    const pad = el("canvas", "le-pad");
-    pad.width = 360; pad.height = 360;
-    pad.tabIndex = 0;
-    pad.setAttribute("aria-label", "latent pad: drag to decode, arrow keys move");
-    const [x0, x1, y0, y1] = data.bounds;
-    const toCode = (px, py) => [x0 + (px / 360) * (x1 - x0), y1 - (py / 360) * (y1 - y0)];
-    const toPixel = (z) => [((z[0] - x0) / (x1 - x0)) * 360, ((y1 - z[1]) / (y1 - y0)) * 360];
-    let cursor = data.value.slice();
-    function drawPad() {
-      const ctx = pad.getContext("2d");
-      ctx.clearRect(0, 0, 360, 360);
-      const pts = view.data.points, cols = view.data.colours;
-      for (let i = 0; i < pts.length; i++) {
-        const [px, py] = toPixel(pts[i]);
-        ctx.fillStyle = cols[i];
-        ctx.fillRect(px - 1.5, py - 1.5, 3, 3);
-      }
-      const [cx, cy] = toPixel(cursor);
-      ctx.strokeStyle = "#000"; ctx.lineWidth = 1.5;
-      ctx.beginPath(); ctx.moveTo(cx - 9, cy); ctx.lineTo(cx + 9, cy); ctx.moveTo(cx, cy - 9); ctx.lineTo(cx, cy + 9); ctx.stroke();
-    }
-    const at = (e) => { const r = pad.getBoundingClientRect(); return toCode(((e.clientX - r.left) / r.width) * 360, ((e.clientY - r.top) / r.height) * 360); };
-    if (data.mode === "map") {  // display only: the codes and the current point, redrawn in a millisecond
-      pad.classList.add("le-map");
-      pad.setAttribute("aria-label", data.label || "latent map");
-      row.appendChild(pad);
-      view.codeFor = (m, z) => z;
-      view.update = (d) => { view.data = d; cursor = d.value.slice(); drawPad(); };
-      return view;
-    }
-    pad.addEventListener("pointerdown", (e) => { view.dragging = true; pad.setPointerCapture(e.pointerId); cursor = at(e); drawPad(); moved(cursor); });
-    pad.addEventListener("pointermove", (e) => { cursor = at(e); drawPad(); moved(cursor); });
-    pad.addEventListener("pointerup", (e) => { cursor = at(e); drawPad(); released(cursor); });
-    pad.addEventListener("keydown", (e) => {
-      const step = [(x1 - x0) / 100, (y1 - y0) / 100];
-      const moves = { ArrowLeft: [-step[0], 0], ArrowRight: [step[0], 0], ArrowUp: [0, step[1]], ArrowDown: [0, -step[1]] };
-      if (!moves[e.key]) return;
-      e.preventDefault();
-      cursor = [cursor[0] + moves[e.key][0], cursor[1] + moves[e.key][1]];
-      drawPad(); moved(cursor); released(cursor);
-    });
-    row.appendChild(pad);
-    view.codeFor = (m, z) => z;
-    view.update = (d) => { view.data = d; if (!view.dragging) { cursor = d.value.slice(); drawPad(); render(cursor); } };
-  } else {  // scrub: t from 0 to 1 along each model's own path
-    const wrap = el("div", "le-scrub");
-    const input = el("input");
-    Object.assign(input, { type: "range", min: 0, max: 1, step: 0.001 });
-    input.setAttribute("aria-label", "interpolation t");
-    const out = el("output");
-    wrap.appendChild(input); wrap.appendChild(out);
-    box.insertBefore(wrap, row);
-    const t = () => { const v = parseFloat(input.value); out.textContent = ` t = ${v.toFixed(3)}`; return v; };
-    input.addEventListener("pointerdown", () => (view.dragging = true));
-    input.addEventListener("input", () => moved(t()));
-    input.addEventListener("change", () => released(t()));
-    view.codeFor = (m, tv) => { const p = view.data.paths[m.id]; return (p.method === "spherical" ? slerp : lerp)(p.a, p.b, tv); };
-    view.update = (d) => { view.data = d; if (!view.dragging) { input.value = d.value; render(t()); } };
-  }
+  BUILDERS[data.mode](view, row, box);
+  if (data.mode === "map") return view;  // no decoded images beside a map
   for (const f of figures) row.appendChild(f.fig);
   if (!inBrowser) for (const f of figures) f.fig.style.display = "none";
   return view;

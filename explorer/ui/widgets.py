@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import streamlit as st
-from plotly.colors import sample_colorscale
 
-from explorer import images, latents
-from explorer.figures import CLASS_COLOURS, PHASE_SCALE, PROBE, MapPanel, latent_maps
+from explorer import figures, images, latents
+from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
+from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, View
+from training import moons
+from training.errors import LatentExplorerError
+from training.metrics import nearest_by_mse
+from training.moons import nearest_phase_index
+from training.store import find_sets
+
+QP = "query-params"  # widgets bound to the URL
 
 
 def show_image(image_chw: np.ndarray, caption: str | None = None, target: int = 140) -> None:
@@ -88,6 +95,7 @@ def map_panels(
             f"{LABELS[kind]} latent space" + ("" if two_d else f" ({proj.name.upper()} of {view.latent_dim}-D codes)"),
             points,
             axis_titles=("z0", "z1") if two_d else (f"{proj.name} 1", f"{proj.name} 2"),
+            colour=MODEL_COLOURS[LABELS[kind]],
         )
         if ellipses and two_d and codes.std is not None:
             panel.std = codes.std
@@ -96,9 +104,7 @@ def map_panels(
         if markers and kind in markers:
             panel.marker = proj.transform(markers[kind][None])[0]
         if probes and two_d:
-            lo, hi = points.min(0), points.max(0)
-            pad = 0.15 * (hi - lo)
-            panel.probe_box = (lo - pad, hi + pad)
+            panel.probe_box = latents.padded_bounds(points, 0.15)
         panels.append(panel)
     return panels
 
@@ -130,21 +136,78 @@ def picked_codes(view: View) -> dict[str, np.ndarray]:
     return out
 
 
-def nearest_training(view: View, image_chw: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
-    idx, dist = latents.nearest_images(image_chw[None], view.train_bank(), k=k)
-    return idx[0], dist[0]
+def pad_bounds(points: np.ndarray, margin: float, min_extent: float = 0.0) -> list[float]:
+    """[x0, x1, y0, y1] of the padded extent of (N, 2) points, as the canvas component takes it."""
+    lo, hi = latents.padded_bounds(points, margin, min_extent)
+    return [lo[0], hi[0], lo[1], hi[1]]
 
 
 def point_colours(view: View, limit: int) -> tuple[np.ndarray, list[str]]:
     """An even subsample (at most limit) of the test items, coloured as on the latent map."""
-    colouring = view.colouring()
     n = len(view.dataset.test)
     take = np.linspace(0, n - 1, min(n, limit)).astype(int)
-    if colouring.kind == "label":
-        return take, [CLASS_COLOURS[int(v) % len(CLASS_COLOURS)] for v in colouring.values[take]]
-    if colouring.kind == "factor":
-        return take, sample_colorscale(PHASE_SCALE, list(np.clip(colouring.values[take], 0, 1)))
-    return take, ["#555"] * len(take)
+    return take, figures.point_colours(view.colouring(), take)
+
+
+def open_set(info):
+    """(lead, second, dataset) of a conditional set (cvae, regression); st.error and stop if it cannot load."""
+    path = str(info.path)
+    try:
+        models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
+    except (LatentExplorerError, OSError) as exc:
+        st.error(f"Could not open {info.id}: {exc}")
+        st.stop()
+    return models[info.kinds[0]], models[info.kinds[1]], data
+
+
+def pair_models(view: View) -> dict:
+    return {kind: view.model(kind) for kind in KINDS}
+
+
+def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> None:
+    """The k training images nearest to image_chw, captioned with their MSE."""
+    idx, dist = nearest_by_mse(image_chw[None], view.train_bank(), k=k)
+    st.markdown(title)
+    for col, i, d in zip(st.columns(k), idx[0], dist[0]):
+        with col:
+            show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
+
+
+def phase_pair(view: View, cols, keys: tuple[str, str], labels: tuple[str, str], help: str | None = None):
+    """Two URL-bound phases; the test items nearest to them on the cycle."""
+    phases = view.dataset.test.factors["phase"]
+    pa = cols[0].number_input(labels[0], 0.0, 1.0, 0.10, 0.01, key=keys[0], bind=QP, help=help)
+    pb = cols[1].number_input(labels[1], 0.0, 1.0, 0.50, 0.01, key=keys[1], bind=QP)
+    return nearest_phase_index(phases, pa), nearest_phase_index(phases, pb)
+
+
+def index_pair(view: View, cols, keys: tuple[str, str], labels: tuple[str, str]) -> tuple[int, int]:
+    last = len(view.dataset.test) - 1
+    a = cols[0].number_input(labels[0], 0, last, 0, key=keys[0], bind=QP)
+    return a, cols[1].number_input(labels[1], 0, last, min(1, last), key=keys[1], bind=QP)
+
+
+def set_endpoint(panel: int, item: int, x: float, y: float) -> None:
+    """A pick on the map sets endpoint A or B (as the click_sets radio says), then flips to the other."""
+    if item != PROBE:
+        target = "idx_a" if st.session_state.get("click_sets", "A") == "A" else "idx_b"
+        st.session_state[target] = item
+        st.session_state["click_sets"] = "B" if target == "idx_a" else "A"
+
+
+def class_pair(view: View, cols) -> tuple[int | None, int | None]:
+    """A class and which one of it, for each endpoint."""
+    labels = view.dataset.test.y.numpy()
+    classes = sorted(np.unique(labels).tolist())
+    names = view.dataset.class_names or [str(c) for c in classes]
+    out = []
+    for col, end, index in zip(cols, "ab", (0, min(1, len(classes) - 1))):
+        label = col.selectbox(
+            f"{end.upper()}: class", classes, index=index, format_func=lambda c: names[c], key=f"class_{end}", bind=QP
+        )
+        nth = col.number_input("which one", 0, 999, 0, key=f"nth_{end}", bind=QP)
+        out.append(latents.class_item(labels, label, nth))
+    return out[0], out[1]
 
 
 def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
@@ -157,18 +220,184 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
     proj = view.projection(kind)
     take, colours = point_colours(view, 1500)
     points = proj.embedding
-    lo, hi = points.min(0), points.max(0)
-    pad = 0.1 * (hi - lo) + 1e-6
-    drag_component(
-        key,
-        "map",
-        [],
-        {
-            "bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]],
-            "points": points[take],
-            "colours": colours,
-            "value": proj.transform(z[None])[0],
-            "label": f"{LABELS[kind]} latent map",
-        },
-        "z",
+    payload = {
+        "bounds": pad_bounds(points, 0.1, min_extent=1e-5),
+        "points": points[take],
+        "colours": colours,
+        "value": proj.transform(z[None])[0],
+        "label": f"{LABELS[kind]} latent map",
+    }
+    drag_component(key, "map", [], payload, "z")
+
+
+@st.fragment
+def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
+    """Drag t from 0 to 1: both decoders follow live in the browser; the released t is decoded here."""
+    from explorer import analyses, webdecoder
+    from explorer.ui.drag import component_value, drag_component
+
+    models = pair_models(view)
+    endpoints = {
+        webdecoder.decoder_id(models[k]): {"a": i.path[0], "b": i.path[-1], "method": method}
+        for k, i in interps.items()
+    }
+    st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
+    described = [(LABELS[k], models[k]) for k in KINDS]
+    result = drag_component(
+        "scrubber", "scrub", described, {"paths": endpoints, "value": 0.5, "signature": signature}, "t"
     )
+    t = component_value(getattr(result, "t", None), None, 0.0, 1.0)  # finite, in [0, 1], or None
+    t = 0.5 if t is None else t
+    for col, kind in zip(st.columns(6), KINDS):
+        decoded = analyses.decode_at(models[kind], interps[kind], method, t)
+        dist = analyses.nearest_distance(decoded[None], view.train_bank())[0]
+        with col:
+            show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=96)
+
+
+def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None = None) -> None:
+    """Each prior-sample set as an 8-wide grid, captioned "<model>, z ~ <source>" + caption.format(score)."""
+    for col, s, score in zip(st.columns(len(sets)), sets, scores):
+        decoded = s.decoded[:limit]
+        picture = images.upscale(images.grid(decoded, 8), images.display_scale(decoded.shape[-1], 40))
+        col.image(picture, caption=f"{LABELS[s.kind]}, z ~ {s.source}" + caption.format(score), width="stretch")
+
+
+def regime_switch(view: View) -> None:
+    """Radio of the bundled 2-D moons pairs' regimes; choosing one switches the sidebar's pair to it."""
+    pairs = find_sets("pair")
+    ids = {r: f"moons-{r}-2d" for r in moons.REGIMES if f"moons-{r}-2d" in pairs}
+    if not ids:
+        return
+
+    def switch() -> None:
+        st.session_state["pair"] = ids[st.session_state["lab_regime"]]
+        st.session_state["dataset"] = "moons"
+
+    if view.pair_id in ids.values():
+        st.session_state["lab_regime"] = view.pair["vae"].config.data.regime
+    st.radio(
+        "Training regime (bundled 2-D pairs)",
+        list(ids),
+        horizontal=True,
+        key="lab_regime",
+        on_change=switch,
+        help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
+    )
+
+
+def train_form(user_data: dict) -> dict | None:
+    """The train form's values when submitted (analyses.train_config turns them into a run), else None."""
+    from explorer.analyses import MODEL_CHOICES, UPLOAD_PREFIX
+    from training import jobs
+    from training.config import MAX_LATENT_DIM
+    from training.datasets import DATASETS
+    from training.models import FAMILIES
+
+    options = [n for n, spec in DATASETS.items() if not spec.needs_path] + [UPLOAD_PREFIX + u for u in user_data]
+    regimes = list(moons.REGIMES)
+    with st.form("train_form"):
+        st.markdown("**Train an AE and a VAE** with the same data, architecture, seed and schedule.")
+        c = st.columns(4)
+        shown = lambda d: d.replace(UPLOAD_PREFIX, "your upload: ")  # noqa: E731
+        f = {"dataset": c[0].selectbox("Dataset", options, key="train_dataset", format_func=shown)}
+        f["regime"] = c[1].selectbox(
+            "Moons regime",
+            regimes,
+            index=regimes.index("sparse"),
+            key="train_regime",
+            help="moons only: which phases the training split holds",
+        )
+        f["jitter"] = c[2].checkbox("Moons: size/position jitter", key="train_jitter")
+        f["n_train"] = c[3].number_input("Training images (0: all)", 0, jobs.MAX_TRAIN_IMAGES, 0, 100, key="train_n")
+        c = st.columns(4)
+        f["family"] = c[0].selectbox(
+            "Architecture",
+            list(FAMILIES),
+            key="train_family",
+            help="mlp decodes in your browser on the drag page; conv needs 28x28 or 32x32 images",
+        )
+        f["models"] = c[0].selectbox(
+            "Models",
+            list(MODEL_CHOICES),
+            key="train_models",
+            help="a CVAE is trained with its regression baseline, and shows on the Conditional VAE page",
+        )
+        f["latent_dim"] = c[1].number_input("Latent size", 1, MAX_LATENT_DIM, 2, key="train_latent")
+        f["beta"] = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
+        f["hidden"] = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
+        c = st.columns(4)
+        f["epochs"] = c[0].number_input(f"Epochs (max {jobs.MAX_EPOCHS})", 1, 10_000, 20, key="train_epochs")
+        f["lr"] = c[1].number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
+        f["seed"] = c[2].number_input("Seed", 0, 1_000_000, 0, key="train_seed")
+        f["warmup"] = c[3].number_input("KL warm-up epochs", 0, 1000, 0, key="train_warmup")
+        submitted = st.form_submit_button("Train the pair", key="train_submit", type="primary")
+    return f if submitted else None
+
+
+def checkpoint_import() -> None:
+    """A pair from a folder under the import roots, or four uploaded files, copied into runs/."""
+    import tempfile
+    from pathlib import Path
+
+    from training.store import allowed_path, import_set
+
+    st.subheader("Your own checkpoint")
+    st.caption("A pair in this project's format: ae.safetensors, ae.json, vae.safetensors, vae.json (see the README).")
+    c = st.columns([3, 1])
+    folder = c[0].text_input("From a folder on this server", key="ckpt_path", placeholder="/path/to/pair")
+    files = st.file_uploader(
+        "…or upload the four files", accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors"]
+    )
+    if not c[1].button("Load the pair", key="ckpt_load"):
+        return
+    try:
+        if files:
+            names = {f.name for f in files}
+            wanted = {f"{k}{s}" for k in KINDS for s in (".json", ".safetensors")}
+            if names != wanted:
+                raise LatentExplorerError(f"upload exactly {', '.join(sorted(wanted))}; got {', '.join(sorted(names))}")
+            with tempfile.TemporaryDirectory() as tmp:
+                for f in files:
+                    (Path(tmp) / f.name).write_bytes(f.getvalue())
+                st.success(f"Loaded as {import_set(tmp, 'uploaded-pair')}: choose it in the sidebar.")
+        elif folder:
+            source = allowed_path(folder)
+            st.success(f"Loaded as {import_set(source, source.name)}: choose it in the sidebar.")
+        else:
+            st.info("Give a folder or upload the four files first.")
+    except LatentExplorerError as exc:
+        st.error(f"Not loaded: {exc}")
+    except OSError as exc:
+        st.error(f"Not loaded: {exc.strerror or exc}")
+
+
+def dataset_upload(user_data: dict) -> None:
+    """Import a .zip or .npz as a dataset the train form offers; list the ones imported."""
+    from training import uploads
+    from training.config import MAX_SIDE, MIN_SIDE
+    from training.store import uploads_dir
+
+    st.subheader("Your own data")
+    st.caption(
+        f"A .zip of PNG/JPEG images (all the same size, {MIN_SIDE} to {MAX_SIDE} pixels; sub-folders become classes) "
+        f"or an .npz with 'x' (N, H, W[, C]) and optional integer labels 'y'. Limits: "
+        f"{uploads.MAX_UPLOAD_BYTES // 2**20} MiB upload, {uploads.MAX_FILES:,} images."
+    )
+    upload = st.file_uploader("Upload a dataset", type=["zip", "npz"], key="upload_data")
+    if "import_message" in st.session_state:
+        st.success(st.session_state.pop("import_message"))
+    if upload is not None and st.button("Import it", key="import_data"):
+        try:
+            imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
+            st.session_state["import_message"] = (
+                f"Imported {imported.n_images:,} images of shape {imported.image_shape} as "
+                f"'{imported.path.name}': choose 'your upload: {imported.path.name}' above to train on it."
+            )
+            st.rerun()  # the dataset chooser above lists it now
+        except LatentExplorerError as exc:
+            st.error(f"Not imported: {exc}")
+    if user_data:
+        from explorer.analyses import upload_rows
+
+        st.dataframe(upload_rows(user_data), hide_index=True)

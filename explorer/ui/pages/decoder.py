@@ -1,15 +1,11 @@
 """Decoder: one slider per latent dimension; the decoded image follows on release."""
 
-import os
-
 import numpy as np
 import streamlit as st
 
-from explorer import images, latents
+from explorer import analyses, images, latents
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.widgets import nearest_training, pick_index, picked_codes, point_map, show_image
-
-MAX_SLIDERS = 8
+from explorer.ui.widgets import QP, pair_models, pick_index, picked_codes, point_map, show_image, show_nearest
 
 view = current_view()
 st.title("Decoder")
@@ -18,11 +14,11 @@ st.caption(
     "is the decoder making something new, or copying?"
 )
 
-kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind="query-params")
+kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind=QP)
 model = view.model(kind)
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
-dims = latents.most_active_dims(codes, MAX_SLIDERS)
+dims = latents.most_active_dims(codes)
 start = picked_codes(view)[kind]
 
 # New starting point (another item, pair or model): move the sliders there.
@@ -36,6 +32,7 @@ if st.session_state.get("decoder_origin") != origin:
         st.session_state[f"z{d}"] = float(np.clip(start[d], *ranges[d]))
 
 
+@st.fragment
 def decoder_panel() -> None:
     """Reruns alone when a slider moves: the rest of the page is not recomputed."""
     left, middle, right = st.columns([1.1, 1, 1.6])
@@ -43,40 +40,25 @@ def decoder_panel() -> None:
     with left:
         note = (
             f"the {len(dims)} most active of {view.latent_dim} dimensions; the rest stay at the start code"
-            if view.latent_dim > MAX_SLIDERS
+            if view.latent_dim > latents.MAX_SLIDERS
             else f"{view.latent_dim} dimensions"
         )
-        st.caption(
-            f"{LABELS[kind]}: {note}. Range: "
-            + ("the prior's ±3σ." if model.is_variational else "the codes' range + 10%.")
-        )
+        span = "the prior's ±3σ." if model.is_variational else "the codes' range + 10%."
+        st.caption(f"{LABELS[kind]}: {note}. Range: {span}")
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
-            z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", bind="query-params")
+            z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", bind=QP)
     image = latents.decode(model, z[None])[0]
     with middle:
-        show_image(
-            image,
-            f"{LABELS[kind]} decodes ({', '.join(f'{v:.2f}' for v in z[dims][:4])}{'…' if len(dims) > 4 else ''})",
-            target=240,
-        )
+        show_image(image, f"{LABELS[kind]} decodes ({latents.format_code(z[dims], 4)})", target=240)
     with right:
-        idx, dist = nearest_training(view, image, k=5)
-        st.markdown("**Nearest training images** (mean squared pixel distance)")
-        cols = st.columns(5)
-        for col, i, d in zip(cols, idx, dist):
-            with col:
-                show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
-    st.caption(
-        f"The {LABELS[kind]}'s test codes"
-        + ("" if view.latent_dim == 2 else " (PCA)")
-        + "; the cross marks the sliders' code."
-    )
+        show_nearest(view, image, "**Nearest training images** (mean squared pixel distance)")
+    projected = "" if view.latent_dim == 2 else " (PCA)"
+    st.caption(f"The {LABELS[kind]}'s test codes{projected}; the cross marks the sliders' code.")
     point_map(view, kind, z, "decoder_map")
 
 
-# bench/ sets LATENT_EXPLORER_FULL_RERUN to measure the same page without the fragment.
-(decoder_panel if os.environ.get("LATENT_EXPLORER_FULL_RERUN") else st.fragment(decoder_panel))()
+decoder_panel()
 
 st.subheader("Traversal grid")
 st.caption(
@@ -85,23 +67,16 @@ st.caption(
 )
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
-dim_a = d_cols[0].selectbox("rows: dimension", all_dims, index=int(dims[0]), key="grid_a", bind="query-params")
+dim_a = d_cols[0].selectbox("rows: dimension", all_dims, index=int(dims[0]), key="grid_a", bind=QP)
 dim_b = d_cols[1].selectbox(
-    "columns: dimension", all_dims, index=int(dims[1] if len(dims) > 1 else dims[0]), key="grid_b", bind="query-params"
+    "columns: dimension", all_dims, index=int(dims[min(1, len(dims) - 1)]), key="grid_b", bind=QP
 )
-size = d_cols[2].slider("grid size", 3, 15, 9, key="grid_n", bind="query-params")
+size = d_cols[2].slider("grid size", 3, 15, 9, key="grid_n", bind=QP)
 if dim_a == dim_b and view.latent_dim > 1:
     st.info("Choose two different dimensions.")
 else:
-    cols = st.columns(2)
-    codes_now = picked_codes(view)
-    for col, k in zip(cols, KINDS):
-        m = view.model(k)
-        rows = latents.traversal_values(view.codes[k], dim_a, size, m.is_variational)
-        across = latents.traversal_values(view.codes[k], dim_b, size, m.is_variational)
-        grid_codes = latents.traversal_grid(codes_now[k].astype(np.float32), (dim_a, dim_b), rows, across)
-        decoded = latents.decode(m, grid_codes)
-        with col:
-            scale = max(1, 360 // (size * decoded.shape[-1]))
-            picture = images.upscale(images.grid(decoded, size), scale)
-            st.image(picture, caption=f"{LABELS[k]}: z{dim_a} down, z{dim_b} across", width=picture.shape[1])
+    grids = analyses.traversal_grids(pair_models(view), view.codes, picked_codes(view), (dim_a, dim_b), size)
+    for col, k in zip(st.columns(2), KINDS):
+        scale = max(1, 360 // (size * grids[k].shape[-1]))
+        picture = images.upscale(images.grid(grids[k], size), scale)
+        col.image(picture, caption=f"{LABELS[k]}: z{dim_a} down, z{dim_b} across", width=picture.shape[1])

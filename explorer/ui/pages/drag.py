@@ -6,9 +6,8 @@ import streamlit as st
 from explorer import latents
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.drag import browser_can_decode, component_value, drag_component
-from explorer.ui.widgets import nearest_training, picked_codes, point_colours, show_image
+from explorer.ui.widgets import QP, pad_bounds, picked_codes, point_colours, show_image, show_nearest
 
-MAX_SLIDERS = 8
 PAD_POINTS = 1500
 
 view = current_view()
@@ -18,22 +17,18 @@ st.caption(
     "Let go and the rest of the page (nearest training images, the URL) follows."
 )
 top = st.columns([1, 1, 2])
-kind = top[0].radio(
-    "Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="drag_model", bind="query-params"
-)
+kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="drag_model", bind=QP)
 model = view.model(kind)
 can_browser = browser_can_decode(model)
-server = (
-    top[1].toggle(
-        "Decode on the server",
-        value=not can_browser,
-        disabled=not can_browser,
-        key="drag_server",
-        bind="query-params",
-        help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
-    )
-    or not can_browser
+in_server = top[1].toggle(
+    "Decode on the server",
+    value=not can_browser,
+    disabled=not can_browser,
+    key="drag_server",
+    bind=QP,
+    help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
 )
+server = in_server or not can_browser
 top[2].caption(
     (
         "Mode: server decoding — values stream while you drag (at most 10 a second) and only this panel reruns."
@@ -45,26 +40,24 @@ top[2].caption(
 
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
-dims = latents.most_active_dims(codes, MAX_SLIDERS)
-start = picked_codes(view)[kind].astype(np.float64)
+dims = latents.most_active_dims(codes)
+# Where a code from the browser, a typed field or the URL may lie: the sliders' ranges and the pad's box.
+_lo, _hi = latents.padded_bounds(codes.mean, 0.15)
+z_box = (np.minimum(ranges[:, 0], _lo), np.maximum(ranges[:, 1], _hi))
 
-# Where a code from the browser may lie: the sliders' ranges and the pad's box, whichever is wider.
-_pad = 0.15 * (codes.mean.max(0) - codes.mean.min(0))
-z_box = (np.minimum(ranges[:, 0], codes.mean.min(0) - _pad), np.maximum(ranges[:, 1], codes.mean.max(0) + _pad))
 
-# The current code: the last released value for this pair/model, or the URL's, or the picked code.
-origin = f"{view.pair_id}:{kind}"
+def typed_code(text: str | None) -> np.ndarray | None:
+    """A code typed or pasted as text: dim finite numbers, clamped into the box; else None."""
+    z = latents.parse_code(text if text is None or len(text) <= 4096 else None, view.latent_dim)
+    return None if z is None else np.clip(z, *z_box)
+
+
+# The current code per pair and model: the last released or typed value, else the URL's, else the picked code.
 state = st.session_state.setdefault("drag_state", {})
+origin = f"{view.pair_id}:{kind}"
 if origin not in state:
-    from_url = st.query_params.get("dz")
-    z0 = start.copy()
-    if from_url:
-        try:
-            values = component_value([float(v) for v in from_url.split(",")[: len(start) + 1]], len(start), *z_box)
-        except ValueError:
-            values = None
-        z0 = start.copy() if values is None else values
-    state[origin] = {"z": z0, "seen": {}}
+    from_url = typed_code(st.session_state.get("dz") or st.query_params.get("dz"))
+    state[origin] = {"z": picked_codes(view)[kind].astype(np.float64) if from_url is None else from_url, "seen": {}}
 current = state[origin]
 
 
@@ -74,63 +67,43 @@ def adopt(result, key: str) -> None:
     if value is None or current["seen"].get(key) == value:
         return
     current["seen"][key] = value
-    n = len(current["z"])
-    z = component_value(value, n, *z_box)
+    z = component_value(value, len(current["z"]), *z_box)
     if z is not None:  # anything else from the browser is ignored: NaN is never stored
         current["z"] = z
 
 
+def adopt_typed() -> None:
+    """Code text edited by hand (or a pasted URL) moves the current code."""
+    text = st.session_state.get("dz")
+    typed = typed_code(text)
+    if text != current.get("text") and typed is not None:
+        current["z"] = typed
+
+
 @st.fragment
 def drag_panel() -> None:
+    adopt_typed()
     z = current["z"]
-    result = drag_component(
-        f"drag_sliders_{kind}",
-        "sliders",
-        [(LABELS[kind], model)],
-        {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))},
-        "z",
-        in_browser=not server,
-    )
-    adopt(result, "sliders")
+    payload = {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))}
+    models = [(LABELS[kind], model)]
+    adopt(drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server), "sliders")
     if view.latent_dim == 2:
-        lo, hi = codes.mean.min(0), codes.mean.max(0)
-        pad = 0.15 * (hi - lo)
         take, cols = point_colours(view, PAD_POINTS)
         st.markdown(
             f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space."
         )
-        result = drag_component(
-            f"drag_pad_{kind}",
-            "pad",
-            [(LABELS[kind], model)],
-            {
-                "bounds": [lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1]],
-                "points": codes.mean[take],
-                "colours": cols,
-                "value": current["z"][:2],
-            },
-            "z",
-            in_browser=not server,
-        )
-        adopt(result, "pad")
+        pad = {"bounds": pad_bounds(codes.mean, 0.15), "points": codes.mean[take], "colours": cols, "value": z[:2]}
+        adopt(drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server), "pad")
     z = current["z"]
-    st.query_params["dz"] = ",".join(f"{v:.4f}" for v in z)
+    st.session_state["dz"] = current["text"] = latents.code_param(z)  # the URL follows through the bound input
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
     with cols[0]:
-        show_image(
-            image,
-            f"{'server' if server else 'released'}: {LABELS[kind]} decodes ("
-            + ", ".join(f"{v:.2f}" for v in z[:4])
-            + (" …)" if len(z) > 4 else ")"),
-            target=140,
-        )
+        where = "server" if server else "released"
+        show_image(image, f"{where}: {LABELS[kind]} decodes ({latents.format_code(z, 4)})", target=140)
+        st.text_input("Code", key="dz", bind=QP, help="comma-separated, one value per latent dimension; edit to jump")
     with cols[1]:
-        idx, dist = nearest_training(view, image, k=5)
-        st.markdown("**Nearest training images** to the released code's decode")
-        for col, i, d in zip(st.columns(5), idx, dist):
-            with col:
-                show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
+        show_nearest(view, image, "**Nearest training images** to the released code's decode")
 
 
 drag_panel()

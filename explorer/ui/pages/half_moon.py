@@ -3,19 +3,16 @@
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, latents, verdict
+from explorer import analyses, figures
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.widgets import show_strip
-from training import moons
-from training.metrics import manifold_distance, path_scores
-from training.store import find_sets
+from explorer.ui.widgets import QP, index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
 
 HOLE_GRID = 64
 PRIOR_SAMPLES = 1000
 
 view = current_view()
-test = view.dataset.test
+test, models = view.dataset.test, pair_models(view)
 bank = cache.bank(view.path, view.stamp)
 is_moons = "phase" in test.factors
 st.title("Half-moon lab")
@@ -25,70 +22,38 @@ st.caption(
 )
 if bank.is_proxy:
     st.info("This pair is not trained on moons: every distance below is to the nearest training image, a proxy.")
-
-# Regime shortcuts: switch the sidebar's pair to the bundled moons pair of that regime.
-regimes = [r for r in ("sparse", "gap", "full") if f"moons-{r}-2d" in find_sets("pair")]
-if is_moons and regimes:
-    current = view.pair["vae"].config.data.regime
-
-    def switch_regime() -> None:
-        st.session_state["pair"] = f"moons-{st.session_state['lab_regime']}-2d"
-        st.session_state["dataset"] = "moons"
-
-    if view.pair_id in {f"moons-{r}-2d" for r in regimes}:
-        st.session_state["lab_regime"] = current
-    st.radio(
-        "Training regime (bundled 2-D pairs)",
-        regimes,
-        horizontal=True,
-        key="lab_regime",
-        on_change=switch_regime,
-        help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
-    )
+if is_moons:
+    regime_switch(view)  # shortcuts to the bundled moons pairs
 
 cols = st.columns(3)
 if is_moons:
-    phase_a = cols[0].number_input("From phase", 0.0, 1.0, 0.1, 0.01, key="lab_a", bind="query-params")
-    phase_b = cols[1].number_input("To phase", 0.0, 1.0, 0.5, 0.01, key="lab_b", bind="query-params")
-    a = latents.nearest_phase_item(test.factors["phase"], phase_a)
-    b = latents.nearest_phase_item(test.factors["phase"], phase_b)
+    a, b = phase_pair(view, cols, ("lab_a", "lab_b"), ("From phase", "To phase"))
 else:
-    a = cols[0].number_input("From test item", 0, len(test) - 1, 0, key="lab_ia", bind="query-params")
-    b = cols[1].number_input("To test item", 0, len(test) - 1, 1, key="lab_ib", bind="query-params")
-steps = cols[2].slider("Steps", 5, 21, 11, key="lab_steps", bind="query-params")
+    a, b = index_pair(view, cols, ("lab_ia", "lab_ib"), ("From test item", "To test item"))
+steps = cols[2].slider("Steps", 5, 21, 11, key="lab_steps", bind=QP)
 
 # --- interpolation -------------------------------------------------------------------------------
-paths, strips, scores = {}, {}, {}
-for kind in KINDS:
-    codes = view.codes[kind].mean
-    paths[kind] = latents.lerp(codes[a], codes[b], steps).astype(np.float32)
-    strips[kind] = latents.decode(view.model(kind), paths[kind])
-    scores[kind] = path_scores(strips[kind], bank)
-
+interps = analyses.interpolate(models, view.codes, a, b, steps)
+scores = analyses.scored_paths(interps, bank)
 st.subheader(f"{view.describe_item(a)} → {view.describe_item(b)}".capitalize())
 for kind in KINDS:
     s = scores[kind]
     extra = f", smoothness {s['smoothness']:.2f}" if "smoothness" in s else ""
     st.markdown(f"**{LABELS[kind]}** — mean distance {s['mean_distance']:.4f}, max {s['max_distance']:.4f}{extra}")
-    show_strip(strips[kind], target=56)
+    show_strip(interps[kind].strip, target=56)
 if is_moons:
-    start, end = test.factors["phase"][a], test.factors["phase"][b]
-    truth = moons.render(np.linspace(start, end, steps), view.dataset.image_shape[-1])[:, None]
+    phases = test.factors["phase"]
     st.markdown("**True renders** at evenly spaced phases between the endpoints")
-    show_strip(truth, target=56)
+    show_strip(analyses.true_renders(phases[a], phases[b], steps, view.dataset.image_shape[-1]), target=56)
 
 chart_col, text_col = st.columns([3, 2])
-with chart_col:
-    st.plotly_chart(
-        figures.step_distances({LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}, "distance"),
-        key="lab_step_chart",
-    )
-with text_col:
-    if is_moons:
-        rows = [
-            {"step": i, **{f"{LABELS[k]} phase": round(scores[k]["phases"][i], 3) for k in KINDS}} for i in range(steps)
-        ]
-        st.dataframe(rows, hide_index=True, height=260)
+distances = {LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}
+chart_col.plotly_chart(figures.step_distances(distances, "distance"), key="lab_step_chart")
+if is_moons:
+    rows = [
+        {"step": i, **{f"{LABELS[k]} phase": round(scores[k]["phases"][i], 3) for k in KINDS}} for i in range(steps)
+    ]
+    text_col.dataframe(rows, hide_index=True, height=260)
 
 # --- hole maps ----------------------------------------------------------------------------------
 st.subheader("Hole maps")
@@ -104,57 +69,22 @@ st.caption(
 )
 panels = []
 for kind in KINDS:
-    key_a, key_b = (0, 0) if two_d else (int(a), int(b))
+    key_a, key_b = (0, 0) if two_d else (int(a), int(b))  # a 2-D grid is the whole plane, whatever the endpoints
     grid, dist = cache.hole_distances(view.path, view.stamp, kind, key_a, key_b, HOLE_GRID)
-    codes = view.codes[kind].mean
-    on_plane = latents.plane_coordinates(paths[kind], codes[a], codes[b])
-    panels.append(
-        figures.HolePanel(
-            f"{LABELS[kind]}: mean distance {dist.mean():.4f}",
-            dist,
-            grid.xs,
-            grid.ys,
-            codes=codes if two_d else None,
-            path=on_plane,
-            axis_titles=grid.axis_titles,
-        )
-    )
+    title = f"{LABELS[kind]}: mean distance {dist.mean():.4f}"
+    panels.append(analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b))
 st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader("Prior samples")
-seed = st.number_input("seed", 0, 10_000, 0, key="lab_seed", bind="query-params")
-train_codes_ae = view.train_codes("ae").mean  # cached, not re-encoded on every rerun
-sources = {
-    ("vae", "N(0, I)"): latents.prior_codes(view.latent_dim, PRIOR_SAMPLES, seed),
-    ("ae", "Gaussian fitted to its codes"): latents.prior_codes(
-        view.latent_dim, PRIOR_SAMPLES, seed, latents.fit_gaussian(train_codes_ae)
-    ),
-    ("ae", "N(0, I)"): latents.prior_codes(view.latent_dim, PRIOR_SAMPLES, seed),
-}
-validity = {}
-cols = st.columns(3)
-for col, ((kind, source), z) in zip(cols, sources.items()):
-    decoded = latents.decode(view.model(kind), z)
-    validity[(kind, source)] = float(manifold_distance(decoded, bank)[0].mean())
-    with col:
-        st.image(
-            images.upscale(images.grid(decoded[:24], 8), images.display_scale(decoded.shape[-1], 40)),
-            caption=f"{LABELS[kind]}, z ~ {source}: validity {validity[(kind, source)]:.4f} "
-            f"(mean distance of {PRIOR_SAMPLES:,} samples)",
-            width="stretch",
-        )
+seed = st.number_input("seed", 0, 10_000, 0, key="lab_seed", bind=QP)
+sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes
+validity = analyses.prior_validity(sets, bank)
+prior_grids(sets, validity, f": validity {{:.4f}} (mean distance of {PRIOR_SAMPLES:,} samples)", limit=24)
 
 # --- verdict ------------------------------------------------------------------------------------------
 st.subheader("What this pair shows")
-lines = [
-    verdict.path_verdict(scores["ae"]["mean_distance"], scores["vae"]["mean_distance"], bank.is_proxy),
-    verdict.prior_verdict(
-        validity[("vae", "N(0, I)")], validity[("ae", "Gaussian fitted to its codes")], validity[("ae", "N(0, I)")]
-    ),
-]
-if is_moons:
-    lines.insert(1, verdict.half_moon_verdict({LABELS[k]: scores[k]["passes_half_moon"] for k in KINDS}))
-for line in lines:
+by_source = {(s.kind, s.source): v for s, v in zip(sets, validity)}
+for line in analyses.lab_verdicts(scores, by_source, bank, LABELS):
     st.markdown(f"- {line}")
 st.caption("Built from the numbers on this page; `python -m training lab` measures the same over seeds and regimes.")

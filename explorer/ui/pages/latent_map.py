@@ -81,8 +81,5 @@ else:
             show_image(recon, f"{LABELS[kind]} reconstruction (MSE {mse:.4f})")
     with cols[3]:
         for kind in KINDS:
-            code = view.codes[kind].mean[index]
-            text = ", ".join(f"{v:.2f}" for v in code[:8]) + (" …" if len(code) > 8 else "")
-            st.markdown(f"**{LABELS[kind]} code**: ({text})")
-        std = view.codes["vae"].std[index]
-        st.markdown("**VAE std**: (" + ", ".join(f"{v:.2f}" for v in std[:8]) + (" …)" if len(std) > 8 else ")"))
+            st.markdown(f"**{LABELS[kind]} code**: ({latents.format_code(view.codes[kind].mean[index])})")
+        st.markdown(f"**VAE std**: ({latents.format_code(view.codes['vae'].std[index])})")

@@ -1,0 +1,376 @@
+"""What each page computes, as pure functions returning small dataclasses (no streamlit).
+
+Models are passed as {kind: model} and codes as {kind: Codes}, so the same function serves
+a pair (ae, vae) and anything else keyed the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from explorer import figures, images, latents, verdict
+from training import moons, paths
+from training.checkpoint import read_sidecar
+from training.conditions import half_condition, half_mask, label_condition
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.errors import LatentExplorerError
+from training.losses import kl_to_standard_normal
+from training.metrics import (
+    LABEL_SAMPLES,
+    Bank,
+    fit_gaussian,
+    manifold_distance,
+    masked_mse,
+    nearest_by_mse,
+    path_scores,
+    sharpness,
+)
+from training.store import RUN_PREFIX
+
+PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
+
+
+def nearest_distance(decoded: np.ndarray, train_images: np.ndarray) -> np.ndarray:
+    """(N,) MSE of each decoded image to its nearest training image: near 0 looks like the data."""
+    return nearest_by_mse(decoded, train_images, k=1)[1][:, 0]
+
+
+def endpoint_noise(latent_dim: int, seed: int) -> np.ndarray:
+    """One noise vector ε (D,) shared by both endpoints when a VAE samples z = μ + σ·ε."""
+    return np.random.default_rng(int(seed)).standard_normal(latent_dim).astype(np.float32)
+
+
+@dataclass
+class Interpolation:
+    path: np.ndarray  # (S, D) codes from A to B
+    strip: np.ndarray  # (S, C, H, W) their decodes
+
+
+def interpolate(
+    models: dict, codes: dict[str, latents.Codes], a: int, b: int, steps: int, method: str = "linear", noise=None
+) -> dict[str, Interpolation]:
+    """Each model's path between its own codes for items a and b (noise: VAE endpoints sampled)."""
+    out = {}
+    for kind, model in models.items():
+        za, zb = latents.endpoint_codes(codes[kind], int(a), int(b), noise)  # noise ignored where std is None
+        path = paths.INTERPOLATIONS[method](za, zb, steps).astype(np.float32)
+        out[kind] = Interpolation(path, latents.decode(model, path))
+    return out
+
+
+def decode_at(model, interpolation: Interpolation, method: str, t: float) -> np.ndarray:
+    """The decode (C, H, W) at fraction t of a path, as the browser scrubber computes it."""
+    path = interpolation.path
+    return latents.decode(model, paths.POINT_AT[method](path[0], path[-1], t)[None])[0]
+
+
+def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:
+    """PNG of all strips, one row each; GIF with one frame per step, the models side by side."""
+    both = np.concatenate(list(strips.values()))
+    steps = len(both) // len(strips)
+    png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
+    frames = [
+        images.upscale(
+            images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
+            images.display_scale(both.shape[-1], 96),
+        )
+        for i in range(steps)
+    ]
+    return images.png_bytes(png), images.gif_bytes(frames)
+
+
+@dataclass
+class PriorSet:
+    kind: str  # the model that decodes
+    source: str  # one of PRIOR_SOURCES
+    decoded: np.ndarray  # (N, C, H, W)
+
+
+def prior_sets(models: dict, ae_train_codes: np.ndarray, n: int, seed: int) -> list[PriorSet]:
+    """The three prior-sample sets: VAE from N(0, I); AE from a Gaussian fitted to its codes, and from N(0, I)."""
+    d = ae_train_codes.shape[1]
+    standard = latents.prior_codes(d, n, seed)
+    fitted = latents.prior_codes(d, n, seed, fit_gaussian(ae_train_codes))
+    sources = (
+        ("vae", PRIOR_SOURCES[0], standard),
+        ("ae", PRIOR_SOURCES[1], fitted),
+        ("ae", PRIOR_SOURCES[0], standard),
+    )
+    return [PriorSet(kind, source, latents.decode(models[kind], z)) for kind, source, z in sources]
+
+
+VAE_STORY = (
+    "The AE maps each image to one point z and learns to decode that point; nothing asks it to decode anything "
+    "else, so the space between its codes is untrained.\n\n"
+    "The VAE maps each image to a Gaussian q(z|x) = N(μ(x), σ(x)²) and is trained on the evidence lower bound\n\n"
+    "ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)),\n\n"
+    "drawing z = μ + σ·ε with ε ~ N(0, I) (the reparameterisation, so gradients flow through μ and σ). Every "
+    "training step decodes a point *near* a code, not the code itself, so neighbourhoods of codes are trained "
+    "too; the KL term, in closed form ½ Σ_d (μ_d² + σ_d² − 1 − log σ_d²), pulls all codes towards N(0, I) so "
+    "that the neighbourhoods overlap."
+)
+
+
+@dataclass
+class EndpointStory:
+    """The VAE's numbers for one image: the posterior, its KL to the prior, both reconstructions."""
+
+    mean: np.ndarray  # (D,)
+    std: np.ndarray  # (D,)
+    kl: np.ndarray  # (D,) nats per dimension
+    recon_mse: dict[str, float]  # kind -> MSE of the decode of the posterior mean
+
+    def describe(self, index: int) -> str:
+        ae, vae = self.recon_mse["ae"], self.recon_mse["vae"]
+        code = latents.format_code
+        return (
+            f"For endpoint A (item {index}): VAE μ = ({code(self.mean)}), σ = ({code(self.std)}); "
+            f"KL per dimension = ({code(self.kl)}) nats, total {self.kl.sum():.2f}. "
+            f"Reconstruction MSE from the code: AE {ae:.4f}, VAE {vae:.4f}"
+            + (" — the AE reconstructs better here, as it usually does: it pays no KL price." if ae < vae else ".")
+        )
+
+
+@torch.no_grad()
+def endpoint_story(models: dict, codes: dict[str, latents.Codes], x: torch.Tensor, index: int) -> EndpointStory:
+    posterior = models["vae"].encode(x[None])
+    kl = kl_to_standard_normal(posterior.mean, posterior.std)[0].numpy()
+    recon = {
+        kind: float(((latents.decode(model, codes[kind].mean[index][None]) - x[None].numpy()) ** 2).mean())
+        for kind, model in models.items()
+    }
+    return EndpointStory(posterior.mean[0].numpy(), posterior.std[0].numpy(), kl, recon)
+
+
+def traversal_grids(
+    models: dict, codes: dict[str, latents.Codes], starts: dict[str, np.ndarray], dims: tuple[int, int], size: int
+) -> dict[str, np.ndarray]:
+    """Each model's size x size decodes over two dimensions through its start code: (size*size, C, H, W)."""
+    out = {}
+    for kind, model in models.items():
+        rows, cols = (latents.traversal_values(codes[kind], d, size, model.is_variational) for d in dims)
+        grid = latents.traversal_grid(starts[kind].astype(np.float32), dims, rows, cols)
+        out[kind] = latents.decode(model, grid)
+    return out
+
+
+def scored_paths(interps: dict[str, Interpolation], bank: Bank) -> dict[str, dict]:
+    """path_scores of each model's strip: distances per step, their mean and max, (moons) phases."""
+    return {kind: path_scores(i.strip, bank) for kind, i in interps.items()}
+
+
+def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.ndarray:
+    """(S, 1, side, side) moons rendered at evenly spaced phases between the endpoints."""
+    return moons.render(np.linspace(phase_a, phase_b, steps), side)[:, None]
+
+
+def hole_panel(title: str, grid: latents.HoleGrid, distances: np.ndarray, codes: np.ndarray, path, a: int, b: int):
+    """A hole-map panel: codes overlaid only when the plane is the whole (2-D) space."""
+    two_d = codes.shape[1] == 2
+    on_plane = latents.plane_coordinates(path, codes[a], codes[b])
+    return figures.HolePanel(
+        title,
+        distances,
+        grid.xs,
+        grid.ys,
+        codes=codes if two_d else None,
+        path=on_plane,
+        axis_titles=grid.axis_titles,
+    )
+
+
+def prior_validity(sets: list[PriorSet], bank: Bank) -> list[float]:
+    """Mean manifold distance of each prior-sample set."""
+    return [float(manifold_distance(s.decoded, bank)[0].mean()) for s in sets]
+
+
+def lab_verdicts(
+    scores: dict[str, dict], validity: dict[tuple[str, str], float], bank: Bank, labels: dict[str, str]
+) -> list[str]:
+    """The half-moon lab's conclusions, each sentence built from the numbers it shows."""
+    standard, fitted = PRIOR_SOURCES
+    lines = [
+        verdict.path_verdict(scores["ae"]["mean_distance"], scores["vae"]["mean_distance"], bank.is_proxy),
+        verdict.prior_verdict(validity[("vae", standard)], validity[("ae", fitted)], validity[("ae", standard)]),
+    ]
+    if not bank.is_proxy and all("passes_half_moon" in s for s in scores.values()):
+        lines.insert(1, verdict.half_moon_verdict({labels[k]: s["passes_half_moon"] for k, s in scores.items()}))
+    return lines
+
+
+def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[str, str]) -> list[figures.MapPanel]:
+    """Codes seen during training, one panel per model; PCA of them when they are not 2-D."""
+    from explorer.projection import make_projection
+
+    panels = []
+    for kind, label in labels.items():
+        if kind not in snapshots:
+            continue
+        epoch, codes = snapshots[kind]
+        points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding
+        panels.append(figures.MapPanel(f"{label} codes after epoch {epoch}", points))
+    return panels
+
+
+# --- conditional models ----------------------------------------------------------------------------
+
+CLASS_SAMPLES = 32  # CVAE samples drawn for the chosen class
+
+
+@torch.no_grad()
+def class_samples(cvae, regression, label: int, seed: int, n: int = CLASS_SAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """n CVAE decodes of z ~ N(0, I) under one label (n, C, H, W); the regression's one image (C, H, W)."""
+    k = cvae.config.n_classes
+    z = torch.from_numpy(latents.prior_codes(cvae.latent_dim, n, seed))
+    samples = cvae.decode(z, label_condition(torch.full((n,), label), k)).numpy()
+    return samples, regression.decode(label_condition(torch.tensor([label]), k)).numpy()[0]
+
+
+@torch.no_grad()
+def under_every_class(cvae, code: np.ndarray, label: int) -> tuple[np.ndarray, np.ndarray]:
+    """One z decoded under the chosen label (C, H, W) and under every label (K, C, H, W)."""
+    k = cvae.config.n_classes
+    z = torch.from_numpy(np.asarray(code, dtype=np.float32))[None]
+    chosen = cvae.decode(z, label_condition(torch.tensor([label]), k)).numpy()[0]
+    return chosen, cvae.decode(z.repeat(k, 1), label_condition(torch.arange(k), k)).numpy()
+
+
+@dataclass
+class Completion:
+    """One test image with a half hidden, filled in by the regression and n CVAE samples."""
+
+    given: np.ndarray  # (C, H, W) the visible half, the missing one grey
+    regression: np.ndarray  # (C, H, W) visible half + the regression's missing half
+    regression_mse: float  # on the missing half, against the truth
+    regression_sharpness: float
+    completions: np.ndarray  # (n, C, H, W) visible half + each sample's missing half, best first
+    mse: np.ndarray  # (n,) best first
+    sharpness: np.ndarray  # (n,) in the order drawn
+    diversity: float  # mean pairwise MSE between samples on the missing half
+
+
+@torch.no_grad()
+def complete_half(cvae, regression, x: torch.Tensor, mask_kind: str, n: int, seed: int) -> Completion:
+    """x (1, C, H, W): show mask_kind's half, let both models fill in the rest."""
+    mask = half_mask(mask_kind, tuple(x.shape[1:]))[None]
+    missing = 1 - mask
+    c = half_condition(x, mask)
+    z = torch.from_numpy(latents.prior_codes(cvae.latent_dim, n, seed))
+    predictions = cvae.decode(z, c.repeat(n, 1))
+    guess = regression.decode(c)
+    mse = masked_mse(predictions, x, missing).numpy()
+    order = np.argsort(mse)
+    pairwise = [masked_mse(predictions[i], predictions[j], missing[0]) for i in range(n) for j in range(i + 1, n)]
+    return Completion(
+        given=(x * mask + 0.35 * missing)[0].numpy(),
+        regression=(x * mask + guess * missing)[0].numpy(),  # the given half stays as given
+        regression_mse=float(masked_mse(guess, x, missing)[0]),
+        regression_sharpness=float(sharpness(guess * missing)[0]),
+        completions=(x * mask + predictions * missing)[order].numpy(),
+        mse=mse[order],
+        sharpness=sharpness(predictions * missing).numpy(),
+        diversity=float(np.mean([float(p) for p in pairwise])),
+    )
+
+
+def label_summary(m: dict) -> str:
+    """The stored label metrics (training.metrics.label_metrics) in a sentence."""
+    return (
+        f"Measured over {m.get('n_samples', LABEL_SAMPLES)} z and {m['n_classes']} classes: variance across z for a "
+        f"fixed class {m['within_class_variance']:.4f}, across classes for a fixed z {m['across_class_variance']:.4f}"
+    )
+
+
+def completion_table(m: dict) -> list[dict]:
+    """The stored completion metrics (training.metrics.completion_metrics) as table rows."""
+    return [
+        {
+            "": "MSE to the truth",
+            "regression": round(m["regression_error"], 4),
+            "CVAE": f"best of {m['n_samples']} {m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f}",
+        },
+        {"": "diversity (pairwise MSE)", "regression": 0.0, "CVAE": f"{m['cvae_diversity']:.4f}"},
+        {
+            "": f"sharpness (truth {m['sharpness_truth']:.3f})",
+            "regression": round(m["sharpness_regression"], 4),
+            "CVAE": f"{m['sharpness_cvae']:.4f}",
+        },
+        {
+            "": "MSE to the mean of the CVAE's samples",
+            "regression": round(m["regression_to_sample_mean"], 4),
+            "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}",
+        },
+    ]
+
+
+# --- training from the app ---------------------------------------------------------------------------
+
+MODEL_CHOICES = {  # label -> (kind, condition); a run trains the set the config asks for
+    "AE + VAE": ("vae", "none"),
+    "CVAE on the class label (+ regression)": ("cvae", "label"),
+    "CVAE on half the image (+ regression)": ("cvae", "half"),
+}
+UPLOAD_PREFIX = "upload:"  # dataset options naming the user's uploads
+
+
+def train_config(form: dict, uploads: Path) -> RunConfig:
+    """The run the train form asks for; LatentExplorerError when a field cannot be used."""
+    try:
+        hidden = tuple(int(h) for h in form["hidden"].split(",") if h.strip())
+    except ValueError:
+        hidden = ()
+    if not hidden:
+        raise LatentExplorerError(f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}")
+    n_train, seed, dataset = form["n_train"] or None, int(form["seed"]), form["dataset"]
+    if dataset.startswith(UPLOAD_PREFIX):
+        path = uploads / dataset[len(UPLOAD_PREFIX) :] / "data.npz"
+        data = DataConfig("npz", path=str(path), n_train=n_train, seed=seed)
+    else:
+        data = DataConfig(dataset, regime=form["regime"], jitter=form["jitter"], n_train=n_train, seed=seed)
+    kind, condition = MODEL_CHOICES[form["models"]]
+    model = ModelConfig(
+        kind=kind,
+        condition=condition,
+        family=form["family"],
+        latent_dim=int(form["latent_dim"]),
+        hidden=hidden,
+        beta=float(form["beta"]),
+    )
+    train = TrainConfig(
+        epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])
+    )
+    return RunConfig(data, model, train)
+
+
+def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
+    """One point per trained VAE on dataset that recorded prior validity, from its sidecar alone."""
+    points = []
+    for info in sets.values():
+        if not info.id.startswith(RUN_PREFIX):
+            continue
+        try:  # the sidecars say all this chart needs: no weights are loaded
+            sidecar = read_sidecar(info.path / "vae")
+            data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
+            if data["name"] == dataset and "prior_validity" in m:
+                beta, recon, validity = float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"])
+                points.append(figures.BetaPoint(beta, recon, validity, info.path.name))
+        except (LatentExplorerError, KeyError, TypeError, ValueError):
+            continue
+    return points
+
+
+def upload_rows(uploads: dict[str, dict]) -> list[dict]:
+    """The user's uploaded datasets as table rows."""
+    return [
+        {
+            "dataset": name,
+            "from": meta.get("source"),
+            "images": meta.get("n_images"),
+            "shape": "x".join(map(str, meta.get("image_shape", []))),
+        }
+        for name, meta in uploads.items()
+    ]
