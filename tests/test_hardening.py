@@ -686,3 +686,51 @@ def test_a_pair_with_mismatched_members_is_refused(runs, tmp_path):
     train_and_save(config, runs / "bad", ("ae",), progress_bar=False, iwae_k=2)  # an AE of seed 7 beside a VAE
     with pytest.raises(LatentExplorerError, match="different"):
         load_set(runs / "bad")
+
+
+# --- item 8: text from files, uploads and the URL is shown as text, never as Markdown ----------------------
+
+BEACON = "![b](http://127.0.0.1:8699/beacon.png)"
+MARKDOWN_ATTACKS = [
+    BEACON,
+    "[x](javascript:alert(1))",
+    "<img src=x onerror=alert(1)>",
+    "**bold** _it_ `code`",
+    ":red[alarm] :material/home:",
+    "# heading\n- item",
+    "$x^2$",
+    "a\\](b)",
+    "x" * 2000,
+]
+
+
+@pytest.mark.parametrize("text", MARKDOWN_ATTACKS)
+def test_plain_escapes_every_markdown_character(text):
+    from explorer.ui.text import plain
+
+    out = plain(text)
+    assert "\n" not in out and len(out) <= 2 * 500
+    assert not re.search(r"(?<!\\)[\[\]()!*_`<>:#$|~]", out.replace("\\\\", "")), out
+    assert re.sub(r"\\(.)", r"\1", out).rstrip("…") in " ".join(text.split())
+
+
+def test_every_page_routes_outside_text_through_plain():
+    """The class: no st.error/markdown/caption interpolates an exception or a describe_item unescaped."""
+    risky = re.compile(r"st\.(markdown|caption|error|warning|info|success|subheader)\(f\".*\{(exc|view\.describe_item)")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in [*ROOT.glob("explorer/ui/*.py"), *ROOT.glob("explorer/ui/pages/*.py")]
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if risky.search(line)
+    ]
+    assert not offenders
+
+
+@pytest.mark.slow
+def test_markdown_in_a_path_shows_as_text_in_the_error():
+    at = run_page("train", {"dataset": "moons", "pair": "moons-sparse-2d"})
+    at.text_input(key="ckpt_path").set_value(BEACON)
+    at.button(key="ckpt_load").click().run()
+    assert not at.exception, at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "![b](" not in shown and r"\!\[b\]\(http\:" in shown

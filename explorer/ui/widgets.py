@@ -9,6 +9,7 @@ from explorer import figures, images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.text import plain
 from training import moons
 from training.errors import LatentExplorerError
 from training.metrics import nearest_by_mse
@@ -155,7 +156,7 @@ def open_set(info):
     try:
         models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
     except (LatentExplorerError, OSError) as exc:
-        st.error(f"Could not open {info.id}: {exc}")
+        st.error(f"Could not open {plain(info.id)}: {plain(exc)}")
         st.stop()
     return models[info.kinds[0]], models[info.kinds[1]], data
 
@@ -360,16 +361,16 @@ def checkpoint_import() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for f in files:
                     (Path(tmp) / f.name).write_bytes(f.getvalue())
-                st.success(f"Loaded as {import_set(tmp, 'uploaded-pair')}: choose it in the sidebar.")
+                st.success(f"Loaded as {plain(import_set(tmp, 'uploaded-pair'))}: choose it in the sidebar.")
         elif folder:
             source = allowed_path(folder)
-            st.success(f"Loaded as {import_set(source, source.name)}: choose it in the sidebar.")
+            st.success(f"Loaded as {plain(import_set(source, source.name))}: choose it in the sidebar.")
         else:
             st.info("Give a folder or upload the four files first.")
     except LatentExplorerError as exc:
-        st.error(f"Not loaded: {exc}")
+        st.error(f"Not loaded: {plain(exc)}")
     except OSError as exc:
-        st.error(f"Not loaded: {exc.strerror or exc}")
+        st.error(f"Not loaded: {plain(exc.strerror or exc)}")
 
 
 def dataset_upload(user_data: dict) -> None:
@@ -386,7 +387,7 @@ def dataset_upload(user_data: dict) -> None:
     )
     upload = st.file_uploader("Upload a dataset", type=["zip", "npz"], key="upload_data")
     if "import_message" in st.session_state:
-        st.success(st.session_state.pop("import_message"))
+        st.success(plain(st.session_state.pop("import_message")))
     if upload is not None and st.button("Import it", key="import_data"):
         try:
             imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
@@ -396,7 +397,7 @@ def dataset_upload(user_data: dict) -> None:
             )
             st.rerun()  # the dataset chooser above lists it now
         except LatentExplorerError as exc:
-            st.error(f"Not imported: {exc}")
+            st.error(f"Not imported: {plain(exc)}")
     if user_data:
         from explorer.analyses import upload_rows
 
