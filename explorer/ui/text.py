@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~$:&=\"'])")
+_INLINE = re.compile(r"([\\`*_{}\[\]<>()#!|~$:&])")  # meaningful anywhere in a line
+_LEADING = re.compile(r"^(\s*(?:\d+)?)([-+=>.)])")  # list or quote markers: only at the start
 
 
 def plain(text: object, limit: int = 500) -> str:
@@ -18,4 +19,5 @@ def plain(text: object, limit: int = 500) -> str:
     one_line = " ".join(str(text).split())
     if len(one_line) > limit:
         one_line = one_line[: limit - 1] + "…"
-    return _SPECIAL.sub(r"\\\1", one_line)
+    escaped = _INLINE.sub(r"\\\1", one_line)
+    return _LEADING.sub(lambda m: m.group(1) + "\\" + m.group(2), escaped)
