@@ -81,7 +81,7 @@ NOT_PNG = {
 @pytest.mark.parametrize("kind", list(NOT_PNG))
 def test_a_non_png_named_png_is_refused_in_an_upload(tmp_path, no_ghostscript, kind):
     data = zipped([("img1.png", NOT_PNG[kind]), ("img2.png", png())])
-    with pytest.raises(DatasetError, match="not a PNG or JPEG"):
+    with pytest.raises(DatasetError, match="not PNG or JPEG by its content"):
         uploads.import_upload("evil.zip", data, tmp_path / "uploads")
     assert not no_ghostscript
     assert not list(tmp_path.rglob("*.npz"))  # nothing left behind
@@ -93,7 +93,7 @@ def test_a_non_png_named_png_is_refused_in_a_server_folder(tmp_path, no_ghostscr
 
     (tmp_path / "a.png").write_bytes(NOT_PNG[kind])
     (tmp_path / "b.png").write_bytes(png())
-    with pytest.raises(DatasetError, match="not a PNG or JPEG"):
+    with pytest.raises(DatasetError, match="not PNG or JPEG by its content"):
         read_image_folder(tmp_path, 8)
     assert not no_ghostscript
 

@@ -89,7 +89,7 @@ def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | N
     try:
         im = Image.open(source, formats=IMAGE_FORMATS)
     except UnidentifiedImageError:
-        raise DatasetError(f"{_at(name)}not a PNG or JPEG image (judged by its content)") from None
+        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
     with im:
@@ -118,7 +118,7 @@ def image_header(raw: bytes, name: str) -> tuple[int, int, str]:
         with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as im:
             return im.size[0], im.size[1], im.mode
     except UnidentifiedImageError:
-        raise DatasetError(f"{_at(name)}not a PNG or JPEG image (judged by its content)") from None
+        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
     except Exception as exc:
         raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
 

@@ -30,7 +30,9 @@ def _ints(lo: int, hi: int) -> Param:
 
 
 def _choice(*values: str) -> Param:
-    return Param("text", choices=values)
+    """Options: the URL carries the shown label, which Streamlit matches itself (an unknown one
+    gives the default); only the text is bounded here."""
+    return Param("text")
 
 
 SEED = _ints(0, 10_000)

@@ -41,9 +41,10 @@ top[2].caption(
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
 dims = latents.most_active_dims(codes)
-# Where a code from the browser, a typed field or the URL may lie: the sliders' ranges and the pad's box.
-_lo, _hi = latents.padded_bounds(codes.mean, 0.15)
-z_box = (np.minimum(ranges[:, 0], _lo), np.maximum(ranges[:, 1], _hi))
+# Where a code from the browser, a typed field or the URL may lie.
+# Generous (ten times the larger of them around 0): empty space far out stays reachable, 1e308 does not.
+_reach = 10 * np.maximum(np.abs(ranges).max(1), np.abs(np.stack(latents.padded_bounds(codes.mean, 0.15))).max(0))
+z_box = (-np.maximum(_reach, 1.0), np.maximum(_reach, 1.0))
 
 
 def typed_code(text: str | None) -> np.ndarray | None:
