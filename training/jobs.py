@@ -81,7 +81,8 @@ class RunsBusy(LatentExplorerError):
         self.running = running
         names = ", ".join(job.run_id for job in running)
         super().__init__(
-            f"{len(running)} runs are training already ({names}); this server allows {MAX_CONCURRENT_RUNS} at once. "
+            f"{len(running)} {'run is' if len(running) == 1 else 'runs are'} training already ({names}); "
+            f"this server allows {MAX_CONCURRENT_RUNS} at once. "
             "Watch or cancel one from its page, or wait for one to finish."
         )
 
