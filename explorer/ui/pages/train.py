@@ -38,7 +38,7 @@ if run_id:
     live = job is not None and job.active
     if live:
         st.session_state["train_watching"] = run_id
-    st.fragment(runs.run_panel, run_every=1.0 if live else None)(run_id)
+    st.fragment(runs.run_panel, run_every=2.0 if live else None)(run_id)
 else:
     st.caption("No run shown: train one above, or open one from the list below.")
 
