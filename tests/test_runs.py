@@ -146,3 +146,11 @@ def test_the_same_uploaded_pair_twice_is_one_pair(runs, tiny_pair_dir):
         at.button(key="ckpt_load").click().run()
         assert [s.value for s in at.success] == ["Loaded as runs/uploaded-pair: choose it in the sidebar."]
     assert [p.name for p in runs.iterdir()] == ["uploaded-pair"]
+
+
+def test_a_text_file_named_npz_gets_a_whole_sentence(runs, tmp_path):
+    from training import uploads
+
+    with pytest.raises(LatentExplorerError) as error:
+        uploads.import_upload("notes.npz", b"hello world", tmp_path / "uploads")
+    assert str(error.value) == "notes.npz: not a readable .npz file (BadZipFile)"  # no cut-off pickle advice
