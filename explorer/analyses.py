@@ -394,3 +394,28 @@ def upload_rows(uploads: dict[str, dict]) -> list[dict]:
         }
         for name, meta in uploads.items()
     ]
+
+
+def run_status(job) -> str:
+    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice)."""
+    import time
+
+    if job.active:
+        if not job.kind:
+            return f"{job.status}: loading the data"
+        return f"{job.status}: {job.kind.upper()} epoch {job.epoch} of {job.config.train.epochs}"
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started))
+    return f"{job.status} {when}" + (f": {job.message}" if job.message else "")
+
+
+def latest_files(files: list, wanted: set[str]) -> dict:
+    """The uploader's files by name, the last upload of each name winning (the uploader keeps earlier
+    attempts); LatentExplorerError naming what is missing. Files of other names are ignored."""
+    latest = {f.name: f for f in files}
+    missing = wanted - set(latest)
+    if missing:
+        raise LatentExplorerError(
+            f"upload {', '.join(sorted(wanted))}; missing {', '.join(sorted(missing))} "
+            f"(got {', '.join(sorted(latest)) or 'nothing'})"
+        )
+    return {name: latest[name] for name in sorted(wanted)}

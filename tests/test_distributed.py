@@ -331,7 +331,7 @@ def test_train_page_shows_the_server_device_and_its_runs_use_it(tmp_path, monkey
     assert not at.exception
     assert any(f"this server's {device}" in c.value for c in at.caption)
     job = wait(jobs.start_job(tiny_run(epochs=1), tmp_path / "runs"))
-    assert job.status == "done", job.message
+    assert job.status == "finished", job.message
     assert json.loads((tmp_path / "runs" / job.run_id / "vae.json").read_text())["train"]["device"] == device
 
 

@@ -36,7 +36,7 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     at.button(key="train_submit").click().run()
     assert not at.exception and not at.error
     job = wait(jobs.get_job(at.session_state["train_job"]))
-    assert job.status == "done", job.message
+    assert job.status == "finished", job.message
     assert len(job.history["ae"]) == len(job.history["vae"]) == 1
     assert set(job.snapshots) == {"ae", "vae"}
     at.run()
@@ -60,7 +60,7 @@ def test_two_simultaneous_runs_keep_their_own_histories(dirs):
     a = jobs.start_job(tiny_run(epochs=2, seed=1), runs)
     b = jobs.start_job(dataclasses.replace(tiny_run(epochs=4, seed=2)), runs)
     wait(a), wait(b)
-    assert (a.status, b.status) == ("done", "done")
+    assert (a.status, b.status) == ("finished", "finished")
     assert len(a.history["vae"]) == 2 and len(b.history["vae"]) == 4
     assert a.history["vae"][0]["train_total"] != b.history["vae"][0]["train_total"]
     saved = json.loads((runs / b.run_id / "vae.json").read_text())
@@ -155,7 +155,7 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
     job = wait(jobs.get_job(at.session_state["train_job"]))
-    assert job.status == "done", job.message
+    assert job.status == "finished", job.message
     at = open_app(None, dataset="npz", pair=f"runs/{job.run_id}")  # the explorer opens on it
     assert at.title[0].value == "Latent map"
     assert "label" in at.subheader[0].value
@@ -214,7 +214,7 @@ def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     at.button(key="train_submit").click().run()
     assert not at.error, [e.value for e in at.error]
     job = wait(jobs.get_job(at.session_state["train_job"]))
-    assert job.status == "done", job.message
+    assert job.status == "finished", job.message
     assert set(job.history) == {"cvae", "regression"} and len(job.history["cvae"]) == 2
     assert {p.name for p in (runs / job.run_id).iterdir()} >= {"cvae.json", "regression.json"}
     page = open_app("explorer/ui/pages/conditional.py", cond_half_set=f"runs/{job.run_id}")

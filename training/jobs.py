@@ -1,12 +1,14 @@
 """Training in the background: one thread per run, progress kept for whoever polls it.
 
-Used by the app's train page; nothing here knows about streamlit. A process-wide registry
-keeps the runs, so a limit on concurrent runs holds across all browser sessions.
+Used by the app's train page; nothing here knows about streamlit. Runs belong to the server, not
+to a browser tab: a process-wide registry keeps them, so any tab can list, watch and cancel any
+run, a run whose tab is gone still finishes and saves, and the limit on concurrent runs holds
+across all sessions. A run's id is its folder name under runs/; once saved, the folder and its
+sidecars are its record (list_runs reads them back through training.store after a restart).
 """
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -15,19 +17,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .checkpoint import _config_of, read_sidecar
 from .config import RunConfig
 from .datasets import load_dataset
 from .devices import resolve_device
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
 from .runs import check_run_config, train_and_save
-from .store import safe_name
+from .store import RUN_PREFIX, SetInfo, find_sets, safe_name
 
 MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
 MAX_TRAIN_IMAGES = 20_000
 MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
 SNAPSHOT_POINTS = 600
+KEPT_JOBS = 100  # ended runs remembered in memory (their snapshots); saved ones stay listed from runs/ anyway
 
 
 @dataclass
@@ -37,7 +41,7 @@ class Job:
     run_id: str
     config: RunConfig
     out: Path
-    status: str = "queued"  # queued, running, done, failed, cancelled
+    status: str = "queued"  # queued, running, finished, failed, cancelled
     message: str = ""
     kind: str = ""  # the model being trained now
     epoch: int = 0
@@ -48,9 +52,10 @@ class Job:
     finished: float | None = None
     cancel_event: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    saved: bool = False  # read back from its folder (no snapshots: they live only in the server's memory)
 
     def __post_init__(self) -> None:
-        self.history = {kind: [] for kind in kinds_of(self.config)}
+        self.history = self.history or {kind: [] for kind in kinds_of(self.config)}
 
     @property
     def active(self) -> bool:
@@ -59,6 +64,8 @@ class Job:
     @property
     def fraction(self) -> float:
         """Share of all epochs (both models) done."""
+        if self.status == "finished":  # early stopping or a saved run: all there will be
+            return 1.0
         total = len(self.history) * self.config.train.epochs
         done = sum(len(h) for h in self.history.values())
         return min(1.0, done / total)
@@ -67,17 +74,52 @@ class Job:
         self.cancel_event.set()
 
 
+class RunsBusy(LatentExplorerError):
+    """The server trains its limit of runs already; `running` are those runs, so a page can offer them."""
+
+    def __init__(self, running: list[Job]) -> None:
+        self.running = running
+        names = ", ".join(job.run_id for job in running)
+        super().__init__(
+            f"{len(running)} {'run is' if len(running) == 1 else 'runs are'} training already ({names}); "
+            f"this server allows {MAX_CONCURRENT_RUNS} at once. "
+            "Watch or cancel one from its page, or wait for one to finish."
+        )
+
+
 _JOBS: dict[str, Job] = {}
 _LOCK = threading.Lock()
 
 
-def new_run_id(config: RunConfig) -> str:
+def default_name(config: RunConfig) -> str:
+    """dataset-regime-dim-time, e.g. moons-sparse-2d-20260612-1430 (plus -cvae-<condition>, -b<beta>)."""
     data = config.data.name + (f"-{config.data.regime}" if config.data.name == "moons" else "")
     if config.model.condition != "none":
         data += f"-cvae-{config.model.condition}"
     beta = f"-b{config.model.beta:g}" if config.model.beta != 1 else ""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return safe_name(f"{data}-{config.model.latent_dim}d{beta}-{stamp}-{secrets.token_hex(2)}")
+    return safe_name(f"{data}-{config.model.latent_dim}d{beta}-{time.strftime('%Y%m%d-%H%M')}")
+
+
+def _taken(name: str, runs_dir: Path) -> bool:
+    """A live or remembered run has the id, or runs/ holds anything by that name (a saved set, a file)."""
+    return name in _JOBS or (runs_dir / name).exists()
+
+
+def run_name(config: RunConfig, runs_dir: str | Path, name: str | None = None) -> str:
+    """The run's id and folder name: the user's name made safe by store.safe_name (refused when taken,
+    so a link never changes meaning), or the default name with -2, -3, ... while taken."""
+    runs_dir = Path(runs_dir)
+    if name and name.strip():
+        wanted = safe_name(name.strip())
+        if _taken(wanted, runs_dir):
+            raise LatentExplorerError(f"a run named {wanted!r} exists already on this server; choose another name")
+        return wanted
+    base = default_name(config)
+    wanted, n = base, 1
+    while _taken(wanted, runs_dir):
+        n += 1
+        wanted = f"{base}-{n}"
+    return wanted
 
 
 def check_limits(config: RunConfig) -> None:
@@ -87,10 +129,7 @@ def check_limits(config: RunConfig) -> None:
         raise LatentExplorerError(f"at most {MAX_TRAIN_IMAGES:,} training images on this server")
     active = [j for j in _JOBS.values() if j.active]
     if len(active) >= MAX_CONCURRENT_RUNS:
-        raise LatentExplorerError(
-            f"{len(active)} runs are training already; this server allows {MAX_CONCURRENT_RUNS} at once. "
-            "Wait for one to finish or cancel yours."
-        )
+        raise RunsBusy(sorted(active, key=lambda j: j.started))
 
 
 def device_line() -> str:
@@ -99,13 +138,14 @@ def device_line() -> str:
     return f"Runs train on this server's {device} ({why}), in float32."
 
 
-def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5) -> Job:
-    """Validate, then train the pair in a background thread into runs_dir/<new id>."""
+def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5, name: str | None = None) -> Job:
+    """Validate, then train the pair in a background thread into runs_dir/<name> (run_name)."""
     check_run_config(config)
     with _LOCK:
         check_limits(config)
-        run_id = new_run_id(config)
+        run_id = run_name(config, runs_dir, name)
         job = Job(run_id, config, Path(runs_dir) / run_id)
+        _forget_old()
         _JOBS[run_id] = job
     job.thread = threading.Thread(target=_work, args=(job, snapshot_every), name=f"train-{run_id}", daemon=True)
     job.thread.start()
@@ -113,7 +153,67 @@ def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5) 
 
 
 def get_job(run_id: str) -> Job | None:
+    """A run started since the server did (live or ended), by id."""
     return _JOBS.get(run_id)
+
+
+def _forget_old() -> None:
+    """Keep memory bounded: the oldest ended runs beyond KEPT_JOBS are dropped (saved ones stay listed)."""
+    ended = sorted((j for j in _JOBS.values() if not j.active), key=lambda j: j.started)
+    for job in ended[: max(0, len(ended) - KEPT_JOBS + 1)]:
+        del _JOBS[job.run_id]
+
+
+def _saved_run(info: SetInfo) -> Job | None:
+    """A saved set under runs/ as a finished run: config and per-epoch history from its sidecars."""
+    try:
+        sidecars = {kind: read_sidecar(info.path / kind) for kind in info.kinds}
+        lead = sidecars[info.kinds[-1]]  # the VAE of a pair, the regression of a conditional set: same run config
+        config = _config_of(lead, info.id)  # the one sidecar -> RunConfig (checked as load_checkpoint does)
+    except (LatentExplorerError, OSError, KeyError):  # changed since it was listed
+        return None
+    seconds = sum(float(s.get("metrics", {}).get("train_seconds", 0.0)) for s in sidecars.values())
+    history = {kind: list(s.get("history") or []) for kind, s in sidecars.items()}
+    run_id = info.id[len(RUN_PREFIX) :]
+    last = info.kinds[-1]
+    return Job(
+        run_id,
+        config,
+        info.path,
+        status="finished",
+        message=f"saved as {info.id}",
+        kind=last,
+        epoch=len(history[last]),
+        history=history,
+        started=info.stamp - seconds,
+        finished=info.stamp,
+        saved=True,
+    )
+
+
+def _saved_runs() -> dict[str, SetInfo]:
+    return {info.id[len(RUN_PREFIX) :]: info for info in find_sets().values() if info.id.startswith(RUN_PREFIX)}
+
+
+def get_run(run_id: str) -> Job | None:
+    """A run by id: live or remembered in memory, else read back from its folder under runs/."""
+    job = _JOBS.get(run_id)
+    if job is not None:
+        return job
+    info = _saved_runs().get(run_id)  # looked up among the listed sets: the id never becomes a path
+    return _saved_run(info) if info is not None else None
+
+
+def list_runs() -> list[Job]:
+    """Every run on this server, newest first: active ones, then ended ones by when they ended.
+    Saved sets under runs/ (also from before a restart, or imported) are finished runs."""
+    runs = dict(_JOBS)
+    for run_id, info in _saved_runs().items():
+        if run_id not in runs:
+            saved = _saved_run(info)
+            if saved is not None:
+                runs[run_id] = saved
+    return sorted(runs.values(), key=lambda j: (j.active, j.finished or j.started), reverse=True)
 
 
 def _probe(job: Job, dataset) -> torch.Tensor:
@@ -169,13 +269,13 @@ def _work(job: Job, snapshot_every: int) -> None:
             progress_bar=False,
             iwae_k=20,
         )
-        job.status, job.message = "done", f"saved as runs/{job.run_id}"
+        job.status, job.message = "finished", f"saved as {RUN_PREFIX}{job.run_id}"
     except TrainingCancelled:
         if timed_out:
             job.status = "failed"
             job.message = f"stopped at the time limit of {MAX_RUN_SECONDS // 60} minutes a run; nothing was saved"
         else:
-            job.status, job.message = "cancelled", "cancelled; nothing was saved"
+            job.status, job.message = "cancelled", "nothing was saved"
     except LatentExplorerError as exc:
         job.status, job.message = "failed", str(exc)
     except Exception as exc:  # a worker thread must always report, never die silently

@@ -102,7 +102,7 @@ def sidebar() -> None:
             st.session_state.pop("pair", None)
         st.selectbox("Model pair", options, index=options.index(preferred), key="pair", bind="query-params")
         view = current_view()
-        st.caption(plain(describe_training(view.pair)))
+        st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         rows = []
         for kind in KINDS:
             m = view.pair[kind].metrics

@@ -328,10 +328,17 @@ def train_form(user_data: dict) -> dict | None:
         f["beta"] = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
         f["hidden"] = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
         c = st.columns(4)
-        f["epochs"] = c[0].number_input(f"Epochs (max {jobs.MAX_EPOCHS})", 1, 10_000, 20, key="train_epochs")
+        f["epochs"] = c[0].number_input(f"Epochs (max {jobs.MAX_EPOCHS})", 1, jobs.MAX_EPOCHS, 20, key="train_epochs")
         f["lr"] = c[1].number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
         f["seed"] = c[2].number_input("Seed", 0, 1_000_000, 0, key="train_seed")
         f["warmup"] = c[3].number_input("KL warm-up epochs", 0, 1000, 0, key="train_warmup")
+        f["name"] = st.text_input(
+            "Run name",
+            key="train_name",
+            max_chars=60,
+            placeholder="empty: dataset-regime-dim-time, e.g. moons-sparse-2d-20260612-1430",
+            help="the run's folder under runs/ and its id in the link; letters, digits, '.', '-' and '_'",
+        )
         submitted = st.form_submit_button("Train the pair", key="train_submit", type="primary")
     return f if submitted else None
 
@@ -354,13 +361,12 @@ def checkpoint_import() -> None:
         return
     try:
         if files:
-            names = {f.name for f in files}
+            from explorer.analyses import latest_files
+
             wanted = {f"{k}{s}" for k in KINDS for s in (".json", ".safetensors")}
-            if names != wanted:
-                raise LatentExplorerError(f"upload exactly {', '.join(sorted(wanted))}; got {', '.join(sorted(names))}")
             with tempfile.TemporaryDirectory() as tmp:
-                for f in files:
-                    (Path(tmp) / f.name).write_bytes(f.getvalue())
+                for name, f in latest_files(files, wanted).items():  # earlier attempts' files stay in the uploader
+                    (Path(tmp) / name).write_bytes(f.getvalue())
                 st.success(f"Loaded as {plain(import_set(tmp, 'uploaded-pair'))}: choose it in the sidebar.")
         elif folder:
             source = allowed_path(folder)

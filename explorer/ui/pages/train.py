@@ -1,10 +1,12 @@
-"""Train: a pair from your choices, watched live; your own data and checkpoints; KL and beta."""
+"""Train: a pair from your choices, watched live by any tab (?run=<id>); the server's runs; your own
+data and checkpoints; KL and beta."""
 
 import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures
-from explorer.ui.context import LABELS, collapse_warning, current_view
+from explorer.ui import runs
+from explorer.ui.context import collapse_warning, current_view
 from explorer.ui.text import plain
 from explorer.ui.widgets import checkpoint_import, dataset_upload, train_form
 from training import jobs, uploads
@@ -17,50 +19,32 @@ view = current_view()
 st.title("Train")
 st.caption(f":material/memory: {jobs.device_line()}")
 
-# --- train a pair --------------------------------------------------------------------------------
+# --- train a pair, watch it, list the server's runs -------------------------------------------
 user_data = uploads.list_uploads(uploads_dir())
 form = train_form(user_data)
 if form is not None:
     try:
-        job = jobs.start_job(analyses.train_config(form, uploads_dir()), runs_dir())
-        st.session_state["train_job"] = job.run_id
+        job = jobs.start_job(analyses.train_config(form, uploads_dir()), runs_dir(), name=form["name"])
+        st.session_state["train_job"] = st.query_params["run"] = job.run_id
+    except jobs.RunsBusy as exc:
+        st.error(f"Cannot train: {plain(exc)}")
+        runs.busy_links(exc.running)
     except LatentExplorerError as exc:
         st.error(f"Cannot train: {plain(exc)}")
 
+run_id = runs.shown_run()
+if run_id:
+    job = jobs.get_run(run_id)
+    live = job is not None and job.active
+    if live:
+        st.session_state["train_watching"] = run_id
+    st.fragment(runs.run_panel, run_every=2.0 if live else None)(run_id)
+else:
+    st.caption("No run shown: train one above, or open one from the list below.")
 
-def job_panel() -> None:
-    run_id = st.session_state.get("train_job")
-    job = jobs.get_job(run_id) if run_id else None
-    if job is None:
-        st.caption("No run started in this session yet.")
-        return
-    st.markdown(f"**Run `{job.run_id}`**: {job.status}" + (f" — {plain(job.message)}" if job.message else ""))
-    st.progress(job.fraction, text=f"{job.kind.upper()} epoch {job.epoch} of {job.config.train.epochs}")
-    if job.active and st.button("Cancel", key="train_cancel"):
-        job.cancel()
-        st.info("Cancelling after the current batch…")
-    st.plotly_chart(figures.training_curves(job.history), key="train_curves")
-    panels = analyses.snapshot_panels(job.snapshots, LABELS)
-    if panels:
-        kind, values, names = job.snapshot_colour
-        colouring = figures.Colouring(values, kind, "phase", names)
-        st.plotly_chart(figures.latent_maps(panels, colouring, height=320), key="train_snapshots")
-    if job.status == "done" and job.config.model.condition != "none":
-        st.success("Open the Conditional VAE page and choose it there.")
-    elif job.status == "done":
-        pair_id = f"runs/{job.run_id}"
-        if pair_id in find_sets("pair") and st.button("Explore this pair", key="train_explore"):
-            st.session_state["dataset"] = job.config.data.name
-            st.session_state["pair"] = pair_id
-            st.switch_page("explorer/ui/pages/latent_map.py")
-    if not job.active and st.session_state.get("train_seen_finish") != job.run_id:
-        st.session_state["train_seen_finish"] = job.run_id
-        st.rerun(scope="app")  # the sidebar lists the new pair at once
-
-
-run_id = st.session_state.get("train_job")
-live = run_id is not None and jobs.get_job(run_id) is not None and jobs.get_job(run_id).active
-st.fragment(job_panel, run_every=1.0 if live else None)()
+st.subheader("Runs on this server")
+busy = any(job.active for job in jobs.list_runs())
+st.fragment(runs.run_list, run_every=2.0 if busy else None)()
 
 # --- your own data and checkpoints -------------------------------------------------------------
 dataset_upload(user_data)

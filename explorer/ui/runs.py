@@ -1,0 +1,100 @@
+"""The train page's views of the server's runs: one run (live curves, snapshots, Cancel) and the list.
+
+Runs belong to the server (training.jobs); the URL names the one shown (`?run=<id>`), so a reload,
+a second tab or a pasted link shows the same run, live, with a Cancel that works.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer import analyses, figures
+from explorer.ui.context import LABELS
+from explorer.ui.text import plain
+from training import jobs
+from training.store import find_sets
+
+TRAIN_PAGE = "explorer/ui/pages/train.py"
+LISTED = 25  # runs shown in the list, newest first; every saved one is also in the sidebar
+
+
+def run_link(job: jobs.Job, label: str | None = None) -> None:
+    st.page_link(TRAIN_PAGE, label=label or job.run_id, query_params={"run": job.run_id}, icon=":material/monitoring:")
+
+
+def shown_run() -> str | None:
+    """The run this tab shows: the URL's, else the one this session started last (put into the URL)."""
+    run_id = st.query_params.get("run") or st.session_state.get("train_job")
+    if run_id and st.query_params.get("run") != run_id:
+        st.query_params["run"] = run_id
+    return run_id
+
+
+def _cancel(job: jobs.Job, key: str) -> None:
+    if job.cancel_event.is_set():
+        st.caption(":material/hourglass_top: Cancelling after the current batch…")
+    else:
+        st.button("Cancel", key=key, on_click=job.cancel, icon=":material/cancel:")
+
+
+def run_panel(run_id: str) -> None:
+    """One run, polled while it trains (the page wraps this in a fragment)."""
+    job = jobs.get_run(run_id)
+    if job is None:
+        st.info(
+            f"No run {plain(run_id)} on this server. A run that failed or was cancelled saved nothing and is "
+            "forgotten when the server restarts; a saved run's folder may have been removed."
+        )
+        return
+    st.markdown(f"**{plain(job.run_id)}**: {plain(analyses.run_status(job))}")
+    st.progress(job.fraction)
+    if job.active:
+        _cancel(job, "train_cancel")
+        st.caption(f"A run stops at {jobs.MAX_RUN_SECONDS // 60} minutes; it goes on if you close this tab.")
+    st.plotly_chart(figures.training_curves(job.history), key="train_curves")
+    panels = analyses.snapshot_panels(job.snapshots, LABELS)
+    if panels:
+        kind, values, names = job.snapshot_colour
+        colouring = figures.Colouring(values, kind, "phase", names)
+        st.plotly_chart(figures.latent_maps(panels, colouring, height=320), key="train_snapshots")
+    elif job.saved:
+        st.caption("Code snapshots are kept in the server's memory during a run; this one was read back from runs/.")
+    _finished(job)
+
+
+def _finished(job: jobs.Job) -> None:
+    if job.status == "finished" and job.config.model.condition != "none":
+        st.success("Open the Conditional VAE page and choose it there.")
+    elif job.status == "finished":
+        pair_id = f"runs/{job.run_id}"
+        if pair_id in find_sets("pair") and st.button("Explore this pair", key="train_explore"):
+            st.session_state["dataset"] = job.config.data.name
+            st.session_state["pair"] = pair_id
+            st.switch_page("explorer/ui/pages/latent_map.py")
+    if not job.active and st.session_state.get("train_watching") == job.run_id:
+        del st.session_state["train_watching"]
+        st.rerun(scope="app")  # it ended while watched: the sidebar lists the new pair, polling stops
+
+
+def run_list() -> None:
+    """Every run on the server, newest first: a link to its view, its status, Cancel while active."""
+    runs = jobs.list_runs()
+    if not runs:
+        st.caption("No runs on this server yet.")
+        return
+    for job in runs[:LISTED]:
+        c = st.columns([4, 5, 2], vertical_alignment="center")
+        with c[0]:
+            run_link(job)
+        c[1].caption(plain(analyses.run_status(job)))
+        if job.active:
+            with c[2]:
+                _cancel(job, f"cancel_{job.run_id}")
+    if len(runs) > LISTED:
+        st.caption(f"…and {len(runs) - LISTED} older runs; every saved one is in the sidebar's pair list.")
+
+
+def busy_links(running: list[jobs.Job]) -> None:
+    """The runs holding the server's slots, each a link to its page."""
+    for job in running:
+        run_link(job, f"{job.run_id}: {analyses.run_status(job)}")
