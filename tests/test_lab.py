@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import latents
 from training import moons
 from training.config import ModelConfig
 from training.lab import bootstrap_ratio, ratio_class, ratio_verdict, results_markdown
 from training.metrics import closest_half_moon, moon_bank, path_scores, prior_coverage, real_moons
 from training.models import Autoencoder
+from training.paths import lerp
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = np.arange(1000) / 1000  # phases of the synthetic decoders' lookup table
@@ -70,7 +70,7 @@ def test_dense_path_finds_the_sharp_transition_that_eleven_steps_skip(bank):
         images[hole] = (moons.render(0.1) + moons.render(0.5))[None] / 2
         return images
 
-    sparse, dense = (path_scores(decode(latents.lerp(a, b, n)), bank) for n in (11, 101))
+    sparse, dense = (path_scores(decode(lerp(a, b, n)), bank) for n in (11, 101))
     assert sparse["max_distance"] < 1e-3
     assert dense["max_distance"] > 20 * sparse["max_distance"]
     assert 0.52 < dense["worst_index"] / 100 < 0.58

@@ -78,6 +78,8 @@ SPECS: dict[str, Param] = {
     "grid_a": _ints(0, 127),
     "grid_b": _ints(0, 127),
     "grid_n": _ints(3, 15),
+    # manifold grid (its own key: the decoder's grid_n means another grid)
+    "manifold_n": _ints(10, 30),
     # train: a run's id (its folder name); the page looks it up among the server's runs, never as a path
     "run": Param("text"),
     # conditional

@@ -29,7 +29,7 @@ if view.latent_dim != 2:
     st.stop()
 
 n = st.select_slider(
-    "Grid size (n x n decodes)", GRID_SIZES, value=20, key="grid_n", bind="query-params", help="20 as in the paper"
+    "Grid size (n x n decodes)", GRID_SIZES, value=20, key="manifold_n", bind="query-params", help="20 as in the paper"
 )
 st.caption(
     "Each tile is the decoder's image of one code on an evenly spaced grid of probabilities u in (0, 1) per "
