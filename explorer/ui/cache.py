@@ -81,3 +81,13 @@ def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     """The test split's codes coloured by class, for download."""
     data = dataset(path, stamp)
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
+
+
+@st.cache_data(show_spinner=False)
+def lab_results(path: str = "lab/results.json") -> dict | None:
+    """`python -m training lab`'s summary, if one was run (the repo ships one)."""
+    import json
+    from pathlib import Path
+
+    file = Path(__file__).resolve().parents[2] / path
+    return json.loads(file.read_text()) if file.is_file() else None
