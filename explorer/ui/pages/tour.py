@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures, latents, tour
-from explorer.i18n import LANGUAGES, NAMES, tr
+from explorer.i18n import LANGUAGES, tr
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.keys import arrow_keys
@@ -26,7 +26,7 @@ def go(delta: int) -> None:
     st.session_state["step"] = int(np.clip(st.session_state.get("step", 1) + delta, 1, tour.STEPS))
 
 
-lang = st.segmented_control("Language · 语言", LANGUAGES, format_func=NAMES.get, key="lang", bind=QP, default="en")
+lang = st.segmented_control("Language · 语言 (en · 中文 zh)", LANGUAGES, key="lang", bind=QP, default="en")
 t = partial(tr, lang or "en")
 view = current_view()
 models, x = pair_models(view), view.dataset.test.x
