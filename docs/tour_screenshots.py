@@ -25,7 +25,9 @@ def main(lang: str = "en") -> None:
                 page.locator("h1").first.click(timeout=240_000)  # the first render builds the bank
                 page.keyboard.press("ArrowRight")
                 page.wait_for_function(f"() => location.search.includes('step={step}')", timeout=120_000)
-                wait_for_app(page)
+            page.wait_for_timeout(1500)  # the rerun starts after the URL changes
+            wait_for_app(page, timeout_ms=240_000)
+            page.wait_for_function("() => !document.querySelector('[data-testid=\"stSpinner\"]')", timeout=240_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / f"{lang}-step{step:02d}.png"), full_page=True)
             print(step, page.url, flush=True)

@@ -296,9 +296,10 @@ def claim(name: str, holds: bool, **values) -> Claim:
 
 def closing(recon: Reconstruction, hole_: Hole, beta: BetaRow, filled: Conditional | None) -> list[Claim]:
     """What holds of the tutorial's argument on this pair, each decided by a number the steps showed."""
+    worst = {kind: s["max_distance"] for kind, s in hole_.scores.items()}  # the hole need not sit at t = 0.5
     claims = [
         claim("recon", recon.mse["ae"] < recon.mse["vae"], ae=recon.mse["ae"], vae=recon.mse["vae"]),
-        claim("mid", hole_.midpoint["ae"] > hole_.midpoint["vae"], ae=hole_.midpoint["ae"], vae=hole_.midpoint["vae"]),
+        claim("mid", worst["ae"] > worst["vae"], ae=worst["ae"], vae=worst["vae"]),
         claim("collapse", beta.active == beta.latent_dim, active=beta.active, dim=beta.latent_dim),
     ]
     if filled is not None:

@@ -113,10 +113,10 @@ STRINGS: dict[str, str] = {
     "s10_body": "Each line below is decided by the numbers the steps above showed for this pair.",
     "c_recon_yes": "The AE reconstructs this moon better ({ae:.5f} vs {vae:.5f} MSE): the VAE pays for its KL term.",
     "c_recon_no": "The VAE reconstructs this moon as well or better ({vae:.5f} vs {ae:.5f} MSE).",
-    "c_mid_yes": "The AE's midpoint decodes further from any real image than the VAE's ({ae:.4f} vs {vae:.4f}): "
-    "the hole is there.",
-    "c_mid_no": "The AE's midpoint is not worse than the VAE's ({ae:.4f} vs {vae:.4f}): on this pair there is no hole "
-    "to show.",
+    "c_mid_yes": "The worst point on the AE's line decodes further from any real image than the VAE's ({ae:.4f} vs "
+    "{vae:.4f}): the hole is there.",
+    "c_mid_no": "The worst point on the AE's line is no further from a real image than the VAE's ({ae:.4f} vs "
+    "{vae:.4f}): on this pair there is no hole to show.",
     "c_collapse_yes": "The VAE uses {active} of its {dim} dimensions: no posterior collapse.",
     "c_collapse_no": "The VAE uses only {active} of its {dim} dimensions: part of it has collapsed.",
     "c_cvae_yes": "CVAE completions are sharper than the regression's average ({sharp:.3f} vs {reg:.3f}).",

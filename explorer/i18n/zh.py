@@ -103,8 +103,9 @@ STRINGS: dict[str, str] = {
     "s10_body": "下面每一条都由前面各步对这个模型对算出的数字决定。",
     "c_recon_yes": "AE 对这个月亮重建得更好（MSE {ae:.5f} 对 {vae:.5f}）：VAE 要为 KL 项付出代价。",
     "c_recon_no": "VAE 对这个月亮重建得一样好或更好（MSE {vae:.5f} 对 {ae:.5f}）。",
-    "c_mid_yes": "AE 的中点解码结果比 VAE 的离真实图像更远（{ae:.4f} 对 {vae:.4f}）：空洞确实存在。",
-    "c_mid_no": "AE 的中点并不比 VAE 的差（{ae:.4f} 对 {vae:.4f}）：在这个模型对上没有可展示的空洞。",
+    "c_mid_yes": "AE 直线上最差的点比 VAE 的离真实图像更远（{ae:.4f} 对 {vae:.4f}）：空洞确实存在。",
+    "c_mid_no": "AE 直线上最差的点并不比 VAE 的离真实图像更远（{ae:.4f} 对 {vae:.4f}）："
+    "在这个模型对上没有可展示的空洞。",
     "c_collapse_yes": "VAE 用到了全部 {dim} 个维度中的 {active} 个：没有后验坍缩。",
     "c_collapse_no": "VAE 只用到了 {dim} 个维度中的 {active} 个：部分维度已经坍缩。",
     "c_cvae_yes": "CVAE 的补全比回归的平均图像更清晰（{sharp:.3f} 对 {reg:.3f}）。",
