@@ -174,20 +174,3 @@ def test_the_scrubber_decodes_both_models_live(browser, app_url):
     released.wait_for(timeout=30_000)
     assert float(released.text_content().split("t = ")[1].split()[0]) > 0.9
     page.close()
-
-
-def test_tour_steps_forward_with_the_arrow_key_and_keeps_the_step_in_the_url(browser, app_url):
-    """→ on the page clicks Next: after each press the URL names the next step (and the language)."""
-    from explorer.tour import STEPS
-
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{app_url}/tour?lang=zh&step=1")
-    wait_for_app(page)
-    for step in range(2, STEPS + 1):
-        page.locator("h1").first.click(
-            timeout=240_000
-        )  # the first render builds the bank  # focus the page, not a widget
-        page.keyboard.press("ArrowRight")
-        page.wait_for_function(f"() => location.search.includes('step={step}')", timeout=60_000)
-        assert "lang=zh" in page.url
-    page.close()
