@@ -3,6 +3,7 @@
 import streamlit as st
 import torch
 
+from explorer.i18n import tr
 from explorer.ui import settle_garbage, urlstate
 from explorer.ui.context import sidebar
 
@@ -12,6 +13,12 @@ torch.set_num_threads(1)
 st.set_page_config(page_title="Latent Explorer", page_icon="🌗", layout="wide")
 
 PAGES = [
+    st.Page(
+        "explorer/ui/pages/tour.py",
+        title=tr(st.query_params.get("lang", "en"), "page_title"),
+        icon=":material/tour:",
+        url_path="tour",
+    ),
     st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon="🗺️", url_path="map", default=True),
     st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon="🎚️", url_path="decoder"),
     st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon="✋", url_path="drag"),

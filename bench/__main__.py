@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference"]
+SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference", "tour"]
 
 
 def machine() -> str:
@@ -72,6 +72,7 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
 
     from bench import browser, compute, inference
     from bench import distributed as dist_bench
+    from bench import tour as tour_bench
 
     sections = [section]
     r: dict = {}
@@ -150,6 +151,7 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
             ),
         ]
     rows += [row(*cells, None) for cells in dist_bench.section(quick, r)] if "distributed" in sections else []
+    rows += [row(*cells, None) for cells in tour_bench.section(quick, r)] if "tour" in sections else []
     if "umap" in sections:
         r.update(compute.cached_projection(quick))
         r.update(browser.umap_fresh(quick))

@@ -91,6 +91,9 @@ SPECS: dict[str, Param] = {
     "cond_mask": _choice("top", "bottom", "left", "right"),
     "cond_n": _ints(2, 16),
     "cond_fill_seed": SEED,
+    # tour
+    "lang": _choice("en", "zh"),
+    "step": _ints(1, 10),
 }
 # Keys with a number in them: the decoder's z0..z127, the conditional page's cz0..cz127.
 PATTERNS: list[tuple[re.Pattern, Param]] = [

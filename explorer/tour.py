@@ -1,0 +1,309 @@
+"""The guided tour's numbers: one pure function per step, computed on the spot from the chosen pair.
+
+Each returns a small dataclass; the page (explorer/ui/pages/tour.py) only formats it through the
+string catalogue (explorer/i18n). Everything here reuses training.metrics, explorer.latents and
+explorer.analyses; nothing is re-derived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from explorer import analyses, latents
+from training.losses import kl_to_standard_normal
+from training.metrics import Bank, active_units, manifold_distance, reconstruction_errors
+from training.models import LOGVAR_RANGE, Posterior, reparameterise
+from training.moons import nearest_phase_index
+
+STEPS = 10  # nine steps and the closing statement
+CRESCENT, FULL = 0.1, 0.5  # the tutorial's two training moons, as phases
+PATH_STEPS = 11  # decodes along a straight line, endpoints included
+COLLAPSED_KL = 0.01  # nats: a dimension whose mean KL is below this carries (almost) nothing
+
+
+def item_at(dataset, phase: float) -> int:
+    """The test item nearest to phase (moons); elsewhere phase picks a fraction of the split."""
+    test = dataset.test
+    if "phase" in test.factors:
+        return nearest_phase_index(test.factors["phase"], phase)
+    return int(round(phase * (len(test) - 1)))
+
+
+def endpoints(dataset) -> tuple[int, int]:
+    """A crescent and a full moon (moons), else two items a third of the split apart."""
+    return item_at(dataset, CRESCENT), item_at(dataset, FULL)
+
+
+# --- 1. an autoencoder --------------------------------------------------------------------------------
+
+
+@dataclass
+class Reconstruction:
+    image: np.ndarray  # (C, H, W)
+    ae_code: np.ndarray  # (D,)
+    vae_mean: np.ndarray  # (D,)
+    vae_std: np.ndarray  # (D,)
+    decoded: dict[str, np.ndarray]  # kind -> (C, H, W), the decode of the code (VAE: of mu)
+    mse: dict[str, float]  # kind -> mean squared pixel error of that decode
+    bce: dict[str, float]  # kind -> summed BCE (nats), the loss the models were trained on
+
+
+@torch.no_grad()
+def reconstruction(models: dict, codes: dict[str, latents.Codes], x: torch.Tensor, index: int) -> Reconstruction:
+    story = analyses.endpoint_story(models, codes, x[index], index)
+    errors = {kind: reconstruction_errors(m, x[index : index + 1]) for kind, m in models.items()}
+    decoded = {kind: latents.decode(m, codes[kind].mean[index][None])[0] for kind, m in models.items()}
+    return Reconstruction(
+        x[index].numpy(),
+        codes["ae"].mean[index],
+        story.mean,
+        story.std,
+        decoded,
+        story.recon_mse,
+        {kind: e["recon_bce"] for kind, e in errors.items()},
+    )
+
+
+# --- 2. the hole ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Hole:
+    interps: dict[str, analyses.Interpolation]
+    scores: dict[str, dict]  # analyses.scored_paths: distances per step, phases (moons)
+    t: float
+    at_t: dict[str, np.ndarray]  # kind -> (C, H, W) decode at fraction t
+    distance_at_t: dict[str, float]
+    midpoint: dict[str, float]  # kind -> distance of the decode at t = 0.5
+
+
+def hole(models: dict, codes: dict[str, latents.Codes], bank: Bank, a: int, b: int, t: float) -> Hole:
+    interps = analyses.interpolate(models, codes, a, b, PATH_STEPS)
+    at = {kind: analyses.decode_at(models[kind], interps[kind], "linear", t) for kind in models}
+    mid = {kind: analyses.decode_at(models[kind], interps[kind], "linear", 0.5) for kind in models}
+    dist = {kind: float(manifold_distance(img[None], bank)[0][0]) for kind, img in at.items()}
+    mid_dist = {kind: float(manifold_distance(img[None], bank)[0][0]) for kind, img in mid.items()}
+    return Hole(interps, analyses.scored_paths(interps, bank), t, at, dist, mid_dist)
+
+
+# --- 3. codes as distributions: z = mu + sigma * eps ---------------------------------------------------
+
+
+@dataclass
+class Sample:
+    mean: np.ndarray  # (D,)
+    std: np.ndarray  # (D,)
+    eps: float
+    z: np.ndarray  # (D,) mu + sigma * eps, eps the same in every dimension
+    grad_mean: np.ndarray  # (D,) dz/dmu by autograd: 1
+    grad_std: np.ndarray  # (D,) dz/dsigma by autograd: eps
+    decoded: np.ndarray  # (C, H, W)
+    distance: float  # of the decode to the nearest real image
+    sigmas_from_mean: float  # |z - mu| / sigma, the same eps read back
+
+
+def sample(vae, bank: Bank, x: torch.Tensor, eps: float) -> Sample:
+    with torch.no_grad():
+        posterior = vae.encode(x[None])
+    mean = posterior.mean.clone().requires_grad_(True)  # (1, D)
+    std = posterior.std.clone().requires_grad_(True)
+    noise = torch.full_like(std, float(eps))
+    z = reparameterise(Posterior(mean, std), True, noise)  # the training path, gradients kept
+    grad_mean, grad_std = torch.autograd.grad(z.sum(), (mean, std))
+    z = z.detach().numpy()
+    decoded = latents.decode(vae, z)[0]
+    back = np.abs(z[0] - mean.detach().numpy()[0]) / std.detach().numpy()[0]
+    return Sample(
+        mean.detach().numpy()[0],
+        std.detach().numpy()[0],
+        float(eps),
+        z[0],
+        grad_mean.numpy()[0],
+        grad_std.numpy()[0],
+        decoded,
+        float(manifold_distance(decoded[None], bank)[0][0]),
+        float(back.mean()),
+    )
+
+
+# --- 4. why log sigma^2 ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LogVariance:
+    logvar: np.ndarray  # (D,) what the encoder's head outputs for this image
+    std: np.ndarray  # (D,) exp(logvar / 2)
+    split_std: tuple[float, float]  # smallest and largest sigma over the test split
+    split_logvar: tuple[float, float]
+    ratio: float  # largest / smallest sigma: the scale a direct sigma head would have to span
+    step_change: float  # relative change of the smallest sigma when a direct head moves by 0.01
+    clamp: tuple[float, float]  # the model's log sigma^2 clamp
+
+
+def log_variance(vae_codes: latents.Codes, index: int) -> LogVariance:
+    std = vae_codes.std  # (N, D)
+    logvar = 2 * np.log(std)
+    lo, hi = float(std.min()), float(std.max())
+    return LogVariance(
+        logvar[index],
+        std[index],
+        (lo, hi),
+        (float(logvar.min()), float(logvar.max())),
+        hi / lo,
+        0.01 / lo,
+        LOGVAR_RANGE,
+    )
+
+
+# --- 5. the KL term and beta --------------------------------------------------------------------------
+
+
+@dataclass
+class KLTerm:
+    mean: np.ndarray  # (D,)
+    std: np.ndarray  # (D,)
+    per_dim: np.ndarray  # (D,) 1/2 (mu^2 + sigma^2 - 1 - log sigma^2), nats
+    reconstruction: float  # summed BCE of the decode of mu, nats
+    beta: float
+    objective: float  # reconstruction + beta * KL: what a beta-VAE minimises for this image
+    kl_share: float  # beta * KL / objective
+
+
+@dataclass
+class BetaRow:
+    set_id: str
+    beta: float
+    mean_kl: float  # nats per image over the test split
+    active: int  # latent units in use (training.metrics.active_units)
+    collapsed: int  # dimensions whose mean KL < COLLAPSED_KL
+    latent_dim: int
+
+
+@torch.no_grad()
+def kl_term(vae, x: torch.Tensor, beta: float) -> KLTerm:
+    posterior = vae.encode(x[None])
+    per_dim = kl_to_standard_normal(posterior.mean, posterior.std)[0].numpy()
+    recon = reconstruction_errors(vae, x[None])["recon_bce"]
+    kl = float(per_dim.sum())
+    objective = recon + beta * kl
+    return KLTerm(
+        posterior.mean[0].numpy(),
+        posterior.std[0].numpy(),
+        per_dim,
+        recon,
+        float(beta),
+        objective,
+        beta * kl / objective if objective else 0.0,
+    )
+
+
+def beta_row(set_id: str, beta: float, vae_codes: latents.Codes) -> BetaRow:
+    """A trained VAE's KL and active units, from its test-split codes."""
+    mean, std = torch.from_numpy(vae_codes.mean), torch.from_numpy(vae_codes.std)
+    per_dim = kl_to_standard_normal(mean, std).mean(0).numpy()  # (D,) mean over the split
+    active, _ = active_units(mean)
+    return BetaRow(
+        set_id, float(beta), float(per_dim.sum()), int(active), int((per_dim < COLLAPSED_KL).sum()), len(per_dim)
+    )
+
+
+# --- 6. the midpoint, measured ----------------------------------------------------------------------
+
+
+@dataclass
+class Midpoint:
+    interps: dict[str, analyses.Interpolation]
+    scores: dict[str, dict]  # analyses.scored_paths: distances and (moons) recovered phases per step
+    middle: int  # the step at t = 0.5
+    truth: np.ndarray | None  # (S, C, H, W) true renders at evenly spaced phases (moons)
+    lab: dict[str, dict] | None  # kind -> `python -m training lab` summary for this regime and code size
+
+
+def midpoint(
+    models: dict,
+    codes: dict[str, latents.Codes],
+    bank: Bank,
+    dataset,
+    a: int,
+    b: int,
+    steps: int,
+    run_config=None,
+    lab_results: dict | None = None,
+) -> Midpoint:
+    """run_config (the pair's RunConfig) and lab_results pick the lab's cell for this regime and code size."""
+    interps = analyses.interpolate(models, codes, a, b, steps)
+    test, side = dataset.test, dataset.image_shape[-1]
+    truth = None
+    if "phase" in test.factors:
+        truth = analyses.true_renders(test.factors["phase"][a], test.factors["phase"][b], steps, side)
+    lab = None
+    config = run_config
+    if lab_results is not None and config is not None and config.data.name == "moons":
+        from training.lab import _cell  # the lab's own cell look-up
+
+        try:
+            lab = {kind: _cell(lab_results, config.data.regime, config.model.latent_dim, kind) for kind in models}
+        except StopIteration:  # the lab did not run this regime and code size
+            lab = None
+    return Midpoint(interps, analyses.scored_paths(interps, bank), steps // 2, truth, lab)
+
+
+# --- 9. conditional VAE ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Conditional:
+    label: int
+    samples: np.ndarray  # (n, C, H, W) CVAE draws of the class
+    mean_image: np.ndarray  # (C, H, W) the regression's one image of it
+    sample_spread: float  # mean per-pixel std across the draws: how much they differ
+    item: int  # the test image whose half is filled in
+    completion: analyses.Completion
+
+
+FILL_MASK, FILL_N = "top", 8  # the visible half and how many completions the tour draws
+
+
+def conditional(label_set: dict, half_set: dict, half_test, label: int, seed: int = 0) -> Conditional:
+    """label_set / half_set: {"cvae": model, "regression": model}; half_test: the half set's test split."""
+    samples, mean_image = analyses.class_samples(label_set["cvae"], label_set["regression"], label, seed)
+    spread = float(samples.std(axis=0).mean())
+    labels = None if half_test.y is None else half_test.y.numpy()
+    item = latents.class_item(labels, label) if labels is not None else None
+    item = int(item if item is not None else min(label, len(half_test) - 1))
+    done = analyses.complete_half(
+        half_set["cvae"], half_set["regression"], half_test.x[item : item + 1], FILL_MASK, FILL_N, seed
+    )
+    return Conditional(label, samples, mean_image, spread, item, done)
+
+
+# --- the closing statement -------------------------------------------------------------------------------
+
+
+@dataclass
+class Claim:
+    holds: bool
+    key: str  # catalogue key: c_<name>_yes or c_<name>_no
+    values: dict  # its placeholders
+
+
+def claim(name: str, holds: bool, **values) -> Claim:
+    return Claim(bool(holds), f"c_{name}_{'yes' if holds else 'no'}", values)
+
+
+def closing(recon: Reconstruction, hole_: Hole, beta: BetaRow, filled: Conditional | None) -> list[Claim]:
+    """What holds of the tutorial's argument on this pair, each decided by a number the steps showed."""
+    worst = {kind: s["max_distance"] for kind, s in hole_.scores.items()}  # the hole need not sit at t = 0.5
+    claims = [
+        claim("recon", recon.mse["ae"] < recon.mse["vae"], ae=recon.mse["ae"], vae=recon.mse["vae"]),
+        claim("mid", worst["ae"] > worst["vae"], ae=worst["ae"], vae=worst["vae"]),
+        claim("collapse", beta.active == beta.latent_dim, active=beta.active, dim=beta.latent_dim),
+    ]
+    if filled is not None:
+        done = filled.completion
+        sharp = float(done.sharpness.mean())
+        claims.append(claim("cvae", sharp > done.regression_sharpness, sharp=sharp, reg=done.regression_sharpness))
+    return claims
