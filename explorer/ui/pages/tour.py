@@ -20,6 +20,7 @@ from training.lab import RESULTS as LAB_RESULTS
 from training.store import find_sets
 
 HOLE_GRID = 64
+SPARSE_2D = "moons-sparse-2d"  # steps 7-8 need a 2-D code: the tutorial's sparse pair when this one is not
 code = latents.format_code
 
 
@@ -242,14 +243,83 @@ def step_6() -> None:
     full_page("half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL, lab_steps=steps)
 
 
+def inference_image() -> tuple[str, int, object] | None:
+    """(pair id, test item, ImageInference) for step 7's image: this pair if 2-D, else the bundled sparse pair."""
+    if view.latent_dim == 2:
+        pair_id, path, stamp, data = view.pair_id, view.path, view.stamp, view.dataset
+    else:
+        info = find_sets("pair").get(SPARSE_2D)
+        if info is None:
+            return None
+        pair_id, path, stamp = info.id, str(info.path), info.stamp
+        data = cache.dataset(path, stamp)
+    index = dict(zip(("crescent", "full"), tour.endpoints(data)))[st.session_state.get("tour_moon_pick", "crescent")]
+    return pair_id, index, cache.image_inference(path, stamp, index)
+
+
 def step_7() -> None:
     st.latex(r"\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}\big(q(z|x)\,\|\,p(z|x)\big)")
-    st.info(t("missing", what="training/inference.py (branch d-infer)"))
+    moon = st.segmented_control(
+        t("s7_control"), ["crescent", "full"], key="tour_moon", default="crescent", format_func=lambda m: t(f"moon_{m}")
+    )
+    st.session_state["tour_moon_pick"] = moon or "crescent"  # kept for step 8 (widget state is dropped off-page)
+    found = inference_image()
+    if found is None:
+        st.info(t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
+        return
+    pair_id, index, r = found
+    st.plotly_chart(figures.posterior_map(r, height=420), key="tour_posterior")
+    st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
+    st.markdown(
+        t(
+            "s7_result",
+            pair=plain(pair_id),
+            item=index,
+            log_px=r.log_px,
+            recon=r.reconstruction,
+            kl_prior=r.kl_prior,
+            elbo=r.elbo,
+            elbo_se=r.elbo_se,
+            gap=r.kl_posterior,
+        )
+    )
+    gap = max(r.kl_posterior, 1e-12)
+    st.markdown(
+        t(
+            "s7_estep",
+            star=r.elbo_star,
+            star_se=r.elbo_star_se,
+            gap=r.kl_posterior,
+            amort=r.amortisation_gap,
+            share=r.amortisation_gap / gap,
+            approx=r.approximation_gap,
+        )
+    )
+    full_page("inference", pair=pair_id, pick=index)
 
 
 def step_8() -> None:
     st.latex(r"\mathcal{L}_k = \mathbb{E}\Big[\log \tfrac{1}{k}\textstyle\sum_{i=1}^k \tfrac{p(x, z_i)}{q(z_i|x)}\Big]")
-    st.info(t("missing", what="training/inference.py (branch d-infer)"))
+    found = inference_image()
+    if found is None:
+        st.info(t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
+        return
+    pair_id, index, r = found
+    k = st.select_slider(t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
+    st.plotly_chart(figures.iwae_curve(r), key="tour_iwae")
+    st.markdown(
+        t(
+            "s8_result",
+            item=index,
+            k=k,
+            iwae=r.iwae[k],
+            gap=r.log_px - r.iwae[k],
+            log_px=r.log_px,
+            elbo_gap=r.log_px - r.iwae[1],
+            ess=r.ess[k],
+        )
+    )
+    full_page("inference", pair=pair_id, pick=index)
 
 
 def step_9() -> None:
@@ -308,7 +378,8 @@ def step_10() -> None:
     this = next(r for r in beta_rows() if r.set_id == view.pair_id)
     sets = conditional_sets()
     filled = tour.conditional(sets[1], sets[3], sets[4].test, 0) if sets else None
-    for c in tour.closing(recon, hole, this, filled):
+    found = inference_image()
+    for c in tour.closing(recon, hole, this, filled, found[2] if found else None):
         mark = ":green[:material/check_circle:]" if c.holds else ":orange[:material/cancel:]"
         st.markdown(f"{mark} **{t('holds' if c.holds else 'fails')}.** {t(c.key, **c.values)}")
 
