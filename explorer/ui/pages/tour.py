@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from explorer import analyses, figures, latents, tour
+from explorer import analyses, figures, latents, tour, verdict
 from explorer.i18n import LANGUAGES, tr
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, current_view
@@ -20,7 +20,10 @@ from training.lab import RESULTS as LAB_RESULTS
 from training.store import find_sets
 
 HOLE_GRID = 64
-SPARSE_2D = "moons-sparse-2d"  # steps 7-8 need a 2-D code: the tutorial's sparse pair when this one is not
+SPARSE_1D, SPARSE_2D = (
+    "moons-sparse-1d",
+    "moons-sparse-2d",
+)  # the tutorial's 1-D code (step 6); steps 7-8 need a 2-D one
 code = latents.format_code
 
 
@@ -240,7 +243,39 @@ def step_6() -> None:
                     dist_sd=cell["c2f_mean_distance"]["std"],
                 )
             )
+    config = view.pair["vae"].config
+    if config.data.name == "moons":
+        lab_lines(config.data.regime, view.latent_dim)
+    whole_line()
     full_page("half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL, lab_steps=steps)
+
+
+def lab_lines(regime: str, dim: int) -> None:
+    """The lab's sentences over seeds, each with its bootstrap interval (lab/results.json)."""
+    results = lab_results()
+    for line in verdict.lab_verdicts(results, regime, dim) if results else []:
+        st.markdown(t("s6_lab_verdict", regime=regime, dim=dim, verdict=line))
+
+
+def whole_line() -> None:
+    """The tutorial's 1-D code: the moons-sparse-1d pair's whole line, decoded, for both models."""
+    info = find_sets("pair").get(SPARSE_1D)
+    if info is None:
+        st.info(t("missing", what=SPARSE_1D))
+        return
+    path, stamp = str(info.path), info.stamp
+    pair = cache.model_set(path, stamp)
+    models_1d = {kind: pair[kind].model for kind in KINDS}
+    codes_1d = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
+    train_1d = {kind: cache.codes(path, stamp, kind, "train") for kind in KINDS}
+    panels = analyses.line_panels(models_1d, codes_1d, train_1d, cache.bank(path, stamp), LABELS)
+    real = [
+        t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
+    ]
+    st.markdown(t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
+    st.plotly_chart(figures.line_strips(panels), key="tour_line_strips")
+    if (view.latent_dim, view.pair_id) != (1, info.id):
+        lab_lines(pair["vae"].config.data.regime, 1)
 
 
 def inference_image() -> tuple[str, int, object] | None:
