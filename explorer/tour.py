@@ -1,6 +1,6 @@
 """The guided tour's numbers: one pure function per step, computed on the spot from the chosen pair.
 
-Each returns a small dataclass; the page (explorer/ui/pages/tour.py) only formats it through the
+Each returns a small dataclass; the page (explorer/ui/tour_steps.py) only formats it through the
 string catalogue (explorer/i18n). Everything here reuses training.metrics, explorer.latents and
 explorer.analyses; nothing is re-derived.
 """
