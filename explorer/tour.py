@@ -1,6 +1,6 @@
 """The guided tour's numbers: one pure function per step, computed on the spot from the chosen pair.
 
-Each returns a small dataclass; the page (explorer/ui/pages/tour.py) only formats it through the
+Each returns a small dataclass; the page (explorer/ui/tour_steps.py) only formats it through the
 string catalogue (explorer/i18n). Everything here reuses training.metrics, explorer.latents and
 explorer.analyses; nothing is re-derived.
 """
@@ -22,6 +22,7 @@ STEPS = 10  # nine steps and the closing statement
 CRESCENT, FULL = 0.1, 0.5  # the tutorial's two training moons, as phases
 PATH_STEPS = 11  # decodes along a straight line, endpoints included
 COLLAPSED_KL = 0.01  # nats: a dimension whose mean KL is below this carries (almost) nothing
+IWAE_SLACK = 0.05  # nats: Monte Carlo noise allowed when IWAE-k is checked to rise with k
 
 
 def item_at(dataset, phase: float) -> int:
@@ -294,8 +295,24 @@ def claim(name: str, holds: bool, **values) -> Claim:
     return Claim(bool(holds), f"c_{name}_{'yes' if holds else 'no'}", values)
 
 
-def closing(recon: Reconstruction, hole_: Hole, beta: BetaRow, filled: Conditional | None) -> list[Claim]:
-    """What holds of the tutorial's argument on this pair, each decided by a number the steps showed."""
+def bound_claims(r) -> list[Claim]:
+    """Steps 7 and 8 on one image (r: explorer.inference.ImageInference): the ELBO is below log p(x) (within
+    2 standard errors), the encoder leaves most of the gap (amortisation > approximation), IWAE-k closes it."""
+    ks = sorted(r.iwae)
+    gaps = [r.log_px - r.iwae[k] for k in ks]
+    rising = all(b >= a - IWAE_SLACK for a, b in zip(gaps[1:], gaps))  # gaps shrink as k grows
+    return [
+        claim("elbo", r.elbo <= r.log_px + 2 * r.elbo_se, elbo=r.elbo, log_px=r.log_px, gap=r.kl_posterior),
+        claim("estep", r.amortisation_gap > r.approximation_gap, amort=r.amortisation_gap, approx=r.approximation_gap),
+        claim("iwae", rising and gaps[-1] < gaps[0], k=ks[-1], gap=gaps[-1], elbo_gap=gaps[0]),
+    ]
+
+
+def closing(
+    recon: Reconstruction, hole_: Hole, beta: BetaRow, filled: Conditional | None, inference=None
+) -> list[Claim]:
+    """What holds of the tutorial's argument on this pair, each decided by a number the steps showed.
+    inference: step 7's explorer.inference.ImageInference, None without a 2-D pair."""
     worst = {kind: s["max_distance"] for kind, s in hole_.scores.items()}  # the hole need not sit at t = 0.5
     claims = [
         claim("recon", recon.mse["ae"] < recon.mse["vae"], ae=recon.mse["ae"], vae=recon.mse["vae"]),
@@ -306,4 +323,6 @@ def closing(recon: Reconstruction, hole_: Hole, beta: BetaRow, filled: Condition
         done = filled.completion
         sharp = float(done.sharpness.mean())
         claims.append(claim("cvae", sharp > done.regression_sharpness, sharp=sharp, reg=done.regression_sharpness))
+    if inference is not None:
+        claims[3:3] = bound_claims(inference)  # in step order: before the CVAE's line
     return claims

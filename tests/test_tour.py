@@ -78,3 +78,29 @@ def test_every_step_renders(app, lang):
     assert seen == [CATALOGUES[lang][f"s{n}_title"] for n in range(1, tour.STEPS + 1)]
     at.button(key="tour_back").click().run()
     assert at.session_state["step"] == tour.STEPS - 1
+
+
+def inference(log_px, elbo, star, iwae):
+    """The fields of explorer.inference.ImageInference that steps 7-8's closing lines read."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        log_px=log_px,
+        elbo=elbo,
+        elbo_se=0.01,
+        kl_posterior=log_px - elbo,
+        approximation_gap=log_px - star,
+        amortisation_gap=star - elbo,
+        iwae=iwae,
+    )
+
+
+def test_bound_claims_follow_the_numbers():
+    # the bundled sparse pair's crescent: the encoder leaves most of the gap and IWAE-k closes in
+    good = tour.bound_claims(inference(-23.6, -70.9, -24.7, {1: -70.9, 50: -23.8, 5000: -23.6}))
+    assert [c.holds for c in good] == [True, True, True]
+    assert good[0].values["gap"] == pytest.approx(47.3)
+    # an ELBO above log p(x), a gap left by the Gaussian family, IWAE-k falling back: each line flips
+    bad = tour.bound_claims(inference(-23.6, -23.0, -30.0, {1: -23.0, 50: -25.0, 5000: -26.0}))
+    assert [c.holds for c in bad] == [False, False, False]
+    assert [c.key for c in bad] == ["c_elbo_no", "c_estep_no", "c_iwae_no"]

@@ -110,4 +110,31 @@ STRINGS: dict[str, str] = {
     "c_collapse_no": "VAE 只用到了 {dim} 个维度中的 {active} 个：部分维度已经坍缩。",
     "c_cvae_yes": "CVAE 的补全比回归的平均图像更清晰（{sharp:.3f} 对 {reg:.3f}）。",
     "c_cvae_no": "CVAE 的补全并不比回归的更清晰（{sharp:.3f} 对 {reg:.3f}）。",
+    # steps 6-8 and their closing lines (m-tour2)
+    "s7_control": "哪一张图像",
+    "moon_crescent": "新月",
+    "moon_full": "满月",
+    "s7_result": "**{pair}** 的测试图像 {item}：log p(x) = {log_px:.2f} nats，用数值积分精确求得。证据下界 ELBO = E_q "
+    "log p(x|z) − KL(q ‖ p(z)) = {recon:.2f} − {kl_prior:.2f} = {elbo:.2f} ± {elbo_se:.2f}（从 q 抽 5,000"
+    " 个样本）。两者之差 KL(q(z|x) ‖ p(z|x)) = {gap:.2f} nats，就是编码器给出的高斯分布在这张图像上的"
+    "代价。",
+    "s7_estep": "E 步：只为这一张图像优化的高斯分布 q* 的 ELBO 为 {star:.2f} ± {star_se:.2f}。ELBO 与 log p(x) 之间的"
+    " {gap:.2f} nats 中，{amort:.2f}（{share:.0%}）是编码器留下的摊销差距（一个网络服务所有图像）；"
+    "{approx:.2f} 是任何对角高斯都无法消除的近似差距。",
+    "s8_control": "k（重要性样本数）",
+    "s8_result": "图像 {item}：IWAE-{k} = {iwae:.2f} nats，比精确的 log p(x) = {log_px:.2f} 低 {gap:.2f}"
+    "（k = 1 即 ELBO，低 {elbo_gap:.2f}）。这 {k} 个权重的有效样本量为 {ess:.1f}；它越小，估计越依赖少数几个样本。",
+    "s6_lab_verdict": "多个随机种子上的实验（{regime} 训练条件，潜变量维度 {dim}）：{verdict}",
+    "s6_line": "教程本身用的一维编码（**{pair}**）：从一端到另一端的每个编码及其解码，下方是每个解码恢复出的月相"
+    "（绿色：真实的月亮）。{verdicts}",
+    "s6_line_real": "{model}：沿直线的 {n} 个解码中有 {real} 个是真实的月亮。",
+    "c_elbo_yes": "ELBO 在这里确实是下界：{elbo:.2f} ≤ log p(x) = {log_px:.2f}，差距就是 KL(q ‖ p(z|x)) "
+    "= {gap:.2f} nats。",
+    "c_elbo_no": "估计出的 ELBO（{elbo:.2f}）超过 log p(x) = {log_px:.2f}，超出量大于其噪声（差距 {gap:.2f}）。",
+    "c_estep_yes": "差距主要来自编码器而不是高斯分布族：摊销差距 {amort:.2f}，近似差距 {approx:.2f} nats；"
+    "对这张图像做一次 E 步就能消除大部分差距。",
+    "c_estep_no": "差距主要来自高斯分布族而不是编码器：近似差距 {approx:.2f}，摊销差距 {amort:.2f} nats；"
+    "仅靠 E 步无法消除。",
+    "c_iwae_yes": "随着 k 增大，IWAE-k 逐步逼近 log p(x)：k = {k} 时还差 {gap:.2f} nats，ELBO 差 {elbo_gap:.2f}。",
+    "c_iwae_no": "IWAE-k 并没有稳定地逼近 log p(x)：k = {k} 时还差 {gap:.2f} nats，ELBO 差 {elbo_gap:.2f}。",
 }

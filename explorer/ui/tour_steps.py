@@ -1,0 +1,441 @@
+"""The tour's step renderers (explorer/ui/pages/tour.py lays out the page and picks one).
+
+Each step_N(c) draws one step from a TourContext: text through c.t (explorer/i18n), numbers from
+explorer/tour.py and explorer/inference.py through explorer/ui/cache.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from explorer import analyses, figures, latents, tour, verdict
+from explorer.ui import cache
+from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.text import plain
+from explorer.ui.widgets import show_image, show_strip
+from training.lab import RESULTS as LAB_RESULTS
+from training.metrics import Bank
+from training.store import find_sets
+
+HOLE_GRID = 64
+SPARSE_1D = "moons-sparse-1d"  # the tutorial's own 1-D code (step 6)
+SPARSE_2D = "moons-sparse-2d"  # steps 7-8 integrate the posterior: they need a 2-D code
+code = latents.format_code
+
+
+@dataclass
+class TourContext:
+    """What every step reads: the language's tr, the chosen pair and its two endpoint items."""
+
+    t: Callable[..., str]
+    view: View
+    models: dict  # kind -> model
+    bank: Bank
+    crescent: int
+    full: int
+    state: dict  # query parameters every "open in the full page" link carries
+
+    @property
+    def x(self):
+        return self.view.dataset.test.x  # (N, C, H, W)
+
+    @property
+    def vae(self):
+        return self.models["vae"]
+
+
+def full_page(c: TourContext, page: str, **params) -> None:
+    query = {**c.state, **{k: str(v) for k, v in params.items()}}
+    st.page_link(
+        f"explorer/ui/pages/{page}.py", label=c.t("open_full"), icon=":material/open_in_new:", query_params=query
+    )
+
+
+def item_control(c: TourContext, key: str, label: str) -> int:
+    return tour.item_at(c.view.dataset, st.slider(label, 0.0, 1.0, tour.CRESCENT, 0.01, key=key))
+
+
+def conditional_sets():
+    """(label set, half set, half set's test split) as {kind: model}; None where not bundled."""
+    choices = find_sets("conditional")
+    found = {}
+    for condition in ("label", "half"):
+        info = next((i for i in choices.values() if i.condition == condition and i.dataset == "digits"), None)
+        info = info or next((i for i in choices.values() if i.condition == condition), None)
+        if info is not None:
+            found[condition] = (info, cache.model_set(str(info.path), info.stamp))
+    if len(found) < 2:
+        return None
+    (label_info, label_set), (half_info, half_set) = found["label"], found["half"]
+    as_dict = lambda s: {kind: s[kind].model for kind in ("cvae", "regression")}  # noqa: E731
+    return (
+        label_info,
+        as_dict(label_set),
+        half_info,
+        as_dict(half_set),
+        cache.dataset(str(half_info.path), half_info.stamp),
+    )
+
+
+def lab_results() -> dict | None:
+    return cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime) if LAB_RESULTS.is_file() else None
+
+
+def step_1(c: TourContext) -> None:
+    item = item_control(c, "tour_phase1", c.t("s1_control"))
+    r = tour.reconstruction(c.models, c.view.codes, c.x, item)
+    images = [(r.image, c.t("cap_input"))] + [(r.decoded[k], c.t("cap_decode", model=LABELS[k])) for k in KINDS]
+    for col, (image, caption) in zip(st.columns(6), images):
+        with col:
+            show_image(image, caption, target=112)
+    st.markdown(c.t("s1_codes", ae_code=code(r.ae_code), vae_mean=code(r.vae_mean), vae_std=code(r.vae_std)))
+    st.markdown(c.t("s1_result", ae_mse=r.mse["ae"], ae_bce=r.bce["ae"], vae_mse=r.mse["vae"], vae_bce=r.bce["vae"]))
+    full_page(c, "latent_map", pick=item)
+
+
+def step_2(c: TourContext) -> None:
+    pos = st.slider(c.t("s2_control"), 0.0, 1.0, 0.5, 0.05, key="tour_t")
+    h = tour.hole(c.models, c.view.codes, c.bank, c.crescent, c.full, pos)
+    for kind in KINDS:
+        st.caption(c.t("s2_strip", model=LABELS[kind], steps=tour.PATH_STEPS))
+        show_strip(h.interps[kind].strip, target=48)
+    mid = h.midpoint
+    st.markdown(
+        c.t(
+            "s2_result",
+            t=pos,
+            ae_t=h.distance_at_t["ae"],
+            vae_t=h.distance_at_t["vae"],
+            ae_mid=mid["ae"],
+            vae_mid=mid["vae"],
+        )
+    )
+    a, b = (0, 0) if c.view.latent_dim == 2 else (c.crescent, c.full)  # a 2-D grid is the whole plane
+    panels = []
+    for kind in KINDS:
+        grid, dist = cache.hole_distances(c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)
+        path = h.interps[kind].path
+        panels.append(analyses.hole_panel(LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full))
+    st.plotly_chart(figures.hole_maps(panels, "distance", height=340), key="tour_holes")
+    full_page(c, "half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL)
+
+
+def step_3(c: TourContext) -> None:
+    st.latex(r"z = \mu + \sigma \odot \varepsilon,\qquad \varepsilon \sim \mathcal{N}(0, I)")
+    eps = st.slider(c.t("s3_control"), -3.0, 3.0, 1.0, 0.1, key="tour_eps")
+    s = tour.sample(c.vae, c.bank, c.x[c.crescent], eps)
+    left, right = st.columns([1, 3])
+    with left:
+        show_image(s.decoded, f"z = μ + {eps:g}·σ", target=140)
+    right.markdown(
+        c.t("s3_result", z=code(s.z), grad_mean=code(s.grad_mean), grad_std=code(s.grad_std), distance=s.distance)
+    )
+    if c.view.latent_dim == 2:
+        vae_codes = c.view.codes["vae"]
+        panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean, std=vae_codes.std, marker=s.z)
+        st.plotly_chart(figures.latent_maps([panel], c.view.colouring(), height=380), key="tour_ellipses")
+    full_page(c, "latent_map", pick=c.crescent, ellipses="true")
+
+
+def step_4(c: TourContext) -> None:
+    st.latex(r"\sigma = \exp\!\left(\tfrac{1}{2}\log\sigma^2\right) > 0 \quad\text{for every real output}")
+    item = item_control(c, "tour_phase4", c.t("s4_control"))
+    lv = tour.log_variance(c.view.codes["vae"], item)
+    st.markdown(c.t("s4_result", logvar=code(lv.logvar), std=code(lv.std)))
+    lo, hi = lv.split_std
+    llo, lhi = lv.split_logvar
+    st.markdown(c.t("s4_split", lo=lo, hi=hi, ratio=lv.ratio, llo=llo, lhi=lhi, step=lv.step_change))
+    st.caption(c.t("s4_clamp", clo=lv.clamp[0], chi=lv.clamp[1]))
+    full_page(c, "latent_map", pick=item, ellipses="true")
+
+
+def beta_rows(c: TourContext) -> list[tour.BetaRow]:
+    """Every VAE pair of this dataset, measured on its own test split (codes cached)."""
+    rows = []
+    for info in find_sets("pair").values():
+        if info.dataset == c.state["dataset"] or info.id == c.view.pair_id:
+            path = str(info.path)
+            beta = cache.model_set(path, info.stamp)["vae"].config.model.beta
+            rows.append(tour.beta_row(info.id, beta, cache.codes(path, info.stamp, "vae")))
+    return rows
+
+
+def step_5(c: TourContext) -> None:
+    beta = st.slider(c.t("s5_control"), 0.0, 4.0, 1.0, 0.1, key="tour_beta")
+    k = tour.kl_term(c.vae, c.x[c.crescent], beta)
+    mu, sd, kl = float(k.mean[0]), float(k.std[0]), float(k.per_dim[0])
+    st.latex(
+        r"\mathrm{KL}_d = \tfrac12\left(\mu_d^2 + \sigma_d^2 - 1 - \log\sigma_d^2\right);\quad "
+        rf"d=0:\ \tfrac12\left({mu:.3f}^2 + {sd:.3f}^2 - 1 - \log {sd:.3f}^2\right) = {kl:.3f}"
+    )
+    st.markdown(
+        c.t(
+            "s5_result",
+            per_dim=code(k.per_dim),
+            kl=float(k.per_dim.sum()),
+            recon=k.reconstruction,
+            beta=beta,
+            objective=k.objective,
+            share=k.kl_share,
+        )
+    )
+    rows = beta_rows(c)
+    st.caption(c.t("s5_table"))
+    table = [
+        {
+            c.t("col_set"): r.set_id,
+            "β": r.beta,
+            c.t("col_kl"): round(r.mean_kl, 2),
+            c.t("col_active"): f"{r.active}/{r.latent_dim}",
+            c.t("col_collapsed"): r.collapsed,
+        }
+        for r in rows
+    ]
+    st.dataframe(table, hide_index=True)
+    if len({r.beta for r in rows}) == 1:
+        st.caption(c.t("s5_one_beta", beta=rows[0].beta))
+    full_page(c, "train")
+
+
+def step_6(c: TourContext) -> None:
+    steps = st.slider(c.t("s6_control"), 5, 21, tour.PATH_STEPS, 2, key="tour_steps")
+    m = tour.midpoint(
+        c.models,
+        c.view.codes,
+        c.bank,
+        c.view.dataset,
+        c.crescent,
+        c.full,
+        steps,
+        c.view.pair["vae"].config,
+        lab_results(),
+    )
+    for kind in KINDS:
+        s = m.scores[kind]
+        st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
+        captions = [f"{p:.2f}" for p in s["phases"]] if "phases" in s else None
+        show_strip(m.interps[kind].strip, captions, target=48)
+    if m.truth is not None:
+        st.caption(c.t("s6_truth"))
+        show_strip(m.truth, target=48)
+    for kind in KINDS:
+        s = m.scores[kind]
+        phase = s["phases"][m.middle] if "phases" in s else float("nan")
+        st.markdown(
+            c.t(
+                "s6_result",
+                model=LABELS[kind],
+                phase=phase,
+                distance=s["distances"][m.middle],
+                verdict=c.t("holds" if s.get("passes_half_moon") else "fails"),
+            )
+        )
+    if m.lab:
+        for kind in KINDS:
+            cell = m.lab[kind]
+            st.markdown(
+                c.t(
+                    "s6_lab",
+                    model=LABELS[kind],
+                    passes=cell["c2f_passes_half_moon"]["mean"],
+                    passes_sd=cell["c2f_passes_half_moon"]["std"],
+                    dist=cell["c2f_mean_distance"]["mean"],
+                    dist_sd=cell["c2f_mean_distance"]["std"],
+                )
+            )
+    config = c.view.pair["vae"].config
+    if config.data.name == "moons":
+        lab_lines(c, config.data.regime, c.view.latent_dim)
+    whole_line(c)
+    full_page(c, "half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL, lab_steps=steps)
+
+
+def lab_lines(c: TourContext, regime: str, dim: int) -> None:
+    """The lab's sentences over seeds, each with its bootstrap interval (lab/results.json)."""
+    results = lab_results()
+    for line in verdict.lab_verdicts(results, regime, dim) if results else []:
+        st.markdown(c.t("s6_lab_verdict", regime=regime, dim=dim, verdict=line))
+
+
+def whole_line(c: TourContext) -> None:
+    """The tutorial's 1-D code: the moons-sparse-1d pair's whole line, decoded, for both models."""
+    info = find_sets("pair").get(SPARSE_1D)
+    if info is None:
+        st.info(c.t("missing", what=SPARSE_1D))
+        return
+    path, stamp = str(info.path), info.stamp
+    pair = cache.model_set(path, stamp)
+    models_1d = {kind: pair[kind].model for kind in KINDS}
+    codes_1d = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
+    train_1d = {kind: cache.codes(path, stamp, kind, "train") for kind in KINDS}
+    panels = analyses.line_panels(models_1d, codes_1d, train_1d, cache.bank(path, stamp), LABELS)
+    real = [
+        c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
+    ]
+    st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
+    st.plotly_chart(figures.line_strips(panels), key="tour_line_strips")
+    if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
+        lab_lines(c, pair["vae"].config.data.regime, 1)
+
+
+def inference_image(c: TourContext) -> tuple[str, int, object] | None:
+    """(pair id, test item, ImageInference) for step 7's image: this pair if 2-D, else the bundled sparse pair."""
+    if c.view.latent_dim == 2:
+        pair_id, path, stamp, data = c.view.pair_id, c.view.path, c.view.stamp, c.view.dataset
+    else:
+        info = find_sets("pair").get(SPARSE_2D)
+        if info is None:
+            return None
+        pair_id, path, stamp = info.id, str(info.path), info.stamp
+        data = cache.dataset(path, stamp)
+    index = dict(zip(("crescent", "full"), tour.endpoints(data)))[st.session_state.get("tour_moon_pick", "crescent")]
+    return pair_id, index, cache.image_inference(path, stamp, index)
+
+
+def step_7(c: TourContext) -> None:
+    st.latex(r"\log p(x) = \mathrm{ELBO}(q) + \mathrm{KL}\big(q(z|x)\,\|\,p(z|x)\big)")
+    moon = st.segmented_control(
+        c.t("s7_control"),
+        ["crescent", "full"],
+        key="tour_moon",
+        default="crescent",
+        format_func=lambda m: c.t(f"moon_{m}"),
+    )
+    st.session_state["tour_moon_pick"] = moon or "crescent"  # kept for step 8 (widget state is dropped off-page)
+    found = inference_image(c)
+    if found is None:
+        st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
+        return
+    pair_id, index, r = found
+    st.plotly_chart(figures.posterior_map(r, height=420), key="tour_posterior")
+    st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
+    st.markdown(
+        c.t(
+            "s7_result",
+            pair=plain(pair_id),
+            item=index,
+            log_px=r.log_px,
+            recon=r.reconstruction,
+            kl_prior=r.kl_prior,
+            elbo=r.elbo,
+            elbo_se=r.elbo_se,
+            gap=r.kl_posterior,
+        )
+    )
+    gap = max(r.kl_posterior, 1e-12)
+    st.markdown(
+        c.t(
+            "s7_estep",
+            star=r.elbo_star,
+            star_se=r.elbo_star_se,
+            gap=r.kl_posterior,
+            amort=r.amortisation_gap,
+            share=r.amortisation_gap / gap,
+            approx=r.approximation_gap,
+        )
+    )
+    full_page(c, "inference", pair=pair_id, pick=index)
+
+
+def step_8(c: TourContext) -> None:
+    st.latex(r"\mathcal{L}_k = \mathbb{E}\Big[\log \tfrac{1}{k}\textstyle\sum_{i=1}^k \tfrac{p(x, z_i)}{q(z_i|x)}\Big]")
+    found = inference_image(c)
+    if found is None:
+        st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
+        return
+    pair_id, index, r = found
+    k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
+    st.plotly_chart(figures.iwae_curve(r), key="tour_iwae")
+    st.markdown(
+        c.t(
+            "s8_result",
+            item=index,
+            k=k,
+            iwae=r.iwae[k],
+            gap=r.log_px - r.iwae[k],
+            log_px=r.log_px,
+            elbo_gap=r.log_px - r.iwae[1],
+            ess=r.ess[k],
+        )
+    )
+    full_page(c, "inference", pair=pair_id, pick=index)
+
+
+def step_9(c: TourContext) -> None:
+    sets = conditional_sets()
+    if sets is None:
+        st.info(c.t("missing", what="digits-label-cvae, digits-half-cvae"))
+        return
+    label_info, label_set, half_info, half_set, half_data = sets
+    n_classes = label_set["cvae"].config.n_classes
+    label = st.selectbox(c.t("s9_control"), list(range(n_classes)), key="tour_digit")
+    cond = tour.conditional(label_set, half_set, half_data.test, label)
+    left, right = st.columns([3, 1])
+    with left:
+        show_strip(cond.samples[:12], target=44)
+    with right:
+        show_image(cond.mean_image, c.t("cap_regression"), target=88)
+    st.markdown(c.t("s9_result", n=len(cond.samples), label=label, spread=cond.sample_spread))
+    done = cond.completion
+    shown = [
+        (half_data.test.x[cond.item].numpy(), c.t("cap_truth")),
+        (done.given, c.t("cap_given")),
+        (done.regression, c.t("cap_regression")),
+    ]
+    for col, (image, caption) in zip(st.columns(4), shown):
+        with col:
+            show_image(image, caption, target=88)
+    show_strip(done.completions, [f"{d:.4f}" for d in done.mse], target=56)
+    st.markdown(
+        c.t(
+            "s9_fill",
+            item=cond.item,
+            mask=tour.FILL_MASK,
+            reg_mse=done.regression_mse,
+            reg_sharp=done.regression_sharpness,
+            n=len(done.mse),
+            best=float(done.mse.min()),
+            mean=float(done.mse.mean()),
+            sharp=float(done.sharpness.mean()),
+            diversity=done.diversity,
+        )
+    )
+    full_page(
+        c,
+        "conditional",
+        cond_label_set=label_info.id,
+        cond_class=label,
+        cond_half_set=half_info.id,
+        cond_item=cond.item,
+        cond_mask=tour.FILL_MASK,
+    )
+
+
+def step_10(c: TourContext) -> None:
+    st.markdown(c.t("s10_body"))
+    recon = tour.reconstruction(c.models, c.view.codes, c.x, c.crescent)
+    hole = tour.hole(c.models, c.view.codes, c.bank, c.crescent, c.full, 0.5)
+    this = next(r for r in beta_rows(c) if r.set_id == c.view.pair_id)
+    sets = conditional_sets()
+    filled = tour.conditional(sets[1], sets[3], sets[4].test, 0) if sets else None
+    found = inference_image(c)
+    for claim in tour.closing(recon, hole, this, filled, found[2] if found else None):
+        mark = ":green[:material/check_circle:]" if claim.holds else ":orange[:material/cancel:]"
+        st.markdown(f"{mark} **{c.t('holds' if claim.holds else 'fails')}.** {c.t(claim.key, **claim.values)}")
+
+
+STEPS = {
+    1: step_1,
+    2: step_2,
+    3: step_3,
+    4: step_4,
+    5: step_5,
+    6: step_6,
+    7: step_7,
+    8: step_8,
+    9: step_9,
+    10: step_10,
+}
