@@ -3,7 +3,7 @@
 import streamlit as st
 import torch
 
-from explorer.ui import settle_garbage
+from explorer.ui import settle_garbage, urlstate
 from explorer.ui.context import sidebar
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
@@ -23,6 +23,7 @@ PAGES = [
 ]
 
 page = st.navigation(PAGES)
+urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
 sidebar()
 page.run()
 settle_garbage()  # after the page: what it cached is frozen with the rest

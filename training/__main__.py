@@ -22,6 +22,7 @@ from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_DIR = ROOT / "checkpoints"
+MAX_IWAE_K = 5_000  # importance samples per image for eval's IWAE bound
 
 
 class Registry:
@@ -261,21 +262,21 @@ def checkpoint_paths(path: Path) -> list[Path]:
 
 def command_eval(args: argparse.Namespace) -> int:
     from .checkpoint import load_checkpoint
-    from .datasets import load_dataset
+    from .limits import check_path_text
     from .metrics import evaluate_model
+    from .store import dataset_for
 
-    path = Path(args.path)
+    if not 1 <= args.iwae_k <= MAX_IWAE_K:
+        raise LatentExplorerError(f"--iwae-k must be 1 to {MAX_IWAE_K:,} importance samples, got {args.iwae_k}")
+    path = Path(check_path_text(args.path, "path"))
     if path.is_dir() and (path / "cvae.json").is_file():
         return eval_conditional(path, args)
     datasets = {}
     for weights in checkpoint_paths(path):
         checkpoint = load_checkpoint(weights)
-        data_config = checkpoint.config.data
-        if args.data_dir:
-            data_config.data_dir = args.data_dir
-        key = json.dumps(data_config.__dict__, sort_keys=True)
+        key = json.dumps([checkpoint.config.data.__dict__, checkpoint.config.model.in_shape], sort_keys=True)
         if key not in datasets:
-            datasets[key] = load_dataset(data_config)
+            datasets[key] = dataset_for(checkpoint.config, args.data_dir)
         metrics = evaluate_model(checkpoint.model, datasets[key].test.x, iwae_k=args.iwae_k)
         kind = checkpoint.config.model.kind
         if args.json:
@@ -287,16 +288,12 @@ def command_eval(args: argparse.Namespace) -> int:
 
 def eval_conditional(path: Path, args: argparse.Namespace) -> int:
     """A CVAE and its regression baseline, measured together (fill-in or class sampling)."""
-    from .datasets import load_dataset
     from .runs import conditional_metrics
-    from .store import load_set
+    from .store import dataset_for, load_set
 
     models = load_set(path)
     cvae, regression = models["cvae"], models["regression"]
-    data_config = cvae.config.data
-    if args.data_dir:
-        data_config.data_dir = args.data_dir
-    metrics = conditional_metrics(cvae.model, regression.model, load_dataset(data_config))
+    metrics = conditional_metrics(cvae.model, regression.model, dataset_for(cvae.config, args.data_dir))
     if args.json:
         print(
             json.dumps(
@@ -392,6 +389,7 @@ def write_defaults_table(out: Path) -> None:
 def command_lab(args: argparse.Namespace) -> int:
     from .lab import pair_config, run_lab
     from .runs import check_run_config
+    from .store import check_out_dir
 
     regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
     bad = [r for r in regimes if r not in REGIMES]
@@ -414,6 +412,7 @@ def command_lab(args: argparse.Namespace) -> int:
             config = pair_config(lab, regime, dim, 0)
             config.model.in_shape = (1, lab.image_size, lab.image_size)
             check_run_config(config)
+    check_out_dir(args.out)
     results = run_lab(lab, args.out)
     print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
     return 0

@@ -12,6 +12,7 @@ sidecar with its own weights still findable: the previous checkpoint loads.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -28,6 +29,7 @@ import torch
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, LatentExplorerError
 from .models import Autoencoder, build_model, check_model_config
+from .schema import check_sidecar
 
 FORMAT = "latent-explorer-checkpoint"
 FORMAT_VERSION = 1
@@ -140,7 +142,28 @@ def _paths(path: str | Path) -> tuple[Path, Path]:
 
 
 def read_sidecar(path: str | Path) -> dict[str, Any]:
+    """The sidecar as JSON, after the schema passed. Memoised per file version (path, mtime, size):
+    listing the sets on every rerun reads each sidecar once."""
     _, sidecar_path = _paths(path)
+    try:
+        st = sidecar_path.stat()
+        version = (str(sidecar_path.resolve()), st.st_mtime_ns, st.st_size)
+    except OSError:
+        version = None
+    if version is not None and version in _SIDECARS:
+        return copy.deepcopy(_SIDECARS[version])
+    sidecar = _read_sidecar(sidecar_path)
+    if version is not None:
+        if len(_SIDECARS) > 256:
+            _SIDECARS.clear()
+        _SIDECARS[version] = copy.deepcopy(sidecar)
+    return sidecar
+
+
+_SIDECARS: dict[tuple[str, int, int], dict[str, Any]] = {}
+
+
+def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
     if not sidecar_path.is_file():
         raise CheckpointError(
             f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)"
@@ -151,6 +174,8 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{sidecar_path.name}: not valid JSON ({exc})") from None
+    except RecursionError:  # JSON nested thousands of levels deep
+        raise CheckpointError(f"{sidecar_path.name}: nested too deeply to read") from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
         raise CheckpointError(f"{sidecar_path.name}: not a {FORMAT} sidecar")
     version = sidecar.get("format_version")
@@ -161,6 +186,10 @@ def read_sidecar(path: str | Path) -> dict[str, Any]:
             f"{sidecar_path.name}: format version {version} is newer than this program reads ({FORMAT_VERSION}); "
             "update Latent Explorer"
         )
+    try:
+        check_sidecar(sidecar)  # types, ranges, lengths, depth: before anything uses a field
+    except LatentExplorerError as exc:
+        raise CheckpointError(f"{sidecar_path.name}: {exc}") from None
     return sidecar
 
 

@@ -10,6 +10,7 @@ import os
 import tempfile
 import zipfile
 import zlib
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import moons
+from . import limits, moons
 from .config import MAX_SIDE, MIN_SIDE, DataConfig
 from .errors import DatasetError
 
@@ -83,6 +84,13 @@ def check_data_config(config: DataConfig) -> None:
         raise DatasetError(f"unknown dataset {config.name!r}; choose one of: {', '.join(DATASETS)}")
     if config.regime not in moons.REGIMES:
         raise DatasetError(f"regime must be one of {', '.join(moons.REGIMES)}; got {config.regime!r}")
+    if config.name == "moons":  # the one dataset whose size the config alone decides
+        n = (config.n_train or MOONS_TRAIN) + (config.n_test or MOONS_TEST)
+        limits.check_pixel_values(n, (1, config.image_size, config.image_size), "moons")
+
+
+# False while a saved model's data is loaded (store.dataset_for): its sidecar must not start a download.
+DOWNLOADS_ALLOWED: ContextVar[bool] = ContextVar("downloads_allowed", default=True)
 
 
 def load_dataset(config: DataConfig) -> Dataset:
@@ -275,6 +283,11 @@ def _torchvision_loader(attr: str, class_names: list[str], description: str) -> 
                 try:
                     ds = cls(str(root), train=train, download=False)
                 except RuntimeError:
+                    if not DOWNLOADS_ALLOWED.get():
+                        raise DatasetError(
+                            f"{config.name} is not in {root} on this server, and opening a saved model never "
+                            "downloads: `python -m training train --data " + config.name + "` fetches it once"
+                        ) from None
                     ds = cls(str(root), train=train, download=True)
             except Exception as exc:  # network errors come in many types
                 raw = root / attr / "raw"
@@ -299,8 +312,8 @@ def _torchvision_loader(attr: str, class_names: list[str], description: str) -> 
 # --- a user's own images --------------------------------------------------------------------
 
 
-def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
-    """Checks and normalises user images to (N, C, H, W) float32 in [0, 1]."""
+def check_images(x: np.ndarray, source: str) -> np.ndarray:
+    """Checks user images and returns them as (N, C, H, W) in their own dtype (no float copy)."""
     if x.ndim == 3:
         x = x[:, None]
     elif x.ndim == 4 and x.shape[-1] in (1, 3) and x.shape[1] not in (1, 3):
@@ -315,35 +328,42 @@ def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
         raise DatasetError(
             f"{source}: image sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {x.shape[2]}x{x.shape[3]}"
         )
+    limits.check_pixel_values(len(x), x.shape[1:], source)
     if x.dtype == np.uint8:
-        return x.astype(np.float32) / 255.0
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+        return x
+    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise DatasetError(f"{source}: pixel values must be numbers, got dtype {x.dtype}")
-    x = x.astype(np.float32)
-    if not np.isfinite(x).all():
-        raise DatasetError(f"{source}: images contain NaN or infinite values")
-    if x.min() < 0 or x.max() > 1:
-        raise DatasetError(
-            f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {x.min():.3g} to {x.max():.3g}"
-        )
+    lo, hi = _value_range(x, source)
+    if lo < 0 or hi > 1:
+        raise DatasetError(f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {lo:.3g} to {hi:.3g}")
     return x
+
+
+def _value_range(x: np.ndarray, source: str) -> tuple[float, float]:
+    """(min, max) of finite pixel values, in chunks: no full-size temporary."""
+    lo, hi = np.inf, -np.inf
+    for start in range(0, len(x), 256):
+        part = x[start : start + 256].astype(np.float64)
+        if not np.isfinite(part).all():
+            raise DatasetError(f"{source}: images contain NaN or infinite values")
+        lo, hi = min(lo, part.min()), max(hi, part.max())
+    return lo, hi
+
+
+def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
+    """Checks and normalises user images to (N, C, H, W) float32 in [0, 1]."""
+    x = check_images(x, source)
+    if x.dtype == np.uint8:
+        return x.astype(np.float32) / np.float32(255.0)
+    return x.astype(np.float32, copy=False)
 
 
 def load_npz(config: DataConfig) -> Dataset:
     if not config.path:
         raise DatasetError("the npz dataset needs a file: --data my.npz")
     path = Path(config.path)
-    try:
-        with np.load(path, allow_pickle=False) as archive:  # never unpickle user files
-            if "x" not in archive.files:
-                raise DatasetError(f"{path.name}: an .npz needs an array 'x' of images; found {archive.files}")
-            x = archive["x"]
-            y = archive["y"] if "y" in archive.files else None
-            names = archive["class_names"] if "class_names" in archive.files else None
-    except DatasetError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{path.name}: not a readable .npz file ({exc})") from None
+    arrays = limits.read_npz(path, path.name, max_images=None)  # headers checked before loading
+    x, y, names = arrays["x"], arrays.get("y"), arrays.get("class_names")
     x = images_to_array(x, path.name)
     class_names = None
     if y is not None:
@@ -372,15 +392,13 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
         raise DatasetError(f"{len(files)} images under {root}; the limit is {MAX_USER_FILES:,}")
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = classes != ["."]
-    images = []
-    for path in files:
-        try:
-            with Image.open(path) as im:
-                im = im.convert("RGB").resize((size, size), Image.Resampling.BILINEAR)
-                images.append(np.asarray(im))
-        except (OSError, ValueError, Image.DecompressionBombError) as exc:
-            raise DatasetError(f"{path.name}: not a readable image ({exc})") from None
-    x = np.stack(images)  # (N, size, size, 3) uint8
+    limits.check_pixel_values(len(files), (3, size, size), root.name)  # before the first decode
+    deadline = limits.Deadline(10 * limits.IMPORT_SECONDS, f"decoding the images under {root.name}")
+    x = np.empty((len(files), size, size, 3), dtype=np.uint8)  # (N, size, size, 3)
+    for i, path in enumerate(files):
+        with limits.decode_image(path, path.name, max_side=None) as im:
+            x[i] = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR))
+        deadline.check()
     if (x == x[..., :1]).all():
         x = x[..., :1]  # grayscale stored as RGB: keep one channel
     y = np.array([classes.index(p.parent.relative_to(root).as_posix()) for p in files]) if labelled else None

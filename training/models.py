@@ -301,6 +301,10 @@ def check_model_config(config: ModelConfig) -> None:
     check = FAMILIES[config.family].check
     if check is not None:
         check(config)
+    if config.in_shape is not None:
+        from .limits import check_model
+
+        check_model(config)  # parameters counted on the meta device before anything is allocated
 
 
 def build_model(config: ModelConfig) -> Autoencoder:

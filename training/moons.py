@@ -45,6 +45,18 @@ def render(
         *(np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (phase, scale, dx, dy))
     )
     n = phase.shape[0]
+    out = np.empty((n, size, size), dtype=np.float32)
+    # Chunks keep the (chunk, S, S) float64 working arrays near 16 MB each, whatever n is.
+    chunk = max(1, 2**21 // (size * SUPERSAMPLE) ** 2)
+    for start in range(0, n, chunk):
+        part = slice(start, start + chunk)
+        out[part] = _render(phase[part], size, scale[part], dx[part], dy[part])
+    return out[0] if scalar else out
+
+
+def _render(phase: np.ndarray, size: int, scale: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """(N,) factors -> (N, size, size) images; memory grows with N: render() calls it in chunks."""
+    n = phase.shape[0]
     # Sub-pixel sample positions in pixel units, centred on the image: (S,) with S = size * SUPERSAMPLE.
     s = (np.arange(size * SUPERSAMPLE) + 0.5) / SUPERSAMPLE - size / 2
     px = s[None, None, :] - dx[:, None, None]  # (N, 1, S)
@@ -59,9 +71,7 @@ def render(
     lit = np.clip(0.5 + facing, 0.0, 1.0)  # soft terminator, about one pixel wide
 
     fine = disc * lit  # (N, S, S)
-    coarse = fine.reshape(n, size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(2, 4))
-    coarse = coarse.astype(np.float32)
-    return coarse[0] if scalar else coarse
+    return fine.reshape(n, size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(2, 4))
 
 
 def in_training_regime(phase: np.ndarray, regime: str) -> np.ndarray:

@@ -12,7 +12,8 @@ from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, check_data_config, load_dataset
 from .distributed import is_main
-from .fit import FitResult, Progress, fit, kinds_of, pair_configs
+from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
+from .limits import check_model
 from .metrics import (
     bank_for,
     completion_metrics,
@@ -22,7 +23,7 @@ from .metrics import (
     prior_validity,
 )
 from .models import check_model_config
-from .store import staged_dir
+from .store import check_out_dir, staged_dir
 
 
 def check_run_config(config: RunConfig) -> None:
@@ -53,8 +54,10 @@ def train_and_save(
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
     """
     check_run_config(config)
-    out = Path(out)
+    out = check_out_dir(out)  # before the data and hours of training
     dataset = dataset if dataset is not None else load_dataset(config.data)
+    for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
+        check_model(with_data_shape(run, dataset).model, config.train.batch_size)
     if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
         return {
             kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)

@@ -9,6 +9,8 @@ so a listing never shows half a set. Sidecars are read by checkpoint.read_sideca
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 import re
 import shutil
@@ -20,13 +22,14 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
-from .config import CONDITIONAL_KINDS, PAIR_KINDS
+from .config import CONDITIONAL_KINDS, PAIR_KINDS, RunConfig
+from .datasets import Dataset
 from .errors import CheckpointError, LatentExplorerError
+from .limits import check_path_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "checkpoints"
 RUN_PREFIX = "runs/"
-MAX_PATH_CHARS = 4096
 STAGING_SUFFIX = ".staging"
 SetKind = Literal["pair", "conditional"]
 SET_KINDS: dict[str, tuple[str, ...]] = {"pair": PAIR_KINDS, "conditional": CONDITIONAL_KINDS}
@@ -54,18 +57,21 @@ def import_roots() -> list[Path]:
     return [r.resolve() for r in roots]
 
 
-def allowed_path(text: str) -> Path:
-    """The resolved path if it lies inside an import root; LatentExplorerError otherwise."""
-    if "\0" in text or len(text) > MAX_PATH_CHARS:
-        raise LatentExplorerError(f"not a usable path (a NUL byte, or longer than {MAX_PATH_CHARS} characters)")
+def _inside(text: str, roots: list[Path], what: str) -> Path:
+    """The resolved path if it lies inside one of the roots; LatentExplorerError otherwise."""
+    check_path_text(text, what)  # NUL and control characters, over-long text: before Path() sees it
     path = Path(text).expanduser().resolve()  # symlinks and .. resolved before the check
-    roots = import_roots()
     if not any(path == root or root in path.parents for root in roots):
         raise LatentExplorerError(
-            f"loading by path is limited to {', '.join(str(r) for r in roots)} "
+            f"{what} {text[:200]!r}: paths are limited to {', '.join(str(r) for r in roots)} "
             "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the files"
         )
     return path
+
+
+def allowed_path(text: str) -> Path:
+    """The resolved path if it lies inside an import root; LatentExplorerError otherwise."""
+    return _inside(text, import_roots(), "path")
 
 
 def safe_name(text: str) -> str:
@@ -96,7 +102,7 @@ class SetInfo:
     path: Path
     kind: SetKind
     kinds: tuple[str, ...]  # the members, e.g. ("ae", "vae")
-    dataset: str  # DataConfig.name, or "unknown" when the sidecar cannot be read
+    dataset: str  # DataConfig.name (sets whose sidecars fail the schema are not listed)
     condition: str  # ModelConfig.condition: "none" for pairs
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
 
@@ -112,11 +118,25 @@ def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
     except OSError:  # removed while listing
         return None
     try:
-        model = read_sidecar(path / LEADS[kind])
-        dataset, condition = str(model["data"]["name"]), str(model["model"]["condition"])
-    except (CheckpointError, OSError, KeyError, TypeError):
-        dataset, condition = "unknown", "unknown"  # listed all the same: loading it says what is wrong
+        for member in kinds:  # every member's sidecar passes the schema, or the set is not listed
+            sidecar = read_sidecar(path / member)
+            if member == LEADS[kind]:
+                dataset, condition = sidecar["data"]["name"], sidecar["model"]["condition"]
+    except (CheckpointError, OSError) as exc:
+        _log_once(path, stamp, str(exc))
+        return None
     return SetInfo(set_id, path, kind, kinds, dataset, condition, stamp)
+
+
+_LOGGED: set[tuple[str, float, str]] = set()
+
+
+def _log_once(path: Path, stamp: float, reason: str) -> None:
+    """A set that cannot be listed is named in the log once (per version of its files), not per rerun."""
+    key = (str(path), stamp, reason)
+    if key not in _LOGGED:
+        _LOGGED.add(key)
+        logging.getLogger(__name__).warning("not listing %s: %s", path, reason)
 
 
 def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path, SetKind]]:
@@ -209,6 +229,36 @@ def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
     return ModelSet(directory, members)
 
 
+def data_roots() -> list[Path]:
+    """Folders a saved model's data may be read from: the import roots, the uploads, and the
+    torchvision cache. A sidecar naming any other path is refused."""
+    from .datasets import default_data_dir
+
+    return [*import_roots(), uploads_dir().resolve(), default_data_dir().resolve()]
+
+
+def dataset_for(config: RunConfig, data_dir: str | None = None) -> Dataset:
+    """The data a saved model was trained on: its paths inside the allowed roots, no download,
+    and images of the model's own shape. data_dir: the caller's own (a CLI flag), used instead."""
+    from .datasets import DOWNLOADS_ALLOWED, load_dataset
+
+    data = config.data if data_dir is None else dataclasses.replace(config.data, data_dir=data_dir)
+    for field, text in (("data.path", data.path), ("data.data_dir", None if data_dir else data.data_dir)):
+        if text is not None:
+            _inside(text, data_roots(), field)
+    token = DOWNLOADS_ALLOWED.set(False)
+    try:
+        dataset = load_dataset(data)
+    finally:
+        DOWNLOADS_ALLOWED.reset(token)
+    if config.model.in_shape is not None and tuple(dataset.image_shape) != tuple(config.model.in_shape):
+        raise CheckpointError(
+            f"the data ({config.data.name}) are {'x'.join(map(str, dataset.image_shape))} images; the model "
+            f"takes {'x'.join(map(str, config.model.in_shape))}"
+        )
+    return dataset
+
+
 # --- writing ---------------------------------------------------------------------------------------
 
 
@@ -232,6 +282,20 @@ def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
             staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
+
+
+def check_out_dir(out: str | Path) -> Path:
+    """A folder a run may write: not an existing file, its parent creatable and writable. Probed
+    (a hidden folder made and removed) so a bad --out fails before training, not after it."""
+    out = Path(check_path_text(str(out), "output folder"))
+    if out.exists() and not out.is_dir():
+        raise LatentExplorerError(f"{out}: exists and is not a folder; choose another output folder")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=STAGING_SUFFIX, dir=out.parent))
+    except OSError as exc:
+        raise LatentExplorerError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+    return out
 
 
 def clean_stale_staging(root: str | Path, older_than: float = 60.0) -> list[Path]:

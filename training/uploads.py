@@ -17,15 +17,17 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from . import limits
 from .config import MAX_SIDE, MIN_SIDE
-from .datasets import IMAGE_SUFFIXES, images_to_array
-from .errors import DatasetError
+from .datasets import IMAGE_SUFFIXES, check_images
+from .errors import DatasetError, LatentExplorerError
 from .store import safe_name, staged_dir
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
-MAX_FILES = 5_000
-MAX_UNCOMPRESSED_BYTES = 200 * 1024 * 1024
-MAX_IMAGE_PIXELS = 1024 * 1024  # per image, before any decoding (decompression bombs)
+# The limits live in training.limits; these names are what the checks below read.
+MAX_UPLOAD_BYTES = limits.MAX_UPLOAD_BYTES
+MAX_FILES = limits.MAX_IMAGES
+MAX_UNCOMPRESSED_BYTES = limits.MAX_UNPACKED_BYTES
+MAX_IMAGE_PIXELS = 1024 * 1024  # per image, from its header (decompression bombs)
 
 
 @dataclass
@@ -75,23 +77,14 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     return sorted(members, key=lambda m: m.filename)
 
 
-def _decode_image(name: str, raw: bytes) -> np.ndarray:
-    """(H, W, 3) uint8, after the size limits are checked on the header alone."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(raw)) as im:
-            w, h = im.size
-            if w * h > MAX_IMAGE_PIXELS:
-                raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
-            if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
-                raise DatasetError(f"{name}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels")
-            im.load()
-            return np.asarray(im.convert("RGB"))
-    except DatasetError:
-        raise
-    except Exception as exc:  # Pillow raises many types for broken files
-        raise DatasetError(f"{name}: not a readable image ({type(exc).__name__})") from None
+def _header_size(name: str, raw: bytes) -> tuple[int, int]:
+    """(H, W) from a PNG/JPEG header, within the per-image limits; no pixel is decoded."""
+    w, h, _ = limits.image_header(raw, name)
+    if w * h > MAX_IMAGE_PIXELS:
+        raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
+    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
+        raise DatasetError(f"{name}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels")
+    return h, w
 
 
 def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
@@ -100,23 +93,37 @@ def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
         raise DatasetError(f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}")
 
 
+def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> np.ndarray:
+    """(N, H, W, C) uint8 with C = 1 (grey) or 3. Every header is read and the whole set sized
+    before the first pixel is decoded; images decode into one buffer, grey unless one is not."""
+    shapes: dict[tuple[int, int], str] = {}
+    for m in members:
+        shapes.setdefault(_header_size(m.filename, archive.read(m)), m.filename)
+        _check_same_size(shapes)
+    (h, w) = next(iter(shapes))
+    limits.check_pixel_values(len(members), (1, h, w), "the zip")
+    deadline = limits.Deadline(limits.IMPORT_SECONDS, "decoding the zip's images")
+    x = np.empty((len(members), h, w, 1), dtype=np.uint8)
+    for i, m in enumerate(members):
+        rgb = np.asarray(limits.decode_image(io.BytesIO(archive.read(m)), m.filename))  # (H, W, 3)
+        if x.shape[-1] == 1 and not (rgb == rgb[..., :1]).all():
+            limits.check_pixel_values(len(members), (3, h, w), "the zip (colour images)")
+            x = np.repeat(x, 3, axis=-1)  # the first colour image: grey so far becomes RGB
+        x[i] = rgb[..., : x.shape[-1]]
+        deadline.check()
+    return x
+
+
 def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
     """Images (N, H, W, C) uint8 from a zip; sub-folders become class labels."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
         raise DatasetError("not a valid zip file") from None
-    images, folders, shapes = [], [], {}
     with archive:
-        for m in _image_members(archive):
-            array = _decode_image(m.filename, archive.read(m))
-            shapes.setdefault(array.shape[:2], m.filename)
-            _check_same_size(shapes)
-            images.append(array)
-            folders.append(str(PurePosixPath(m.filename).parent))
-    x = np.stack(images)  # (N, H, W, 3) uint8
-    if (x == x[..., :1]).all():
-        x = x[..., :1]
+        members = _image_members(archive)
+        x = _decode_members(archive, members)
+    folders = [str(PurePosixPath(m.filename).parent) for m in members]
     classes = sorted(set(folders))
     if len(classes) > 1:
         y = np.array([classes.index(f) for f in folders])
@@ -125,16 +132,8 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
 
 
 def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as archive:  # never unpickle user data
-            if "x" not in archive.files:
-                raise DatasetError(f"an .npz needs an array 'x' of images; found {archive.files or 'nothing'}")
-            x = archive["x"]
-            y = archive["y"] if "y" in archive.files else None
-    except DatasetError:
-        raise
-    except Exception as exc:
-        raise DatasetError(f"not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
+    arrays = limits.read_npz(io.BytesIO(data), "", max_images=MAX_FILES)  # headers checked first
+    x, y = arrays["x"], arrays.get("y")
     if x.size == 0:
         raise DatasetError("'x' is empty")
     if y is not None:
@@ -158,8 +157,8 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
         raise DatasetError(f"{file_name}: upload a .zip of PNG/JPEG images or an .npz with 'x' (and 'y')")
     try:
         x, y, class_names = readers[suffix](data)
-        x = images_to_array(x, file_name)
-    except DatasetError as exc:
+        x = check_images(x, file_name)  # (N, C, H, W), its dtype kept: no float copy
+    except LatentExplorerError as exc:  # a DatasetError or a BudgetError
         msg = str(exc)
         raise DatasetError(msg if msg.startswith(file_name) else f"{file_name}: {msg}") from None
     if y is not None and class_names is None:
@@ -174,8 +173,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
         n += 1
         target = uploads_dir / f"{name}-{n}"
     with staged_dir(target) as staging:
-        stored = (x * 255 + 0.5).astype(np.uint8) if suffix == ".zip" else x
-        arrays = {"x": stored} if y is None else {"x": stored, "y": y.astype(np.int64)}
+        arrays = {"x": x} if y is None else {"x": x, "y": y.astype(np.int64)}
         if class_names:
             arrays["class_names"] = np.array(class_names, dtype=str)  # a unicode array: no pickle needed
         np.savez_compressed(staging / "data.npz", **arrays)

@@ -12,9 +12,9 @@ import streamlit as st
 
 from explorer import figures, images, latents
 from explorer.projection import MAX_FIT_POINTS, Projection, make_projection
-from training.datasets import Dataset, load_dataset
+from training.datasets import Dataset
 from training.metrics import Bank, bank_for, hole_map
-from training.store import ModelSet, load_set
+from training.store import ModelSet, dataset_for, load_set
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading the models…")
@@ -25,7 +25,7 @@ def model_set(path: str, stamp: float) -> ModelSet:
 
 @st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
 def dataset(path: str, stamp: float) -> Dataset:
-    return load_dataset(model_set(path, stamp).lead.config.data)
+    return dataset_for(model_set(path, stamp).lead.config)  # allowed roots, no download, shape checked
 
 
 @st.cache_resource(max_entries=32, show_spinner="Encoding the test split…")

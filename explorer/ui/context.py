@@ -11,6 +11,7 @@ from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import Projection
 from explorer.ui import cache
+from explorer.ui.text import plain
 from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
@@ -101,7 +102,7 @@ def sidebar() -> None:
             st.session_state.pop("pair", None)
         st.selectbox("Model pair", options, index=options.index(preferred), key="pair", bind="query-params")
         view = current_view()
-        st.caption(describe_training(view.pair))
+        st.caption(plain(describe_training(view.pair)))
         rows = []
         for kind in KINDS:
             m = view.pair[kind].metrics
@@ -150,6 +151,6 @@ def current_view() -> View:
         data = cache.dataset(path, stamp)
         codes = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
     except (LatentExplorerError, OSError) as exc:
-        st.error(f"Could not open the pair {pair_id}: {exc}")
+        st.error(f"Could not open the pair {plain(pair_id)}: {plain(exc)}")
         st.stop()
     return View(pair_id, path, stamp, pair, data, codes)

@@ -68,6 +68,24 @@ def drag_component(
     return _COMPONENT(key=key, data=_jsonable(data), **callbacks)
 
 
+def component_value(value: Any, length: int | None, lo, hi) -> np.ndarray | float | None:
+    """A value sent back by the browser, validated on arrival: one number (length None) or a list
+    of `length` numbers, each finite and clamped into [lo, hi] (scalars or (length,) arrays).
+    Anything else (text, objects, null, NaN, a wrong length) is None: the caller keeps its value."""
+    if length is None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            return None
+        return float(np.clip(value, lo, hi))
+    if not isinstance(value, (list, tuple)) or len(value) != length:
+        return None
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        return None
+    z = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(z).all():
+        return None
+    return np.clip(z, lo, hi)
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}

@@ -9,6 +9,7 @@ from explorer import figures, images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.text import plain
 from training import moons
 from training.errors import LatentExplorerError
 from training.metrics import nearest_by_mse
@@ -155,7 +156,7 @@ def open_set(info):
     try:
         models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
     except (LatentExplorerError, OSError) as exc:
-        st.error(f"Could not open {info.id}: {exc}")
+        st.error(f"Could not open {plain(info.id)}: {plain(exc)}")
         st.stop()
     return models[info.kinds[0]], models[info.kinds[1]], data
 
@@ -234,7 +235,7 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
 def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     """Drag t from 0 to 1: both decoders follow live in the browser; the released t is decoded here."""
     from explorer import analyses, webdecoder
-    from explorer.ui.drag import drag_component
+    from explorer.ui.drag import component_value, drag_component
 
     models = pair_models(view)
     endpoints = {
@@ -246,7 +247,8 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     result = drag_component(
         "scrubber", "scrub", described, {"paths": endpoints, "value": 0.5, "signature": signature}, "t"
     )
-    t = result.t if isinstance(getattr(result, "t", None), (int, float)) else 0.5
+    t = component_value(getattr(result, "t", None), None, 0.0, 1.0)  # finite, in [0, 1], or None
+    t = 0.5 if t is None else t
     for col, kind in zip(st.columns(6), KINDS):
         decoded = analyses.decode_at(models[kind], interps[kind], method, t)
         dist = analyses.nearest_distance(decoded[None], view.train_bank())[0]
@@ -359,16 +361,16 @@ def checkpoint_import() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for f in files:
                     (Path(tmp) / f.name).write_bytes(f.getvalue())
-                st.success(f"Loaded as {import_set(tmp, 'uploaded-pair')}: choose it in the sidebar.")
+                st.success(f"Loaded as {plain(import_set(tmp, 'uploaded-pair'))}: choose it in the sidebar.")
         elif folder:
             source = allowed_path(folder)
-            st.success(f"Loaded as {import_set(source, source.name)}: choose it in the sidebar.")
+            st.success(f"Loaded as {plain(import_set(source, source.name))}: choose it in the sidebar.")
         else:
             st.info("Give a folder or upload the four files first.")
     except LatentExplorerError as exc:
-        st.error(f"Not loaded: {exc}")
+        st.error(f"Not loaded: {plain(exc)}")
     except OSError as exc:
-        st.error(f"Not loaded: {exc.strerror or exc}")
+        st.error(f"Not loaded: {plain(exc.strerror or exc)}")
 
 
 def dataset_upload(user_data: dict) -> None:
@@ -385,7 +387,7 @@ def dataset_upload(user_data: dict) -> None:
     )
     upload = st.file_uploader("Upload a dataset", type=["zip", "npz"], key="upload_data")
     if "import_message" in st.session_state:
-        st.success(st.session_state.pop("import_message"))
+        st.success(plain(st.session_state.pop("import_message")))
     if upload is not None and st.button("Import it", key="import_data"):
         try:
             imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
@@ -395,7 +397,7 @@ def dataset_upload(user_data: dict) -> None:
             )
             st.rerun()  # the dataset chooser above lists it now
         except LatentExplorerError as exc:
-            st.error(f"Not imported: {exc}")
+            st.error(f"Not imported: {plain(exc)}")
     if user_data:
         from explorer.analyses import upload_rows
 

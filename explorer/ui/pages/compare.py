@@ -6,6 +6,7 @@ from explorer import analyses
 from explorer.figures import step_distances
 from explorer.ui import widgets
 from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.text import plain
 from explorer.ui.widgets import QP, show_image, show_strip
 from training import paths
 
@@ -56,7 +57,9 @@ noise_seed = settings[3].number_input(
 # --- paths -----------------------------------------------------------------------------------------
 noise = analyses.endpoint_noise(view.latent_dim, noise_seed) if vae_mode == "sample" else None
 interps = analyses.interpolate(models, view.codes, a, b, steps, method, noise)
-st.markdown(f"**A** = test item {a} ({view.describe_item(a)}) → **B** = test item {b} ({view.describe_item(b)})")
+st.markdown(
+    f"**A** = test item {a} ({plain(view.describe_item(a))}) → **B** = test item {b} ({plain(view.describe_item(b))})"
+)
 for col, item, name in zip(st.columns([1, 1, 6]), (a, b), "AB"):
     with col:
         show_image(test.x[item].numpy(), name, target=72)

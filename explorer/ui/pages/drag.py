@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import latents
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.drag import browser_can_decode, drag_component
+from explorer.ui.drag import browser_can_decode, component_value, drag_component
 from explorer.ui.widgets import QP, pad_bounds, picked_codes, point_colours, show_image, show_nearest
 
 PAD_POINTS = 1500
@@ -41,12 +41,23 @@ top[2].caption(
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
 dims = latents.most_active_dims(codes)
+# Where a code from the browser, a typed field or the URL may lie.
+# Generous (ten times the larger of them around 0): empty space far out stays reachable, 1e308 does not.
+_reach = 10 * np.maximum(np.abs(ranges).max(1), np.abs(np.stack(latents.padded_bounds(codes.mean, 0.15))).max(0))
+z_box = (-np.maximum(_reach, 1.0), np.maximum(_reach, 1.0))
+
+
+def typed_code(text: str | None) -> np.ndarray | None:
+    """A code typed or pasted as text: dim finite numbers, clamped into the box; else None."""
+    z = latents.parse_code(text if text is None or len(text) <= 4096 else None, view.latent_dim)
+    return None if z is None else np.clip(z, *z_box)
+
 
 # The current code per pair and model: the last released or typed value, else the URL's, else the picked code.
 state = st.session_state.setdefault("drag_state", {})
 origin = f"{view.pair_id}:{kind}"
 if origin not in state:
-    from_url = latents.parse_code(st.session_state.get("dz") or st.query_params.get("dz"), view.latent_dim)
+    from_url = typed_code(st.session_state.get("dz") or st.query_params.get("dz"))
     state[origin] = {"z": picked_codes(view)[kind].astype(np.float64) if from_url is None else from_url, "seen": {}}
 current = state[origin]
 
@@ -57,15 +68,15 @@ def adopt(result, key: str) -> None:
     if value is None or current["seen"].get(key) == value:
         return
     current["seen"][key] = value
-    z = np.asarray(value, dtype=np.float64)
-    if z.shape == current["z"].shape:
+    z = component_value(value, len(current["z"]), *z_box)
+    if z is not None:  # anything else from the browser is ignored: NaN is never stored
         current["z"] = z
 
 
 def adopt_typed() -> None:
     """Code text edited by hand (or a pasted URL) moves the current code."""
     text = st.session_state.get("dz")
-    typed = latents.parse_code(text, view.latent_dim)
+    typed = typed_code(text)
     if text != current.get("text") and typed is not None:
         current["z"] = typed
 

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import analyses, figures
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.text import plain
 from explorer.ui.widgets import QP, index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
 
 HOLE_GRID = 64
@@ -35,7 +36,7 @@ steps = cols[2].slider("Steps", 5, 21, 11, key="lab_steps", bind=QP)
 # --- interpolation -------------------------------------------------------------------------------
 interps = analyses.interpolate(models, view.codes, a, b, steps)
 scores = analyses.scored_paths(interps, bank)
-st.subheader(f"{view.describe_item(a)} → {view.describe_item(b)}".capitalize())
+st.subheader(plain(f"{view.describe_item(a)} → {view.describe_item(b)}".capitalize()))
 for kind in KINDS:
     s = scores[kind]
     extra = f", smoothness {s['smoothness']:.2f}" if "smoothness" in s else ""

@@ -5,6 +5,7 @@ import streamlit as st
 from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui.context import KINDS, LABELS, current_view, projection_choice
+from explorer.ui.text import plain
 from explorer.ui.widgets import latent_map_chart, pick_index, picked_codes, probe_code, show_image
 
 view = current_view()
@@ -55,7 +56,7 @@ if view.latent_dim > 2:
 try:
     latent_map_chart(view, "map_chart", ellipses=ellipses, probes=True, markers=picked_codes(view))
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
-    st.error(f"Could not draw the map: {exc}. Try PCA or other parameters.")
+    st.error(f"Could not draw the map: {plain(exc)}. Try PCA or other parameters.")
     st.stop()
 
 index = pick_index(view)
@@ -69,7 +70,7 @@ if probe is not None and view.latent_dim == 2:
     with cols[0]:
         show_image(latents.decode(view.model(kind), z[None])[0], f"{LABELS[kind]} decodes this location")
 else:
-    st.subheader(f"Test item {index}: {view.describe_item(index)}")
+    st.subheader(f"Test item {index}: {plain(view.describe_item(index))}")
     cols = st.columns(4)
     with cols[0]:
         show_image(x, "original")

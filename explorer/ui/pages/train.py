@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer import analyses, figures
 from explorer.ui.context import LABELS, collapse_warning, current_view
+from explorer.ui.text import plain
 from explorer.ui.widgets import checkpoint_import, dataset_upload, train_form
 from training import jobs, uploads
 from training.errors import LatentExplorerError
@@ -24,7 +25,7 @@ if form is not None:
         job = jobs.start_job(analyses.train_config(form, uploads_dir()), runs_dir())
         st.session_state["train_job"] = job.run_id
     except LatentExplorerError as exc:
-        st.error(f"Cannot train: {exc}")
+        st.error(f"Cannot train: {plain(exc)}")
 
 
 def job_panel() -> None:
@@ -33,7 +34,7 @@ def job_panel() -> None:
     if job is None:
         st.caption("No run started in this session yet.")
         return
-    st.markdown(f"**Run `{job.run_id}`**: {job.status}" + (f" — {job.message}" if job.message else ""))
+    st.markdown(f"**Run `{job.run_id}`**: {job.status}" + (f" — {plain(job.message)}" if job.message else ""))
     st.progress(job.fraction, text=f"{job.kind.upper()} epoch {job.epoch} of {job.config.train.epochs}")
     if job.active and st.button("Cancel", key="train_cancel"):
         job.cancel()
@@ -89,4 +90,4 @@ if len(points) < 2:
     )
 else:
     st.plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES), key="beta_tradeoff")
-    st.caption(f"Your runs on {view.dataset.name} under runs/, one point per VAE.")
+    st.caption(f"Your runs on {plain(view.dataset.name)} under runs/, one point per VAE.")

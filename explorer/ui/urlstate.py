@@ -1,0 +1,178 @@
+"""The URL's query parameters, parsed and clamped once, before any widget sees them.
+
+A shared link is hostile until checked: `pick=inf` would reach a number input that converts to
+int before it checks finiteness. app.py calls sanitise() before the sidebar and the page run.
+Every bound parameter has a spec below (its type, range or allowed values); a value that does not
+parse is dropped (the widget shows its default), a number out of range is clamped into it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+
+MAX_TEXT = 200  # characters of any one parameter
+INDEX_MAX = 1_000_000  # test items: the page clamps further to its split's size
+
+
+@dataclass(frozen=True)
+class Param:
+    kind: str  # int | float | bool | text
+    lo: float = -math.inf
+    hi: float = math.inf
+    choices: tuple[str, ...] | None = None  # text: the allowed values, where fixed
+
+
+def _ints(lo: int, hi: int) -> Param:
+    return Param("int", lo, hi)
+
+
+def _choice(*values: str) -> Param:
+    """Options: the URL carries the shown label, which Streamlit matches itself (an unknown one
+    gives the default); only the text is bounded here."""
+    return Param("text")
+
+
+SEED = _ints(0, 10_000)
+INDEX = _ints(0, INDEX_MAX)
+PHASE = Param("float", 0.0, 1.0)
+KIND = _choice("ae", "vae")
+
+SPECS: dict[str, Param] = {
+    # sidebar
+    "dataset": Param("text"),
+    "pair": Param("text"),
+    # latent map
+    "ellipses": Param("bool"),
+    "pick": INDEX,
+    # drag
+    "drag_model": KIND,
+    "drag_server": Param("bool"),
+    "dz": Param("text"),  # comma-separated floats, validated by the drag page against its box
+    # compare
+    "ends_mode": _choice("by phase", "by class", "by index", "picked on the map"),
+    "phase_a": PHASE,
+    "phase_b": PHASE,
+    "class_a": _ints(0, 999),
+    "class_b": _ints(0, 999),
+    "nth_a": _ints(0, 999),
+    "nth_b": _ints(0, 999),
+    "idx_a": INDEX,
+    "idx_b": INDEX,
+    "steps": _ints(3, 21),
+    "interp": Param("text"),
+    "vae_codes": _choice("posterior mean", "sample"),
+    "noise_seed": SEED,
+    "prior_seed": SEED,
+    # half-moon lab
+    "lab_a": PHASE,
+    "lab_b": PHASE,
+    "lab_ia": INDEX,
+    "lab_ib": INDEX,
+    "lab_steps": _ints(5, 21),
+    "lab_seed": SEED,
+    # decoder
+    "dec_model": KIND,
+    "grid_a": _ints(0, 127),
+    "grid_b": _ints(0, 127),
+    "grid_n": _ints(3, 15),
+    # conditional
+    "cond_label_set": Param("text"),
+    "cond_half_set": Param("text"),
+    "cond_class": _ints(0, 999),
+    "cond_seed": SEED,
+    "cond_item": INDEX,
+    "cond_mask": _choice("top", "bottom", "left", "right"),
+    "cond_n": _ints(2, 16),
+    "cond_fill_seed": SEED,
+}
+# Keys with a number in them: the decoder's z0..z127, the conditional page's cz0..cz127.
+PATTERNS: list[tuple[re.Pattern, Param]] = [
+    (re.compile(r"z\d{1,3}"), Param("float", -1e3, 1e3)),
+    (re.compile(r"cz\d{1,3}"), Param("float", -3.0, 3.0)),
+]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def spec_of(key: str) -> Param | None:
+    if key in SPECS:
+        return SPECS[key]
+    return next((p for pattern, p in PATTERNS if pattern.fullmatch(key)), None)
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def parse(key: str, text: str) -> str | None:
+    """The value as the widget should see it, or None to drop the parameter."""
+    if not isinstance(text, str) or len(text) > MAX_TEXT or _CONTROL.search(text):
+        return None
+    spec = spec_of(key)
+    if spec is None or spec.kind == "text":
+        return text if spec is None or spec.choices is None or text in spec.choices else None
+    if spec.kind == "bool":
+        return text.lower() if text.lower() in ("true", "false") else None
+    value = _number(text)
+    if value is None:
+        return None
+    value = min(max(value, spec.lo), spec.hi)
+    return str(int(round(value))) if spec.kind == "int" else repr(float(value))
+
+
+def _bad_key(key: str) -> bool:
+    return len(key) > MAX_TEXT or bool(_CONTROL.search(key))
+
+
+def sanitise(params: MutableMapping[str, str]) -> dict[str, str | None]:
+    """Rewrite params in place; returns what changed (key -> new value, None if dropped)."""
+    changed: dict[str, str | None] = {}
+    for key in list(params.keys()):
+        clean = None if _bad_key(key) else parse(key, params[key])
+        if clean != params[key]:
+            changed[key] = clean
+    for key, clean in changed.items():
+        if clean is None:
+            del params[key]
+        else:
+            params[key] = clean
+    return changed
+
+
+def sanitise_snapshot(snapshot: dict[str, list[str]]) -> None:
+    """The same for a parsed query string (key -> values); the last of repeated values counts."""
+    for key in list(snapshot):
+        values = snapshot[key]
+        clean = None if _bad_key(key) or not values else parse(key, values[-1])
+        if clean is None:
+            del snapshot[key]
+        else:
+            snapshot[key] = [clean]
+
+
+def _initial_snapshot() -> dict[str, list[str]] | None:
+    """Streamlit seeds a bound widget from the URL as it was when the session (or page) opened,
+    a copy kept apart from st.query_params; None if this Streamlit keeps it elsewhere."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    try:
+        snapshot = get_script_run_ctx().session_state._state.query_params._initial_query_params
+    except AttributeError:
+        return None
+    return snapshot if isinstance(snapshot, dict) else None
+
+
+def apply() -> None:
+    """Sanitise the running app's URL (and Streamlit's copy of it); call before any widget is drawn."""
+    import streamlit as st
+
+    sanitise(st.query_params)
+    snapshot = _initial_snapshot()
+    if snapshot is not None:
+        sanitise_snapshot(snapshot)

@@ -1,0 +1,255 @@
+"""Budgets for everything a user can ask of the server, checked BEFORE the memory is taken.
+
+One place for the limits and for reading user files (images, .npz) within them:
+
+    images    PNG or JPEG by content only (never EPS/PostScript, nothing spawns a process),
+              sides and pixels read from the header before decoding, a decode-time budget
+    .npz      array headers read from the zip before any array is loaded; never unpickled
+    datasets  at most MAX_PIXEL_VALUES values (N * C * H * W) in float32
+    models    parameters and activations per batch computed from the config on the meta
+              device (exact, and nothing allocated) before a model is built
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import zipfile
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from .errors import LatentExplorerError
+
+MAX_UPLOAD_BYTES = 50 * 2**20  # one uploaded file
+MAX_IMAGES = 5_000  # images in one uploaded dataset (zip or .npz)
+MAX_UNPACKED_BYTES = 200 * 2**20  # a zip's entries, or an .npz's arrays, once unpacked
+MAX_SIDE = 128  # image sides, in pixels
+MAX_FILE_PIXELS = 4096 * 4096  # one image file on the server (it is resized), from its header
+MAX_PIXEL_VALUES = MAX_IMAGES * MAX_SIDE * MAX_SIDE  # a dataset: 5,000 grey 128 px images (328 MB as float32)
+DECODE_SECONDS = 2.0  # one image file
+IMPORT_SECONDS = 60.0  # all the images of one import
+MAX_PARAMETERS = 20_000_000  # one model: 80 MB of weights, 320 MB with Adam's state and gradients
+MAX_ACTIVATION_BYTES = 256 * 2**20  # one training batch's forward and backward values
+MAX_LAYERS = 8  # hidden layers of an MLP
+
+IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
+
+
+def _at(name: str) -> str:
+    return f"{name}: " if name else ""
+
+
+class BudgetError(LatentExplorerError):
+    """A request over one of this server's limits; the message names the limit."""
+
+
+def check_pixel_values(n: int, shape: tuple[int, ...], source: str) -> None:
+    """n images of shape (C, H, W) (or (H, W)) fit the dataset budget."""
+    values = int(n) * int(np.prod(shape, dtype=np.int64))
+    if values > MAX_PIXEL_VALUES:
+        raise BudgetError(
+            f"{_at(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
+            f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey {MAX_SIDE} px images)"
+        )
+
+
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
+
+
+def check_path_text(text: object, what: str = "path") -> str:
+    """Path text from a form, a URL or a file: a string without NUL or control characters, of a
+    length the OS accepts. Checked before the text reaches Path() or the file system."""
+    if not isinstance(text, str):
+        raise LatentExplorerError(f"not a usable {what}: text expected, got {type(text).__name__}")
+    if len(text) > MAX_PATH_CHARS or any(len(part) > 255 for part in text.split("/")):
+        raise LatentExplorerError(
+            f"not a usable {what}: too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,}, 255 a name)"
+        )
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise LatentExplorerError(f"not a usable {what}: it contains a control character (such as a NUL byte)")
+    return text
+
+
+# --- images --------------------------------------------------------------------------------------
+
+
+def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | None = MAX_SIDE, mode: str = "RGB"):
+    """One PNG/JPEG file -> a PIL image in `mode`, loaded. DatasetError names what is wrong.
+
+    The format is judged by content (a .png holding PostScript is refused); the size comes from
+    the header and is checked before any pixel is decoded; a decode over DECODE_SECONDS is refused.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from .errors import DatasetError
+
+    start = time.monotonic()
+    try:
+        im = Image.open(source, formats=IMAGE_FORMATS)
+    except UnidentifiedImageError:
+        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
+    with im:
+        w, h = im.size
+        if w * h > MAX_FILE_PIXELS:
+            raise DatasetError(f"{_at(name)}{w}x{h} pixels; the limit is {MAX_FILE_PIXELS:,} per image")
+        if max_side is not None and not (4 <= w <= max_side and 4 <= h <= max_side):
+            raise DatasetError(f"{_at(name)}{w}x{h}; image sides must be 4 to {max_side} pixels")
+        try:
+            im.draft(mode, (w, h))  # JPEG: decode straight to the mode; a no-op for PNG
+            out = im.convert(mode)
+        except Exception as exc:  # Pillow raises many types for broken files
+            raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
+    if time.monotonic() - start > DECODE_SECONDS:
+        raise DatasetError(f"{_at(name)}took over {DECODE_SECONDS:g} s to decode; refused")
+    return out
+
+
+def image_header(raw: bytes, name: str) -> tuple[int, int, str]:
+    """(width, height, mode) from a PNG/JPEG header, without decoding pixels."""
+    from PIL import Image, UnidentifiedImageError
+
+    from .errors import DatasetError
+
+    try:
+        with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as im:
+            return im.size[0], im.size[1], im.mode
+    except UnidentifiedImageError:
+        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
+    except Exception as exc:
+        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
+
+
+class Deadline:
+    """A time budget for many steps: check() between steps raises once it is spent."""
+
+    def __init__(self, seconds: float, what: str):
+        self.end, self.seconds, self.what = time.monotonic() + seconds, seconds, what
+
+    def check(self) -> None:
+        if time.monotonic() > self.end:
+            raise BudgetError(f"{self.what} took over {self.seconds:g} s; refused")
+
+
+# --- .npz ----------------------------------------------------------------------------------------
+
+
+def npz_headers(source: str | Path | IO[bytes], name: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Array name -> (shape, dtype) from each member's .npy header; no array is loaded."""
+    from numpy.lib import format as npy
+
+    from .errors import DatasetError
+
+    headers = {}
+    try:
+        with zipfile.ZipFile(source) as archive:
+            members = archive.infolist()
+            if len(members) > 16:
+                raise DatasetError(f"{_at(name)}{len(members)} arrays; an .npz here holds at most 16")
+            for info in members:
+                if not info.filename.endswith(".npy"):
+                    raise DatasetError(f"{_at(name)}{info.filename!r} is not an .npy array")
+                with archive.open(info) as f:
+                    version = npy.read_magic(f)
+                    read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
+                    if read is None:
+                        raise DatasetError(f"{_at(name)}unsupported .npy version {version}")
+                    shape, _, dtype = read(f)
+                if dtype.hasobject:
+                    raise DatasetError(f"{_at(name)}{info.filename[:-4]!r} holds Python objects; refused (no pickles)")
+                headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
+    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
+        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__})") from None
+    return headers
+
+
+def check_npz(headers: dict[str, tuple[tuple[int, ...], np.dtype]], name: str, max_images: int | None) -> None:
+    """The .npz's arrays within the budgets, judged from their headers alone."""
+    from .errors import DatasetError
+
+    if "x" not in headers:
+        raise DatasetError(f"{_at(name)}an .npz needs an array 'x' of images; found {sorted(headers) or 'nothing'}")
+    unpacked = sum(int(np.prod(s, dtype=np.int64)) * d.itemsize for s, d in headers.values())
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise DatasetError(
+            f"{_at(name)}its arrays unpack to {unpacked / 2**20:,.0f} MiB; "
+            f"the limit is {MAX_UNPACKED_BYTES // 2**20} MiB"
+        )
+    shape, _ = headers["x"]
+    if not 3 <= len(shape) <= 4:
+        raise DatasetError(f"{_at(name)}'x' must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {shape}")
+    if max_images is not None and shape[0] > max_images:
+        raise DatasetError(f"{_at(name)}'x' holds {shape[0]:,} images; the limit is {max_images:,}")
+    check_pixel_values(shape[0], shape[1:], name)
+
+
+def read_npz(source: str | Path | IO[bytes], name: str, max_images: int | None = MAX_IMAGES) -> dict[str, np.ndarray]:
+    """The arrays of an .npz, loaded only after their headers passed the budgets."""
+    from .errors import DatasetError
+
+    headers = npz_headers(source, name)
+    check_npz(headers, name, max_images)
+    if hasattr(source, "seek"):
+        source.seek(0)
+    try:
+        with np.load(source, allow_pickle=False) as archive:  # never unpickle user data
+            return {key: archive[key] for key in headers}
+    except Exception as exc:
+        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
+
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+def model_cost(config) -> tuple[int, int]:
+    """(parameters, activation values per example) of the model a ModelConfig builds.
+
+    Built and run on the meta device: exact sizes, no memory taken.
+    """
+    import torch
+
+    from .models import MODELS, condition_width
+
+    with torch.device("meta"):
+        model = MODELS[config.kind](config)
+        x = torch.empty((1, *config.in_shape))
+        values = [x.numel()]
+        hooks = [
+            m.register_forward_hook(lambda m, i, o: values.append(o.numel() if isinstance(o, torch.Tensor) else 0))
+            for m in model.modules()
+            if not list(m.children())
+        ]
+        try:
+            if config.condition == "none":
+                model(x, sample=True)
+            else:
+                model(x, torch.empty((1, condition_width(config))), sample=True)
+        finally:
+            for h in hooks:
+                h.remove()
+    return sum(p.numel() for p in model.parameters()), sum(values)
+
+
+def check_model(config, batch_size: int | None = None) -> None:
+    """Refuse a model over the parameter budget (and, given a batch size, the activation budget)."""
+    if config.condition == "label" and config.n_classes is None:
+        return  # the class count comes from the data; checked again once it is filled in
+    if len(config.hidden) > MAX_LAYERS:
+        raise BudgetError(f"at most {MAX_LAYERS} hidden layers on this server; got {len(config.hidden)}")
+    params, per_example = model_cost(config)
+    if params > MAX_PARAMETERS:
+        raise BudgetError(
+            f"this model has {params / 1e6:,.1f} M parameters; this server allows {MAX_PARAMETERS / 1e6:,.0f} M "
+            "(use fewer or narrower hidden layers)"
+        )
+    if batch_size is not None:
+        # forward values kept for backward, their gradients, and the loss's copy of the output: ~3x
+        need = 3 * 4 * per_example * batch_size
+        if need > MAX_ACTIVATION_BYTES:
+            raise BudgetError(
+                f"a batch of {batch_size:,} needs about {need / 2**20:,.0f} MiB of activations for this model; "
+                f"the limit is {MAX_ACTIVATION_BYTES // 2**20} MiB (use a smaller batch)"
+            )

@@ -1,0 +1,208 @@
+"""The sidecar schema: what checkpoint.read_sidecar accepts, checked once, before anything uses it.
+
+A sidecar is JSON written by save_checkpoint, or by anyone who uploads one. Every field is
+checked for its type, range, length and nesting depth, so a page, the listing or `training eval`
+never meets a float latent size, a list as a dataset name or a metric that is a string.
+
+    configs      types from the dataclass annotations (int is not bool, floats finite, lists of
+                 ints of bounded length), ranges from their validate(); unknown keys refused
+    data_stats   the known keys typed; everything else a JSON scalar
+    metrics      numbers (or null), lists of numbers, nested dicts of the same, two known strings
+    history      a list of per-epoch dicts of numbers
+    anything     at most MAX_DEPTH levels deep, MAX_ITEMS items in a list or dict, strings MAX_TEXT
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any
+
+from .config import DataConfig, ModelConfig, TrainConfig
+from .errors import LatentExplorerError
+
+MAX_DEPTH = 6  # levels of nesting below the top object
+MAX_ITEMS = 10_000  # entries in any one list or dict (history: one per epoch, at most 10,000)
+MAX_TEXT = 4096  # characters in any string
+MAX_TUPLE = 64  # entries of a config tuple (hidden sizes, shapes)
+TEXT_METRICS = {"prior_source", "prior_bank", "likelihood", "precision", "device"}
+CONFIGS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+
+
+class SchemaError(LatentExplorerError):
+    """A sidecar field of the wrong type, range, length or depth; the message names the field."""
+
+
+def _fail(where: str, why: str) -> None:
+    raise SchemaError(f"{where}: {why}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_json(value: Any, where: str, depth: int = 0) -> None:
+    """Bounded JSON: depth, item counts, string lengths, finite numbers."""
+    if depth > MAX_DEPTH:
+        _fail(where, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, str):
+        if len(value) > MAX_TEXT or "\x00" in value:
+            _fail(where, f"text longer than {MAX_TEXT} characters or holding a NUL byte")
+    elif isinstance(value, float) and not math.isfinite(value):
+        _fail(where, "not a finite number")
+    elif isinstance(value, (list, dict)):
+        if len(value) > MAX_ITEMS:
+            _fail(where, f"{len(value):,} entries; at most {MAX_ITEMS:,}")
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            check_json(item, f"{where}.{key}", depth + 1)
+    elif value is not None and not isinstance(value, (bool, int, float)):
+        _fail(where, f"unexpected {type(value).__name__}")
+
+
+# --- configs: types from the dataclass annotations -------------------------------------------------
+
+
+SCALARS = {  # an annotation -> what a JSON value of it looks like (an int is not a bool)
+    type(None): lambda v: v is None,
+    bool: lambda v: isinstance(v, bool),
+    int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    float: _is_number,
+    str: lambda v: isinstance(v, str),
+}
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint in SCALARS:
+        return SCALARS[hint](value)
+    if origin is typing.Literal:
+        return value in args
+    if origin is tuple:
+        if not isinstance(value, list) or len(value) > MAX_TUPLE:
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_matches(v, args[0]) for v in value)
+        return len(value) == len(args) and all(_matches(v, a) for v, a in zip(value, args))
+    return False
+
+
+def _describe(hint: Any) -> str:
+    return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
+
+
+def check_config(data: Any, cls: type, where: str) -> None:
+    """A config dict: known keys only, each of its annotated type; then the config's ranges."""
+    if not isinstance(data, dict):
+        _fail(where, f"must be an object, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        _fail(where, f"unknown field(s) {unknown[:5]}")
+    for key, value in data.items():
+        if not _matches(value, hints[key]):
+            _fail(f"{where}.{key}", f"must be {_describe(hints[key])}, got {json_repr(value)}")
+    config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+    try:
+        _full_check(config)
+    except LatentExplorerError as exc:
+        _fail(where, str(exc))
+
+
+def _full_check(config: Any) -> None:
+    """Ranges, names against their registries, combinations and (models) the memory budget."""
+    from .datasets import check_data_config
+    from .models import check_model_config
+
+    checks = {DataConfig: check_data_config, ModelConfig: check_model_config}
+    checks.get(type(config), lambda c: c.validate())(config)
+
+
+def json_repr(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --- the free-form parts --------------------------------------------------------------------------------
+
+
+def _check_numbers(value: Any, where: str) -> None:
+    """A metric: a number or null, a list of numbers, or an object of metrics."""
+    if value is None or _is_number(value):
+        return
+    if isinstance(value, list) and all(v is None or _is_number(v) for v in value):
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in TEXT_METRICS:
+                _check_text(item, f"{where}.{key}")
+            else:
+                _check_numbers(item, f"{where}.{key}")
+        return
+    _fail(where, f"must be a number, a list of numbers or an object of them; got {json_repr(value)}")
+
+
+def _check_text(value: Any, where: str) -> None:
+    if not isinstance(value, str) or len(value) > 200:
+        _fail(where, f"must be text of at most 200 characters, got {json_repr(value)}")
+
+
+DATA_STATS = {  # known data_stats keys -> check
+    "name": lambda v: isinstance(v, str) and len(v) <= 200,
+    "image_shape": lambda v: _matches(v, tuple[int, int, int]),
+    "n_train": lambda v: _matches(v, int) and v >= 0,
+    "n_test": lambda v: _matches(v, int) and v >= 0,
+    "pixel_mean": _is_number,
+    "class_names": lambda v: (
+        v is None or (isinstance(v, list) and all(isinstance(c, str) and len(c) <= 200 for c in v))
+    ),
+}
+
+
+def check_data_stats(stats: Any, where: str = "data_stats") -> None:
+    if not isinstance(stats, dict):
+        _fail(where, f"must be an object, got {type(stats).__name__}")
+    for key, value in stats.items():
+        ok = DATA_STATS[key](value) if key in DATA_STATS else (value is None or isinstance(value, (str, int, float)))
+        if not ok:
+            _fail(f"{where}.{key}", f"unexpected value {json_repr(value)}")
+
+
+def check_history(history: Any, where: str = "history") -> None:
+    if not isinstance(history, list):
+        _fail(where, f"must be a list, got {type(history).__name__}")
+    for i, row in enumerate(history):
+        if not isinstance(row, dict) or not all(v is None or _is_number(v) for v in row.values()):
+            _fail(f"{where}[{i}]", "must be an object of numbers")
+
+
+def check_sidecar(sidecar: dict[str, Any]) -> None:
+    """The whole sidecar; SchemaError names the first field that is wrong."""
+    check_json(sidecar, "sidecar")
+    for key in ("kind", "weights_sha256"):
+        if not isinstance(sidecar.get(key), str):
+            _fail(key, f"must be text, got {json_repr(sidecar.get(key))}")
+    for key, cls in CONFIGS.items():
+        if key not in sidecar:
+            _fail(key, "missing")
+        check_config(sidecar[key], cls, key)
+    if sidecar["model"].get("kind", sidecar["kind"]) != sidecar["kind"]:
+        _fail("kind", f"{sidecar['kind']!r} but the model config says {sidecar['model'].get('kind')!r}")
+    if sidecar["model"].get("in_shape") is None:
+        _fail("model.in_shape", "missing: a saved model knows its image shape")
+    check_data_stats(sidecar.get("data_stats", {}))
+    metrics = sidecar.get("metrics", {})
+    if not isinstance(metrics, dict):
+        _fail("metrics", f"must be an object, got {type(metrics).__name__}")
+    _check_numbers(metrics, "metrics")
+    check_history(sidecar.get("history", []))
+    versions = sidecar.get("versions", {})
+    if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
+        _fail("versions", "must be an object of text")
+    if not isinstance(sidecar.get("created", ""), str):
+        _fail("created", "must be text")
