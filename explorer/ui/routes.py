@@ -1,0 +1,36 @@
+"""Page routing: links that carry the view, and unknown paths that land on the first page.
+
+Streamlit's own sidebar links drop the query string, so a page switch would push a history
+entry without the view and Back would lose it. These links carry the URL the page just wrote.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.commands import navigation as _streamlit_navigation
+
+MISSING = "_page_missing"
+
+
+def _note_missing(ctx) -> None:
+    """Instead of Streamlit's "Page not found" dialog: a note on the first page (see navigation)."""
+    ctx.session_state[MISSING] = True
+
+
+def navigation(pages: list) -> st.Page:
+    """st.navigation with hidden built-in links; an unknown path runs the first page with a note."""
+    _streamlit_navigation.send_page_not_found = _note_missing
+    st.session_state.pop(MISSING, None)
+    page = st.navigation(pages, position="hidden")
+    if st.session_state.pop(MISSING, False):
+        st.info("There is no page at that address; this is the Latent map.", icon=":material/info:")
+    return page
+
+
+def page_links(box, pages: list) -> None:
+    """One link per page into `box`, each carrying the current view's query parameters."""
+    query = st.query_params.to_dict()
+    with box:
+        for page in pages:
+            st.page_link(page, label=page.title, icon=page.icon, query_params=query, width="stretch")
+        st.divider()
