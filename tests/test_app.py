@@ -5,8 +5,8 @@ keep the bundled checkpoints covered."""
 
 import pytest
 
-from explorer import latents
 from tests.helpers import TINY_DIGITS, TINY_MOONS, image_with_caption, open_app
+from training.moons import nearest_phase_index
 
 MAP, DECODER, COMPARE, LAB = (f"explorer/ui/pages/{n}.py" for n in ("latent_map", "decoder", "compare", "half_moon"))
 SPARSE = "moons-sparse-2d"
@@ -86,7 +86,7 @@ def test_choosing_endpoints_yields_n_images_per_model(app, tiny_moons, steps):
     strips = [im for im in at.image if len(im.value) == steps]
     assert len(strips) == 2  # AE and VAE, aligned step by step
     phases = tiny_moons.test.factors["phase"]
-    a = latents.nearest_phase_item(phases, 0.1)
+    a = nearest_phase_index(phases, 0.1)
     assert any(f"test item {a} (phase {phases[a]:.3f})" in m.value for m in at.markdown)
     assert at.get("download_button")
 

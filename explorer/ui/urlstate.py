@@ -252,8 +252,9 @@ def seed(key: str, default, lo=None, hi=None, options=None):
     state = st.session_state
     state.setdefault(DEFAULTS, {})[key] = to_text(default)
     value = state.get(key, default)
-    if options is not None and value not in options:
-        value = default
+    if options is not None and value not in options:  # "AE" in an older link means "ae"
+        folded = [o for o in options if isinstance(value, str) and str(o).lower() == value.lower()]
+        value = folded[0] if folded else default
     if lo is not None and hi is not None:
         try:
             value = type(default)(min(max(value, lo), hi))
