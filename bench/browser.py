@@ -139,7 +139,10 @@ def memory_60k(quick: bool) -> dict:
         info: dict = {}
         with (
             sync_playwright() as p,
-            streamlit_server(env={"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs")}, info=info) as url,
+            # the run's sidecar names data in tmp: an allowed root for this server only
+            streamlit_server(
+                env={"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs"), "LATENT_EXPLORER_IMPORT_ROOTS": tmp}, info=info
+            ) as url,
         ):
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1200})

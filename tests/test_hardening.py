@@ -354,7 +354,8 @@ def test_sanitise_rewrites_the_url_in_place():
         "lab_seed": "1e400",
         "x\x00": "1",
         "dz": "1,2",
-        "dec_model": "x",
+        "dec_model": "x" * 300,
+        "ellipses": "maybe",
     }
     sanitise(params)
     assert params == {"steps": "21", "phase_a": "0.0", "dz": "1,2"}
