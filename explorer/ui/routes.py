@@ -10,6 +10,15 @@ import streamlit as st
 from streamlit.commands import navigation as _streamlit_navigation
 
 MISSING = "_page_missing"
+# Fits 768-1920 px: images scale down inside narrow columns instead of spilling over their
+# neighbours, and below 1000 px the sidebar gives the page more room.
+LAYOUT_CSS = """<style>
+[data-testid="stMain"] [data-testid="stImage"] img { max-width: 100%; height: auto; }
+[data-testid="stMain"] [data-testid="stImageContainer"] { max-width: 100%; }
+@media (max-width: 1000px) {
+  section[data-testid="stSidebar"] { width: 230px !important; min-width: 230px !important; }
+}
+</style>"""
 
 
 def _note_missing(ctx) -> None:
@@ -22,6 +31,7 @@ def navigation(pages: list) -> st.Page:
     _streamlit_navigation.send_page_not_found = _note_missing
     st.session_state.pop(MISSING, None)
     page = st.navigation(pages, position="hidden")
+    st.html(LAYOUT_CSS)
     if st.session_state.pop(MISSING, False):
         st.info("There is no page at that address; this is the Latent map.", icon=":material/info:")
     return page
