@@ -5,7 +5,7 @@ import torch
 
 from explorer.ui import settle_garbage, urlstate
 from explorer.ui.context import sidebar
-from explorer.ui.routes import navigation, page_links
+from explorer.ui.routes import first_visit_hint, navigation, page_links
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
 torch.set_num_threads(1)
@@ -32,6 +32,7 @@ urlstate.begin()  # the URL into Session State on a new session or Back/Forward
 links = st.sidebar.container()
 try:
     sidebar()
+    first_visit_hint()
     page.run()
 finally:
     urlstate.publish()  # the view into the URL, whichever way the page ended (st.stop, st.rerun)

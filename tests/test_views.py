@@ -132,3 +132,12 @@ def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
     assert len(values) == 2
     assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)  # one value, two controls
     page.close()
+
+
+def test_the_first_visit_hint_is_dismissed_for_the_session(app):
+    at = app(None)
+    assert any("New here?" in i.value for i in at.info)
+    at.button(key="dismiss_hint").click().run()
+    assert not any("New here?" in i.value for i in at.info)
+    at.run()
+    assert not any("New here?" in i.value for i in at.info)

@@ -37,6 +37,23 @@ def navigation(pages: list) -> st.Page:
     return page
 
 
+HINT = (
+    "New here? Click a dot on the latent map, then open **AE vs VAE** and scrub between a crescent and a "
+    "full moon: the VAE's half-way image is a half moon, the AE's often is not."
+)
+
+
+def first_visit_hint() -> None:
+    """One dismissible line for a new session; dismissed, it stays away for the session."""
+    if st.session_state.get("_hint_dismissed"):
+        return
+    box = st.container(horizontal=True, vertical_alignment="center")
+    box.info(HINT, icon=":material/lightbulb:", width="stretch")
+    if box.button("Got it", key="dismiss_hint", icon=":material/close:"):
+        st.session_state["_hint_dismissed"] = True
+        st.rerun()
+
+
 def page_links(box, pages: list) -> None:
     """One link per page into `box`, each carrying the current view's query parameters."""
     query = st.query_params.to_dict()
