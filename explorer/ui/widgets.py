@@ -268,6 +268,7 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     if released is not None and released != st.session_state.get("_scrub_seen"):
         st.session_state["_scrub_seen"] = st.session_state["t"] = released  # a new release wins
     t = urlstate.seed("t", 0.5, 0.0, 1.0)
+    urlstate.publish()  # a fragment rerun: the URL follows t before the images are drawn
     models = pair_models(view)
     endpoints = {
         webdecoder.decoder_id(models[k]): {"a": i.path[0], "b": i.path[-1], "method": method}
@@ -281,7 +282,6 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
         dist = analyses.nearest_distance(decoded[None], view.train_bank())[0]
         with col:
             show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=96)
-    urlstate.publish()  # a fragment rerun: the URL follows t
 
 
 def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None = None) -> None:

@@ -50,6 +50,7 @@ def decoder_panel() -> None:
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
             z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}")
+    urlstate.publish()  # a fragment rerun: the URL follows the sliders, before the new image is drawn
     image = latents.decode(model, z[None])[0]
     with middle:
         show_image(image, f"{LABELS[kind]} decodes ({latents.format_code(z[dims], 4)})", target=240)
@@ -58,7 +59,6 @@ def decoder_panel() -> None:
     projected = "" if view.latent_dim == 2 else f" ({describe_projection(*projection_choice())})"
     st.caption(f"The {LABELS[kind]}'s test codes{projected}; the cross marks the sliders' code.")
     point_map(view, kind, z, "decoder_map")
-    urlstate.publish()  # a fragment rerun: the URL follows the sliders
 
 
 decoder_panel()

@@ -84,6 +84,7 @@ def drag_panel() -> None:
     if z is None:  # an unreadable code (typed or from the URL): back to the picked item's
         st.session_state["dz"] = start
         z = typed_code(start)
+    urlstate.publish()  # the URL follows the code before the new image is drawn
     payload = {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))}
     models = [(LABELS[kind], model)]
     drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server)
@@ -102,7 +103,6 @@ def drag_panel() -> None:
         show_image(image, f"{where}: {LABELS[kind]} decodes ({latents.format_code(z, 4)})", target=140)
     with cols[1]:
         show_nearest(view, image, "**Nearest training images** to the released code's decode")
-    urlstate.publish()  # a fragment rerun: the URL follows the code
 
 
 drag_panel()
