@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.harness import ROOT, streamlit_server, wait_for_app
+from bench.harness import ROOT, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -37,12 +37,6 @@ def test_overlaps_finds_a_crossing_pair_and_ignores_neighbours():
         {"tag": "c", "box": [20, 0, 30, 9]},
     ]
     assert overlaps(boxes) == [("a", "b")]
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
 
 
 @pytest.mark.parametrize("width", [800, 1400])

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.harness import streamlit_server, wait_for_app
+from bench.harness import wait_for_app
 from tests.helpers import TINY_DIGITS
 
 DECODER = "explorer/ui/pages/decoder.py"
@@ -23,12 +23,6 @@ def test_a_widget_value_never_comes_with_a_default_warning(app):
 
 
 # --- Chromium ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
 
 
 def open_page(browser, url):
