@@ -163,6 +163,21 @@ def scored_paths(interps: dict[str, Interpolation], bank: Bank) -> dict[str, dic
     return {kind: path_scores(i.strip, bank) for kind, i in interps.items()}
 
 
+def score_summary(distances: dict[str, np.ndarray], scores: dict[str, dict], proxy: bool) -> tuple[str, str]:
+    """(axis label, one-paragraph caption) for the per-step scores of the AE vs VAE page."""
+    label = "MSE to nearest training image (proxy)" if proxy else "MSE to the closest true render"
+    mid = len(distances["AE"]) // 2
+    text = (
+        f"{label}, lower is closer to real data. Mean over the path: AE {distances['AE'].mean():.4f}, "
+        f"VAE {distances['VAE'].mean():.4f}; at the midpoint: AE {distances['AE'][mid]:.4f}, "
+        f"VAE {distances['VAE'][mid]:.4f}."
+    )
+    if proxy:
+        return label, text + " The proxy rewards snapping to a training image: a new image half-way scores worse."
+    phases = {k: s["phases"][mid] for k, s in scores.items()}
+    return label, text + f" Recovered phase at the midpoint: AE {phases['ae']:.3f}, VAE {phases['vae']:.3f}."
+
+
 def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.ndarray:
     """(S, 1, side, side) moons rendered at evenly spaced phases between the endpoints."""
     return moons.render(np.linspace(phase_a, phase_b, steps), side)[:, None]

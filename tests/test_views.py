@@ -1,5 +1,6 @@
 """Issue 14, one value one truth: the URL carries the view, Back restores it (AppTest and Chromium)."""
 
+import numpy as np
 import pytest
 
 from bench.harness import wait_for_app
@@ -135,3 +136,20 @@ def test_the_first_visit_hint_is_dismissed_for_the_session(app):
     assert not any("New here?" in i.value for i in at.info)
     at.run()
     assert not any("New here?" in i.value for i in at.info)
+
+
+def test_on_moons_a_true_half_moon_scores_zero_with_its_phase_where_the_proxy_punished_it(tiny_moons):
+    from explorer import analyses
+    from training.metrics import moon_bank, path_scores
+
+    half = analyses.true_renders(0.25, 0.25, 1, 16)  # (1, 1, 16, 16) a perfect half moon
+    truth = path_scores(half, moon_bank(16))
+    assert truth["distances"][0] < 1e-3 and abs(truth["phases"][0] - 0.25) < 0.02
+    train = tiny_moons.train.x.reshape(len(tiny_moons.train.x), -1).numpy()  # sparse: no half moon in it
+    proxy = analyses.nearest_distance(half, train)[0]
+    assert proxy > 10 * truth["distances"][0] + 1e-3
+    distances = {"AE": np.array([0.1, 0.2, 0.1]), "VAE": np.array([0.0, 0.01, 0.0])}
+    scores = {"ae": {"phases": [0.1, 0.3, 0.5]}, "vae": {"phases": [0.1, 0.25, 0.5]}}
+    label, text = analyses.score_summary(distances, scores, proxy=False)
+    assert "true render" in label and "VAE 0.250" in text
+    assert "rewards snapping" in analyses.score_summary(distances, scores, proxy=True)[1]

@@ -1,10 +1,11 @@
 """AE vs VAE: the same endpoints interpolated in both models, side by side."""
 
+import numpy as np
 import streamlit as st
 
 from explorer import analyses
 from explorer.figures import step_distances
-from explorer.ui import urlstate, widgets
+from explorer.ui import cache, urlstate, widgets
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -70,22 +71,19 @@ for kind in KINDS:
     show_strip(interps[kind].strip, target=56)
 widgets.scrubber(view, interps, method, f"{a}-{b}-{method}-{vae_mode}-{noise_seed}")
 
-# Distance of each decoded step to its nearest training image: near 0 means "looks like the data".
-distances = {LABELS[k]: analyses.nearest_distance(interps[k].strip, view.train_bank()) for k in KINDS}
-
-
-paths = {k: i.path for k, i in interps.items()}
+# Each decoded step scored as the lab does: on moons against true renders (0 = a real moon, with the
+# phase it looks like); elsewhere against the nearest training image, a proxy that rewards copying.
+bank = cache.bank(view.path, view.stamp)
+scores = analyses.scored_paths(interps, bank)
+distances = {LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}
+code_paths = {k: i.path for k, i in interps.items()}
 widgets.latent_map_chart(
-    view, "compare_map", paths=paths, selectable=mode == "picked on the map", on_pick=widgets.set_endpoint
+    view, "compare_map", paths=code_paths, selectable=mode == "picked on the map", on_pick=widgets.set_endpoint
 )
-chart_col, _ = st.columns([3, 2])
-with chart_col:
-    st.plotly_chart(step_distances(distances, "MSE to nearest training image"), key="step_chart")
-    mid = steps // 2
-    st.caption(
-        f"Mean over the path: AE {distances['AE'].mean():.4f}, VAE {distances['VAE'].mean():.4f}; "
-        f"at the midpoint: AE {distances['AE'][mid]:.4f}, VAE {distances['VAE'][mid]:.4f}."
-    )
+chart_col, text_col = st.columns([3, 2])
+label, summary = analyses.score_summary(distances, scores, bank.is_proxy)
+chart_col.plotly_chart(step_distances(distances, label), key="step_chart")
+text_col.caption(summary)
 
 png, gif = analyses.export_strips({k: i.strip for k, i in interps.items()})
 export = st.columns(4)
