@@ -20,10 +20,13 @@ def path_verdict(ae: float, vae: float, proxy: bool) -> str:
 
 def prior_verdict(vae_standard: float, ae_fitted: float, ae_standard: float) -> str:
     closer = "VAE's" if vae_standard < ae_fitted else "AE's"
+    ratio = times(vae_standard, ae_fitted)
+    # Equal as shown (or within 5%): "the same", never "1.0x closer".
+    same = f"{vae_standard:.4f}" == f"{ae_fitted:.4f}" or ratio < 1.05
+    ending = "the two are about the same." if same else f"the {closer} are {ratio:.1f}x closer."
     return (
         f"Prior samples: the VAE's N(0, I) samples lie at mean distance {vae_standard:.4f}, the AE's samples from a "
-        f"Gaussian fitted to its codes at {ae_fitted:.4f} (from N(0, I): {ae_standard:.4f}); the {closer} are "
-        f"{times(vae_standard, ae_fitted):.1f}x closer."
+        f"Gaussian fitted to its codes at {ae_fitted:.4f} (from N(0, I): {ae_standard:.4f}); {ending}"
     )
 
 

@@ -18,6 +18,12 @@ from training.errors import LatentExplorerError
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
+# Each metric says which way is better where it is shown (a help tooltip on its column).
+METRIC_HELP = {
+    "BCE": st.column_config.NumberColumn(help="Summed reconstruction BCE per test image, in nats: lower is better."),
+    "ELBO": st.column_config.NumberColumn(help="Evidence lower bound per test image, in nats: higher is better."),
+    "active": st.column_config.TextColumn(help="Latent units whose code varies with the input: more are in use."),
+}
 
 
 @dataclass
@@ -141,7 +147,7 @@ def sidebar() -> None:
                     "active": f"{m.get('active_units', '?')}/{m.get('latent_dim', view.latent_dim)}",
                 }
             )
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(rows, hide_index=True, width="stretch", column_config=METRIC_HELP)
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)
