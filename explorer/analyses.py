@@ -69,14 +69,23 @@ def decode_at(model, interpolation: Interpolation, method: str, t: float) -> np.
 
 
 def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:
-    """PNG of all strips, one row each; GIF with one frame per step, the models side by side."""
+    """PNG of all strips, one row each; GIF with one frame per step, the models side by side.
+    Both carry their labels: the model of each row (AE, VAE) and the t of each column or frame."""
     both = np.concatenate(list(strips.values()))
     steps = len(both) // len(strips)
+    names = [k.upper() for k in strips]
+    ts = np.linspace(0.0, 1.0, steps)
     png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
+    png = images.annotate(png, names, [f"t={t:.2f}" for t in ts])
     frames = [
-        images.upscale(
-            images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
-            images.display_scale(both.shape[-1], 96),
+        images.annotate(
+            images.upscale(
+                images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
+                images.display_scale(both.shape[-1], 96),
+            ),
+            [f"t={ts[i]:.2f}"],
+            names,
+            left=44,
         )
         for i in range(steps)
     ]

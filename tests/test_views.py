@@ -161,3 +161,21 @@ def test_equal_prior_distances_read_the_same_not_one_times_closer():
     assert "about the same" in verdict.prior_verdict(0.0030, 0.0030, 0.01)
     assert "1.0x" not in verdict.prior_verdict(0.0030, 0.00301, 0.01)
     assert "VAE's are 3.0x closer" in verdict.prior_verdict(0.001, 0.003, 0.01)
+
+
+def test_exports_carry_row_labels_and_t(tiny_moons):
+    import io
+
+    from PIL import Image
+
+    from explorer import analyses
+
+    strips = {"ae": np.zeros((5, 1, 16, 16), np.float32), "vae": np.ones((5, 1, 16, 16), np.float32)}
+    png, gif = analyses.export_strips(strips)
+    unlabelled = analyses.images.grid(np.concatenate(list(strips.values())), ncols=5)
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert picture.shape[1] > unlabelled.shape[1] * 4  # a label margin beside the upscaled strips
+    margin = picture[:, :30]
+    assert (margin < 128).any() and (margin > 128).any()  # dark text on the white margin
+    frames = Image.open(io.BytesIO(gif))
+    assert frames.n_frames >= 5
