@@ -6,12 +6,14 @@ import torch
 from explorer.i18n import tr
 from explorer.ui import settle_garbage, urlstate
 from explorer.ui.context import sidebar
+from explorer.ui.routes import first_visit_hint, navigation, page_links
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
 torch.set_num_threads(1)
 
-st.set_page_config(page_title="Latent Explorer", page_icon="🌗", layout="wide")
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/contrast:", layout="wide")
 
+# Material icons: Debian's Chromium has no emoji font.
 PAGES = [
     st.Page(
         "explorer/ui/pages/tour.py",
@@ -19,21 +21,30 @@ PAGES = [
         icon=":material/tour:",
         url_path="tour",
     ),
-    st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon="🗺️", url_path="map", default=True),
-    st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon="🎚️", url_path="decoder"),
-    st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon="✋", url_path="drag"),
-    st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon="🌗", url_path="compare"),
+    st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
+    st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon=":material/tune:", url_path="decoder"),
+    st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon=":material/pan_tool:", url_path="drag"),
+    st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon=":material/compare:", url_path="compare"),
     st.Page("explorer/ui/pages/manifold.py", title="Manifold grid", icon=":material/grid_on:", url_path="manifold"),
     st.Page(
         "explorer/ui/pages/inference.py", title="Exact inference", icon=":material/functions:", url_path="inference"
     ),
-    st.Page("explorer/ui/pages/half_moon.py", title="Half-moon lab", icon="🔬", url_path="lab"),
-    st.Page("explorer/ui/pages/conditional.py", title="Conditional VAE", icon="🧩", url_path="conditional"),
-    st.Page("explorer/ui/pages/train.py", title="Train", icon="🏋️", url_path="train"),
+    st.Page("explorer/ui/pages/half_moon.py", title="Half-moon lab", icon=":material/science:", url_path="lab"),
+    st.Page(
+        "explorer/ui/pages/conditional.py", title="Conditional VAE", icon=":material/extension:", url_path="conditional"
+    ),
+    st.Page("explorer/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
-page = st.navigation(PAGES)
+page = navigation(PAGES)  # links drawn below, once the page has set the view they carry
 urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
-sidebar()
-page.run()
+urlstate.begin()  # the URL into Session State on a new session or Back/Forward
+links = st.sidebar.container()
+try:
+    sidebar()
+    first_visit_hint()
+    page.run()
+finally:
+    urlstate.publish()  # the view into the URL, whichever way the page ended (st.stop, st.rerun)
+    page_links(links, PAGES)
 settle_garbage()  # after the page: what it cached is frozen with the rest

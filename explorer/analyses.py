@@ -69,14 +69,23 @@ def decode_at(model, interpolation: Interpolation, method: str, t: float) -> np.
 
 
 def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:
-    """PNG of all strips, one row each; GIF with one frame per step, the models side by side."""
+    """PNG of all strips, one row each; GIF with one frame per step, the models side by side.
+    Both carry their labels: the model of each row (AE, VAE) and the t of each column or frame."""
     both = np.concatenate(list(strips.values()))
     steps = len(both) // len(strips)
+    names = [k.upper() for k in strips]
+    ts = np.linspace(0.0, 1.0, steps)
     png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
+    png = images.annotate(png, names, [f"t={t:.2f}" for t in ts])
     frames = [
-        images.upscale(
-            images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
-            images.display_scale(both.shape[-1], 96),
+        images.annotate(
+            images.upscale(
+                images.grid(np.stack([s[i] for s in strips.values()]), ncols=len(strips)),
+                images.display_scale(both.shape[-1], 96),
+            ),
+            [f"t={ts[i]:.2f}"],
+            names,
+            left=44,
         )
         for i in range(steps)
     ]
@@ -161,6 +170,21 @@ def traversal_grids(
 def scored_paths(interps: dict[str, Interpolation], bank: Bank) -> dict[str, dict]:
     """path_scores of each model's strip: distances per step, their mean and max, (moons) phases."""
     return {kind: path_scores(i.strip, bank) for kind, i in interps.items()}
+
+
+def score_summary(distances: dict[str, np.ndarray], scores: dict[str, dict], proxy: bool) -> tuple[str, str]:
+    """(axis label, one-paragraph caption) for the per-step scores of the AE vs VAE page."""
+    label = "MSE to nearest training image (proxy)" if proxy else "MSE to the closest true render"
+    mid = len(distances["AE"]) // 2
+    text = (
+        f"{label}, lower is closer to real data. Mean over the path: AE {distances['AE'].mean():.4f}, "
+        f"VAE {distances['VAE'].mean():.4f}; at the midpoint: AE {distances['AE'][mid]:.4f}, "
+        f"VAE {distances['VAE'][mid]:.4f}."
+    )
+    if proxy:
+        return label, text + " The proxy rewards snapping to a training image: a new image half-way scores worse."
+    phases = {k: s["phases"][mid] for k, s in scores.items()}
+    return label, text + f" Recovered phase at the midpoint: AE {phases['ae']:.3f}, VAE {phases['vae']:.3f}."
 
 
 def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.ndarray:

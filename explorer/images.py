@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -50,3 +50,18 @@ def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 120, bounce: bool = 
     buf = io.BytesIO()
     pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=ms_per_frame, loop=0)
     return buf.getvalue()
+
+
+def annotate(image: np.ndarray, rows: list[str], columns: list[str], left: int = 36, top: int = 14) -> np.ndarray:
+    """A white margin with a label per row (left) and per column (top), for exported grids.
+    image: (H, W) or (H, W, 3) uint8 with rows and columns evenly spaced."""
+    rgb = np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+    h, w = rgb.shape[:2]
+    canvas = Image.new("RGB", (w + left, h + top), "white")
+    canvas.paste(Image.fromarray(rgb), (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for i, text in enumerate(rows):
+        draw.text((2, top + (i + 0.5) * h / len(rows) - 5), text, fill="black")
+    for j, text in enumerate(columns):
+        draw.text((left + j * w / len(columns) + 2, 1), text, fill="black")
+    return np.asarray(canvas)

@@ -110,5 +110,14 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="module")
+def app_url():
+    """`streamlit run app.py` on 127.0.0.1 for one test module's browser tests."""
+    from bench.harness import streamlit_server
+
+    with streamlit_server() as url:
+        yield url
+
+
 def pytest_configure(config):
     os.environ.setdefault("LATENT_EXPLORER_DATA", str(ROOT / ".pytest-data"))

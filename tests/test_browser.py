@@ -2,16 +2,10 @@
 
 import pytest
 
-from bench.harness import streamlit_server, wait_for_app
+from bench.harness import wait_for_app
 from tests.helpers import DECODED
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def app_url():
-    with streamlit_server() as url:
-        yield url
 
 
 def test_moving_a_slider_in_chromium_changes_the_decoded_image(browser, app_url):

@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import Projection
-from explorer.ui import cache
+from explorer.ui import cache, urlstate
 from explorer.ui.text import plain
 from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
@@ -18,6 +18,12 @@ from training.errors import LatentExplorerError
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
+# Each metric says which way is better where it is shown (a help tooltip on its column).
+METRIC_HELP = {
+    "BCE": st.column_config.NumberColumn(help="Summed reconstruction BCE per test image, in nats: lower is better."),
+    "ELBO": st.column_config.NumberColumn(help="Evidence lower bound per test image, in nats: higher is better."),
+    "active": st.column_config.TextColumn(help="Latent units whose code varies with the input: more are in use."),
+}
 
 
 @dataclass
@@ -56,6 +62,13 @@ class View:
             return f"phase {test.factors['phase'][index]:.3f}"
         return f"item {index}"
 
+    def default_item(self) -> int:
+        """An informative first pick: a crescent (phase near 0.15) on moons, else item 0."""
+        phases = self.dataset.test.factors.get("phase")
+        if phases is None or len(phases) == 0:
+            return 0
+        return int(np.argmin(np.abs(np.asarray(phases) - 0.15)))
+
     def projection(self, kind: str) -> Projection:
         method, params = projection_choice()
         return cache.projection(self.path, self.stamp, kind, method, params)
@@ -68,8 +81,30 @@ class View:
 
 
 def projection_choice() -> tuple[str, tuple]:
-    """(method, sorted params) chosen on the latent map page; PCA until the user runs another."""
-    return st.session_state.get("projection_applied", ("pca", ()))
+    """(method, sorted params) applied on the latent map page (URL: proj, proj_<param>); PCA until another runs."""
+    from explorer.projection import PROJECTIONS
+
+    state = st.session_state
+    method = state.get("proj", "pca")
+    if method not in PROJECTIONS:
+        method = "pca"
+    params = {name: state.get(f"proj_{name}", p.default) for name, p in PROJECTIONS[method].params.items()}
+    return method, tuple(sorted(params.items()))
+
+
+def describe_projection(method: str, params: tuple) -> str:
+    """ "t-SNE (perplexity 30)": the projection in use, for captions and titles."""
+    from explorer.projection import PROJECTIONS
+
+    shown = ", ".join(f"{PROJECTIONS[method].params[n].label} {v:g}" for n, v in params)
+    return PROJECTIONS[method].label + (f" ({shown})" if shown else "")
+
+
+def apply_projection(method: str, values: dict) -> None:
+    """Make (method, values) the projection in use: into Session State, and so into the URL."""
+    st.session_state["proj"] = method
+    for name, value in values.items():
+        st.session_state[f"proj_{name}"] = value
 
 
 def describe_training(pair: ModelSet) -> str:
@@ -93,14 +128,12 @@ def sidebar() -> None:
             st.stop()
         datasets = sorted({info.dataset for info in choices.values()})
         default_dataset = "moons" if "moons" in datasets else datasets[0]
-        dataset_name = st.selectbox(
-            "Dataset", datasets, index=datasets.index(default_dataset), key="dataset", bind="query-params"
-        )
+        urlstate.seed("dataset", default_dataset, options=datasets)
+        dataset_name = st.selectbox("Dataset", datasets, key="dataset")
         options = [p for p, info in choices.items() if info.dataset == dataset_name]
         preferred = next((p for p in options if p.endswith("moons-sparse-2d")), options[0])
-        if st.session_state.get("pair") not in options:
-            st.session_state.pop("pair", None)
-        st.selectbox("Model pair", options, index=options.index(preferred), key="pair", bind="query-params")
+        urlstate.seed("pair", preferred, options=options)
+        st.selectbox("Model pair", options, key="pair")
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         rows = []
@@ -114,7 +147,7 @@ def sidebar() -> None:
                     "active": f"{m.get('active_units', '?')}/{m.get('latent_dim', view.latent_dim)}",
                 }
             )
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.dataframe(rows, hide_index=True, width="stretch", column_config=METRIC_HELP)
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)

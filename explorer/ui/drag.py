@@ -68,6 +68,16 @@ def drag_component(
     return _COMPONENT(key=key, data=_jsonable(data), **callbacks)
 
 
+def last_value(key: str, name: str):
+    """What the component `key` sent last as `name`, read before it is mounted in this run, so the
+    other controls (and this one's own thumb) can be drawn at the value just released."""
+    state = st.session_state.get(key)
+    try:
+        return state.get(name) if state is not None else None
+    except AttributeError:
+        return None
+
+
 def component_value(value: Any, length: int | None, lo, hi) -> np.ndarray | float | None:
     """A value sent back by the browser, validated on arrival: one number (length None) or a list
     of `length` numbers, each finite and clamped into [lo, hi] (scalars or (length,) arrays).

@@ -44,9 +44,17 @@ SPECS: dict[str, Param] = {
     # sidebar
     "dataset": Param("text"),
     "pair": Param("text"),
+    # the picked point, shown by the map, the Decoder and Drag: a test item, or a location in empty space
+    "pick": INDEX,
+    "at": Param("text"),  # "x,y" in the at_kind model's 2-D latent plane; parsed by widgets.probe_code
+    "at_kind": KIND,
+    # projection of >2-D codes (map, Decoder, AE vs VAE): the method applied and its parameters
+    "proj": _choice("pca", "umap", "tsne"),
+    "proj_n_neighbors": _ints(2, 100),
+    "proj_min_dist": Param("float", 0.0, 0.99),
+    "proj_perplexity": _ints(2, 100),
     # latent map
     "ellipses": Param("bool"),
-    "pick": INDEX,
     # drag
     "drag_model": KIND,
     "drag_server": Param("bool"),
@@ -66,6 +74,7 @@ SPECS: dict[str, Param] = {
     "vae_codes": _choice("posterior mean", "sample"),
     "noise_seed": SEED,
     "prior_seed": SEED,
+    "t": Param("float", 0.0, 1.0),  # the scrubber's released t
     # half-moon lab
     "lab_a": PHASE,
     "lab_b": PHASE,
@@ -78,8 +87,8 @@ SPECS: dict[str, Param] = {
     "grid_a": _ints(0, 127),
     "grid_b": _ints(0, 127),
     "grid_n": _ints(3, 15),
-    # manifold grid (its own key: the decoder's grid_n means another grid)
-    "manifold_n": _ints(10, 30),
+    # manifold grid
+    "mgrid_n": _ints(5, 30),
     # train: a run's id (its folder name); the page looks it up among the server's runs, never as a path
     "run": Param("text"),
     # conditional
@@ -94,6 +103,7 @@ SPECS: dict[str, Param] = {
     # tour
     "lang": _choice("en", "zh"),
     "step": _ints(1, 10),
+    "cond_tab": Param("text"),  # the tab's label
 }
 # Keys with a number in them: the decoder's z0..z127, the conditional page's cz0..cz127.
 PATTERNS: list[tuple[re.Pattern, Param]] = [
@@ -183,3 +193,128 @@ def apply() -> None:
     snapshot = _initial_snapshot()
     if snapshot is not None:
         sanitise_snapshot(snapshot)
+
+
+# --- the view state: one value per key in Session State, mirrored into the URL -------------------
+# Widgets are drawn with key= only (no value=, no bind=): seed() puts a valid value in Session State
+# first, so no widget is given both a default and a Session State value. The URL carries every key
+# whose value differs from its default, whichever page set it, so a page switch leaves the URL alone
+# and Back, reload or a pasted link restore the whole view.
+
+PUBLISHED = "_url_published"  # the query this session wrote last
+DEFAULTS = "_url_defaults"  # key -> its default, as text
+ORIGIN = "_origin_"  # a page's memory of where its values started (dropped when the URL is restored)
+
+
+def to_text(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return str(value)
+
+
+def typed(key: str, text: str):
+    """A parsed URL value as Session State holds it (int, float, bool or str)."""
+    spec = spec_of(key)
+    kind = spec.kind if spec else "text"
+    if kind == "int":
+        return int(text)
+    if kind == "float":
+        return float(text)
+    if kind == "bool":
+        return text == "true"
+    return text
+
+
+def restore(state: MutableMapping, query: dict[str, str]) -> None:
+    """The URL is the truth (a reload, Back/Forward, a pasted link): its view keys into state,
+    view keys it lacks back to their defaults (seed() puts them back)."""
+    stale = [k for k in state.keys() if ours(k) and k not in query]
+    for key in stale + [k for k in state.keys() if isinstance(k, str) and k.startswith(ORIGIN)]:
+        del state[key]
+    for key, text in query.items():
+        if spec_of(key) is not None:
+            state[key] = typed(key, text)
+
+
+def view_query(state: MutableMapping) -> dict[str, str]:
+    """The view keys of state whose values differ from their defaults, as URL text."""
+    defaults = state.get(DEFAULTS, {})
+    out = {}
+    for key in sorted(k for k in state.keys() if ours(k)):
+        text = to_text(state[key])
+        if defaults.get(key) != text:
+            out[key] = text
+    return out
+
+
+def seed(key: str, default, lo=None, hi=None, options=None):
+    """Before the widget `key` is drawn: a valid value in Session State (the URL's or the user's,
+    clamped into [lo, hi] or checked against options; else default). Returns it."""
+    import streamlit as st
+
+    state = st.session_state
+    state.setdefault(DEFAULTS, {})[key] = to_text(default)
+    value = state.get(key, default)
+    if options is not None and value not in options:  # "AE" in an older link means "ae"
+        folded = [o for o in options if isinstance(value, str) and str(o).lower() == value.lower()]
+        value = folded[0] if folded else default
+    if lo is not None and hi is not None:
+        try:
+            value = type(default)(min(max(value, lo), hi))
+        except (TypeError, ValueError):
+            value = default
+    if state.get(key) != value or key not in state:
+        state[key] = value
+    return value
+
+
+def _bound(key: str) -> bool:
+    """A parameter bound to a widget with bind="query-params" is Streamlit's to keep, not ours."""
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    try:
+        return bool(get_script_run_ctx().session_state._state.query_params.is_bound(key))
+    except AttributeError:
+        return False
+
+
+def ours(key) -> bool:
+    return isinstance(key, str) and spec_of(key) is not None and not _bound(key)
+
+
+def begin() -> None:
+    """Start of a run, before any widget: restore from the URL when it is not the one we wrote,
+    and keep every view key alive (Streamlit drops a widget's value when its page is left)."""
+    import streamlit as st
+
+    state = st.session_state
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    query = {k: v for k, v in st.query_params.to_dict().items() if ours(k)}
+    # A page link or a widget rerun carries the URL this session wrote (or none): Session State stays.
+    history = bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+    if PUBLISHED not in state or (history and state[PUBLISHED] != query):
+        restore(state, query)
+        state[PUBLISHED] = query
+    for key in [k for k in state.keys() if ours(k)]:
+        state[key] = state[key]
+
+
+def publish() -> None:
+    """End of a run or fragment: the URL shows the view (unchanged URL: nothing sent, no history entry)."""
+    import streamlit as st
+
+    state = st.session_state
+    query = {k: v for k, v in view_query(state).items() if not _bound(k)}
+    current = st.query_params.to_dict()
+    if {k: v for k, v in current.items() if ours(k)} != query:
+        others = {k: v for k, v in current.items() if not ours(k)}  # another part's parameters stay
+        if any(_bound(k) for k in others):  # from_dict may not touch them: change ours one by one
+            for key in [k for k in current if ours(k) and k not in query]:
+                del st.query_params[key]
+            st.query_params.update(query)
+        else:
+            st.query_params.from_dict({**others, **query})  # one message: one history entry
+    state[PUBLISHED] = query

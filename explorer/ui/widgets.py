@@ -7,7 +7,7 @@ import streamlit as st
 
 from explorer import figures, images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
-from explorer.ui import cache
+from explorer.ui import cache, urlstate
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from training import moons
@@ -15,8 +15,6 @@ from training.errors import LatentExplorerError
 from training.metrics import nearest_by_mse
 from training.moons import nearest_phase_index
 from training.store import find_sets
-
-QP = "query-params"  # widgets bound to the URL
 
 
 def show_image(image_chw: np.ndarray, caption: str | None = None, target: int = 140) -> None:
@@ -34,16 +32,23 @@ def show_strip(frames: np.ndarray, captions: list[str] | None = None, target: in
 
 
 def pick_index(view: View) -> int:
-    """The picked test item (URL-bound), clipped into range for the current pair."""
-    return int(np.clip(st.session_state.get("pick", 0), 0, len(view.dataset.test) - 1))
+    """The picked test item (URL: pick), clipped into range for the current pair."""
+    return int(np.clip(st.session_state.get("pick", view.default_item()), 0, len(view.dataset.test) - 1))
 
 
 def probe_code() -> tuple[int, np.ndarray] | None:
-    """(panel, code) of an empty-space pick on a 2-D map, if that is what was picked last."""
-    probe = st.session_state.get("probe")
-    if not probe:
+    """(panel, code) of an empty-space pick on a 2-D map (URL: at=x,y and at_kind), if that was the last pick."""
+    z = latents.parse_code(st.session_state.get("at"), 2)
+    if z is None:
         return None
-    return int(probe[0]), np.array(probe[1:], dtype=np.float32)
+    kind = st.session_state.get("at_kind", "vae")
+    return (KINDS.index(kind) if kind in KINDS else 1), np.clip(z, -1e3, 1e3).astype(np.float32)
+
+
+def clear_probe() -> None:
+    """A test item chosen (typed or clicked): the last action wins over an empty-space pick."""
+    for key in ("at", "at_kind"):
+        st.session_state.pop(key, None)
 
 
 def parse_customdata(data) -> tuple[int, int] | None:
@@ -71,10 +76,11 @@ def on_map_select(chart_key: str, on_pick=None) -> None:
     if on_pick is not None:
         on_pick(panel, item, float(point["x"]), float(point["y"]))
     elif item == PROBE:
-        st.session_state["probe"] = [panel, float(point["x"]), float(point["y"])]
+        st.session_state["at"] = f"{float(point['x']):.4g},{float(point['y']):.4g}"
+        st.session_state["at_kind"] = KINDS[panel] if 0 <= panel < len(KINDS) else "vae"
     else:
         st.session_state["pick"] = item
-        st.session_state["probe"] = None
+        clear_probe()
 
 
 def map_panels(
@@ -177,15 +183,35 @@ def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> N
 def phase_pair(view: View, cols, keys: tuple[str, str], labels: tuple[str, str], help: str | None = None):
     """Two URL-bound phases; the test items nearest to them on the cycle."""
     phases = view.dataset.test.factors["phase"]
-    pa = cols[0].number_input(labels[0], 0.0, 1.0, 0.10, 0.01, key=keys[0], bind=QP, help=help)
-    pb = cols[1].number_input(labels[1], 0.0, 1.0, 0.50, 0.01, key=keys[1], bind=QP)
+    urlstate.seed(keys[0], 0.10, 0.0, 1.0)  # a crescent to a full moon: the tutorial's question
+    urlstate.seed(keys[1], 0.50, 0.0, 1.0)
+    pa = cols[0].number_input(labels[0], 0.0, 1.0, step=0.01, key=keys[0], help=help)
+    pb = cols[1].number_input(labels[1], 0.0, 1.0, step=0.01, key=keys[1])
     return nearest_phase_index(phases, pa), nearest_phase_index(phases, pb)
 
 
 def index_pair(view: View, cols, keys: tuple[str, str], labels: tuple[str, str]) -> tuple[int, int]:
     last = len(view.dataset.test) - 1
-    a = cols[0].number_input(labels[0], 0, last, 0, key=keys[0], bind=QP)
-    return a, cols[1].number_input(labels[1], 0, last, min(1, last), key=keys[1], bind=QP)
+    defaults = different_items(view)
+    for key, default in zip(keys, defaults):
+        urlstate.seed(key, default, 0, last)
+    a = cols[0].number_input(labels[0], 0, last, key=keys[0])
+    return a, cols[1].number_input(labels[1], 0, last, key=keys[1])
+
+
+def different_items(view: View) -> tuple[int, int]:
+    """Two informative default endpoints: a crescent and a full moon on moons, the first items of two
+    different classes on labelled data, else items 0 and 1."""
+    test = view.dataset.test
+    if "phase" in test.factors:
+        phases = test.factors["phase"]
+        return nearest_phase_index(phases, 0.10), nearest_phase_index(phases, 0.50)
+    if test.y is not None:
+        labels = test.y.numpy()
+        first = int(labels[0])
+        other = np.flatnonzero(labels != first)
+        return 0, int(other[0]) if len(other) else min(1, len(test) - 1)
+    return 0, min(1, len(test) - 1)
 
 
 def set_endpoint(panel: int, item: int, x: float, y: float) -> None:
@@ -203,10 +229,10 @@ def class_pair(view: View, cols) -> tuple[int | None, int | None]:
     names = view.dataset.class_names or [str(c) for c in classes]
     out = []
     for col, end, index in zip(cols, "ab", (0, min(1, len(classes) - 1))):
-        label = col.selectbox(
-            f"{end.upper()}: class", classes, index=index, format_func=lambda c: names[c], key=f"class_{end}", bind=QP
-        )
-        nth = col.number_input("which one", 0, 999, 0, key=f"nth_{end}", bind=QP)
+        urlstate.seed(f"class_{end}", classes[index], options=classes)  # two different classes
+        label = col.selectbox(f"{end.upper()}: class", classes, format_func=lambda c: names[c], key=f"class_{end}")
+        urlstate.seed(f"nth_{end}", 0, 0, 999)
+        nth = col.number_input("which one", 0, 999, key=f"nth_{end}")
         out.append(latents.class_item(labels, label, nth))
     return out[0], out[1]
 
@@ -233,10 +259,16 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
 
 @st.fragment
 def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
-    """Drag t from 0 to 1: both decoders follow live in the browser; the released t is decoded here."""
+    """Drag t from 0 to 1: both decoders follow live in the browser; the released t is decoded here.
+    The released t is one value (URL: t): the thumb is drawn where it was released."""
     from explorer import analyses, webdecoder
-    from explorer.ui.drag import component_value, drag_component
+    from explorer.ui.drag import component_value, drag_component, last_value
 
+    released = component_value(last_value("scrubber", "t"), None, 0.0, 1.0)  # finite, in [0, 1], or None
+    if released is not None and released != st.session_state.get("_scrub_seen"):
+        st.session_state["_scrub_seen"] = st.session_state["t"] = released  # a new release wins
+    t = urlstate.seed("t", 0.5, 0.0, 1.0)
+    urlstate.publish()  # a fragment rerun: the URL follows t before the images are drawn
     models = pair_models(view)
     endpoints = {
         webdecoder.decoder_id(models[k]): {"a": i.path[0], "b": i.path[-1], "method": method}
@@ -244,11 +276,7 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     }
     st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
     described = [(LABELS[k], models[k]) for k in KINDS]
-    result = drag_component(
-        "scrubber", "scrub", described, {"paths": endpoints, "value": 0.5, "signature": signature}, "t"
-    )
-    t = component_value(getattr(result, "t", None), None, 0.0, 1.0)  # finite, in [0, 1], or None
-    t = 0.5 if t is None else t
+    drag_component("scrubber", "scrub", described, {"paths": endpoints, "value": t, "signature": signature}, "t")
     for col, kind in zip(st.columns(6), KINDS):
         decoded = analyses.decode_at(models[kind], interps[kind], method, t)
         dist = analyses.nearest_distance(decoded[None], view.train_bank())[0]

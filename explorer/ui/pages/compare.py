@@ -1,13 +1,14 @@
 """AE vs VAE: the same endpoints interpolated in both models, side by side."""
 
+import numpy as np
 import streamlit as st
 
 from explorer import analyses
 from explorer.figures import step_distances
-from explorer.ui import widgets
+from explorer.ui import cache, urlstate, widgets
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.text import plain
-from explorer.ui.widgets import QP, show_image, show_strip
+from explorer.ui.widgets import show_image, show_strip
 from training import paths
 
 PRIOR_SAMPLES = 32
@@ -26,7 +27,8 @@ if "phase" in test.factors:
     modes.insert(0, "by phase")
 elif test.y is not None:
     modes.insert(0, "by class")
-mode = st.radio("Choose the endpoints", modes, horizontal=True, key="ends_mode", bind=QP)
+urlstate.seed("ends_mode", modes[0], options=modes)
+mode = st.radio("Choose the endpoints", modes, horizontal=True, key="ends_mode")
 ends = st.columns(2)
 if mode == "by phase":
     a, b = widgets.phase_pair(
@@ -40,19 +42,20 @@ else:
         st.radio("A click on the map sets", ["A", "B"], horizontal=True, key="click_sets")
 
 settings = st.columns(4)
-steps = settings[0].slider("Steps", 3, 21, 11, key="steps", bind=QP)
-method = settings[1].radio("Path", list(paths.INTERPOLATIONS), horizontal=True, key="interp", bind=QP)
+urlstate.seed("steps", 11, 3, 21)
+steps = settings[0].slider("Steps", 3, 21, key="steps")
+urlstate.seed("interp", list(paths.INTERPOLATIONS)[0], options=list(paths.INTERPOLATIONS))
+method = settings[1].radio("Path", list(paths.INTERPOLATIONS), horizontal=True, key="interp")
+urlstate.seed("vae_codes", "posterior mean", options=["posterior mean", "sample"])
 vae_mode = settings[2].radio(
     "VAE endpoints",
     ["posterior mean", "sample"],
     horizontal=True,
     key="vae_codes",
-    bind=QP,
     help="sample: z = mean + std · ε with one fixed noise vector ε for both endpoints",
 )
-noise_seed = settings[3].number_input(
-    "noise seed", 0, 10_000, 0, key="noise_seed", bind=QP, disabled=vae_mode != "sample"
-)
+urlstate.seed("noise_seed", 0, 0, 10_000)
+noise_seed = settings[3].number_input("noise seed", 0, 10_000, key="noise_seed", disabled=vae_mode != "sample")
 
 # --- paths -----------------------------------------------------------------------------------------
 noise = analyses.endpoint_noise(view.latent_dim, noise_seed) if vae_mode == "sample" else None
@@ -68,22 +71,19 @@ for kind in KINDS:
     show_strip(interps[kind].strip, target=56)
 widgets.scrubber(view, interps, method, f"{a}-{b}-{method}-{vae_mode}-{noise_seed}")
 
-# Distance of each decoded step to its nearest training image: near 0 means "looks like the data".
-distances = {LABELS[k]: analyses.nearest_distance(interps[k].strip, view.train_bank()) for k in KINDS}
-
-
-paths = {k: i.path for k, i in interps.items()}
+# Each decoded step scored as the lab does: on moons against true renders (0 = a real moon, with the
+# phase it looks like); elsewhere against the nearest training image, a proxy that rewards copying.
+bank = cache.bank(view.path, view.stamp)
+scores = analyses.scored_paths(interps, bank)
+distances = {LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}
+code_paths = {k: i.path for k, i in interps.items()}
 widgets.latent_map_chart(
-    view, "compare_map", paths=paths, selectable=mode == "picked on the map", on_pick=widgets.set_endpoint
+    view, "compare_map", paths=code_paths, selectable=mode == "picked on the map", on_pick=widgets.set_endpoint
 )
-chart_col, _ = st.columns([3, 2])
-with chart_col:
-    st.plotly_chart(step_distances(distances, "MSE to nearest training image"), key="step_chart")
-    mid = steps // 2
-    st.caption(
-        f"Mean over the path: AE {distances['AE'].mean():.4f}, VAE {distances['VAE'].mean():.4f}; "
-        f"at the midpoint: AE {distances['AE'][mid]:.4f}, VAE {distances['VAE'][mid]:.4f}."
-    )
+chart_col, text_col = st.columns([3, 2])
+label, summary = analyses.score_summary(distances, scores, bank.is_proxy)
+chart_col.plotly_chart(step_distances(distances, label), key="step_chart")
+text_col.caption(summary)
 
 png, gif = analyses.export_strips({k: i.strip for k, i in interps.items()})
 export = st.columns(4)
@@ -96,7 +96,8 @@ st.caption(
     "The VAE was trained so that N(0, I) codes decode to data. The AE has no prior: we try a Gaussian fitted to its "
     "training codes, and N(0, I) as well, which is the VAE's prior and means nothing in particular to the AE."
 )
-seed = st.number_input("sample seed", 0, 10_000, 0, key="prior_seed", bind=QP)
+urlstate.seed("prior_seed", 0, 0, 10_000)
+seed = st.number_input("sample seed", 0, 10_000, key="prior_seed")
 sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes
 scores = [float(analyses.nearest_distance(s.decoded, view.train_bank()).mean()) for s in sets]
 widgets.prior_grids(sets, scores, "; mean MSE to nearest training image {:.4f}")

@@ -5,7 +5,8 @@ import numpy as np
 import streamlit as st
 
 from explorer import analyses, images, latents
-from explorer.ui.widgets import QP, open_set, show_image, show_strip
+from explorer.ui import urlstate
+from explorer.ui.widgets import open_set, show_image, show_strip
 from training.conditions import MASKS
 from training.store import find_sets
 
@@ -26,20 +27,23 @@ if not choices:
     )
     st.stop()
 
-tab_class, tab_fill = st.tabs(["Draw a chosen class", "Fill in a missing half"])
+TABS = ["Draw a chosen class", "Fill in a missing half"]
+urlstate.seed("cond_tab", TABS[0], options=TABS)
+tab_class, tab_fill = st.tabs(TABS, key="cond_tab", on_change="rerun")
 with tab_class:  # --- draw a chosen class --------------------------------------------------------
     if not label_sets:
         st.info("No label-conditioned CVAE: train one with `--model cvae --condition label`.")
     else:
-        set_id = st.selectbox("Model", label_sets, key="cond_label_set", bind=QP)
+        urlstate.seed("cond_label_set", label_sets[0], options=label_sets)
+        set_id = st.selectbox("Model", label_sets, key="cond_label_set")
         cvae, regression, data = open_set(choices[set_id])
         model, n_classes = cvae.model, cvae.model.config.n_classes
         names = data.class_names or [str(i) for i in range(n_classes)]
         cols = st.columns([1, 1, 2])
-        label = cols[0].selectbox(
-            "Class", list(range(len(names))), format_func=names.__getitem__, key="cond_class", bind=QP
-        )
-        seed = cols[1].number_input("Seed", 0, 10_000, 0, key="cond_seed", bind=QP)
+        urlstate.seed("cond_class", 0, options=list(range(len(names))))
+        label = cols[0].selectbox("Class", list(range(len(names))), format_func=names.__getitem__, key="cond_class")
+        urlstate.seed("cond_seed", 0, 0, 10_000)
+        seed = cols[1].number_input("Seed", 0, 10_000, key="cond_seed")
         samples, mean_image = analyses.class_samples(model, regression.model, label, seed)
         left, right = st.columns([3, 1])
         picture = images.upscale(images.grid(samples, 8), images.display_scale(samples.shape[-1], 40))
@@ -55,7 +59,8 @@ with tab_class:  # --- draw a chosen class -------------------------------------
         slider_cols = st.columns(min(model.latent_dim, 4))
         code = np.zeros(model.latent_dim, dtype=np.float32)
         for d in range(min(model.latent_dim, latents.MAX_SLIDERS)):
-            code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", -3.0, 3.0, 0.0, 0.05, key=f"cz{d}", bind=QP)
+            urlstate.seed(f"cz{d}", 0.0, -3.0, 3.0)
+            code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", -3.0, 3.0, step=0.05, key=f"cz{d}")
         chosen, every = analyses.under_every_class(model, code, label)
         c1, c2 = st.columns([1, 3])
         with c1:
@@ -70,14 +75,18 @@ with tab_fill:  # --- fill in a missing half -----------------------------------
     if not half_sets:
         st.info("No half-image CVAE: train one with `--model cvae --condition half`.")
     else:
-        set_id = st.selectbox("Model", half_sets, key="cond_half_set", bind=QP)
+        urlstate.seed("cond_half_set", half_sets[0], options=half_sets)
+        set_id = st.selectbox("Model", half_sets, key="cond_half_set")
         cvae, regression, data = open_set(choices[set_id])
         test = data.test
         cols = st.columns(4)
-        item = cols[0].number_input("Test image", 0, len(test) - 1, 0, key="cond_item", bind=QP)
-        mask_kind = cols[1].radio("Visible half", MASKS, horizontal=True, key="cond_mask", bind=QP)
-        n = cols[2].slider("CVAE completions", 2, 16, 8, key="cond_n", bind=QP)
-        seed = cols[3].number_input("Seed", 0, 10_000, 0, key="cond_fill_seed", bind=QP)
+        for key, default, hi in (("cond_item", 0, len(test) - 1), ("cond_n", 8, 16), ("cond_fill_seed", 0, 10_000)):
+            urlstate.seed(key, default, 0 if key != "cond_n" else 2, hi)
+        urlstate.seed("cond_mask", MASKS[0], options=list(MASKS))
+        item = cols[0].number_input("Test image", 0, len(test) - 1, key="cond_item")
+        mask_kind = cols[1].radio("Visible half", MASKS, horizontal=True, key="cond_mask")
+        n = cols[2].slider("CVAE completions", 2, 16, key="cond_n")
+        seed = cols[3].number_input("Seed", 0, 10_000, key="cond_fill_seed")
         x = test.x[item : item + 1]
         done = analyses.complete_half(cvae.model, regression.model, x, mask_kind, n, seed)
         reg = f"regression: MSE {done.regression_mse:.4f}, sharpness {done.regression_sharpness:.3f}"

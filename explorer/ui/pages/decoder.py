@@ -4,8 +4,9 @@ import numpy as np
 import streamlit as st
 
 from explorer import analyses, images, latents
-from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.widgets import QP, pair_models, pick_index, picked_codes, point_map, show_image, show_nearest
+from explorer.ui import urlstate
+from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_choice
+from explorer.ui.widgets import pair_models, picked_codes, point_map, show_image, show_nearest
 
 view = current_view()
 st.title("Decoder")
@@ -14,22 +15,23 @@ st.caption(
     "is the decoder making something new, or copying?"
 )
 
-kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="dec_model", bind=QP)
+urlstate.seed("dec_model", "vae", options=KINDS)
+kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, key="dec_model")
 model = view.model(kind)
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
 dims = latents.most_active_dims(codes)
 start = picked_codes(view)[kind]
 
-# New starting point (another item, pair or model): move the sliders there.
-# A URL that carries slider values (a shared link) wins on the first run.
-origin = (view.pair_id, kind, pick_index(view), tuple(np.round(start, 6)))
-first_run = "decoder_origin" not in st.session_state
-from_url = first_run and any(f"z{d}" in st.query_params for d in dims)
-if st.session_state.get("decoder_origin") != origin:
-    st.session_state["decoder_origin"] = origin
-    for d in () if from_url else dims:
-        st.session_state[f"z{d}"] = float(np.clip(start[d], *ranges[d]))
+# New starting point (another item, pair or model): move the sliders there. On the first run the
+# values restored from the URL (a shared link, Back) stay; absent ones start at the start code.
+origin = (view.pair_id, kind, tuple(np.round(start, 6)))
+if st.session_state.get("_origin_decoder", origin) != origin:
+    for d in dims:
+        st.session_state.pop(f"z{d}", None)
+st.session_state["_origin_decoder"] = origin
+for d in dims:
+    urlstate.seed(f"z{d}", float(np.clip(start[d], *ranges[d])), *(float(v) for v in ranges[d]))
 
 
 @st.fragment
@@ -47,13 +49,14 @@ def decoder_panel() -> None:
         st.caption(f"{LABELS[kind]}: {note}. Range: {span}")
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
-            z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}", bind=QP)
+            z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}")
+    urlstate.publish()  # a fragment rerun: the URL follows the sliders, before the new image is drawn
     image = latents.decode(model, z[None])[0]
     with middle:
         show_image(image, f"{LABELS[kind]} decodes ({latents.format_code(z[dims], 4)})", target=240)
     with right:
         show_nearest(view, image, "**Nearest training images** (mean squared pixel distance)")
-    projected = "" if view.latent_dim == 2 else " (PCA)"
+    projected = "" if view.latent_dim == 2 else f" ({describe_projection(*projection_choice())})"
     st.caption(f"The {LABELS[kind]}'s test codes{projected}; the cross marks the sliders' code.")
     point_map(view, kind, z, "decoder_map")
 
@@ -67,11 +70,12 @@ st.caption(
 )
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
-dim_a = d_cols[0].selectbox("rows: dimension", all_dims, index=int(dims[0]), key="grid_a", bind=QP)
-dim_b = d_cols[1].selectbox(
-    "columns: dimension", all_dims, index=int(dims[min(1, len(dims) - 1)]), key="grid_b", bind=QP
-)
-size = d_cols[2].slider("grid size", 3, 15, 9, key="grid_n", bind=QP)
+urlstate.seed("grid_a", int(dims[0]), options=all_dims)  # the most active dimensions first
+urlstate.seed("grid_b", int(dims[min(1, len(dims) - 1)]), options=all_dims)
+dim_a = d_cols[0].selectbox("rows: dimension", all_dims, key="grid_a")
+dim_b = d_cols[1].selectbox("columns: dimension", all_dims, key="grid_b")
+urlstate.seed("grid_n", 9, 3, 15)
+size = d_cols[2].slider("grid size", 3, 15, key="grid_n")
 if dim_a == dim_b and view.latent_dim > 1:
     st.info("Choose two different dimensions.")
 else:

@@ -4,9 +4,10 @@ import numpy as np
 import streamlit as st
 
 from explorer import latents
+from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.drag import browser_can_decode, component_value, drag_component
-from explorer.ui.widgets import QP, pad_bounds, picked_codes, point_colours, show_image, show_nearest
+from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value
+from explorer.ui.widgets import pad_bounds, picked_codes, point_colours, show_image, show_nearest
 
 PAD_POINTS = 1500
 
@@ -17,15 +18,15 @@ st.caption(
     "Let go and the rest of the page (nearest training images, the URL) follows."
 )
 top = st.columns([1, 1, 2])
-kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, index=1, key="drag_model", bind=QP)
+urlstate.seed("drag_model", "vae", options=KINDS)
+kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")
 model = view.model(kind)
 can_browser = browser_can_decode(model)
+urlstate.seed("drag_server", not can_browser)
 in_server = top[1].toggle(
     "Decode on the server",
-    value=not can_browser,
     disabled=not can_browser,
     key="drag_server",
-    bind=QP,
     help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
 )
 server = in_server or not can_browser
@@ -53,54 +54,51 @@ def typed_code(text: str | None) -> np.ndarray | None:
     return None if z is None else np.clip(z, *z_box)
 
 
-# The current code per pair and model: the last released or typed value, else the URL's, else the picked code.
-state = st.session_state.setdefault("drag_state", {})
-origin = f"{view.pair_id}:{kind}"
-if origin not in state:
-    from_url = typed_code(st.session_state.get("dz") or st.query_params.get("dz"))
-    state[origin] = {"z": picked_codes(view)[kind].astype(np.float64) if from_url is None else from_url, "seen": {}}
-current = state[origin]
+# One value: the code (URL: dz). The pad, the sliders and the typed field all move it; each is drawn
+# from it in the same run, after the newest release of either component has been adopted.
+SEEN = f"_drag_seen_{kind}"
+if st.session_state.get("_origin_drag", (view.pair_id, kind)) != (view.pair_id, kind):
+    st.session_state.pop("dz", None)  # another pair or model: start at its code for the picked item
+st.session_state["_origin_drag"] = (view.pair_id, kind)
 
 
-def adopt(result, key: str) -> None:
-    """A newly released (or streamed) value from a component becomes the current code."""
-    value = getattr(result, "z", None)
-    if value is None or current["seen"].get(key) == value:
-        return
-    current["seen"][key] = value
-    z = component_value(value, len(current["z"]), *z_box)
-    if z is not None:  # anything else from the browser is ignored: NaN is never stored
-        current["z"] = z
-
-
-def adopt_typed() -> None:
-    """Code text edited by hand (or a pasted URL) moves the current code."""
-    text = st.session_state.get("dz")
-    typed = typed_code(text)
-    if text != current.get("text") and typed is not None:
-        current["z"] = typed
+def adopt_releases() -> None:
+    """A value released (or streamed) by the sliders or the pad since the last run becomes the code."""
+    seen = st.session_state.setdefault(SEEN, {})
+    for key in (f"drag_sliders_{kind}", f"drag_pad_{kind}"):
+        value = last_value(key, "z")
+        if value is None or seen.get(key) == value:
+            continue
+        seen[key] = value
+        z = component_value(value, view.latent_dim, *z_box)
+        if z is not None:  # anything else from the browser is ignored: NaN is never stored
+            st.session_state["dz"] = latents.code_param(z)
 
 
 @st.fragment
 def drag_panel() -> None:
-    adopt_typed()
-    z = current["z"]
+    adopt_releases()
+    start = latents.code_param(picked_codes(view)[kind].astype(np.float64))
+    text = urlstate.seed("dz", start)
+    z = typed_code(text)
+    if z is None:  # an unreadable code (typed or from the URL): back to the picked item's
+        st.session_state["dz"] = start
+        z = typed_code(start)
+    urlstate.publish()  # the URL follows the code before the new image is drawn
     payload = {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))}
     models = [(LABELS[kind], model)]
-    adopt(drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server), "sliders")
+    drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server)
     if view.latent_dim == 2:
         take, cols = point_colours(view, PAD_POINTS)
         st.markdown(
             f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space."
         )
         pad = {"bounds": pad_bounds(codes.mean, 0.15), "points": codes.mean[take], "colours": cols, "value": z[:2]}
-        adopt(drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server), "pad")
-    z = current["z"]
-    st.session_state["dz"] = current["text"] = latents.code_param(z)  # the URL follows through the bound input
+        drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server)
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
-    with cols[0]:  # the bound input first: the URL is updated before the new image shows
-        st.text_input("Code", key="dz", bind=QP, help="comma-separated, one value per latent dimension; edit to jump")
+    with cols[0]:
+        st.text_input("Code", key="dz", help="comma-separated, one value per latent dimension; edit to jump")
         where = "server" if server else "released"
         show_image(image, f"{where}: {LABELS[kind]} decodes ({latents.format_code(z, 4)})", target=140)
     with cols[1]:

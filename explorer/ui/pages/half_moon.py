@@ -4,10 +4,10 @@ import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures, verdict
-from explorer.ui import cache
+from explorer.ui import cache, urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.text import plain
-from explorer.ui.widgets import QP, index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
+from explorer.ui.widgets import index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
 from training.lab import RESULTS as LAB_RESULTS
 
 HOLE_GRID = 64
@@ -32,7 +32,8 @@ if is_moons:
     a, b = phase_pair(view, cols, ("lab_a", "lab_b"), ("From phase", "To phase"))
 else:
     a, b = index_pair(view, cols, ("lab_ia", "lab_ib"), ("From test item", "To test item"))
-steps = cols[2].slider("Steps", 5, 21, 11, key="lab_steps", bind=QP)
+urlstate.seed("lab_steps", 11, 5, 21)
+steps = cols[2].slider("Steps", 5, 21, key="lab_steps")
 
 # --- interpolation -------------------------------------------------------------------------------
 interps = analyses.interpolate(models, view.codes, a, b, steps)
@@ -79,7 +80,8 @@ st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader("Prior samples")
-seed = st.number_input("seed", 0, 10_000, 0, key="lab_seed", bind=QP)
+urlstate.seed("lab_seed", 0, 0, 10_000)
+seed = st.number_input("seed", 0, 10_000, key="lab_seed")
 sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes
 validity = analyses.prior_validity(sets, bank)
 prior_grids(sets, validity, f": validity {{:.4f}} (mean distance of {PRIOR_SAMPLES:,} samples)", limit=24)

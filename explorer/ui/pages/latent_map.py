@@ -4,9 +4,10 @@ import streamlit as st
 
 from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
-from explorer.ui.context import KINDS, LABELS, current_view, projection_choice
+from explorer.ui import urlstate
+from explorer.ui.context import KINDS, LABELS, apply_projection, current_view, describe_projection, projection_choice
 from explorer.ui.text import plain
-from explorer.ui.widgets import latent_map_chart, pick_index, picked_codes, probe_code, show_image
+from explorer.ui.widgets import clear_probe, latent_map_chart, pick_index, picked_codes, probe_code, show_image
 
 view = current_view()
 st.title("Latent map")
@@ -16,28 +17,22 @@ st.caption(
 )
 
 controls = st.columns([1, 1, 2])
+urlstate.seed("ellipses", view.latent_dim == 2)
 ellipses = controls[0].toggle(
     "VAE codes as Gaussians (±1σ)",
-    value=view.latent_dim == 2,
     key="ellipses",
-    bind="query-params",
     disabled=view.latent_dim != 2,
     help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
 )
+urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)
 controls[1].number_input(
-    "Test item",
-    min_value=0,
-    max_value=len(view.dataset.test) - 1,
-    value=0,
-    step=1,
-    key="pick",
-    bind="query-params",
+    "Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
 )
 
 if view.latent_dim > 2:
     method, params = projection_choice()
     with controls[2].form("projection_form", border=True):
-        st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {PROJECTIONS[method].label})")
+        st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {describe_projection(method, params)})")
         limits = ", ".join(f"{PROJECTIONS[m].label} fits at most {n:,}" for m, n in MAX_FIT_POINTS.items())
         st.caption(f"Limits on this server: {limits} codes; the others are placed by its transform.")
         chosen = st.selectbox(
@@ -50,7 +45,7 @@ if view.latent_dim > 2:
             for name, p in PROJECTIONS[chosen].params.items()
         }
         if st.form_submit_button("Run projection", key="run_projection"):
-            st.session_state["projection_applied"] = (chosen, tuple(sorted(values.items())))
+            apply_projection(chosen, values)
             st.rerun()
 
 try:

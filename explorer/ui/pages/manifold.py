@@ -4,7 +4,7 @@
 import streamlit as st
 
 from explorer.figures import latent_maps
-from explorer.ui import cache
+from explorer.ui import cache, urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.widgets import map_panels
 
@@ -28,9 +28,8 @@ if view.latent_dim != 2:
     )
     st.stop()
 
-n = st.select_slider(
-    "Grid size (n x n decodes)", GRID_SIZES, value=20, key="manifold_n", bind="query-params", help="20 as in the paper"
-)
+urlstate.seed("mgrid_n", 20, options=list(GRID_SIZES))
+n = st.select_slider("Grid size (n x n decodes)", GRID_SIZES, key="mgrid_n", help="20 as in the paper")
 st.caption(
     "Each tile is the decoder's image of one code on an evenly spaced grid of probabilities u in (0, 1) per "
     "axis, turned into codes by the inverse normal CDF: the VAE's through its prior N(0, I), as in Kingma and "

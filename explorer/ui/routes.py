@@ -1,0 +1,63 @@
+"""Page routing: links that carry the view, and unknown paths that land on the first page.
+
+Streamlit's own sidebar links drop the query string, so a page switch would push a history
+entry without the view and Back would lose it. These links carry the URL the page just wrote.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.commands import navigation as _streamlit_navigation
+
+MISSING = "_page_missing"
+# Fits 768-1920 px: images scale down inside narrow columns instead of spilling over their
+# neighbours, and below 1000 px the sidebar gives the page more room.
+LAYOUT_CSS = """<style>
+[data-testid="stMain"] [data-testid="stImage"] img { max-width: 100%; height: auto; }
+[data-testid="stMain"] [data-testid="stImageContainer"] { max-width: 100%; }
+@media (max-width: 1000px) {
+  section[data-testid="stSidebar"] { width: 230px !important; min-width: 230px !important; }
+}
+</style>"""
+
+
+def _note_missing(ctx) -> None:
+    """Instead of Streamlit's "Page not found" dialog: a note on the first page (see navigation)."""
+    ctx.session_state[MISSING] = True
+
+
+def navigation(pages: list) -> st.Page:
+    """st.navigation with hidden built-in links; an unknown path runs the first page with a note."""
+    _streamlit_navigation.send_page_not_found = _note_missing
+    st.session_state.pop(MISSING, None)
+    page = st.navigation(pages, position="hidden")
+    st.html(LAYOUT_CSS)
+    if st.session_state.pop(MISSING, False):
+        st.info("There is no page at that address; this is the Latent map.", icon=":material/info:")
+    return page
+
+
+HINT = (
+    "New here? Click a dot on the latent map, then open **AE vs VAE** and scrub between a crescent and a "
+    "full moon: the VAE's half-way image is a half moon, the AE's often is not."
+)
+
+
+def first_visit_hint() -> None:
+    """One dismissible line for a new session; dismissed, it stays away for the session."""
+    if st.session_state.get("_hint_dismissed"):
+        return
+    box = st.container(horizontal=True, vertical_alignment="center")
+    box.info(HINT, icon=":material/lightbulb:", width="stretch")
+    if box.button("Got it", key="dismiss_hint", icon=":material/close:"):
+        st.session_state["_hint_dismissed"] = True
+        st.rerun()
+
+
+def page_links(box, pages: list) -> None:
+    """One link per page into `box`, each carrying the current view's query parameters."""
+    query = st.query_params.to_dict()
+    with box:
+        for page in pages:
+            st.page_link(page, label=page.title, icon=page.icon, query_params=query, width="stretch")
+        st.divider()

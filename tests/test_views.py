@@ -1,0 +1,181 @@
+"""Issue 14, one value one truth: the URL carries the view, Back restores it (AppTest and Chromium)."""
+
+import numpy as np
+import pytest
+
+from bench.harness import wait_for_app
+from tests.helpers import TINY_DIGITS
+
+DECODER = "explorer/ui/pages/decoder.py"
+
+
+def test_decoder_caption_names_the_projection_in_the_url(app):
+    at = app(DECODER, dataset="digits", pair=TINY_DIGITS, proj="tsne", proj_perplexity="5")
+    assert any("t-SNE (perplexity 5)" in c.value for c in at.caption), [c.value for c in at.caption]
+    at = app(DECODER, dataset="digits", pair=TINY_DIGITS)
+    assert any("(PCA)" in c.value for c in at.caption)
+
+
+def test_a_widget_value_never_comes_with_a_default_warning(app):
+    at = app(None, pick="7")
+    at.number_input(key="pick").set_value(9).run()
+    assert not at.warning and not at.exception
+    assert at.query_params["pick"] == ["9"] or at.query_params["pick"] == "9"
+
+
+# --- Chromium ----------------------------------------------------------------------------------
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
+    wait_for_app(page)
+    return page
+
+
+def settle(page):
+    page.wait_for_timeout(500)
+    wait_for_app(page)
+
+
+def go_to(page, title):
+    page.locator("[data-testid=stSidebar] a").filter(has_text=title).first.click()
+    settle(page)
+
+
+def endpoints(page) -> str:
+    return page.locator("[data-testid=stMarkdown]").filter(has_text="→").first.inner_text()
+
+
+@pytest.mark.browser
+def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, app_url):
+    page = open_page(browser, f"{app_url}/compare?ends_mode=by+index&idx_a=200&idx_b=700")
+    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
+    go_to(page, "Decoder")
+    assert "idx_a=200" in page.url  # the whole view rides along
+    page.go_back()
+    settle(page)
+    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
+    page.goto(f"{app_url}/?pick=302")
+    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
+    wait_for_app(page)
+    go_to(page, "Decoder")
+    assert "pick=302" in page.url
+    page.go_back()
+    settle(page)
+    assert page.locator("h3").filter(has_text="Test item 302").count() == 1
+    page.close()
+
+
+@pytest.mark.browser
+def test_an_empty_space_pick_is_in_the_url_and_a_typed_item_wins_after_it(browser, app_url):
+    page = open_page(browser, f"{app_url}/")
+    plot = page.locator(".js-plotly-plot").first
+    plot.wait_for()
+    page.wait_for_timeout(1000)
+    box = plot.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.55)
+    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=30_000)
+    assert "at=" in page.url and "at_kind=ae" in page.url
+    shared = page.url
+    field = page.locator('[data-testid="stNumberInput"]').filter(has_text="Test item").locator("input")
+    field.fill("51")
+    field.press("Enter")
+    page.locator("h3").filter(has_text="Test item 51").wait_for(timeout=30_000)
+    assert "at=" not in page.url and "pick=51" in page.url
+    page.goto(shared)  # the shared link shows the empty-space decode again
+    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=60_000)
+    page.close()
+
+
+@pytest.mark.browser
+def test_an_unknown_path_lands_on_the_first_page_with_a_note(browser, app_url):
+    page = open_page(browser, f"{app_url}/map")
+    assert page.get_by_text("There is no page at that address").count() == 1
+    assert page.locator('[role="dialog"]').count() == 0
+    assert page.locator("h1").filter(has_text="Latent map").count() == 1
+    page.close()
+
+
+@pytest.mark.browser
+def test_the_scrubber_stays_where_released_and_t_is_in_the_url(browser, app_url):
+    page = open_page(browser, f"{app_url}/compare")
+    scrub = page.get_by_label("interpolation t")
+    scrub.wait_for(timeout=60_000)
+    scrub.evaluate("(e) => { e.value = 0.293; e.dispatchEvent(new Event('change', {bubbles: true})); }")
+    page.get_by_text("at t = 0.293 (released)").first.wait_for(timeout=30_000)
+    settle(page)
+    assert "t=0.293" in page.url
+    assert abs(float(scrub.input_value()) - 0.293) < 1e-9  # the thumb did not jump back to 0.5
+    page.close()
+
+
+@pytest.mark.browser
+def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
+    page = open_page(browser, f"{app_url}/drag")
+    pad = page.locator("canvas.le-pad").first
+    pad.wait_for(timeout=60_000)
+    box = pad.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
+    page.wait_for_function("() => location.search.includes('dz=')", timeout=30_000)
+    settle(page)
+    page.wait_for_timeout(1000)
+    code = [float(v) for v in page.get_by_label("Code", exact=True).input_value().split(",")]
+    sliders = page.locator("input[type=range][data-dim]")
+    values = [float(sliders.nth(i).input_value()) for i in range(sliders.count())]
+    assert len(values) == 2
+    assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)  # one value, two controls
+    page.close()
+
+
+def test_the_first_visit_hint_is_dismissed_for_the_session(app):
+    at = app(None)
+    assert any("New here?" in i.value for i in at.info)
+    at.button(key="dismiss_hint").click().run()
+    assert not any("New here?" in i.value for i in at.info)
+    at.run()
+    assert not any("New here?" in i.value for i in at.info)
+
+
+def test_on_moons_a_true_half_moon_scores_zero_with_its_phase_where_the_proxy_punished_it(tiny_moons):
+    from explorer import analyses
+    from training.metrics import moon_bank, path_scores
+
+    half = analyses.true_renders(0.25, 0.25, 1, 16)  # (1, 1, 16, 16) a perfect half moon
+    truth = path_scores(half, moon_bank(16))
+    assert truth["distances"][0] < 1e-3 and abs(truth["phases"][0] - 0.25) < 0.02
+    train = tiny_moons.train.x.reshape(len(tiny_moons.train.x), -1).numpy()  # sparse: no half moon in it
+    proxy = analyses.nearest_distance(half, train)[0]
+    assert proxy > 10 * truth["distances"][0] + 1e-3
+    distances = {"AE": np.array([0.1, 0.2, 0.1]), "VAE": np.array([0.0, 0.01, 0.0])}
+    scores = {"ae": {"phases": [0.1, 0.3, 0.5]}, "vae": {"phases": [0.1, 0.25, 0.5]}}
+    label, text = analyses.score_summary(distances, scores, proxy=False)
+    assert "true render" in label and "VAE 0.250" in text
+    assert "rewards snapping" in analyses.score_summary(distances, scores, proxy=True)[1]
+
+
+def test_equal_prior_distances_read_the_same_not_one_times_closer():
+    from explorer import verdict
+
+    assert "about the same" in verdict.prior_verdict(0.0030, 0.0030, 0.01)
+    assert "1.0x" not in verdict.prior_verdict(0.0030, 0.00301, 0.01)
+    assert "VAE's are 3.0x closer" in verdict.prior_verdict(0.001, 0.003, 0.01)
+
+
+def test_exports_carry_row_labels_and_t(tiny_moons):
+    import io
+
+    from PIL import Image
+
+    from explorer import analyses
+
+    strips = {"ae": np.zeros((5, 1, 16, 16), np.float32), "vae": np.ones((5, 1, 16, 16), np.float32)}
+    png, gif = analyses.export_strips(strips)
+    unlabelled = analyses.images.grid(np.concatenate(list(strips.values())), ncols=5)
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    assert picture.shape[1] > unlabelled.shape[1] * 4  # a label margin beside the upscaled strips
+    margin = picture[:, :30]
+    assert (margin < 128).any() and (margin > 128).any()  # dark text on the white margin
+    frames = Image.open(io.BytesIO(gif))
+    assert frames.n_frames >= 5
