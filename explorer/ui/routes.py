@@ -38,8 +38,9 @@ def navigation(pages: list) -> st.Page:
 
 
 HINT = (
-    "New here? Click a dot on the latent map, then open **AE vs VAE** and scrub between a crescent and a "
-    "full moon: the VAE's half-way image is a half moon, the AE's often is not."
+    "New here? Start with the **Tour**, or click a dot on the latent map, then open **AE vs VAE** and scrub "
+    "between a crescent and a full moon to see what each model decodes half-way; the **Half-moon lab** "
+    "measures whether either is a real half moon."
 )
 
 
