@@ -158,7 +158,7 @@ def test_on_moons_a_true_half_moon_scores_zero_with_its_phase_where_the_proxy_pu
 def test_equal_prior_distances_read_the_same_not_one_times_closer():
     from explorer import verdict
 
-    assert "about the same" in verdict.prior_verdict(0.0030, 0.0030, 0.01)
+    assert "the same" in verdict.prior_verdict(0.0030, 0.0030, 0.01)
     assert "1.0x" not in verdict.prior_verdict(0.0030, 0.00301, 0.01)
     assert "VAE's are 3.0x closer" in verdict.prior_verdict(0.001, 0.003, 0.01)
 

@@ -280,8 +280,12 @@ def _bound(key: str) -> bool:
         return False
 
 
+# Parsed and clamped here like the rest, but written by their own page (the Train page's run id).
+PAGE_OWNED = frozenset({"run"})
+
+
 def ours(key) -> bool:
-    return isinstance(key, str) and spec_of(key) is not None and not _bound(key)
+    return isinstance(key, str) and key not in PAGE_OWNED and spec_of(key) is not None and not _bound(key)
 
 
 def begin() -> None:

@@ -17,14 +17,14 @@ from explorer.ui.context import current_view
 from explorer.ui.keys import arrow_keys
 from explorer.ui.text import plain
 from explorer.ui.tour_steps import STEPS, TourContext
-from explorer.ui.widgets import QP, pair_models
+from explorer.ui.widgets import pair_models
 
 
 def go(delta: int) -> None:
     st.session_state["step"] = int(np.clip(st.session_state.get("step", 1) + delta, 1, tour.STEPS))
 
 
-lang = st.segmented_control("Language · 语言 (en · 中文 zh)", LANGUAGES, key="lang", bind=QP, default="en")
+lang = st.segmented_control("Language · 语言 (en · 中文 zh)", LANGUAGES, key="lang", bind="query-params", default="en")
 t = partial(tr, lang or "en")
 view = current_view()
 crescent, full = tour.endpoints(view.dataset)
@@ -33,7 +33,7 @@ context = TourContext(t, view, pair_models(view), cache.bank(view.path, view.sta
 
 st.title(t("page_title"))
 st.markdown(t("intro", pair=plain(view.pair_id)))
-step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind=QP, default=1) or 1
+step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind="query-params", default=1) or 1
 cols = st.columns([1, 1, 5])
 cols[0].button(t("back"), key="tour_back", on_click=go, args=(-1,), disabled=step <= 1, icon=":material/arrow_back:")
 cols[1].button(
