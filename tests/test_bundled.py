@@ -62,7 +62,9 @@ def test_bundled_set_decodes_as_before(name):
     expected = {k: reference[k] for k in reference.files if k.startswith(f"{name}/")}
     assert set(now) == set(expected) and expected
     for key, value in expected.items():
-        np.testing.assert_array_equal(now[key], value, err_msg=key)
+        # Float tolerance, not equality: CPUs with other vector units round matmuls differently (~3e-7);
+        # a changed model or loader moves outputs by orders of magnitude more.
+        np.testing.assert_allclose(now[key], value, rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
