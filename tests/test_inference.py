@@ -182,7 +182,7 @@ def test_bundled_pairs_obey_the_bounds(name):
 
 
 def test_cli_refuses_exact_for_other_latent_sizes():
-    from tests.test_cli import run_cli
+    from tests.helpers import run_cli
 
     done = run_cli("eval", str(ROOT / "checkpoints" / "digits-8d"), "--exact")
     assert done.returncode == 2 and "Traceback" not in done.stderr
@@ -224,12 +224,14 @@ def test_bernoulli_floor_is_the_least_nll():
 
 
 def test_inference_page_follows_the_pick():
-    from tests.test_app import open_app
+    from tests.helpers import open_app
 
     page = "explorer/ui/pages/inference.py"
     at = open_app(page, dataset="moons", pair="moons-sparse-2d")
     assert at.title[0].value == "Exact inference"
+    assert at.number_input(key="pick").value != 0  # opens on an informative item, not the black new moon
     at.number_input(key="pick").set_value(250).run()
+    assert at.query_params["pick"] in (["250"], "250")  # one pick, in the URL like every other page's
     shown = {m.label: m.value for m in at.metric}
     assert float(shown["log p(x), exact"]) < 0 and float(shown["KL(q ‖ p(z|x))"]) >= 0
     assert any("phase 0.25" in c for im in at.image for c in im.captions)
@@ -240,7 +242,7 @@ def test_inference_page_follows_the_pick():
 
 
 def test_inference_page_says_why_not_for_other_latent_sizes():
-    from tests.test_app import open_app
+    from tests.helpers import open_app
 
     at = open_app("explorer/ui/pages/inference.py", dataset="digits", pair="digits-8d")
     assert any("8-D" in i.value for i in at.info) and not at.metric

@@ -100,6 +100,8 @@ SPECS: dict[str, Param] = {
     "cond_mask": _choice("top", "bottom", "left", "right"),
     "cond_n": _ints(2, 16),
     "cond_fill_seed": SEED,
+    # inference
+    "inference_split": Param("bool"),
     # tour
     "lang": _choice("en", "zh"),
     "step": _ints(1, 10),

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
-from explorer.ui import cache
+from explorer.ui import cache, urlstate
 from explorer.ui.context import current_view
 from explorer.ui.widgets import pick_index, show_image
 
@@ -22,9 +22,8 @@ if view.latent_dim != 2:
     )
     st.stop()
 
-st.number_input(
-    "Test item", min_value=0, max_value=len(view.dataset.test) - 1, value=0, step=1, key="pick", bind="query-params"
-)
+urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
+st.number_input("Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick")
 index = pick_index(view)
 r = cache.image_inference(view.path, view.stamp, index)
 
@@ -67,7 +66,8 @@ cols[1].metric("approximation gap", f"{r.approximation_gap:.2f}", help="log p(x)
 cols[2].metric("amortisation gap", f"{r.amortisation_gap:.2f}", help="ELBO(q*) − ELBO(q)")
 
 st.subheader("Across the test split")
-if st.toggle("Measure the gaps on 100 test images", key="inference_split", bind="query-params"):
+urlstate.seed("inference_split", False)
+if st.toggle("Measure the gaps on 100 test images", key="inference_split"):
     gaps = cache.split_gaps(view.path, view.stamp)
     colouring = view.colouring()
     values = colouring.values[gaps.index] if colouring.values is not None else gaps.index
