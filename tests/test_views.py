@@ -179,3 +179,49 @@ def test_exports_carry_row_labels_and_t(tiny_moons):
     assert (margin < 128).any() and (margin > 128).any()  # dark text on the white margin
     frames = Image.open(io.BytesIO(gif))
     assert frames.n_frames >= 5
+
+
+# --- words and pictures ------------------------------------------------------------------------
+
+
+def test_the_ellipse_legend_entry_shows_when_only_the_vae_panel_has_ellipses():
+    from explorer.figures import Colouring, MapPanel, latent_maps
+
+    points = np.random.default_rng(0).normal(size=(30, 2))
+    for colouring in (Colouring(np.linspace(0, 1, 30), "factor", "phase"), Colouring(None, "none")):
+        panels = [MapPanel("AE", points), MapPanel("VAE", points, std=np.full((30, 2), 0.1))]
+        fig = latent_maps(panels, colouring)
+        shown = [t.name for t in fig.data if t.showlegend]
+        assert shown.count("±1σ posterior") == 1 and fig.layout.showlegend, shown
+        if colouring.kind == "factor":  # beside the colour bar the legend sits below the maps
+            assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+
+
+def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path():
+    from explorer import figures
+
+    grid = np.linspace(-1, 1, 4)
+    panel = figures.HolePanel(
+        "AE", np.zeros((4, 4)), grid, grid, codes=np.zeros((3, 2)), path=np.zeros((2, 2)), path_name="path: 6 → 2"
+    )
+    holes = figures.hole_maps([panel, panel], "distance")
+    epochs = [{"epoch": 1, **{f"{s}_{t}": 1.0 for s in ("train", "test") for t in ("reconstruction", "kl", "total")}}]
+    points = [figures.BetaPoint(b, 0.1, 0.2, "r") for b in (0.5, 1.0)]
+    for fig in (holes, figures.training_curves({"vae": epochs}), figures.beta_tradeoff(points, 10)):
+        assert fig.layout.margin.t >= figures.MODEBAR_CLEARANCE
+    names = [t.name for t in holes.data if t.showlegend]
+    assert "path: 6 → 2" in names and not any("crescent" in n for n in names)
+    codes = next(t for t in holes.data if t.name == "test codes")
+    assert codes.marker.line.width > 0 and codes.marker.line.color != "white"  # a visible swatch on white
+
+
+def test_every_metric_help_says_which_way_is_better_and_the_proxy_caption_reads_once():
+    from explorer import analyses
+    from training.metrics import Bank
+
+    for name, text in analyses.METRIC_HELP.items():
+        assert any(w in text for w in ("better", "higher", "lower", "near 0")), name
+    proxy = Bank(np.zeros((3, 4)), None, "nearest of 1,438 training images (proxy)")
+    caption = analyses.distance_caption(proxy)
+    assert "closest of the nearest" not in caption and "nearest of 1,438 training images" in caption
+    assert "**smoothness**" in analyses.metric_help("distance", "smoothness")
