@@ -19,6 +19,8 @@ WEBGL_ABOVE = 5000
 # Plotly's toolbar (modebar) floats over the top ~30 px of a chart: titles and top legends start below it.
 MODEBAR_CLEARANCE = 60
 TITLED_MARGIN = dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10)
+# Side-by-side panels: plotly's default gap puts the right panel's y title over the left panel at 800 px.
+Y_TITLE_STANDOFF = 3
 
 
 def scatter(n_points: int, **kwargs):
@@ -210,6 +212,7 @@ def _finish_map(fig: go.Figure, colouring: Colouring) -> go.Figure:
     (only the VAE's has stds), shown even when alone (plotly hides a one-entry legend); beside a colour
     bar the legend goes below, where the two cannot overlap."""
     fig.update_layout(margin=dict(t=MODEBAR_CLEARANCE))
+    fig.update_yaxes(title_standoff=Y_TITLE_STANDOFF)
     ellipses = [t for t in fig.data if t.legendgroup == "ellipses"]
     if ellipses:
         ellipses[0].showlegend = True
@@ -242,11 +245,11 @@ def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
             )
         )
     fig.update_layout(
-        height=260,
-        margin=dict(l=10, r=10, t=30, b=10),
+        height=280,
+        margin=TITLED_MARGIN,
         xaxis_title="step",
         yaxis_title=ylabel,
-        legend=dict(orientation="h", y=1.15),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom"),  # above the plot, below the toolbar
     )
     return fig
 
@@ -276,7 +279,7 @@ class HolePanel:
 def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = None, height: int = 430) -> go.Figure:
     """Heatmaps of manifold distance over latent planes, one shared colour scale; codes and paths on top."""
     # Wide spacing: the right panel's y title and tick labels stay clear of the left panel at 800 px.
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.14)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.15)
     if zmax is None:
         zmax = float(np.percentile(np.concatenate([p.distances.ravel() for p in panels]), 98))
     for i, panel in enumerate(panels):
@@ -326,7 +329,7 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                 col=col,
             )
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col)
-        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col)
+        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, title_standoff=Y_TITLE_STANDOFF)
     fig.update_layout(
         height=height,
         margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10),
@@ -583,7 +586,5 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figu
             )
         fig.update_xaxes(matches=f"x{2 * i + 2}", row=2 * i + 1, col=1)  # the strip moves with its phase axis
         fig.update_xaxes(title_text="code z", row=2 * i + 2, col=1)
-    fig.update_layout(
-        height=height_per_panel * len(panels), margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h")
-    )
+    fig.update_layout(height=height_per_panel * len(panels), margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig
