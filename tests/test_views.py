@@ -1,10 +1,14 @@
 """Issue 14, one value one truth: the URL carries the view, Back restores it (AppTest and Chromium)."""
 
+import re
+
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
-from bench.harness import wait_for_app
-from tests.helpers import TINY_DIGITS
+from tests.helpers import BROWSER_TIMEOUT_MS, TINY_DIGITS, click_until, open_drawn, wait_drawn
+
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # auto-retrying assertions wait as long as the pages may take
 
 DECODER = "explorer/ui/pages/decoder.py"
 
@@ -23,48 +27,47 @@ def test_a_widget_value_never_comes_with_a_default_warning(app):
     assert at.query_params["pick"] == ["9"] or at.query_params["pick"] == "9"
 
 
-# --- Chromium ----------------------------------------------------------------------------------
+# --- Chromium: every wait is for a condition (a URL, a heading, a drawn page), never a fixed sleep --------
 
 
 def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(url)
-    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
-    wait_for_app(page)
-    return page
+    return open_drawn(browser, url, 1400, 1100)
 
 
-def settle(page):
-    page.wait_for_timeout(500)
-    wait_for_app(page)
-
-
-def go_to(page, title):
+def go_to(page, title, path):
     page.locator("[data-testid=stSidebar] a").filter(has_text=title).first.click()
-    settle(page)
+    page.wait_for_url(re.compile(rf"/{path}(\?|$)"))
+    expect(page.locator("h1").filter(has_text=title)).to_have_count(1)
+    wait_drawn(page)
 
 
-def endpoints(page) -> str:
-    return page.locator("[data-testid=stMarkdown]").filter(has_text="→").first.inner_text()
+def back_to(page, heading: str):
+    page.go_back()
+    expect(page.locator("h1").filter(has_text=heading)).to_have_count(1)
+    wait_drawn(page)
+
+
+def endpoints(page):
+    return page.locator("[data-testid=stMarkdown]").filter(has_text="→").first
 
 
 @pytest.mark.browser
 def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, app_url):
     page = open_page(browser, f"{app_url}/compare?ends_mode=by+index&idx_a=200&idx_b=700")
-    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
-    go_to(page, "Decoder")
+    expect(endpoints(page)).to_contain_text("test item 200")
+    expect(endpoints(page)).to_contain_text("test item 700")
+    go_to(page, "Decoder", "decoder")
     assert "idx_a=200" in page.url  # the whole view rides along
-    page.go_back()
-    settle(page)
-    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
+    back_to(page, "AE vs VAE")
+    expect(endpoints(page)).to_contain_text("test item 200")
+    expect(endpoints(page)).to_contain_text("test item 700")
     page.goto(f"{app_url}/?pick=302")
-    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
-    wait_for_app(page)
-    go_to(page, "Decoder")
+    expect(page.locator("h3").filter(has_text="Test item 302")).to_have_count(1)
+    wait_drawn(page)
+    go_to(page, "Decoder", "decoder")
     assert "pick=302" in page.url
-    page.go_back()
-    settle(page)
-    assert page.locator("h3").filter(has_text="Test item 302").count() == 1
+    back_to(page, "Latent map")
+    expect(page.locator("h3").filter(has_text="Test item 302")).to_have_count(1)
     page.close()
 
 
@@ -72,29 +75,26 @@ def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, a
 def test_an_empty_space_pick_is_in_the_url_and_a_typed_item_wins_after_it(browser, app_url):
     page = open_page(browser, f"{app_url}/")
     plot = page.locator(".js-plotly-plot").first
-    plot.wait_for()
-    page.wait_for_timeout(1000)
-    box = plot.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.55)
-    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=30_000)
-    assert "at=" in page.url and "at_kind=ae" in page.url
+    click_until(page, plot, (0.25, 0.55), page.locator("h3").filter(has_text="Empty space in the AE's map"))
+    page.wait_for_url(re.compile(r"at=.*at_kind=ae|at_kind=ae.*at="))
     shared = page.url
     field = page.locator('[data-testid="stNumberInput"]').filter(has_text="Test item").locator("input")
     field.fill("51")
     field.press("Enter")
-    page.locator("h3").filter(has_text="Test item 51").wait_for(timeout=30_000)
-    assert "at=" not in page.url and "pick=51" in page.url
+    page.locator("h3").filter(has_text="Test item 51").wait_for()
+    page.wait_for_url(re.compile(r"pick=51"))
+    assert "at=" not in page.url
     page.goto(shared)  # the shared link shows the empty-space decode again
-    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=60_000)
+    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for()
     page.close()
 
 
 @pytest.mark.browser
 def test_an_unknown_path_lands_on_the_first_page_with_a_note(browser, app_url):
     page = open_page(browser, f"{app_url}/map")
+    expect(page.locator("h1").filter(has_text="Latent map")).to_have_count(1)
     assert page.get_by_text("There is no page at that address").count() == 1
     assert page.locator('[role="dialog"]').count() == 0
-    assert page.locator("h1").filter(has_text="Latent map").count() == 1
     page.close()
 
 
@@ -102,11 +102,11 @@ def test_an_unknown_path_lands_on_the_first_page_with_a_note(browser, app_url):
 def test_the_scrubber_stays_where_released_and_t_is_in_the_url(browser, app_url):
     page = open_page(browser, f"{app_url}/compare")
     scrub = page.get_by_label("interpolation t")
-    scrub.wait_for(timeout=60_000)
+    scrub.wait_for()
     scrub.evaluate("(e) => { e.value = 0.293; e.dispatchEvent(new Event('change', {bubbles: true})); }")
-    page.get_by_text("at t = 0.293 (released)").first.wait_for(timeout=30_000)
-    settle(page)
-    assert "t=0.293" in page.url
+    page.get_by_text("at t = 0.293 (released)").first.wait_for()
+    page.wait_for_url(re.compile(r"[?&]t=0\.293"))
+    wait_drawn(page)
     assert abs(float(scrub.input_value()) - 0.293) < 1e-9  # the thumb did not jump back to 0.5
     page.close()
 
@@ -115,17 +115,25 @@ def test_the_scrubber_stays_where_released_and_t_is_in_the_url(browser, app_url)
 def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
     page = open_page(browser, f"{app_url}/drag")
     pad = page.locator("canvas.le-pad").first
-    pad.wait_for(timeout=60_000)
+    pad.wait_for()
     box = pad.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
-    page.wait_for_function("() => location.search.includes('dz=')", timeout=30_000)
-    settle(page)
-    page.wait_for_timeout(1000)
-    code = [float(v) for v in page.get_by_label("Code", exact=True).input_value().split(",")]
+    page.wait_for_function("() => location.search.includes('dz=')")
+    wait_drawn(page)
+    field = page.get_by_label("Code", exact=True)
     sliders = page.locator("input[type=range][data-dim]")
-    values = [float(sliders.nth(i).input_value()) for i in range(sliders.count())]
-    assert len(values) == 2
-    assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)  # one value, two controls
+    expect(sliders).to_have_count(2)
+    # one value, two controls: wait until the sliders show the code the field holds (or time out)
+    page.wait_for_function(
+        """() => { const code = document.querySelector('input[aria-label="Code"]');
+                   const s = [...document.querySelectorAll('input[type=range][data-dim]')];
+                   if (!code || s.length !== 2) return false;
+                   const z = code.value.split(',').map(Number);
+                   return s.every((e, i) => Math.abs(Number(e.value) - z[i]) < 0.05); }"""
+    )
+    code = [float(v) for v in field.input_value().split(",")]
+    values = [float(sliders.nth(i).input_value()) for i in range(2)]
+    assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)
     page.close()
 
 
