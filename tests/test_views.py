@@ -233,3 +233,14 @@ def test_every_metric_help_says_which_way_is_better_and_the_proxy_caption_reads_
     caption = analyses.distance_caption(proxy)
     assert "closest of the nearest" not in caption and "nearest of 1,438 training images" in caption
     assert "**smoothness**" in analyses.metric_help("distance", "smoothness")
+
+
+def test_the_traversal_grid_starts_on_the_two_most_active_dimensions_not_a_collapsed_one(app):
+    from tests.helpers import ROOT
+    from training.store import load_set
+
+    kl = np.array(load_set(ROOT / "checkpoints" / "digits-8d")["vae"].metrics["kl_per_dim"])
+    assert kl.min() < 0.01  # the bundled digits-8d VAE has collapsed dimensions (z0 among them)
+    at = app(DECODER, dataset="digits", pair="digits-8d")
+    chosen = [at.selectbox(key=k).value for k in ("grid_a", "grid_b")]
+    assert chosen[0] != chosen[1] and all(kl[d] > 0.1 for d in chosen), (chosen, kl)

@@ -177,8 +177,9 @@ def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> N
 
     idx, dist = nearest_by_mse(image_chw[None], view.train_bank(), k=k)
     st.markdown(title, help=METRIC_HELP["nearest"])
-    for col, i, d in zip(st.columns(k), idx[0], dist[0]):
-        with col:
+    row = st.container(horizontal=True, gap="small")  # wraps in a narrow column instead of squeezing captions
+    for i, d in zip(idx[0], dist[0]):
+        with row:
             show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
 
 
