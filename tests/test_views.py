@@ -1,6 +1,7 @@
 """Issue 14, one value one truth: the URL carries the view, Back restores it (AppTest and Chromium)."""
 
 import re
+import time
 
 import numpy as np
 import pytest
@@ -123,16 +124,14 @@ def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
     field = page.get_by_label("Code", exact=True)
     sliders = page.locator("input[type=range][data-dim]")
     expect(sliders).to_have_count(2)
-    # one value, two controls: wait until the sliders show the code the field holds (or time out)
-    page.wait_for_function(
-        """() => { const code = document.querySelector('input[aria-label="Code"]');
-                   const s = [...document.querySelectorAll('input[type=range][data-dim]')];
-                   if (!code || s.length !== 2) return false;
-                   const z = code.value.split(',').map(Number);
-                   return s.every((e, i) => Math.abs(Number(e.value) - z[i]) < 0.05); }"""
-    )
-    code = [float(v) for v in field.input_value().split(",")]
-    values = [float(sliders.nth(i).input_value()) for i in range(2)]
+    # one value, two controls: poll until the sliders (in the component's shadow root) show the field's code
+    deadline = time.monotonic() + BROWSER_TIMEOUT_MS / 1000
+    while True:
+        code = [float(v) for v in field.input_value().split(",")]
+        values = [float(sliders.nth(i).input_value()) for i in range(2)]
+        if max(abs(a - b) for a, b in zip(code, values)) < 0.05 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
     assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)
     page.close()
 
