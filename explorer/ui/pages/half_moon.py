@@ -76,8 +76,9 @@ for kind in KINDS:
     key_a, key_b = (0, 0) if two_d else (int(a), int(b))  # a 2-D grid is the whole plane, whatever the endpoints
     grid, dist = cache.hole_distances(view.path, view.stamp, kind, key_a, key_b, HOLE_GRID)
     title = f"{LABELS[kind]}: mean distance {dist.mean():.4f}"
-    path_name = f"path: {ends}"
-    panels.append(analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, path_name))
+    panels.append(
+        analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, f"path: {ends}")
+    )
 st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
