@@ -33,6 +33,50 @@ from training.store import RUN_PREFIX
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
+# Every metric a page shows, in one line: what the number is and which way is better (help tooltips).
+METRIC_HELP = {
+    "distance": "Mean squared pixel error of a decode to the closest real image (a true render on moons, else the "
+    "nearest training image): lower is better, 0 is a real image.",
+    "max_distance": "The worst step's distance: lower is better; one high step is a hole on the path.",
+    "smoothness": "Largest phase step over the path's total phase change, minus an even step's share: 0 is even "
+    "steps, near 1 one jump; higher is jumpier.",
+    "validity": "Mean distance of decoded prior samples to the closest real image: lower is better (the samples "
+    "look like data).",
+    "mse": "Mean squared pixel error to the original image: lower is better, 0 is a perfect copy.",
+    "nearest": "Mean squared pixel error to a training image: near 0 the decode copies it, larger is something new "
+    "(or a blur).",
+    "proxy": "Mean squared pixel error to the nearest training image: lower looks more like the data, but it also "
+    "rewards copying.",
+    "sharpness": "Mean gradient magnitude of the image: higher is sharper; the truth's is the target, a blur scores "
+    "low.",
+    "diversity": "Mean pairwise MSE between completions of the same half: higher is more varied; the regression "
+    "always draws one image (0).",
+    "variance": "Pixel variance of the decodes: across z for a fixed class (style, higher varies more), across "
+    "classes for a fixed z (higher: the class steers the image).",
+    "kl": "KL(q(z|x) || N(0, 1)) of one dimension in nats: near 0 the dimension is unused (collapsed), higher "
+    "carries more information.",
+    "beta": "Left: test reconstruction MSE, lower is better. Right: mean distance of prior samples to real data, "
+    "lower is better. Larger β usually trades the first for the second.",
+}
+
+
+def metric_help(*names: str) -> str:
+    """The help tooltip of a line showing several metrics: one paragraph per metric."""
+    return "\n\n".join(f"**{name}**: {METRIC_HELP[name]}" for name in names)
+
+
+def distance_caption(bank: Bank) -> str:
+    """What the lab's distance is measured against, in one sentence."""
+    if bank.is_proxy:
+        return (
+            f"Distance = mean squared pixel error of a decoded image to the {bank.description}: lower looks more like "
+            "the data, 0 is a copy of a training image."
+        )
+    return (
+        f"Distance = mean squared pixel error of a decoded image to the closest of {bank.description}: "
+        "0 means a real moon, lower is better."
+    )
+
 
 def nearest_distance(decoded: np.ndarray, train_images: np.ndarray) -> np.ndarray:
     """(N,) MSE of each decoded image to its nearest training image: near 0 looks like the data."""
@@ -192,8 +236,18 @@ def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.nd
     return moons.render(np.linspace(phase_a, phase_b, steps), side)[:, None]
 
 
-def hole_panel(title: str, grid: latents.HoleGrid, distances: np.ndarray, codes: np.ndarray, path, a: int, b: int):
-    """A hole-map panel: codes overlaid only when the plane is the whole (2-D) space."""
+def hole_panel(
+    title: str,
+    grid: latents.HoleGrid,
+    distances: np.ndarray,
+    codes: np.ndarray,
+    path,
+    a: int,
+    b: int,
+    path_name: str = "interpolation",
+):
+    """A hole-map panel: codes overlaid only when the plane is the whole (2-D) space; path_name names
+    the path in the legend (its endpoints)."""
     two_d = codes.shape[1] == 2
     on_plane = latents.plane_coordinates(path, codes[a], codes[b])
     return figures.HolePanel(
@@ -204,6 +258,7 @@ def hole_panel(title: str, grid: latents.HoleGrid, distances: np.ndarray, codes:
         codes=codes if two_d else None,
         path=on_plane,
         axis_titles=grid.axis_titles,
+        path_name=path_name,
     )
 
 

@@ -16,6 +16,11 @@ PROBE = -1  # customdata item index of the invisible probe markers
 # WebGL traces only for large sets: without a GPU (headless, many laptops' browsers in software GL)
 # each WebGL redraw stalled the page for 0.3-1 s after a slider move (bench/); SVG redraws in ms.
 WEBGL_ABOVE = 5000
+# Plotly's toolbar (modebar) floats over the top ~30 px of a chart: titles and top legends start below it.
+MODEBAR_CLEARANCE = 60
+TITLED_MARGIN = dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10)
+# Side-by-side panels: plotly's default gap puts the right panel's y title over the left panel at 800 px.
+Y_TITLE_STANDOFF = 3
 
 
 def scatter(n_points: int, **kwargs):
@@ -182,7 +187,7 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
     Every pickable marker carries customdata [panel, item] (item = PROBE for empty space),
     so a selection event says which map and which test item was picked.
     """
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.12)
     for p_idx, panel in enumerate(panels):
         col = p_idx + 1
         for trace in _panel_traces(panel, p_idx, colouring, max_ellipses):
@@ -199,6 +204,21 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
         clickmode="event+select",
         hovermode="closest",
     )
+    return _finish_map(fig, colouring)
+
+
+def _finish_map(fig: go.Figure, colouring: Colouring) -> go.Figure:
+    """Titles clear of the toolbar; one "±1σ posterior" legend entry whichever panel has the ellipses
+    (only the VAE's has stds), shown even when alone (plotly hides a one-entry legend); beside a colour
+    bar the legend goes below, where the two cannot overlap."""
+    fig.update_layout(margin=dict(t=MODEBAR_CLEARANCE))
+    fig.update_yaxes(title_standoff=Y_TITLE_STANDOFF)
+    ellipses = [t for t in fig.data if t.legendgroup == "ellipses"]
+    if ellipses:
+        ellipses[0].showlegend = True
+        fig.update_layout(showlegend=True)
+    if colouring.kind == "factor":
+        fig.update_layout(legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
     return fig
 
 
@@ -225,11 +245,11 @@ def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
             )
         )
     fig.update_layout(
-        height=260,
-        margin=dict(l=10, r=10, t=30, b=10),
+        height=280,
+        margin=TITLED_MARGIN,
         xaxis_title="step",
         yaxis_title=ylabel,
-        legend=dict(orientation="h", y=1.15),
+        legend=dict(orientation="h", y=1.02, yanchor="bottom"),  # above the plot, below the toolbar
     )
     return fig
 
@@ -253,11 +273,13 @@ class HolePanel:
     codes: np.ndarray | None = None  # (N, 2) codes on the plane, overlaid
     path: np.ndarray | None = None  # (S, 2) the interpolation on the plane
     axis_titles: tuple[str, str] = ("z0", "z1")
+    path_name: str = "interpolation"  # the legend's name of the path, e.g. its endpoints
 
 
 def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = None, height: int = 430) -> go.Figure:
     """Heatmaps of manifold distance over latent planes, one shared colour scale; codes and paths on top."""
-    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.08)
+    # Wide spacing: the right panel's y title and tick labels stay clear of the left panel at 800 px.
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.15)
     if zmax is None:
         zmax = float(np.percentile(np.concatenate([p.distances.ravel() for p in panels]), 98))
     for i, panel in enumerate(panels):
@@ -283,7 +305,8 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                     name="test codes",
                     showlegend=i == 0,
                     legendgroup="codes",
-                    marker=dict(size=3, color="white", opacity=0.6),
+                    # a dark rim: the white dot shows on bright cells and as a legend swatch on white
+                    marker=dict(size=4, color="white", opacity=0.8, line=dict(width=0.6, color="#333")),
                     hoverinfo="skip",
                 ),
                 row=1,
@@ -295,7 +318,7 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                     x=panel.path[:, 0],
                     y=panel.path[:, 1],
                     mode="lines+markers",
-                    name="crescent → full",
+                    name=panel.path_name,
                     showlegend=i == 0,
                     legendgroup="path",
                     line=dict(color="red", width=2.5),
@@ -306,12 +329,12 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                 col=col,
             )
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col)
-        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col)
+        fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, title_standoff=Y_TITLE_STANDOFF)
     fig.update_layout(
         height=height,
-        margin=dict(l=10, r=10, t=40, b=10),
-        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=zmax, colorbar=dict(title=colour_title)),
-        legend=dict(orientation="h", y=-0.15),
+        margin=dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10),
+        coloraxis=dict(colorscale="Viridis", cmin=0, cmax=zmax, colorbar=dict(title=colour_title, thickness=14)),
+        legend=dict(orientation="h", y=-0.18, itemsizing="constant"),
     )
     return fig
 
@@ -338,7 +361,7 @@ def training_curves(history: dict[str, list[dict]]) -> go.Figure:
                     line=dict(color=TRAIN_COLOURS[kind.upper()], dash=dash),
                 )
                 fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(height=280, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="epoch")
+    fig.update_layout(height=300, margin=TITLED_MARGIN, xaxis_title="epoch")
     return fig
 
 
@@ -370,7 +393,7 @@ def beta_tradeoff(points: list[BetaPoint], n_samples: int) -> go.Figure:
             col=col,
         )
         fig.update_xaxes(title_text="β", type="log" if log else "linear", row=1, col=col)
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_layout(height=320, margin=TITLED_MARGIN)
     return fig
 
 
@@ -563,7 +586,5 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figu
             )
         fig.update_xaxes(matches=f"x{2 * i + 2}", row=2 * i + 1, col=1)  # the strip moves with its phase axis
         fig.update_xaxes(title_text="code z", row=2 * i + 2, col=1)
-    fig.update_layout(
-        height=height_per_panel * len(panels), margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h")
-    )
+    fig.update_layout(height=height_per_panel * len(panels), margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig

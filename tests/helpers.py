@@ -107,3 +107,97 @@ DECODED = """() => {
     }
     return null;
 }"""
+
+
+# Browser: the page is drawn, not just run: no script running, every chart has its svg, every image
+# has loaded and every component frame is in place. Tests wait for this instead of sleeping.
+DRAWN = """() => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (!main || document.querySelector('[data-testid="stStatusWidget"]')) return false;
+    if (main.querySelectorAll('[data-testid="stMainBlockContainer"] *').length <= 10) return false;
+    if (main.querySelector('[data-testid="stSkeleton"]')) return false;
+    const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
+    if (charts.some(c => !c.querySelector('.js-plotly-plot .main-svg'))) return false;
+    return [...main.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0);
+}"""
+BROWSER_TIMEOUT_MS = 180_000  # two cores shared by several test runs: generous, never a fixed sleep
+
+
+def wait_drawn(page, timeout_ms: float = BROWSER_TIMEOUT_MS) -> None:
+    """Wait until the script has finished and everything it sent is drawn (DRAWN), twice in a row
+    250 ms apart: a rerun that starts just after the first look is caught by the second."""
+    for _ in range(2):
+        page.wait_for_function(DRAWN, timeout=timeout_ms, polling=250)
+        page.wait_for_timeout(250)
+    page.wait_for_function(DRAWN, timeout=timeout_ms, polling=250)
+
+
+def open_drawn(browser, url: str, width: int = 1400, height: int = 1100, errors: list | None = None):
+    """A new page at url, drawn; its default timeout generous for a loaded machine. errors, if given,
+    collects the page's uncaught JavaScript errors from the start."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.set_default_timeout(BROWSER_TIMEOUT_MS)
+    if errors is not None:
+        page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url, timeout=BROWSER_TIMEOUT_MS)
+    page.wait_for_selector("[data-testid=stSidebar] a", timeout=BROWSER_TIMEOUT_MS)
+    wait_drawn(page)
+    return page
+
+
+def click_until(page, locator, at: tuple[float, float], target, tries: int = 5) -> None:
+    """Click locator at fractions `at` of its box until `target` shows: plotly attaches its click
+    handlers some time after it draws, so on a loaded machine a first click may come before them."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        box = locator.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * at[0], box["y"] + box["height"] * at[1])
+        try:
+            target.wait_for(timeout=BROWSER_TIMEOUT_MS // tries)
+            return
+        except PlaywrightTimeout:
+            wait_drawn(page)
+    target.wait_for()
+
+
+# Browser: one chart's texts (titles, legend entries, axis titles) and the toolbar's box; its y titles and its
+# plot areas and tick labels.
+CHART = """(plot) => {
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const named = sel => [...plot.querySelectorAll(sel)].map(e => ({tag: e.textContent.slice(0, 30), box: box(e)}))
+      .filter(b => b.box[2] - b.box[0] > 0);
+  const bar = plot.querySelector('.modebar');
+  return {
+    toolbar: bar ? [{tag: 'toolbar', box: box(bar)}] : [],
+    texts: named('.annotation-text, .gtitle, .legendtext, .cbtitle text, .xtitle, .ytitle'),
+    ytitles: named('.ytitle'),
+    areas: named('.nsewdrag, .ytick text'),
+  };
+}"""
+
+
+def overlaps(boxes: list[dict], slack: float = 1.0, others: list[dict] | None = None) -> list[tuple[str, str]]:
+    """Pairs of boxes that overlap by more than `slack` px each way (nested elements excluded);
+    with others, only pairs of one box from boxes and one from others."""
+    out = []
+    for i, a in enumerate(boxes):
+        for b in others if others is not None else boxes[i + 1 :]:
+            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = a["box"], b["box"]
+            inside = (ax0 >= bx0 and ax1 <= bx1 and ay0 >= by0 and ay1 <= by1) or (
+                bx0 >= ax0 and bx1 <= ax1 and by0 >= ay0 and by1 <= ay1
+            )
+            if not inside and min(ax1, bx1) - max(ax0, bx0) > slack and min(ay1, by1) - max(ay0, by0) > slack:
+                out.append((a["tag"], b["tag"]))
+    return out
+
+
+def chart_faults(page) -> list:
+    """Per chart: texts under the toolbar, and y titles over another panel's plot area or tick labels."""
+    faults = []
+    plots = page.locator("[data-testid=stMain] .js-plotly-plot")
+    for i in range(plots.count()):
+        found = plots.nth(i).evaluate(CHART)  # the toolbar is laid out (and shown) without a hover
+        faults += [(i, *pair) for pair in overlaps(found["toolbar"], others=found["texts"])]
+        faults += [(i, *pair) for pair in overlaps(found["ytitles"], others=found["areas"])]
+    return faults

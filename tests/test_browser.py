@@ -1,17 +1,21 @@
-"""One real browser: Debian's Chromium, driven by playwright, against `streamlit run app.py`."""
+"""One real browser: Debian's Chromium, driven by playwright, against `streamlit run app.py`.
+
+Every wait is for a condition (a drawn page, a new frame, a caption, the URL), never a fixed sleep:
+on a loaded machine the tests take longer, they do not fail.
+"""
+
+import re
 
 import pytest
 
-from bench.harness import wait_for_app
-from tests.helpers import DECODED
+from tests.helpers import DECODED, click_until, open_drawn
 
 pytestmark = pytest.mark.browser
+FRAMES = "() => window.__latentExplorer.stats.frames"
 
 
 def test_moving_a_slider_in_chromium_changes_the_decoded_image(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{app_url}/decoder?dataset=digits&pair=digits-2d")
-    wait_for_app(page)
+    page = open_drawn(browser, f"{app_url}/decoder?dataset=digits&pair=digits-2d", 1400, 1200)
     page.wait_for_function(f"() => ({DECODED})() !== null")
     before = page.evaluate(DECODED)
 
@@ -19,27 +23,17 @@ def test_moving_a_slider_in_chromium_changes_the_decoded_image(browser, app_url)
     thumb.focus()
     for _ in range(20):
         thumb.press("ArrowRight")
-    page.wait_for_function(
-        f"(before) => {{ const now = ({DECODED})(); return now && now !== before; }}", arg=before, timeout=30_000
-    )
-    after = page.evaluate(DECODED)
-    assert after != before
-    assert "z0=" in page.url  # the slider value is in the URL: the view can be shared
+    page.wait_for_function(f"(before) => {{ const now = ({DECODED})(); return now && now !== before; }}", arg=before)
+    assert page.evaluate(DECODED) != before
+    page.wait_for_url(re.compile(r"[?&]z0="))  # the slider value is in the URL: the view can be shared
     page.close()
 
 
 def test_clicking_empty_space_on_a_2d_map_decodes_that_location(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{app_url}/?dataset=moons&pair=moons-sparse-2d")
-    wait_for_app(page)
+    page = open_drawn(browser, f"{app_url}/?dataset=moons&pair=moons-sparse-2d", 1400, 1200)
     plot = page.locator(".js-plotly-plot").first
-    plot.wait_for()
-    page.wait_for_timeout(1000)  # plotly attaches its event handlers after drawing
-    box = plot.bounding_box()
     # Inside the AE's loop of codes, where no test image lies.
-    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.55)
-    heading = page.locator("h3").filter(has_text="Empty space in the AE's map")
-    heading.wait_for(timeout=30_000)
+    click_until(page, plot, (0.25, 0.55), page.locator("h3").filter(has_text="Empty space in the AE's map"))
     assert page.get_by_text("AE decodes this location").count() == 1
     page.close()
 
@@ -48,12 +42,10 @@ def test_clicking_empty_space_on_a_2d_map_decodes_that_location(browser, app_url
 
 
 def open_drag(browser, url: str, query: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1400})
     errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{url}/drag?{query}")
-    wait_for_app(page)
-    page.locator("canvas.le-image").first.wait_for(state="attached", timeout=30_000)
+    page = open_drawn(browser, f"{url}/drag?{query}", 1400, 1400, errors)
+    page.locator("canvas.le-image").first.wait_for(state="attached")
+    page.wait_for_function("() => !!window.__latentExplorer")
     return page, errors
 
 
@@ -61,6 +53,13 @@ def stats(page) -> dict:
     return page.evaluate(
         "() => { const s = window.__latentExplorer.stats; return {frames: s.frames, distinct: s.distinct}; }"
     )
+
+
+def move_and_wait_for_a_frame(page, x: float, y: float, per_move: int = 1) -> None:
+    """One pointer move, then wait until the browser has drawn the decode(s) it asked for."""
+    before = page.evaluate(FRAMES)
+    page.mouse.move(x, y)
+    page.wait_for_function(f"(n) => ({FRAMES})() >= n + {per_move}", arg=before)
 
 
 @pytest.mark.parametrize("pair, model", [("moons-sparse-2d", "AE"), ("moons-sparse-2d", "VAE"), ("digits-8d", "VAE")])
@@ -94,9 +93,8 @@ def test_dragging_across_the_latent_pad_draws_many_frames_then_reports_the_relea
     box = pad.bounding_box()
     page.mouse.move(box["x"] + 20, box["y"] + 200)
     page.mouse.down()
-    for i in range(60):  # a hand moving across the pad for about a second
-        page.mouse.move(box["x"] + 20 + 5 * i, box["y"] + 200 - 2 * i)
-        page.wait_for_timeout(16)
+    for i in range(60):  # a hand moving across the pad; each move is drawn before the next
+        move_and_wait_for_a_frame(page, box["x"] + 25 + 5 * i, box["y"] + 198 - 2 * i)
     during = stats(page)
     assert during["distinct"] - start["distinct"] >= 30  # the image followed the pointer before release
     assert caption.text_content() == before  # ... without a single server round trip
@@ -105,9 +103,8 @@ def test_dragging_across_the_latent_pad_draws_many_frames_then_reports_the_relea
         "(before) => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
         ".some(c => c.textContent.startsWith('released: AE decodes') && c.textContent !== before)",
         arg=before,
-        timeout=30_000,
     )
-    assert "dz=" in page.url
+    page.wait_for_url(re.compile(r"[?&]dz="))
     assert not errors
     page.close()
 
@@ -118,29 +115,30 @@ def test_arrow_keys_move_a_focused_slider_and_the_image_follows(browser, app_url
     slider.focus()
     start = stats(page)
     for _ in range(10):
+        before = page.evaluate(FRAMES)
         slider.press("ArrowRight")
-        page.wait_for_timeout(20)
+        page.wait_for_function(f"(n) => ({FRAMES})() > n", arg=before)
     assert stats(page)["distinct"] - start["distinct"] >= 3
     assert not errors
     page.close()
+
+
+SERVER_CAPTION = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .map(c => c.textContent).find(t => t.startsWith('server: AE decodes')) || ''"""
 
 
 def test_server_mode_streams_values_while_dragging(browser, app_url):
     page, errors = open_drag(browser, app_url, "dataset=moons&pair=moons-sparse-2d&drag_model=AE&drag_server=true")
     pad = page.locator("canvas.le-pad")
     box = pad.bounding_box()
-    seen = set()
+    seen = {page.evaluate(SERVER_CAPTION)}
     page.mouse.move(box["x"] + 20, box["y"] + 200)
     page.mouse.down()
-    for i in range(40):
-        page.mouse.move(box["x"] + 20 + 8 * i, box["y"] + 200 - 3 * i)
-        page.wait_for_timeout(50)
-        seen.add(
-            page.evaluate(
-                "() => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
-                ".map(c => c.textContent).find(t => t.startsWith('server: AE decodes')) || ''"
-            )
-        )
+    for i in range(1, 4):  # three stops while the button stays down: the server decodes each
+        for j in range(10):
+            page.mouse.move(box["x"] + 20 + 25 * i + 2 * j, box["y"] + 200 - 10 * i - j)
+        page.wait_for_function(f"(seen) => !seen.includes(({SERVER_CAPTION})())", arg=sorted(seen))
+        seen.add(page.evaluate(SERVER_CAPTION))
     page.mouse.up()
     assert len(seen - {""}) >= 3  # the server decoded several positions before the release
     assert not errors
@@ -148,23 +146,20 @@ def test_server_mode_streams_values_while_dragging(browser, app_url):
 
 
 def test_the_scrubber_decodes_both_models_live(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(f"{app_url}/compare?dataset=moons&pair=moons-sparse-2d")
-    wait_for_app(page)
+    page = open_drawn(browser, f"{app_url}/compare?dataset=moons&pair=moons-sparse-2d", 1400, 1600)
     scrub = page.locator("input[aria-label='interpolation t']")
-    scrub.wait_for(timeout=30_000)
-    page.locator("canvas.le-image").nth(1).wait_for(timeout=30_000)  # AE and VAE
+    scrub.wait_for()
+    page.locator("canvas.le-image").nth(1).wait_for()  # AE and VAE
     start = stats(page)
     box = scrub.bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + box["height"] / 2)
     page.mouse.down()
-    for i in range(40):
-        page.mouse.move(box["x"] + 2 + i * (box["width"] - 4) / 40, box["y"] + box["height"] / 2)
-        page.wait_for_timeout(16)
+    for i in range(1, 41):  # two models per drawn frame, each move drawn before the next
+        move_and_wait_for_a_frame(page, box["x"] + 2 + i * (box["width"] - 4) / 40, box["y"] + box["height"] / 2, 2)
     moved = stats(page)
     page.mouse.up()
-    assert moved["frames"] - start["frames"] >= 40  # two models per drawn frame
+    assert moved["frames"] - start["frames"] >= 80
     released = page.get_by_text("AE at t =").filter(has_not_text="t = 0.500").first  # the start was 0.5
-    released.wait_for(timeout=30_000)
+    released.wait_for()
     assert float(released.text_content().split("t = ")[1].split()[0]) > 0.9
     page.close()

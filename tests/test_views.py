@@ -1,10 +1,15 @@
 """Issue 14, one value one truth: the URL carries the view, Back restores it (AppTest and Chromium)."""
 
+import re
+import time
+
 import numpy as np
 import pytest
+from playwright.sync_api import expect
 
-from bench.harness import wait_for_app
-from tests.helpers import TINY_DIGITS
+from tests.helpers import BROWSER_TIMEOUT_MS, TINY_DIGITS, click_until, open_drawn, wait_drawn
+
+expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # auto-retrying assertions wait as long as the pages may take
 
 DECODER = "explorer/ui/pages/decoder.py"
 
@@ -23,48 +28,47 @@ def test_a_widget_value_never_comes_with_a_default_warning(app):
     assert at.query_params["pick"] == ["9"] or at.query_params["pick"] == "9"
 
 
-# --- Chromium ----------------------------------------------------------------------------------
+# --- Chromium: every wait is for a condition (a URL, a heading, a drawn page), never a fixed sleep --------
 
 
 def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(url)
-    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
-    wait_for_app(page)
-    return page
+    return open_drawn(browser, url, 1400, 1100)
 
 
-def settle(page):
-    page.wait_for_timeout(500)
-    wait_for_app(page)
-
-
-def go_to(page, title):
+def go_to(page, title, path):
     page.locator("[data-testid=stSidebar] a").filter(has_text=title).first.click()
-    settle(page)
+    page.wait_for_url(re.compile(rf"/{path}(\?|$)"))
+    expect(page.locator("h1").filter(has_text=title)).to_have_count(1)
+    wait_drawn(page)
 
 
-def endpoints(page) -> str:
-    return page.locator("[data-testid=stMarkdown]").filter(has_text="→").first.inner_text()
+def back_to(page, heading: str):
+    page.go_back()
+    expect(page.locator("h1").filter(has_text=heading)).to_have_count(1)
+    wait_drawn(page)
+
+
+def endpoints(page):
+    return page.locator("[data-testid=stMarkdown]").filter(has_text="→").first
 
 
 @pytest.mark.browser
 def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, app_url):
     page = open_page(browser, f"{app_url}/compare?ends_mode=by+index&idx_a=200&idx_b=700")
-    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
-    go_to(page, "Decoder")
+    expect(endpoints(page)).to_contain_text("test item 200")
+    expect(endpoints(page)).to_contain_text("test item 700")
+    go_to(page, "Decoder", "decoder")
     assert "idx_a=200" in page.url  # the whole view rides along
-    page.go_back()
-    settle(page)
-    assert "test item 200" in endpoints(page) and "test item 700" in endpoints(page)
+    back_to(page, "AE vs VAE")
+    expect(endpoints(page)).to_contain_text("test item 200")
+    expect(endpoints(page)).to_contain_text("test item 700")
     page.goto(f"{app_url}/?pick=302")
-    page.wait_for_selector("[data-testid=stSidebar] a", timeout=90_000)
-    wait_for_app(page)
-    go_to(page, "Decoder")
+    expect(page.locator("h3").filter(has_text="Test item 302")).to_have_count(1)
+    wait_drawn(page)
+    go_to(page, "Decoder", "decoder")
     assert "pick=302" in page.url
-    page.go_back()
-    settle(page)
-    assert page.locator("h3").filter(has_text="Test item 302").count() == 1
+    back_to(page, "Latent map")
+    expect(page.locator("h3").filter(has_text="Test item 302")).to_have_count(1)
     page.close()
 
 
@@ -72,29 +76,26 @@ def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, a
 def test_an_empty_space_pick_is_in_the_url_and_a_typed_item_wins_after_it(browser, app_url):
     page = open_page(browser, f"{app_url}/")
     plot = page.locator(".js-plotly-plot").first
-    plot.wait_for()
-    page.wait_for_timeout(1000)
-    box = plot.bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.55)
-    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=30_000)
-    assert "at=" in page.url and "at_kind=ae" in page.url
+    click_until(page, plot, (0.25, 0.55), page.locator("h3").filter(has_text="Empty space in the AE's map"))
+    page.wait_for_url(re.compile(r"at=.*at_kind=ae|at_kind=ae.*at="))
     shared = page.url
     field = page.locator('[data-testid="stNumberInput"]').filter(has_text="Test item").locator("input")
     field.fill("51")
     field.press("Enter")
-    page.locator("h3").filter(has_text="Test item 51").wait_for(timeout=30_000)
-    assert "at=" not in page.url and "pick=51" in page.url
+    page.locator("h3").filter(has_text="Test item 51").wait_for()
+    page.wait_for_url(re.compile(r"pick=51"))
+    assert "at=" not in page.url
     page.goto(shared)  # the shared link shows the empty-space decode again
-    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for(timeout=60_000)
+    page.locator("h3").filter(has_text="Empty space in the AE's map").wait_for()
     page.close()
 
 
 @pytest.mark.browser
 def test_an_unknown_path_lands_on_the_first_page_with_a_note(browser, app_url):
     page = open_page(browser, f"{app_url}/map")
+    expect(page.locator("h1").filter(has_text="Latent map")).to_have_count(1)
     assert page.get_by_text("There is no page at that address").count() == 1
     assert page.locator('[role="dialog"]').count() == 0
-    assert page.locator("h1").filter(has_text="Latent map").count() == 1
     page.close()
 
 
@@ -102,11 +103,11 @@ def test_an_unknown_path_lands_on_the_first_page_with_a_note(browser, app_url):
 def test_the_scrubber_stays_where_released_and_t_is_in_the_url(browser, app_url):
     page = open_page(browser, f"{app_url}/compare")
     scrub = page.get_by_label("interpolation t")
-    scrub.wait_for(timeout=60_000)
+    scrub.wait_for()
     scrub.evaluate("(e) => { e.value = 0.293; e.dispatchEvent(new Event('change', {bubbles: true})); }")
-    page.get_by_text("at t = 0.293 (released)").first.wait_for(timeout=30_000)
-    settle(page)
-    assert "t=0.293" in page.url
+    page.get_by_text("at t = 0.293 (released)").first.wait_for()
+    page.wait_for_url(re.compile(r"[?&]t=0\.293"))
+    wait_drawn(page)
     assert abs(float(scrub.input_value()) - 0.293) < 1e-9  # the thumb did not jump back to 0.5
     page.close()
 
@@ -115,17 +116,23 @@ def test_the_scrubber_stays_where_released_and_t_is_in_the_url(browser, app_url)
 def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
     page = open_page(browser, f"{app_url}/drag")
     pad = page.locator("canvas.le-pad").first
-    pad.wait_for(timeout=60_000)
+    pad.wait_for()
     box = pad.bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.2)
-    page.wait_for_function("() => location.search.includes('dz=')", timeout=30_000)
-    settle(page)
-    page.wait_for_timeout(1000)
-    code = [float(v) for v in page.get_by_label("Code", exact=True).input_value().split(",")]
+    page.wait_for_function("() => location.search.includes('dz=')")
+    wait_drawn(page)
+    field = page.get_by_label("Code", exact=True)
     sliders = page.locator("input[type=range][data-dim]")
-    values = [float(sliders.nth(i).input_value()) for i in range(sliders.count())]
-    assert len(values) == 2
-    assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)  # one value, two controls
+    expect(sliders).to_have_count(2)
+    # one value, two controls: poll until the sliders (in the component's shadow root) show the field's code
+    deadline = time.monotonic() + BROWSER_TIMEOUT_MS / 1000
+    while True:
+        code = [float(v) for v in field.input_value().split(",")]
+        values = [float(sliders.nth(i).input_value()) for i in range(2)]
+        if max(abs(a - b) for a, b in zip(code, values)) < 0.05 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(250)
+    assert max(abs(a - b) for a, b in zip(code, values)) < 0.05, (code, values)
     page.close()
 
 
@@ -179,3 +186,60 @@ def test_exports_carry_row_labels_and_t(tiny_moons):
     assert (margin < 128).any() and (margin > 128).any()  # dark text on the white margin
     frames = Image.open(io.BytesIO(gif))
     assert frames.n_frames >= 5
+
+
+# --- words and pictures ------------------------------------------------------------------------
+
+
+def test_the_ellipse_legend_entry_shows_when_only_the_vae_panel_has_ellipses():
+    from explorer.figures import Colouring, MapPanel, latent_maps
+
+    points = np.random.default_rng(0).normal(size=(30, 2))
+    for colouring in (Colouring(np.linspace(0, 1, 30), "factor", "phase"), Colouring(None, "none")):
+        panels = [MapPanel("AE", points), MapPanel("VAE", points, std=np.full((30, 2), 0.1))]
+        fig = latent_maps(panels, colouring)
+        shown = [t.name for t in fig.data if t.showlegend]
+        assert shown.count("±1σ posterior") == 1 and fig.layout.showlegend, shown
+        if colouring.kind == "factor":  # beside the colour bar the legend sits below the maps
+            assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+
+
+def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path():
+    from explorer import figures
+
+    grid = np.linspace(-1, 1, 4)
+    panel = figures.HolePanel(
+        "AE", np.zeros((4, 4)), grid, grid, codes=np.zeros((3, 2)), path=np.zeros((2, 2)), path_name="path: 6 → 2"
+    )
+    holes = figures.hole_maps([panel, panel], "distance")
+    epochs = [{"epoch": 1, **{f"{s}_{t}": 1.0 for s in ("train", "test") for t in ("reconstruction", "kl", "total")}}]
+    points = [figures.BetaPoint(b, 0.1, 0.2, "r") for b in (0.5, 1.0)]
+    for fig in (holes, figures.training_curves({"vae": epochs}), figures.beta_tradeoff(points, 10)):
+        assert fig.layout.margin.t >= figures.MODEBAR_CLEARANCE
+    names = [t.name for t in holes.data if t.showlegend]
+    assert "path: 6 → 2" in names and not any("crescent" in n for n in names)
+    codes = next(t for t in holes.data if t.name == "test codes")
+    assert codes.marker.line.width > 0 and codes.marker.line.color != "white"  # a visible swatch on white
+
+
+def test_every_metric_help_says_which_way_is_better_and_the_proxy_caption_reads_once():
+    from explorer import analyses
+    from training.metrics import Bank
+
+    for name, text in analyses.METRIC_HELP.items():
+        assert any(w in text for w in ("better", "higher", "lower", "near 0")), name
+    proxy = Bank(np.zeros((3, 4)), None, "nearest of 1,438 training images (proxy)")
+    caption = analyses.distance_caption(proxy)
+    assert "closest of the nearest" not in caption and "nearest of 1,438 training images" in caption
+    assert "**smoothness**" in analyses.metric_help("distance", "smoothness")
+
+
+def test_the_traversal_grid_starts_on_the_two_most_active_dimensions_not_a_collapsed_one(app):
+    from tests.helpers import ROOT
+    from training.store import load_set
+
+    kl = np.array(load_set(ROOT / "checkpoints" / "digits-8d")["vae"].metrics["kl_per_dim"])
+    assert kl.min() < 0.01  # the bundled digits-8d VAE has collapsed dimensions (z0 among them)
+    at = app(DECODER, dataset="digits", pair="digits-8d")
+    chosen = [at.selectbox(key=k).value for k in ("grid_a", "grid_b")]
+    assert chosen[0] != chosen[1] and all(kl[d] > 0.1 for d in chosen), (chosen, kl)

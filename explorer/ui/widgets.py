@@ -12,7 +12,7 @@ from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from training import moons
 from training.errors import LatentExplorerError
-from training.metrics import nearest_by_mse
+from training.metrics import manifold_distance, nearest_by_mse
 from training.moons import nearest_phase_index
 from training.store import find_sets
 
@@ -173,10 +173,13 @@ def pair_models(view: View) -> dict:
 
 def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> None:
     """The k training images nearest to image_chw, captioned with their MSE."""
+    from explorer.analyses import METRIC_HELP  # lazy, as in scrubber: analyses is not needed to draw the map
+
     idx, dist = nearest_by_mse(image_chw[None], view.train_bank(), k=k)
-    st.markdown(title)
-    for col, i, d in zip(st.columns(k), idx[0], dist[0]):
-        with col:
+    st.markdown(title, help=METRIC_HELP["nearest"])
+    row = st.container(horizontal=True, gap="small")  # wraps in a narrow column instead of squeezing captions
+    for i, d in zip(idx[0], dist[0]):
+        with row:
             show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
 
 
@@ -277,11 +280,13 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
     described = [(LABELS[k], models[k]) for k in KINDS]
     drag_component("scrubber", "scrub", described, {"paths": endpoints, "value": t, "signature": signature}, "t")
-    for col, kind in zip(st.columns(6), KINDS):
+    bank = cache.bank(view.path, view.stamp)  # scored as the page's chart is: true renders on moons
+    st.caption("Distance of each released decode to real data.", help=analyses.METRIC_HELP["distance"])
+    for col, kind in zip(st.columns(4), KINDS):
         decoded = analyses.decode_at(models[kind], interps[kind], method, t)
-        dist = analyses.nearest_distance(decoded[None], view.train_bank())[0]
+        dist = manifold_distance(decoded[None], bank)[0][0]
         with col:
-            show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=96)
+            show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=112)
 
 
 def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None = None) -> None:

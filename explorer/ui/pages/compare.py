@@ -86,12 +86,12 @@ chart_col.plotly_chart(step_distances(distances, label), key="step_chart")
 text_col.caption(summary)
 
 png, gif = analyses.export_strips({k: i.strip for k, i in interps.items()})
-export = st.columns(4)
-export[0].download_button("Strips as PNG", png, "interpolation.png", "image/png", key="dl_png")
-export[1].download_button("Animation as GIF (AE | VAE)", gif, "interpolation.gif", "image/gif", key="dl_gif")
+export = st.container(horizontal=True)  # buttons as wide as their labels, wrapping in a narrow window
+export.download_button("Strips as PNG", png, "interpolation.png", "image/png", key="dl_png")
+export.download_button("Animation as GIF (AE | VAE)", gif, "interpolation.gif", "image/gif", key="dl_gif")
 
 # --- prior samples --------------------------------------------------------------------------------
-st.subheader("Prior samples")
+st.subheader("Prior samples", help=analyses.METRIC_HELP["proxy"])
 st.caption(
     "The VAE was trained so that N(0, I) codes decode to data. The AE has no prior: we try a Gaussian fitted to its "
     "training codes, and N(0, I) as well, which is the VAE's prior and means nothing in particular to the AE."

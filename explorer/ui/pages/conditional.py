@@ -69,7 +69,8 @@ with tab_class:  # --- draw a chosen class -------------------------------------
             show_strip(every, [names[i] for i in range(n_classes)], target=48)
         m = cvae.metrics.get("labels")
         if m:
-            st.caption(f"{analyses.label_summary(m)} (`python -m training eval checkpoints/{set_id}`).")
+            eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
+            st.caption(f"{analyses.label_summary(m)} ({eval_cmd}).", help=analyses.METRIC_HELP["variance"])
 
 with tab_fill:  # --- fill in a missing half --------------------------------------------------------
     if not half_sets:
@@ -94,16 +95,18 @@ with tab_fill:  # --- fill in a missing half -----------------------------------
         for col, (image, caption) in zip(st.columns(4), shown):
             with col:
                 show_image(image, caption, target=96)
+        told = analyses.metric_help("mse", "diversity", "sharpness")
         st.markdown(f"**{n} CVAE completions**, z ~ N(0, I), best first (MSE to the truth on the missing half):")
         show_strip(done.completions, [f"{d:.4f}" for d in done.mse], target=72)
         st.caption(
             f"This image: regression {done.regression_mse:.4f}; CVAE best {done.mse.min():.4f}, mean "
             f"{done.mse.mean():.4f}; completions differ by {done.diversity:.4f} on average; sharpness regression "
-            f"{done.regression_sharpness:.3f}, CVAE {done.sharpness.mean():.3f}."
+            f"{done.regression_sharpness:.3f}, CVAE {done.sharpness.mean():.3f}.",
+            help=told,
         )
         m = cvae.metrics.get("completion")
         if m:
             halves = len(m.get("per_mask") or MASKS)
             eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
-            st.markdown(f"**Measured on {m['n_images']} test images × {halves} halves** ({eval_cmd})")
+            st.markdown(f"**Measured on {m['n_images']} test images × {halves} halves** ({eval_cmd})", help=told)
             st.dataframe(analyses.completion_table(m), hide_index=True)

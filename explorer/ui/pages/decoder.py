@@ -70,8 +70,9 @@ st.caption(
 )
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
-urlstate.seed("grid_a", int(dims[0]), options=all_dims)  # the most active dimensions first
-urlstate.seed("grid_b", int(dims[min(1, len(dims) - 1)]), options=all_dims)
+top = latents.most_active_dims(view.codes["vae"], 2)  # the VAE's two most active: a collapsed one shows nothing
+urlstate.seed("grid_a", int(top[0]), options=all_dims)
+urlstate.seed("grid_b", int(top[-1]), options=all_dims)
 dim_a = d_cols[0].selectbox("rows: dimension", all_dims, key="grid_a")
 dim_b = d_cols[1].selectbox("columns: dimension", all_dims, key="grid_b")
 urlstate.seed("grid_n", 9, 3, 15)

@@ -17,20 +17,20 @@ st.caption(
     "Drag a slider, or (2-D latents) drag across the latent pad: the decoder draws every position as you move. "
     "Let go and the rest of the page (nearest training images, the URL) follows."
 )
-top = st.columns([1, 1, 2])
+top = st.columns([1, 2])  # model and mode stacked: at 800 px three columns cut the toggle's label
 urlstate.seed("drag_model", "vae", options=KINDS)
 kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")
 model = view.model(kind)
 can_browser = browser_can_decode(model)
 urlstate.seed("drag_server", not can_browser)
-in_server = top[1].toggle(
+in_server = top[0].toggle(
     "Decode on the server",
     disabled=not can_browser,
     key="drag_server",
     help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
 )
 server = in_server or not can_browser
-top[2].caption(
+top[1].caption(
     (
         "Mode: server decoding — values stream while you drag (at most 10 a second) and only this panel reruns."
         if server

@@ -18,10 +18,7 @@ test, models = view.dataset.test, pair_models(view)
 bank = cache.bank(view.path, view.stamp)
 is_moons = "phase" in test.factors
 st.title("Half-moon lab")
-st.caption(
-    "Distance = mean squared pixel error of a decoded image to the closest of "
-    + (f"{bank.description}: 0 means a real moon." if not bank.is_proxy else f"the {bank.description}.")
-)
+st.caption(analyses.distance_caption(bank))
 if bank.is_proxy:
     st.info("This pair is not trained on moons: every distance below is to the nearest training image, a proxy.")
 if is_moons:
@@ -38,11 +35,15 @@ steps = cols[2].slider("Steps", 5, 21, key="lab_steps")
 # --- interpolation -------------------------------------------------------------------------------
 interps = analyses.interpolate(models, view.codes, a, b, steps)
 scores = analyses.scored_paths(interps, bank)
-st.subheader(plain(f"{view.describe_item(a)} → {view.describe_item(b)}".capitalize()))
+ends = f"{view.describe_item(a)} → {view.describe_item(b)}"
+st.subheader(plain(ends.capitalize()))
+HELP = analyses.METRIC_HELP
 for kind in KINDS:
     s = scores[kind]
     extra = f", smoothness {s['smoothness']:.2f}" if "smoothness" in s else ""
-    st.markdown(f"**{LABELS[kind]}** — mean distance {s['mean_distance']:.4f}, max {s['max_distance']:.4f}{extra}")
+    told = analyses.metric_help("distance", "max_distance", *(["smoothness"] if extra else []))
+    line = f"**{LABELS[kind]}** — mean distance {s['mean_distance']:.4f}, max {s['max_distance']:.4f}{extra}"
+    st.markdown(line, help=told)
     show_strip(interps[kind].strip, target=56)
 if is_moons:
     phases = test.factors["phase"]
@@ -59,7 +60,7 @@ if is_moons:
     text_col.dataframe(rows, hide_index=True, height=260)
 
 # --- hole maps ----------------------------------------------------------------------------------
-st.subheader("Hole maps")
+st.subheader("Hole maps", help=HELP["distance"])
 two_d = view.latent_dim == 2
 st.caption(
     "Every cell is a decoded code, coloured by its distance: dark cells decode to something real, bright cells "
@@ -75,11 +76,13 @@ for kind in KINDS:
     key_a, key_b = (0, 0) if two_d else (int(a), int(b))  # a 2-D grid is the whole plane, whatever the endpoints
     grid, dist = cache.hole_distances(view.path, view.stamp, kind, key_a, key_b, HOLE_GRID)
     title = f"{LABELS[kind]}: mean distance {dist.mean():.4f}"
-    panels.append(analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b))
+    panels.append(
+        analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, f"path: {ends}")
+    )
 st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
-st.subheader("Prior samples")
+st.subheader("Prior samples", help=HELP["validity"])
 urlstate.seed("lab_seed", 0, 0, 10_000)
 seed = st.number_input("seed", 0, 10_000, key="lab_seed")
 sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes

@@ -55,7 +55,7 @@ for column, kind in zip(st.columns(len(KINDS)), KINDS):
             f"grid_png_{kind}",
         )
 
-st.subheader("Where the test digits sit")
+st.subheader("Where the test images sit")
 colouring = view.colouring()
 if colouring.kind != "label":
     st.caption("This dataset has no class labels; the maps are coloured as on the Latent map page.")

@@ -59,7 +59,8 @@ if kl.size:
     st.caption(
         f"{view.pair_id}: KL per dimension on the test split (nats); {metrics.get('active_units')} of "
         f"{metrics.get('latent_dim')} dimensions are active (their posterior mean varies with the input, "
-        f"variance > {ACTIVE_UNIT_THRESHOLD})."
+        f"variance > {ACTIVE_UNIT_THRESHOLD}).",
+        help=analyses.METRIC_HELP["kl"],
     )
     warning = collapse_warning(metrics, view.pair["vae"].config.model.beta)
     if warning:
@@ -74,4 +75,6 @@ if len(points) < 2:
     )
 else:
     st.plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES), key="beta_tradeoff")
-    st.caption(f"Your runs on {plain(view.dataset.name)} under runs/, one point per VAE.")
+    st.caption(
+        f"Your runs on {plain(view.dataset.name)} under runs/, one point per VAE.", help=analyses.METRIC_HELP["beta"]
+    )
