@@ -132,6 +132,7 @@ def test_grad_scaler_plumbing_gives_the_unscaled_step_and_skips_overflow():
     assert overflow.get_scale() == 2.0**15
 
 
+@pytest.mark.slow
 def test_bf16_autocast_trains_and_keeps_float32_weights(tiny_config, tiny_moons, tmp_path):
     config = dataclasses.replace(tiny_config, train=dataclasses.replace(tiny_config.train, precision="bf16", epochs=4))
     amp = resolve_precision("bf16", torch.device("cpu"))

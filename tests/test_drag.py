@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from explorer import webdecoder
-from tests.helpers import TINY_MOONS, open_app
+from tests.helpers import TINY_MOONS, open_app, tiny_run
 from training.config import ModelConfig
 from training.models import build_model
 from training.store import load_set
@@ -64,14 +64,15 @@ def test_server_fallback_decodes_the_code_it_is_given(app):
 
 
 @pytest.fixture(scope="module")
-def conv_runs(tmp_path_factory, tiny_moons, tiny_config):
+def conv_runs(tmp_path_factory):
+    """A conv pair (the browser runs only mlp decoders); 4 test images, as its save's exact log p(x)
+    decodes a grid of thousands of codes for each (about 30 s on tiny_moons' 64)."""
     from training.runs import train_and_save
 
     runs = tmp_path_factory.mktemp("conv-runs")
-    config = dataclasses.replace(
-        tiny_config, model=dataclasses.replace(tiny_config.model, family="conv", hidden=(32,), channels=(4, 8))
-    )
-    train_and_save(config, runs / "conv", dataset=tiny_moons, progress_bar=False, iwae_k=2)
+    config = tiny_run(epochs=1, n_test=4)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, family="conv", channels=(4, 8)))
+    train_and_save(config, runs / "conv", progress_bar=False, iwae_k=2)
     return runs
 
 

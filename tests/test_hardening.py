@@ -237,6 +237,7 @@ def test_peak_memory_stays_within_the_budget(tmp_path, tiny_pair_dir, case):
     assert result["delta_mb"] < budget_mb, result
 
 
+@pytest.mark.slow  # compresses ~1 GB of zeros; the header-first check is test_npz_headers_...
 def test_the_documented_upload_limits_hold_for_npz_as_for_zip(tmp_path):
     for x, message in [
         (np.zeros((limits.MAX_IMAGES + 1, 8, 8), np.uint8), "the limit is 5,000"),
@@ -319,6 +320,7 @@ def test_moons_render_the_same_in_chunks():
 # --- item 6: every query parameter parsed and clamped once ----------------------------------------
 
 
+@pytest.mark.slow  # 400 examples
 @settings(max_examples=400, derandomize=True, deadline=None)
 @given(
     key=hs.sampled_from(sorted(__import__("explorer.ui.urlstate", fromlist=["SPECS"]).SPECS) + ["z0", "cz3", "zz"]),

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import open_app, run_cli
 from training.errors import LatentExplorerError
 from training.inference import (
     Gaussian,
@@ -182,8 +183,6 @@ def test_bundled_pairs_obey_the_bounds(name):
 
 
 def test_cli_refuses_exact_for_other_latent_sizes():
-    from tests.helpers import run_cli
-
     done = run_cli("eval", str(ROOT / "checkpoints" / "digits-8d"), "--exact")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0 and "2-D" in done.stderr and "8-D" in done.stderr
@@ -224,8 +223,6 @@ def test_bernoulli_floor_is_the_least_nll():
 
 
 def test_inference_page_follows_the_pick():
-    from tests.helpers import open_app
-
     page = "explorer/ui/pages/inference.py"
     at = open_app(page, dataset="moons", pair="moons-sparse-2d")
     assert at.title[0].value == "Exact inference"
@@ -242,7 +239,5 @@ def test_inference_page_follows_the_pick():
 
 
 def test_inference_page_says_why_not_for_other_latent_sizes():
-    from tests.helpers import open_app
-
     at = open_app("explorer/ui/pages/inference.py", dataset="digits", pair="digits-8d")
     assert any("8-D" in i.value for i in at.info) and not at.metric

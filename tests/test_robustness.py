@@ -85,6 +85,7 @@ def test_loading_never_unpickles(pair, monkeypatch):
         load_checkpoint(pair / "vae")
 
 
+@pytest.mark.slow  # 60 mutants; test_checkpoint covers each refusal once
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     target=st.sampled_from(["ae.safetensors", "vae.json", "vae.safetensors"]),

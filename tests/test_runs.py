@@ -113,6 +113,7 @@ def test_saved_runs_are_listed_after_a_restart_newest_first(runs, monkeypatch):
     assert [p.value for p in at.page_link][:2] == [newer.run_id, "older"]
 
 
+@pytest.mark.slow  # its page-sized moons run measures exact log p(x) at save: about a minute
 def test_a_run_whose_tab_closed_finishes_and_saves(runs):
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.selectbox(key="train_dataset").set_value("moons")

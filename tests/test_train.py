@@ -33,6 +33,8 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     at.selectbox(key="train_dataset").set_value("digits")  # the sidebar lists pairs of its dataset
     at.number_input(key="train_n").set_value(200)
     at.number_input(key="train_epochs").set_value(1)
+    at.number_input(key="train_latent").set_value(3)  # a 2-D VAE's save adds exact log p(x): seconds
+    at.text_input(key="train_hidden").set_value("16")
     at.button(key="train_submit").click().run()
     assert not at.exception and not at.error
     job = wait(jobs.get_job(at.session_state["train_job"]))
