@@ -171,6 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     de.add_argument("--only", default=None, help="comma-separated subset of the bundled sets (default: all)")
     de.add_argument("--out", default=str(DEFAULTS_DIR))
     de.add_argument("--quiet", action="store_true")
+    de.add_argument(
+        "--remeasure",
+        action="store_true",
+        help="re-measure the saved sets' test metrics with the current code, without retraining (weights untouched)",
+    )
     return parser
 
 
@@ -234,15 +239,16 @@ def summary_line(kind: str, metrics: dict) -> str:
 
 
 def elbo_cell(m: dict) -> str:
-    return f"{m['elbo']:.2f} ± {m['elbo_se']:.2f}" if "elbo_se" in m else f"{m['elbo']:.2f} (1 draw)"
+    from .metrics import elbo_text
+
+    return elbo_text(m)
 
 
 def nll_cell(m: dict) -> str:
     """-log p(x): exact (2-D latents), else the IWAE bound with its ESS; on how many images."""
-    if "exact_nll" in m:
-        return f"{m['exact_nll']:.2f} exact ({m['exact_n_images']} images)"
-    ess = f", ESS {m['iwae_ess']:.0f}, {m['iwae_n_images']} images" if "iwae_ess" in m else ""
-    return f"{m['iwae_nll']:.2f} IWAE-{m['iwae_k']}{ess}"
+    from .metrics import nll_text
+
+    return nll_text(m)
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -385,6 +391,8 @@ def command_defaults(args: argparse.Namespace) -> int:
         raise LatentExplorerError(f"unknown default {unknown}; choose from: {', '.join(DEFAULTS)}")
     out = Path(args.out)
     started = time.perf_counter()
+    if args.remeasure:
+        return remeasure_defaults(out, names, started)
     for name in names:
         train_and_save(DEFAULTS[name], out / name, progress_bar=not args.quiet, replace=True)
         print(f"{name}:")
@@ -392,6 +400,24 @@ def command_defaults(args: argparse.Namespace) -> int:
             print("   ", summary_line(kind, read_sidecar(out / name / kind)["metrics"]))
     write_defaults_table(out)
     print(f"rebuilt {len(names)} default pair(s) in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def remeasure_defaults(out: Path, names: list[str], started: float) -> int:
+    from .checkpoint import read_sidecar
+    from .runs import remeasure
+
+    missing = [n for n in names if not (out / n).is_dir()]
+    if missing:
+        raise LatentExplorerError(f"not in {out}: {', '.join(missing)} (build them with `python -m training defaults`)")
+    for name in names:
+        changed = remeasure(out / name)
+        print(f"{name}:")
+        for kind, keys in changed.items():
+            m = read_sidecar(out / name / kind)["metrics"]
+            print("   ", summary_line(kind, m), f" [{len(keys)} metric(s) changed]" if keys else " [unchanged]")
+    write_defaults_table(out)
+    print(f"re-measured {len(names)} set(s) in {time.perf_counter() - started:.1f} s; weights untouched")
     return 0
 
 

@@ -77,14 +77,22 @@ def save_checkpoint(
     data_stats: dict[str, Any] | None = None,
     metrics: dict[str, Any] | None = None,
     history: list[dict[str, float]] | None = None,
+    created: str | None = None,
+    same_weights_as: str | None = None,
 ) -> Path:
-    """Save one model as <directory>/<kind>.safetensors + .json; returns the weights' path."""
+    """Save one model as <directory>/<kind>.safetensors + .json; returns the weights' path.
+
+    Re-measuring a checkpoint trains nothing: created keeps its creation time, and same_weights_as
+    (the SHA-256 in its sidecar) refuses to write unless the weights serialise to those very bytes."""
     from safetensors.torch import save
 
     directory = Path(directory)
     kind = config.model.kind
     state = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
     weights = save(state)
+    sha256 = hashlib.sha256(weights).hexdigest()
+    if same_weights_as is not None and sha256 != same_weights_as:
+        raise CheckpointError(f"{directory / kind}: the weights would not re-save byte for byte; nothing written")
     sidecar = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -96,10 +104,12 @@ def save_checkpoint(
         "metrics": metrics or {},
         "history": history or [],
         "versions": library_versions(),
-        "weights_sha256": hashlib.sha256(weights).hexdigest(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "weights_sha256": sha256,
+        "created": created or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    text = json.dumps(_json_safe(sidecar), indent=1, allow_nan=False)
+    sidecar = _json_safe(sidecar)
+    check_sidecar(sidecar)  # never write what read_sidecar would refuse
+    text = json.dumps(sidecar, indent=1, allow_nan=False)
     weights_path = directory / f"{kind}.safetensors"
     sidecar_path = directory / f"{kind}.json"
     backup = None

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -58,28 +59,38 @@ def active_units(means: torch.Tensor, threshold: float = ACTIVE_UNIT_THRESHOLD) 
     return int((variance > threshold).sum()), variance.tolist()
 
 
-ELBO_SAMPLES = 100  # draws per image: the ELBO comes with its Monte Carlo standard error
-EXPENSIVE_IMAGES = 200  # IWAE-k and exact quadrature: 200 test images spread evenly (keys say how many)
+@dataclass(frozen=True)
+class Budget:
+    """How much Monte Carlo and quadrature a measurement gets. Every number it buys is stored with
+    its budget (elbo_samples, iwae_k, iwae_n_images, exact_n_images), so a table says what was measured."""
+
+    elbo_samples: int = 100  # draws per image: the ELBO comes with its Monte Carlo standard error
+    n_images: int = 200  # IWAE-k and exact quadrature: test images spread evenly (moons' split is sorted)
+    iwae_k: int = 5000
+
+
+FULL = Budget()  # `python -m training eval` and `defaults`
+# Saves from the app: a moons run's save took ~130 s under load at FULL; this is the same kind of
+# measurement at about a tenth of the cost, labelled as such.
+QUICK = Budget(elbo_samples=20, n_images=50, iwae_k=500)
 
 
 @torch.no_grad()
-def elbo_and_iwae(
-    model: Autoencoder, x: torch.Tensor, k: int = 5000, n_images: int = EXPENSIVE_IMAGES, seed: int = 0
-) -> dict[str, float]:
-    """The ELBO over all of x with its standard error, and on n_images of x the k-sample IWAE
+def elbo_and_iwae(model: Autoencoder, x: torch.Tensor, budget: Budget = FULL, seed: int = 0) -> dict[str, float]:
+    """The ELBO over all of x with its standard error, and on budget.n_images of x the k-sample IWAE
     bound on -log p(x) (Burda et al. 2015) with the effective sample size of its weights; nats per image.
-    n_images are spread evenly through x.
 
     log p(x) >= log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x),  z_i ~ q(z|x)
     An ESS far below k means q misses the posterior and the IWAE bound may still be loose.
     """
-    elbo = bounds(model, x, encoder_q(model, x), n_samples=ELBO_SAMPLES, ks=(), seed=seed)
-    few = spread(x, n_images)
+    k = budget.iwae_k
+    elbo = bounds(model, x, encoder_q(model, x), n_samples=budget.elbo_samples, ks=(), seed=seed)
+    few = spread(x, budget.n_images)
     iwae = bounds(model, few, encoder_q(model, few), n_samples=k, ks=(k,), seed=seed + 1)
     return {
         "elbo": float(elbo.elbo.mean()),
         "elbo_se": float(elbo.elbo_se.pow(2).sum().sqrt() / len(x)),  # of the mean over images
-        "elbo_samples": ELBO_SAMPLES,
+        "elbo_samples": budget.elbo_samples,
         "iwae_nll": -float(iwae.iwae[k].mean()),
         "iwae_k": k,
         "iwae_ess": float(iwae.ess[k].mean()),
@@ -88,7 +99,7 @@ def elbo_and_iwae(
 
 
 @torch.no_grad()
-def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = EXPENSIVE_IMAGES) -> dict[str, float]:
+def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = FULL.n_images) -> dict[str, float]:
     """2-D latents: -log p(x) by quadrature (training.inference) on n_images spread evenly through x."""
     exact = exact_log_px(model, spread(x, n_images))
     return {
@@ -99,8 +110,12 @@ def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = EXPENSIVE_IMA
 
 
 @torch.no_grad()
-def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 5000) -> dict[str, float | int | list[float]]:
-    """Everything `python -m training eval` prints for one model, on the images x."""
+def evaluate_model(
+    model: Autoencoder, x: torch.Tensor, iwae_k: int | None = None, budget: Budget = FULL
+) -> dict[str, float | int | list[float]]:
+    """Everything `python -m training eval` prints for one model, on the images x; iwae_k overrides the budget's."""
+    if iwae_k is not None:
+        budget = dataclasses.replace(budget, iwae_k=iwae_k)
     model.eval()
     metrics: dict = {"n_images": len(x), **reconstruction_errors(model, x)}
     if model.config.likelihood == "bernoulli":  # the floor any Bernoulli NLL on these images sits on
@@ -112,10 +127,26 @@ def evaluate_model(model: Autoencoder, x: torch.Tensor, iwae_k: int = 5000) -> d
         kl_per_dim = kl_to_standard_normal(means, stds).mean(0)
         metrics["kl_per_dim"] = kl_per_dim.tolist()
         metrics["kl"] = float(kl_per_dim.sum())
-        metrics.update(elbo_and_iwae(model, x, k=iwae_k))
+        metrics.update(elbo_and_iwae(model, x, budget))
         if model.latent_dim == 2:
-            metrics.update(exact_nll(model, x))
+            metrics.update(exact_nll(model, x, budget.n_images))
     return metrics
+
+
+def elbo_text(m: dict, digits: int = 2) -> str:
+    """The ELBO as "value ± s.e."; a sidecar from before the standard error held one draw per image."""
+    if "elbo_se" in m:
+        return f"{m['elbo']:.{digits}f} ± {m['elbo_se']:.{digits}f}"
+    return f"{m['elbo']:.{digits}f} (1 draw)"
+
+
+def nll_text(m: dict, digits: int = 2, detail: bool = True) -> str:
+    """-log p(x) and how it was measured: exact (2-D latents) or the IWAE-k bound (with its ESS);
+    detail adds on how many images."""
+    if "exact_nll" in m:
+        return f"{m['exact_nll']:.{digits}f} exact" + (f" ({m['exact_n_images']} images)" if detail else "")
+    more = f", ESS {m['iwae_ess']:.0f}, {m['iwae_n_images']} images" if detail and "iwae_ess" in m else ""
+    return f"{m['iwae_nll']:.{digits}f} IWAE-{m['iwae_k']}{more}"
 
 
 # --- manifold distance -----------------------------------------------------------------------

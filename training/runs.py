@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
@@ -15,6 +16,8 @@ from .distributed import is_main
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
 from .limits import check_model
 from .metrics import (
+    FULL,
+    Budget,
     bank_for,
     completion_metrics,
     evaluate_model,
@@ -42,7 +45,8 @@ def train_and_save(
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
-    iwae_k: int = 5000,
+    iwae_k: int | None = None,
+    budget: Budget = FULL,
     replace: bool = False,
 ) -> dict[str, FitResult]:
     """Train each kind with the same config, measure it on the test split, save it under out/.
@@ -52,6 +56,8 @@ def train_and_save(
     A new folder is written through store.staged_dir once every model is trained, so a failed or
     cancelled run leaves nothing a loader would find; replace=True swaps out an existing folder
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
+    budget: how hard the test metrics are measured (metrics.FULL; the app's runs use metrics.QUICK);
+    iwae_k overrides its k.
     """
     check_run_config(config)
     out = check_out_dir(out)  # before the data and hours of training
@@ -74,7 +80,7 @@ def train_and_save(
             last = result.history[-1]
             metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
         else:
-            metrics[kind] = evaluate_model(result.model, dataset.test.x, iwae_k=iwae_k)
+            metrics[kind] = evaluate_model(result.model, dataset.test.x, iwae_k, budget)
             metrics[kind].update(sample_validity(result.model, dataset, bank))
         metrics[kind]["train_seconds"] = result.seconds
         metrics[kind]["samples_per_second"] = result.samples_per_second
@@ -175,3 +181,65 @@ DEFAULTS: dict[str, RunConfig] = {
     # keeps 7 nats and 1.4x the diversity; beta = 0.1 was no more diverse and blurrier.
     "mnist5k-half-cvae": _mnist5k_cvae(0.2),
 }
+
+
+# Metrics that describe the training, not the model's test performance: a re-measure keeps them.
+TRAINING_FACTS = ("train_seconds", "samples_per_second", "test_total", "test_reconstruction", "test_kl")
+
+
+def measure_set(models, dataset: Dataset, budget: Budget = FULL) -> dict[str, dict]:
+    """Each member's test metrics, as train_and_save measures them at save."""
+    if models.kind == "conditional":
+        shared = conditional_metrics(models["cvae"].model, models["regression"].model, dataset)
+        return {kind: dict(shared) for kind in models.kinds}
+    bank = bank_for(dataset)
+    return {
+        kind: {
+            **evaluate_model(models[kind].model, dataset.test.x, budget=budget),
+            **sample_validity(models[kind].model, dataset, bank),
+        }
+        for kind in models.kinds
+    }
+
+
+def _differs(a, b, rel: float = 1e-6) -> bool:
+    """Two metric values differ beyond float noise (a thread count changes the last digits)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return set(a) != set(b) or any(_differs(a[k], b[k], rel) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) != len(b) or any(_differs(x, y, rel) for x, y in zip(a, b))
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        return not math.isclose(a, b, rel_tol=rel, abs_tol=1e-9)
+    return a != b
+
+
+def remeasure(directory: str | Path, budget: Budget = FULL, data_dir: str | None = None) -> dict[str, list[str]]:
+    """Re-measure a saved set's test metrics with the current code; nothing is retrained.
+
+    A sidecar whose metrics changed is rewritten through save_checkpoint (atomic, schema-checked),
+    keeping its creation time and training facts; the weights must re-save as the same bytes, or
+    nothing is written. Returns, per member, the metric keys that changed.
+    """
+    from .checkpoint import read_sidecar
+    from .store import dataset_for, load_set
+
+    models = load_set(directory)
+    measured = measure_set(models, dataset_for(models.lead.config, data_dir), budget)
+    changed = {}
+    for kind, new in measured.items():
+        checkpoint = models[kind]
+        old = checkpoint.metrics
+        metrics = {**new, **{k: old[k] for k in TRAINING_FACTS if k in old}}
+        changed[kind] = sorted(k for k in set(old) | set(metrics) if _differs(old.get(k), metrics.get(k)))
+        if changed[kind]:
+            save_checkpoint(
+                directory,
+                checkpoint.model,
+                checkpoint.config,
+                data_stats=checkpoint.data_stats,
+                metrics=metrics,
+                history=checkpoint.history,
+                created=checkpoint.created,
+                same_weights_as=read_sidecar(Path(directory) / kind)["weights_sha256"],
+            )
+    return changed

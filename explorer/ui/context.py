@@ -15,15 +15,41 @@ from explorer.ui.text import plain
 from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
+from training.metrics import elbo_text, nll_text
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
 # Each metric says which way is better where it is shown (a help tooltip on its column).
 METRIC_HELP = {
     "BCE": st.column_config.NumberColumn(help="Summed reconstruction BCE per test image, in nats: lower is better."),
-    "ELBO": st.column_config.NumberColumn(help="Evidence lower bound per test image, in nats: higher is better."),
     "active": st.column_config.TextColumn(help="Latent units whose code varies with the input: more are in use."),
 }
+
+
+def metric_help(m: dict) -> dict:
+    """Column help for the VAE's ELBO and NLL, saying how this sidecar measured them."""
+    draws = f"{m['elbo_samples']} draws per image" if "elbo_se" in m else "one draw per image (an older checkpoint)"
+    if "exact_nll" in m:
+        how = f"exact, by quadrature over the 2-D latent, on {m['exact_n_images']} test images"
+    elif "iwae_nll" in m:
+        how = f"IWAE-{m['iwae_k']}, an upper bound from {m['iwae_k']} importance samples per image"
+    else:
+        how = "not measured"
+    floor = (
+        f" No Bernoulli model can go below {m['bernoulli_floor']:.1f} here (fractional pixels)."
+        if "bernoulli_floor" in m
+        else ""
+    )
+    return {
+        **METRIC_HELP,
+        "ELBO": st.column_config.TextColumn(
+            help=f"Evidence lower bound per test image in nats, ± its Monte Carlo standard error ({draws}): "
+            "higher is better."
+        ),
+        "NLL": st.column_config.TextColumn(
+            help=f"Negative log-likelihood -log p(x) per test image in nats ({how}): lower is better.{floor}"
+        ),
+    }
 
 
 @dataclass
@@ -143,16 +169,19 @@ def sidebar() -> None:
                 {
                     "": LABELS[kind],
                     "BCE": round(m.get("recon_bce", float("nan")), 1),
-                    "ELBO": round(m["elbo"], 1) if "elbo" in m else None,
+                    "ELBO": elbo_text(m, 1) if "elbo" in m else None,
+                    "NLL": nll_text(m, 1, detail=False) if "iwae_nll" in m or "exact_nll" in m else None,
                     "active": f"{m.get('active_units', '?')}/{m.get('latent_dim', view.latent_dim)}",
                 }
             )
-        st.dataframe(rows, hide_index=True, width="stretch", column_config=METRIC_HELP)
+        help_ = metric_help(view.pair["vae"].metrics)
+        st.dataframe(rows, hide_index=True, width="stretch", column_config=help_)
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)
         st.caption(
-            "Test split: BCE = summed reconstruction BCE per image, ELBO in nats, active = latent units in use. "
+            "Test split, nats per image: BCE = summed reconstruction BCE, ELBO ± its standard error, "
+            "NLL = -log p(x) (exact or an IWAE-k bound), active = latent units in use. "
             "`python -m training eval` recomputes them."
         )
 
