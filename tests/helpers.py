@@ -121,7 +121,7 @@ DRAWN = """() => {
     if (charts.some(c => !c.querySelector('.js-plotly-plot .main-svg'))) return false;
     return [...main.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0);
 }"""
-BROWSER_TIMEOUT_MS = 180_000  # two cores shared by several test runs: generous, never a fixed sleep
+BROWSER_TIMEOUT_MS = 300_000  # two cores shared by several test runs (a cold first page took >180 s): generous
 
 
 def wait_drawn(page, timeout_ms: float = BROWSER_TIMEOUT_MS) -> None:

@@ -29,6 +29,21 @@ def test_overlaps_finds_a_crossing_pair_and_ignores_neighbours():
     assert overlaps(boxes[2:], others=boxes[:2]) == []
 
 
+# Streamlit scrolls inside its main area, so full_page=True gives the first screen only: the window is
+# made as tall as the content (widths, and so the layout, stay the same) for the screenshot.
+CONTENT_HEIGHT = """() => Math.max(...[...document.querySelectorAll('[data-testid=stMain] *')]
+    .map(e => e.getBoundingClientRect().bottom))"""
+
+
+def whole_page_screenshot(page, path, width: int, height: int = 1000) -> None:
+    tall = int(min(max(page.evaluate(CONTENT_HEIGHT) + 40, height), 12_000))
+    page.set_viewport_size({"width": width, "height": tall})
+    wait_drawn(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size({"width": width, "height": height})
+    wait_drawn(page)
+
+
 @pytest.mark.parametrize("width", [800, 1400])
 def test_no_page_overlaps_itself(browser, app_url, width):
     page = browser.new_page(viewport={"width": width, "height": 1000})
@@ -39,7 +54,7 @@ def test_no_page_overlaps_itself(browser, app_url, width):
         page.wait_for_selector("[data-testid=stSidebar] a")
         wait_drawn(page)  # the script done, every chart's svg and every image in place
         if width == 800:
-            page.screenshot(path=str(ROOT / "docs" / f"layout-800-{path or 'map'}.png"), full_page=True)
+            whole_page_screenshot(page, ROOT / "docs" / f"layout-800-{path or 'map'}.png", width)
         bad = overlaps(page.evaluate(BOXES))
         if bad:
             found[path or "map"] = bad
