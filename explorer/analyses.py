@@ -55,6 +55,14 @@ METRIC_HELP = {
     "classes for a fixed z (higher: the class steers the image).",
     "kl": "KL(q(z|x) || N(0, 1)) of one dimension in nats: near 0 the dimension is unused (collapsed), higher "
     "carries more information.",
+    "log_px": "Log-likelihood of the image, integrated on a grid: higher (closer to 0) is better.",
+    "elbo": "Evidence lower bound, mean over draws of q ± one standard error: at most log p(x); higher is better.",
+    "kl_posterior": "log p(x) − ELBO in nats: what the encoder's guess costs; lower is better, 0 is the true "
+    "posterior.",
+    "iwae": "Importance-weighted bound: between the ELBO and log p(x), higher is tighter. A low effective sample "
+    "size means heavy-tailed weights.",
+    "approximation_gap": "log p(x) − ELBO(q*) in nats: what no diagonal Gaussian can fit; lower is better.",
+    "amortisation_gap": "ELBO(q*) − ELBO(q) in nats: what sharing one encoder across images costs; lower is better.",
     "beta": "Left: test reconstruction MSE, lower is better. Right: mean distance of prior samples to real data, "
     "lower is better. Larger β usually trades the first for the second.",
 }

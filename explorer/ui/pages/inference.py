@@ -3,6 +3,7 @@
 import numpy as np
 import streamlit as st
 
+from explorer.analyses import METRIC_HELP as H
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
 from explorer.ui import cache, urlstate
 from explorer.ui.context import current_view
@@ -47,10 +48,12 @@ st.latex(
     rf" - \mathrm{{KL}}(q\,\|\,p(z))}} + \underbrace{{{r.kl_posterior:.2f}}}_{{\mathrm{{KL}}(q\,\|\,p(z|x))}}"
 )
 cols = st.columns(4)
-cols[0].metric("log p(x), exact", f"{r.log_px:.2f}", help=f"quadrature error below {max(r.quadrature_error, 1e-4):.0e}")
-cols[1].metric("ELBO", f"{r.elbo:.2f} ± {r.elbo_se:.2f}", help="5,000 draws from q; ± one standard error")
-cols[2].metric("KL(q ‖ p(z|x))", f"{r.kl_posterior:.2f}", help="log p(x) − ELBO: what the encoder's guess costs")
-cols[3].metric("IWAE-5000", f"{r.iwae[5000]:.2f}", help=f"effective sample size {r.ess[5000]:.0f} of 5,000")
+cols[0].metric(
+    "log p(x), exact", f"{r.log_px:.2f}", help=f"{H['log_px']} Error below {max(r.quadrature_error, 1e-4):.0e}."
+)
+cols[1].metric("ELBO", f"{r.elbo:.2f} ± {r.elbo_se:.2f}", help=H["elbo"])
+cols[2].metric("KL(q ‖ p(z|x))", f"{r.kl_posterior:.2f}", help=H["kl_posterior"])
+cols[3].metric("IWAE-5000", f"{r.iwae[5000]:.2f}", help=f"{H['iwae']} ESS {r.ess[5000]:.0f} of 5,000.")
 
 st.subheader("Importance sampling closes the gap as k grows")
 st.plotly_chart(iwae_curve(r), key="iwae_curve")
@@ -61,9 +64,9 @@ st.caption(
     "Approximation gap: no diagonal Gaussian does better. Amortisation gap: one encoder for all images."
 )
 cols = st.columns(3)
-cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}")
-cols[1].metric("approximation gap", f"{r.approximation_gap:.2f}", help="log p(x) − ELBO(q*)")
-cols[2].metric("amortisation gap", f"{r.amortisation_gap:.2f}", help="ELBO(q*) − ELBO(q)")
+cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}", help=H["elbo"])
+cols[1].metric("approximation gap", f"{r.approximation_gap:.2f}", help=H["approximation_gap"])
+cols[2].metric("amortisation gap", f"{r.amortisation_gap:.2f}", help=H["amortisation_gap"])
 
 st.subheader("Across the test split")
 urlstate.seed("inference_split", False)
