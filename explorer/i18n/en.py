@@ -191,4 +191,9 @@ STRINGS: dict[str, str] = {
     "fig_data_codes": "data codes",
     "fig_code_z": "code z",
     "fig_step": "step",
+    "claim": "**{verdict}.** {text}",
+    "mask_top": "top",
+    "mask_bottom": "bottom",
+    "mask_left": "left",
+    "mask_right": "right",
 }

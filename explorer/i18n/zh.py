@@ -93,7 +93,7 @@ STRINGS: dict[str, str] = {
     "只能画出所有符合 c 的图像的平均。",
     "s9_control": "数字",
     "s9_result": "{label} 的 {n} 个 CVAE 采样之间逐像素相差 {spread:.3f}（标准差）；回归模型只有一张图。",
-    "s9_fill": "补全测试图像 {item} 缺失的一半（给出 {mask} 半）：回归 MSE {reg_mse:.4f}，清晰度 {reg_sharp:.3f}；"
+    "s9_fill": "补全测试图像 {item} 缺失的一半（给出{mask}半）：回归 MSE {reg_mse:.4f}，清晰度 {reg_sharp:.3f}；"
     "{n} 个 CVAE 补全中最好 {best:.4f}，平均 {mean:.4f}，清晰度 {sharp:.3f}，彼此相差 {diversity:.4f}。",
     "cap_regression": "回归",
     "cap_truth": "原图",
@@ -176,4 +176,9 @@ STRINGS: dict[str, str] = {
     "fig_data_codes": "数据的编码",
     "fig_code_z": "编码 z",
     "fig_step": "步",
+    "claim": "**{verdict}**：{text}",
+    "mask_top": "上",
+    "mask_bottom": "下",
+    "mask_left": "左",
+    "mask_right": "右",
 }

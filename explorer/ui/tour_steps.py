@@ -412,7 +412,9 @@ def step_8(c: TourContext) -> None:
         return
     pair_id, index, r = found
     k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
-    st.plotly_chart(localised(figures.iwae_curve(r), c), key="tour_iwae")
+    curve = localised(figures.iwae_curve(r), c)
+    curve.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last label inside
+    st.plotly_chart(curve, key="tour_iwae")
     st.markdown(
         c.t(
             "s8_result",
@@ -457,7 +459,7 @@ def step_9(c: TourContext) -> None:
         c.t(
             "s9_fill",
             item=cond.item,
-            mask=tour.FILL_MASK,
+            mask=c.t(f"mask_{tour.FILL_MASK}"),
             reg_mse=done.regression_mse,
             reg_sharp=done.regression_sharpness,
             n=len(done.mse),
@@ -488,7 +490,8 @@ def step_10(c: TourContext) -> None:
     found = inference_image(c)
     for claim in tour.closing(recon, hole, this, filled, found[2] if found else None):
         mark = ":green[:material/check_circle:]" if claim.holds else ":orange[:material/cancel:]"
-        st.markdown(f"{mark} **{c.t('holds' if claim.holds else 'fails')}.** {c.t(claim.key, **claim.values)}")
+        verdict = c.t("holds" if claim.holds else "fails")
+        st.markdown(f"{mark} " + c.t("claim", verdict=verdict, text=c.t(claim.key, **claim.values)))
 
 
 STEPS = {
