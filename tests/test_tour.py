@@ -1,6 +1,9 @@
 """The guided tour: catalogues agree, URL state is clamped, numbers come from the pair, every step renders."""
 
 import string
+from functools import partial
+from types import SimpleNamespace
+from urllib.parse import parse_qs
 
 import pytest
 import torch
@@ -8,7 +11,7 @@ import torch
 from explorer import latents, tour
 from explorer.i18n import CATALOGUES
 from explorer.ui.urlstate import parse
-from tests.helpers import ROOT, TINY_MOONS
+from tests.helpers import ROOT, TINY_MOONS, open_app
 from training.metrics import bank_for
 from training.store import load_set
 
@@ -33,29 +36,49 @@ def test_url_step_and_language_are_clamped():
 
 
 def numbers(pair_dir):
-    """The tour's headline numbers on one pair, computed the way the page computes them."""
-    pair = load_set(pair_dir)
-    models = {kind: pair[kind].model for kind in ("ae", "vae")}
+    """The headline numbers of every step that reads the pair, computed the way the page computes them.
+
+    Step 9 is left out: it reads the bundled conditional sets, whatever the pair."""
+    from explorer.inference import analyse_image
     from training.datasets import load_dataset
 
+    pair = load_set(pair_dir)
+    models = {kind: pair[kind].model for kind in ("ae", "vae")}
     data = load_dataset(pair["vae"].config.data)
-    codes = {kind: latents.encode(m, data.test.x) for kind, m in models.items()}
+    x = data.test.x
+    codes = {kind: latents.encode(m, x) for kind, m in models.items()}
     a, b = tour.endpoints(data)
     bank = bank_for(data)
-    recon = tour.reconstruction(models, codes, data.test.x, a)
+    recon = tour.reconstruction(models, codes, x, a)
     hole = tour.hole(models, codes, bank, a, b, 0.5)
-    kl = tour.kl_term(models["vae"], data.test.x[a], 1.0)
-    sample = tour.sample(models["vae"], bank, data.test.x[a], 1.0)
-    return recon, hole, kl, sample
+    sample = tour.sample(models["vae"], bank, x[a], 1.0)
+    kl = tour.kl_term(models["vae"], x[a], 1.0)
+    beta = tour.beta_row("pair", 1.0, codes["vae"])
+    mid = tour.midpoint(models, codes, bank, data, a, b, tour.PATH_STEPS).scores
+    r = analyse_image(models["vae"], x[a : a + 1])
+    closing = tour.closing(recon, hole, beta, None, r)
+    headline = {
+        1: [recon.mse["ae"], recon.mse["vae"], recon.bce["ae"], recon.bce["vae"]],
+        2: [hole.midpoint["ae"], hole.midpoint["vae"]],
+        3: [*sample.z, sample.distance],
+        4: [*tour.log_variance(codes["vae"], a).logvar],
+        5: [*kl.per_dim, kl.reconstruction, beta.mean_kl],
+        6: [mid[k]["mean_distance"] for k in ("ae", "vae")],
+        7: [r.log_px, r.elbo, r.kl_posterior, r.amortisation_gap],
+        8: [r.iwae[k] for k in sorted(r.iwae)[:2]],
+        10: [v for c in closing for v in c.values.values() if isinstance(v, float)],
+    }
+    return headline, recon, hole, kl, sample
 
 
 def test_numbers_change_with_the_pair(tiny_pair_dir):
-    bundled = numbers(ROOT / "checkpoints" / "moons-sparse-2d")
-    tiny = numbers(tiny_pair_dir)
-    (r1, h1, k1, s1), (r2, h2, k2, _) = bundled, tiny
-    assert r1.mse["ae"] != pytest.approx(r2.mse["ae"])
-    assert h1.midpoint["vae"] != pytest.approx(h2.midpoint["vae"])
-    assert k1.per_dim.sum() != pytest.approx(k2.per_dim.sum())
+    bundled, _, _, k1, s1 = numbers(ROOT / "checkpoints" / "moons-sparse-2d")
+    tiny = numbers(tiny_pair_dir)[0]
+    assert set(bundled) == set(range(1, tour.STEPS + 1)) - {9}
+    for step, values in bundled.items():  # every number of the step moves when the pair does
+        assert len(values) == len(tiny[step]) > 0, step
+        for got, other in zip(values, tiny[step]):
+            assert got != pytest.approx(other, rel=1e-3), (step, got, other)
     # the reparameterisation's gradients are the trick's: dz/dmu = 1, dz/dsigma = eps
     assert s1.grad_mean == pytest.approx(1.0) and s1.grad_std == pytest.approx(1.0)
     assert s1.sigmas_from_mean == pytest.approx(1.0, rel=1e-4)
@@ -64,20 +87,55 @@ def test_numbers_change_with_the_pair(tiny_pair_dir):
     assert k1.objective == pytest.approx(k1.reconstruction + k1.per_dim.sum())
 
 
+def same(a, b) -> bool:
+    """A URL value and the session state it became: 0.5 == "0.5", True == "true", 7 == "7"."""
+    try:
+        return float(a) == float(b)
+    except (TypeError, ValueError):
+        return str(a).lower() == str(b).lower()
+
+
+SCRIPTS = {"": "latent_map", "lab": "half_moon"}  # app.py's URL paths that differ from the script's name
+
+
+def full_page_link(at, lang: str) -> tuple[str, dict[str, str]] | None:
+    """The step's "open this in the full page" link: (page script, its query parameters)."""
+    links = [link.proto for link in at.page_link if link.proto.label == CATALOGUES[lang]["open_full"]]
+    assert len(links) <= 1, links
+    if not links:
+        return None
+    script = SCRIPTS.get(links[0].page, links[0].page)  # the URL path -> explorer/ui/pages/<script>.py
+    return script, {k: v[0] for k, v in parse_qs(links[0].query_string).items()}
+
+
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_every_step_renders(app, lang):
+def test_every_step_renders_and_its_full_page_opens_with_the_same_state(app, lang):
     at = app("explorer/ui/pages/tour.py", lang=lang, pair=TINY_MOONS, dataset="moons")
-    seen = []
+    seen, links = [], {}
     for step in range(1, tour.STEPS + 1):
         assert at.session_state["step"] == step
         assert not at.exception, (step, at.exception)
         assert not at.error, (step, [e.value for e in at.error])
         seen.append(at.subheader[0].value)
+        links[step] = full_page_link(at, lang)
         if step < tour.STEPS:
             at.button(key="tour_next").click().run()
     assert seen == [CATALOGUES[lang][f"s{n}_title"] for n in range(1, tour.STEPS + 1)]
     at.button(key="tour_back").click().run()
     assert at.session_state["step"] == tour.STEPS - 1
+    # steps 1-9 link out (step 10 states the verdicts); the page they open holds the tour's state
+    assert [s for s, link in links.items() if link] == list(range(1, tour.STEPS))
+    assert links[1][1]["pick"] == links[4][1]["pick"]  # both moon sliders start at the crescent
+    assert links[2][0] == "compare" and same(links[2][1]["t"], 0.5)
+    checked = set()
+    for step, (script, query) in ((s, link) for s, link in links.items() if link):
+        assert query["pair"] == TINY_MOONS and query["dataset"] == "moons", (step, query)
+        full = open_app(f"explorer/ui/pages/{script}.py", **query)
+        for key, value in query.items():
+            if key in full.session_state:
+                assert same(full.session_state[key], value), (step, script, key, full.session_state[key], value)
+                checked.add(key)
+    assert {"pick", "ellipses", "t", "phase_a", "lab_steps", "cond_class", "cond_item"} <= checked, checked
 
 
 def inference(log_px, elbo, star, iwae):
@@ -104,3 +162,48 @@ def test_bound_claims_follow_the_numbers():
     bad = tour.bound_claims(inference(-23.6, -23.0, -30.0, {1: -23.0, 50: -25.0, 5000: -26.0}))
     assert [c.holds for c in bad] == [False, False, False]
     assert [c.key for c in bad] == ["c_elbo_no", "c_estep_no", "c_iwae_no"]
+
+
+def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_the_same_numbers():
+    import json
+
+    from explorer.i18n import tr
+    from explorer.ui.tour_steps import lab_line
+    from training.lab import RESULTS
+
+    results = json.loads(RESULTS.read_text())
+    seeds = results["config"]["seeds"]
+    rows = results["comparisons"]
+    assert rows
+    for row in rows:
+        en = lab_line(SimpleNamespace(t=partial(tr, "en")), row, seeds)
+        zh = lab_line(SimpleNamespace(t=partial(tr, "zh")), row, seeds)
+        assert en == row["verdict"]
+        assert (
+            f"{row['ratio']:.2f}" in zh
+            and f"{row['low']:.2f}" in zh
+            and not any(
+                c.isascii() and c.isalpha() and c not in "AEVIN"
+                for c in zh.replace("AE/VAE", "").replace("MSE", "").replace("N(0, I)", "")
+            )
+        ), zh
+
+
+def test_the_tour_figures_speak_the_tour_language():
+    import numpy as np
+    import plotly.graph_objects as go
+
+    from explorer.i18n import tr
+    from explorer.ui.tour_steps import FIGURE_WORDS, localised
+
+    fig = go.Figure([go.Scatter(x=[0], y=[0], name=name) for name in FIGURE_WORDS])
+    fig.update_xaxes(title_text="k (importance samples)")
+    fig.add_hline(y=1.0, annotation_text="exact log p(x) -23.60")
+    fig.update_layout(coloraxis={"colorbar": {"title": {"text": "phase"}}})
+    zh = localised(fig, SimpleNamespace(t=partial(tr, "zh")))
+    names = [trace.name for trace in zh.data]
+    assert names == [CATALOGUES["zh"][key] for key in FIGURE_WORDS.values()]
+    assert zh.layout.xaxis.title.text == "k（重要性样本数）"
+    assert zh.layout.annotations[0].text == "精确的 log p(x) -23.60"
+    assert zh.layout.coloraxis.colorbar.title.text == "月相"
+    assert np.all([CATALOGUES["en"][key] == word for word, key in FIGURE_WORDS.items()])

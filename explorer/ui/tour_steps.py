@@ -11,12 +11,13 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer import analyses, figures, latents, tour, verdict
+from explorer import analyses, figures, latents, tour
 from explorer.ui import cache
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
 from training.lab import RESULTS as LAB_RESULTS
+from training.lab import SAME_WITHIN, ratio_class
 from training.metrics import Bank
 from training.store import find_sets
 
@@ -52,6 +53,49 @@ def full_page(c: TourContext, page: str, **params) -> None:
     st.page_link(
         f"explorer/ui/pages/{page}.py", label=c.t("open_full"), icon=":material/open_in_new:", query_params=query
     )
+
+
+# explorer/figures.py's English labels on the tour's figures -> catalogue key (the English entry is the same text)
+FIGURE_WORDS = {
+    "test codes": "fig_test_codes",
+    "crescent → full": "fig_crescent_full",
+    "distance": "fig_distance",
+    "codes": "fig_codes",
+    "±1σ posterior": "fig_posterior",
+    "current point": "fig_current",
+    "phase": "fig_phase",
+    "q(z|x), encoder (1, 2, 3σ)": "fig_q",
+    "q*, optimised (1, 2, 3σ)": "fig_q_star",
+    "prior N(0, I) (1, 2, 3σ)": "fig_prior",
+    "AE's code (its own latent space)": "fig_ae_code",
+    "IWAE-k (encoder's q)": "fig_iwae",
+    "k (importance samples)": "fig_k",
+    "a real moon": "fig_real",
+    "not a real moon": "fig_not_real",
+    "data codes": "fig_data_codes",
+    "code z": "fig_code_z",
+    "step": "fig_step",
+}
+EXACT = "exact log p(x)"  # iwae_curve's line label, followed by its value
+
+
+def localised(fig, c: TourContext):
+    """The figure with its legend, axis, colour-bar and annotation labels in the tour's language."""
+
+    def word(text):
+        if text in FIGURE_WORDS:
+            return c.t(FIGURE_WORDS[text])
+        if text and text.startswith(EXACT):
+            return c.t("fig_exact") + text[len(EXACT) :]
+        return text
+
+    fig.for_each_trace(lambda trace: trace.update(name=word(trace.name)))
+    fig.for_each_xaxis(lambda axis: axis.update(title_text=word(axis.title.text)))
+    fig.for_each_yaxis(lambda axis: axis.update(title_text=word(axis.title.text)))
+    fig.for_each_annotation(lambda note: note.update(text=word(note.text)))
+    if fig.layout.coloraxis.colorbar.title.text:
+        fig.update_layout(coloraxis_colorbar_title_text=word(fig.layout.coloraxis.colorbar.title.text))
+    return fig
 
 
 def item_control(c: TourContext, key: str, label: str) -> int:
@@ -119,8 +163,17 @@ def step_2(c: TourContext) -> None:
         grid, dist = cache.hole_distances(c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)
         path = h.interps[kind].path
         panels.append(analyses.hole_panel(LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full))
-    st.plotly_chart(figures.hole_maps(panels, "distance", height=340), key="tour_holes")
-    full_page(c, "half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL)
+    st.plotly_chart(localised(figures.hole_maps(panels, "distance", height=340), c), key="tour_holes")
+    full_page(c, "compare", **line_state(c, pos))
+
+
+def line_state(c: TourContext, t: float) -> dict:
+    """The AE-vs-VAE page on step 2's line: the same endpoints, steps and path, its scrubber at t."""
+    if "phase" in c.view.dataset.test.factors:
+        ends = {"ends_mode": "by phase", "phase_a": tour.CRESCENT, "phase_b": tour.FULL}
+    else:
+        ends = {"ends_mode": "by index", "idx_a": c.crescent, "idx_b": c.full}
+    return {**ends, "steps": tour.PATH_STEPS, "interp": "linear", "vae_codes": "posterior mean", "t": t}
 
 
 def step_3(c: TourContext) -> None:
@@ -136,7 +189,7 @@ def step_3(c: TourContext) -> None:
     if c.view.latent_dim == 2:
         vae_codes = c.view.codes["vae"]
         panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean, std=vae_codes.std, marker=s.z)
-        st.plotly_chart(figures.latent_maps([panel], c.view.colouring(), height=380), key="tour_ellipses")
+        st.plotly_chart(localised(figures.latent_maps([panel], c.view.colouring(), height=380), c), key="tour_ellipses")
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
 
@@ -217,7 +270,7 @@ def step_6(c: TourContext) -> None:
         s = m.scores[kind]
         st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
         captions = [f"{p:.2f}" for p in s["phases"]] if "phases" in s else None
-        show_strip(m.interps[kind].strip, captions, target=48)
+        show_strip(m.interps[kind].strip, captions, target=64 if captions else 48)  # room for "0.25" under each
     if m.truth is not None:
         st.caption(c.t("s6_truth"))
         show_strip(m.truth, target=48)
@@ -256,8 +309,19 @@ def step_6(c: TourContext) -> None:
 def lab_lines(c: TourContext, regime: str, dim: int) -> None:
     """The lab's sentences over seeds, each with its bootstrap interval (lab/results.json)."""
     results = lab_results()
-    for line in verdict.lab_verdicts(results, regime, dim) if results else []:
-        st.markdown(c.t("s6_lab_verdict", regime=regime, dim=dim, verdict=line))
+    if not results:
+        return
+    seeds = results["config"]["seeds"]
+    for row in results.get("comparisons", []):
+        if (row["regime"], row["latent_dim"]) == (regime, dim):
+            st.markdown(c.t("s6_lab_verdict", regime=regime, dim=dim, verdict=lab_line(c, row, seeds)))
+
+
+def lab_line(c: TourContext, row: dict, seeds: int) -> str:
+    """One of the lab's comparisons in the tour's language; in English the lab's own sentence."""
+    words = c.t(f"ratio_{ratio_class(row, seeds)}", within=SAME_WITHIN)
+    numbers = {k: row[k] for k in ("ratio", "level", "low", "high")}
+    return c.t("lab_line", what=c.t(f"lab_{row['metric']}"), words=words, seeds=seeds, **numbers)
 
 
 def whole_line(c: TourContext) -> None:
@@ -276,7 +340,7 @@ def whole_line(c: TourContext) -> None:
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
-    st.plotly_chart(figures.line_strips(panels), key="tour_line_strips")
+    st.plotly_chart(localised(figures.line_strips(panels), c), key="tour_line_strips")
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
         lab_lines(c, pair["vae"].config.data.regime, 1)
 
@@ -310,7 +374,7 @@ def step_7(c: TourContext) -> None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
     pair_id, index, r = found
-    st.plotly_chart(figures.posterior_map(r, height=420), key="tour_posterior")
+    st.plotly_chart(localised(figures.posterior_map(r, height=420), c), key="tour_posterior")
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
     st.markdown(
         c.t(
@@ -348,7 +412,9 @@ def step_8(c: TourContext) -> None:
         return
     pair_id, index, r = found
     k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
-    st.plotly_chart(figures.iwae_curve(r), key="tour_iwae")
+    curve = localised(figures.iwae_curve(r), c)
+    curve.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last label inside
+    st.plotly_chart(curve, key="tour_iwae")
     st.markdown(
         c.t(
             "s8_result",
@@ -393,7 +459,7 @@ def step_9(c: TourContext) -> None:
         c.t(
             "s9_fill",
             item=cond.item,
-            mask=tour.FILL_MASK,
+            mask=c.t(f"mask_{tour.FILL_MASK}"),
             reg_mse=done.regression_mse,
             reg_sharp=done.regression_sharpness,
             n=len(done.mse),
@@ -424,7 +490,8 @@ def step_10(c: TourContext) -> None:
     found = inference_image(c)
     for claim in tour.closing(recon, hole, this, filled, found[2] if found else None):
         mark = ":green[:material/check_circle:]" if claim.holds else ":orange[:material/cancel:]"
-        st.markdown(f"{mark} **{c.t('holds' if claim.holds else 'fails')}.** {c.t(claim.key, **claim.values)}")
+        verdict = c.t("holds" if claim.holds else "fails")
+        st.markdown(f"{mark} " + c.t("claim", verdict=verdict, text=c.t(claim.key, **claim.values)))
 
 
 STEPS = {

@@ -20,8 +20,10 @@ from explorer.ui.tour_steps import STEPS, TourContext
 from explorer.ui.widgets import pair_models
 
 
-def go(delta: int) -> None:
-    st.session_state["step"] = int(np.clip(st.session_state.get("step", 1) + delta, 1, tour.STEPS))
+def go(target: int) -> None:
+    # The target is fixed when the button is drawn: a key pressed while a rerun is starting can send
+    # the previous step's widget value, and "step + 1" would then repeat the step instead of moving on.
+    st.session_state["step"] = int(np.clip(target, 1, tour.STEPS))
 
 
 lang = st.segmented_control("Language · 语言 (en · 中文 zh)", LANGUAGES, key="lang", bind="query-params", default="en")
@@ -35,9 +37,16 @@ st.title(t("page_title"))
 st.markdown(t("intro", pair=plain(view.pair_id)))
 step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind="query-params", default=1) or 1
 cols = st.columns([1, 1, 5])
-cols[0].button(t("back"), key="tour_back", on_click=go, args=(-1,), disabled=step <= 1, icon=":material/arrow_back:")
+cols[0].button(
+    t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=":material/arrow_back:"
+)
 cols[1].button(
-    t("next"), key="tour_next", on_click=go, args=(1,), disabled=step >= tour.STEPS, icon=":material/arrow_forward:"
+    t("next"),
+    key="tour_next",
+    on_click=go,
+    args=(step + 1,),
+    disabled=step >= tour.STEPS,
+    icon=":material/arrow_forward:",
 )
 cols[2].caption(t("keys_hint"))
 arrow_keys("tour_keys", "tour_back", "tour_next")

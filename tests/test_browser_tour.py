@@ -1,0 +1,43 @@
+"""The tour in Chromium: the arrow keys walk every step in both languages, the URL follows each move,
+and the browser's Back button restores the previous step."""
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from explorer.i18n import CATALOGUES
+from explorer.tour import STEPS
+
+pytestmark = pytest.mark.browser
+
+# The listener marks <html> once it listens; widgets load lazily, so the Next button may come later.
+LISTENING = """() => document.documentElement.dataset.arrowKeys === 'ready'
+                     && !!document.querySelector('.st-key-tour_next button')"""
+URL_STEP = "() => new URLSearchParams(location.search).get('step') || '1'"  # step 1 is the default: not written
+
+
+def shows_step(page, lang: str, step: int) -> None:
+    """The URL names `step` (and keeps the language) and the page shows that step's title."""
+    page.wait_for_function(f"(n) => ({URL_STEP})() === n", arg=str(step), timeout=120_000)
+    page.locator("h3").filter(has_text=CATALOGUES[lang][f"s{step}_title"]).wait_for(timeout=240_000)
+    assert parse_qs(urlparse(page.url).query).get("lang", ["en"]) == [lang], page.url
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_arrow_keys_walk_every_step_and_browser_back_restores_the_last(browser, app_url, lang):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{app_url}/tour?lang={lang}&step=1")
+    page.wait_for_function(LISTENING, timeout=300_000)  # a fresh server builds the bank first
+    shows_step(page, lang, 1)
+    # No click to focus the page first, and no wait for the rerun to finish: a reader does neither.
+    for step in range(2, STEPS + 1):
+        page.keyboard.press("ArrowRight")
+        shows_step(page, lang, step)
+    page.keyboard.press("ArrowLeft")
+    shows_step(page, lang, STEPS - 1)
+    page.go_back()
+    shows_step(page, lang, STEPS)
+    assert not errors, errors
+    page.close()
