@@ -104,7 +104,7 @@ def test_eight_sessions_at_once_keep_their_own_state(browser, tmp_path):
     env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs")}
     latencies, errors = [], []
     presses = 6
-    with streamlit_server(env=env, max_seconds=1200) as url:
+    with streamlit_server(env=env, max_seconds=600) as url:
         contexts, pages = open_eight_sessions(browser, url, errors)
         for i in (6, 7):  # two small runs train while the others work
             pages[i].get_by_label("Training images (0: all)").fill("400")
@@ -118,8 +118,9 @@ def test_eight_sessions_at_once_keep_their_own_state(browser, tmp_path):
             assert shown == pytest.approx(start + presses * 0.03, abs=0.011), (i, caption)
         for i in (4, 5):
             assert pages[i].get_by_text(f"{5 + 2 * i} steps, linear").count() == 2  # its own steps, AE and VAE
-        # a run's save now measures exact log p(x) and the ELBO's SE (issue 15): minutes under this load
-        deadline = time.time() + 900
+        # an app run's save measures on metrics.QUICK (exact log p(x) on 50 images: ~45 s CPU on
+        # moons-sparse, 3.8x less than the full budget's ~170 s); 300 s keeps 3x over a loaded save
+        deadline = time.time() + 300
         while time.time() < deadline and len(list((tmp_path / "runs").glob("*/vae.json"))) < 2:
             time.sleep(1)
         assert len(list((tmp_path / "runs").glob("*/vae.json"))) == 2  # both runs finished, separately

@@ -136,6 +136,22 @@ def test_q_star_is_the_true_posterior(ppca):
     assert kl_gaussians(full.mean, full.cov, mean, cov.expand_as(full.cov)).max() < 1e-3
 
 
+def test_q_star_stops_when_converged(ppca):
+    """With a tolerance the ascent stops well before its cap, at the same optimum."""
+    model, x = ppca
+    mean, cov = model.posterior(x)
+    calls = []
+
+    def counted(logits, x):
+        calls.append(1)
+        return gaussian_nll(logits, x)
+
+    q = optimise_q(model, x, encoder_q(model, x), nll=counted, steps=5000, tol=1e-4, window=50)
+    assert 50 < len(calls) < 5000
+    assert (q.mean - mean).abs().max() < 0.02 * cov.diagonal().sqrt().min()
+    assert torch.allclose(q.std, torch.linalg.inv(cov).diagonal().rsqrt().expand_as(q.std), rtol=0.02)
+
+
 def test_gauss_hermite_integrates_polynomials():
     eps, w = gauss_hermite(4, 2)
     assert abs(float(w.sum()) - 1) < 1e-6

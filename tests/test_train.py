@@ -43,7 +43,8 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     assert set(job.snapshots) == {"ae", "vae"}
     at.run()
     assert f"runs/{job.run_id}" in at.sidebar.selectbox(key="pair").options
-    load_set(runs / job.run_id)
+    vae = load_set(runs / job.run_id)["vae"].metrics  # measured on the app's cheaper budget, and says so
+    assert (vae["elbo_samples"], vae["iwae_k"], vae["exact_n_images"]) == (20, 500, 50)
 
 
 def test_cancel_leaves_no_partial_run(dirs):

@@ -320,9 +320,9 @@ def command_eval(args: argparse.Namespace) -> int:
 
 
 def exact_summary(model, x, n: int) -> dict:
-    from .inference import infer, spread
+    from .inference import Q_STEPS_CONVERGED, Q_TOL, infer, spread
 
-    return infer(model.eval(), spread(x, n)).summary()
+    return infer(model.eval(), spread(x, n), q_steps=Q_STEPS_CONVERGED, q_tol=Q_TOL).summary()
 
 
 def exact_line(m: dict) -> str:

@@ -23,6 +23,7 @@ from .datasets import load_dataset
 from .devices import resolve_device
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
+from .metrics import QUICK
 from .runs import check_run_config, train_and_save
 from .store import RUN_PREFIX, SetInfo, find_sets, safe_name
 
@@ -267,7 +268,7 @@ def _work(job: Job, snapshot_every: int) -> None:
             on_progress=_progress_recorder(job, probe, snapshot_every),
             should_stop=_stopper(job, timed_out),
             progress_bar=False,
-            iwae_k=20,
+            budget=QUICK,  # a save in minutes, not tens of minutes under load; the metrics record the budget
         )
         job.status, job.message = "finished", f"saved as {RUN_PREFIX}{job.run_id}"
     except TrainingCancelled:
