@@ -23,8 +23,9 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# Two workers (pytest-xdist): each builds the session's tiny pairs once; no fast test binds a port.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not browser and not slow"
+	$(BIN)/python -m pytest -m "not browser and not slow" -n 2
 
 lint: $(STAMP)
 	$(BIN)/python -m ruff check .

@@ -3,9 +3,11 @@
 Most tests open the tiny pairs of conftest's `app` fixture (made once per session); the slow ones
 keep the bundled checkpoints covered."""
 
+import dataclasses
+
 import pytest
 
-from tests.helpers import TINY_DIGITS, TINY_MOONS, image_with_caption, open_app
+from tests.helpers import TINY_DIGITS, TINY_MOONS, image_with_caption, open_app, tiny_run
 from training.moons import nearest_phase_index
 
 MAP, DECODER, COMPARE, LAB = (f"explorer/ui/pages/{n}.py" for n in ("latent_map", "decoder", "compare", "half_moon"))
@@ -35,11 +37,11 @@ def test_every_page_runs_on_bundled_pairs(page, title, pair):
 def test_picking_an_item_shows_it_and_both_reconstructions(app, tiny_moons):
     phases = tiny_moons.test.factors["phase"]
     at = app(None, dataset="moons", pair=TINY_MOONS)
-    at.number_input(key="pick").set_value(16).run()
-    assert f"Test item 16: phase {phases[16]:.3f}" in at.subheader[0].value
+    at.number_input(key="pick").set_value(8).run()
+    assert f"Test item 8: phase {phases[8]:.3f}" in at.subheader[0].value
     before = image_with_caption(at, "AE reconstruction").value
-    at.number_input(key="pick").set_value(32).run()
-    assert f"phase {phases[32]:.3f}" in at.subheader[0].value
+    at.number_input(key="pick").set_value(20).run()
+    assert f"phase {phases[20]:.3f}" in at.subheader[0].value
     assert image_with_caption(at, "AE reconstruction").value != before
     image_with_caption(at, "VAE reconstruction")
     image_with_caption(at, "original")
@@ -103,12 +105,12 @@ def test_endpoints_by_class_and_by_index(app):
 def test_url_query_parameters_restore_the_view(app):
     slider = app(DECODER, dataset="moons", pair=TINY_MOONS, dec_model="AE").slider(key="z0")
     z0 = round(slider.min + 0.8 * (slider.max - slider.min), 2)  # inside the AE's range, away from the start
-    at = app(DECODER, dataset="moons", pair=TINY_MOONS, pick="42", z0=str(z0), dec_model="AE")
+    at = app(DECODER, dataset="moons", pair=TINY_MOONS, pick="21", z0=str(z0), dec_model="AE")
     assert at.radio(key="dec_model").value == "ae"
     assert at.slider(key="z0").value == pytest.approx(z0)
-    at = app(None, dataset="moons", pair=TINY_MOONS, pick="42")
-    assert at.number_input(key="pick").value == 42
-    assert "Test item 42" in at.subheader[0].value
+    at = app(None, dataset="moons", pair=TINY_MOONS, pick="21")
+    assert at.number_input(key="pick").value == 21
+    assert "Test item 21" in at.subheader[0].value
 
 
 def test_trained_pairs_under_runs_appear_in_the_sidebar(app):
@@ -156,7 +158,18 @@ def test_half_moon_lab_on_digits_says_it_is_a_proxy(app):
     assert not any("half moon" in m.value for m in at.markdown if m.value.startswith("- "))
 
 
-def test_half_moon_lab_shows_the_whole_line_of_a_1d_pair():
-    at = open_app(LAB, dataset="moons", pair="moons-sparse-1d")
+@pytest.fixture
+def tiny_1d_runs(tmp_path, monkeypatch):
+    """runs/tiny-1d: a 1-D moons pair (no exact log p(x) at save: that is for 2-D)."""
+    from training.runs import train_and_save
+
+    config = tiny_run(epochs=1)
+    config = dataclasses.replace(config, model=dataclasses.replace(config.model, latent_dim=1))
+    train_and_save(config, tmp_path / "tiny-1d", progress_bar=False, iwae_k=2)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path))
+
+
+def test_half_moon_lab_shows_the_whole_line_of_a_1d_pair(tiny_1d_runs):
+    at = open_app(LAB, dataset="moons", pair="runs/tiny-1d")
     assert not at.exception
     assert any(s.value == "The whole 1-D line" for s in at.subheader)

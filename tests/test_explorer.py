@@ -126,7 +126,8 @@ def test_encode_and_decode_match_the_model(tiny_pair_dir, tiny_moons):
     assert np.allclose(latents.decode(vae, z), vae.decode(torch.from_numpy(z)).detach().numpy())
 
 
-@pytest.mark.parametrize("method", ["pca", "tsne", pytest.param("umap", marks=pytest.mark.slow)])
+# t-SNE in the fast tests: test_a_projection_fitted_on_a_subsample_places_every_code
+@pytest.mark.parametrize("method", ["pca", *(pytest.param(m, marks=pytest.mark.slow) for m in ("tsne", "umap"))])
 def test_projection_transform_of_fitted_points_matches_its_embedding(method):
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.standard_normal((150, 6)), rng.standard_normal((150, 6)) + 4]).astype(np.float32)

@@ -77,7 +77,7 @@ def test_dense_path_finds_the_sharp_transition_that_eleven_steps_skip(bank):
     assert sparse["passes_half_moon"] and dense["passes_half_moon"]  # the path does sweep through 0.25
 
 
-@pytest.mark.parametrize("latent_dim", [1, 2, 16])
+@pytest.mark.parametrize("latent_dim", [1, 2, pytest.param(16, marks=pytest.mark.slow)])
 def test_the_decoder_wide_search_finds_an_invented_half_moon_and_not_a_missing_one(bank, latent_dim):
     lo, hi = np.zeros(latent_dim), np.ones(latent_dim)
     sweeping = closest_half_moon(PhaseDecoder(lambda z: 0.1 + 0.4 * z, latent_dim), bank, lo, hi, n=2000)

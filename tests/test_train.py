@@ -146,6 +146,7 @@ def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # each step has a fast test of its own: the upload import, training from the page
 def test_upload_in_the_page_then_train_and_explore(dirs):
     runs, ups = dirs
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
@@ -200,7 +201,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
 
     runs, _ = dirs
     for beta in (0.5, 4.0):
-        config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=2, hidden=(16,), beta=beta))
+        config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=3, hidden=(16,), beta=beta))
         train_and_save(config, runs / f"beta-{beta}", progress_bar=False, iwae_k=2)
     at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5")
     assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
@@ -208,6 +209,7 @@ def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
         assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]
 
 
+@pytest.mark.slow  # CVAE training: test_conditional's command-line run; the page: test_conditional
 def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     runs, _ = dirs
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
