@@ -13,6 +13,7 @@ STRINGS: dict[str, str] = {
     "open_full": "Open this in the full page",
     "ae": "AE",
     "vae": "VAE",
+    "path_name": "crescent → full moon",
     "holds": "Holds here",
     "fails": "Does not hold here",
     "missing": "This step needs {what}, which this installation does not have yet.",

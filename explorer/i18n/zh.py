@@ -12,6 +12,7 @@ STRINGS: dict[str, str] = {
     "open_full": "在完整页面中打开",
     "ae": "AE",
     "vae": "VAE",
+    "path_name": "新月 → 满月",
     "holds": "在这里成立",
     "fails": "在这里不成立",
     "missing": "这一步需要 {what}，当前安装中还没有。",

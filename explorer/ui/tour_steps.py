@@ -162,7 +162,11 @@ def step_2(c: TourContext) -> None:
     for kind in KINDS:
         grid, dist = cache.hole_distances(c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)
         path = h.interps[kind].path
-        panels.append(analyses.hole_panel(LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full))
+        panels.append(
+            analyses.hole_panel(
+                LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
+            )
+        )
     st.plotly_chart(localised(figures.hole_maps(panels, "distance", height=340), c), key="tour_holes")
     full_page(c, "compare", **line_state(c, pos))
 
@@ -283,7 +287,7 @@ def step_6(c: TourContext) -> None:
                 model=LABELS[kind],
                 phase=phase,
                 distance=s["distances"][m.middle],
-                verdict=c.t("holds" if s.get("passes_half_moon") else "fails"),
+                verdict=c.t("holds" if s.get("passes_half_moon") else "fails").lower(),  # mid-sentence
             )
         )
     if m.lab:
