@@ -13,7 +13,6 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 from explorer import latents
-from tests.helpers import TINY_MOONS
 from training import datasets
 from training.checkpoint import load_checkpoint
 from training.config import DataConfig
@@ -157,9 +156,12 @@ def media(monkeypatch):
     return stored
 
 
-def test_manifold_page_draws_both_grids_and_exports_pngs(app, media):
-    # the tiny 2-D moons pair (16x16): 400 decodes a grid cost a tenth of mnist5k's (its page: test_app)
-    at = app("explorer/ui/pages/manifold.py", dataset="moons", pair=TINY_MOONS, mgrid_n="20")
+def test_manifold_page_draws_both_grids_and_exports_pngs(media):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params.update(dataset="mnist5k", pair="mnist5k-2d", mgrid_n="20")
+    at.run()
+    at.switch_page("explorer/ui/pages/manifold.py").run()
+    assert not at.exception, at.exception
     assert at.title[0].value == "Manifold grid"
     assert at.select_slider(key="mgrid_n").value == 20
     assert len(at.image) == 2  # the VAE's grid and the AE's
@@ -170,7 +172,7 @@ def test_manifold_page_draws_both_grids_and_exports_pngs(app, media):
     for key, data in exported.items():
         assert data.startswith(PNG_MAGIC), key
     with Image.open(io.BytesIO(exported["grid_png_vae"])) as grid:
-        assert grid.size == (20 * 16, 20 * 16)  # 20 x 20 decodes, no padding
+        assert grid.size == (20 * 28, 20 * 28)  # 20 x 20 decodes, no padding
 
 
 def test_manifold_page_asks_for_a_2d_pair():
