@@ -44,7 +44,9 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     at.run()
     assert f"runs/{job.run_id}" in at.sidebar.selectbox(key="pair").options
     vae = load_set(runs / job.run_id)["vae"].metrics  # measured on the app's cheaper budget, and says so
-    assert (vae["elbo_samples"], vae["iwae_k"], vae["exact_n_images"]) == (20, 500, 50)
+    # 3-D: no quadrature; IWAE on the quick budget's 50 images (fewer when the test split is smaller)
+    assert (vae["elbo_samples"], vae["iwae_k"]) == (20, 500) and "exact_n_images" not in vae
+    assert vae["iwae_n_images"] <= 50
 
 
 def test_cancel_leaves_no_partial_run(dirs):
