@@ -257,3 +257,22 @@ def test_inference_page_follows_the_pick(app, tiny_moons):
 def test_inference_page_says_why_not_for_other_latent_sizes():
     at = open_app("explorer/ui/pages/inference.py", dataset="digits", pair="digits-8d")
     assert any("8-D" in i.value for i in at.info) and not at.metric
+
+
+@pytest.mark.slow
+def test_eval_exact_on_the_first_or_spread_images(tiny_pair_dir):
+    """--images first takes the split's first N (the independent check's choice), spread the default
+    evenly spaced N; the identity log p(x) = ELBO + KL(q || p(z|x)) holds in what eval prints."""
+    import json
+
+    results = {}
+    for images in ("first", "spread"):
+        args = ("eval", str(tiny_pair_dir), "--exact", "--exact-images", "6", "--images", images, "--q-steps", "20")
+        done = run_cli(*args, "--iwae-k", "50", "--json")
+        assert done.returncode == 0, done.stderr
+        vae = next(r for r in map(json.loads, done.stdout.splitlines()) if r["kind"] == "vae")
+        exact = vae["exact"]
+        assert exact["n_images"] == 6 and exact["q_steps"] == 20
+        assert exact["exact_log_px"] == pytest.approx(exact["elbo"] + exact["kl_posterior"], abs=1e-3)
+        results[images] = exact["exact_log_px"]
+    assert results["first"] != results["spread"]  # the tiny split is sorted by phase: other images

@@ -163,7 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="2-D latents: exact log p(x) by quadrature, KL(q || p(z|x)) and its split into approximation "
         "and amortisation gaps (q* optimised per image)",
     )
-    ev.add_argument("--exact-images", type=int, default=200, help="--exact: N test images, spread evenly")
+    ev.add_argument("--exact-images", type=int, default=200, help="--exact: N test images")
+    ev.add_argument(
+        "--images",
+        choices=("spread", "first"),
+        default="spread",
+        help="--exact: the N images spread evenly through the split (default; moons' split is sorted by phase), "
+        "or its first N (as issue 15's independent check took them)",
+    )
+    ev.add_argument("--q-steps", type=int, default=None, help="--exact: cap on q*'s ascent (default: to convergence)")
 
     add_lab_parser(sub)
 
@@ -298,18 +306,16 @@ def command_eval(args: argparse.Namespace) -> int:
     for weights in checkpoint_paths(path):
         checkpoint = load_checkpoint(weights)
         if args.exact:
-            from .inference import require_2d
-
-            require_2d(checkpoint.model)  # refuse before any work
-            if not 1 <= args.exact_images <= 100_000:
-                raise LatentExplorerError("--exact-images must be 1 to 100,000")
+            check_exact_args(args, checkpoint.model)  # refuse before any work
         key = json.dumps([checkpoint.config.data.__dict__, checkpoint.config.model.in_shape], sort_keys=True)
         if key not in datasets:
             datasets[key] = dataset_for(checkpoint.config, args.data_dir)
         metrics = evaluate_model(checkpoint.model, datasets[key].test.x, iwae_k=args.iwae_k)
         kind = checkpoint.config.model.kind
         if args.exact and checkpoint.model.is_variational:
-            metrics["exact"] = exact_summary(checkpoint.model, datasets[key].test.x, args.exact_images)
+            x = datasets[key].test.x
+            x = x[: args.exact_images] if args.images == "first" else x
+            metrics["exact"] = exact_summary(checkpoint.model, x, args.exact_images, args.q_steps)
         if args.json:
             print(json.dumps({"kind": kind, "path": str(weights), **metrics}))
         else:
@@ -319,10 +325,22 @@ def command_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def exact_summary(model, x, n: int) -> dict:
+def check_exact_args(args: argparse.Namespace, model) -> None:
+    from .inference import require_2d
+
+    require_2d(model)
+    if not 1 <= args.exact_images <= 100_000:
+        raise LatentExplorerError("--exact-images must be 1 to 100,000")
+    if args.q_steps is not None and not 1 <= args.q_steps <= 100_000:
+        raise LatentExplorerError("--q-steps must be 1 to 100,000")
+
+
+def exact_summary(model, x, n: int, q_steps: int | None = None) -> dict:
     from .inference import Q_STEPS_CONVERGED, Q_TOL, infer, spread
 
-    return infer(model.eval(), spread(x, n), q_steps=Q_STEPS_CONVERGED, q_tol=Q_TOL).summary()
+    steps = Q_STEPS_CONVERGED if q_steps is None else q_steps
+    summary = infer(model.eval(), spread(x, min(n, len(x))), q_steps=steps, q_tol=Q_TOL).summary()
+    return {**summary, "q_steps": steps}
 
 
 def exact_line(m: dict) -> str:
