@@ -3,12 +3,12 @@
 import numpy as np
 import streamlit as st
 
-from explorer import analyses, figures, verdict
+from explorer import analyses, figures
 from explorer.ui import cache, urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.lab_sections import lab_over_seeds, whole_line
 from explorer.ui.text import plain
 from explorer.ui.widgets import index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
-from training.lab import RESULTS as LAB_RESULTS
 
 HOLE_GRID = 64
 PRIOR_SAMPLES = 1000
@@ -97,22 +97,7 @@ for line in analyses.lab_verdicts(scores, by_source, bank, LABELS):
 st.caption("Built from the numbers on this page; `python -m training lab` measures the same over seeds and regimes.")
 
 # --- the lab over seeds, and a 1-D decoder's whole line --------------------------------------------
-regime = view.pair["vae"].config.data.regime
-if is_moons and LAB_RESULTS.is_file():
-    told = verdict.lab_verdicts(
-        cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime), regime, view.latent_dim
-    )
-    if told:
-        st.subheader(f"The lab over seeds: {regime} regime, latent size {view.latent_dim}")
-        for line in told:
-            st.markdown(f"- {line}")
-        st.caption("From lab/results.json (`python -m training lab`): every ratio with its bootstrap interval.")
-
+if is_moons:
+    lab_over_seeds(view)
 if view.latent_dim == 1:
-    st.subheader("The whole 1-D line")
-    st.caption(
-        "Every code from end to end (VAE: the prior's ±3; AE: its codes' range + 10 %), decoded; below, the "
-        "recovered phase of each decode, green where it is a real moon of that phase. Ticks: training codes."
-    )
-    panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
-    st.plotly_chart(figures.line_strips(panels), key="lab_line_strips")
+    whole_line(view, models, bank)

@@ -1,0 +1,33 @@
+"""Sections of the Half-moon lab page that read more than the page's own numbers."""
+
+import streamlit as st
+
+from explorer import analyses, figures, verdict
+from explorer.ui import cache
+from explorer.ui.context import KINDS, LABELS
+from training.lab import RESULTS as LAB_RESULTS
+
+
+def lab_over_seeds(view) -> None:
+    """The lab's verdicts over seeds for this pair's regime and latent size, with their intervals."""
+    if not LAB_RESULTS.is_file():
+        return
+    regime = view.pair["vae"].config.data.regime
+    results = cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime)
+    told = verdict.lab_verdicts(results, regime, view.latent_dim)
+    if told:
+        st.subheader(f"The lab over seeds: {regime} regime, latent size {view.latent_dim}")
+        for line in told:
+            st.markdown(f"- {line}")
+        st.caption("From lab/results.json (`python -m training lab`): every ratio with its bootstrap interval.")
+
+
+def whole_line(view, models, bank) -> None:
+    """A 1-D decoder's whole line: every code from end to end, decoded, with recovered phases."""
+    st.subheader("The whole 1-D line")
+    st.caption(
+        "Every code from end to end (VAE: the prior's ±3; AE: its codes' range + 10 %), decoded; below, the "
+        "recovered phase of each decode, green where it is a real moon of that phase. Ticks: training codes."
+    )
+    panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
+    st.plotly_chart(figures.line_strips(panels), key="lab_line_strips")
