@@ -15,12 +15,12 @@ _COMPONENT = st.components.v2.component(
 )
 
 
-def pick_layer(key: str, chart: str, points: list, label: str, on_click) -> None:
-    """Draw points[i] (data coordinates, or None) on subplot i of the chart keyed `chart`;
-    a click on the chart calls on_click() with the click in st.session_state[key]["click"]."""
-    _COMPONENT(
-        key=key, data={"chart": chart, "points": points, "label": label}, on_click_change=on_click, height="content"
-    )
+def pick_layer(key: str, chart: str, points: list, label: str, on_click, probe: int | None = None) -> None:
+    """Draw points[i] (data coordinates, or None) on subplot i of the chart keyed `chart`. A click on
+    a dot, or (probe given) on empty space as item `probe`, calls on_click() with the click in
+    st.session_state[key]["click"]."""
+    data = {"chart": chart, "points": points, "label": label, "probes": probe is not None, "probe": probe}
+    _COMPONENT(key=key, data=data, on_click_change=on_click, height="content")
 
 
 def clicked(key: str, n_panels: int, n_items: int, probe: int) -> tuple[int, int, float, float] | None:

@@ -142,7 +142,8 @@ def static_map(view: View, key: str, ellipses: bool) -> None:
 
     def build():
         fig = latent_maps(map_panels(view, ellipses=ellipses, probes=True), view.colouring())
-        return fig.update_layout(clickmode="event")  # pick_layer picks; Plotly's selection would dim the rest
+        # pick_layer picks (Plotly's selection would dim the rest); a click over 6 px from a dot is empty space
+        return fig.update_layout(clickmode="event", hoverdistance=6)
 
     fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses), build)
     st.plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
@@ -163,7 +164,7 @@ def pick_layer(view: View, chart: str) -> None:
         if pick is not None:
             apply_pick(*pick)
 
-    pick_layer(key, chart, points, label, on_click)
+    pick_layer(key, chart, points, label, on_click, PROBE if view.latent_dim == 2 else None)
 
 
 def picked_codes(view: View) -> dict[str, np.ndarray]:
