@@ -46,6 +46,66 @@ def slider_latency(browser, url: str, path: str, n: int) -> list[float]:
     return times
 
 
+# Page coordinates of chosen test items in the first map's codes (moons: one "codes" trace per panel).
+ITEM_XY = """(items) => {
+    const gd = document.querySelector('.js-plotly-plot');
+    const full = gd._fullLayout, box = gd.querySelector('.main-svg').getBoundingClientRect();
+    const trace = gd._fullData.find(t => t.name === 'codes' && t.xaxis === 'x');
+    return items.map(i => [box.left + full.xaxis._offset + full.xaxis.l2p(trace.x[i]),
+                           box.top + full.yaxis._offset + full.yaxis.l2p(trace.y[i])]);
+}"""
+# The src of the image captioned prefix...: a new picture, even when its caption reads the same.
+IMAGE_SRC = """(prefix) => {
+    for (const cap of document.querySelectorAll('[data-testid="stImageCaption"]'))
+        if (cap.textContent.startsWith(prefix)) {
+            const img = cap.closest('[data-testid="stImageContainer"]')?.querySelector('img')
+                || cap.parentElement.querySelector('img');
+            return img ? img.getAttribute('src') : null;
+        }
+    return null;
+}"""
+PLOT_READY = "() => { const gd = document.querySelector('.js-plotly-plot'); return !!(gd && gd._fullData); }"
+SPREAD_ITEMS = """() => {
+    const trace = document.querySelector('.js-plotly-plot')._fullData.find(t => t.name === 'codes' && t.xaxis === 'x');
+    const order = [...trace.x.keys()].sort((a, b) => trace.x[a] - trace.x[b] || trace.y[a] - trace.y[b]);
+    return [0.02, 0.98, 0.25, 0.75, 0.1, 0.9, 0.4, 0.6].map(q => order[Math.floor(q * (order.length - 1))]);
+}"""
+
+
+def map_click_latency(browser, url: str, n: int) -> dict:
+    """Seconds from a click on a dot of the latent map to the new AE reconstruction image, n times,
+    and the websocket bytes the server sent for each click (frames until the image changed, then 0.3 s)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    received: list[tuple[float, int]] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: received.append((time.perf_counter(), len(payload)))),
+    )
+    page.goto(f"{url}/?dataset=moons&pair=moons-sparse-2d")
+    wait_for_app(page, 120_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=120_000)
+    page.wait_for_function(f"() => ({CAPTION})('AE reconstruction') !== null", timeout=120_000)
+    page.wait_for_function(PLOT_READY, timeout=120_000)
+    page.wait_for_timeout(1000)  # plotly attaches its event handlers after drawing
+    items = page.evaluate(SPREAD_ITEMS)
+    times, sent = [], []
+    for i in range(n + 2):
+        before = page.evaluate(IMAGE_SRC, "AE reconstruction")
+        x, y = page.evaluate(ITEM_XY, [items[i % len(items)]])[0]
+        t0 = time.perf_counter()
+        page.mouse.click(x, y)
+        changed = f"(b) => {{ const c = ({IMAGE_SRC})('AE reconstruction'); return c && c !== b; }}"
+        page.wait_for_function(changed, arg=before, timeout=30_000)
+        t1 = time.perf_counter()
+        page.wait_for_timeout(300)
+        if i >= 2:  # the first two warm the caches
+            times.append(t1 - t0)
+            sent.append(sum(size for t, size in received if t >= t0))
+        page.wait_for_timeout(200)
+    page.close()
+    return {"map_click": times, "map_click_bytes": sent}
+
+
 def slider_paths(quick: bool) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -63,6 +123,7 @@ def slider_paths(quick: bool) -> dict:
             out["slider_floor"] = slider_latency(browser, floor, "", n)
             out["slider_fragment"] = slider_latency(browser, fragment, decoder, n)
             out["slider_full_rerun"] = slider_latency(browser, full, decoder.replace("decoder", "", 1), n)
+            out.update(map_click_latency(browser, fragment, n))
         browser.close()
     return out
 
@@ -104,20 +165,32 @@ def drag_frames(quick: bool) -> dict:
     }
 
 
+def time_to_plot(browser, script: Path, path: str = "") -> float:
+    """Seconds from `streamlit run script` (a fresh process) to a drawn Plotly chart in Chromium."""
+    t0 = time.perf_counter()
+    with streamlit_server(script, timeout=180) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1200})
+        page.goto(f"{url}/{path}")
+        page.locator(".js-plotly-plot").first.wait_for(timeout=180_000)
+        seconds = time.perf_counter() - t0
+        page.close()
+    return seconds
+
+
 def startup(quick: bool) -> dict:
-    """`streamlit run app.py` to a drawn latent map, fresh process, bundled defaults."""
+    """`streamlit run app.py` to a drawn latent map (bundled defaults), and the floor beside it: a
+    fresh process of bench/floor_startup.py (imports torch and plotly, draws one chart). In turns,
+    so load on the machine hits both alike; the median of the turns."""
     from playwright.sync_api import sync_playwright
 
+    app, floor = [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        t0 = time.perf_counter()
-        with streamlit_server() as url:
-            page = browser.new_page(viewport={"width": 1400, "height": 1200})
-            page.goto(url)
-            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-            seconds = time.perf_counter() - t0
+        for _ in range(1 if quick else 3):
+            floor.append(time_to_plot(browser, ROOT / "bench" / "floor_startup.py"))
+            app.append(time_to_plot(browser, ROOT / "app.py"))
         browser.close()
-    return {"startup_s": seconds}
+    return {"startup_s": float(np.median(app)), "startup_floor_s": float(np.median(floor)), "startup_runs": app}
 
 
 def memory_60k(quick: bool) -> dict:

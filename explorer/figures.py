@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
 CLASS_COLOURS = qualitative.D3 + qualitative.Set3
 PHASE_SCALE = "mrybm"  # cyclic, like the phase it shows
-PROBE = -1  # customdata item index of the invisible probe markers
+PROBE = -1  # item index of a pick in empty space
 # WebGL traces only for large sets: without a GPU (headless, many laptops' browsers in software GL)
 # each WebGL redraw stalled the page for 0.3-1 s after a slider move (bench/); SVG redraws in ms.
 WEBGL_ABOVE = 5000
@@ -56,24 +56,18 @@ def ellipse_lines(centres: np.ndarray, radii: np.ndarray, segments: int = 24) ->
     return np.hstack([xs, gap]).ravel(), np.hstack([ys, gap]).ravel()
 
 
-def probe_points(lo: np.ndarray, hi: np.ndarray, n: int = 40) -> np.ndarray:
-    xs, ys = np.meshgrid(np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n))
-    return np.stack([xs.ravel(), ys.ravel()], axis=1)
-
-
 def _probe_trace(panel: MapPanel, p_idx: int):
-    """Invisible markers over the probe box: a click there picks empty space (item PROBE)."""
-    grid = probe_points(*panel.probe_box)
-    return scatter(
-        len(grid) + len(panel.points),
-        x=grid[:, 0],
-        y=grid[:, 1],
+    """Two invisible corners that keep the probe box (empty space around the codes) on the map; a click
+    there is turned into a location by the page's pick layer (explorer/ui/map_pick.js), not by markers."""
+    lo, hi = panel.probe_box
+    return go.Scatter(
+        x=[lo[0], hi[0]],
+        y=[lo[1], hi[1]],
         mode="markers",
         name="empty space",
-        marker=dict(size=9, opacity=0.0),
+        marker=dict(size=1, opacity=0.0),
         showlegend=False,
-        customdata=np.column_stack([np.full(len(grid), p_idx), np.full(len(grid), PROBE)]),
-        hovertemplate="decode here (%{x:.2f}, %{y:.2f})<extra></extra>",
+        hoverinfo="skip",
     )
 
 
@@ -165,7 +159,7 @@ def _marker_trace(panel: MapPanel, first: bool):
 
 
 def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipses: int) -> list:
-    """A panel's traces, bottom to top: probe grid, codes, ellipses, path, current point."""
+    """A panel's traces, bottom to top: empty-space corners, codes, ellipses, path, current point."""
     first = p_idx == 0
     traces = [_probe_trace(panel, p_idx)] if panel.probe_box is not None else []
     if colouring.kind == "label":
@@ -184,8 +178,8 @@ def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipse
 def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460, max_ellipses: int = 60) -> go.Figure:
     """Side-by-side latent maps with one shared legend / colour bar.
 
-    Every pickable marker carries customdata [panel, item] (item = PROBE for empty space),
-    so a selection event says which map and which test item was picked.
+    Every code's marker carries customdata [panel, item], so a click or selection says which map and
+    which test item was picked.
     """
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.12)
     for p_idx, panel in enumerate(panels):

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import norm
 
 from training.metrics import fit_gaussian, gaussian_codes
 from training.models import Autoencoder
@@ -93,7 +92,11 @@ def most_active_dims(codes: Codes, k: int = MAX_SLIDERS) -> np.ndarray:
 def traversal_values(codes: Codes, dim: int, n: int, variational: bool) -> np.ndarray:
     """n values along one dimension: Gaussian inverse CDF for a VAE, the codes' quantiles for an AE."""
     q = np.linspace(0.05, 0.95, n)
-    return norm.ppf(q) if variational else np.quantile(codes.mean[:, dim], q)
+    if variational:
+        from scipy.stats import norm  # seconds to import: not on the first page
+
+        return norm.ppf(q)
+    return np.quantile(codes.mean[:, dim], q)
 
 
 def traversal_grid(base: np.ndarray, dims: tuple[int, int], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
@@ -187,6 +190,8 @@ def manifold_grid(n: int, fitted: tuple[np.ndarray, np.ndarray] | None = None) -
     fitted None: the VAE's prior N(0, I). fitted (mean, cov): an AE's stand-in prior, a Gaussian
     fitted to its training codes; each axis runs over that Gaussian's marginal quantiles.
     """
+    from scipy.stats import norm  # seconds to import: only where it is used
+
     u = (np.arange(n) + 0.5) / n  # midpoints: evenly spaced, never 0 or 1 (Phi^-1 would be infinite)
     q = norm.ppf(u)  # (n,)
     if fitted is None:

@@ -7,16 +7,19 @@ slider's point) goes through transform(), so it lands where the codes are.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
+
+if TYPE_CHECKING:  # sklearn takes seconds to import: only a projection or a neighbour search loads it
+    from sklearn.neighbors import NearestNeighbors
 
 
 class Projection:
     """fit(codes) stores the embedding; transform(z) maps new codes (fitted ones exactly)."""
 
     name = "projection"
+    exact = False  # True: transform places fitted codes exactly already (no neighbour index needed)
 
     def __init__(self, **params: Any):
         self.params = params
@@ -36,7 +39,10 @@ class Projection:
         else:
             self.embedding = np.asarray(self._transform(self.codes), dtype=np.float32)
             self.embedding[take] = self.fit_embedding
-        self._index = NearestNeighbors(n_neighbors=1).fit(self.codes)
+        if not self.exact:
+            from sklearn.neighbors import NearestNeighbors
+
+            self._index = NearestNeighbors(n_neighbors=1).fit(self.codes)
         return self
 
     def transform(self, z: np.ndarray) -> np.ndarray:
@@ -44,6 +50,8 @@ class Projection:
             raise RuntimeError("fit the projection before transforming")
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         out = np.asarray(self._transform(z), dtype=np.float32)
+        if self.exact:
+            return out
         # A fitted code maps to its own embedding, whatever the method's out-of-sample rule.
         dist, idx = self._index.kneighbors(z)
         seen = dist[:, 0] == 0
@@ -59,6 +67,7 @@ class Projection:
 
 class Identity(Projection):
     name = "identity"
+    exact = True
 
     def _fit(self, codes):
         if codes.shape[1] not in (1, 2):
@@ -85,6 +94,8 @@ class PCA(Projection):
 
 def neighbour_transform(projection: Projection, z: np.ndarray, k: int = 5) -> np.ndarray:
     """New codes go where their nearest fitted codes went (inverse-distance weighted, k = 5)."""
+    from sklearn.neighbors import NearestNeighbors
+
     k = min(k, len(projection.fit_codes))
     dist, idx = NearestNeighbors(n_neighbors=k).fit(projection.fit_codes).kneighbors(z)
     w = 1.0 / (dist + 1e-9)
@@ -105,6 +116,7 @@ class UMAP(Projection):
         import warnings
 
         import umap  # numba compiles on first use: imported only when asked for
+        from sklearn.neighbors import NearestNeighbors
 
         k = min(int(self.params.get("n_neighbors", 15)), len(codes) - 1)
         dist, idx = NearestNeighbors(n_neighbors=k).fit(codes).kneighbors(codes)

@@ -38,6 +38,42 @@ def test_clicking_empty_space_on_a_2d_map_decodes_that_location(browser, app_url
     page.close()
 
 
+def test_clicking_a_dot_shows_it_and_leaves_the_map_chart_alone(browser, app_url):
+    from bench.browser import CAPTION, ITEM_XY, PLOT_READY, SPREAD_ITEMS
+
+    page = open_drawn(browser, f"{app_url}/?dataset=moons&pair=moons-sparse-2d", 1400, 1200)
+    page.wait_for_function(PLOT_READY, timeout=120_000)
+    page.wait_for_function("() => document.querySelectorAll('svg.le-pick path').length === 2", timeout=30_000)
+    before = page.locator("h3").filter(has_text="Test item").inner_text()
+    # A mark on the chart's node and a count of Plotly redraws: a re-sent figure would replace or redraw it.
+    page.evaluate(
+        "() => { const gd = document.querySelector('.js-plotly-plot'); gd.dataset.mark = 'kept';"
+        " window.__redraws = 0; gd.on('plotly_afterplot', () => window.__redraws++); }"
+    )
+    x, y = page.evaluate(ITEM_XY, [page.evaluate(SPREAD_ITEMS)[1]])[0]
+    page.mouse.click(x, y)
+    new_heading = (
+        "(b) => [...document.querySelectorAll('h3')]"
+        ".some(h => h.innerText.startsWith('Test item ') && h.innerText !== b)"
+    )
+    page.wait_for_function(new_heading, arg=before, timeout=30_000)
+    page.wait_for_function("() => /[?&]pick=\\d+/.test(location.search)", timeout=10_000)
+    item = int(page.url.split("pick=")[1].split("&")[0])
+    heading = page.locator("h3").filter(has_text=f"Test item {item}:")
+    assert heading.count() == 1
+    assert all(page.evaluate(CAPTION, f"{m} reconstruction (MSE") for m in ("AE", "VAE"))
+    page.wait_for_timeout(500)
+    kept = page.evaluate(
+        "() => [document.querySelector('.js-plotly-plot').dataset.mark, window.__redraws,"
+        " document.querySelector('svg.le-pick').dataset.pick, document.querySelectorAll('svg.le-pick path').length]"
+    )
+    assert kept == ["kept", 0, f"test item {item}", 2]  # same node, not redrawn; the star moved to the pick
+    page.reload()  # the URL restores the pick, and the star is drawn at it
+    heading.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => document.querySelector('svg.le-pick')?.dataset.pick === 'test item {item}'")
+    page.close()
+
+
 # --- drag to decode ----------------------------------------------------------------------------
 
 

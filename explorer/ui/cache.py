@@ -34,6 +34,13 @@ def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Co
     return latents.encode(model_set(path, stamp)[kind].model, data.x)
 
 
+@st.cache_resource(max_entries=16, show_spinner=False)
+def latent_map_figure(path: str, stamp: float, options: tuple, _build):
+    """The latent map page's figure, by pair and options (projection, ellipses): it holds no pick, so
+    every rerun sends Streamlit the same figure and the browser keeps the one it drew."""
+    return _build()
+
+
 @st.cache_resource(max_entries=32, show_spinner="Fitting the projection…")
 def projection(path: str, stamp: float, kind: str, method: str, params: tuple) -> Projection:
     model_codes = codes(path, stamp, kind)

@@ -73,10 +73,13 @@ def on_map_select(chart_key: str, on_pick=None) -> None:
     if parsed is None:
         return
     panel, item = parsed
-    if on_pick is not None:
-        on_pick(panel, item, float(point["x"]), float(point["y"]))
-    elif item == PROBE:
-        st.session_state["at"] = f"{float(point['x']):.4g},{float(point['y']):.4g}"
+    (on_pick or apply_pick)(panel, item, float(point["x"]), float(point["y"]))
+
+
+def apply_pick(panel: int, item: int, x: float, y: float) -> None:
+    """A pick on a latent map: a code picks its test item; empty space (2-D) picks that location."""
+    if item == PROBE:
+        st.session_state["at"] = f"{x:.4g},{y:.4g}"
         st.session_state["at_kind"] = KINDS[panel] if 0 <= panel < len(KINDS) else "vae"
     else:
         st.session_state["pick"] = item
@@ -130,6 +133,38 @@ def latent_map_chart(view: View, key: str, selectable: bool = True, on_pick=None
         selection_mode="points",
         config=config,
     )
+
+
+def static_map(view: View, key: str, ellipses: bool) -> None:
+    """The latent map page's two maps, built once per pair, projection and options. The figure never
+    holds the pick (pick_layer draws it), so a pick neither re-sends nor redraws it."""
+    from explorer.ui.context import projection_choice
+
+    def build():
+        fig = latent_maps(map_panels(view, ellipses=ellipses, probes=True), view.colouring())
+        # pick_layer picks (Plotly's selection would dim the rest); a click over 6 px from a dot is empty space
+        return fig.update_layout(clickmode="event", hoverdistance=6)
+
+    fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses), build)
+    st.plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
+
+
+def pick_layer(view: View, chart: str) -> None:
+    """Over static_map's chart: reports a click as a pick (apply_pick) and draws the picked point."""
+    from explorer.ui.map_pick import clicked, pick_layer
+
+    key = f"{chart}_pick"
+    marks = picked_codes(view)
+    points = [view.projection(kind).transform(marks[kind][None])[0].tolist() for kind in KINDS]
+    probe = probe_code()
+    label = f"test item {pick_index(view)}" if probe is None else f"empty space at {latents.format_code(probe[1])}"
+
+    def on_click() -> None:
+        pick = clicked(key, len(KINDS), len(view.dataset.test), PROBE)
+        if pick is not None:
+            apply_pick(*pick)
+
+    pick_layer(key, chart, points, label, on_click, PROBE if view.latent_dim == 2 else None)
 
 
 def picked_codes(view: View) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, apply_projection, current_view, describe_projection, projection_choice
 from explorer.ui.text import plain
-from explorer.ui.widgets import clear_probe, latent_map_chart, pick_index, picked_codes, probe_code, show_image
+from explorer.ui.widgets import clear_probe, pick_index, pick_layer, probe_code, show_image, static_map
 
 view = current_view()
 st.title("Latent map")
@@ -16,7 +16,7 @@ st.caption(
     + ("; click empty space to decode that location." if view.latent_dim == 2 else ".")
 )
 
-controls = st.columns([1, 1, 2])
+controls = st.columns([1, 2])
 urlstate.seed("ellipses", view.latent_dim == 2)
 ellipses = controls[0].toggle(
     "VAE codes as Gaussians (±1σ)",
@@ -24,14 +24,10 @@ ellipses = controls[0].toggle(
     disabled=view.latent_dim != 2,
     help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
 )
-urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)
-controls[1].number_input(
-    "Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
-)
 
 if view.latent_dim > 2:
     method, params = projection_choice()
-    with controls[2].form("projection_form", border=True):
+    with controls[1].form("projection_form", border=True):
         st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {describe_projection(method, params)})")
         limits = ", ".join(f"{PROJECTIONS[m].label} fits at most {n:,}" for m, n in MAX_FIT_POINTS.items())
         st.caption(f"Limits on this server: {limits} codes; the others are placed by its transform.")
@@ -49,33 +45,51 @@ if view.latent_dim > 2:
             st.rerun()
 
 try:
-    latent_map_chart(view, "map_chart", ellipses=ellipses, probes=True, markers=picked_codes(view))
+    static_map(view, "map_chart", ellipses)
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
     st.error(f"Could not draw the map: {plain(exc)}. Try PCA or other parameters.")
     st.stop()
 
-index = pick_index(view)
-probe = probe_code()
-x = view.dataset.test.x[index].numpy()
-if probe is not None and view.latent_dim == 2:
-    panel, z = probe
-    kind = KINDS[panel]
-    st.subheader(f"Empty space in the {LABELS[kind]}'s map at ({z[0]:.2f}, {z[1]:.2f})")
-    cols = st.columns(4)
-    with cols[0]:
-        show_image(latents.decode(view.model(kind), z[None])[0], f"{LABELS[kind]} decodes this location")
-else:
-    st.subheader(f"Test item {index}: {plain(view.describe_item(index))}")
-    cols = st.columns(4)
-    with cols[0]:
-        show_image(x, "original")
-    for col, kind in zip(cols[1:], KINDS):
-        code = view.codes[kind].mean[index]
-        recon = latents.decode(view.model(kind), code[None])[0]
-        mse = float(((recon - x) ** 2).mean())
-        with col:
-            show_image(recon, f"{LABELS[kind]} reconstruction (MSE {mse:.4f})")
-    with cols[3]:
-        for kind in KINDS:
-            st.markdown(f"**{LABELS[kind]} code**: ({latents.format_code(view.codes[kind].mean[index])})")
-        st.markdown(f"**VAE std**: ({latents.format_code(view.codes['vae'].std[index])})")
+
+@st.fragment
+def picked(view) -> None:
+    """The pick (drawn over the map) and the picked item: a click on the map or a typed item reruns
+    only this; the map's chart is left alone."""
+    urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)
+    pick_layer(view, "map_chart")
+    st.columns([1, 3])[0].number_input(
+        "Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
+    )
+    show_pick(view)
+    urlstate.publish()  # a fragment rerun: the URL follows the pick
+
+
+def show_pick(view) -> None:
+    index = pick_index(view)
+    probe = probe_code()
+    x = view.dataset.test.x[index].numpy()
+    if probe is not None and view.latent_dim == 2:
+        panel, z = probe
+        kind = KINDS[panel]
+        st.subheader(f"Empty space in the {LABELS[kind]}'s map at ({z[0]:.2f}, {z[1]:.2f})")
+        cols = st.columns(4)
+        with cols[0]:
+            show_image(latents.decode(view.model(kind), z[None])[0], f"{LABELS[kind]} decodes this location")
+    else:
+        st.subheader(f"Test item {index}: {plain(view.describe_item(index))}")
+        cols = st.columns(4)
+        with cols[0]:
+            show_image(x, "original")
+        for col, kind in zip(cols[1:], KINDS):
+            code = view.codes[kind].mean[index]
+            recon = latents.decode(view.model(kind), code[None])[0]
+            mse = float(((recon - x) ** 2).mean())
+            with col:
+                show_image(recon, f"{LABELS[kind]} reconstruction (MSE {mse:.4f})")
+        with cols[3]:
+            for kind in KINDS:
+                st.markdown(f"**{LABELS[kind]} code**: ({latents.format_code(view.codes[kind].mean[index])})")
+            st.markdown(f"**VAE std**: ({latents.format_code(view.codes['vae'].std[index])})")
+
+
+picked(view)
