@@ -1,13 +1,10 @@
 """Conditional VAE: draw a chosen class; fill in a missing half, sharp and varied, beside the
 regression that paints the blurry average."""
 
-import numpy as np
 import streamlit as st
 
-from explorer import analyses, images, latents
 from explorer.ui import urlstate
-from explorer.ui.widgets import open_set, show_image, show_strip
-from training.conditions import MASKS
+from explorer.ui.conditional_tabs import choose_set, draw_class, fill_half
 from training.store import find_sets
 
 st.title("Conditional VAE")
@@ -30,83 +27,18 @@ if not choices:
 TABS = ["Draw a chosen class", "Fill in a missing half"]
 urlstate.seed("cond_tab", TABS[0], options=TABS)
 tab_class, tab_fill = st.tabs(TABS, key="cond_tab", on_change="rerun")
-with tab_class:  # --- draw a chosen class --------------------------------------------------------
-    if not label_sets:
-        st.info("No label-conditioned CVAE: train one with `--model cvae --condition label`.")
-    else:
-        urlstate.seed("cond_label_set", label_sets[0], options=label_sets)
-        set_id = st.selectbox("Model", label_sets, key="cond_label_set")
-        cvae, regression, data = open_set(choices[set_id])
-        model, n_classes = cvae.model, cvae.model.config.n_classes
-        names = data.class_names or [str(i) for i in range(n_classes)]
-        cols = st.columns([1, 1, 2])
-        urlstate.seed("cond_class", 0, options=list(range(len(names))))
-        label = cols[0].selectbox("Class", list(range(len(names))), format_func=names.__getitem__, key="cond_class")
-        urlstate.seed("cond_seed", 0, 0, 10_000)
-        seed = cols[1].number_input("Seed", 0, 10_000, key="cond_seed")
-        samples, mean_image = analyses.class_samples(model, regression.model, label, seed)
-        left, right = st.columns([3, 1])
-        picture = images.upscale(images.grid(samples, 8), images.display_scale(samples.shape[-1], 40))
-        left.image(
-            picture, caption=f"{len(samples)} CVAE samples of class {names[label]}, z ~ N(0, I)", width=picture.shape[1]
-        )
-        with right:
-            show_image(mean_image, f"regression: class {names[label]}, the one image it can draw", target=120)
-
-        st.markdown(
-            "**Style sliders**: move z with the class fixed; the row below decodes the same z under every class."
-        )
-        slider_cols = st.columns(min(model.latent_dim, 4))
-        code = np.zeros(model.latent_dim, dtype=np.float32)
-        for d in range(min(model.latent_dim, latents.MAX_SLIDERS)):
-            urlstate.seed(f"cz{d}", 0.0, -3.0, 3.0)
-            code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", -3.0, 3.0, step=0.05, key=f"cz{d}")
-        chosen, every = analyses.under_every_class(model, code, label)
-        c1, c2 = st.columns([1, 3])
-        with c1:
-            show_image(chosen, f"class {names[label]} at this z", target=140)
-        with c2:
-            show_strip(every, [names[i] for i in range(n_classes)], target=48)
-        m = cvae.metrics.get("labels")
-        if m:
-            eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
-            st.caption(f"{analyses.label_summary(m)} ({eval_cmd}).", help=analyses.METRIC_HELP["variance"])
-
-with tab_fill:  # --- fill in a missing half --------------------------------------------------------
-    if not half_sets:
-        st.info("No half-image CVAE: train one with `--model cvae --condition half`.")
-    else:
-        urlstate.seed("cond_half_set", half_sets[0], options=half_sets)
-        set_id = st.selectbox("Model", half_sets, key="cond_half_set")
-        cvae, regression, data = open_set(choices[set_id])
-        test = data.test
-        cols = st.columns(4)
-        for key, default, hi in (("cond_item", 0, len(test) - 1), ("cond_n", 8, 16), ("cond_fill_seed", 0, 10_000)):
-            urlstate.seed(key, default, 0 if key != "cond_n" else 2, hi)
-        urlstate.seed("cond_mask", MASKS[0], options=list(MASKS))
-        item = cols[0].number_input("Test image", 0, len(test) - 1, key="cond_item")
-        mask_kind = cols[1].radio("Visible half", MASKS, horizontal=True, key="cond_mask")
-        n = cols[2].slider("CVAE completions", 2, 16, key="cond_n")
-        seed = cols[3].number_input("Seed", 0, 10_000, key="cond_fill_seed")
-        x = test.x[item : item + 1]
-        done = analyses.complete_half(cvae.model, regression.model, x, mask_kind, n, seed)
-        reg = f"regression: MSE {done.regression_mse:.4f}, sharpness {done.regression_sharpness:.3f}"
-        shown = ((x[0].numpy(), "the truth"), (done.given, f"given: the {mask_kind} half"), (done.regression, reg))
-        for col, (image, caption) in zip(st.columns(4), shown):
-            with col:
-                show_image(image, caption, target=96)
-        told = analyses.metric_help("mse", "diversity", "sharpness")
-        st.markdown(f"**{n} CVAE completions**, z ~ N(0, I), best first (MSE to the truth on the missing half):")
-        show_strip(done.completions, [f"{d:.4f}" for d in done.mse], target=72)
-        st.caption(
-            f"This image: regression {done.regression_mse:.4f}; CVAE best {done.mse.min():.4f}, mean "
-            f"{done.mse.mean():.4f}; completions differ by {done.diversity:.4f} on average; sharpness regression "
-            f"{done.regression_sharpness:.3f}, CVAE {done.sharpness.mean():.3f}.",
-            help=told,
-        )
-        m = cvae.metrics.get("completion")
-        if m:
-            halves = len(m.get("per_mask") or MASKS)
-            eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
-            st.markdown(f"**Measured on {m['n_images']} test images × {halves} halves** ({eval_cmd})", help=told)
-            st.dataframe(analyses.completion_table(m), hide_index=True)
+with tab_class:
+    chosen = choose_set(
+        choices,
+        label_sets,
+        "cond_label_set",
+        "No label-conditioned CVAE: train one with `--model cvae --condition label`.",
+    )
+    if chosen:
+        draw_class(*chosen)
+with tab_fill:
+    chosen = choose_set(
+        choices, half_sets, "cond_half_set", "No half-image CVAE: train one with `--model cvae --condition half`."
+    )
+    if chosen:
+        fill_half(*chosen)
