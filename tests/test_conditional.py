@@ -139,6 +139,7 @@ def test_label_condition_needs_labels():
         fit(config, progress_bar=False)
 
 
+@pytest.mark.slow  # 10 s of AppTest; runs in make test
 def test_conditional_page_draws_classes_and_fills_halves():
     at = open_app(PAGE)
     assert at.title[0].value == "Conditional VAE"

@@ -71,6 +71,7 @@ def numbers(pair_dir):
     return headline, recon, hole, kl, sample
 
 
+@pytest.mark.slow
 def test_numbers_change_with_the_pair(tiny_pair_dir):
     bundled, _, _, k1, s1 = numbers(ROOT / "checkpoints" / "moons-sparse-2d")
     tiny = numbers(tiny_pair_dir)[0]
@@ -108,6 +109,7 @@ def full_page_link(at, lang: str) -> tuple[str, dict[str, str]] | None:
     return script, {k: v[0] for k, v in parse_qs(links[0].query_string).items()}
 
 
+@pytest.mark.slow  # 7-17 s of AppTest a language; runs in make test
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_every_step_renders_and_its_full_page_opens_with_the_same_state(app, lang):
     at = app("explorer/ui/pages/tour.py", lang=lang, pair=TINY_MOONS, dataset="moons")
