@@ -223,6 +223,8 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
 
 def summary_line(kind: str, metrics: dict) -> str:
+    from .metrics import elbo_text, nll_text
+
     if "recon_bce" not in metrics:  # conditional models
         parts = [
             f"{kind.upper():>10}",
@@ -239,24 +241,11 @@ def summary_line(kind: str, metrics: dict) -> str:
         return "  ".join(parts)
     parts = [f"{kind.upper():>3}", f"recon BCE {metrics['recon_bce']:.2f}", f"MSE {metrics['recon_mse']:.4f}"]
     if "elbo" in metrics:
-        parts += [f"ELBO {elbo_cell(metrics)}", f"NLL {nll_cell(metrics)}", f"KL {metrics['kl']:.2f}"]
+        parts += [f"ELBO {elbo_text(metrics)}", f"NLL {nll_text(metrics)}", f"KL {metrics['kl']:.2f}"]
     if "bernoulli_floor" in metrics:
         parts.append(f"Bernoulli floor {metrics['bernoulli_floor']:.2f}")
     parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
     return "  ".join(parts)
-
-
-def elbo_cell(m: dict) -> str:
-    from .metrics import elbo_text
-
-    return elbo_text(m)
-
-
-def nll_cell(m: dict) -> str:
-    """-log p(x): exact (2-D latents), else the IWAE bound with its ESS; on how many images."""
-    from .metrics import nll_text
-
-    return nll_text(m)
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -442,6 +431,7 @@ def remeasure_defaults(out: Path, names: list[str], started: float) -> int:
 def write_defaults_table(out: Path) -> None:
     """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
     from .checkpoint import read_sidecar
+    from .metrics import elbo_text, nll_text
     from .store import sets_below
 
     rows = [
@@ -457,7 +447,7 @@ def write_defaults_table(out: Path) -> None:
             vae = "elbo" in m
             rows.append(
                 f"| {directory.name} | {kind.upper()} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
-                + (f"{elbo_cell(m)} | {nll_cell(m)} | " if vae else "- | - | ")
+                + (f"{elbo_text(m)} | {nll_text(m)} | " if vae else "- | - | ")
                 + (f"{m['bernoulli_floor']:.2f} | " if "bernoulli_floor" in m else "- | ")
                 + (f"{m['kl']:.2f} | " if vae else "- | ")
                 + f"{m['active_units']}/{m['latent_dim']} | "

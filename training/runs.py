@@ -80,8 +80,7 @@ def train_and_save(
             last = result.history[-1]
             metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
         else:
-            metrics[kind] = evaluate_model(result.model, dataset.test.x, iwae_k, budget)
-            metrics[kind].update(sample_validity(result.model, dataset, bank))
+            metrics[kind] = test_metrics(result.model, dataset, bank, budget, iwae_k)
         metrics[kind]["train_seconds"] = result.seconds
         metrics[kind]["samples_per_second"] = result.samples_per_second
     if conditional and set(results) == {"cvae", "regression"}:
@@ -193,13 +192,12 @@ def measure_set(models, dataset: Dataset, budget: Budget = FULL) -> dict[str, di
         shared = conditional_metrics(models["cvae"].model, models["regression"].model, dataset)
         return {kind: dict(shared) for kind in models.kinds}
     bank = bank_for(dataset)
-    return {
-        kind: {
-            **evaluate_model(models[kind].model, dataset.test.x, budget=budget),
-            **sample_validity(models[kind].model, dataset, bank),
-        }
-        for kind in models.kinds
-    }
+    return {kind: test_metrics(models[kind].model, dataset, bank, budget) for kind in models.kinds}
+
+
+def test_metrics(model, dataset: Dataset, bank, budget: Budget = FULL, iwae_k: int | None = None) -> dict:
+    """An AE's or VAE's test metrics: evaluate_model on the test split plus its prior samples' validity."""
+    return {**evaluate_model(model, dataset.test.x, iwae_k, budget), **sample_validity(model, dataset, bank)}
 
 
 def _differs(a, b, rel: float = 1e-6) -> bool:
