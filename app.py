@@ -5,7 +5,7 @@ import torch
 
 from explorer.i18n import tr
 from explorer.ui import settle_garbage, urlstate
-from explorer.ui.context import sidebar
+from explorer.ui.context import pair_metrics, sidebar
 from explorer.ui.routes import first_visit_hint, navigation, page_links
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
@@ -40,11 +40,14 @@ page = navigation(PAGES)  # links drawn below, once the page has set the view th
 urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
 urlstate.begin()  # the URL into Session State on a new session or Back/Forward
 links = st.sidebar.container()
+metrics = None
 try:
-    sidebar()
+    metrics = sidebar()
     first_visit_hint()
     page.run()
 finally:
     urlstate.publish()  # the view into the URL, whichever way the page ended (st.stop, st.rerun)
     page_links(links, PAGES)
+    if metrics is not None:  # after the page: the first map is drawn before the table's imports
+        pair_metrics(metrics)
 settle_garbage()  # after the page: what it cached is frozen with the rest

@@ -294,7 +294,7 @@ def test_a_batch_over_the_activation_budget_is_refused():
         limits.check_model(config, batch_size=65_536)
 
 
-def test_the_model_cost_counts_parameters_exactly():
+def test_the_model_budget_counts_parameters_and_activations_exactly():
     from training.config import ModelConfig
     from training.models import build_model
 
@@ -304,8 +304,10 @@ def test_the_model_cost_counts_parameters_exactly():
         ModelConfig(kind="cvae", condition="half", in_shape=(1, 8, 8)),
         ModelConfig(kind="regression", condition="label", n_classes=10, in_shape=(1, 8, 8)),
     ]:
-        params, _ = limits.model_cost(config)
-        assert params == sum(p.numel() for p in build_model(config).parameters())
+        assert limits.model_parameters(config) == sum(p.numel() for p in build_model(config).parameters())
+    # VAE 256 -> 32 -> 16 -> 2 (+ logvar 2) -> 16 -> 32 -> 256: input, flatten, each Linear and ReLU, heads, unflatten
+    by_hand = 256 + 256 + 2 * 32 + 2 * 16 + 2 + 2 + 2 * 16 + 2 * 32 + 256 + 256
+    assert limits.activations_per_example(ModelConfig(in_shape=(1, 16, 16), hidden=(32, 16))) == by_hand
 
 
 def test_moons_render_the_same_in_chunks():

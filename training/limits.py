@@ -204,8 +204,19 @@ def read_npz(source: str | Path | IO[bytes], name: str, max_images: int | None =
 # --- models ----------------------------------------------------------------------------------------
 
 
-def model_cost(config) -> tuple[int, int]:
-    """(parameters, activation values per example) of the model a ModelConfig builds.
+def model_parameters(config) -> int:
+    """Parameters of the model a ModelConfig builds: built on the meta device (exact, no memory taken,
+    a few ms; no forward pass, which on meta would import torch._dynamo: seconds on a cold start)."""
+    import torch
+
+    from .models import MODELS
+
+    with torch.device("meta"):
+        return sum(p.numel() for p in MODELS[config.kind](config).parameters())
+
+
+def activations_per_example(config) -> int:
+    """Values the forward pass of one example produces (input and every leaf module's output).
 
     Built and run on the meta device: exact sizes, no memory taken.
     """
@@ -230,7 +241,7 @@ def model_cost(config) -> tuple[int, int]:
         finally:
             for h in hooks:
                 h.remove()
-    return sum(p.numel() for p in model.parameters()), sum(values)
+    return sum(values)
 
 
 def check_model(config, batch_size: int | None = None) -> None:
@@ -239,13 +250,14 @@ def check_model(config, batch_size: int | None = None) -> None:
         return  # the class count comes from the data; checked again once it is filled in
     if len(config.hidden) > MAX_LAYERS:
         raise BudgetError(f"at most {MAX_LAYERS} hidden layers on this server; got {len(config.hidden)}")
-    params, per_example = model_cost(config)
+    params = model_parameters(config)
     if params > MAX_PARAMETERS:
         raise BudgetError(
             f"this model has {params / 1e6:,.1f} M parameters; this server allows {MAX_PARAMETERS / 1e6:,.0f} M "
             "(use fewer or narrower hidden layers)"
         )
-    if batch_size is not None:
+    if batch_size is not None:  # only when training starts: the forward pass counts the activations
+        per_example = activations_per_example(config)
         # forward values kept for backward, their gradients, and the loss's copy of the output: ~3x
         need = 3 * 4 * per_example * batch_size
         if need > MAX_ACTIVATION_BYTES:

@@ -57,6 +57,8 @@ def render(
 def _render(phase: np.ndarray, size: int, scale: np.ndarray, dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
     """(N,) factors -> (N, size, size) images; memory grows with N: render() calls it in chunks."""
     n = phase.shape[0]
+    if n > 1 and all((a == a[0]).all() for a in (scale, dx, dy)):
+        scale, dx, dy = scale[:1], dx[:1], dy[:1]  # one disc for all (no jitter): its geometry once, (1, S, S)
     # Sub-pixel sample positions in pixel units, centred on the image: (S,) with S = size * SUPERSAMPLE.
     s = (np.arange(size * SUPERSAMPLE) + 0.5) / SUPERSAMPLE - size / 2
     px = s[None, None, :] - dx[:, None, None]  # (N, 1, S)
@@ -67,10 +69,13 @@ def _render(phase: np.ndarray, size: int, scale: np.ndarray, dx: np.ndarray, dy:
     disc = np.clip(0.5 + (radius - rho), 0.0, 1.0)  # soft limb, one pixel wide
     depth = np.sqrt(np.clip(radius**2 - px**2 - py**2, 0.0, None))
     angle = 2 * np.pi * phase[:, None, None]
-    facing = px * np.sin(angle) - depth * np.cos(angle)  # > 0 where the sun shines
-    lit = np.clip(0.5 + facing, 0.0, 1.0)  # soft terminator, about one pixel wide
-
-    fine = disc * lit  # (N, S, S)
+    # facing = px sin(angle) - depth cos(angle), > 0 where the sun shines; then the soft terminator,
+    # about one pixel wide, clip(0.5 + facing, 0, 1), and fine = disc * lit: in place, one (N, S, S) array.
+    fine = depth * np.cos(angle)
+    np.subtract(px * np.sin(angle), fine, out=fine)
+    np.add(0.5, fine, out=fine)
+    np.clip(fine, 0.0, 1.0, out=fine)
+    np.multiply(disc, fine, out=fine)  # (N, S, S)
     return fine.reshape(n, size, SUPERSAMPLE, size, SUPERSAMPLE).mean(axis=(2, 4))
 
 

@@ -10,6 +10,7 @@ so a listing never shows half a set. Sidecars are read by checkpoint.read_sideca
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -107,16 +108,19 @@ class SetInfo:
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
 
 
-def set_stamp(path: str | Path, kinds: tuple[str, ...]) -> float:
-    return max((Path(path) / f"{kind}.json").stat().st_mtime for kind in kinds)
-
-
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
-    kinds = SET_KINDS[kind]
     try:
-        stamp = set_stamp(path, kinds)
+        stats = [(path / f"{member}.json").stat() for member in SET_KINDS[kind]]
     except OSError:  # removed while listing
         return None
+    # A sidecar is rewritten by a rename (new inode, new mtime): its version is checked once, not every rerun.
+    return _checked_info(set_id, path, kind, tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats))
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_info(set_id: str, path: Path, kind: SetKind, versions: tuple) -> SetInfo | None:
+    kinds = SET_KINDS[kind]
+    stamp = max(mtime_ns for _, mtime_ns, _ in versions) / 1e9
     try:
         for member in kinds:  # every member's sidecar passes the schema, or the set is not listed
             sidecar = read_sidecar(path / member)

@@ -145,8 +145,9 @@ def describe_training(pair: ModelSet) -> str:
     )
 
 
-def sidebar() -> None:
-    """Dataset and pair choosers plus the pair's key metrics; state lives in the URL."""
+def sidebar():
+    """Dataset and pair choosers; state lives in the URL. Returns the sidebar box that pair_metrics
+    fills once the page is drawn (its table imports pandas: not before the first map)."""
     choices = find_sets("pair")
     with st.sidebar:
         if not choices:
@@ -162,6 +163,13 @@ def sidebar() -> None:
         st.selectbox("Model pair", options, key="pair")
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
+        return st.container()
+
+
+def pair_metrics(box) -> None:
+    """The pair's key metrics into the sidebar box that sidebar() returned."""
+    view = current_view()
+    with box:
         rows = []
         for kind in KINDS:
             m = view.pair[kind].metrics

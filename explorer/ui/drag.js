@@ -93,7 +93,8 @@ function slerp(a, b, t) {
 }
 
 export default function (component) {
-  const { data, parentElement, setStateValue } = component;
+  const { parentElement, setStateValue } = component;
+  const data = JSON.parse(component.data); // one JSON text: explorer/ui/bridge.py
   const mount = parentElement.querySelector(".le-mount") || parentElement;
   registerDecoders(data);
   // Python sends a decoder's weights to the first component that needs it; another

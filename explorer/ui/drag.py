@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import webdecoder
+from explorer.ui.bridge import component_data
 from training.models import Autoencoder
 
 HERE = Path(__file__).parent
@@ -65,7 +66,7 @@ def drag_component(
         **payload,
     }
     callbacks = {f"on_{state_name}_change": on_release or (lambda: None)}
-    return _COMPONENT(key=key, data=_jsonable(data), **callbacks)
+    return _COMPONENT(key=key, data=component_data(data), **callbacks)
 
 
 def last_value(key: str, name: str):
@@ -94,15 +95,3 @@ def component_value(value: Any, length: int | None, lo, hi) -> np.ndarray | floa
     if not np.isfinite(z).all():
         return None
     return np.clip(z, lo, hi)
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.floating, np.integer)):
-        return value.item()
-    return value

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+from explorer.ui.bridge import component_data
+
 HOLD_MS = 10_000  # a key pressed before its button exists is kept this long, then dropped
 
 _JS = """
-export default function ({ data }) {
+export default function (component) {
+  const data = JSON.parse(component.data); // one JSON text: explorer/ui/bridge.py
   let pending = null, timer = null;
   const button = (key) => document.querySelector(`.st-key-${key} button`);
   const press = () => {
@@ -54,4 +57,4 @@ _COMPONENT = st.components.v2.component("latent_explorer_keys", html="<span></sp
 
 def arrow_keys(key: str, left: str, right: str) -> None:
     """← clicks the button keyed `left`, → the one keyed `right`."""
-    _COMPONENT(key=key, data={"keys": {"ArrowLeft": left, "ArrowRight": right}, "hold": HOLD_MS})
+    _COMPONENT(key=key, data=component_data({"keys": {"ArrowLeft": left, "ArrowRight": right}, "hold": HOLD_MS}))

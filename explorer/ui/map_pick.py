@@ -8,6 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
+from explorer.ui.bridge import component_data
+
 _COMPONENT = st.components.v2.component(
     "latent_explorer_map_pick",
     html='<div class="le-pick-mount"></div>',
@@ -20,7 +22,7 @@ def pick_layer(key: str, chart: str, points: list, label: str, on_click, probe: 
     a dot, or (probe given) on empty space as item `probe`, calls on_click() with the click in
     st.session_state[key]["click"]."""
     data = {"chart": chart, "points": points, "label": label, "probes": probe is not None, "probe": probe}
-    _COMPONENT(key=key, data=data, on_click_change=on_click, height="content")
+    _COMPONENT(key=key, data=component_data(data), on_click_change=on_click, height="content")
 
 
 def clicked(key: str, n_panels: int, n_items: int, probe: int) -> tuple[int, int, float, float] | None:
