@@ -18,6 +18,7 @@ from training.checkpoint import read_sidecar
 from training.conditions import half_condition, half_mask, label_condition
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import LatentExplorerError
+from training.inference import Q_TOL
 from training.losses import kl_to_standard_normal
 from training.metrics import (
     LABEL_SAMPLES,
@@ -61,7 +62,8 @@ METRIC_HELP = {
     "posterior.",
     "iwae": "Importance-weighted bound: between the ELBO and log p(x), higher is tighter. A low effective sample "
     "size means heavy-tailed weights.",
-    "approximation_gap": "log p(x) − ELBO(q*) in nats: what no diagonal Gaussian can fit; lower is better.",
+    "approximation_gap": "log p(x) − ELBO(q*) in nats: what no diagonal Gaussian can fit; lower is better. q* is "
+    f"the ascent from q run to convergence (Newton steps until the next would gain under {Q_TOL:g} nats).",
     "amortisation_gap": "ELBO(q*) − ELBO(q) in nats: what sharing one encoder across images costs; lower is better.",
     "beta": "Left: test reconstruction MSE, lower is better. Right: mean distance of prior samples to real data, "
     "lower is better. Larger β usually trades the first for the second.",

@@ -171,7 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="--exact: the N images spread evenly through the split (default; moons' split is sorted by phase), "
         "or its first N (as issue 15's independent check took them)",
     )
-    ev.add_argument("--q-steps", type=int, default=None, help="--exact: cap on q*'s ascent (default: to convergence)")
+    ev.add_argument(
+        "--q-steps",
+        type=int,
+        default=None,
+        help="--exact: cap on q*'s Newton steps (default 100; it stops sooner, once converged)",
+    )
 
     add_lab_parser(sub)
 
@@ -325,9 +330,9 @@ def check_exact_args(args: argparse.Namespace, model) -> None:
 
 
 def exact_summary(model, x, n: int, q_steps: int | None = None) -> dict:
-    from .inference import Q_STEPS_CONVERGED, Q_TOL, infer, spread
+    from .inference import Q_STEPS, Q_TOL, infer, spread
 
-    steps = Q_STEPS_CONVERGED if q_steps is None else q_steps
+    steps = Q_STEPS if q_steps is None else q_steps
     summary = infer(model.eval(), spread(x, min(n, len(x))), q_steps=steps, q_tol=Q_TOL).summary()
     return {**summary, "q_steps": steps}
 

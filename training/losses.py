@@ -12,19 +12,20 @@ class BernoulliNLL(torch.autograd.Function):
     """-log Bernoulli(x; sigmoid(l)) per pixel = max(l, 0) - x*l + log(1 + e^-|l|), written with the
     vectorised sigmoid and log. torch's binary_cross_entropy_with_logits goes through log_sigmoid,
     which took a quarter of a training step on this CPU (bench/, torch profiler); this is ~4x faster.
-    The gradient with respect to the logits is sigmoid(l) - x."""
+    The gradient with respect to the logits is sigmoid(l) - x, computed in backward from the saved
+    logits: so a forward without gradients (inference) skips it, and second derivatives are right
+    (q*'s Newton steps in inference.py need them)."""
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        p = torch.sigmoid(logits)
-        ctx.save_for_backward(p, x)
+        ctx.save_for_backward(logits, x)
         # log(1 + e^-|l|) = -log sigmoid(|l|); sigmoid(|l|) lies in [0.5, 1], where log is exact and fast
         return logits.clamp(min=0) - x * logits - torch.log(torch.sigmoid(logits.abs()))
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        p, x = ctx.saved_tensors
-        return grad * (p - x), None
+        logits, x = ctx.saved_tensors
+        return grad * (torch.sigmoid(logits) - x), None
 
 
 def bernoulli_nll(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

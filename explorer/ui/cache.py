@@ -98,7 +98,7 @@ def image_inference(path: str, stamp: float, index: int):
     return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring the gaps on 100 test images (about a minute)…")
+@st.cache_resource(max_entries=8, show_spinner="Measuring the gaps on 100 test images (up to half a minute)…")
 def split_gaps(path: str, stamp: float, n: int = 100):
     from explorer.inference import split_gaps as measure
 

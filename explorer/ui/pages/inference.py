@@ -60,8 +60,9 @@ st.plotly_chart(iwae_curve(r), key="iwae_curve")
 
 st.subheader("Where the gap comes from (Cremer, Li and Duvenaud 2018)")
 st.caption(
-    "q* is a Gaussian optimised for this image alone (gradient ascent on its ELBO from the encoder's q). "
-    "Approximation gap: no diagonal Gaussian does better. Amortisation gap: one encoder for all images."
+    "q* is a Gaussian optimised for this image alone: ascent on its ELBO from the encoder's q (Newton steps, "
+    "to convergence). Approximation gap: no diagonal Gaussian does better. Amortisation gap: one encoder for all "
+    "images."
 )
 cols = st.columns(3)
 cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}", help=H["elbo"])
