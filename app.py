@@ -13,11 +13,13 @@ torch.set_num_threads(1)
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/contrast:", layout="wide")
 
-# Material icons: Debian's Chromium has no emoji font.
+# Material icons: Debian's Chromium has no emoji font. The tour's language: the URL's, or on the run that
+# leaves the tour (Streamlit drops the tour's own parameters from it) the session's.
+LANG = st.query_params.get("lang") or st.session_state.get("lang") or "en"
 PAGES = [
     st.Page(
         "explorer/ui/pages/tour.py",
-        title=tr(st.query_params.get("lang", "en"), "page_title"),
+        title=tr(LANG, "page_title"),
         icon=":material/tour:",
         url_path="tour",
     ),
@@ -39,7 +41,7 @@ PAGES = [
 page = navigation(PAGES)  # links drawn below, once the page has set the view they carry
 urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
 urlstate.begin()  # the URL into Session State on a new session or Back/Forward
-links = st.sidebar.container()
+links = st.sidebar.container(key="page_links")
 metrics = None
 try:
     metrics = sidebar()

@@ -41,3 +41,29 @@ def test_arrow_keys_walk_every_step_and_browser_back_restores_the_last(browser, 
     shows_step(page, lang, STEPS)
     assert not errors, errors
     page.close()
+
+
+def test_a_chinese_reader_leaves_the_tour_for_a_full_page_and_comes_back_to_a_chinese_tour(browser, app_url):
+    """Step 1's "open this in the full page" link carries the language and its pick, in this tab and in a new
+    one; from the full page the sidebar's Tour link leads back to the tour in Chinese."""
+    from tests.helpers import open_drawn
+
+    zh = CATALOGUES["zh"]
+    page = open_drawn(browser, f"{app_url}/tour?lang=zh&step=1", 800, 1000)
+    link = page.locator("[data-testid=stMain] a").filter(has_text=zh["open_full"]).first
+    query = parse_qs(urlparse(link.get_attribute("href")).query)
+    assert query["lang"] == ["zh"] and "pick" in query, query
+    pick = query["pick"][0]
+    tab = open_drawn(browser, link.evaluate("a => a.href"), 800, 1000)  # opened in a new tab
+    tab.locator(".st-key-page_links a").filter(has_text=zh["page_title"]).first.wait_for()
+    assert parse_qs(urlparse(tab.url).query).get("lang") == ["zh"], tab.url
+    tab.close()
+    link.click()
+    page.locator("h3").filter(has_text=f"Test item {pick}:").wait_for()  # the link's pick, not the session's
+    page.wait_for_function("() => new URLSearchParams(location.search).get('lang') === 'zh'")
+    tour_link = page.locator(".st-key-page_links a").filter(has_text=zh["page_title"]).first
+    tour_link.wait_for()
+    tour_link.click()
+    page.locator("h1").filter(has_text=zh["page_title"]).wait_for()
+    assert parse_qs(urlparse(page.url).query).get("lang") == ["zh"], page.url
+    page.close()

@@ -1,5 +1,6 @@
 """Issue 14, fits the window: at 800 and 1400 px no image, chart or heading of a page overlaps another,
-and inside each chart the Plotly toolbar covers no title or legend and no y title lies on a neighbour."""
+inside each chart the Plotly toolbar covers no title or legend and no y title lies on a neighbour, and
+no widget label (or metric value, or sidebar link) is cut short."""
 
 import pytest
 
@@ -8,7 +9,7 @@ from tests.helpers import BROWSER_TIMEOUT_MS, chart_faults, overlaps, wait_drawn
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["", "decoder", "drag", "compare", "manifold", "lab", "conditional", "inference"]
+PAGES = ["", "tour", "decoder", "drag", "compare", "manifold", "lab", "conditional", "inference", "train"]
 # Boxes of the page's images, charts and headings (visible, inside the main area), as [x0, y0, x1, y1].
 BOXES = """() => [...document.querySelectorAll(
     '[data-testid=stMain] img, [data-testid=stMain] .js-plotly-plot .main-svg:first-child,'
@@ -16,6 +17,12 @@ BOXES = """() => [...document.querySelectorAll(
   .map(e => { const r = e.getBoundingClientRect();
               return {tag: e.tagName + (e.textContent || '').slice(0, 30), box: [r.left, r.top, r.right, r.bottom]}; })
   .filter(b => b.box[2] - b.box[0] > 2 && b.box[3] - b.box[1] > 2)"""
+# Texts wider than their box: Streamlit draws labels one line high with an ellipsis (stMarkdownEllipsis),
+# and its sidebar links' text-overflow is an ellipsis too.
+TRUNCATED = """() => [...document.querySelectorAll('[data-testid=stMain] *, [data-testid=stSidebar] *')]
+  .filter(e => (e.classList.contains('stMarkdownEllipsis') || getComputedStyle(e).textOverflow === 'ellipsis')
+               && e.getBoundingClientRect().width > 0 && e.scrollWidth > e.clientWidth + 1)
+  .map(e => `${e.textContent.slice(0, 40)} (${e.scrollWidth} px in ${e.clientWidth})`)"""
 
 
 def test_overlaps_finds_a_crossing_pair_and_ignores_neighbours():
@@ -48,7 +55,7 @@ def whole_page_screenshot(page, path, width: int, height: int = 1000) -> None:
 def test_no_page_overlaps_itself(browser, app_url, width):
     page = browser.new_page(viewport={"width": width, "height": 1000})
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
-    found, charts = {}, {}
+    found, charts, cut = {}, {}, {}
     for path in PAGES:
         page.goto(f"{app_url}/{path}", timeout=BROWSER_TIMEOUT_MS)
         page.wait_for_selector("[data-testid=stSidebar] a")
@@ -61,6 +68,10 @@ def test_no_page_overlaps_itself(browser, app_url, width):
         inside = chart_faults(page)
         if inside:
             charts[path or "map"] = inside
+        short = page.evaluate(TRUNCATED)
+        if short:
+            cut[path or "map"] = short
     page.close()
     assert not found, found
     assert not charts, charts
+    assert not cut, cut

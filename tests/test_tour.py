@@ -132,6 +132,7 @@ def test_every_step_renders_and_its_full_page_opens_with_the_same_state(app, lan
     checked = set()
     for step, (script, query) in ((s, link) for s, link in links.items() if link):
         assert query["pair"] == TINY_MOONS and query["dataset"] == "moons", (step, query)
+        assert query.get("lang", "en") == lang, (step, query)  # the full page leads back to this language
         full = open_app(f"explorer/ui/pages/{script}.py", **query)
         for key, value in query.items():
             if key in full.session_state:

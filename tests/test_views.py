@@ -136,6 +136,58 @@ def test_the_pad_moves_the_sliders_and_the_url(browser, app_url):
     page.close()
 
 
+def sidebar_link(page, title):
+    return page.locator(".st-key-page_links a").filter(has_text=title).first
+
+
+def query_of(href_or_url: str) -> dict:
+    from urllib.parse import parse_qs, urlparse
+
+    return {k: v[-1] for k, v in parse_qs(urlparse(href_or_url).query).items()}
+
+
+@pytest.mark.browser
+def test_sidebar_links_carry_the_view_a_fragment_just_changed(browser, app_url):
+    """A map pick (typed) and a Decoder slider rerun only their fragment; every way of following a sidebar link
+    (its copied href, a new tab, a left click) then carries the new value, and Back and reload keep it."""
+    page = open_drawn(browser, f"{app_url}/?pick=10", 800, 1000)
+    page.wait_for_function("() => document.documentElement.dataset.pageLinks === 'ready'")
+    assert query_of(sidebar_link(page, "Decoder").get_attribute("href")) == {"pick": "10"}
+    item = 51  # typed: the same fragment rerun as a click on a dot (test_browser clicks one)
+    field = page.locator('[data-testid="stNumberInput"]').filter(has_text="Test item").locator("input")
+    field.fill(str(item))
+    field.press("Enter")
+    page.locator("h3").filter(has_text=f"Test item {item}:").wait_for()
+    page.wait_for_url(re.compile(rf"[?&]pick={item}(&|$)"))
+    wait_drawn(page)
+    copied = sidebar_link(page, "Decoder").get_attribute("href")  # what "Copy link address" copies
+    assert copied.split("?")[0].endswith("/decoder") and query_of(copied) == {"pick": str(item)}, copied
+    tab = open_drawn(browser, f"{app_url}{copied}", 800, 1000)  # a new tab on the copied link
+    assert query_of(tab.url) == {"pick": str(item)}, tab.url  # the decoder kept the pick (else the URL drops it)
+    tab.close()
+    sidebar_link(page, "Decoder").click()
+    page.wait_for_url(re.compile(r"/decoder\?"))
+    wait_drawn(page)
+    assert query_of(page.url) == {"pick": str(item)}, page.url
+    thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z0").get_by_role("slider")
+    thumb.focus()
+    thumb.press("ArrowRight")
+    page.wait_for_url(re.compile(r"[?&]z0="))
+    wait_drawn(page)
+    z0 = query_of(page.url)["z0"]
+    back_link = sidebar_link(page, "Latent map").get_attribute("href")
+    assert back_link.split("?")[0].endswith("/") and query_of(back_link) == {"pick": str(item), "z0": z0}, back_link
+    page.reload()
+    expect(page.locator("h1").filter(has_text="Decoder")).to_have_count(1)
+    wait_drawn(page)
+    assert query_of(page.url) == {"pick": str(item), "z0": z0}, page.url
+    back_to(page, "Decoder")  # the slider's own history entry: the decoder at the pick
+    assert query_of(page.url) == {"pick": str(item)}, page.url
+    back_to(page, "Latent map")
+    expect(page.locator("h3").filter(has_text=f"Test item {item}:")).to_have_count(1)
+    page.close()
+
+
 def test_the_first_visit_hint_is_dismissed_for_the_session(app):
     at = app(None)
     assert any("New here?" in i.value for i in at.info)

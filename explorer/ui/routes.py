@@ -1,20 +1,31 @@
 """Page routing: links that carry the view, and unknown paths that land on the first page.
 
 Streamlit's own sidebar links drop the query string, so a page switch would push a history
-entry without the view and Back would lose it. These links carry the URL the page just wrote.
+entry without the view and Back would lose it. These links carry the URL the page just wrote,
+and page_links.js keeps them on the current URL after a fragment has changed it.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 from streamlit.commands import navigation as _streamlit_navigation
 
 MISSING = "_page_missing"
+_LINKS_JS = st.components.v2.component(
+    "latent_explorer_page_links", html="<span></span>", js=(Path(__file__).parent / "page_links.js").read_text()
+)
 # Fits 768-1920 px: images scale down inside narrow columns instead of spilling over their
-# neighbours, and below 1000 px the sidebar gives the page more room.
+# neighbours, a label or value too long for its column wraps instead of ending in "…", and below
+# 1000 px the sidebar gives the page more room. The page links' script draws nothing.
 LAYOUT_CSS = """<style>
 [data-testid="stMain"] [data-testid="stImage"] img { max-width: 100%; height: auto; }
 [data-testid="stMain"] [data-testid="stImageContainer"] { max-width: 100%; }
+[data-testid="stMain"] .stMarkdownEllipsis, [data-testid="stMain"] .stMarkdownEllipsis * {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+.st-key-page_links_js { display: none; }
 @media (max-width: 1000px) {
   section[data-testid="stSidebar"] { width: 230px !important; min-width: 230px !important; }
 }
@@ -56,9 +67,11 @@ def first_visit_hint() -> None:
 
 
 def page_links(box, pages: list) -> None:
-    """One link per page into `box`, each carrying the current view's query parameters."""
+    """One link per page into `box`, each carrying the current view's query parameters (page_links.js
+    keeps them current when a fragment changes the URL)."""
     query = st.query_params.to_dict()
     with box:
         for page in pages:
             st.page_link(page, label=page.title, icon=page.icon, query_params=query, width="stretch")
+        _LINKS_JS(key="page_links_js")
         st.divider()

@@ -206,6 +206,7 @@ def apply() -> None:
 PUBLISHED = "_url_published"  # the query this session wrote last
 DEFAULTS = "_url_defaults"  # key -> its default, as text
 ORIGIN = "_origin_"  # a page's memory of where its values started (dropped when the URL is restored)
+PAGE = "_url_page"  # the page the last full run showed
 
 
 def to_text(value) -> str:
@@ -298,12 +299,21 @@ def begin() -> None:
     state = st.session_state
     from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
 
+    ctx = get_script_run_ctx()
     query = {k: v for k, v in st.query_params.to_dict().items() if ours(k)}
-    # A page link or a widget rerun carries the URL this session wrote (or none): Session State stays.
-    history = bool(getattr(get_script_run_ctx(), "is_history_navigation", False))
+    history = bool(getattr(ctx, "is_history_navigation", False))
+    page = getattr(ctx, "page_script_hash", None)
+    switched = state.get(PAGE, page) != page
+    state[PAGE] = page
     if PUBLISHED not in state or (history and state[PUBLISHED] != query):
         restore(state, query)
         state[PUBLISHED] = query
+    else:  # a widget rerun or a page link: Session State stays, with two exceptions
+        for key, text in query.items():
+            # a value Streamlit dropped on a page switch (a widget last changed inside a fragment),
+            # or one the link sets apart from this session's view (the tour's "open in the full page")
+            if key not in state or (switched and state[PUBLISHED].get(key) != text):
+                state[key] = typed(key, text)
     for key in [k for k in state.keys() if ours(k)]:
         state[key] = state[key]
 

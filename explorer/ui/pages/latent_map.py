@@ -16,7 +16,7 @@ st.caption(
     + ("; click empty space to decode that location." if view.latent_dim == 2 else ".")
 )
 
-controls = st.columns([1, 2])
+controls = st.columns([1, 2]) if view.latent_dim > 2 else [st.container()]  # 2-D: the toggle has the row
 urlstate.seed("ellipses", view.latent_dim == 2)
 ellipses = controls[0].toggle(
     "VAE codes as Gaussians (±1σ)",

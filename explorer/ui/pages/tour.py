@@ -31,16 +31,16 @@ t = partial(tr, lang or "en")
 view = current_view()
 crescent, full = tour.endpoints(view.dataset)
 state = {"dataset": st.session_state.get("dataset", ""), "pair": view.pair_id}
+if lang and lang != "en":  # a full page opened from the tour leads back to the tour in its language
+    state["lang"] = lang
 context = TourContext(t, view, pair_models(view), cache.bank(view.path, view.stamp), crescent, full, state)
 
 st.title(t("page_title"))
 st.markdown(t("intro", pair=plain(view.pair_id)))
 step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind="query-params", default=1) or 1
-cols = st.columns([1, 1, 5])
-cols[0].button(
-    t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=":material/arrow_back:"
-)
-cols[1].button(
+row = st.container(horizontal=True, vertical_alignment="center")  # the buttons as wide as their labels
+row.button(t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=":material/arrow_back:")
+row.button(
     t("next"),
     key="tour_next",
     on_click=go,
@@ -48,7 +48,7 @@ cols[1].button(
     disabled=step >= tour.STEPS,
     icon=":material/arrow_forward:",
 )
-cols[2].caption(t("keys_hint"))
+row.caption(t("keys_hint"))
 arrow_keys("tour_keys", "tour_back", "tour_next")
 st.divider()
 
