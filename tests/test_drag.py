@@ -1,6 +1,7 @@
 """Drag to decode, without a browser: the weights the browser gets, and the server fallback."""
 
 import base64
+import json
 import dataclasses
 
 import numpy as np
@@ -83,3 +84,26 @@ def test_a_decoder_the_browser_cannot_run_falls_back_to_the_server(conv_runs, mo
     assert toggle.value is True and toggle.disabled
     assert any("Mode: server decoding" in c.value for c in at.caption)
     assert any(c.startswith("server:") for im in at.image for c in im.captions)
+
+
+def test_component_data_reaches_the_browser_without_importing_pandas():
+    """Streamlit checks a component's data for dataframes, importing pandas (~2 s cold) for any value
+    but a dict's scalars and strings: bridge.component_data must stay clear of that check."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np\n"
+        "from streamlit.proto.BidiComponent_pb2 import BidiComponent\n"
+        "from streamlit.components.v2.bidi_component.serialization import serialize_mixed_data\n"
+        "from explorer.ui.bridge import component_data\n"
+        "data = component_data({'points': [[1.0, 2.0], None], 'w': np.zeros(3), 'n': np.int64(4)})\n"
+        "assert type(data) is dict and all(type(v) is str for v in data.values())  # a bare str is checked too\n"
+        "proto = BidiComponent()\n"
+        "serialize_mixed_data(data, proto)\n"
+        "print('pandas' in sys.modules, proto.json)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    imported, payload = out.split(" ", 1)
+    assert imported == "False"
+    assert json.loads(json.loads(payload)["json"]) == {"points": [[1.0, 2.0], None], "w": [0.0, 0.0, 0.0], "n": 4}

@@ -1,8 +1,9 @@
-"""What the app's st.components.v2 components are sent: their data as one JSON text.
+"""What the app's st.components.v2 components are sent: {"json": their data as one JSON text}.
 
-Streamlit checks each list or dict value of a component's `data` dict for a dataframe, and that
-check imports pandas and pyarrow (about 2 s on a cold start, before the first map could be drawn).
-A string is sent as it is; each component's JS reads it back with JSON.parse(component.data).
+Streamlit checks a component's `data` for dataframes, and that check imports pandas and pyarrow
+(about 2 s on a cold start, before the first map could be drawn) for any value but a dict's plain
+scalars and strings (a bare string too). So the data travels as the one string value of a dict; each
+component's JS reads it back with JSON.parse(component.data.json).
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ import json
 import numpy as np
 
 
-def component_data(data: dict) -> str:
-    """data (numpy arrays and scalars allowed) as the JSON text a component's JS parses."""
-    return json.dumps(data, default=_plain)
+def component_data(data: dict) -> dict[str, str]:
+    """data (numpy arrays and scalars allowed) as {"json": text} for a component's JS to parse."""
+    return {"json": json.dumps(data, default=_plain)}
 
 
 def _plain(value):

@@ -94,7 +94,7 @@ function slerp(a, b, t) {
 
 export default function (component) {
   const { parentElement, setStateValue } = component;
-  const data = JSON.parse(component.data); // one JSON text: explorer/ui/bridge.py
+  const data = JSON.parse(component.data.json); // one JSON text: explorer/ui/bridge.py
   const mount = parentElement.querySelector(".le-mount") || parentElement;
   registerDecoders(data);
   // Python sends a decoder's weights to the first component that needs it; another

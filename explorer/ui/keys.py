@@ -18,7 +18,7 @@ HOLD_MS = 10_000  # a key pressed before its button exists is kept this long, th
 
 _JS = """
 export default function (component) {
-  const data = JSON.parse(component.data); // one JSON text: explorer/ui/bridge.py
+  const data = JSON.parse(component.data.json); // one JSON text: explorer/ui/bridge.py
   let pending = null, timer = null;
   const button = (key) => document.querySelector(`.st-key-${key} button`);
   const press = () => {

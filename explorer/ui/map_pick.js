@@ -126,7 +126,7 @@ function watch(chart) {
 
 export default function (component) {
   const { setTriggerValue } = component;
-  const data = JSON.parse(component.data); // one JSON text: explorer/ui/bridge.py
+  const data = JSON.parse(component.data.json); // one JSON text: explorer/ui/bridge.py
   // One layer per chart: a remounted component (a new instance id) takes over the same layer.
   G.layers[data.chart] = { ...(G.layers[data.chart] || {}), ...data, send: (v) => setTriggerValue("click", v) };
   drawSoon(data.chart);
