@@ -1,8 +1,8 @@
 """Drag to decode, without a browser: the weights the browser gets, and the server fallback."""
 
 import base64
-import json
 import dataclasses
+import json
 
 import numpy as np
 import pytest

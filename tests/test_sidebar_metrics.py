@@ -28,17 +28,26 @@ def test_help_says_which_way_is_better_and_how_it_was_measured():
     from explorer.ui.context import metric_help
 
     old, new = metric_help(OLD), metric_help({**NEW, "exact_nll": 93.8, "exact_n_images": 200})
-    assert "higher is better" in old["ELBO"]["help"] and "one draw per image" in old["ELBO"]["help"]
-    assert "100 draws per image" in new["ELBO"]["help"]
-    assert "lower is better" in old["NLL"]["help"] and "IWAE-50" in old["NLL"]["help"]
-    assert "exact" in new["NLL"]["help"] and "below 35.6" in new["NLL"]["help"]
+    assert "higher is better" in old["ELBO"] and "one draw per image" in old["ELBO"]
+    assert "100 draws per image" in new["ELBO"]
+    assert "lower is better" in old["NLL"] and "IWAE-50" in old["NLL"]
+    assert "exact" in new["NLL"] and "below 35.6" in new["NLL"]
+    assert "lower is better" in new["BCE"] and "in use" in new["active"]
 
 
 def test_sidebar_shows_the_vae_elbo_and_nll(app):
     at = app(None, dataset="moons", pair=TINY_MOONS)
-    table = at.sidebar.dataframe[0].value
-    vae = table[table[""] == "VAE"].iloc[0]
+    tables = [m for m in at.sidebar.markdown if m.value.startswith("| | AE | VAE |")]
+    assert len(tables) == 1 and "which way" not in tables[0].value
+    rows = {
+        cells[0]: dict(zip(("AE", "VAE"), cells[1:]))
+        for line in tables[0].value.splitlines()[2:]
+        for cells in [[c.strip().replace("\\", "") for c in line.strip("|").split("|")]]
+    }
+    assert set(rows) == {"BCE", "ELBO", "NLL", "active"}
+    vae = {name: row["VAE"] for name, row in rows.items()}
     assert " ± " in vae["ELBO"] and vae["NLL"].endswith(" exact")
     assert float(vae["NLL"].split()[0]) <= -float(vae["ELBO"].split()[0]) + 1  # log p(x) >= ELBO, give or take MC
-    ae = table[table[""] == "AE"].iloc[0]
-    assert ae[["ELBO", "NLL"]].isna().all()  # an AE has no likelihood
+    assert rows["ELBO"]["AE"] == rows["NLL"]["AE"] == "–"  # an AE has no likelihood
+    told = next(c.help for c in at.sidebar.caption if c.value.startswith("Test split"))
+    assert "higher is better" in told and "lower is better" in told and "**NLL**" in told

@@ -19,15 +19,15 @@ from training.metrics import elbo_text, nll_text
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
-# Each metric says which way is better where it is shown (a help tooltip on its column).
+# Each metric says which way is better where it is shown (the table's help tooltip).
 METRIC_HELP = {
-    "BCE": st.column_config.NumberColumn(help="Summed reconstruction BCE per test image, in nats: lower is better."),
-    "active": st.column_config.TextColumn(help="Latent units whose code varies with the input: more are in use."),
+    "BCE": "summed reconstruction BCE per test image, in nats: lower is better.",
+    "active": "latent units whose code varies with the input: more are in use.",
 }
 
 
-def metric_help(m: dict) -> dict:
-    """Column help for the VAE's ELBO and NLL, saying how this sidecar measured them."""
+def metric_help(m: dict) -> dict[str, str]:
+    """Row -> help for the metrics table: the VAE's ELBO and NLL say how this sidecar measured them."""
     draws = f"{m['elbo_samples']} draws per image" if "elbo_se" in m else "one draw per image (an older checkpoint)"
     if "exact_nll" in m:
         how = f"exact, by quadrature over the 2-D latent, on {m['exact_n_images']} test images"
@@ -41,15 +41,24 @@ def metric_help(m: dict) -> dict:
         else ""
     )
     return {
-        **METRIC_HELP,
-        "ELBO": st.column_config.TextColumn(
-            help=f"Evidence lower bound per test image in nats, ± its Monte Carlo standard error ({draws}): "
-            "higher is better."
-        ),
-        "NLL": st.column_config.TextColumn(
-            help=f"Negative log-likelihood -log p(x) per test image in nats ({how}): lower is better.{floor}"
-        ),
+        "BCE": METRIC_HELP["BCE"],
+        "ELBO": f"evidence lower bound per test image in nats, ± its Monte Carlo standard error ({draws}): "
+        "higher is better.",
+        "NLL": f"negative log-likelihood -log p(x) per test image in nats ({how}): lower is better.{floor}",
+        "active": METRIC_HELP["active"],
     }
+
+
+def metrics_rows(pair: ModelSet, latent_dim: int) -> dict[str, dict[str, str]]:
+    """Row (metric) -> {AE, VAE} -> text; '–' where a model has no such number (an AE has no likelihood)."""
+    rows: dict[str, dict[str, str]] = {name: {} for name in ("BCE", "ELBO", "NLL", "active")}
+    for kind in KINDS:
+        m, label = pair[kind].metrics, LABELS[kind]
+        rows["BCE"][label] = f"{m['recon_bce']:.1f}" if "recon_bce" in m else "–"
+        rows["ELBO"][label] = elbo_text(m, 1) if "elbo" in m else "–"
+        rows["NLL"][label] = nll_text(m, 1, detail=False) if "iwae_nll" in m or "exact_nll" in m else "–"
+        rows["active"][label] = f"{m.get('active_units', '?')}/{m.get('latent_dim', latent_dim)}"
+    return rows
 
 
 @dataclass
@@ -170,27 +179,22 @@ def pair_metrics(box) -> None:
     """The pair's key metrics into the sidebar box that sidebar() returned."""
     view = current_view()
     with box:
-        rows = []
-        for kind in KINDS:
-            m = view.pair[kind].metrics
-            rows.append(
-                {
-                    "": LABELS[kind],
-                    "BCE": round(m.get("recon_bce", float("nan")), 1),
-                    "ELBO": elbo_text(m, 1) if "elbo" in m else None,
-                    "NLL": nll_text(m, 1, detail=False) if "iwae_nll" in m or "exact_nll" in m else None,
-                    "active": f"{m.get('active_units', '?')}/{m.get('latent_dim', view.latent_dim)}",
-                }
-            )
-        help_ = metric_help(view.pair["vae"].metrics)
-        st.dataframe(rows, hide_index=True, width="stretch", column_config=help_)
+        # A markdown table, not st.dataframe: that imports pandas and loads the grid's JS while the
+        # browser is still drawing a cold start's first map (0.5-1.5 s of both cores here).
+        rows = metrics_rows(view.pair, view.latent_dim)
+        table = "| | AE | VAE |\n|---|--:|--:|\n" + "".join(
+            f"| {name} | {plain(row['AE'])} | {plain(row['VAE'])} |\n" for name, row in rows.items()
+        )
+        told = metric_help(view.pair["vae"].metrics)
+        st.markdown(table)
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)
         st.caption(
             "Test split, nats per image: BCE = summed reconstruction BCE, ELBO ± its standard error, "
             "NLL = -log p(x) (exact or an IWAE-k bound), active = latent units in use. "
-            "`python -m training eval` recomputes them."
+            "`python -m training eval` recomputes them.",
+            help="  \n".join(f"**{name}**: {text}" for name, text in told.items()),  # which way is better
         )
 
 

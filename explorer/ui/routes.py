@@ -26,6 +26,8 @@ LAYOUT_CSS = """<style>
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
 .st-key-page_links_js { display: none; }
+[data-testid="stSidebar"] table { font-size: 0.8rem; }
+[data-testid="stSidebar"] table td, [data-testid="stSidebar"] table th { padding: 0.2rem 0.4rem; }
 @media (max-width: 1000px) {
   section[data-testid="stSidebar"] { width: 230px !important; min-width: 230px !important; }
 }
