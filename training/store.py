@@ -114,13 +114,13 @@ def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
     except OSError:  # removed while listing
         return None
     # A sidecar is rewritten by a rename (new inode, new mtime): its version is checked once, not every rerun.
-    return _checked_info(set_id, path, kind, tuple((s.st_ino, s.st_mtime_ns, s.st_size) for s in stats))
+    return _checked_info(set_id, path, kind, tuple((s.st_ino, s.st_mtime_ns, s.st_size, s.st_mtime) for s in stats))
 
 
 @functools.lru_cache(maxsize=512)
 def _checked_info(set_id: str, path: Path, kind: SetKind, versions: tuple) -> SetInfo | None:
     kinds = SET_KINDS[kind]
-    stamp = max(mtime_ns for _, mtime_ns, _ in versions) / 1e9
+    stamp = max(mtime for *_, mtime in versions)  # SetInfo.stamp: the newest sidecar's st_mtime
     try:
         for member in kinds:  # every member's sidecar passes the schema, or the set is not listed
             sidecar = read_sidecar(path / member)
