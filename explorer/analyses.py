@@ -44,6 +44,9 @@ METRIC_HELP = {
     "validity": "Mean distance of decoded prior samples to the closest real image: lower is better (the samples "
     "look like data).",
     "mse": "Mean squared pixel error to the original image: lower is better, 0 is a perfect copy.",
+    "bce": "summed reconstruction BCE per test image, in nats: lower is better.",
+    "active": "latent units whose code varies with the input: higher uses more of the latent; a unit not in use "
+    "has collapsed to the prior.",
     "nearest": "Mean squared pixel error to a training image: near 0 the decode copies it, larger is something new "
     "(or a blur).",
     "proxy": "Mean squared pixel error to the nearest training image: lower looks more like the data, but it also "

@@ -32,7 +32,7 @@ def test_help_says_which_way_is_better_and_how_it_was_measured():
     assert "100 draws per image" in new["ELBO"]
     assert "lower is better" in old["NLL"] and "IWAE-50" in old["NLL"]
     assert "exact" in new["NLL"] and "below 35.6" in new["NLL"]
-    assert "lower is better" in new["BCE"] and "in use" in new["active"]
+    assert "lower is better" in new["BCE"] and "higher uses more" in new["active"]
 
 
 def test_sidebar_shows_the_vae_elbo_and_nll(app):

@@ -19,15 +19,13 @@ from training.metrics import elbo_text, nll_text
 from training.store import ModelSet, find_sets
 
 LABELS = {"ae": "AE", "vae": "VAE"}
-# Each metric says which way is better where it is shown (the table's help tooltip).
-METRIC_HELP = {
-    "BCE": "summed reconstruction BCE per test image, in nats: lower is better.",
-    "active": "latent units whose code varies with the input: more are in use.",
-}
 
 
 def metric_help(m: dict) -> dict[str, str]:
-    """Row -> help for the metrics table: the VAE's ELBO and NLL say how this sidecar measured them."""
+    """Row -> help for the metrics table (which way is better): BCE and active from analyses.METRIC_HELP,
+    the VAE's ELBO and NLL saying how this sidecar measured them."""
+    from explorer.analyses import METRIC_HELP  # lazy: the table is drawn after the first map
+
     draws = f"{m['elbo_samples']} draws per image" if "elbo_se" in m else "one draw per image (an older checkpoint)"
     if "exact_nll" in m:
         how = f"exact, by quadrature over the 2-D latent, on {m['exact_n_images']} test images"
@@ -41,7 +39,7 @@ def metric_help(m: dict) -> dict[str, str]:
         else ""
     )
     return {
-        "BCE": METRIC_HELP["BCE"],
+        "BCE": METRIC_HELP["bce"],
         "ELBO": f"evidence lower bound per test image in nats, ± its Monte Carlo standard error ({draws}): "
         "higher is better.",
         "NLL": f"negative log-likelihood -log p(x) per test image in nats ({how}): lower is better.{floor}",
@@ -185,7 +183,6 @@ def pair_metrics(box) -> None:
         table = "| | AE | VAE |\n|---|--:|--:|\n" + "".join(
             f"| {name} | {plain(row['AE'])} | {plain(row['VAE'])} |\n" for name, row in rows.items()
         )
-        told = metric_help(view.pair["vae"].metrics)
         st.markdown(table)
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
@@ -194,7 +191,7 @@ def pair_metrics(box) -> None:
             "Test split, nats per image: BCE = summed reconstruction BCE, ELBO ± its standard error, "
             "NLL = -log p(x) (exact or an IWAE-k bound), active = latent units in use. "
             "`python -m training eval` recomputes them.",
-            help="  \n".join(f"**{name}**: {text}" for name, text in told.items()),  # which way is better
+            help="  \n".join(f"**{name}**: {text}" for name, text in metric_help(view.pair["vae"].metrics).items()),
         )
 
 
