@@ -1,17 +1,27 @@
 """Latent Explorer: `streamlit run app.py`. Routes pages and draws the shared sidebar."""
 
-import streamlit as st
-import torch
+from pathlib import Path
 
-from explorer.i18n import tr
-from explorer.ui import settle_garbage, urlstate
-from explorer.ui.context import pair_metrics, sidebar
-from explorer.ui.routes import first_visit_hint, navigation, page_links
+import streamlit as st
+
+from explorer.ui.preload import preload_chart_code
+
+# A bundled icon: a Material icon as page_icon is fetched from fonts.gstatic.com (offline: an error).
+ICON = Path(__file__).parent / "explorer" / "ui" / "icon.png"
+st.set_page_config(page_title="Latent Explorer", page_icon=ICON, layout="wide")
+# Before torch and the app's own imports (seconds on a cold start): the browser loads the chart code
+# meanwhile, so the first map is drawn as soon as it arrives.
+preload_chart_code()
+
+import torch  # noqa: E402
+
+from explorer.i18n import tr  # noqa: E402
+from explorer.ui import settle_garbage, urlstate  # noqa: E402
+from explorer.ui.context import pair_metrics, sidebar  # noqa: E402
+from explorer.ui.routes import first_visit_hint, navigation, page_links  # noqa: E402
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
 torch.set_num_threads(1)
-
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/contrast:", layout="wide")
 
 # Material icons: Debian's Chromium has no emoji font. The tour's language: the URL's, or on the run that
 # leaves the tour (Streamlit drops the tour's own parameters from it) the session's.

@@ -18,14 +18,14 @@ _LINKS_JS = st.components.v2.component(
 )
 # Fits 768-1920 px: images scale down inside narrow columns instead of spilling over their
 # neighbours, a label or value too long for its column wraps instead of ending in "…", and below
-# 1000 px the sidebar gives the page more room. The page links' script draws nothing.
+# 1000 px the sidebar gives the page more room. The page links' and the preload's scripts draw nothing.
 LAYOUT_CSS = """<style>
 [data-testid="stMain"] [data-testid="stImage"] img { max-width: 100%; height: auto; }
 [data-testid="stMain"] [data-testid="stImageContainer"] { max-width: 100%; }
 [data-testid="stMain"] .stMarkdownEllipsis, [data-testid="stMain"] .stMarkdownEllipsis * {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
-.st-key-page_links_js { display: none; }
+.st-key-page_links_js, .st-key-preload_js { display: none; }
 [data-testid="stSidebar"] table { font-size: 0.8rem; }
 [data-testid="stSidebar"] table td, [data-testid="stSidebar"] table th { padding: 0.2rem 0.4rem; }
 @media (max-width: 1000px) {
