@@ -50,11 +50,13 @@ def row(path: str, measured: str, target: str, comparison: str, met: bool | None
     return f"| {path} | {measured} | {target} | {comparison} | {verdict} |"
 
 
-def run(sections: list[str], quick: bool) -> tuple[list[str], dict]:
-    """Every section runs even if another fails; a failure becomes a row that says so."""
-    rows: list[str] = []
+def run(sections: list[str], quick: bool) -> tuple[dict[str, tuple[list[str], list[str], float]], dict]:
+    """Every section runs even if another fails; a failure becomes a row that says so.
+    Returns each section's rows, its notes on missed targets and its seconds, and the raw figures."""
+    out: dict[str, tuple[list[str], list[str], float]] = {}
     r: dict = {}
     for section in sections:
+        started, first_note = time.perf_counter(), len(NOTES)
         try:
             new_rows, new = run_section(section, quick)
         except Exception as exc:  # a broken benchmark is reported, not hidden
@@ -62,9 +64,9 @@ def run(sections: list[str], quick: bool) -> tuple[list[str], dict]:
                 [row(f"{section} benchmarks", "failed", "-", f"{type(exc).__name__}: {str(exc)[:200]}", False)],
                 {},
             )
-        rows += new_rows
+        out[section] = (new_rows, NOTES[first_note:], time.perf_counter() - started)
         r.update(new)
-    return rows, r
+    return out, r
 
 
 def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
@@ -281,27 +283,17 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(1)  # what the app and trainer use; each benchmark sets 2 where it compares
-    started = time.perf_counter()
-    rows, raw = run(sections, args.quick)
-    text = "\n".join(
-        [
-            "# Benchmarks",
-            "",
-            f"`make bench` (`python -m bench{' --quick' if args.quick else ''}`), "
-            f"{time.strftime('%Y-%m-%d %H:%M %Z')}, "
-            f"{time.perf_counter() - started:.0f} s. Machine: {machine()}. Every comparison was measured in this "
-            "same run.",
-            "",
-            "| path | measured | target | side by side | verdict |",
-            "|---|---|---|---|---|",
-            *rows,
-            "",
-        ]
-    )
-    if NOTES:
-        text += "\nWhy the missed targets were missed, and what would close them:\n\n" + "\n".join(NOTES) + "\n"
-    Path(args.out).write_text(text)
-    print(text)
+    from bench import report
+
+    done, _raw = run(sections, args.quick)
+    out = Path(args.out)
+    blocks = {
+        name: report.section_block(name, rows, notes, seconds, machine(), args.quick)
+        for name, (rows, notes, seconds) in done.items()
+    }
+    text = report.merge(out.read_text() if out.exists() else None, blocks, SECTIONS)
+    out.write_text(text)
+    print("\n".join(blocks.values()))
     return 0
 
 
