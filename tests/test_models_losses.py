@@ -3,9 +3,10 @@ import itertools
 import pytest
 import torch
 
-from training.config import PAIR_KINDS, ModelConfig
+from training.config import ModelConfig
+from training.kinds import PAIR_KINDS
 from training.losses import kl_to_standard_normal, loss_terms, reconstruction_nll
-from training.models import FAMILIES, build_model
+from training.models import FAMILIES, MODELS, build_model
 
 SHAPES = {"mlp": (1, 16, 16), "conv": (1, 28, 28)}
 
@@ -94,3 +95,9 @@ def test_bad_model_configs_are_refused_with_a_message(bad):
 
     with pytest.raises(LatentExplorerError):
         build_model(ModelConfig(in_shape=(1, 8, 8), **bad))
+
+
+def test_the_kinds_table_names_every_model_and_only_those():
+    from training.kinds import KINDS, LABELS
+
+    assert list(KINDS) == list(MODELS) and set(LABELS) == set(MODELS)

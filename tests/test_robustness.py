@@ -21,7 +21,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from tests.helpers import npz_bytes, run_cli, zip_with
-from training import jobs, store, uploads
+from training import jobs, limits, store, uploads
 from training.checkpoint import load_checkpoint
 from training.errors import CheckpointError, DatasetError, LatentExplorerError
 from training.store import load_set
@@ -206,7 +206,7 @@ ATTACKS = {
 def test_hostile_uploads_are_refused_and_write_nothing(tmp_path, monkeypatch, case):
     name, data, message = ATTACKS[case]
     if case == "too many files":
-        monkeypatch.setattr(uploads, "MAX_FILES", 3)
+        monkeypatch.setattr(limits, "MAX_IMAGES", 3)
         data = zip_with([(f"{i}.png", png_bytes((8, 8))) for i in range(5)])
     root = tmp_path / "uploads"
     before = set(tmp_path.rglob("*"))

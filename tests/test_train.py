@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers import npz_bytes, open_app, tiny_run, wait, zip_with
-from training import jobs, store, uploads
+from training import jobs, limits, store, uploads
 from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
 from training.store import load_set
@@ -140,7 +140,7 @@ BAD_UPLOADS = {
 def test_bad_uploads_are_refused_and_leave_nothing(tmp_path, monkeypatch, case):
     name, data, message = BAD_UPLOADS[case]
     if data is None:
-        monkeypatch.setattr(uploads, "MAX_UPLOAD_BYTES", 100)
+        monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", 100)
         data = npz_bytes(x=np.zeros((4, 8, 8), dtype=np.uint8))
     with pytest.raises(DatasetError, match=message) as error:
         uploads.import_upload(name, data, tmp_path)

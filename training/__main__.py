@@ -16,8 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import DEVICES, PAIR_KINDS, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .config import DEVICES, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .errors import LatentExplorerError, TrainingCancelled
+from .kinds import PAIR_KINDS
 from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent

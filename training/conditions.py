@@ -5,10 +5,13 @@ A half condition is (x * mask, mask), flattened: the decoder sees which pixels i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 
-from .config import ModelConfig
+if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
+    from .config import ModelConfig
 
 CONDITIONS = {  # ModelConfig.condition of a cvae / regression ("none" for AE and VAE)
     "label": "a one-hot class label",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .errors import LatentExplorerError
+from .limits import MAX_SIDE, MIN_SIDE
 from .moons import REGIMES
 
 # float32; bfloat16 or float16 autocast (16: CUDA only, with a grad scaler)
@@ -21,10 +22,7 @@ PRECISIONS: tuple[str, ...] = ("32", "bf16", "16")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,2})?|mps")
 
 MAX_LATENT_DIM = 128
-MIN_SIDE, MAX_SIDE = 4, 128  # image sides in pixels, for every dataset and upload
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # auto: CUDA when present, else CPU
-PAIR_KINDS = ("ae", "vae")  # encode(x), decode(z): the pair every page compares
-CONDITIONAL_KINDS = ("cvae", "regression")  # take a condition c too: the conditional set
 
 
 @dataclass

@@ -14,17 +14,19 @@ import zlib
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 import torch
 
 from . import limits, moons
-from .config import MAX_SIDE, MIN_SIDE, DataConfig
 from .errors import DatasetError
+from .limits import MAX_SIDE, MIN_SIDE
+
+if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
+    from .config import DataConfig
 
 TEST_FRACTION = 0.2  # held out from datasets that come without a split
-MAX_USER_FILES = 20_000
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg"}
 
 
@@ -413,8 +415,8 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
         raise DatasetError(f"no PNG or JPEG images found under {root}")
-    if len(files) > MAX_USER_FILES:
-        raise DatasetError(f"{len(files)} images under {root}; the limit is {MAX_USER_FILES:,}")
+    if len(files) > limits.MAX_IMAGES:
+        raise DatasetError(f"{len(files):,} images under {root}; the limit is {limits.MAX_IMAGES:,}")
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = classes != ["."]
     limits.check_pixel_values(len(files), (3, size, size), root.name)  # before the first decode

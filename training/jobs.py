@@ -23,14 +23,11 @@ from .datasets import load_dataset
 from .devices import resolve_device
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
+from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, MAX_TRAIN_IMAGES
 from .metrics import QUICK
 from .runs import check_run_config, train_and_save
 from .store import RUN_PREFIX, SetInfo, find_sets, safe_name
 
-MAX_CONCURRENT_RUNS = 2
-MAX_EPOCHS = 200
-MAX_TRAIN_IMAGES = 20_000
-MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
 SNAPSHOT_POINTS = 600
 KEPT_JOBS = 100  # ended runs remembered in memory (their snapshots); saved ones stay listed from runs/ anyway
 

@@ -16,8 +16,9 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import PAIR_KINDS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .config import DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, load_dataset
+from .kinds import PAIR_KINDS
 from .metrics import (
     Bank,
     bank_for,

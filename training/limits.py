@@ -1,6 +1,7 @@
 """Budgets for everything a user can ask of the server, checked BEFORE the memory is taken.
 
-One place for the limits and for reading user files (images, .npz) within them:
+The one table of limits (below), the checks that read it, and the readers of user files (images,
+.npz) within them:
 
     images    PNG or JPEG by content only (never EPS/PostScript, nothing spawns a process),
               sides and pixels read from the header before decoding, a decode-time budget
@@ -22,17 +23,32 @@ import numpy as np
 
 from .errors import LatentExplorerError
 
+# --- the budget table: every limit the server and the CLI enforce, each defined here once ---------
+
+# Images, for every dataset, upload and model input.
+MIN_SIDE, MAX_SIDE = 4, 128  # image sides, in pixels
+# User files (a zip, a folder or an .npz). MAX_IMAGES = 5,000 holds for uploads and folders alike
+# (folders allowed 20,000 before): the dataset budget below is stated as 5,000 full-size images,
+# decoding 5,000 files fits IMPORT_SECONDS, and a folder read on the server is user input as an upload is.
 MAX_UPLOAD_BYTES = 50 * 2**20  # one uploaded file
-MAX_IMAGES = 5_000  # images in one uploaded dataset (zip or .npz)
+MAX_IMAGES = 5_000  # image files in one user dataset
 MAX_UNPACKED_BYTES = 200 * 2**20  # a zip's entries, or an .npz's arrays, once unpacked
-MAX_SIDE = 128  # image sides, in pixels
-MAX_FILE_PIXELS = 4096 * 4096  # one image file on the server (it is resized), from its header
-MAX_PIXEL_VALUES = MAX_IMAGES * MAX_SIDE * MAX_SIDE  # a dataset: 5,000 grey 128 px images (328 MB as float32)
+MAX_UPLOAD_PIXELS = 1024 * 1024  # one image in an upload, from its header (stored as it is: a bomb is refused first)
+MAX_FILE_PIXELS = 4096 * 4096  # one image of a folder, from its header (it is resized, so photos pass)
 DECODE_SECONDS = 2.0  # one image file
 IMPORT_SECONDS = 60.0  # all the images of one import
+# Memory, checked from the config before anything is allocated.
+MAX_PIXEL_VALUES = MAX_IMAGES * MAX_SIDE * MAX_SIDE  # a dataset: 5,000 grey 128 px images (328 MB as float32)
 MAX_PARAMETERS = 20_000_000  # one model: 80 MB of weights, 320 MB with Adam's state and gradients
 MAX_ACTIVATION_BYTES = 256 * 2**20  # one training batch's forward and backward values
 MAX_LAYERS = 8  # hidden layers of an MLP
+# Runs started from the app, shared by every user of one server (the CLI trains as its user asks).
+MAX_CONCURRENT_RUNS = 2
+MAX_EPOCHS = 200
+MAX_TRAIN_IMAGES = 20_000  # of any dataset (MNIST has 60,000)
+MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
+# Text that names a file.
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
 IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
 
@@ -53,9 +69,6 @@ def check_pixel_values(n: int, shape: tuple[int, ...], source: str) -> None:
             f"{_at(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
             f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey {MAX_SIDE} px images)"
         )
-
-
-MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
 
 def check_path_text(text: object, what: str = "path") -> str:
@@ -94,10 +107,7 @@ def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | N
         raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
     with im:
         w, h = im.size
-        if w * h > MAX_FILE_PIXELS:
-            raise DatasetError(f"{_at(name)}{w}x{h} pixels; the limit is {MAX_FILE_PIXELS:,} per image")
-        if max_side is not None and not (4 <= w <= max_side and 4 <= h <= max_side):
-            raise DatasetError(f"{_at(name)}{w}x{h}; image sides must be 4 to {max_side} pixels")
+        check_image_size(w, h, name, MAX_FILE_PIXELS, max_side)
         try:
             im.draft(mode, (w, h))  # JPEG: decode straight to the mode; a no-op for PNG
             out = im.convert(mode)
@@ -106,6 +116,16 @@ def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | N
     if time.monotonic() - start > DECODE_SECONDS:
         raise DatasetError(f"{_at(name)}took over {DECODE_SECONDS:g} s to decode; refused")
     return out
+
+
+def check_image_size(w: int, h: int, name: str, max_pixels: int, max_side: int | None = MAX_SIDE) -> None:
+    """An image's size, from its header, within a pixel count (a decompression bomb) and the sides."""
+    from .errors import DatasetError
+
+    if w * h > max_pixels:
+        raise DatasetError(f"{_at(name)}{w}x{h} pixels; the limit is {max_pixels:,} per image")
+    if max_side is not None and not (MIN_SIDE <= w <= max_side and MIN_SIDE <= h <= max_side):
+        raise DatasetError(f"{_at(name)}{w}x{h}; image sides must be {MIN_SIDE} to {max_side} pixels")
 
 
 def image_header(raw: bytes, name: str) -> tuple[int, int, str]:

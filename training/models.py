@@ -10,15 +10,18 @@ The models know nothing of data loading or training: see fit.py for that.
 from __future__ import annotations
 
 import math
-from typing import Callable, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol
 
 import torch
 from torch import nn
 
 from .conditions import CONDITIONS
-from .config import CONDITIONAL_KINDS, ModelConfig
 from .errors import LatentExplorerError
+from .kinds import CONDITIONAL_KINDS
 from .losses import LIKELIHOODS
+
+if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
+    from .config import ModelConfig
 
 LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp() finite when a VAE goes astray
 
@@ -301,10 +304,6 @@ def check_model_config(config: ModelConfig) -> None:
     check = FAMILIES[config.family].check
     if check is not None:
         check(config)
-    if config.in_shape is not None:
-        from .limits import check_model
-
-        check_model(config)  # parameters counted on the meta device before anything is allocated
 
 
 def build_model(config: ModelConfig) -> Autoencoder:

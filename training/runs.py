@@ -34,6 +34,8 @@ def check_run_config(config: RunConfig) -> None:
     config.validate()
     check_data_config(config.data)
     check_model_config(config.model)
+    if config.model.in_shape is not None:
+        check_model(config.model)
 
 
 def train_and_save(

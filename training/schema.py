@@ -117,10 +117,13 @@ def check_config(data: Any, cls: type, where: str) -> None:
 def _full_check(config: Any) -> None:
     """Ranges, names against their registries, combinations and (models) the memory budget."""
     from .datasets import check_data_config
+    from .limits import check_model
     from .models import check_model_config
 
     checks = {DataConfig: check_data_config, ModelConfig: check_model_config}
     checks.get(type(config), lambda c: c.validate())(config)
+    if isinstance(config, ModelConfig) and config.in_shape is not None:
+        check_model(config)
 
 
 def json_repr(value: Any) -> str:

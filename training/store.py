@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Iterator, Literal
 
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
-from .config import CONDITIONAL_KINDS, PAIR_KINDS, RunConfig
+from .config import RunConfig
 from .datasets import Dataset
 from .errors import CheckpointError, LatentExplorerError
+from .kinds import CONDITIONAL_KINDS, PAIR_KINDS
 from .limits import check_path_text
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,16 +18,9 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from . import limits
-from .config import MAX_SIDE, MIN_SIDE
 from .datasets import IMAGE_SUFFIXES, check_images
 from .errors import DatasetError, LatentExplorerError
 from .store import safe_name, staged_dir
-
-# The limits live in training.limits; these names are what the checks below read.
-MAX_UPLOAD_BYTES = limits.MAX_UPLOAD_BYTES
-MAX_FILES = limits.MAX_IMAGES
-MAX_UNCOMPRESSED_BYTES = limits.MAX_UNPACKED_BYTES
-MAX_IMAGE_PIXELS = 1024 * 1024  # per image, from its header (decompression bombs)
 
 
 @dataclass
@@ -61,12 +54,12 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     ]
     if not members:
         raise DatasetError("the zip holds no files")
-    if len(members) > MAX_FILES:
-        raise DatasetError(f"the zip holds {len(members):,} files; the limit is {MAX_FILES:,}")
+    if len(members) > limits.MAX_IMAGES:
+        raise DatasetError(f"the zip holds {len(members):,} files; the limit is {limits.MAX_IMAGES:,}")
     total = sum(m.file_size for m in members)
-    if total > MAX_UNCOMPRESSED_BYTES:
+    if total > limits.MAX_UNPACKED_BYTES:
         raise DatasetError(
-            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {MAX_UNCOMPRESSED_BYTES // 2**20} MiB"
+            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {limits.MAX_UNPACKED_BYTES // 2**20} MiB"
         )
     others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
     if others:
@@ -80,10 +73,7 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 def _header_size(name: str, raw: bytes) -> tuple[int, int]:
     """(H, W) from a PNG/JPEG header, within the per-image limits; no pixel is decoded."""
     w, h, _ = limits.image_header(raw, name)
-    if w * h > MAX_IMAGE_PIXELS:
-        raise DatasetError(f"{name}: {w}x{h} pixels; the limit is {MAX_IMAGE_PIXELS:,} per image")
-    if not (MIN_SIDE <= w <= MAX_SIDE and MIN_SIDE <= h <= MAX_SIDE):
-        raise DatasetError(f"{name}: {w}x{h}; image sides must be {MIN_SIDE} to {MAX_SIDE} pixels")
+    limits.check_image_size(w, h, name, limits.MAX_UPLOAD_PIXELS)
     return h, w
 
 
@@ -132,7 +122,7 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
 
 
 def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    arrays = limits.read_npz(io.BytesIO(data), "", max_images=MAX_FILES)  # headers checked first
+    arrays = limits.read_npz(io.BytesIO(data), "", max_images=limits.MAX_IMAGES)  # headers checked first
     x, y = arrays["x"], arrays.get("y")
     if x.size == 0:
         raise DatasetError("'x' is empty")
@@ -149,8 +139,10 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     """Check an upload and write it as a dataset folder; DatasetError names the problem and limit."""
     if len(data) == 0:
         raise DatasetError(f"{file_name}: the file is empty")
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise DatasetError(f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {MAX_UPLOAD_BYTES // 2**20} MiB")
+    if len(data) > limits.MAX_UPLOAD_BYTES:
+        raise DatasetError(
+            f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {limits.MAX_UPLOAD_BYTES // 2**20} MiB"
+        )
     suffix = Path(file_name).suffix.lower()
     readers = {".zip": images_from_zip, ".npz": arrays_from_npz}
     if suffix not in readers:

@@ -12,9 +12,9 @@ from explorer.figures import Colouring
 from explorer.projection import Projection
 from explorer.ui import cache, urlstate
 from explorer.ui.text import plain
-from training.config import PAIR_KINDS as KINDS
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
+from training.kinds import PAIR_KINDS as KINDS
 from training.metrics import elbo_text, nll_text
 from training.store import ModelSet, find_sets
 

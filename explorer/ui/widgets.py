@@ -450,14 +450,14 @@ def checkpoint_import() -> None:
 def dataset_upload(user_data: dict) -> None:
     """Import a .zip or .npz as a dataset the train form offers; list the ones imported."""
     from training import uploads
-    from training.config import MAX_SIDE, MIN_SIDE
+    from training.limits import MAX_IMAGES, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SIDE
     from training.store import uploads_dir
 
     st.subheader("Your own data")
     st.caption(
         f"A .zip of PNG/JPEG images (all the same size, {MIN_SIDE} to {MAX_SIDE} pixels; sub-folders become classes) "
         f"or an .npz with 'x' (N, H, W[, C]) and optional integer labels 'y'. Limits: "
-        f"{uploads.MAX_UPLOAD_BYTES // 2**20} MiB upload, {uploads.MAX_FILES:,} images."
+        f"{MAX_UPLOAD_BYTES // 2**20} MiB upload, {MAX_IMAGES:,} images."
     )
     upload = st.file_uploader("Upload a dataset", type=["zip", "npz"], key="upload_data")
     if "import_message" in st.session_state:
