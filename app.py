@@ -16,41 +16,52 @@ preload_chart_code()
 import torch  # noqa: E402
 
 from explorer.i18n import tr  # noqa: E402
-from explorer.ui import settle_garbage, urlstate  # noqa: E402
+from explorer.ui import lang, settle_garbage, urlstate  # noqa: E402
 from explorer.ui.context import pair_metrics, sidebar  # noqa: E402
 from explorer.ui.routes import first_visit_hint, navigation, page_links  # noqa: E402
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
 torch.set_num_threads(1)
 
-# Material icons: Debian's Chromium has no emoji font. The tour's language: the URL's, or on the run that
-# leaves the tour (Streamlit drops the tour's own parameters from it) the session's.
-LANG = st.query_params.get("lang") or st.session_state.get("lang") or "en"
+# Material icons: Debian's Chromium has no emoji font. Titles in the reader's language (explorer/ui/lang.py);
+# the sidebar's links are labelled again after the run, once the URL's language is restored.
+LANG = lang.current()
 PAGES = [
+    st.Page("explorer/ui/pages/tour.py", title=tr(LANG, "nav_tour"), icon=":material/tour:", url_path="tour"),
+    st.Page("explorer/ui/pages/latent_map.py", title=tr(LANG, "nav_map"), icon=":material/scatter_plot:", default=True),
+    st.Page("explorer/ui/pages/decoder.py", title=tr(LANG, "nav_decoder"), icon=":material/tune:", url_path="decoder"),
+    st.Page("explorer/ui/pages/drag.py", title=tr(LANG, "nav_drag"), icon=":material/pan_tool:", url_path="drag"),
     st.Page(
-        "explorer/ui/pages/tour.py",
-        title=tr(LANG, "page_title"),
-        icon=":material/tour:",
-        url_path="tour",
+        "explorer/ui/pages/compare.py", title=tr(LANG, "nav_compare"), icon=":material/compare:", url_path="compare"
     ),
-    st.Page("explorer/ui/pages/latent_map.py", title="Latent map", icon=":material/scatter_plot:", default=True),
-    st.Page("explorer/ui/pages/decoder.py", title="Decoder", icon=":material/tune:", url_path="decoder"),
-    st.Page("explorer/ui/pages/drag.py", title="Drag to decode", icon=":material/pan_tool:", url_path="drag"),
-    st.Page("explorer/ui/pages/compare.py", title="AE vs VAE", icon=":material/compare:", url_path="compare"),
-    st.Page("explorer/ui/pages/manifold.py", title="Manifold grid", icon=":material/grid_on:", url_path="manifold"),
     st.Page(
-        "explorer/ui/pages/inference.py", title="Exact inference", icon=":material/functions:", url_path="inference"
+        "explorer/ui/pages/manifold.py", title=tr(LANG, "nav_manifold"), icon=":material/grid_on:", url_path="manifold"
     ),
-    st.Page("explorer/ui/pages/half_moon.py", title="Half-moon lab", icon=":material/science:", url_path="lab"),
     st.Page(
-        "explorer/ui/pages/conditional.py", title="Conditional VAE", icon=":material/extension:", url_path="conditional"
+        "explorer/ui/pages/inference.py",
+        title=tr(LANG, "nav_inference"),
+        icon=":material/functions:",
+        url_path="inference",
     ),
-    st.Page("explorer/ui/pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page("explorer/ui/pages/half_moon.py", title=tr(LANG, "nav_lab"), icon=":material/science:", url_path="lab"),
+    st.Page(
+        "explorer/ui/pages/conditional.py",
+        title=tr(LANG, "nav_conditional"),
+        icon=":material/extension:",
+        url_path="conditional",
+    ),
+    st.Page(
+        "explorer/ui/pages/train.py", title=tr(LANG, "nav_train"), icon=":material/model_training:", url_path="train"
+    ),
 ]
+PAGE_KEYS = ["nav_tour", "nav_map", "nav_decoder", "nav_drag", "nav_compare", "nav_manifold", "nav_inference"]
+PAGE_KEYS += ["nav_lab", "nav_conditional", "nav_train"]  # the catalogue keys of PAGES' titles, in order
 
 page = navigation(PAGES)  # links drawn below, once the page has set the view they carry
 urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
 urlstate.begin()  # the URL into Session State on a new session or Back/Forward
+lang.seed()  # ?lang=, else the browser's language
+lang.switch()
 links = st.sidebar.container(key="page_links")
 metrics = None
 try:
@@ -59,7 +70,7 @@ try:
     page.run()
 finally:
     urlstate.publish()  # the view into the URL, whichever way the page ended (st.stop, st.rerun)
-    page_links(links, PAGES)
+    page_links(links, PAGES, [lang.t(key) for key in PAGE_KEYS])
     if metrics is not None:  # after the page: the first map is drawn before the table's imports
         pair_metrics(metrics)
 settle_garbage()  # after the page: what it cached is frozen with the rest

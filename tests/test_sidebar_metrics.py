@@ -25,7 +25,7 @@ def test_old_and_new_sidecars_read_as_what_they_measured():
 
 
 def test_help_says_which_way_is_better_and_how_it_was_measured():
-    from explorer.ui.context import metric_help
+    from explorer.ui.context import metrics_table_help as metric_help
 
     old, new = metric_help(OLD), metric_help({**NEW, "exact_nll": 93.8, "exact_n_images": 200})
     assert "higher is better" in old["ELBO"] and "one draw per image" in old["ELBO"]

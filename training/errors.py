@@ -1,11 +1,18 @@
 """One exception type for every problem a user can cause and fix.
 
-The CLI prints these as one line (no traceback); the app shows them with st.error.
+The CLI prints these as one line (no traceback); the app shows them with st.error. str(exc) is the
+English message (the CLI stays English); `key` and `values`, where given, name the same message in
+the app's catalogues (explorer/i18n/*.po), so the app shows it in the reader's language.
 """
 
 
 class LatentExplorerError(Exception):
     """Bad input or a failed run, with a message that says what to do."""
+
+    def __init__(self, message: str = "", *, key: str | None = None, **values) -> None:
+        super().__init__(message)
+        self.key = key  # a catalogue key whose English text, formatted with values, is `message`
+        self.values = values
 
 
 class DatasetError(LatentExplorerError):

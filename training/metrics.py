@@ -133,18 +133,19 @@ def evaluate_model(
     return metrics
 
 
-def elbo_text(m: dict, digits: int = 2) -> str:
-    """The ELBO as "value ± s.e."; a sidecar from before the standard error held one draw per image."""
+def elbo_text(m: dict, digits: int = 2, one_draw: str = "(1 draw)") -> str:
+    """The ELBO as "value ± s.e."; a sidecar from before the standard error held one draw per image
+    (one_draw says so: the app passes it in the reader's language)."""
     if "elbo_se" in m:
         return f"{m['elbo']:.{digits}f} ± {m['elbo_se']:.{digits}f}"
-    return f"{m['elbo']:.{digits}f} (1 draw)"
+    return f"{m['elbo']:.{digits}f} {one_draw}"
 
 
-def nll_text(m: dict, digits: int = 2, detail: bool = True) -> str:
+def nll_text(m: dict, digits: int = 2, detail: bool = True, exact: str = "exact") -> str:
     """-log p(x) and how it was measured: exact (2-D latents) or the IWAE-k bound (with its ESS);
-    detail adds on how many images."""
+    detail (the CLI's) adds on how many images."""
     if "exact_nll" in m:
-        return f"{m['exact_nll']:.{digits}f} exact" + (f" ({m['exact_n_images']} images)" if detail else "")
+        return f"{m['exact_nll']:.{digits}f} {exact}" + (f" ({m['exact_n_images']} images)" if detail else "")
     more = f", ESS {m['iwae_ess']:.0f}, {m['iwae_n_images']} images" if detail and "iwae_ess" in m else ""
     return f"{m['iwae_nll']:.{digits}f} IWAE-{m['iwae_k']}{more}"
 

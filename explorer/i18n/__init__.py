@@ -1,18 +1,43 @@
-"""String catalogues, one per language, with the same keys and the same format placeholders.
+"""String catalogues, one gettext .po file per language (en.po, zh.po), with the same keys and placeholders.
 
-tr(lang, key, **values) formats one string; an unknown language falls back to English. The tour
-uses them first; other pages can follow key by key.
+A msgid is a key the code names (never an English sentence); its msgstr is the text, with str.format
+placeholders. Babel reads both files once per process (about 10 ms for both, measured when the tour's
+dict catalogues moved here); .po rather than Python dicts so translators' tools (Poedit, Weblate)
+open them. tr(lang, key, **values) formats one string; an unknown language falls back to English.
+
+Adding a string: one entry in en.po and one in zh.po with the same msgid (a short snake_case key, prefixed
+by its page: map_, dec_, drag_, cmp_, grid_, inf_, lab_, cond_, train_, side_, fig_, err_, help_), the same
+placeholders. Pages call explorer.ui.lang.t(key, **values) (the current language); code outside
+explorer/ui is given its words (figures take a t argument) and never reads the language itself. An error
+raised in training/ that the app shows carries key= and its values (training/errors.py).
 """
 
 from __future__ import annotations
 
-from explorer.i18n import en, zh
+from pathlib import Path
 
-CATALOGUES: dict[str, dict[str, str]] = {"en": en.STRINGS, "zh": zh.STRINGS}
-LANGUAGES = tuple(CATALOGUES)  # the URL's ?lang= values
+HERE = Path(__file__).parent
+LANGUAGES = ("en", "zh")  # the URL's ?lang= values
 NAMES = {"en": "English", "zh": "中文"}
 
 
+def read_catalogue(path: Path) -> dict[str, str]:
+    """key -> text of one .po file (the header entry, msgid "", left out)."""
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as f:
+        catalogue = read_po(f)
+    return {m.id: m.string for m in catalogue if m.id}
+
+
+CATALOGUES: dict[str, dict[str, str]] = {lang: read_catalogue(HERE / f"{lang}.po") for lang in LANGUAGES}
+
+
 def tr(lang: str, key: str, **values) -> str:
-    text = CATALOGUES.get(lang, en.STRINGS)[key]
+    text = CATALOGUES.get(lang, CATALOGUES["en"])[key]
     return text.format(**values) if values else text
+
+
+def language_of(locale: str | None) -> str:
+    """The catalogue for a browser locale ("zh-CN", "zh-Hans-TW", "en-GB"): zh for any Chinese, else en."""
+    return "zh" if isinstance(locale, str) and locale.lower().split("-")[0].split("_")[0] == "zh" else "en"

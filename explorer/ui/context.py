@@ -11,6 +11,7 @@ from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import Projection
 from explorer.ui import cache, urlstate
+from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
@@ -21,41 +22,37 @@ from training.store import ModelSet, find_sets
 LABELS = {"ae": "AE", "vae": "VAE"}
 
 
-def metric_help(m: dict) -> dict[str, str]:
-    """Row -> help for the metrics table (which way is better): BCE and active from analyses.METRIC_HELP,
+def metrics_table_help(m: dict) -> dict[str, str]:
+    """Row -> help for the sidebar's metrics table (which way is better): BCE and active as on every page,
     the VAE's ELBO and NLL saying how this sidecar measured them."""
-    from explorer.analyses import METRIC_HELP  # lazy: the table is drawn after the first map
-
-    draws = f"{m['elbo_samples']} draws per image" if "elbo_se" in m else "one draw per image (an older checkpoint)"
+    draws = t("side_draws", n=m["elbo_samples"]) if "elbo_se" in m else t("side_one_draw_old")
     if "exact_nll" in m:
-        how = f"exact, by quadrature over the 2-D latent, on {m['exact_n_images']} test images"
+        how = t("side_nll_exact", n=m["exact_n_images"])
     elif "iwae_nll" in m:
-        how = f"IWAE-{m['iwae_k']}, an upper bound from {m['iwae_k']} importance samples per image"
+        how = t("side_nll_iwae", k=m["iwae_k"])
     else:
-        how = "not measured"
-    floor = (
-        f" No Bernoulli model can go below {m['bernoulli_floor']:.1f} here (fractional pixels)."
-        if "bernoulli_floor" in m
-        else ""
-    )
+        how = t("side_nll_none")
+    floor = t("side_nll_floor", floor=m["bernoulli_floor"]) if "bernoulli_floor" in m else ""
     return {
-        "BCE": METRIC_HELP["bce"],
-        "ELBO": f"evidence lower bound per test image in nats, ± its Monte Carlo standard error ({draws}): "
-        "higher is better.",
-        "NLL": f"negative log-likelihood -log p(x) per test image in nats ({how}): lower is better.{floor}",
-        "active": METRIC_HELP["active"],
+        "BCE": t("help_bce"),
+        "ELBO": t("side_help_elbo", draws=draws),
+        "NLL": t("side_help_nll", how=how, floor=floor),
+        t("side_active"): t("help_active"),
     }
 
 
 def metrics_rows(pair: ModelSet, latent_dim: int) -> dict[str, dict[str, str]]:
     """Row (metric) -> {AE, VAE} -> text; '–' where a model has no such number (an AE has no likelihood)."""
-    rows: dict[str, dict[str, str]] = {name: {} for name in ("BCE", "ELBO", "NLL", "active")}
+    names = {"BCE": "BCE", "ELBO": "ELBO", "NLL": "NLL", "active": t("side_active")}
+    rows: dict[str, dict[str, str]] = {name: {} for name in names.values()}
+    one_draw, exact = t("side_one_draw"), t("side_exact")
     for kind in KINDS:
         m, label = pair[kind].metrics, LABELS[kind]
         rows["BCE"][label] = f"{m['recon_bce']:.1f}" if "recon_bce" in m else "–"
-        rows["ELBO"][label] = elbo_text(m, 1) if "elbo" in m else "–"
-        rows["NLL"][label] = nll_text(m, 1, detail=False) if "iwae_nll" in m or "exact_nll" in m else "–"
-        rows["active"][label] = f"{m.get('active_units', '?')}/{m.get('latent_dim', latent_dim)}"
+        rows["ELBO"][label] = elbo_text(m, 1, one_draw=one_draw) if "elbo" in m else "–"
+        has_nll = "iwae_nll" in m or "exact_nll" in m
+        rows["NLL"][label] = nll_text(m, 1, detail=False, exact=exact) if has_nll else "–"
+        rows[names["active"]][label] = f"{m.get('active_units', '?')}/{m.get('latent_dim', latent_dim)}"
     return rows
 
 
@@ -90,10 +87,10 @@ class View:
         if test.y is not None:
             names = self.dataset.class_names
             label = int(test.y[index])
-            return f"label {names[label] if names else label}"
+            return t("item_label", label=names[label] if names else label)
         if "phase" in test.factors:
-            return f"phase {test.factors['phase'][index]:.3f}"
-        return f"item {index}"
+            return t("item_phase", phase=test.factors["phase"][index])
+        return t("item_index", index=index)
 
     def default_item(self) -> int:
         """An informative first pick: a crescent (phase near 0.15) on moons, else item 0."""
@@ -129,7 +126,7 @@ def describe_projection(method: str, params: tuple) -> str:
     """ "t-SNE (perplexity 30)": the projection in use, for captions and titles."""
     from explorer.projection import PROJECTIONS
 
-    shown = ", ".join(f"{PROJECTIONS[method].params[n].label} {v:g}" for n, v in params)
+    shown = t("list_sep").join(f"{t('proj_' + n)} {v:g}" for n, v in params)
     return PROJECTIONS[method].label + (f" ({shown})" if shown else "")
 
 
@@ -143,31 +140,38 @@ def apply_projection(method: str, values: dict) -> None:
 def describe_training(pair: ModelSet) -> str:
     c = pair["vae"].config
     arch = f"{c.model.family.upper()} {'-'.join(map(str, c.model.hidden))}"
-    data = c.data.name + (f" ({c.data.regime})" if c.data.name == "moons" else "")
+    data = c.data.name + (t("side_regime", regime=t("regime_" + c.data.regime)) if c.data.name == "moons" else "")
     beta = f", β={c.model.beta:g}" if c.model.beta != 1 else ""
     n_train = pair["vae"].data_stats.get("n_train", "?")
-    return (
-        f"{data}, {n_train} training images; {arch}, latent {c.model.latent_dim}{beta}; "
-        f"{c.train.epochs} epochs, lr {c.train.lr:g}, seed {c.train.seed}"
+    return t(
+        "side_training",
+        data=data,
+        n_train=n_train,
+        arch=arch,
+        dim=c.model.latent_dim,
+        beta=beta,
+        epochs=c.train.epochs,
+        lr=f"{c.train.lr:g}",
+        seed=c.train.seed,
     )
 
 
 def sidebar():
-    """Dataset and pair choosers; state lives in the URL. Returns the sidebar box that pair_metrics
-    fills once the page is drawn (its table imports pandas: not before the first map)."""
+    """Dataset and pair choosers (under the language switch); state lives in the URL. Returns the sidebar
+    box that pair_metrics fills once the page is drawn (its table imports pandas: not before the first map)."""
     choices = find_sets("pair")
     with st.sidebar:
         if not choices:
-            st.error("No model pairs found. Run `make defaults` to rebuild the bundled pairs in checkpoints/.")
+            st.error(t("side_no_pairs"))
             st.stop()
         datasets = sorted({info.dataset for info in choices.values()})
         default_dataset = "moons" if "moons" in datasets else datasets[0]
         urlstate.seed("dataset", default_dataset, options=datasets)
-        dataset_name = st.selectbox("Dataset", datasets, key="dataset")
+        dataset_name = st.selectbox(t("side_dataset"), datasets, key="dataset")
         options = [p for p, info in choices.items() if info.dataset == dataset_name]
         preferred = next((p for p in options if p.endswith("moons-sparse-2d")), options[0])
         urlstate.seed("pair", preferred, options=options)
-        st.selectbox("Model pair", options, key="pair")
+        st.selectbox(t("side_pair"), options, key="pair")
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         return st.container()
@@ -187,12 +191,8 @@ def pair_metrics(box) -> None:
         collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
         if collapse:
             st.warning(collapse)
-        st.caption(
-            "Test split, nats per image: BCE = summed reconstruction BCE, ELBO ± its standard error, "
-            "NLL = -log p(x) (exact or an IWAE-k bound), active = latent units in use. "
-            "`python -m training eval` recomputes them.",
-            help="  \n".join(f"**{name}**: {text}" for name, text in metric_help(view.pair["vae"].metrics).items()),
-        )
+        told = metrics_table_help(view.pair["vae"].metrics)
+        st.caption(t("side_metrics_caption"), help="  \n".join(f"**{name}**: {text}" for name, text in told.items()))
 
 
 def collapse_warning(metrics: dict, beta: float) -> str | None:
@@ -200,13 +200,11 @@ def collapse_warning(metrics: dict, beta: float) -> str | None:
     active, total = metrics.get("active_units"), metrics.get("latent_dim")
     if active is None or not total:
         return None
-    advice = f"try a lower β (now {beta:g}), a KL warm-up (--kl-warmup), or a smaller latent size"
+    advice = t("collapse_advice", beta=beta)
     if active == 0:
-        return f"The VAE's posterior has collapsed: no latent dimension carries information. To fix it, {advice}."
+        return t("collapse_all", advice=advice)
     if total > 2 and active <= total // 2:
-        return (
-            f"The VAE uses only {active} of its {total} latent dimensions (the rest collapsed to the prior); {advice}."
-        )
+        return t("collapse_some", active=active, total=total, advice=advice)
     return None
 
 
@@ -222,6 +220,6 @@ def current_view() -> View:
         data = cache.dataset(path, stamp)
         codes = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
     except (LatentExplorerError, OSError) as exc:
-        st.error(f"Could not open the pair {plain(pair_id)}: {plain(exc)}")
+        st.error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)))
         st.stop()
     return View(pair_id, path, stamp, pair, data, codes)

@@ -12,6 +12,8 @@ from pathlib import Path
 import streamlit as st
 from streamlit.commands import navigation as _streamlit_navigation
 
+from explorer.ui.lang import t
+
 MISSING = "_page_missing"
 _LINKS_JS = st.components.v2.component(
     "latent_explorer_page_links", html="<span></span>", js=(Path(__file__).parent / "page_links.js").read_text()
@@ -46,15 +48,8 @@ def navigation(pages: list) -> st.Page:
     page = st.navigation(pages, position="hidden")
     st.html(LAYOUT_CSS)
     if st.session_state.pop(MISSING, False):
-        st.info("There is no page at that address; this is the Latent map.", icon=":material/info:")
+        st.info(t("page_missing"), icon=":material/info:")
     return page
-
-
-HINT = (
-    "New here? Start with the **Tour**, or click a dot on the latent map, then open **AE vs VAE** and scrub "
-    "between a crescent and a full moon to see what each model decodes half-way; the **Half-moon lab** "
-    "measures whether either is a real half moon."
-)
 
 
 def first_visit_hint() -> None:
@@ -62,18 +57,18 @@ def first_visit_hint() -> None:
     if st.session_state.get("_hint_dismissed"):
         return
     box = st.container(horizontal=True, vertical_alignment="center")
-    box.info(HINT, icon=":material/lightbulb:", width="stretch")
-    if box.button("Got it", key="dismiss_hint", icon=":material/close:"):
+    box.info(t("hint"), icon=":material/lightbulb:", width="stretch")
+    if box.button(t("hint_dismiss"), key="dismiss_hint", icon=":material/close:"):
         st.session_state["_hint_dismissed"] = True
         st.rerun()
 
 
-def page_links(box, pages: list) -> None:
-    """One link per page into `box`, each carrying the current view's query parameters (page_links.js
-    keeps them current when a fragment changes the URL)."""
+def page_links(box, pages: list, titles: list[str]) -> None:
+    """One link per page into `box`, titled in the current language, each carrying the current view's
+    query parameters (page_links.js keeps them current when a fragment changes the URL)."""
     query = st.query_params.to_dict()
     with box:
-        for page in pages:
-            st.page_link(page, label=page.title, icon=page.icon, query_params=query, width="stretch")
+        for page, title in zip(pages, titles):
+            st.page_link(page, label=title, icon=page.icon, query_params=query, width="stretch")
         _LINKS_JS(key="page_links_js")
         st.divider()

@@ -1,8 +1,8 @@
 """Guided tour: the tutorial's argument step by step, every number computed live (issue 18).
 
 Text comes from explorer/i18n (one catalogue per language), numbers from explorer/tour.py, the step
-renderers from explorer/ui/tour_steps.py; this page holds the frame. ?lang= and ?step= live in the URL
-(explorer/ui/urlstate.py).
+renderers from explorer/ui/tour_steps.py; this page holds the frame. ?step= lives in the URL
+(explorer/ui/urlstate.py), and so does ?lang=, chosen in the sidebar like on every page (explorer/ui/lang.py).
 """
 
 from functools import partial
@@ -11,10 +11,11 @@ import numpy as np
 import streamlit as st
 
 from explorer import tour
-from explorer.i18n import LANGUAGES, tr
+from explorer.i18n import tr
 from explorer.ui import cache
 from explorer.ui.context import current_view
 from explorer.ui.keys import arrow_keys
+from explorer.ui.lang import current
 from explorer.ui.text import plain
 from explorer.ui.tour_steps import STEPS, TourContext
 from explorer.ui.widgets import pair_models
@@ -26,12 +27,12 @@ def go(target: int) -> None:
     st.session_state["step"] = int(np.clip(target, 1, tour.STEPS))
 
 
-lang = st.segmented_control("Language · 语言 (en · 中文 zh)", LANGUAGES, key="lang", bind="query-params", default="en")
-t = partial(tr, lang or "en")
+lang = current()
+t = partial(tr, lang)
 view = current_view()
 crescent, full = tour.endpoints(view.dataset)
 state = {"dataset": st.session_state.get("dataset", ""), "pair": view.pair_id}
-if lang and lang != "en":  # a full page opened from the tour leads back to the tour in its language
+if lang != "en":  # a full page opened from the tour leads back to the tour in its language
     state["lang"] = lang
 context = TourContext(t, view, pair_models(view), cache.bank(view.path, view.stamp), crescent, full, state)
 

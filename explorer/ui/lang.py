@@ -1,0 +1,66 @@
+"""The reader's language: the one way a page gets it (current) and its words (t).
+
+The language is a view key like the pair: Session State "lang", mirrored into the URL by urlstate
+(?lang=zh), so page links, the tour's full-page links, reloads, Back/Forward and pasted links keep it.
+With no lang in the URL the browser's locale decides (st.context.locale). The sidebar's switch
+(switch()) changes it on every page.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from explorer.i18n import LANGUAGES, NAMES, language_of, tr
+from explorer.ui import urlstate
+from explorer.ui.text import plain
+from training.errors import LatentExplorerError
+
+KEY = "lang"
+
+
+def browser_language() -> str:
+    try:
+        return language_of(st.context.locale)
+    except (AttributeError, RuntimeError):  # no browser (a bare script run)
+        return "en"
+
+
+def current() -> str:
+    """The language the page is drawn in: the session's (set from the URL by urlstate.begin), else the
+    URL's (before begin has run: app.py's page titles), else the browser's."""
+    value = st.session_state.get(KEY) or st.query_params.get(KEY)
+    return value if value in LANGUAGES else browser_language()
+
+
+def t(key: str, **values) -> str:
+    """The catalogue text of `key` in the current language, formatted with values."""
+    return tr(current(), key, **values)
+
+
+def seed() -> str:
+    """After urlstate.begin(): a valid language in Session State. The URL carries lang whenever it is
+    not the English default of a non-Chinese browser, so a reload never flips it to the browser's."""
+    browser = browser_language()
+    st.session_state.setdefault(KEY, browser)
+    lang = urlstate.seed(KEY, browser, options=list(LANGUAGES))
+    # seed() recorded the browser's language as the default (left out of the URL); zh is always written,
+    # and en too when the browser would choose zh.
+    st.session_state[urlstate.DEFAULTS][KEY] = "en" if browser == "en" else ""
+    return lang
+
+
+def switch() -> None:
+    """English / 中文 in the sidebar (in both languages, so either reader finds it)."""
+    st.sidebar.segmented_control(
+        "Language · 语言", LANGUAGES, format_func=NAMES.get, key=KEY, required=True, width="stretch"
+    )
+
+
+def error_text(exc: BaseException) -> str:
+    """An exception's message in the current language, Markdown-safe: its catalogue text when training/
+    gave it a key, else the English message after a translated lead-in."""
+    if isinstance(exc, LatentExplorerError) and exc.key:
+        values = {k: plain(v) if isinstance(v, str) else v for k, v in exc.values.items()}
+        return t(exc.key, **values)
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return t("err_untranslated", detail=plain(detail))
