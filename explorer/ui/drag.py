@@ -1,4 +1,5 @@
-"""The drag-to-decode component (st.components.v2, inline HTML/CSS/JS, no build step)."""
+"""The drag-to-decode component (st.components.v2, inline HTML/CSS/JS, no build step), and the pages' uses of
+it: the light point map (Decoder, Drag) and the scrubber between two codes (AE vs VAE)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-from explorer import webdecoder
+from explorer import figures, latents, webdecoder
+from explorer.ui import cache, urlstate
 from explorer.ui.bridge import component_data
+from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.widgets import pair_models, show_image
+from training.metrics import manifold_distance
 from training.models import Autoencoder
 
 HERE = Path(__file__).parent
@@ -95,3 +100,62 @@ def component_value(value: Any, length: int | None, lo, hi) -> np.ndarray | floa
     if not np.isfinite(z).all():
         return None
     return np.clip(z, lo, hi)
+
+
+def pad_bounds(points: np.ndarray, margin: float, min_extent: float = 0.0) -> list[float]:
+    """[x0, x1, y0, y1] of the padded extent of (N, 2) points, as the canvas component takes it."""
+    lo, hi = latents.padded_bounds(points, margin, min_extent)
+    return [lo[0], hi[0], lo[1], hi[1]]
+
+
+def point_colours(view: View, limit: int) -> tuple[np.ndarray, list[str]]:
+    """An even subsample (at most limit) of the test items, coloured as on the latent map."""
+    n = len(view.dataset.test)
+    take = np.linspace(0, n - 1, min(n, limit)).astype(int)
+    return take, figures.point_colours(view.colouring(), take)
+
+
+def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
+    """A light map (canvas, not plotly) of one model's codes with the current point marked.
+
+    It redraws in about a millisecond, so a slider move is not held up by a chart remount.
+    """
+    proj = view.projection(kind)
+    take, colours = point_colours(view, 1500)
+    points = proj.embedding
+    payload = {
+        "bounds": pad_bounds(points, 0.1, min_extent=1e-5),
+        "points": points[take],
+        "colours": colours,
+        "value": proj.transform(z[None])[0],
+        "label": f"{LABELS[kind]} latent map",
+    }
+    drag_component(key, "map", [], payload, "z")
+
+
+@st.fragment
+def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
+    """Drag t from 0 to 1: both decoders follow live in the browser; the released t is decoded here.
+    The released t is one value (URL: t): the thumb is drawn where it was released."""
+    from explorer import analyses, webdecoder
+
+    released = component_value(last_value("scrubber", "t"), None, 0.0, 1.0)  # finite, in [0, 1], or None
+    if released is not None and released != st.session_state.get("_scrub_seen"):
+        st.session_state["_scrub_seen"] = st.session_state["t"] = released  # a new release wins
+    t = urlstate.seed("t", 0.5, 0.0, 1.0)
+    urlstate.publish()  # a fragment rerun: the URL follows t before the images are drawn
+    models = pair_models(view)
+    endpoints = {
+        webdecoder.decoder_id(models[k]): {"a": i.path[0], "b": i.path[-1], "method": method}
+        for k, i in interps.items()
+    }
+    st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
+    described = [(LABELS[k], models[k]) for k in KINDS]
+    drag_component("scrubber", "scrub", described, {"paths": endpoints, "value": t, "signature": signature}, "t")
+    bank = cache.bank(view.path, view.stamp)  # scored as the page's chart is: true renders on moons
+    st.caption("Distance of each released decode to real data.", help=analyses.METRIC_HELP["distance"])
+    for col, kind in zip(st.columns(4), KINDS):
+        decoded = analyses.decode_at(models[kind], interps[kind], method, t)
+        dist = manifold_distance(decoded[None], bank)[0][0]
+        with col:
+            show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=112)

@@ -4,8 +4,10 @@ import streamlit as st
 
 from explorer import analyses, figures, verdict
 from explorer.ui import cache
-from explorer.ui.context import KINDS, LABELS
+from explorer.ui.context import KINDS, LABELS, View
+from training import moons
 from training.lab import RESULTS as LAB_RESULTS
+from training.store import find_sets
 
 
 def lab_over_seeds(view) -> None:
@@ -31,3 +33,26 @@ def whole_line(view, models, bank) -> None:
     )
     panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
     st.plotly_chart(figures.line_strips(panels), key="lab_line_strips")
+
+
+def regime_switch(view: View) -> None:
+    """Radio of the bundled 2-D moons pairs' regimes; choosing one switches the sidebar's pair to it."""
+    pairs = find_sets("pair")
+    ids = {r: f"moons-{r}-2d" for r in moons.REGIMES if f"moons-{r}-2d" in pairs}
+    if not ids:
+        return
+
+    def switch() -> None:
+        st.session_state["pair"] = ids[st.session_state["lab_regime"]]
+        st.session_state["dataset"] = "moons"
+
+    if view.pair_id in ids.values():
+        st.session_state["lab_regime"] = view.pair["vae"].config.data.regime
+    st.radio(
+        "Training regime (bundled 2-D pairs)",
+        list(ids),
+        horizontal=True,
+        key="lab_regime",
+        on_change=switch,
+        help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
+    )

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import analyses
 from explorer.figures import step_distances
-from explorer.ui import cache, urlstate, widgets
+from explorer.ui import cache, drag, endpoints, urlstate, widgets
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -31,13 +31,13 @@ urlstate.seed("ends_mode", modes[0], options=modes)
 mode = st.radio("Choose the endpoints", modes, horizontal=True, key="ends_mode")
 ends = st.columns(2)
 if mode == "by phase":
-    a, b = widgets.phase_pair(
+    a, b = endpoints.phase_pair(
         view, ends, ("phase_a", "phase_b"), ("A: phase", "B: phase"), "0 new, 0.1 crescent, 0.25 half, 0.5 full"
     )
 elif mode == "by class":
-    a, b = widgets.class_pair(view, ends)
+    a, b = endpoints.class_pair(view, ends)
 else:
-    a, b = widgets.index_pair(view, ends, ("idx_a", "idx_b"), ("A: test item", "B: test item"))
+    a, b = endpoints.index_pair(view, ends, ("idx_a", "idx_b"), ("A: test item", "B: test item"))
     if mode == "picked on the map":
         st.radio("A click on the map sets", ["A", "B"], horizontal=True, key="click_sets")
 
@@ -69,7 +69,7 @@ for col, item, name in zip(st.columns([1, 1, 6]), (a, b), "AB"):
 for kind in KINDS:
     st.markdown(f"**{LABELS[kind]}**: {steps} steps, {method}, in its own latent space")
     show_strip(interps[kind].strip, target=56)
-widgets.scrubber(view, interps, method, f"{a}-{b}-{method}-{vae_mode}-{noise_seed}")
+drag.scrubber(view, interps, method, f"{a}-{b}-{method}-{vae_mode}-{noise_seed}")
 
 # Each decoded step scored as the lab does: on moons against true renders (0 = a real moon, with the
 # phase it looks like); elsewhere against the nearest training image, a proxy that rewards copying.
@@ -78,7 +78,7 @@ scores = analyses.scored_paths(interps, bank)
 distances = {LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}
 code_paths = {k: i.path for k, i in interps.items()}
 widgets.latent_map_chart(
-    view, "compare_map", paths=code_paths, selectable=mode == "picked on the map", on_pick=widgets.set_endpoint
+    view, "compare_map", paths=code_paths, selectable=mode == "picked on the map", on_pick=endpoints.set_endpoint
 )
 chart_col, text_col = st.columns([3, 2])
 label, summary = analyses.score_summary(distances, scores, bank.is_proxy)

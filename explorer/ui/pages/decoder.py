@@ -6,7 +6,8 @@ import streamlit as st
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_choice
-from explorer.ui.widgets import pair_models, picked_codes, point_map, show_image, show_nearest
+from explorer.ui.drag import point_map
+from explorer.ui.widgets import pair_models, picked_codes, show_image, show_nearest
 
 view = current_view()
 st.title("Decoder")

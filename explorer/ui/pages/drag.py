@@ -6,8 +6,8 @@ import streamlit as st
 from explorer import latents
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value
-from explorer.ui.widgets import pad_bounds, picked_codes, point_colours, show_image, show_nearest
+from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value, pad_bounds, point_colours
+from explorer.ui.widgets import picked_codes, show_image, show_nearest
 
 PAD_POINTS = 1500
 

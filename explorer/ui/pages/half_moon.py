@@ -6,9 +6,10 @@ import streamlit as st
 from explorer import analyses, figures
 from explorer.ui import cache, urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
-from explorer.ui.lab_sections import lab_over_seeds, whole_line
+from explorer.ui.endpoints import index_pair, phase_pair
+from explorer.ui.lab_sections import lab_over_seeds, regime_switch, whole_line
 from explorer.ui.text import plain
-from explorer.ui.widgets import index_pair, pair_models, phase_pair, prior_grids, regime_switch, show_strip
+from explorer.ui.widgets import pair_models, prior_grids, show_strip
 
 HOLE_GRID = 64
 PRIOR_SAMPLES = 1000

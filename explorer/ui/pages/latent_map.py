@@ -7,7 +7,7 @@ from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, apply_projection, current_view, describe_projection, projection_choice
 from explorer.ui.text import plain
-from explorer.ui.widgets import clear_probe, pick_index, pick_layer, probe_code, show_image, static_map
+from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, static_map
 
 view = current_view()
 st.title("Latent map")
@@ -56,7 +56,7 @@ def picked(view) -> None:
     """The pick (drawn over the map) and the picked item: a click on the map or a typed item reruns
     only this; the map's chart is left alone."""
     urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)
-    pick_layer(view, "map_chart")
+    pick_on_map(view, "map_chart")
     st.columns([1, 3])[0].number_input(
         "Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
     )

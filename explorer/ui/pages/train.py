@@ -8,7 +8,7 @@ from explorer import analyses, figures
 from explorer.ui import runs
 from explorer.ui.context import collapse_warning, current_view
 from explorer.ui.text import plain
-from explorer.ui.widgets import checkpoint_import, dataset_upload, train_form
+from explorer.ui.train_page import checkpoint_import, dataset_upload, train_form
 from training import jobs, uploads
 from training.errors import LatentExplorerError
 from training.metrics import ACTIVE_UNIT_THRESHOLD
