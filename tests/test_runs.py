@@ -6,7 +6,7 @@ import time
 import pytest
 
 from tests.helpers import open_app, tiny_run, wait
-from training import jobs, store
+from training import jobs, limits, store
 from training.errors import LatentExplorerError
 
 TRAIN = "explorer/ui/pages/train.py"
@@ -55,7 +55,7 @@ def test_a_reloaded_tab_shows_the_run_live_and_cancels_it(runs, slow):
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.selectbox(key="train_dataset").set_value("moons")
     at.number_input(key="train_n").set_value(128)
-    at.number_input(key="train_epochs").set_value(jobs.MAX_EPOCHS)
+    at.number_input(key="train_epochs").set_value(limits.MAX_EPOCHS)
     at.text_input(key="train_name").set_value("my run")  # made safe by the store's naming
     at.button(key="train_submit").click().run()
     assert not at.error, [e.value for e in at.error]
@@ -81,7 +81,7 @@ def test_the_limit_names_the_running_runs_and_the_list_cancels_them(runs, slow, 
     monkeypatch.setattr(jobs, "MAX_CONCURRENT_RUNS", 1)
     first = jobs.start_job(tiny_run(epochs=200), runs, name="first")
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
-    assert at.number_input(key="train_epochs").max == jobs.MAX_EPOCHS  # capped in the widget itself
+    assert at.number_input(key="train_epochs").max == limits.MAX_EPOCHS  # capped in the widget itself
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
     assert [e.value.replace("\\", "") for e in at.error] == [

@@ -74,8 +74,8 @@ def test_two_simultaneous_runs_keep_their_own_histories(dirs):
 
 def test_limits_say_what_they_are(dirs, monkeypatch):
     runs, _ = dirs
-    with pytest.raises(LatentExplorerError, match=f"at most {jobs.MAX_EPOCHS} epochs"):
-        jobs.start_job(tiny_run(epochs=jobs.MAX_EPOCHS + 1), runs)
+    with pytest.raises(LatentExplorerError, match=f"at most {limits.MAX_EPOCHS} epochs"):
+        jobs.start_job(tiny_run(epochs=limits.MAX_EPOCHS + 1), runs)
     monkeypatch.setattr(jobs, "MAX_CONCURRENT_RUNS", 1)
     first = jobs.start_job(tiny_run(epochs=50), runs)
     try:

@@ -213,7 +213,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
             hidden=args.hidden,
             beta=args.beta,
             likelihood=args.likelihood,
-            condition=(args.condition or "none") if args.model == "cvae" else "none",
+            condition=args.condition or "none",  # validate() refuses a cvae without one, any other with one
         ),
         TrainConfig(
             epochs=args.epochs,
@@ -255,10 +255,6 @@ def summary_line(kind: str, metrics: dict) -> str:
 
 
 def command_train(args: argparse.Namespace) -> int:
-    if args.model == "cvae" and not args.condition:
-        raise LatentExplorerError("--model cvae needs --condition label or --condition half")
-    if args.condition and args.model != "cvae":
-        raise LatentExplorerError("--condition goes with --model cvae")
     from .checkpoint import read_sidecar
     from .runs import train_and_save
 
@@ -481,16 +477,11 @@ def write_defaults_table(out: Path) -> None:
 
 
 def command_lab(args: argparse.Namespace) -> int:
-    from .lab import pair_config, run_lab
-    from .runs import check_run_config
+    from .lab import run_lab
+    from .limits import check_run
     from .store import check_out_dir
 
     regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
-    bad = [r for r in regimes if r not in REGIMES]
-    if bad or not regimes:
-        raise LatentExplorerError(f"regimes must be among {', '.join(REGIMES)}; got {args.regimes!r}")
-    if not 1 <= args.seeds <= 20:
-        raise LatentExplorerError("seeds must be 1 to 20")
     lab = LabConfig(
         regimes=regimes,
         latent_dims=args.latent_dims,
@@ -501,11 +492,10 @@ def command_lab(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         hidden=args.hidden,
     )
-    for regime in regimes:  # validate every cell before hours of training
+    lab.validate()  # every cell, and its budget, before hours of training
+    for regime in regimes:
         for dim in lab.latent_dims:
-            config = pair_config(lab, regime, dim, 0)
-            config.model.in_shape = (1, lab.image_size, lab.image_size)
-            check_run_config(config)
+            check_run(lab.pair_config(regime, dim, 0), batch=True)
     check_out_dir(args.out)
     results = run_lab(lab, args.out)
     print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")

@@ -28,7 +28,7 @@ import torch
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import CheckpointError, LatentExplorerError
-from .models import Autoencoder, build_model, check_model_config
+from .models import Autoencoder, build_model
 from .schema import check_sidecar
 
 FORMAT = "latent-explorer-checkpoint"
@@ -210,7 +210,7 @@ def _config_of(sidecar: dict[str, Any], name: str) -> RunConfig:
             model=from_dict(ModelConfig, sidecar["model"]),
             train=from_dict(TrainConfig, sidecar["train"]),
         )
-        check_model_config(config.model)
+        config.validate()
         if config.model.in_shape is None:
             raise LatentExplorerError("model config has no in_shape")
     except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:

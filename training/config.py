@@ -1,9 +1,11 @@
 """Typed configs for data, model and training: the one-way path CLI/UI -> fit() -> checkpoint.
 
-Each config validates its ranges without side effects and round-trips through to_dict/from_dict,
-which is how checkpoints store them as JSON. Names (dataset, model, family, likelihood, condition,
-regime) are keys of registries elsewhere; load_dataset and build_model check them, so this module
-imports neither datasets nor models.
+Each config's validate() is the one check of a configuration, without side effects: ranges, every
+name (dataset, regime, model, family, likelihood, condition) against its registry, and the
+combinations allowed. The CLI, the train form, the server's runs and the checkpoint schema all call
+it; the memory and server budgets are training.limits.check_run's. The registries are imported
+inside validate(): they import this module only for annotations, so no import runs in a circle.
+Configs round-trip through to_dict/from_dict, which is how checkpoints store them as JSON.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .errors import LatentExplorerError
+from . import moons
+from .errors import DatasetError, LatentExplorerError
 from .limits import MAX_SIDE, MIN_SIDE
-from .moons import REGIMES
 
 # float32; bfloat16 or float16 autocast (16: CUDA only, with a grad scaler)
 PRECISIONS: tuple[str, ...] = ("32", "bf16", "16")
@@ -44,6 +46,12 @@ class DataConfig:
             n = getattr(self, name)
             if n is not None and not 1 <= n <= 1_000_000:
                 raise LatentExplorerError(f"{name} must be 1 to 1,000,000, got {n}")
+        from .datasets import DATASETS  # here: datasets imports this module for annotations only
+
+        if self.name not in DATASETS:
+            raise DatasetError(f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}")
+        if self.regime not in moons.REGIMES:
+            raise DatasetError(f"regime must be one of {', '.join(moons.REGIMES)}; got {self.regime!r}")
 
 
 @dataclass
@@ -63,7 +71,6 @@ class ModelConfig:
     n_classes: int | None = None  # label condition: filled in from the data
 
     def validate(self) -> None:
-        """Ranges only; training.models.check_model_config adds the names and their combinations."""
         if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
             raise LatentExplorerError(f"label conditioning needs 2 to 1000 classes, got {self.n_classes}")
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
@@ -80,6 +87,34 @@ class ModelConfig:
                 raise LatentExplorerError(
                     f"images must be 1 or 3 channels, {MIN_SIDE} to {MAX_SIDE} px; got {self.in_shape}"
                 )
+        self._check_names()
+
+    def _check_names(self) -> None:
+        """Every name against its registry, then the combinations of kind, family and condition, then
+        what the family's layers need (conv: sides and channels)."""
+        from .conditions import CONDITIONS
+        from .kinds import KINDS
+        from .losses import LIKELIHOODS
+        from .models import FAMILIES
+
+        for what, value, registry in (
+            ("model", self.kind, KINDS),
+            ("architecture", self.family, FAMILIES),
+            ("likelihood", self.likelihood, LIKELIHOODS),
+            ("condition", self.condition, {"none": None, **CONDITIONS}),
+        ):
+            if value not in registry:
+                raise LatentExplorerError(f"unknown {what} {value!r}; choose one of: {', '.join(registry)}")
+        conditional = KINDS[self.kind].conditional
+        if conditional and self.condition == "none":
+            raise LatentExplorerError(f"a {self.kind} needs a condition: --condition {' or '.join(CONDITIONS)}")
+        if conditional and self.family != "mlp":
+            raise LatentExplorerError("conditional models come in the mlp family only")
+        if not conditional and self.condition != "none":
+            raise LatentExplorerError(f"the {self.kind} takes no condition; use --model cvae")
+        check = FAMILIES[self.family].check
+        if check is not None:
+            check(self)
 
 
 @dataclass
@@ -149,6 +184,7 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def validate(self) -> None:
+        """Every range, name and combination of the run; training.limits.check_run adds the budgets."""
         self.data.validate()
         self.model.validate()
         self.train.validate()
@@ -158,16 +194,40 @@ class RunConfig:
 class LabConfig:
     """The half-moon lab (training/lab.py): a grid of moons pairs per regime, latent size and seed."""
 
-    regimes: tuple[str, ...] = tuple(REGIMES)
+    regimes: tuple[str, ...] = tuple(moons.REGIMES)
     latent_dims: tuple[int, ...] = (1, 2, 16)
     seeds: int = 5
     epochs: int = 40
-    n_train: int = 4000
-    n_test: int = 1000
-    image_size: int = 28
+    n_train: int = moons.N_TRAIN
+    n_test: int = moons.N_TEST
+    image_size: int = moons.DEFAULT_SIZE
     hidden: tuple[int, ...] = (128, 64)
     steps: int = 101  # decoded images per interpolation: 11 steps skip sharp transitions
     random_pairs: int = 20
     prior_samples: int = 1000
     search_codes: int = 10_000  # codes filling the latent box in the decoder-wide half-moon search
     bootstrap: int = 10_000  # resamples of the seeds for each AE/VAE ratio's confidence interval
+
+    def pair_config(self, regime: str, latent_dim: int, seed: int) -> RunConfig:
+        """One cell of the grid: a moons pair. The input shape is the rendered moons' (grey, image_size)."""
+        return RunConfig(
+            DataConfig(
+                "moons", regime=regime, image_size=self.image_size, n_train=self.n_train, n_test=self.n_test, seed=seed
+            ),
+            ModelConfig(latent_dim=latent_dim, hidden=self.hidden, in_shape=(1, self.image_size, self.image_size)),
+            TrainConfig(epochs=self.epochs, seed=seed),
+        )
+
+    def validate(self) -> None:
+        """The grid's own ranges, then every cell's run (the seed does not change what is valid)."""
+        if not self.regimes or any(r not in moons.REGIMES for r in self.regimes):
+            raise LatentExplorerError(
+                f"regimes must be among {', '.join(moons.REGIMES)}; got {','.join(self.regimes)!r}"
+            )
+        if not 1 <= self.seeds <= 20:
+            raise LatentExplorerError("seeds must be 1 to 20")
+        if not self.latent_dims:
+            raise LatentExplorerError("the lab needs at least one latent size")
+        for regime in self.regimes:
+            for latent_dim in self.latent_dims:
+                self.pair_config(regime, latent_dim, 0).validate()

@@ -102,30 +102,17 @@ class DatasetSpec:
     downloads: bool = False  # fetched on first use
 
 
-def check_data_config(config: DataConfig) -> None:
-    """Ranges (config.validate) plus the names against their registries."""
-    config.validate()
-    if config.name not in DATASETS:
-        raise DatasetError(f"unknown dataset {config.name!r}; choose one of: {', '.join(DATASETS)}")
-    if config.regime not in moons.REGIMES:
-        raise DatasetError(f"regime must be one of {', '.join(moons.REGIMES)}; got {config.regime!r}")
-    if config.name == "moons":  # the one dataset whose size the config alone decides
-        n = (config.n_train or MOONS_TRAIN) + (config.n_test or MOONS_TEST)
-        limits.check_pixel_values(n, (1, config.image_size, config.image_size), "moons")
-
-
 # False while a saved model's data is loaded (store.dataset_for): its sidecar must not start a download.
 DOWNLOADS_ALLOWED: ContextVar[bool] = ContextVar("downloads_allowed", default=True)
 
 
 def load_dataset(config: DataConfig) -> Dataset:
-    check_data_config(config)
+    config.validate()
+    limits.check_data(config)  # before a moon is rendered
     return DATASETS[config.name].load(config)
 
 
 # --- moons -------------------------------------------------------------------------------
-
-MOONS_TRAIN, MOONS_TEST = 4000, 1000
 
 
 def moon_factors(phases: np.ndarray, jitter: bool, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -144,8 +131,8 @@ def _moon_images(factors: dict[str, np.ndarray], size: int) -> torch.Tensor:
 
 def load_moons(config: DataConfig) -> Dataset:
     rng = np.random.default_rng(config.seed)
-    n_train = config.n_train or MOONS_TRAIN
-    n_test = config.n_test or MOONS_TEST
+    n_train = config.n_train or moons.N_TRAIN
+    n_test = config.n_test or moons.N_TEST
     train_phases = moons.sample_training_phases(n_train, config.regime, rng)
     test_phases = moons.stratified_phases(n_test, rng)  # the test split covers every phase
     train_factors = moon_factors(train_phases, config.jitter, rng)

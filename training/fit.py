@@ -184,7 +184,7 @@ def setup(config: RunConfig, dataset: Dataset) -> tuple[RunConfig, Trainer, str]
     world = distributed.world()
     distributed.check_batch(config.train.batch_size, world)
     config = with_data_shape(config, dataset)
-    config.model.validate()
+    config.model.validate()  # the shape and class count the data gave
     device, why = resolve_device(config.train.device, world.local_rank, world.world_size)
     amp = resolve_precision(config.train.precision, device)
     if config.train.threads is not None:
@@ -213,8 +213,7 @@ def fit(
 ) -> FitResult:
     """Train one model as the config says; returns it with its per-epoch history.
     Under torchrun, call it on every rank: they train one model together (DistributedDataParallel)."""
-    config.data.validate()
-    config.train.validate()
+    config.validate()
     dataset = dataset if dataset is not None else load_dataset(config.data)
     config, trainer, line = setup(config, dataset)
     world = trainer.world

@@ -23,9 +23,9 @@ from .datasets import load_dataset
 from .devices import resolve_device
 from .errors import LatentExplorerError
 from .fit import Progress, TrainingCancelled, kinds_of
-from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, MAX_TRAIN_IMAGES
+from .limits import MAX_CONCURRENT_RUNS, MAX_RUN_SECONDS, check_run, check_train_set
 from .metrics import QUICK
-from .runs import check_run_config, train_and_save
+from .runs import train_and_save
 from .store import RUN_PREFIX, SetInfo, find_sets, safe_name
 
 SNAPSHOT_POINTS = 600
@@ -120,11 +120,8 @@ def run_name(config: RunConfig, runs_dir: str | Path, name: str | None = None) -
     return wanted
 
 
-def check_limits(config: RunConfig) -> None:
-    if config.train.epochs > MAX_EPOCHS:
-        raise LatentExplorerError(f"at most {MAX_EPOCHS} epochs on this server (asked for {config.train.epochs})")
-    if config.data.n_train is not None and config.data.n_train > MAX_TRAIN_IMAGES:
-        raise LatentExplorerError(f"at most {MAX_TRAIN_IMAGES:,} training images on this server")
+def check_free_slot() -> None:
+    """RunsBusy while the server trains its limit of runs (call it holding _LOCK)."""
     active = [j for j in _JOBS.values() if j.active]
     if len(active) >= MAX_CONCURRENT_RUNS:
         raise RunsBusy(sorted(active, key=lambda j: j.started))
@@ -138,9 +135,10 @@ def device_line() -> str:
 
 def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5, name: str | None = None) -> Job:
     """Validate, then train the pair in a background thread into runs_dir/<name> (run_name)."""
-    check_run_config(config)
+    config.validate()
+    check_run(config, server=True)
     with _LOCK:
-        check_limits(config)
+        check_free_slot()
         run_id = run_name(config, runs_dir, name)
         job = Job(run_id, config, Path(runs_dir) / run_id)
         _forget_old()
@@ -214,18 +212,14 @@ def list_runs() -> list[Job]:
     return sorted(runs.values(), key=lambda j: (j.active, j.finished or j.started), reverse=True)
 
 
-def _probe(job: Job, dataset) -> torch.Tensor:
-    """The test images whose codes the snapshots show, and how to colour them."""
-    if len(dataset.train) > MAX_TRAIN_IMAGES:
-        raise LatentExplorerError(
-            f"the dataset has {len(dataset.train):,} training images; this server trains on at most "
-            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
-        )
+def snapshot_points(dataset) -> tuple[torch.Tensor, tuple[str, np.ndarray | None, list[str] | None]]:
+    """The test images whose codes the snapshots show, and how to colour them (Job.snapshot_colour)."""
+    images = dataset.test.x[:SNAPSHOT_POINTS]
     if dataset.test.y is not None:
-        job.snapshot_colour = ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
-    elif "phase" in dataset.test.factors:
-        job.snapshot_colour = ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
-    return dataset.test.x[:SNAPSHOT_POINTS]
+        return images, ("label", dataset.test.y[:SNAPSHOT_POINTS].numpy(), dataset.class_names)
+    if "phase" in dataset.test.factors:
+        return images, ("factor", dataset.test.factors["phase"][:SNAPSHOT_POINTS], None)
+    return images, ("none", None, None)
 
 
 def _progress_recorder(job: Job, probe: torch.Tensor, snapshot_every: int):
@@ -257,7 +251,8 @@ def _work(job: Job, snapshot_every: int) -> None:
     timed_out: list[bool] = []
     try:
         dataset = load_dataset(job.config.data)
-        probe = _probe(job, dataset)
+        check_train_set(len(dataset.train))
+        probe, job.snapshot_colour = snapshot_points(dataset)
         train_and_save(
             job.config,
             job.out,

@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .config import DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .config import LabConfig
 from .datasets import Dataset, load_dataset
 from .kinds import PAIR_KINDS
 from .metrics import (
@@ -38,16 +38,6 @@ from .store import load_set
 
 CRESCENT, FULL = 0.1, 0.5
 RESULTS = Path(__file__).resolve().parent.parent / "lab" / "results.json"  # the committed lab run
-
-
-def pair_config(lab: LabConfig, regime: str, latent_dim: int, seed: int) -> RunConfig:
-    return RunConfig(
-        DataConfig(
-            "moons", regime=regime, image_size=lab.image_size, n_train=lab.n_train, n_test=lab.n_test, seed=seed
-        ),
-        ModelConfig(latent_dim=latent_dim, hidden=lab.hidden),
-        TrainConfig(epochs=lab.epochs, seed=seed),
-    )
 
 
 @torch.no_grad()
@@ -240,7 +230,7 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
         for latent_dim in lab.latent_dims:
             per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
             for seed in range(lab.seeds):
-                config = pair_config(lab, regime, latent_dim, seed)
+                config = lab.pair_config(regime, latent_dim, seed)
                 pair_dir = out / "runs" / f"{regime}-{latent_dim}d-s{seed}"
                 scores = cached_scores(pair_dir, lab)
                 if scores is None:

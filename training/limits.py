@@ -85,6 +85,38 @@ def check_path_text(text: object, what: str = "path") -> str:
     return text
 
 
+def check_data(config) -> None:
+    """A DataConfig within the dataset budget, where the config alone decides the size (moons)."""
+    from . import moons
+
+    if config.name == "moons":
+        n = (config.n_train or moons.N_TRAIN) + (config.n_test or moons.N_TEST)
+        check_pixel_values(n, (1, config.image_size, config.image_size), "moons")
+
+
+def check_train_set(n: int) -> None:
+    """A server run's training split, once its data is loaded (a user's .npz decides its own size)."""
+    if n > MAX_TRAIN_IMAGES:
+        raise BudgetError(
+            f"the dataset has {n:,} training images; this server trains on at most "
+            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
+        )
+
+
+def check_run(config, *, batch: bool = False, server: bool = False) -> None:
+    """The one budget check of a run (a RunConfig that validate() passed), from its config alone:
+    the data the config decides, the model once its input shape is known (parameters, layers; with
+    batch=True, a training batch's activations), and with server=True what a run on the shared
+    server may ask for. Called by the CLI, the server's runs, the train form's start and the schema."""
+    if server and config.train.epochs > MAX_EPOCHS:
+        raise BudgetError(f"at most {MAX_EPOCHS} epochs on this server (asked for {config.train.epochs})")
+    if server and config.data.n_train is not None and config.data.n_train > MAX_TRAIN_IMAGES:
+        raise BudgetError(f"at most {MAX_TRAIN_IMAGES:,} training images on this server")
+    check_data(config.data)
+    if config.model.in_shape is not None:
+        check_model(config.model, config.train.batch_size if batch else None)
+
+
 # --- images --------------------------------------------------------------------------------------
 
 

@@ -15,10 +15,7 @@ from typing import TYPE_CHECKING, Callable, NamedTuple, Protocol
 import torch
 from torch import nn
 
-from .conditions import CONDITIONS
 from .errors import LatentExplorerError
-from .kinds import CONDITIONAL_KINDS
-from .losses import LIKELIHOODS
 
 if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
     from .config import ModelConfig
@@ -283,31 +280,9 @@ class Regression(nn.Module):
 MODELS: dict[str, type[nn.Module]] = {"ae": Autoencoder, "vae": VAE, "cvae": ConditionalVAE, "regression": Regression}
 
 
-def check_model_config(config: ModelConfig) -> None:
-    """Ranges (config.validate) plus every name against its registry and the combinations allowed."""
-    config.validate()
-    for what, value, registry in (
-        ("model", config.kind, MODELS),
-        ("architecture", config.family, FAMILIES),
-        ("likelihood", config.likelihood, LIKELIHOODS),
-        ("condition", config.condition, {"none": None, **CONDITIONS}),
-    ):
-        if value not in registry:
-            raise LatentExplorerError(f"unknown {what} {value!r}; choose one of: {', '.join(registry)}")
-    conditional = config.kind in CONDITIONAL_KINDS
-    if conditional and config.condition == "none":
-        raise LatentExplorerError(f"a {config.kind} needs a condition: --condition {' or '.join(CONDITIONS)}")
-    if conditional and config.family != "mlp":
-        raise LatentExplorerError("conditional models come in the mlp family only")
-    if not conditional and config.condition != "none":
-        raise LatentExplorerError(f"the {config.kind} takes no condition; use --model cvae")
-    check = FAMILIES[config.family].check
-    if check is not None:
-        check(config)
-
-
 def build_model(config: ModelConfig) -> Autoencoder:
-    check_model_config(config)
+    """The model a config asks for (validated here; the memory budget is the caller's: limits.check_run)."""
+    config.validate()
     return MODELS[config.kind](config)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 
 SUPERSAMPLE = 3
 DEFAULT_SIZE = 28
+N_TRAIN, N_TEST = 4000, 1000  # the moons dataset's default split sizes
 RADIUS_FRACTION = 0.38  # disc radius as a fraction of the image side
 
 # Phase bands of the regimes (fractions of a cycle).

@@ -11,10 +11,10 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .datasets import Dataset, check_data_config, load_dataset
+from .datasets import Dataset, load_dataset
 from .distributed import is_main
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
-from .limits import check_model
+from .limits import check_run
 from .metrics import (
     FULL,
     Budget,
@@ -25,17 +25,7 @@ from .metrics import (
     prior_codes,
     prior_validity,
 )
-from .models import check_model_config
 from .store import check_out_dir, staged_dir
-
-
-def check_run_config(config: RunConfig) -> None:
-    """Every range and every name of a run, before any training starts."""
-    config.validate()
-    check_data_config(config.data)
-    check_model_config(config.model)
-    if config.model.in_shape is not None:
-        check_model(config.model)
 
 
 def train_and_save(
@@ -61,11 +51,12 @@ def train_and_save(
     budget: how hard the test metrics are measured (metrics.FULL; the app's runs use metrics.QUICK);
     iwae_k overrides its k.
     """
-    check_run_config(config)
+    config.validate()
+    check_run(config)
     out = check_out_dir(out)  # before the data and hours of training
     dataset = dataset if dataset is not None else load_dataset(config.data)
     for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
-        check_model(with_data_shape(run, dataset).model, config.train.batch_size)
+        check_run(with_data_shape(run, dataset), batch=True)
     if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
         return {
             kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)

@@ -5,7 +5,8 @@ checked for its type, range, length and nesting depth, so a page, the listing or
 never meets a float latent size, a list as a dataset name or a metric that is a string.
 
     configs      types from the dataclass annotations (int is not bool, floats finite, lists of
-                 ints of bounded length), ranges from their validate(); unknown keys refused
+                 ints of bounded length), ranges and names from their validate(), the budgets from
+                 limits.check_run; unknown keys refused
     data_stats   the known keys typed; everything else a JSON scalar
     metrics      numbers (or null), lists of numbers, nested dicts of the same, two known strings
     history      a list of per-epoch dicts of numbers
@@ -20,8 +21,9 @@ import types
 import typing
 from typing import Any
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .errors import LatentExplorerError
+from .limits import check_run
 
 MAX_DEPTH = 6  # levels of nesting below the top object
 MAX_ITEMS = 10_000  # entries in any one list or dict (history: one per epoch, at most 10,000)
@@ -95,8 +97,8 @@ def _describe(hint: Any) -> str:
     return str(hint).replace("typing.", "").replace("<class '", "").replace("'>", "")
 
 
-def check_config(data: Any, cls: type, where: str) -> None:
-    """A config dict: known keys only, each of its annotated type; then the config's ranges."""
+def check_config(data: Any, cls: type, where: str) -> Any:
+    """A config dict: known keys only, each of its annotated type; then the config's validate()."""
     if not isinstance(data, dict):
         _fail(where, f"must be an object, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
@@ -109,21 +111,10 @@ def check_config(data: Any, cls: type, where: str) -> None:
             _fail(f"{where}.{key}", f"must be {_describe(hints[key])}, got {json_repr(value)}")
     config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     try:
-        _full_check(config)
+        config.validate()
     except LatentExplorerError as exc:
         _fail(where, str(exc))
-
-
-def _full_check(config: Any) -> None:
-    """Ranges, names against their registries, combinations and (models) the memory budget."""
-    from .datasets import check_data_config
-    from .limits import check_model
-    from .models import check_model_config
-
-    checks = {DataConfig: check_data_config, ModelConfig: check_model_config}
-    checks.get(type(config), lambda c: c.validate())(config)
-    if isinstance(config, ModelConfig) and config.in_shape is not None:
-        check_model(config)
+    return config
 
 
 def json_repr(value: Any) -> str:
@@ -184,20 +175,30 @@ def check_history(history: Any, where: str = "history") -> None:
             _fail(f"{where}[{i}]", "must be an object of numbers")
 
 
+def _check_run(sidecar: dict[str, Any]) -> None:
+    """The three configs: each typed and valid, the model's kind and shape given, within the budgets."""
+    configs = {}
+    for key, cls in CONFIGS.items():
+        if key not in sidecar:
+            _fail(key, "missing")
+        configs[key] = check_config(sidecar[key], cls, key)
+    if sidecar["model"].get("kind", sidecar["kind"]) != sidecar["kind"]:
+        _fail("kind", f"{sidecar['kind']!r} but the model config says {sidecar['model'].get('kind')!r}")
+    if sidecar["model"].get("in_shape") is None:
+        _fail("model.in_shape", "missing: a saved model knows its image shape")
+    try:
+        check_run(RunConfig(**configs))  # the data and the model within the budgets, before either is built
+    except LatentExplorerError as exc:
+        _fail("config", str(exc))
+
+
 def check_sidecar(sidecar: dict[str, Any]) -> None:
     """The whole sidecar; SchemaError names the first field that is wrong."""
     check_json(sidecar, "sidecar")
     for key in ("kind", "weights_sha256"):
         if not isinstance(sidecar.get(key), str):
             _fail(key, f"must be text, got {json_repr(sidecar.get(key))}")
-    for key, cls in CONFIGS.items():
-        if key not in sidecar:
-            _fail(key, "missing")
-        check_config(sidecar[key], cls, key)
-    if sidecar["model"].get("kind", sidecar["kind"]) != sidecar["kind"]:
-        _fail("kind", f"{sidecar['kind']!r} but the model config says {sidecar['model'].get('kind')!r}")
-    if sidecar["model"].get("in_shape") is None:
-        _fail("model.in_shape", "missing: a saved model knows its image shape")
+    _check_run(sidecar)
     check_data_stats(sidecar.get("data_stats", {}))
     metrics = sidecar.get("metrics", {})
     if not isinstance(metrics, dict):

@@ -13,9 +13,9 @@ from training.errors import LatentExplorerError
 def train_form(user_data: dict) -> dict | None:
     """The train form's values when submitted (analyses.train_config turns them into a run), else None."""
     from explorer.analyses import MODEL_CHOICES, UPLOAD_PREFIX
-    from training import jobs
     from training.config import MAX_LATENT_DIM
     from training.datasets import DATASETS
+    from training.limits import MAX_EPOCHS, MAX_TRAIN_IMAGES
     from training.models import FAMILIES
 
     options = [n for n, spec in DATASETS.items() if not spec.needs_path] + [UPLOAD_PREFIX + u for u in user_data]
@@ -33,7 +33,7 @@ def train_form(user_data: dict) -> dict | None:
             help="moons only: which phases the training split holds",
         )
         f["jitter"] = c[2].checkbox("Moons: size/position jitter", key="train_jitter")
-        f["n_train"] = c[3].number_input("Training images (0: all)", 0, jobs.MAX_TRAIN_IMAGES, 0, 100, key="train_n")
+        f["n_train"] = c[3].number_input("Training images (0: all)", 0, MAX_TRAIN_IMAGES, 0, 100, key="train_n")
         c = st.columns(4)
         f["family"] = c[0].selectbox(
             "Architecture",
@@ -51,7 +51,7 @@ def train_form(user_data: dict) -> dict | None:
         f["beta"] = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
         f["hidden"] = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
         c = st.columns(4)
-        f["epochs"] = c[0].number_input(f"Epochs (max {jobs.MAX_EPOCHS})", 1, jobs.MAX_EPOCHS, 20, key="train_epochs")
+        f["epochs"] = c[0].number_input(f"Epochs (max {MAX_EPOCHS})", 1, MAX_EPOCHS, 20, key="train_epochs")
         f["lr"] = c[1].number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
         f["seed"] = c[2].number_input("Seed", 0, 1_000_000, 0, key="train_seed")
         f["warmup"] = c[3].number_input("KL warm-up epochs", 0, 1000, 0, key="train_warmup")
