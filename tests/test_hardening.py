@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from PIL import Image
 
-from training import limits, uploads
+from training import limits, readers, uploads
 from training.errors import DatasetError, LatentExplorerError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def test_png_and_jpeg_still_load(tmp_path, no_ghostscript):
 
 
 def test_every_image_decode_in_the_code_goes_through_the_one_checked_opener():
-    """The class: no module opens user images with a bare Image.open (only training/limits.py)."""
+    """The class: no module opens user images with a bare Image.open (only training/readers.py)."""
     offenders = []
     for path in [*ROOT.glob("training/*.py"), *ROOT.glob("explorer/**/*.py"), ROOT / "app.py"]:
         for n, line in enumerate(path.read_text().splitlines(), 1):
@@ -120,13 +120,13 @@ def test_an_image_over_the_pixel_budget_is_refused_from_its_header(tmp_path, mon
     path.write_bytes(png((20, 20)))
     monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("decoded before the size check"))
     with pytest.raises(DatasetError, match="the limit is 100 per image"):
-        limits.decode_image(path, "big.png", max_side=None)
+        readers.decode_image(path, "big.png", max_side=None)
 
 
 def test_an_image_over_the_decode_time_budget_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(limits, "DECODE_SECONDS", -1.0)
     with pytest.raises(DatasetError, match="to decode; refused"):
-        limits.decode_image(io.BytesIO(png()), "slow.png")
+        readers.decode_image(io.BytesIO(png()), "slow.png")
 
 
 # --- item 3: memory budgets, checked before allocating; peak RSS per path ---------------------------
@@ -256,7 +256,7 @@ def test_npz_headers_are_read_before_any_array_is_loaded(tmp_path, monkeypatch):
     np.savez(buf, x=np.zeros((6000, 4, 4), np.uint8))
     monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("an array was loaded before its header was checked"))
     with pytest.raises(DatasetError, match="the limit is 5,000"):
-        limits.read_npz(io.BytesIO(buf.getvalue()), "x.npz")
+        readers.read_npz(io.BytesIO(buf.getvalue()), "x.npz")
 
 
 @pytest.mark.parametrize(

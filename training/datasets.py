@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 import torch
 
-from . import limits, moons
+from . import limits, moons, readers
 from .errors import DatasetError
 from .limits import MAX_SIDE, MIN_SIDE
 
@@ -376,7 +376,7 @@ def load_npz(config: DataConfig) -> Dataset:
     if not config.path:
         raise DatasetError("the npz dataset needs a file: --data my.npz")
     path = Path(config.path)
-    arrays = limits.read_npz(path, path.name, max_images=None)  # headers checked before loading
+    arrays = readers.read_npz(path, path.name, max_images=None)  # headers checked before loading
     x, y, names = arrays["x"], arrays.get("y"), arrays.get("class_names")
     x = images_to_array(x, path.name)
     class_names = None
@@ -410,7 +410,7 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
     deadline = limits.Deadline(10 * limits.IMPORT_SECONDS, f"decoding the images under {root.name}")
     x = np.empty((len(files), size, size, 3), dtype=np.uint8)  # (N, size, size, 3)
     for i, path in enumerate(files):
-        with limits.decode_image(path, path.name, max_side=None) as im:
+        with readers.decode_image(path, path.name, max_side=None) as im:
             x[i] = np.asarray(im.resize((size, size), Image.Resampling.BILINEAR))
         deadline.check()
     if (x == x[..., :1]).all():

@@ -1,23 +1,18 @@
 """Budgets for everything a user can ask of the server, checked BEFORE the memory is taken.
 
-The one table of limits (below), the checks that read it, and the readers of user files (images,
-.npz) within them:
+The one table of limits (below) and the checks that read it; training.readers reads a user's
+files within them.
 
-    images    PNG or JPEG by content only (never EPS/PostScript, nothing spawns a process),
-              sides and pixels read from the header before decoding, a decode-time budget
-    .npz      array headers read from the zip before any array is loaded; never unpickled
+    images    sides and pixels read from the header before decoding, a decode-time budget
     datasets  at most MAX_PIXEL_VALUES values (N * C * H * W) in float32
     models    parameters and activations per batch computed from the config on the meta
               device (exact, and nothing allocated) before a model is built
+    runs      check_run: the one budget check of a run's config (CLI, server, schema)
 """
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
-from pathlib import Path
-from typing import IO
 
 import numpy as np
 
@@ -50,10 +45,9 @@ MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
-IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
 
-
-def _at(name: str) -> str:
+def named(name: str) -> str:
+    """'name: ' to begin a message about a named file, or nothing."""
     return f"{name}: " if name else ""
 
 
@@ -66,7 +60,7 @@ def check_pixel_values(n: int, shape: tuple[int, ...], source: str) -> None:
     values = int(n) * int(np.prod(shape, dtype=np.int64))
     if values > MAX_PIXEL_VALUES:
         raise BudgetError(
-            f"{_at(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
+            f"{named(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
             f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey {MAX_SIDE} px images)"
         )
 
@@ -117,62 +111,14 @@ def check_run(config, *, batch: bool = False, server: bool = False) -> None:
         check_model(config.model, config.train.batch_size if batch else None)
 
 
-# --- images --------------------------------------------------------------------------------------
-
-
-def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | None = MAX_SIDE, mode: str = "RGB"):
-    """One PNG/JPEG file -> a PIL image in `mode`, loaded. DatasetError names what is wrong.
-
-    The format is judged by content (a .png holding PostScript is refused); the size comes from
-    the header and is checked before any pixel is decoded; a decode over DECODE_SECONDS is refused.
-    """
-    from PIL import Image, UnidentifiedImageError
-
-    from .errors import DatasetError
-
-    start = time.monotonic()
-    try:
-        im = Image.open(source, formats=IMAGE_FORMATS)
-    except UnidentifiedImageError:
-        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
-    with im:
-        w, h = im.size
-        check_image_size(w, h, name, MAX_FILE_PIXELS, max_side)
-        try:
-            im.draft(mode, (w, h))  # JPEG: decode straight to the mode; a no-op for PNG
-            out = im.convert(mode)
-        except Exception as exc:  # Pillow raises many types for broken files
-            raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
-    if time.monotonic() - start > DECODE_SECONDS:
-        raise DatasetError(f"{_at(name)}took over {DECODE_SECONDS:g} s to decode; refused")
-    return out
-
-
 def check_image_size(w: int, h: int, name: str, max_pixels: int, max_side: int | None = MAX_SIDE) -> None:
     """An image's size, from its header, within a pixel count (a decompression bomb) and the sides."""
     from .errors import DatasetError
 
     if w * h > max_pixels:
-        raise DatasetError(f"{_at(name)}{w}x{h} pixels; the limit is {max_pixels:,} per image")
+        raise DatasetError(f"{named(name)}{w}x{h} pixels; the limit is {max_pixels:,} per image")
     if max_side is not None and not (MIN_SIDE <= w <= max_side and MIN_SIDE <= h <= max_side):
-        raise DatasetError(f"{_at(name)}{w}x{h}; image sides must be {MIN_SIDE} to {max_side} pixels")
-
-
-def image_header(raw: bytes, name: str) -> tuple[int, int, str]:
-    """(width, height, mode) from a PNG/JPEG header, without decoding pixels."""
-    from PIL import Image, UnidentifiedImageError
-
-    from .errors import DatasetError
-
-    try:
-        with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as im:
-            return im.size[0], im.size[1], im.mode
-    except UnidentifiedImageError:
-        raise DatasetError(f"{_at(name)}not a readable image (not PNG or JPEG by its content)") from None
-    except Exception as exc:
-        raise DatasetError(f"{_at(name)}not a readable image ({type(exc).__name__})") from None
+        raise DatasetError(f"{named(name)}{w}x{h}; image sides must be {MIN_SIDE} to {max_side} pixels")
 
 
 class Deadline:
@@ -184,73 +130,6 @@ class Deadline:
     def check(self) -> None:
         if time.monotonic() > self.end:
             raise BudgetError(f"{self.what} took over {self.seconds:g} s; refused")
-
-
-# --- .npz ----------------------------------------------------------------------------------------
-
-
-def npz_headers(source: str | Path | IO[bytes], name: str) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
-    """Array name -> (shape, dtype) from each member's .npy header; no array is loaded."""
-    from numpy.lib import format as npy
-
-    from .errors import DatasetError
-
-    headers = {}
-    try:
-        with zipfile.ZipFile(source) as archive:
-            members = archive.infolist()
-            if len(members) > 16:
-                raise DatasetError(f"{_at(name)}{len(members)} arrays; an .npz here holds at most 16")
-            for info in members:
-                if not info.filename.endswith(".npy"):
-                    raise DatasetError(f"{_at(name)}{info.filename!r} is not an .npy array")
-                with archive.open(info) as f:
-                    version = npy.read_magic(f)
-                    read = {(1, 0): npy.read_array_header_1_0, (2, 0): npy.read_array_header_2_0}.get(version)
-                    if read is None:
-                        raise DatasetError(f"{_at(name)}unsupported .npy version {version}")
-                    shape, _, dtype = read(f)
-                if dtype.hasobject:
-                    raise DatasetError(f"{_at(name)}{info.filename[:-4]!r} holds Python objects; refused (no pickles)")
-                headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__})") from None
-    return headers
-
-
-def check_npz(headers: dict[str, tuple[tuple[int, ...], np.dtype]], name: str, max_images: int | None) -> None:
-    """The .npz's arrays within the budgets, judged from their headers alone."""
-    from .errors import DatasetError
-
-    if "x" not in headers:
-        raise DatasetError(f"{_at(name)}an .npz needs an array 'x' of images; found {sorted(headers) or 'nothing'}")
-    unpacked = sum(int(np.prod(s, dtype=np.int64)) * d.itemsize for s, d in headers.values())
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise DatasetError(
-            f"{_at(name)}its arrays unpack to {unpacked / 2**20:,.0f} MiB; "
-            f"the limit is {MAX_UNPACKED_BYTES // 2**20} MiB"
-        )
-    shape, _ = headers["x"]
-    if not 3 <= len(shape) <= 4:
-        raise DatasetError(f"{_at(name)}'x' must have shape (N, H, W), (N, H, W, C) or (N, C, H, W); got {shape}")
-    if max_images is not None and shape[0] > max_images:
-        raise DatasetError(f"{_at(name)}'x' holds {shape[0]:,} images; the limit is {max_images:,}")
-    check_pixel_values(shape[0], shape[1:], name)
-
-
-def read_npz(source: str | Path | IO[bytes], name: str, max_images: int | None = MAX_IMAGES) -> dict[str, np.ndarray]:
-    """The arrays of an .npz, loaded only after their headers passed the budgets."""
-    from .errors import DatasetError
-
-    headers = npz_headers(source, name)
-    check_npz(headers, name, max_images)
-    if hasattr(source, "seek"):
-        source.seek(0)
-    try:
-        with np.load(source, allow_pickle=False) as archive:  # never unpickle user data
-            return {key: archive[key] for key in headers}
-    except Exception as exc:
-        raise DatasetError(f"{_at(name)}not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
 # --- models ----------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from . import limits
+from . import limits, readers
 from .datasets import IMAGE_SUFFIXES, check_images
 from .errors import DatasetError, LatentExplorerError
 from .store import safe_name, staged_dir
@@ -72,7 +72,7 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
 
 def _header_size(name: str, raw: bytes) -> tuple[int, int]:
     """(H, W) from a PNG/JPEG header, within the per-image limits; no pixel is decoded."""
-    w, h, _ = limits.image_header(raw, name)
+    w, h, _ = readers.image_header(raw, name)
     limits.check_image_size(w, h, name, limits.MAX_UPLOAD_PIXELS)
     return h, w
 
@@ -95,7 +95,7 @@ def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) ->
     deadline = limits.Deadline(limits.IMPORT_SECONDS, "decoding the zip's images")
     x = np.empty((len(members), h, w, 1), dtype=np.uint8)
     for i, m in enumerate(members):
-        rgb = np.asarray(limits.decode_image(io.BytesIO(archive.read(m)), m.filename))  # (H, W, 3)
+        rgb = np.asarray(readers.decode_image(io.BytesIO(archive.read(m)), m.filename))  # (H, W, 3)
         if x.shape[-1] == 1 and not (rgb == rgb[..., :1]).all():
             limits.check_pixel_values(len(members), (3, h, w), "the zip (colour images)")
             x = np.repeat(x, 3, axis=-1)  # the first colour image: grey so far becomes RGB
@@ -122,7 +122,7 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
 
 
 def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[str] | None]:
-    arrays = limits.read_npz(io.BytesIO(data), "", max_images=limits.MAX_IMAGES)  # headers checked first
+    arrays = readers.read_npz(io.BytesIO(data), "", max_images=limits.MAX_IMAGES)  # headers checked first
     x, y = arrays["x"], arrays.get("y")
     if x.size == 0:
         raise DatasetError("'x' is empty")
