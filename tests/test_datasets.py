@@ -121,7 +121,7 @@ def test_folder_loader_reads_classes_from_subfolders(tmp_path):
 
 def test_folder_loader_keeps_colour(tmp_path):
     rng = np.random.default_rng(0)
-    for i in range(4):
+    for i in range(8):  # datasets.min_images()
         Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i}.jpg")
     ds = load_dataset(DataConfig("folder", path=str(tmp_path), image_size=8))
     assert ds.image_shape == (3, 8, 8)
@@ -159,7 +159,7 @@ def test_npz_loader_accepts_common_layouts(tmp_path, x):
         (np.full((4, 8, 8), np.nan, dtype=np.float32), "NaN"),
         (np.zeros((4, 8), dtype=np.float32), "shape"),
         (np.full((4, 8, 8), 7.0), r"\[0, 1\]"),
-        (np.zeros((1, 8, 8), dtype=np.uint8), "at least 2"),
+        (np.zeros((1, 8, 8), dtype=np.uint8), "at least 8"),
     ],
     ids=["nan", "wrong-shape", "out-of-range", "one-image"],
 )

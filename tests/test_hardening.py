@@ -1,6 +1,7 @@
 """Hardening II (issue 13): hostile files, uploads, links and browser values are refused at one
 place each, with a reason, within a memory budget; nothing spawns a process."""
 
+import base64
 import io
 import json
 import math
@@ -99,9 +100,11 @@ def test_a_non_png_named_png_is_refused_in_a_server_folder(tmp_path, no_ghostscr
 
 
 def test_png_and_jpeg_still_load(tmp_path, no_ghostscript):
-    data = zipped([("a.png", png(colour=30)), ("b.jpg", png(colour=200, fmt="JPEG"))])
+    data = zipped(
+        [(f"{i}.png", png(colour=30)) for i in range(4)] + [(f"{i}.jpg", png(colour=200, fmt="JPEG")) for i in range(4)]
+    )
     imported = uploads.import_upload("ok.zip", data, tmp_path)
-    assert imported.n_images == 2 and imported.image_shape == (1, 8, 8)
+    assert imported.n_images == 8 and imported.image_shape == (1, 8, 8)
 
 
 def test_every_image_decode_in_the_code_goes_through_the_one_checked_opener():
@@ -738,3 +741,274 @@ def test_markdown_in_a_path_shows_as_text_in_the_error():
     assert not at.exception, at.exception
     shown = " ".join(e.value for e in at.error)
     assert "![b](" not in shown and r"\!\[b\]\(http\:" in shown
+
+
+# === Hardening III (issue 25) ========================================================================
+# --- class 1: a model that loads but computes nonsense ------------------------------------------------
+
+
+def rewrite_tensors(pair: Path, change) -> None:
+    """Change every member's tensors, then make the sidecars' hashes agree: every load check passes."""
+    import hashlib
+
+    from safetensors.torch import load as load_tensors
+    from safetensors.torch import save as save_tensors
+
+    for kind in ("ae", "vae"):
+        weights = pair / f"{kind}.safetensors"
+        state = {k: v.clone() for k, v in load_tensors(weights.read_bytes()).items()}
+        for key, tensor in state.items():
+            change(key, tensor)
+        data = save_tensors(state)
+        weights.write_bytes(data)
+        sidecar = json.loads((pair / f"{kind}.json").read_text())
+        sidecar["weights_sha256"] = hashlib.sha256(data).hexdigest()
+        (pair / f"{kind}.json").write_text(json.dumps(sidecar))
+
+
+def _encoder(key: str) -> bool:
+    return key.startswith("encoder") or "head" in key
+
+
+NONSENSE = {  # finite weights, every load check passes; what they compute is not finite or absurd
+    "all-3e38": (lambda k, t: t.fill_(3e38), "not finite"),
+    "encoder-x1e19": (lambda k, t: t.mul_(1e19) if _encoder(k) else None, "not finite"),
+    "encoder-x1e9": (lambda k, t: t.mul_(1e9) if _encoder(k) else None, "codes reach"),
+    "decoder-x1e9": (lambda k, t: t.mul_(1e9) if k.startswith("decoder") else None, "decoder outputs reach"),
+}
+
+
+@pytest.fixture
+def nonsense(runs):
+    """runs/<case> for every NONSENSE case, beside runs/good."""
+    for case, (change, _) in NONSENSE.items():
+        shutil.copytree(runs / "good", runs / case)
+        rewrite_tensors(runs / case, change)
+    return runs
+
+
+@pytest.mark.parametrize("case", list(NONSENSE))
+def test_a_set_that_computes_nonsense_is_refused_at_load_import_listing_and_cli(nonsense, case, tmp_path):
+    from training.store import find_sets, import_set, load_set
+
+    message = NONSENSE[case][1]
+    with pytest.raises(LatentExplorerError, match=message):
+        load_set(nonsense / case)
+    listed = find_sets("pair")
+    assert f"runs/{case}" not in listed and "runs/good" in listed  # a folder dropped into runs/
+    outside = tmp_path / "elsewhere"
+    shutil.copytree(nonsense / case, outside)
+    before = sorted(p.name for p in nonsense.iterdir())
+    with pytest.raises(LatentExplorerError, match=message):  # the app's upload and folder import
+        import_set(outside, "uploaded-pair")
+    assert sorted(p.name for p in nonsense.iterdir()) == before
+    from tests.helpers import run_cli
+
+    done = run_cli("eval", str(nonsense / case))
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_output_check_passes_every_bundled_set_with_a_margin():
+    """The limits sit far above what real models compute: bundled codes reach 72, outputs 196."""
+    from training.store import load_set
+
+    for path in sorted((ROOT / "checkpoints").glob("*/")):
+        if (path / "ae.json").is_file() or (path / "cvae.json").is_file():
+            load_set(path)  # check_outputs ran on each member
+
+
+@pytest.mark.slow  # 8 pages x 2 sets through AppTest, ~15 s
+def test_every_page_says_why_it_cannot_draw_a_set_that_computes_nonsense(nonsense, monkeypatch):
+    """The load check is bypassed: the pages themselves must never show a traceback."""
+    from streamlit.testing.v1 import AppTest
+
+    from training import checkpoint
+
+    monkeypatch.setattr(checkpoint, "check_outputs", lambda *a, **k: None)
+    for pair in ("runs/all-3e38", "runs/encoder-x1e19"):
+        for page in ("latent_map", "compare", "decoder", "drag", "half_moon", "inference", "manifold", "tour"):
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+            at.query_params.update({"dataset": "moons", "pair": pair})
+            at.run()
+            if page != "latent_map":
+                at.switch_page(f"explorer/ui/pages/{page}.py").run()
+            assert not at.exception, (pair, page, at.exception)
+            assert at.sidebar.selectbox(key="pair").value == pair
+            if page in ("compare", "drag", "half_moon", "inference", "manifold"):
+                assert any("finite" in e.value for e in at.error), (pair, page, [e.value for e in at.error])
+
+
+def test_nothing_non_finite_reaches_a_component_or_a_chart():
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from explorer.ui.bridge import component_data, finite_figure
+
+    def strict(text):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"{c} sent to the browser"))
+
+    data = {"a": np.array([1.0, np.nan, np.inf]), "b": -np.inf, "c": [np.float32(np.nan)], "d": np.arange(3)}
+    assert strict(component_data(data)["json"]) == {"a": [1.0, None, None], "b": None, "c": [None], "d": [0, 1, 2]}
+    fig = go.Figure(
+        [
+            go.Scatter(x=np.array([1.0, np.inf]), y=[np.nan, 2.0], marker={"color": np.array([np.nan, 1.0])}),
+            go.Heatmap(z=np.array([[1.0, np.nan], [np.inf, 2.0]])),
+        ]
+    ).update_layout(xaxis_range=[0, float("inf")])
+    sent = strict(pio.to_json(finite_figure(fig), validate=False))  # what st.plotly_chart sends
+    assert sent["data"][0]["x"] == [1.0, None] and sent["data"][1]["z"] == [[1.0, None], [None, 2.0]]
+    colour = sent["data"][0]["marker"]["color"]  # Plotly's binary form: a colour array takes no gap
+    assert np.frombuffer(base64.b64decode(colour["bdata"]), colour["dtype"]).tolist() == [1.0, 1.0]
+    assert sent["layout"]["xaxis"]["range"] == [0, None]
+
+
+def test_every_chart_and_component_leaves_through_the_bridge():
+    """One place makes browser data finite: no page calls plotly_chart or serialises component data itself."""
+    offenders = []
+    for path in [ROOT / "app.py", *sorted((ROOT / "explorer").rglob("*.py"))]:
+        if path.name == "bridge.py":
+            continue
+        text = path.read_text()
+        if (
+            re.search(r"\b(st|\w+_col|col|c|cols\[\d\])\.plotly_chart\(", text)
+            or "json.dumps(" in text
+            and "ui" in path.parts
+        ):
+            offenders.append(path.relative_to(ROOT))
+    assert not offenders
+
+
+# --- class 2: broken archives ------------------------------------------------------------------------
+
+
+def _archive(member: str, data: bytes, method=zipfile.ZIP_STORED) -> bytearray:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", method) as z:
+        z.writestr(member, data)
+    return bytearray(buf.getvalue())
+
+
+def _headers(raw: bytearray) -> tuple[int, int]:
+    """Offsets of the local file header and the central directory entry of the archive's one member."""
+    return raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")
+
+
+def _bad_crc(raw):
+    local, central = _headers(raw)
+    raw[local + 14] ^= 0xFF
+    raw[central + 16] ^= 0xFF
+    return raw
+
+
+def _encrypted(raw):
+    local, central = _headers(raw)
+    raw[local + 6] |= 1
+    raw[central + 8] |= 1
+    return raw
+
+
+def _unknown_method(raw):
+    local, central = _headers(raw)
+    raw[local + 8] = raw[central + 10] = 99
+    return raw
+
+
+def _corrupt_stream(raw):
+    local, _ = _headers(raw)
+    start = (
+        local
+        + 30
+        + int.from_bytes(raw[local + 26 : local + 28], "little")
+        + int.from_bytes(raw[local + 28 : local + 30], "little")
+    )
+    raw[start + 10 : start + 20] = b"\x00" * 10
+    return raw
+
+
+BROKEN_ARCHIVES = {  # what each raised before: BadZipFile, RuntimeError, NotImplementedError, OSError, zlib.error
+    "bad-crc": lambda m, d: _bad_crc(_archive(m, d)),
+    "encrypted": lambda m, d: _encrypted(_archive(m, d)),
+    "unknown-method": lambda m, d: _unknown_method(_archive(m, d)),
+    "corrupt-bzip2": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_BZIP2)),
+    "corrupt-deflate": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_DEFLATED)),
+    "corrupt-lzma": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_LZMA)),
+}
+
+
+def _member(suffix: str) -> tuple[str, bytes]:
+    if suffix == ".zip":
+        return "a.png", png(size=(16, 16))
+    buf = io.BytesIO()
+    np.save(buf, np.random.default_rng(0).random((20, 8, 8)).astype(np.float32))
+    return "x.npy", buf.getvalue()
+
+
+@pytest.mark.parametrize("suffix", [".zip", ".npz"])
+@pytest.mark.parametrize("case", list(BROKEN_ARCHIVES))
+def test_a_broken_archive_is_one_refusal_with_its_name_and_writes_nothing(tmp_path, case, suffix):
+    data = bytes(BROKEN_ARCHIVES[case](*_member(suffix)))
+    with pytest.raises(DatasetError, match=rf"^broken{suffix}: not a readable"):
+        uploads.import_upload(f"broken{suffix}", data, tmp_path / "uploads")
+    assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").iterdir())
+    if suffix == ".npz":  # the same file on the server, as a dataset's path
+        from training.config import DataConfig
+        from training.datasets import load_dataset
+
+        (tmp_path / "broken.npz").write_bytes(data)
+        with pytest.raises(DatasetError, match="broken.npz: not a readable"):
+            load_dataset(DataConfig("npz", path=str(tmp_path / "broken.npz")))
+
+
+# --- class 4: data that cannot train ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, x, message",
+    [
+        ("two.npz", np.zeros((2, 8, 8), np.uint8), "at least 8 images"),
+        ("seven.npz", np.zeros((7, 8, 8), np.uint8), "at least 8 images"),
+        ("td.npz", np.zeros((20, 8, 8), "timedelta64[s]"), "must be numbers"),
+        ("dt.npz", np.zeros((20, 8, 8), "datetime64[s]"), "must be numbers"),
+        ("bool.npz", np.zeros((20, 8, 8), bool), "must be numbers"),
+    ],
+)
+def test_data_that_cannot_train_is_refused_at_upload(tmp_path, name, x, message):
+    buf = io.BytesIO()
+    np.savez(buf, x=x)
+    with pytest.raises(DatasetError, match=message):
+        uploads.import_upload(name, buf.getvalue(), tmp_path / "uploads")
+    assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").iterdir())
+
+
+def test_eight_images_are_enough_to_train_and_measure(tmp_path):
+    """The minimum the refusal names is one that works: the metrics step completes on it."""
+    from tests.helpers import npz_bytes, run_cli
+
+    imported = uploads.import_upload(
+        "eight.npz", npz_bytes(x=np.random.default_rng(0).random((8, 8, 8)).astype(np.float32)), tmp_path / "up"
+    )
+    done = run_cli(
+        "train", "--dataset", "npz", "--data", str(imported.data_file), "--epochs", "1", "--hidden", "8",
+        "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / "vae.json").is_file()
+
+
+def test_splits_too_small_for_the_metrics_are_refused_before_training(tmp_path, monkeypatch):
+    from tests.helpers import run_cli
+    from training import runs
+
+    monkeypatch.setattr(runs, "fit", lambda *a, **k: pytest.fail("training started"))
+    done = run_cli("train", "--dataset", "moons", "--n-test", "1", "--epochs", "1", "--out", str(tmp_path / "o"))
+    assert done.returncode == 2 and "at least 2 and 2" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("codes", [np.zeros((1, 2)), np.array([[0.0, 1.0], [np.inf, 0.0]])], ids=["one", "inf"])
+def test_the_metrics_step_refuses_degenerate_codes_with_a_message(codes):
+    from training.errors import TrainingError
+    from training.metrics import fit_gaussian
+
+    with pytest.raises(TrainingError, match="cannot fit a Gaussian"):
+        fit_gaussian(codes)

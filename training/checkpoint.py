@@ -271,7 +271,9 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     model = build_model(config.model)
     _check_tensors(state, model.state_dict(), weights_path.name, config.model.kind)
     model.load_state_dict(state)
-    model.to(device).eval()
+    model.eval()
+    check_outputs(model, weights_path.name)  # on the CPU, before any page or metric sees the model
+    model.to(device)
     return Checkpoint(
         model,
         config,
@@ -281,3 +283,43 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
         history=sidecar.get("history") or [],
         created=str(sidecar.get("created", "")),
     )
+
+
+@torch.no_grad()
+def check_outputs(model, name: str) -> None:
+    """Encode and decode a small fixed batch; refuse a model whose codes or outputs are not finite
+    or beyond limits.MAX_ABS_CODE / MAX_ABS_LOGIT. Finite weights can still compute nonsense
+    (all 3e38, an encoder scaled by 1e19), and every page and metric downstream assumes they do not."""
+    from .conditions import condition_for
+    from .limits import CHECK_BATCH, MAX_ABS_CODE, MAX_ABS_LOGIT
+
+    config = model.config
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand((CHECK_BATCH, *config.in_shape), generator=g)  # (B, C, H, W) in [0, 1]
+    x[0], x[1] = 0.0, 1.0
+    c = condition_for(config, x, torch.arange(CHECK_BATCH) % (config.n_classes or 1), g)
+    prior = torch.randn((CHECK_BATCH, model.latent_dim), generator=g)  # (B, D) from N(0, I)
+    if config.kind == "regression":
+        outputs = {"decoder outputs": model.decoder(c)}
+    else:
+        posterior = model.encode(x) if c is None else model.encode(x, c)
+        codes = torch.cat([posterior.mean, prior])  # the test codes' stand-in, and prior samples
+        logits = model.decode_logits(codes) if c is None else model.decode_logits(codes, c.repeat(2, 1))
+        outputs = {"codes": posterior.mean, "decoder outputs": logits}
+        if posterior.std is not None:
+            outputs["posterior standard deviations"] = posterior.std
+    for what, values in outputs.items():
+        limit = MAX_ABS_CODE if what != "decoder outputs" else MAX_ABS_LOGIT
+        finite = torch.isfinite(values)
+        if not finite.all():
+            share = float(finite.float().mean())
+            raise CheckpointError(
+                f"{name}: the model computes values that are not finite ({what}: {share:.0%} finite on "
+                f"{CHECK_BATCH} test inputs); refused"
+            )
+        largest = float(values.abs().max())
+        if largest > limit:
+            raise CheckpointError(
+                f"{name}: the model's {what} reach {largest:.3g} on {CHECK_BATCH} test inputs; at most {limit:g} "
+                "are accepted; refused"
+            )

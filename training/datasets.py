@@ -151,12 +151,38 @@ def load_moons(config: DataConfig) -> Dataset:
 # --- datasets that come without a train/test split ----------------------------------------
 
 
+def held_out(n: int) -> int:
+    """Test images split_arrays holds out of n."""
+    return max(1, int(round(n * TEST_FRACTION)))
+
+
+def min_images() -> int:
+    """The fewest images a dataset without a split may have: enough for both splits' metrics
+    (limits.MIN_TRAIN_IMAGES and MIN_TEST_IMAGES) once TEST_FRACTION is held out; 8 today."""
+    n = limits.MIN_TRAIN_IMAGES + limits.MIN_TEST_IMAGES
+    while held_out(n) < limits.MIN_TEST_IMAGES or n - held_out(n) < limits.MIN_TRAIN_IMAGES:
+        n += 1
+    return n
+
+
+def check_split_sizes(n_train: int, n_test: int, source: str) -> None:
+    """Refuse splits too small for the metrics a run computes, before any training."""
+    if n_train < limits.MIN_TRAIN_IMAGES or n_test < limits.MIN_TEST_IMAGES:
+        raise DatasetError(
+            f"{source}: {n_train} training and {n_test} test images; a run needs at least "
+            f"{limits.MIN_TRAIN_IMAGES} and {limits.MIN_TEST_IMAGES} for its metrics "
+            f"(a dataset without a split: at least {min_images()} images)"
+        )
+
+
 def split_arrays(x: np.ndarray, y: np.ndarray | None, config: DataConfig) -> tuple[Split, Split]:
     """Seeded shuffle, then TEST_FRACTION held out; n_train / n_test cap each side."""
     order = np.random.default_rng(config.seed).permutation(len(x))
-    n_test = max(1, int(round(len(x) * TEST_FRACTION)))
-    if len(x) - n_test < 1:
-        raise DatasetError(f"need at least 2 images to make a train and a test split, got {len(x)}")
+    n_test = held_out(len(x))
+    if len(x) < min_images():
+        raise DatasetError(
+            f"need at least {min_images()} images to make a training and a test split the metrics can use, got {len(x)}"
+        )
     parts = []
     for index, cap in ((order[n_test:], config.n_train), (order[:n_test], config.n_test)):
         index = index[:cap] if cap else index
@@ -336,20 +362,23 @@ def check_images(x: np.ndarray, source: str) -> np.ndarray:
         raise DatasetError(
             f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; got {x.shape}"
         )
-    if len(x) < 2:
-        raise DatasetError(f"{source}: need at least 2 images, got {len(x)}")
+    if x.dtype.kind not in "iuf":  # numbers only: timedelta64 counts as an integer to numpy, bool as 0/1
+        raise DatasetError(f"{source}: pixel values must be numbers, got dtype {x.dtype}")
     if not MIN_SIDE <= x.shape[2] <= MAX_SIDE or not MIN_SIDE <= x.shape[3] <= MAX_SIDE:
         raise DatasetError(
             f"{source}: image sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {x.shape[2]}x{x.shape[3]}"
         )
     limits.check_pixel_values(len(x), x.shape[1:], source)
-    if x.dtype == np.uint8:
-        return x
-    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise DatasetError(f"{source}: pixel values must be numbers, got dtype {x.dtype}")
-    lo, hi = _value_range(x, source)
-    if lo < 0 or hi > 1:
-        raise DatasetError(f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {lo:.3g} to {hi:.3g}")
+    if x.dtype != np.uint8:
+        lo, hi = _value_range(x, source)
+        if lo < 0 or hi > 1:
+            raise DatasetError(
+                f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {lo:.3g} to {hi:.3g}"
+            )
+    if len(x) < min_images():
+        raise DatasetError(
+            f"{source}: need at least {min_images()} images (a training and a test split for the metrics), got {len(x)}"
+        )
     return x
 
 

@@ -42,6 +42,12 @@ MAX_CONCURRENT_RUNS = 2
 MAX_EPOCHS = 200
 MAX_TRAIN_IMAGES = 20_000  # of any dataset (MNIST has 60,000)
 MAX_RUN_SECONDS = 15 * 60  # wall-clock limit of one run
+# Data a run can measure, and models that compute sense (issue 25).
+MIN_TRAIN_IMAGES = 2  # a split the metrics can use: an AE's fitted Gaussian needs 2 codes (a covariance)
+MIN_TEST_IMAGES = 2  # active units are a variance across the test codes
+MAX_ABS_CODE = 1e6  # a loaded model's codes on a check batch (bundled sets: at most 72)
+MAX_ABS_LOGIT = 1e6  # a loaded model's decoder outputs before the sigmoid (bundled sets: at most 196)
+CHECK_BATCH = 8  # images encoded and codes decoded when a set is first loaded or listed
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from . import moons
+from .errors import TrainingError
 from .inference import bounds, encoder_q, exact_log_px, spread
 from .losses import bernoulli_entropy, kl_to_standard_normal
 from .models import Autoencoder
@@ -423,6 +424,12 @@ def masked_mse(images: torch.Tensor, target: torch.Tensor, region: torch.Tensor)
 def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and covariance (D, D) of codes: the AE's stand-in for a prior."""
     d = codes.shape[1]
+    if len(codes) < 2 or not np.isfinite(codes).all():  # np.cov gives NaN, and sampling fails in an SVD
+        raise TrainingError(
+            f"cannot fit a Gaussian to {len(codes)} training codes"
+            + ("" if np.isfinite(codes).all() else " that are not all finite")
+            + ": the AE's samples need at least 2 finite codes"
+        )
     return codes.mean(0), np.cov(codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
 
 

@@ -29,6 +29,13 @@ IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscrip
 # --- images --------------------------------------------------------------------------------------
 
 
+def unreadable(exc: BaseException) -> str:
+    """Why user bytes could not be read, in a few words: the class and the first line of its message
+    (e.g. "BadZipFile: Bad CRC-32 for file 'a.png'"); never a traceback."""
+    text = str(exc).splitlines()[0][:120] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def decode_image(source: str | Path | IO[bytes], name: str, *, max_side: int | None = MAX_SIDE, mode: str = "RGB"):
     """One PNG/JPEG file -> a PIL image in `mode`, loaded. DatasetError names what is wrong.
 
@@ -96,8 +103,10 @@ def npz_headers(source: str | Path | IO[bytes], name: str) -> dict[str, tuple[tu
                     what = info.filename[:-4]
                     raise DatasetError(f"{named(name)}{what!r} holds Python objects; refused (no pickles)")
                 headers[info.filename[:-4]] = (tuple(int(s) for s in shape), dtype)
-    except (zipfile.BadZipFile, ValueError, EOFError, OSError, KeyError) as exc:
-        raise DatasetError(f"{named(name)}not a readable .npz file ({type(exc).__name__})") from None
+    except DatasetError:
+        raise
+    except Exception as exc:  # zipfile raises many classes: bad CRC, encrypted, unknown method, bad bzip2
+        raise DatasetError(f"{named(name)}not a readable .npz file ({unreadable(exc)})") from None
     return headers
 
 
@@ -129,4 +138,4 @@ def read_npz(source: str | Path | IO[bytes], name: str, max_images: int | None =
         with np.load(source, allow_pickle=False) as archive:  # never unpickle user data
             return {key: archive[key] for key in headers}
     except Exception as exc:
-        raise DatasetError(f"{named(name)}not a readable .npz file ({type(exc).__name__}: {str(exc)[:120]})") from None
+        raise DatasetError(f"{named(name)}not a readable .npz file ({unreadable(exc)})") from None

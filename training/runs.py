@@ -11,7 +11,7 @@ import torch
 
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from .datasets import Dataset, load_dataset
+from .datasets import Dataset, check_split_sizes, load_dataset
 from .distributed import is_main
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
 from .limits import check_run
@@ -55,6 +55,7 @@ def train_and_save(
     check_run(config)
     out = check_out_dir(out)  # before the data and hours of training
     dataset = dataset if dataset is not None else load_dataset(config.data)
+    check_split_sizes(len(dataset.train), len(dataset.test), config.data.name)  # the metrics' minimum, before training
     for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
         check_run(with_data_shape(run, dataset), batch=True)
     if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing

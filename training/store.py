@@ -127,7 +127,9 @@ def _checked_info(set_id: str, path: Path, kind: SetKind, versions: tuple) -> Se
             sidecar = read_sidecar(path / member)
             if member == LEADS[kind]:
                 dataset, condition = sidecar["data"]["name"], sidecar["model"]["condition"]
-    except (CheckpointError, OSError) as exc:
+        if set_id.startswith(RUN_PREFIX):  # anyone can add a folder here: its models must compute sense
+            load_set(path)
+    except (LatentExplorerError, OSError) as exc:
         _log_once(path, stamp, str(exc))
         return None
     return SetInfo(set_id, path, kind, kinds, dataset, condition, stamp)

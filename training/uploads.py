@@ -153,6 +153,8 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     except LatentExplorerError as exc:  # a DatasetError or a BudgetError
         msg = str(exc)
         raise DatasetError(msg if msg.startswith(file_name) else f"{file_name}: {msg}") from None
+    except Exception as exc:  # whatever a broken archive raises (zipfile, zlib, bz2, lzma): the one refusal
+        raise DatasetError(f"{file_name}: not a readable {suffix} file ({readers.unreadable(exc)})") from None
     if y is not None and class_names is None:
         class_names = [str(c) for c in range(int(y.max()) + 1)]
 

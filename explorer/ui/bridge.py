@@ -1,26 +1,81 @@
-"""What the app's st.components.v2 components are sent: {"json": their data as one JSON text}.
+"""What the browser is sent: components' data and Plotly figures, with every non-finite value made null.
 
-Streamlit checks a component's `data` for dataframes, and that check imports pandas and pyarrow
-(about 2 s on a cold start, before the first map could be drawn) for any value but a dict's plain
-scalars and strings (a bare string too). So the data travels as the one string value of a dict; each
-component's JS reads it back with JSON.parse(component.data.json).
+Components (st.components.v2) get {"json": their data as one JSON text}. Streamlit checks a
+component's `data` for dataframes, and that check imports pandas and pyarrow (about 2 s on a cold
+start, before the first map could be drawn) for any value but a dict's plain scalars and strings (a
+bare string too). So the data travels as the one string value of a dict; each component's JS reads
+it back with JSON.parse(component.data.json).
+
+A model can compute values that are not finite; JSON has no NaN or Infinity (JSON.parse fails on
+them) and Plotly.js draws an infinite coordinate as an axis that never ends. Both leave through
+here, with NaN and +-inf as null: a gap in a chart, a missing point in a component.
 """
 
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
+import streamlit as st
 
 
 def component_data(data: dict) -> dict[str, str]:
     """data (numpy arrays and scalars allowed) as {"json": text} for a component's JS to parse."""
-    return {"json": json.dumps(data, default=_plain)}
+    return {"json": json.dumps(finite(data), allow_nan=False)}
 
 
-def _plain(value):
+def finite(value):
+    """value with numpy turned into plain lists and scalars, and NaN / +-inf into None (JSON null)."""
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
     if isinstance(value, np.ndarray):
-        return value.tolist()
+        if value.dtype.kind in "fc" and not np.isfinite(value).all():
+            return finite(value.astype(object).tolist())
+        if value.dtype.kind in "biuf":
+            return value.tolist()
+        return finite(value.tolist())
     if isinstance(value, (np.floating, np.integer, np.bool_)):
-        return value.item()
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     raise TypeError(f"{type(value).__name__} cannot be sent to a component")
+
+
+def _non_finite_arrays(props, path: tuple = ()):
+    """Paths of the float arrays in a figure's property dict that hold NaN or inf."""
+    if isinstance(props, dict):
+        for key, value in props.items():
+            yield from _non_finite_arrays(value, (*path, key))
+    elif isinstance(props, (list, tuple)):
+        for i, value in enumerate(props):
+            if isinstance(value, (dict, list, tuple, np.ndarray)):
+                yield from _non_finite_arrays(value, (*path, i))
+    elif isinstance(props, np.ndarray) and props.dtype.kind == "f" and not np.isfinite(props).all():
+        yield path
+
+
+def finite_figure(fig):
+    """The figure with no non-finite number left for the browser. Plotly's JSON writes NaN and +-inf
+    in lists and scalars as null, but keeps them in the binary form it uses for numpy arrays; such an
+    array becomes a list with None (a gap), or, where Plotly takes no None (a colour array), the
+    smallest finite value. Changed in place: a cached figure is converted once, then only scanned."""
+    for part in (*fig.data, fig.layout):
+        for path in list(_non_finite_arrays(part.to_plotly_json())):
+            values = np.asarray(part[path], dtype=np.float64)
+            ok = np.isfinite(values)
+            try:
+                part[path] = np.where(ok, values, None).tolist()
+            except ValueError:
+                part[path] = np.where(ok, values, values[ok].min() if ok.any() else 0.0)
+    return fig
+
+
+def plotly_chart(fig, *, where=None, **kwargs):
+    """st.plotly_chart (or where.plotly_chart, a column or container) of the figure made finite:
+    every page's Plotly figure leaves through here."""
+    return (where or st).plotly_chart(finite_figure(fig), **kwargs)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
+import torch
 
 from explorer import latents
 from explorer.figures import Colouring
@@ -223,3 +224,23 @@ def current_view() -> View:
         st.error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)))
         st.stop()
     return View(pair_id, path, stamp, pair, data, codes)
+
+
+# What a page raises when a model's values are not finite or out of range (np.cov of inf, an SVD or a
+# Cholesky that cannot converge), or a check in training/ refuses them: app.py shows the reason instead.
+NUMERIC_FAILURES = (
+    LatentExplorerError,
+    np.linalg.LinAlgError,
+    torch.linalg.LinAlgError,
+    FloatingPointError,
+    OverflowError,
+)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """The line a page shows for one of NUMERIC_FAILURES, in the reader's language."""
+    from training.readers import unreadable
+
+    if isinstance(exc, LatentExplorerError):
+        return error_text(exc)
+    return t("not_finite", error=plain(unreadable(exc)))

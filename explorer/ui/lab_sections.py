@@ -4,6 +4,7 @@ import streamlit as st
 
 from explorer import analyses, figures, verdict
 from explorer.ui import cache
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from training import moons
 from training.lab import RESULTS as LAB_RESULTS
@@ -32,7 +33,7 @@ def whole_line(view, models, bank) -> None:
         "recovered phase of each decode, green where it is a real moon of that phase. Ticks: training codes."
     )
     panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
-    st.plotly_chart(figures.line_strips(panels), key="lab_line_strips")
+    plotly_chart(figures.line_strips(panels), key="lab_line_strips")
 
 
 def regime_switch(view: View) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import analyses, figures
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS
 from explorer.ui.text import plain
 from training import jobs
@@ -51,12 +52,12 @@ def run_panel(run_id: str) -> None:
     if job.active:
         _cancel(job, "train_cancel")
         st.caption(f"A run stops at {jobs.MAX_RUN_SECONDS // 60} minutes; it goes on if you close this tab.")
-    st.plotly_chart(figures.training_curves(job.history), key="train_curves")
+    plotly_chart(figures.training_curves(job.history), key="train_curves")
     panels = analyses.snapshot_panels(job.snapshots, LABELS)
     if panels:
         kind, values, names = job.snapshot_colour
         colouring = figures.Colouring(values, kind, "phase", names)
-        st.plotly_chart(figures.latent_maps(panels, colouring, height=320), key="train_snapshots")
+        plotly_chart(figures.latent_maps(panels, colouring, height=320), key="train_snapshots")
     elif job.saved:
         st.caption("Code snapshots are kept in the server's memory during a run; this one was read back from runs/.")
     _finished(job)

@@ -13,6 +13,7 @@ import streamlit as st
 
 from explorer import analyses, figures, latents, tour
 from explorer.ui import cache
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -167,7 +168,7 @@ def step_2(c: TourContext) -> None:
                 LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
             )
         )
-    st.plotly_chart(localised(figures.hole_maps(panels, "distance", height=340), c), key="tour_holes")
+    plotly_chart(localised(figures.hole_maps(panels, "distance", height=340), c), key="tour_holes")
     full_page(c, "compare", **line_state(c, pos))
 
 
@@ -193,7 +194,7 @@ def step_3(c: TourContext) -> None:
     if c.view.latent_dim == 2:
         vae_codes = c.view.codes["vae"]
         panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean, std=vae_codes.std, marker=s.z)
-        st.plotly_chart(localised(figures.latent_maps([panel], c.view.colouring(), height=380), c), key="tour_ellipses")
+        plotly_chart(localised(figures.latent_maps([panel], c.view.colouring(), height=380), c), key="tour_ellipses")
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
 
@@ -344,7 +345,7 @@ def whole_line(c: TourContext) -> None:
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
-    st.plotly_chart(localised(figures.line_strips(panels), c), key="tour_line_strips")
+    plotly_chart(localised(figures.line_strips(panels), c), key="tour_line_strips")
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
         lab_lines(c, pair["vae"].config.data.regime, 1)
 
@@ -378,7 +379,7 @@ def step_7(c: TourContext) -> None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
     pair_id, index, r = found
-    st.plotly_chart(localised(figures.posterior_map(r, height=420), c), key="tour_posterior")
+    plotly_chart(localised(figures.posterior_map(r, height=420), c), key="tour_posterior")
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
     st.markdown(
         c.t(
@@ -418,7 +419,7 @@ def step_8(c: TourContext) -> None:
     k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
     curve = localised(figures.iwae_curve(r), c)
     curve.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last label inside
-    st.plotly_chart(curve, key="tour_iwae")
+    plotly_chart(curve, key="tour_iwae")
     st.markdown(
         c.t(
             "s8_result",

@@ -8,6 +8,7 @@ import streamlit as st
 from explorer import images, latents
 from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui import cache
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from training.errors import LatentExplorerError
@@ -121,9 +122,9 @@ def latent_map_chart(view: View, key: str, selectable: bool = True, on_pick=None
     fig = latent_maps(map_panels(view, **panel_options), view.colouring())
     config = {"scrollZoom": True, "displaylogo": False}
     if not selectable:
-        st.plotly_chart(fig, key=key, config=config)
+        plotly_chart(fig, key=key, config=config)
         return
-    st.plotly_chart(
+    plotly_chart(
         fig,
         key=key,
         on_select=lambda: on_map_select(key, on_pick),
@@ -143,7 +144,7 @@ def static_map(view: View, key: str, ellipses: bool) -> None:
         return fig.update_layout(clickmode="event", hoverdistance=6)
 
     fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses), build)
-    st.plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
+    plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
 
 
 def pick_on_map(view: View, chart: str) -> None:

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer import analyses
 from explorer.figures import step_distances
 from explorer.ui import cache, drag, endpoints, urlstate, widgets
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -82,7 +83,7 @@ widgets.latent_map_chart(
 )
 chart_col, text_col = st.columns([3, 2])
 label, summary = analyses.score_summary(distances, scores, bank.is_proxy)
-chart_col.plotly_chart(step_distances(distances, label), key="step_chart")
+plotly_chart(step_distances(distances, label), key="step_chart", where=chart_col)
 text_col.caption(summary)
 
 png, gif = analyses.export_strips({k: i.strip for k, i in interps.items()})

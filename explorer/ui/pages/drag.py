@@ -7,6 +7,8 @@ from explorer import latents
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value, pad_bounds, point_colours
+from explorer.ui.lang import t
+from explorer.ui.text import plain
 from explorer.ui.widgets import picked_codes, show_image, show_nearest
 
 PAD_POINTS = 1500
@@ -84,6 +86,9 @@ def drag_panel() -> None:
     if z is None:  # an unreadable code (typed or from the URL): back to the picked item's
         st.session_state["dz"] = start
         z = typed_code(start)
+    if z is None:  # the picked item's own code is not finite (a model that computes nonsense)
+        st.error(t("code_not_finite", code=plain(start[:80])))
+        return
     urlstate.publish()  # the URL follows the code before the new image is drawn
     payload = {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))}
     models = [(LABELS[kind], model)]

@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer import analyses, figures
 from explorer.ui import cache, urlstate
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.endpoints import index_pair, phase_pair
 from explorer.ui.lab_sections import lab_over_seeds, regime_switch, whole_line
@@ -53,7 +54,7 @@ if is_moons:
 
 chart_col, text_col = st.columns([3, 2])
 distances = {LABELS[k]: np.array(scores[k]["distances"]) for k in KINDS}
-chart_col.plotly_chart(figures.step_distances(distances, "distance"), key="lab_step_chart")
+plotly_chart(figures.step_distances(distances, "distance"), key="lab_step_chart", where=chart_col)
 if is_moons:
     rows = [
         {"step": i, **{f"{LABELS[k]} phase": round(scores[k]["phases"][i], 3) for k in KINDS}} for i in range(steps)
@@ -80,7 +81,7 @@ for kind in KINDS:
     panels.append(
         analyses.hole_panel(title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, f"path: {ends}")
     )
-st.plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
+plotly_chart(figures.hole_maps(panels, "distance"), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader("Prior samples", help=HELP["validity"])

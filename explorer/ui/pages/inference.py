@@ -6,6 +6,7 @@ import streamlit as st
 from explorer.analyses import METRIC_HELP as H
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
 from explorer.ui import cache, urlstate
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import current_view
 from explorer.ui.widgets import pick_index, show_image
 
@@ -39,7 +40,7 @@ with left:
         f"correlation {r.post_corr:.2f}"
     )
 with right:
-    st.plotly_chart(posterior_map(r, view.codes["ae"].mean[index]), key="posterior_map")
+    plotly_chart(posterior_map(r, view.codes["ae"].mean[index]), key="posterior_map")
 
 st.subheader("The identity, for this image (nats)")
 st.latex(
@@ -56,7 +57,7 @@ cols[2].metric("KL(q ‖ p(z|x))", f"{r.kl_posterior:.2f}", help=H["kl_posterior
 cols[3].metric("IWAE-5000", f"{r.iwae[5000]:.2f}", help=f"{H['iwae']} ESS {r.ess[5000]:.0f} of 5,000.")
 
 st.subheader("Importance sampling closes the gap as k grows")
-st.plotly_chart(iwae_curve(r), key="iwae_curve")
+plotly_chart(iwae_curve(r), key="iwae_curve")
 
 st.subheader("Where the gap comes from (Cremer, Li and Duvenaud 2018)")
 st.caption(
@@ -77,4 +78,4 @@ if st.toggle("Measure the gaps on 100 test images", key="inference_split"):
     values = colouring.values[gaps.index] if colouring.values is not None else gaps.index
     named = {"KL(q ‖ p(z|x))": gaps.kl_posterior, "approximation": gaps.approximation}
     named["amortisation"] = gaps.amortisation
-    st.plotly_chart(gap_scatter(values, named, colouring.title or "test item"), key="gap_scatter")
+    plotly_chart(gap_scatter(values, named, colouring.title or "test item"), key="gap_scatter")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer.figures import latent_maps
 from explorer.ui import cache, urlstate
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.widgets import map_panels
 
@@ -64,7 +65,7 @@ for col, kind in enumerate(KINDS, start=1):  # the region each grid covers
     g = grids[kind]
     box = dict(x0=g.xs[0], x1=g.xs[-1], y0=g.ys[-1], y1=g.ys[0], line=dict(color="#444", dash="dash", width=1))
     figure.add_shape(type="rect", row=1, col=col, **box)
-st.plotly_chart(figure, key="manifold_map", config={"displaylogo": False, "scrollZoom": True})
+plotly_chart(figure, key="manifold_map", config={"displaylogo": False, "scrollZoom": True})
 st.caption("Dashed: the region each grid above covers.")
 if colouring.kind == "label":
     buttons = st.columns(len(KINDS))

@@ -6,6 +6,7 @@ import streamlit as st
 
 from explorer import analyses, figures
 from explorer.ui import runs
+from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import collapse_warning, current_view
 from explorer.ui.text import plain
 from explorer.ui.train_page import checkpoint_import, dataset_upload, train_form
@@ -55,7 +56,7 @@ st.subheader("The VAE's latent dimensions")
 metrics = view.pair["vae"].metrics
 kl = np.array(metrics.get("kl_per_dim", []))
 if kl.size:
-    st.plotly_chart(figures.kl_bars(kl), key="kl_bars")
+    plotly_chart(figures.kl_bars(kl), key="kl_bars")
     st.caption(
         f"{view.pair_id}: KL per dimension on the test split (nats); {metrics.get('active_units')} of "
         f"{metrics.get('latent_dim')} dimensions are active (their posterior mean varies with the input, "
@@ -74,7 +75,7 @@ if len(points) < 2:
         "prior samples that look like data at the price of blurrier reconstructions."
     )
 else:
-    st.plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES), key="beta_tradeoff")
+    plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES), key="beta_tradeoff")
     st.caption(
         f"Your runs on {plain(view.dataset.name)} under runs/, one point per VAE.", help=analyses.METRIC_HELP["beta"]
     )
