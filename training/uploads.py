@@ -144,11 +144,11 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
             f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {limits.MAX_UPLOAD_BYTES // 2**20} MiB"
         )
     suffix = Path(file_name).suffix.lower()
-    readers = {".zip": images_from_zip, ".npz": arrays_from_npz}
-    if suffix not in readers:
+    read = {".zip": images_from_zip, ".npz": arrays_from_npz}.get(suffix)
+    if read is None:
         raise DatasetError(f"{file_name}: upload a .zip of PNG/JPEG images or an .npz with 'x' (and 'y')")
     try:
-        x, y, class_names = readers[suffix](data)
+        x, y, class_names = read(data)
         x = check_images(x, file_name)  # (N, C, H, W), its dtype kept: no float copy
     except LatentExplorerError as exc:  # a DatasetError or a BudgetError
         msg = str(exc)
