@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('requirements.txt','rb').read()).hexdigest()[:12])")
 STAMP := $(VENV)/.requirements-$(REQ_HASH)
 
-.PHONY: venv run test test-fast lint bench defaults clean
+.PHONY: venv run serve haproxy test test-fast lint bench defaults clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,21 @@ venv: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m streamlit run app.py
+
+# A class: N Streamlit processes (default: one per core) behind HAProxy with sticky sessions, on
+# http://$(ADDRESS):$(PORT); Ctrl-C stops them all. See the README, "For a class".
+N ?= $(shell nproc 2>/dev/null || echo 2)
+ADDRESS ?= 127.0.0.1
+PORT ?= 8501
+serve: $(STAMP) haproxy
+	$(BIN)/python -m serve --processes $(N) --address $(ADDRESS) --port $(PORT)
+
+# Debian's haproxy, installed when missing (as root, or with sudo); otherwise says how.
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
+		else echo "HAProxy is missing: as root, run apt-get install haproxy" >&2; exit 2; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference", "tour"]
+SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference", "tour", "load"]
 
 
 def machine() -> str:
@@ -266,6 +266,10 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         )
     if "inference" in sections:
         rows += inference.rows(quick, row, r)
+    if "load" in sections:
+        from bench import load
+
+        rows += load.rows(quick, row, r)
     return rows, r
 
 

@@ -9,9 +9,9 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
+
+from serve import wait_healthy
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM_ARGS = [
@@ -77,18 +77,11 @@ def streamlit_server(
         info["pid"] = proc.pid
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                output = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-                raise RuntimeError(f"streamlit did not start:\n{output[-3000:]}")
-            time.sleep(0.25)
+        try:
+            wait_healthy(url, proc, timeout)
+        except RuntimeError as exc:
+            output = proc.stdout.read().decode(errors="replace") if proc.stdout and proc.poll() is not None else ""
+            raise RuntimeError(f"streamlit did not start ({exc}):\n{output[-3000:]}") from exc
         yield url
     finally:
         proc.terminate()

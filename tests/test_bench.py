@@ -71,3 +71,44 @@ def test_a_partial_run_keeps_every_other_sections_block():
     assert EARLIER not in text  # every row it held was measured again
     assert text.index("## one") < text.index("## two") and "| b | 1 s" in text and "- **a**: why" in text
     assert merge(text, {}, ["one", "two"]) == text  # stable
+
+
+def fake_load_results(p95_60: float = 0.2) -> dict:
+    """bench/load.measure()'s shape, with made-up figures."""
+
+    def rnd(n, p95, errors=0):
+        return {
+            "sessions": n, "moves": 20 * n, "p50_s": 0.05, "p95_s": p95, "open_p50_s": 1.0, "open_max_s": 2.0,
+            "errors": errors, "first_error": "boom" if errors else "", "server_cpu_per_move_s": 0.02,
+            "server_cores": 0.02 * n, "generator_cores": 0.1, "mb_per_session": 0.5, "rss_mb": 1000.0,
+            "load_average": 3.0,
+        }  # fmt: skip
+
+    memory = {"idle_mb": 400.0, "open_mb": [420.0], "after_mb": [405.0, 406.0], "final_mb": 404.0}
+    return {
+        "counts": [1, 10, 60], "window_s": 20, "processes": 2, "cores": 2, "idle_private_mb": 500.0,
+        "one": [rnd(1, 0.06), rnd(10, 0.1), rnd(60, 0.9, errors=2)],
+        "balanced": [rnd(1, 0.06), rnd(10, 0.08), rnd(60, p95_60)],
+        "memory": {"sessions": 20, "cycles": 2, "window_s": 10, "pause_s": 25,
+                   "reclaim": memory, "no_reclaim": {**memory, "final_mb": 430.0}},
+        "load_average": (3.0, 2.0, 1.0), "measured_at": 0.0, "generator_cores_max": 0.1,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("p95_60, met", [(0.12, True), (0.2, False)])
+def test_load_rows_give_the_verdict_and_the_capacity(p95_60, met):
+    from bench.__main__ import row
+    from bench.load import capacity, capacity_table, rows_from
+
+    r = fake_load_results(p95_60)
+    rows = rows_from(r, row)
+    target = next(line for line in rows if line.startswith("| load: 60 sessions, 2 processes"))
+    assert target.endswith("| met |" if met else "| **missed** |")
+    assert "2 errors: boom" in next(line for line in rows if line.startswith("| load: 60 sessions, one process"))
+    c = capacity(r)
+    assert c["held_one"] == 10 and c["held_balanced"] == (60 if met else 10)
+    assert c["per_process"] == 35 and c["per_machine"] == 70  # 0.7 of a core / 20 ms a move
+    assert [p["processes"] for p in c["plans"]] == [2, 9] and [p["machines"] for p in c["plans"]] == [1, 5]
+    assert "+4.0 MB" in next(line for line in rows if "heap after" in line) and "+30.0 MB" in rows[-2]
+    table = capacity_table(r)
+    assert table.count("\n| ") == 3 and "a class of 300: 9 processes on 5 2-core machines" in table

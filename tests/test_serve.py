@@ -1,0 +1,111 @@
+"""A class behind HAProxy (serve/): the config HAProxy accepts, and two real Streamlit processes behind it
+that share the runs folder, driven over Streamlit's own protocol (bench/load.py's client)."""
+
+import asyncio
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bench.harness import free_port
+from serve import Backend, check_haproxy_config, find_haproxy, haproxy_config
+from tests.helpers import run_cli
+
+
+def haproxy_or_skip():
+    if find_haproxy() is None:
+        if os.environ.get("CI"):
+            pytest.fail("HAProxy is missing in CI: .ci/run installs Debian's haproxy package")
+        pytest.skip("no HAProxy here: apt-get install haproxy (or make haproxy)")
+
+
+@pytest.mark.parametrize("hosts", [["127.0.0.1:8601"], ["10.0.0.5:8601", "10.0.0.5:8602", "app2.school:8601"]])
+def test_haproxy_accepts_the_config_and_it_sticks_every_backend_by_cookie(tmp_path, hosts):
+    haproxy_or_skip()
+    backends = [Backend.parse(h) for h in hosts]
+    text = haproxy_config(backends, "0.0.0.0", 8501)
+    (tmp_path / "haproxy.cfg").write_text(text)
+    assert check_haproxy_config(tmp_path / "haproxy.cfg") is None
+    assert "cookie LE_SERVER insert" in text and "timeout tunnel" in text and "/_stcore/health" in text
+    for i, host in enumerate(hosts, 1):
+        assert f"server s{i} {host} check" in text and f"cookie s{i}" in text
+
+
+@pytest.mark.parametrize("bad", ["nohost", "host:", ":8501", "host:99999", "host:http"])
+def test_a_bad_backend_is_refused_in_one_line(bad):
+    done = run_cli("--print-config", "--backend", bad, module="serve")
+    assert done.returncode == 2 and "a backend is host:port" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_print_config_writes_what_haproxy_config_makes():
+    done = run_cli("--print-config", "--backend", "a:8601", "--backend", "b:8601", "--port", "80", module="serve")
+    assert done.returncode == 0
+    assert done.stdout == haproxy_config([Backend("a", 8601), Backend("b", 8601)], "127.0.0.1", 80)
+
+
+def visit(url: str, cookie: str | None, page: str, check=None):
+    """One session through the balancer: open the map, switch to `page`; the elements drawn and the cookie
+    the balancer set. check(texts, cookie), if given, runs while the session is open."""
+    from bench.load import Session
+
+    async def go():
+        pool = ThreadPoolExecutor(max_workers=2)
+        s = Session(url, pool)
+        s.cookie = cookie or ""
+        s.texts = []
+        await s.open()
+        await s.rerun(page_name=page)
+        texts = "\n".join(s.texts)
+        if check:
+            await asyncio.get_running_loop().run_in_executor(pool, check, texts, s.cookie)
+        await s.close()
+        pool.shutdown()
+        return texts, s.cookie
+
+    return asyncio.run(go())
+
+
+def media_status(url: str, path: str, cookie: str) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url + path, headers={"Cookie": cookie})) as r:
+            return r.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.slow
+def test_two_processes_behind_haproxy_share_every_saved_run_and_stick_sessions(app_runs):
+    """A page opened on either process lists every saved run; a browser's cookie keeps it on one process
+    (its images live there); the load generator holds two sessions through the balancer without error."""
+    from bench.load import private_mb, run_round
+    from serve import balanced
+
+    haproxy_or_skip()
+    with balanced([free_port(), free_port()], free_port(), env={"LATENT_EXPLORER_RUNS": str(app_runs)}) as (
+        url,
+        procs,
+    ):
+        pids = [p.pid for p in procs]
+        assert all(mb < 250 for mb in (private_mb([p]) for p in pids))  # nothing imported torch yet
+        for server in ("s1", "s2"):  # the cookie chooses the process, as it does for a returning browser
+            texts, _ = visit(url, f"LE_SERVER={server}", "train")
+            assert "tiny-moons" in texts and "tiny-digits" in texts, server
+        assert all(mb > 250 for mb in (private_mb([p]) for p in pids))  # both processes served a page
+
+        statuses = []
+
+        def fetch_image(texts, cookie):  # as the page's <img> does, then with the other process's cookie
+            image = next(line.split('"')[1] for line in texts.splitlines() if "/media/" in line)
+            other = "LE_SERVER=s1" if cookie.endswith("s2") else "LE_SERVER=s2"
+            statuses.extend([media_status(url, image, cookie), media_status(url, image, other)])
+
+        _, cookie = visit(url, None, "decoder", fetch_image)  # a new browser: the balancer picks and says so
+        assert cookie.startswith("LE_SERVER=s")
+        assert statuses == [200, 404]  # why stickiness: the image lives in the process that drew it
+
+        r = run_round(url, pids, 2, window_s=3.0)  # the load generator's smoke test
+        assert not r.errors and len(r.open_s) == 2 and len(r.move_s) >= 2
+        assert 0 < max(r.move_s) < 60 and r.server_cpu_s > 0
