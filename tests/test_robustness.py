@@ -291,3 +291,73 @@ def test_run_names_cannot_leave_runs():
     for hostile in ("../../etc", "/abs/path", "a/../../b", "<script>alert(1)</script>", "..", "\x00"):
         name = store.safe_name(hostile)
         assert "/" not in name and ".." not in name and "<" not in name and name not in ("", ".", "..")
+
+
+# --- Hardening III (issue 25), class 3: two writers, one folder ------------------------------------------
+
+
+def test_a_second_writer_of_a_held_folder_is_refused_at_once_and_the_lock_is_released(tmp_path):
+    out = tmp_path / "pair"
+    with store.hold(out):
+        started = time.monotonic()
+        done = run_cli("train", "--dataset", "moons", "--n-train", "64", "--n-test", "8", "--epochs", "1",
+                       "--out", str(out))  # fmt: skip
+        assert time.monotonic() - started < 10  # refused before any data or training, not after
+        assert done.returncode == 2 and "is writing this folder" in done.stderr and "Traceback" not in done.stderr
+        assert not out.exists()
+        with pytest.raises(store.FolderBusy, match=f"process {__import__('os').getpid()}"):
+            with store.hold(out):  # a second hold in the same process (another thread, another session)
+                pass
+    assert list(tmp_path.iterdir()) == []  # released: no lock file left behind
+    with store.hold(out):
+        pass
+
+
+@pytest.mark.slow  # two real processes importing torch, ~20 s
+def test_two_cli_runs_started_together_with_one_out_one_saves_the_other_is_refused(tmp_path):
+    out = tmp_path / "pair"
+    args = [sys.executable, "-m", "training", "train", "--dataset", "moons", "--n-train", "256", "--n-test", "24",
+            "--image-size", "16", "--hidden", "32", "--epochs", "20", "--quiet", "--out", str(out)]  # fmt: skip
+    procs = [subprocess.Popen(args, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in "ab"]
+    results = [(p.wait(600), *p.communicate()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes == [0, 2], results
+    refused = next(err for code, _, err in results if code == 2)
+    assert "is writing this folder" in refused and "Traceback" not in refused
+    saved = next(out_text for code, out_text, _ in results if code == 0)
+    members = load_set(out)  # one run's pair, both members from the same process
+    assert members["ae"].config.train.seed == members["vae"].config.train.seed and "saved to" in saved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pair"]
+
+
+def test_app_runs_and_imports_of_one_name_never_share_a_folder(tmp_path, tiny_pair_dir, monkeypatch):
+    from tests.helpers import tiny_run, wait
+
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    with store.hold(runs / "mine"):  # another server process trains a run named "mine" right now
+        job = wait(jobs.start_job(tiny_run(), runs, name="mine"))
+        assert job.status == "failed" and "is writing this folder" in job.message
+        assert store.import_set(tiny_pair_dir, "mine") == "runs/mine-2"  # an import takes the next free name
+    (runs / "late").mkdir()  # saved by another process after this one chose the name
+    from training.runs import train_and_save
+
+    with pytest.raises(LatentExplorerError, match="saved meanwhile"):
+        train_and_save(tiny_run(), runs / "late", new=True)
+    with store.hold(runs / "up"):
+        assert uploads.import_upload("up.npz", npz_bytes(x=np.zeros((8, 8, 8), np.uint8)), runs).path.name == "up-2"
+
+
+def test_the_bundled_sets_are_not_overwritten_without_force(tmp_path, monkeypatch):
+    bundled = ROOT / "checkpoints"
+    before = {p: p.stat().st_mtime_ns for p in bundled.rglob("*")}
+    done = run_cli("train", "--epochs", "1", "--out", str(bundled / "digits-2d"))
+    assert done.returncode == 2 and "--force" in done.stderr and "bundled sets" in done.stderr
+    done = run_cli("train", "--epochs", "1", "--out", str(bundled / "new-one"))
+    assert done.returncode == 2 and "--force" in done.stderr
+    assert store.check_out_dir(bundled / "digits-2d", force=True) == bundled / "digits-2d"  # allowed, nothing written
+    from tests.helpers import tiny_run, wait
+
+    job = wait(jobs.start_job(tiny_run(), bundled))  # the app with its runs folder set to checkpoints/
+    assert job.status == "failed" and "bundled sets" in job.message
+    assert {p: p.stat().st_mtime_ns for p in bundled.rglob("*")} == before

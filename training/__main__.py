@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_arguments(train)
     train.add_argument("--out", required=True, help="directory to write the pair into")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--force", action="store_true", help="allow --out inside checkpoints/ (the bundled sets)")
 
     ev = sub.add_parser("eval", help="measure a saved pair (or one model) on its test split")
     ev.add_argument("path", help="a pair directory, or a .safetensors / .json file")
@@ -260,7 +261,7 @@ def command_train(args: argparse.Namespace) -> int:
 
     config = config_from_args(args)
     kinds = None if args.model in ("both", "cvae") else (args.model,)
-    results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet)
+    results = train_and_save(config, args.out, kinds, progress_bar=not args.quiet, force=args.force)
     from .distributed import is_main
 
     if not is_main():  # torchrun: rank 0 wrote the run and reports it
@@ -403,7 +404,7 @@ def command_defaults(args: argparse.Namespace) -> int:
     if args.remeasure:
         return remeasure_defaults(out, names, started)
     for name in names:
-        train_and_save(DEFAULTS[name], out / name, progress_bar=not args.quiet, replace=True)
+        train_and_save(DEFAULTS[name], out / name, progress_bar=not args.quiet, replace=True, force=True)
         print(f"{name}:")
         for kind in kinds_of(DEFAULTS[name]):
             print("   ", summary_line(kind, read_sidecar(out / name / kind)["metrics"]))

@@ -261,6 +261,7 @@ def _work(job: Job, snapshot_every: int) -> None:
             should_stop=_stopper(job, timed_out),
             progress_bar=False,
             budget=QUICK,  # a save in minutes, not tens of minutes under load; the metrics record the budget
+            new=True,  # another server process may have saved a run by this name since it was chosen
         )
         job.status, job.message = "finished", f"saved as {RUN_PREFIX}{job.run_id}"
     except TrainingCancelled:

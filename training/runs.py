@@ -13,6 +13,7 @@ from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, check_split_sizes, load_dataset
 from .distributed import is_main
+from .errors import LatentExplorerError
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
 from .limits import check_run
 from .metrics import (
@@ -25,7 +26,7 @@ from .metrics import (
     prior_codes,
     prior_validity,
 )
-from .store import check_out_dir, staged_dir
+from .store import check_out_dir, hold, staged_dir
 
 
 def train_and_save(
@@ -40,6 +41,8 @@ def train_and_save(
     iwae_k: int | None = None,
     budget: Budget = FULL,
     replace: bool = False,
+    force: bool = False,
+    new: bool = False,
 ) -> dict[str, FitResult]:
     """Train each kind with the same config, measure it on the test split, save it under out/.
 
@@ -49,49 +52,55 @@ def train_and_save(
     cancelled run leaves nothing a loader would find; replace=True swaps out an existing folder
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
     budget: how hard the test metrics are measured (metrics.FULL; the app's runs use metrics.QUICK);
-    iwae_k overrides its k.
+    iwae_k overrides its k. The folder is held (store.hold) from the start: another writer of it is
+    refused at once. force: write under checkpoints/ (the bundled sets); new: refuse a folder that
+    appeared meanwhile (a run named in the app must not land in another's folder).
     """
     config.validate()
     check_run(config)
-    out = check_out_dir(out)  # before the data and hours of training
-    dataset = dataset if dataset is not None else load_dataset(config.data)
-    check_split_sizes(len(dataset.train), len(dataset.test), config.data.name)  # the metrics' minimum, before training
-    for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
-        check_run(with_data_shape(run, dataset), batch=True)
-    if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
-        return {
-            kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)
-        }
-    results, metrics = {}, {}
-    kinds = kinds or kinds_of(config)
-    conditional = config.model.condition != "none"
-    bank = None if conditional else bank_for(dataset)
-    for kind in kinds:
-        run = pair_configs(config)[kind]
-        result = fit(run, dataset, on_progress=on_progress, should_stop=should_stop, progress_bar=progress_bar)
-        results[kind] = result
-        if conditional:
-            last = result.history[-1]
-            metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
-        else:
-            metrics[kind] = test_metrics(result.model, dataset, bank, budget, iwae_k)
-        metrics[kind]["train_seconds"] = result.seconds
-        metrics[kind]["samples_per_second"] = result.samples_per_second
-    if conditional and set(results) == {"cvae", "regression"}:
-        shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
-        for kind in results:
-            metrics[kind].update(shared)
-    with nullcontext(out) if out.exists() and not replace else staged_dir(out, replace=replace) as target:
-        for kind, result in results.items():
-            save_checkpoint(
-                target,
-                result.model,
-                result.config,
-                data_stats=dataset.stats(),
-                metrics=metrics[kind],
-                history=result.history,
-            )
-    return results
+    out = check_out_dir(out, force=force)  # before the data and hours of training
+    # One writer per folder for the whole run: a second run (CLI or app, any process) is refused at once.
+    with hold(out) if is_main() else nullcontext():
+        if new and out.exists():
+            raise LatentExplorerError(f"{out}: a run by this name was saved meanwhile; nothing was written")
+        dataset = dataset if dataset is not None else load_dataset(config.data)
+        check_split_sizes(len(dataset.train), len(dataset.test), config.data.name)  # before training
+        for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
+            check_run(with_data_shape(run, dataset), batch=True)
+        if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
+            return {
+                kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)
+            }
+        results, metrics = {}, {}
+        kinds = kinds or kinds_of(config)
+        conditional = config.model.condition != "none"
+        bank = None if conditional else bank_for(dataset)
+        for kind in kinds:
+            run = pair_configs(config)[kind]
+            result = fit(run, dataset, on_progress=on_progress, should_stop=should_stop, progress_bar=progress_bar)
+            results[kind] = result
+            if conditional:
+                last = result.history[-1]
+                metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
+            else:
+                metrics[kind] = test_metrics(result.model, dataset, bank, budget, iwae_k)
+            metrics[kind]["train_seconds"] = result.seconds
+            metrics[kind]["samples_per_second"] = result.samples_per_second
+        if conditional and set(results) == {"cvae", "regression"}:
+            shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
+            for kind in results:
+                metrics[kind].update(shared)
+        with nullcontext(out) if out.exists() and not replace else staged_dir(out, replace=replace) as target:
+            for kind, result in results.items():
+                save_checkpoint(
+                    target,
+                    result.model,
+                    result.config,
+                    data_stats=dataset.stats(),
+                    metrics=metrics[kind],
+                    history=result.history,
+                )
+        return results
 
 
 PRIOR_SAMPLES = 1000

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import logging
 import os
 import re
 import shutil
 import tempfile
 import time
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal
@@ -291,18 +292,85 @@ def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
 
 
-def check_out_dir(out: str | Path) -> Path:
-    """A folder a run may write: not an existing file, its parent creatable and writable. Probed
-    (a hidden folder made and removed) so a bad --out fails before training, not after it."""
+def check_out_dir(out: str | Path, *, force: bool = False) -> Path:
+    """A folder a run may write: not an existing file, not among the bundled sets (checkpoints/) unless
+    forced, its parent creatable and writable. Probed (a hidden folder made and removed) so a bad
+    --out fails before training, not after it."""
     out = Path(check_path_text(str(out), "output folder"))
     if out.exists() and not out.is_dir():
         raise LatentExplorerError(f"{out}: exists and is not a folder; choose another output folder")
+    resolved, bundled = out.resolve(), BUNDLED.resolve()
+    if not force and (resolved == bundled or bundled in resolved.parents):
+        raise LatentExplorerError(
+            f"{out}: the bundled sets live in {bundled}; write elsewhere, or pass --force to write there"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=STAGING_SUFFIX, dir=out.parent))
     except OSError as exc:
         raise LatentExplorerError(f"{out}: cannot write there ({exc.strerror or exc})") from None
     return out
+
+
+class FolderBusy(LatentExplorerError):
+    """Another writer holds the folder (store.hold)."""
+
+
+LOCK_SUFFIX = ".lock"
+
+
+@contextmanager
+def hold(folder: str | Path) -> Iterator[Path]:
+    """Exclusive hold of a folder for one writer, for the whole block: an fcntl lock on a hidden sibling
+    file (.<name>.lock, removed on release), refused at once when another process or thread holds it.
+    The kernel drops the lock when its holder ends, even by kill -9, so a crash never leaves it stuck."""
+    import fcntl
+
+    folder = Path(folder)
+    lock = folder.parent / f".{folder.name}{LOCK_SUFFIX}"
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # a read-only, full or removed folder
+        raise LatentExplorerError(f"{folder}: cannot write there ({exc.strerror or exc}); nothing written") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # its holder removed it as we opened it: still busy
+            raise BlockingIOError
+    except (BlockingIOError, FileNotFoundError):
+        holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise FolderBusy(
+            f"{folder}: another run or import (process {holder}) is writing this folder; refused at once, "
+            "nothing written. Wait for it to finish, or choose another name"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)  # while still held: whoever opens it next makes a new one
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+@contextmanager
+def held_free_folder(root: Path, base: str) -> Iterator[Path]:
+    """The first of root/base, root/base-2, ... that is not there and no other writer holds, held
+    (hold) for the block that writes it: two imports of the same name never pick the same folder."""
+    for n in itertools.count(1):
+        target = root / (base if n == 1 else f"{base}-{n}")
+        if target.exists():
+            continue
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(hold(target))
+            except FolderBusy:
+                continue
+            if target.exists():  # written while we waited for the lock
+                continue
+            yield target
+            return
 
 
 def clean_stale_staging(root: str | Path, older_than: float = 60.0) -> list[Path]:
@@ -336,12 +404,7 @@ def import_set(source: str | Path, name: str) -> str:
     for info in find_sets(loaded.kind).values():
         if info.id.startswith(RUN_PREFIX) and _weights_ids(info.path, kinds) == wanted:
             return info.id
-    runs, base = runs_dir(), safe_name(name)
-    target, n = runs / base, 1
-    while target.exists():
-        n += 1
-        target = runs / f"{base}-{n}"
-    with staged_dir(target) as staging:
+    with held_free_folder(runs_dir(), safe_name(name)) as target, staged_dir(target) as staging:
         for kind in kinds:
             for suffix in (".json", ".safetensors"):
                 shutil.copyfile(source / f"{kind}{suffix}", staging / f"{kind}{suffix}")

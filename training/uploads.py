@@ -20,7 +20,7 @@ import numpy as np
 from . import limits, readers
 from .datasets import IMAGE_SUFFIXES, check_images
 from .errors import DatasetError, LatentExplorerError
-from .store import safe_name, staged_dir
+from .store import held_free_folder, safe_name, staged_dir
 
 
 @dataclass
@@ -161,12 +161,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     uploads_dir = Path(uploads_dir)
     uploads_dir.mkdir(parents=True, exist_ok=True)
     name = safe_name(Path(file_name).stem)
-    target = uploads_dir / name
-    n = 1
-    while target.exists():
-        n += 1
-        target = uploads_dir / f"{name}-{n}"
-    with staged_dir(target) as staging:
+    with held_free_folder(uploads_dir, name) as target, staged_dir(target) as staging:
         arrays = {"x": x} if y is None else {"x": x, "y": y.astype(np.int64)}
         if class_names:
             arrays["class_names"] = np.array(class_names, dtype=str)  # a unicode array: no pickle needed
