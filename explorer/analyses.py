@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from explorer import figures, images, latents, verdict
+from explorer.i18n import ENGLISH, Words
 from training import moons, paths
 from training.checkpoint import read_sidecar
 from training.conditions import half_condition, half_mask, label_condition
@@ -34,61 +35,17 @@ from training.store import RUN_PREFIX
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
-# Every metric a page shows, in one line: what the number is and which way is better (help tooltips).
-METRIC_HELP = {
-    "distance": "Mean squared pixel error of a decode to the closest real image (a true render on moons, else the "
-    "nearest training image): lower is better, 0 is a real image.",
-    "max_distance": "The worst step's distance: lower is better; one high step is a hole on the path.",
-    "smoothness": "Largest phase step over the path's total phase change, minus an even step's share: 0 is even "
-    "steps, near 1 one jump; higher is jumpier.",
-    "validity": "Mean distance of decoded prior samples to the closest real image: lower is better (the samples "
-    "look like data).",
-    "mse": "Mean squared pixel error to the original image: lower is better, 0 is a perfect copy.",
-    "bce": "summed reconstruction BCE per test image, in nats: lower is better.",
-    "active": "latent units whose code varies with the input: higher uses more of the latent; a unit not in use "
-    "has collapsed to the prior.",
-    "nearest": "Mean squared pixel error to a training image: near 0 the decode copies it, larger is something new "
-    "(or a blur).",
-    "proxy": "Mean squared pixel error to the nearest training image: lower looks more like the data, but it also "
-    "rewards copying.",
-    "sharpness": "Mean gradient magnitude of the image: higher is sharper; the truth's is the target, a blur scores "
-    "low.",
-    "diversity": "Mean pairwise MSE between completions of the same half: higher is more varied; the regression "
-    "always draws one image (0).",
-    "variance": "Pixel variance of the decodes: across z for a fixed class (style, higher varies more), across "
-    "classes for a fixed z (higher: the class steers the image).",
-    "kl": "KL(q(z|x) || N(0, 1)) of one dimension in nats: near 0 the dimension is unused (collapsed), higher "
-    "carries more information.",
-    "log_px": "Log-likelihood of the image, integrated on a grid: higher (closer to 0) is better.",
-    "elbo": "Evidence lower bound, mean over draws of q ± one standard error: at most log p(x); higher is better.",
-    "kl_posterior": "log p(x) − ELBO in nats: what the encoder's guess costs; lower is better, 0 is the true "
-    "posterior.",
-    "iwae": "Importance-weighted bound: between the ELBO and log p(x), higher is tighter. A low effective sample "
-    "size means heavy-tailed weights.",
-    "approximation_gap": "log p(x) − ELBO(q*) in nats: what no diagonal Gaussian can fit; lower is better. q* is "
-    f"the ascent from q run to convergence (Newton steps until the next would gain under {Q_TOL:g} nats).",
-    "amortisation_gap": "ELBO(q*) − ELBO(q) in nats: what sharing one encoder across images costs; lower is better.",
-    "beta": "Left: test reconstruction MSE, lower is better. Right: mean distance of prior samples to real data, "
-    "lower is better. Larger β usually trades the first for the second.",
-}
+# Every metric a page shows has help_<name> in the catalogues: what the number is and which way is better.
 
 
-def metric_help(*names: str) -> str:
-    """The help tooltip of a line showing several metrics: one paragraph per metric."""
-    return "\n\n".join(f"**{name}**: {METRIC_HELP[name]}" for name in names)
+def metric_help(*names: str, t: Words = ENGLISH) -> str:
+    """The help tooltip of a line showing several metrics: one paragraph per metric (catalogue: help_<name>)."""
+    return "\n\n".join(f"**{t('metric_' + name)}**: {t('help_' + name, q_tol=Q_TOL)}" for name in names)
 
 
-def distance_caption(bank: Bank) -> str:
+def distance_caption(bank: Bank, t: Words = ENGLISH) -> str:
     """What the lab's distance is measured against, in one sentence."""
-    if bank.is_proxy:
-        return (
-            f"Distance = mean squared pixel error of a decoded image to the {bank.description}: lower looks more like "
-            "the data, 0 is a copy of a training image."
-        )
-    return (
-        f"Distance = mean squared pixel error of a decoded image to the closest of {bank.description}: "
-        "0 means a real moon, lower is better."
-    )
+    return t("lab_distance_proxy" if bank.is_proxy else "lab_distance_true", n=len(bank.images))
 
 
 def nearest_distance(decoded: np.ndarray, train_images: np.ndarray) -> np.ndarray:
@@ -169,18 +126,6 @@ def prior_sets(models: dict, ae_train_codes: np.ndarray, n: int, seed: int) -> l
     return [PriorSet(kind, source, latents.decode(models[kind], z)) for kind, source, z in sources]
 
 
-VAE_STORY = (
-    "The AE maps each image to one point z and learns to decode that point; nothing asks it to decode anything "
-    "else, so the space between its codes is untrained.\n\n"
-    "The VAE maps each image to a Gaussian q(z|x) = N(μ(x), σ(x)²) and is trained on the evidence lower bound\n\n"
-    "ELBO(x) = E_q[log p(x|z)] − KL(q(z|x) ‖ N(0, I)),\n\n"
-    "drawing z = μ + σ·ε with ε ~ N(0, I) (the reparameterisation, so gradients flow through μ and σ). Every "
-    "training step decodes a point *near* a code, not the code itself, so neighbourhoods of codes are trained "
-    "too; the KL term, in closed form ½ Σ_d (μ_d² + σ_d² − 1 − log σ_d²), pulls all codes towards N(0, I) so "
-    "that the neighbourhoods overlap."
-)
-
-
 @dataclass
 class EndpointStory:
     """The VAE's numbers for one image: the posterior, its KL to the prior, both reconstructions."""
@@ -190,14 +135,18 @@ class EndpointStory:
     kl: np.ndarray  # (D,) nats per dimension
     recon_mse: dict[str, float]  # kind -> MSE of the decode of the posterior mean
 
-    def describe(self, index: int) -> str:
+    def describe(self, index: int, t: Words = ENGLISH) -> str:
         ae, vae = self.recon_mse["ae"], self.recon_mse["vae"]
         code = latents.format_code
-        return (
-            f"For endpoint A (item {index}): VAE μ = ({code(self.mean)}), σ = ({code(self.std)}); "
-            f"KL per dimension = ({code(self.kl)}) nats, total {self.kl.sum():.2f}. "
-            f"Reconstruction MSE from the code: AE {ae:.4f}, VAE {vae:.4f}"
-            + (" — the AE reconstructs better here, as it usually does: it pays no KL price." if ae < vae else ".")
+        return t(
+            "cmp_endpoint_ae" if ae < vae else "cmp_endpoint",
+            index=index,
+            mean=code(self.mean),
+            std=code(self.std),
+            kl=code(self.kl),
+            total=self.kl.sum(),
+            ae=ae,
+            vae=vae,
         )
 
 
@@ -229,19 +178,24 @@ def scored_paths(interps: dict[str, Interpolation], bank: Bank) -> dict[str, dic
     return {kind: path_scores(i.strip, bank) for kind, i in interps.items()}
 
 
-def score_summary(distances: dict[str, np.ndarray], scores: dict[str, dict], proxy: bool) -> tuple[str, str]:
+def score_summary(
+    distances: dict[str, np.ndarray], scores: dict[str, dict], proxy: bool, t: Words = ENGLISH
+) -> tuple[str, str]:
     """(axis label, one-paragraph caption) for the per-step scores of the AE vs VAE page."""
-    label = "MSE to nearest training image (proxy)" if proxy else "MSE to the closest true render"
+    label = t("cmp_score_proxy" if proxy else "cmp_score_true")
     mid = len(distances["AE"]) // 2
-    text = (
-        f"{label}, lower is closer to real data. Mean over the path: AE {distances['AE'].mean():.4f}, "
-        f"VAE {distances['VAE'].mean():.4f}; at the midpoint: AE {distances['AE'][mid]:.4f}, "
-        f"VAE {distances['VAE'][mid]:.4f}."
+    text = t(
+        "cmp_score_text",
+        label=label,
+        ae=distances["AE"].mean(),
+        vae=distances["VAE"].mean(),
+        ae_mid=distances["AE"][mid],
+        vae_mid=distances["VAE"][mid],
     )
     if proxy:
-        return label, text + " The proxy rewards snapping to a training image: a new image half-way scores worse."
+        return label, text + " " + t("cmp_score_proxy_note")
     phases = {k: s["phases"][mid] for k, s in scores.items()}
-    return label, text + f" Recovered phase at the midpoint: AE {phases['ae']:.3f}, VAE {phases['vae']:.3f}."
+    return label, text + " " + t("cmp_score_phase", ae=phases["ae"], vae=phases["vae"])
 
 
 def true_renders(phase_a: float, phase_b: float, steps: int, side: int) -> np.ndarray:
@@ -281,7 +235,11 @@ def prior_validity(sets: list[PriorSet], bank: Bank) -> list[float]:
 
 
 def lab_verdicts(
-    scores: dict[str, dict], validity: dict[tuple[str, str], float], bank: Bank, labels: dict[str, str]
+    scores: dict[str, dict],
+    validity: dict[tuple[str, str], float],
+    bank: Bank,
+    labels: dict[str, str],
+    t: Words = ENGLISH,
 ) -> list[str]:
     """The half-moon lab's conclusions, each sentence built from the numbers it shows."""
     standard, fitted = PRIOR_SOURCES
@@ -291,11 +249,12 @@ def lab_verdicts(
             scores["vae"]["mean_distance"],
             bank.is_proxy,
             worst=(scores["ae"]["max_distance"], scores["vae"]["max_distance"]),
+            t=t,
         ),
-        verdict.prior_verdict(validity[("vae", standard)], validity[("ae", fitted)], validity[("ae", standard)]),
+        verdict.prior_verdict(validity[("vae", standard)], validity[("ae", fitted)], validity[("ae", standard)], t=t),
     ]
     if not bank.is_proxy and all("passes_half_moon" in s for s in scores.values()):
-        lines.insert(1, verdict.half_moon_verdict({labels[k]: s["passes_half_moon"] for k, s in scores.items()}))
+        lines.insert(1, verdict.half_moon_verdict({labels[k]: s["passes_half_moon"] for k, s in scores.items()}, t=t))
     return lines
 
 
@@ -314,7 +273,9 @@ def line_panels(models: dict, codes: dict, train_codes: dict, bank: Bank, labels
     return panels
 
 
-def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[str, str]) -> list[figures.MapPanel]:
+def snapshot_panels(
+    snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[str, str], t: Words = ENGLISH
+) -> list[figures.MapPanel]:
     """Codes seen during training, one panel per model; PCA of them when they are not 2-D."""
     from explorer.projection import make_projection
 
@@ -324,7 +285,7 @@ def snapshot_panels(snapshots: dict[str, tuple[int, np.ndarray]], labels: dict[s
             continue
         epoch, codes = snapshots[kind]
         points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding
-        panels.append(figures.MapPanel(f"{label} codes after epoch {epoch}", points))
+        panels.append(figures.MapPanel(t("train_snapshot", model=label, epoch=epoch), points))
     return panels
 
 
@@ -389,32 +350,36 @@ def complete_half(cvae, regression, x: torch.Tensor, mask_kind: str, n: int, see
     )
 
 
-def label_summary(m: dict) -> str:
+def label_summary(m: dict, t: Words = ENGLISH) -> str:
     """The stored label metrics (training.metrics.label_metrics) in a sentence."""
-    return (
-        f"Measured over {m.get('n_samples', LABEL_SAMPLES)} z and {m['n_classes']} classes: variance across z for a "
-        f"fixed class {m['within_class_variance']:.4f}, across classes for a fixed z {m['across_class_variance']:.4f}"
+    return t(
+        "cond_label_summary",
+        n=m.get("n_samples", LABEL_SAMPLES),
+        classes=m["n_classes"],
+        within=m["within_class_variance"],
+        across=m["across_class_variance"],
     )
 
 
-def completion_table(m: dict) -> list[dict]:
+def completion_table(m: dict, t: Words = ENGLISH) -> list[dict]:
     """The stored completion metrics (training.metrics.completion_metrics) as table rows."""
+    reg = t("cond_col_regression")
     return [
         {
-            "": "MSE to the truth",
-            "regression": round(m["regression_error"], 4),
-            "CVAE": f"best of {m['n_samples']} {m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f}",
+            "": t("cond_row_mse"),
+            reg: round(m["regression_error"], 4),
+            "CVAE": t("cond_best_of", n=m["n_samples"], best=m["cvae_best_of_n_error"], mean=m["cvae_mean_error"]),
         },
-        {"": "diversity (pairwise MSE)", "regression": 0.0, "CVAE": f"{m['cvae_diversity']:.4f}"},
+        {"": t("cond_row_diversity"), reg: 0.0, "CVAE": f"{m['cvae_diversity']:.4f}"},
         {
-            "": f"sharpness (truth {m['sharpness_truth']:.3f})",
-            "regression": round(m["sharpness_regression"], 4),
+            "": t("cond_row_sharpness", truth=m["sharpness_truth"]),
+            reg: round(m["sharpness_regression"], 4),
             "CVAE": f"{m['sharpness_cvae']:.4f}",
         },
         {
-            "": "MSE to the mean of the CVAE's samples",
-            "regression": round(m["regression_to_sample_mean"], 4),
-            "CVAE": f"one sample: {m['sample_to_sample_mean']:.4f}",
+            "": t("cond_row_sample_mean"),
+            reg: round(m["regression_to_sample_mean"], 4),
+            "CVAE": t("cond_one_sample", value=m["sample_to_sample_mean"]),
         },
     ]
 

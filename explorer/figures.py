@@ -1,4 +1,8 @@
-"""Plotly figures as pure functions: arrays in, go.Figure out. Nothing here renders."""
+"""Plotly figures as pure functions: arrays in, go.Figure out. Nothing here renders.
+
+Figures take their words as an argument: t(key, **values) -> text from the catalogues
+(explorer/i18n), English unless the page passes its reader's language (explorer.ui.lang.t).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
+
+from explorer.i18n import ENGLISH, Words
 
 MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
 CLASS_COLOURS = qualitative.D3 + qualitative.Set3
@@ -71,7 +77,7 @@ def _probe_trace(panel: MapPanel, p_idx: int):
     )
 
 
-def _class_traces(panel: MapPanel, p_idx: int, colouring: Colouring) -> list:
+def _class_traces(panel: MapPanel, p_idx: int, colouring: Colouring, t: Words) -> list:
     """One trace per class, so the legend can show and hide a class."""
     n, index, traces = len(panel.points), np.arange(len(panel.points)), []
     for label in np.unique(colouring.values):
@@ -88,13 +94,13 @@ def _class_traces(panel: MapPanel, p_idx: int, colouring: Colouring) -> list:
                 showlegend=p_idx == 0,
                 marker=dict(size=5, color=CLASS_COLOURS[int(label) % len(CLASS_COLOURS)], opacity=0.8),
                 customdata=np.column_stack([np.full(sel.sum(), p_idx), index[sel]]),
-                hovertemplate=f"{name} · item %{{customdata[1]}}<extra></extra>",
+                hovertemplate=f"{name} · {t('fig_item')} %{{customdata[1]}}<extra></extra>",
             )
         )
     return traces
 
 
-def _code_trace(panel: MapPanel, p_idx: int, colouring: Colouring):
+def _code_trace(panel: MapPanel, p_idx: int, colouring: Colouring, t: Words):
     """All codes in one trace, on the shared continuous colour axis when coloured by a factor."""
     n = len(panel.points)
     colour = colouring.values if colouring.kind == "factor" else None
@@ -103,19 +109,19 @@ def _code_trace(panel: MapPanel, p_idx: int, colouring: Colouring):
         x=panel.points[:, 0],
         y=panel.points[:, 1],
         mode="markers",
-        name="codes",
+        name=t("fig_codes"),
         showlegend=False,
         marker=dict(size=5, color=colour, coloraxis="coloraxis" if colour is not None else None, opacity=0.85),
         customdata=np.column_stack([np.full(n, p_idx), np.arange(n)]),
         hovertemplate=(
-            f"item %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
+            f"{t('fig_item')} %{{customdata[1]}} · {colouring.title} %{{marker.color:.3f}}<extra></extra>"
             if colour is not None
-            else "item %{customdata[1]}<extra></extra>"
+            else f"{t('fig_item')} %{{customdata[1]}}<extra></extra>"
         ),
     )
 
 
-def _ellipse_trace(panel: MapPanel, first: bool, max_ellipses: int):
+def _ellipse_trace(panel: MapPanel, first: bool, max_ellipses: int, t: Words):
     n = len(panel.points)
     take = np.linspace(0, n - 1, min(n, max_ellipses)).astype(int)
     ex, ey = ellipse_lines(panel.points[take], panel.std[take])
@@ -123,7 +129,7 @@ def _ellipse_trace(panel: MapPanel, first: bool, max_ellipses: int):
         x=ex,
         y=ey,
         mode="lines",
-        name="±1σ posterior",
+        name=t("fig_posterior"),
         legendgroup="ellipses",
         showlegend=first,
         line=dict(width=0.8, color="rgba(60,60,60,0.45)"),
@@ -131,26 +137,26 @@ def _ellipse_trace(panel: MapPanel, first: bool, max_ellipses: int):
     )
 
 
-def _path_trace(panel: MapPanel, first: bool):
+def _path_trace(panel: MapPanel, first: bool, t: Words):
     return go.Scatter(
         x=panel.path[:, 0],
         y=panel.path[:, 1],
         mode="lines+markers",
-        name="interpolation",
+        name=t("fig_interpolation"),
         legendgroup="path",
         showlegend=first,
         line=dict(color="black", width=2.5),
         marker=dict(size=7, color=panel.colour, line=dict(width=1, color="white")),
-        hovertemplate="step %{pointNumber}<extra></extra>",
+        hovertemplate=f"{t('fig_step')} %{{pointNumber}}<extra></extra>",
     )
 
 
-def _marker_trace(panel: MapPanel, first: bool):
+def _marker_trace(panel: MapPanel, first: bool, t: Words):
     return go.Scatter(
         x=[panel.marker[0]],
         y=[panel.marker[1]],
         mode="markers",
-        name="current point",
+        name=t("fig_current"),
         legendgroup="marker",
         showlegend=first,
         marker=dict(symbol="star", size=18, color="gold", line=dict(width=1.5, color="black")),
@@ -158,24 +164,26 @@ def _marker_trace(panel: MapPanel, first: bool):
     )
 
 
-def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipses: int) -> list:
+def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipses: int, t: Words) -> list:
     """A panel's traces, bottom to top: empty-space corners, codes, ellipses, path, current point."""
     first = p_idx == 0
     traces = [_probe_trace(panel, p_idx)] if panel.probe_box is not None else []
     if colouring.kind == "label":
-        traces += _class_traces(panel, p_idx, colouring)
+        traces += _class_traces(panel, p_idx, colouring, t)
     else:
-        traces.append(_code_trace(panel, p_idx, colouring))
+        traces.append(_code_trace(panel, p_idx, colouring, t))
     if panel.std is not None:
-        traces.append(_ellipse_trace(panel, first, max_ellipses))
+        traces.append(_ellipse_trace(panel, first, max_ellipses, t))
     if panel.path is not None:
-        traces.append(_path_trace(panel, first))
+        traces.append(_path_trace(panel, first, t))
     if panel.marker is not None:
-        traces.append(_marker_trace(panel, first))
+        traces.append(_marker_trace(panel, first, t))
     return traces
 
 
-def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460, max_ellipses: int = 60) -> go.Figure:
+def latent_maps(
+    panels: list[MapPanel], colouring: Colouring, height: int = 460, max_ellipses: int = 60, t: Words = ENGLISH
+) -> go.Figure:
     """Side-by-side latent maps with one shared legend / colour bar.
 
     Every code's marker carries customdata [panel, item], so a click or selection says which map and
@@ -184,7 +192,7 @@ def latent_maps(panels: list[MapPanel], colouring: Colouring, height: int = 460,
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.12)
     for p_idx, panel in enumerate(panels):
         col = p_idx + 1
-        for trace in _panel_traces(panel, p_idx, colouring, max_ellipses):
+        for trace in _panel_traces(panel, p_idx, colouring, max_ellipses, t):
             fig.add_trace(trace, row=1, col=col)
         fig.update_xaxes(title_text=panel.axis_titles[0], row=1, col=col, zeroline=False)
         fig.update_yaxes(title_text=panel.axis_titles[1], row=1, col=col, zeroline=False)
@@ -225,7 +233,7 @@ def point_colours(colouring: Colouring, take: np.ndarray) -> list[str]:
     return ["#555"] * len(take)
 
 
-def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
+def step_distances(distances: dict[str, np.ndarray], ylabel: str, t: Words = ENGLISH) -> go.Figure:
     """One line per model: a score at each interpolation step."""
     fig = go.Figure()
     for name, values in distances.items():
@@ -241,20 +249,20 @@ def step_distances(distances: dict[str, np.ndarray], ylabel: str) -> go.Figure:
     fig.update_layout(
         height=280,
         margin=TITLED_MARGIN,
-        xaxis_title="step",
+        xaxis_title=t("fig_step"),
         yaxis_title=ylabel,
         legend=dict(orientation="h", y=1.02, yanchor="bottom"),  # above the plot, below the toolbar
     )
     return fig
 
 
-def kl_bars(kl_per_dim: np.ndarray, threshold: float | None = None) -> go.Figure:
+def kl_bars(kl_per_dim: np.ndarray, threshold: float | None = None, t: Words = ENGLISH) -> go.Figure:
     fig = go.Figure(
         go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=MODEL_COLOURS["VAE"])
     )
     if threshold is not None:
         fig.add_hline(y=threshold, line_dash="dot")
-    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title="KL (nats)")
+    fig.update_layout(height=220, margin=dict(l=10, r=10, t=10, b=10), yaxis_title=t("fig_kl_nats"))
     return fig
 
 
@@ -267,10 +275,12 @@ class HolePanel:
     codes: np.ndarray | None = None  # (N, 2) codes on the plane, overlaid
     path: np.ndarray | None = None  # (S, 2) the interpolation on the plane
     axis_titles: tuple[str, str] = ("z0", "z1")
-    path_name: str = "interpolation"  # the legend's name of the path, e.g. its endpoints
+    path_name: str = ""  # the legend's name of the path, e.g. its endpoints ("": the word for interpolation)
 
 
-def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = None, height: int = 430) -> go.Figure:
+def hole_maps(
+    panels: list[HolePanel], colour_title: str, zmax: float | None = None, height: int = 430, t: Words = ENGLISH
+) -> go.Figure:
     """Heatmaps of manifold distance over latent planes, one shared colour scale; codes and paths on top."""
     # Wide spacing: the right panel's y title and tick labels stay clear of the left panel at 800 px.
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p.title for p in panels], horizontal_spacing=0.15)
@@ -284,7 +294,7 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                 y=panel.ys,
                 z=panel.distances,
                 coloraxis="coloraxis",
-                hovertemplate="(%{x:.2f}, %{y:.2f}) distance %{z:.4f}<extra></extra>",
+                hovertemplate=f"(%{{x:.2f}}, %{{y:.2f}}) {t('fig_distance')} %{{z:.4f}}<extra></extra>",
             ),
             row=1,
             col=col,
@@ -296,7 +306,7 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                     x=panel.codes[:, 0],
                     y=panel.codes[:, 1],
                     mode="markers",
-                    name="test codes",
+                    name=t("fig_test_codes"),
                     showlegend=i == 0,
                     legendgroup="codes",
                     # a dark rim: the white dot shows on bright cells and as a legend swatch on white
@@ -312,7 +322,7 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
                     x=panel.path[:, 0],
                     y=panel.path[:, 1],
                     mode="lines+markers",
-                    name=panel.path_name,
+                    name=panel.path_name or t("fig_interpolation"),
                     showlegend=i == 0,
                     legendgroup="path",
                     line=dict(color="red", width=2.5),
@@ -336,9 +346,10 @@ def hole_maps(panels: list[HolePanel], colour_title: str, zmax: float | None = N
 TRAIN_COLOURS = {**MODEL_COLOURS, "CVAE": MODEL_COLOURS["VAE"], "REGRESSION": "#7f7f7f"}
 
 
-def training_curves(history: dict[str, list[dict]]) -> go.Figure:
+def training_curves(history: dict[str, list[dict]], t: Words = ENGLISH) -> go.Figure:
     """Per-epoch train (solid) and test (dotted) losses of each model: reconstruction, KL, total."""
-    fig = make_subplots(rows=1, cols=3, subplot_titles=["reconstruction", "KL", "total (−ELBO for the VAE)"])
+    titles = [t("fig_reconstruction"), "KL", t("fig_total")]
+    fig = make_subplots(rows=1, cols=3, subplot_titles=titles)
     for kind, epochs in history.items():
         if not epochs:
             continue
@@ -349,13 +360,13 @@ def training_curves(history: dict[str, list[dict]]) -> go.Figure:
                     x=x,
                     y=[h[f"{split}_{term}"] for h in epochs],
                     mode="lines",
-                    name=f"{kind.upper()} {split}",
+                    name=f"{kind.upper()} {t('fig_' + split)}",
                     legendgroup=f"{kind}{split}",
                     showlegend=col == 1,
                     line=dict(color=TRAIN_COLOURS[kind.upper()], dash=dash),
                 )
                 fig.add_trace(trace, row=1, col=col)
-    fig.update_layout(height=300, margin=TITLED_MARGIN, xaxis_title="epoch")
+    fig.update_layout(height=300, margin=TITLED_MARGIN, xaxis_title=t("fig_epoch"))
     return fig
 
 
@@ -367,12 +378,10 @@ class BetaPoint:
     name: str  # the run folder
 
 
-def beta_tradeoff(points: list[BetaPoint], n_samples: int) -> go.Figure:
+def beta_tradeoff(points: list[BetaPoint], n_samples: int, t: Words = ENGLISH) -> go.Figure:
     """Reconstruction and prior-sample distance against β, one point per VAE (log β when all > 0)."""
     points = sorted(points, key=lambda p: (p.beta, p.recon_mse, p.prior_validity, p.name))
-    fig = make_subplots(
-        rows=1, cols=2, subplot_titles=["reconstruction MSE (test)", f"prior-sample distance ({n_samples:,} samples)"]
-    )
+    fig = make_subplots(rows=1, cols=2, subplot_titles=[t("fig_recon_mse"), t("fig_prior_distance", n=n_samples)])
     log = min(p.beta for p in points) > 0
     for col, values in ((1, [p.recon_mse for p in points]), (2, [p.prior_validity for p in points])):
         fig.add_trace(
@@ -425,7 +434,7 @@ def covariance_ellipse(mean: np.ndarray, cov: np.ndarray, k: float, segments: in
     return mean + k * np.stack([np.cos(t), np.sin(t)], 1) @ np.linalg.cholesky(cov).T
 
 
-def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go.Figure:
+def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480, t: Words = ENGLISH) -> go.Figure:
     """Exact p(z|x) as a heat map; q's 1/2/3-sigma ellipses, q*'s, the prior's contours, the AE's code.
 
     r: explorer.inference.ImageInference."""
@@ -442,8 +451,8 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go
     )
     for k in (1, 2, 3):
         for mean, cov, name, colour in (
-            (r.q_mean, r.q_cov, "q(z|x), encoder", MODEL_COLOURS["VAE"]),
-            (r.star_mean, r.star_cov, "q*, optimised", "#ff7f0e"),
+            (r.q_mean, r.q_cov, t("fig_q"), MODEL_COLOURS["VAE"]),
+            (r.star_mean, r.star_cov, t("fig_q_star"), "#ff7f0e"),
         ):
             e = covariance_ellipse(mean, cov, k)
             fig.add_scatter(
@@ -451,7 +460,7 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go
                 y=e[:, 1],
                 mode="lines",
                 line={"color": colour, "width": 2.5 - 0.5 * k},
-                name=f"{name} (1, 2, 3σ)",
+                name=name,
                 legendgroup=name,
                 showlegend=k == 1,
                 hoverinfo="skip",
@@ -462,7 +471,7 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go
             y=e[:, 1],
             mode="lines",
             line={"color": "#2ca02c", "dash": "dot", "width": 1},
-            name="prior N(0, I) (1, 2, 3σ)",
+            name=t("fig_prior"),
             legendgroup="prior",
             showlegend=k == 1,
             hoverinfo="skip",
@@ -472,7 +481,7 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go
             x=[ae_code[0]],
             y=[ae_code[1]],
             mode="markers",
-            name="AE's code (its own latent space)",
+            name=t("fig_ae_code"),
             marker={"color": MODEL_COLOURS["AE"], "symbol": "x", "size": 11},
         )
     fig.update_xaxes(range=[r.lo[0], r.hi[0]], title="z0")
@@ -483,7 +492,7 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480) -> go
     return fig
 
 
-def iwae_curve(r, height: int = 320) -> go.Figure:
+def iwae_curve(r, height: int = 320, t: Words = ENGLISH) -> go.Figure:
     """IWAE-k against k (log axis) rising toward the exact log p(x); ESS of the weights on hover."""
     ks = sorted(r.iwae)
     fig = go.Figure()
@@ -493,23 +502,25 @@ def iwae_curve(r, height: int = 320) -> go.Figure:
         mode="lines+markers+text",
         text=[f"ESS {r.ess[k]:.1f}" for k in ks],
         textposition="bottom right",
-        name="IWAE-k (encoder's q)",
+        name=t("fig_iwae"),
         hovertemplate="k %{x}<br>IWAE-k %{y:.3f}<extra></extra>",
     )
-    fig.add_hline(y=r.log_px, line_dash="dash", line_color="black", annotation_text=f"exact log p(x) {r.log_px:.2f}")
-    fig.update_xaxes(type="log", title="k (importance samples)")
+    fig.add_hline(y=r.log_px, line_dash="dash", line_color="black", annotation_text=f"{t('fig_exact')} {r.log_px:.2f}")
+    fig.update_xaxes(type="log", title=t("fig_k"))
     fig.update_yaxes(title="nats")
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
     return fig
 
 
-def gap_scatter(values: np.ndarray, gaps: dict[str, np.ndarray], x_title: str, height: int = 340) -> go.Figure:
+def gap_scatter(
+    values: np.ndarray, gaps: dict[str, np.ndarray], x_title: str, height: int = 340, t: Words = ENGLISH
+) -> go.Figure:
     """Per-image gaps (nats, log axis) against a factor (phase) or the class."""
     fig = go.Figure()
     for name, gap in gaps.items():
         fig.add_scatter(x=values, y=np.maximum(gap, 1e-3), mode="markers", name=name, marker={"size": 6})
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(type="log", title="nats (log scale, floored at 0.001)")
+    fig.update_yaxes(type="log", title=t("fig_gap_axis"))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10})
     return fig
 
@@ -526,13 +537,13 @@ class LinePanel:
     data_codes: np.ndarray | None = None  # (N,) codes of the data, shown as ticks
 
 
-def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figure:
+def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words = ENGLISH) -> go.Figure:
     """Per model: the decodes side by side along the code axis, and below them the recovered phase."""
     fig = make_subplots(
         rows=2 * len(panels),
         cols=1,
         row_heights=[0.45, 0.55] * len(panels),
-        subplot_titles=[t for p in panels for t in (p.title, "")],
+        subplot_titles=[title for p in panels for title in (p.title, "")],
         vertical_spacing=0.06,
     )
     for i, panel in enumerate(panels):
@@ -547,7 +558,7 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figu
         fig.update_yaxes(visible=False, row=2 * i + 1, col=1)
         if panel.phases is not None:
             real = panel.real if panel.real is not None else np.ones(len(panel.codes), bool)
-            for mask, name, colour in ((real, "a real moon", "#2ca02c"), (~real, "not a real moon", "#d62728")):
+            for mask, name, colour in ((real, t("fig_real"), "#2ca02c"), (~real, t("fig_not_real"), "#d62728")):
                 fig.add_trace(
                     go.Scatter(
                         x=panel.codes[mask],
@@ -557,19 +568,19 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figu
                         legendgroup=name,
                         showlegend=i == 0,
                         marker=dict(size=5, color=colour),
-                        hovertemplate="z %{x:.2f}: phase %{y:.3f}<extra></extra>",
+                        hovertemplate=f"z %{{x:.2f}}: {t('fig_phase')} %{{y:.3f}}<extra></extra>",
                     ),
                     row=2 * i + 2,
                     col=1,
                 )
-            fig.update_yaxes(title_text="phase", range=[-0.05, 1.0], row=2 * i + 2, col=1)
+            fig.update_yaxes(title_text=t("fig_phase"), range=[-0.05, 1.0], row=2 * i + 2, col=1)
         if panel.data_codes is not None:
             fig.add_trace(
                 go.Scatter(
                     x=panel.data_codes,
                     y=np.full(len(panel.data_codes), -0.02),
                     mode="markers",
-                    name="data codes",
+                    name=t("fig_data_codes"),
                     legendgroup="data",
                     showlegend=i == 0,
                     marker=dict(symbol="line-ns-open", size=8, color="grey"),
@@ -579,6 +590,6 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260) -> go.Figu
                 col=1,
             )
         fig.update_xaxes(matches=f"x{2 * i + 2}", row=2 * i + 1, col=1)  # the strip moves with its phase axis
-        fig.update_xaxes(title_text="code z", row=2 * i + 2, col=1)
+        fig.update_xaxes(title_text=t("fig_code_z"), row=2 * i + 2, col=1)
     fig.update_layout(height=height_per_panel * len(panels), margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig

@@ -7,6 +7,8 @@ seeds and say "no clear difference" when the interval covers 1.
 
 from __future__ import annotations
 
+from explorer.i18n import ENGLISH, Words
+
 SAME_WITHIN = 0.1  # one pair, no interval: closer than this (relative) is "the same"
 
 
@@ -18,41 +20,32 @@ def _same(a: float, b: float) -> bool:
     return abs(a - b) <= SAME_WITHIN * max(a, b, 1e-12)
 
 
-def path_verdict(ae: float, vae: float, proxy: bool, worst: tuple[float, float] | None = None) -> str:
+def path_verdict(
+    ae: float, vae: float, proxy: bool, worst: tuple[float, float] | None = None, t: Words = ENGLISH
+) -> str:
     """ae, vae: mean distance along each path; worst: (AE, VAE) largest distance on the path."""
-    what = "the training images (a proxy for real data)" if proxy else "real moons"
-    numbers = f"mean distance AE {ae:.4f}, VAE {vae:.4f}"
+    what = t("v_what_proxy" if proxy else "v_what_moons")
+    numbers = t("v_numbers", ae=ae, vae=vae)
     if worst is not None:
-        numbers += f"; worst point AE {worst[0]:.4f}, VAE {worst[1]:.4f}"
+        numbers += t("v_worst", ae=worst[0], vae=worst[1])
     if _same(ae, vae):
-        return f"Both paths stay about equally close to {what}: the same within {SAME_WITHIN:.0%} ({numbers})."
+        return t("v_path_same", what=what, within=SAME_WITHIN, numbers=numbers)
     closer, farther = ("VAE", "AE") if vae < ae else ("AE", "VAE")
-    return f"The {closer}'s path stays {times(ae, vae):.1f}x closer to {what} than the {farther}'s ({numbers})."
+    return t("v_path_closer", closer=closer, farther=farther, times=times(ae, vae), what=what, numbers=numbers)
 
 
-def prior_verdict(vae_standard: float, ae_fitted: float, ae_standard: float) -> str:
-    numbers = (
-        f"Prior samples: the VAE's N(0, I) samples lie at mean distance {vae_standard:.4f}, the AE's samples from a "
-        f"Gaussian fitted to its codes at {ae_fitted:.4f} (from N(0, I): {ae_standard:.4f})"
-    )
+def prior_verdict(vae_standard: float, ae_fitted: float, ae_standard: float, t: Words = ENGLISH) -> str:
+    numbers = t("v_prior_numbers", vae=vae_standard, fitted=ae_fitted, standard=ae_standard)
     if _same(vae_standard, ae_fitted):
-        return f"{numbers}; the same within {SAME_WITHIN:.0%}."
-    closer = "VAE's" if vae_standard < ae_fitted else "AE's"
-    return f"{numbers}; the {closer} are {times(vae_standard, ae_fitted):.1f}x closer."
+        return t("v_prior_same", numbers=numbers, within=SAME_WITHIN)
+    closer = "VAE" if vae_standard < ae_fitted else "AE"
+    return t("v_prior_closer", numbers=numbers, closer=closer, times=times(vae_standard, ae_fitted))
 
 
-def half_moon_verdict(passes: dict[str, bool]) -> str:
+def half_moon_verdict(passes: dict[str, bool], t: Words = ENGLISH) -> str:
     through = [k for k, v in passes.items() if v]
     if not through:
-        return "Neither path passes through a real half moon."
+        return t("v_half_none")
     if len(through) == len(passes):
-        return "Both paths pass through a real half moon."
-    return f"Only the {through[0]}'s path passes through a real half moon."
-
-
-def lab_verdicts(results: dict, regime: str, latent_dim: int) -> list[str]:
-    """The lab's sentences (with their intervals over seeds) for one regime and latent size, from
-    lab/results.json; empty when the lab did not run that cell."""
-    return [
-        c["verdict"] for c in results.get("comparisons", []) if (c["regime"], c["latent_dim"]) == (regime, latent_dim)
-    ]
+        return t("v_half_both")
+    return t("v_half_one", model=through[0])

@@ -14,7 +14,7 @@ from explorer.i18n import CATALOGUES, LANGUAGES, language_of, tr
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = [ROOT / "app.py", *sorted((ROOT / "explorer").rglob("*.py")), *sorted((ROOT / "training").rglob("*.py"))]
-CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")  # ideographs, CJK punctuation
 
 
 def placeholders(text: str) -> set[str]:

@@ -143,7 +143,6 @@ def test_every_step_renders_and_its_full_page_opens_with_the_same_state(app, lan
 
 def inference(log_px, elbo, star, iwae):
     """The fields of explorer.inference.ImageInference that steps 7-8's closing lines read."""
-    from types import SimpleNamespace
 
     return SimpleNamespace(
         log_px=log_px,
@@ -179,8 +178,8 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
     rows = results["comparisons"]
     assert rows
     for row in rows:
-        en = lab_line(SimpleNamespace(t=partial(tr, "en")), row, seeds)
-        zh = lab_line(SimpleNamespace(t=partial(tr, "zh")), row, seeds)
+        en = lab_line(partial(tr, "en"), row, seeds)
+        zh = lab_line(partial(tr, "zh"), row, seeds)
         assert en == row["verdict"]
         assert (
             f"{row['ratio']:.2f}" in zh
@@ -190,23 +189,3 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
                 for c in zh.replace("AE/VAE", "").replace("MSE", "").replace("N(0, I)", "")
             )
         ), zh
-
-
-def test_the_tour_figures_speak_the_tour_language():
-    import numpy as np
-    import plotly.graph_objects as go
-
-    from explorer.i18n import tr
-    from explorer.ui.tour_steps import FIGURE_WORDS, localised
-
-    fig = go.Figure([go.Scatter(x=[0], y=[0], name=name) for name in FIGURE_WORDS])
-    fig.update_xaxes(title_text="k (importance samples)")
-    fig.add_hline(y=1.0, annotation_text="exact log p(x) -23.60")
-    fig.update_layout(coloraxis={"colorbar": {"title": {"text": "phase"}}})
-    zh = localised(fig, SimpleNamespace(t=partial(tr, "zh")))
-    names = [trace.name for trace in zh.data]
-    assert names == [CATALOGUES["zh"][key] for key in FIGURE_WORDS.values()]
-    assert zh.layout.xaxis.title.text == "k（重要性样本数）"
-    assert zh.layout.annotations[0].text == "精确的 log p(x) -23.60"
-    assert zh.layout.coloraxis.colorbar.title.text == "月相"
-    assert np.all([CATALOGUES["en"][key] == word for word, key in FIGURE_WORDS.items()])

@@ -276,11 +276,14 @@ def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path(
 
 def test_every_metric_help_says_which_way_is_better_and_the_proxy_caption_reads_once():
     from explorer import analyses
+    from explorer.i18n import CATALOGUES
     from training.metrics import Bank
 
-    for name, text in analyses.METRIC_HELP.items():
+    helps = {k: v for k, v in CATALOGUES["en"].items() if k.startswith("help_")}
+    assert len(helps) > 15
+    for name, text in helps.items():
         assert any(w in text for w in ("better", "higher", "lower", "near 0")), name
-    proxy = Bank(np.zeros((3, 4)), None, "nearest of 1,438 training images (proxy)")
+    proxy = Bank(np.zeros((1438, 4)), None, "nearest of 1,438 training images (proxy)")
     caption = analyses.distance_caption(proxy)
     assert "closest of the nearest" not in caption and "nearest of 1,438 training images" in caption
     assert "**smoothness**" in analyses.metric_help("distance", "smoothness")

@@ -14,6 +14,8 @@ raised in training/ that the app shows carries key= and its values (training/err
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -36,6 +38,10 @@ CATALOGUES: dict[str, dict[str, str]] = {lang: read_catalogue(HERE / f"{lang}.po
 def tr(lang: str, key: str, **values) -> str:
     text = CATALOGUES.get(lang, CATALOGUES["en"])[key]
     return text.format(**values) if values else text
+
+
+Words = Callable[..., str]  # t(key, **values) -> the catalogue's text: what figures and sentences are given
+ENGLISH: Words = partial(tr, "en")
 
 
 def language_of(locale: str | None) -> str:

@@ -5,6 +5,7 @@ import streamlit as st
 
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
+from explorer.ui.lang import t
 from explorer.ui.widgets import open_set, show_image, show_strip
 from training.conditions import MASKS
 
@@ -15,7 +16,7 @@ def choose_set(choices: dict, sets: list[str], key: str, missing: str):
         st.info(missing)
         return None
     urlstate.seed(key, sets[0], options=sets)
-    set_id = st.selectbox("Model", sets, key=key)
+    set_id = st.selectbox(t("dec_model"), sets, key=key)
     return (set_id, *open_set(choices[set_id]))
 
 
@@ -25,19 +26,17 @@ def draw_class(set_id: str, cvae, regression, data) -> None:
     names = data.class_names or [str(i) for i in range(n_classes)]
     cols = st.columns([1, 1, 2])
     urlstate.seed("cond_class", 0, options=list(range(len(names))))
-    label = cols[0].selectbox("Class", list(range(len(names))), format_func=names.__getitem__, key="cond_class")
+    label = cols[0].selectbox(t("cond_class"), list(range(len(names))), format_func=names.__getitem__, key="cond_class")
     urlstate.seed("cond_seed", 0, 0, 10_000)
-    seed = cols[1].number_input("Seed", 0, 10_000, key="cond_seed")
+    seed = cols[1].number_input(t("lab_seed"), 0, 10_000, key="cond_seed")
     samples, mean_image = analyses.class_samples(model, regression.model, label, seed)
     left, right = st.columns([3, 1])
     picture = images.upscale(images.grid(samples, 8), images.display_scale(samples.shape[-1], 40))
-    left.image(
-        picture, caption=f"{len(samples)} CVAE samples of class {names[label]}, z ~ N(0, I)", width=picture.shape[1]
-    )
+    left.image(picture, caption=t("cond_samples", n=len(samples), name=names[label]), width=picture.shape[1])
     with right:
-        show_image(mean_image, f"regression: class {names[label]}, the one image it can draw", target=120)
+        show_image(mean_image, t("cond_regression_one", name=names[label]), target=120)
 
-    st.markdown("**Style sliders**: move z with the class fixed; the row below decodes the same z under every class.")
+    st.markdown(t("cond_style"))
     slider_cols = st.columns(min(model.latent_dim, 4))
     code = np.zeros(model.latent_dim, dtype=np.float32)
     for d in range(min(model.latent_dim, latents.MAX_SLIDERS)):
@@ -46,13 +45,13 @@ def draw_class(set_id: str, cvae, regression, data) -> None:
     chosen, every = analyses.under_every_class(model, code, label)
     c1, c2 = st.columns([1, 3])
     with c1:
-        show_image(chosen, f"class {names[label]} at this z", target=140)
+        show_image(chosen, t("cond_at_z", name=names[label]), target=140)
     with c2:
         show_strip(every, [names[i] for i in range(n_classes)], target=48)
     m = cvae.metrics.get("labels")
     if m:
         eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
-        st.caption(f"{analyses.label_summary(m)} ({eval_cmd}).", help=analyses.METRIC_HELP["variance"])
+        st.caption(f"{analyses.label_summary(m, t=t)} ({eval_cmd}).", help=t("help_variance"))
 
 
 def fill_half(set_id: str, cvae, regression, data) -> None:
@@ -62,29 +61,29 @@ def fill_half(set_id: str, cvae, regression, data) -> None:
     for key, default, hi in (("cond_item", 0, len(test) - 1), ("cond_n", 8, 16), ("cond_fill_seed", 0, 10_000)):
         urlstate.seed(key, default, 0 if key != "cond_n" else 2, hi)
     urlstate.seed("cond_mask", MASKS[0], options=list(MASKS))
-    item = cols[0].number_input("Test image", 0, len(test) - 1, key="cond_item")
-    mask_kind = cols[1].radio("Visible half", MASKS, horizontal=True, key="cond_mask")
-    n = cols[2].slider("CVAE completions", 2, 16, key="cond_n")
-    seed = cols[3].number_input("Seed", 0, 10_000, key="cond_fill_seed")
+    item = cols[0].number_input(t("cond_test_image"), 0, len(test) - 1, key="cond_item")
+    mask_kind = cols[1].radio(
+        t("cond_visible"), MASKS, format_func=lambda m: t("mask_" + m), horizontal=True, key="cond_mask"
+    )
+    n = cols[2].slider(t("cond_completions"), 2, 16, key="cond_n")
+    seed = cols[3].number_input(t("lab_seed"), 0, 10_000, key="cond_fill_seed")
     x = test.x[item : item + 1]
     done = analyses.complete_half(cvae.model, regression.model, x, mask_kind, n, seed)
-    reg = f"regression: MSE {done.regression_mse:.4f}, sharpness {done.regression_sharpness:.3f}"
-    shown = ((x[0].numpy(), "the truth"), (done.given, f"given: the {mask_kind} half"), (done.regression, reg))
+    reg = t("cond_regression", mse=done.regression_mse, sharpness=done.regression_sharpness)
+    given = t("cond_given", half=t("mask_" + mask_kind))
+    shown = ((x[0].numpy(), t("cond_truth")), (done.given, given), (done.regression, reg))
     for col, (image, caption) in zip(st.columns(4), shown):
         with col:
             show_image(image, caption, target=96)
-    told = analyses.metric_help("mse", "diversity", "sharpness")
-    st.markdown(f"**{n} CVAE completions**, z ~ N(0, I), best first (MSE to the truth on the missing half):")
+    told = analyses.metric_help("mse", "diversity", "sharpness", t=t)
+    st.markdown(t("cond_best_first", n=n))
     show_strip(done.completions, [f"{d:.4f}" for d in done.mse], target=72)
-    st.caption(
-        f"This image: regression {done.regression_mse:.4f}; CVAE best {done.mse.min():.4f}, mean "
-        f"{done.mse.mean():.4f}; completions differ by {done.diversity:.4f} on average; sharpness regression "
-        f"{done.regression_sharpness:.3f}, CVAE {done.sharpness.mean():.3f}.",
-        help=told,
-    )
+    numbers = dict(reg=done.regression_mse, best=done.mse.min(), mean=done.mse.mean(), diversity=done.diversity)
+    sharp = dict(reg_sharp=done.regression_sharpness, sharp=done.sharpness.mean())
+    st.caption(t("cond_this_image", **numbers, **sharp), help=told)
     m = cvae.metrics.get("completion")
     if m:
         halves = len(m.get("per_mask") or MASKS)
         eval_cmd = f"`python -m training eval checkpoints/{set_id}`"
-        st.markdown(f"**Measured on {m['n_images']} test images × {halves} halves** ({eval_cmd})", help=told)
-        st.dataframe(analyses.completion_table(m), hide_index=True)
+        st.markdown(t("cond_measured", n=m["n_images"], halves=halves, cmd=eval_cmd), help=told)
+        st.dataframe(analyses.completion_table(m, t=t), hide_index=True)

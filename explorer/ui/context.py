@@ -78,9 +78,9 @@ class View:
     def colouring(self) -> Colouring:
         test = self.dataset.test
         if test.y is not None:
-            return Colouring(test.y.numpy(), "label", "label", self.dataset.class_names)
+            return Colouring(test.y.numpy(), "label", t("fig_label"), self.dataset.class_names)
         if "phase" in test.factors:
-            return Colouring(test.factors["phase"], "factor", "phase")
+            return Colouring(test.factors["phase"], "factor", t("fig_phase"))
         return Colouring(None, "none")
 
     def describe_item(self, index: int) -> str:

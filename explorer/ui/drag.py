@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, latents, webdecoder
-from explorer.ui import cache, urlstate
+from explorer.ui import cache, lang, urlstate
 from explorer.ui.bridge import component_data
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.widgets import pair_models, show_image
@@ -128,7 +128,7 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
         "points": points[take],
         "colours": colours,
         "value": proj.transform(z[None])[0],
-        "label": f"{LABELS[kind]} latent map",
+        "label": lang.t("map_panel", model=LABELS[kind]),
     }
     drag_component(key, "map", [], payload, "z")
 
@@ -149,13 +149,13 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
         webdecoder.decoder_id(models[k]): {"a": i.path[0], "b": i.path[-1], "method": method}
         for k, i in interps.items()
     }
-    st.markdown("**Scrub** between A and B: both models' decodes at the same t, live while you drag.")
+    st.markdown(lang.t("scrub_lead"))
     described = [(LABELS[k], models[k]) for k in KINDS]
     drag_component("scrubber", "scrub", described, {"paths": endpoints, "value": t, "signature": signature}, "t")
     bank = cache.bank(view.path, view.stamp)  # scored as the page's chart is: true renders on moons
-    st.caption("Distance of each released decode to real data.", help=analyses.METRIC_HELP["distance"])
+    st.caption(lang.t("scrub_distance"), help=lang.t("help_distance"))
     for col, kind in zip(st.columns(4), KINDS):
         decoded = analyses.decode_at(models[kind], interps[kind], method, t)
         dist = manifold_distance(decoded[None], bank)[0][0]
         with col:
-            show_image(decoded, f"{LABELS[kind]} at t = {t:.3f} (released): distance {dist:.4f}", target=112)
+            show_image(decoded, lang.t("scrub_decode", model=LABELS[kind], t=t, distance=dist), target=112)

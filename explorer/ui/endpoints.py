@@ -9,6 +9,7 @@ from explorer import latents
 from explorer.figures import PROBE
 from explorer.ui import urlstate
 from explorer.ui.context import View
+from explorer.ui.lang import t
 from training.moons import nearest_phase_index
 
 
@@ -62,8 +63,10 @@ def class_pair(view: View, cols) -> tuple[int | None, int | None]:
     out = []
     for col, end, index in zip(cols, "ab", (0, min(1, len(classes) - 1))):
         urlstate.seed(f"class_{end}", classes[index], options=classes)  # two different classes
-        label = col.selectbox(f"{end.upper()}: class", classes, format_func=lambda c: names[c], key=f"class_{end}")
+        label = col.selectbox(
+            t("cmp_class", end=end.upper()), classes, format_func=lambda c: names[c], key=f"class_{end}"
+        )
         urlstate.seed(f"nth_{end}", 0, 0, 999)
-        nth = col.number_input("which one", 0, 999, key=f"nth_{end}")
+        nth = col.number_input(t("cmp_which"), 0, 999, key=f"nth_{end}")
         out.append(latents.class_item(labels, label, nth))
     return out[0], out[1]

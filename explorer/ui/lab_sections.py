@@ -2,10 +2,11 @@
 
 import streamlit as st
 
-from explorer import analyses, figures, verdict
+from explorer import analyses, figures
 from explorer.ui import cache
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.lang import t
 from training import moons
 from training.lab import RESULTS as LAB_RESULTS
 from training.store import find_sets
@@ -15,25 +16,25 @@ def lab_over_seeds(view) -> None:
     """The lab's verdicts over seeds for this pair's regime and latent size, with their intervals."""
     if not LAB_RESULTS.is_file():
         return
+    from explorer.ui.tour_steps import lab_line
+
     regime = view.pair["vae"].config.data.regime
     results = cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime)
-    told = verdict.lab_verdicts(results, regime, view.latent_dim)
-    if told:
-        st.subheader(f"The lab over seeds: {regime} regime, latent size {view.latent_dim}")
-        for line in told:
-            st.markdown(f"- {line}")
-        st.caption("From lab/results.json (`python -m training lab`): every ratio with its bootstrap interval.")
+    seeds = results.get("config", {}).get("seeds", 0)
+    rows = [r for r in results.get("comparisons", []) if (r["regime"], r["latent_dim"]) == (regime, view.latent_dim)]
+    if rows:
+        st.subheader(t("lab_over_seeds", regime=t("regime_" + regime), dim=view.latent_dim))
+        for row in rows:
+            st.markdown(f"- {lab_line(t, row, seeds)}")
+        st.caption(t("lab_over_seeds_note"))
 
 
 def whole_line(view, models, bank) -> None:
     """A 1-D decoder's whole line: every code from end to end, decoded, with recovered phases."""
-    st.subheader("The whole 1-D line")
-    st.caption(
-        "Every code from end to end (VAE: the prior's ±3; AE: its codes' range + 10 %), decoded; below, the "
-        "recovered phase of each decode, green where it is a real moon of that phase. Ticks: training codes."
-    )
+    st.subheader(t("lab_whole_line"))
+    st.caption(t("lab_whole_line_lead"))
     panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
-    plotly_chart(figures.line_strips(panels), key="lab_line_strips")
+    plotly_chart(figures.line_strips(panels, t=t), key="lab_line_strips")
 
 
 def regime_switch(view: View) -> None:
@@ -50,10 +51,11 @@ def regime_switch(view: View) -> None:
     if view.pair_id in ids.values():
         st.session_state["lab_regime"] = view.pair["vae"].config.data.regime
     st.radio(
-        "Training regime (bundled 2-D pairs)",
+        t("lab_regime"),
         list(ids),
         horizontal=True,
         key="lab_regime",
         on_change=switch,
-        help="sparse: only crescents and full moons; gap: no phases near a half moon; full: every phase",
+        format_func=lambda r: t("regime_" + r),
+        help=t("lab_regime_help"),
     )

@@ -56,49 +56,6 @@ def full_page(c: TourContext, page: str, **params) -> None:
     )
 
 
-# explorer/figures.py's English labels on the tour's figures -> catalogue key (the English entry is the same text)
-FIGURE_WORDS = {
-    "test codes": "fig_test_codes",
-    "crescent → full": "fig_crescent_full",
-    "distance": "fig_distance",
-    "codes": "fig_codes",
-    "±1σ posterior": "fig_posterior",
-    "current point": "fig_current",
-    "phase": "fig_phase",
-    "q(z|x), encoder (1, 2, 3σ)": "fig_q",
-    "q*, optimised (1, 2, 3σ)": "fig_q_star",
-    "prior N(0, I) (1, 2, 3σ)": "fig_prior",
-    "AE's code (its own latent space)": "fig_ae_code",
-    "IWAE-k (encoder's q)": "fig_iwae",
-    "k (importance samples)": "fig_k",
-    "a real moon": "fig_real",
-    "not a real moon": "fig_not_real",
-    "data codes": "fig_data_codes",
-    "code z": "fig_code_z",
-    "step": "fig_step",
-}
-EXACT = "exact log p(x)"  # iwae_curve's line label, followed by its value
-
-
-def localised(fig, c: TourContext):
-    """The figure with its legend, axis, colour-bar and annotation labels in the tour's language."""
-
-    def word(text):
-        if text in FIGURE_WORDS:
-            return c.t(FIGURE_WORDS[text])
-        if text and text.startswith(EXACT):
-            return c.t("fig_exact") + text[len(EXACT) :]
-        return text
-
-    fig.for_each_trace(lambda trace: trace.update(name=word(trace.name)))
-    fig.for_each_xaxis(lambda axis: axis.update(title_text=word(axis.title.text)))
-    fig.for_each_yaxis(lambda axis: axis.update(title_text=word(axis.title.text)))
-    fig.for_each_annotation(lambda note: note.update(text=word(note.text)))
-    if fig.layout.coloraxis.colorbar.title.text:
-        fig.update_layout(coloraxis_colorbar_title_text=word(fig.layout.coloraxis.colorbar.title.text))
-    return fig
-
-
 def item_control(c: TourContext, key: str, label: str) -> int:
     return tour.item_at(c.view.dataset, st.slider(label, 0.0, 1.0, tour.CRESCENT, 0.01, key=key))
 
@@ -168,7 +125,7 @@ def step_2(c: TourContext) -> None:
                 LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
             )
         )
-    plotly_chart(localised(figures.hole_maps(panels, "distance", height=340), c), key="tour_holes")
+    plotly_chart(figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t), key="tour_holes")
     full_page(c, "compare", **line_state(c, pos))
 
 
@@ -194,7 +151,7 @@ def step_3(c: TourContext) -> None:
     if c.view.latent_dim == 2:
         vae_codes = c.view.codes["vae"]
         panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean, std=vae_codes.std, marker=s.z)
-        plotly_chart(localised(figures.latent_maps([panel], c.view.colouring(), height=380), c), key="tour_ellipses")
+        plotly_chart(figures.latent_maps([panel], c.view.colouring(), height=380, t=c.t), key="tour_ellipses")
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
 
@@ -319,14 +276,16 @@ def lab_lines(c: TourContext, regime: str, dim: int) -> None:
     seeds = results["config"]["seeds"]
     for row in results.get("comparisons", []):
         if (row["regime"], row["latent_dim"]) == (regime, dim):
-            st.markdown(c.t("s6_lab_verdict", regime=regime, dim=dim, verdict=lab_line(c, row, seeds)))
+            st.markdown(
+                c.t("s6_lab_verdict", regime=c.t("regime_" + regime), dim=dim, verdict=lab_line(c.t, row, seeds))
+            )
 
 
-def lab_line(c: TourContext, row: dict, seeds: int) -> str:
-    """One of the lab's comparisons in the tour's language; in English the lab's own sentence."""
-    words = c.t(f"ratio_{ratio_class(row, seeds)}", within=SAME_WITHIN)
+def lab_line(t, row: dict, seeds: int) -> str:
+    """One of the lab's comparisons in t's language (the tour's, the lab page's); in English the lab's own sentence."""
+    words = t(f"ratio_{ratio_class(row, seeds)}", within=SAME_WITHIN)
     numbers = {k: row[k] for k in ("ratio", "level", "low", "high")}
-    return c.t("lab_line", what=c.t(f"lab_{row['metric']}"), words=words, seeds=seeds, **numbers)
+    return t("lab_line", what=t(f"lab_{row['metric']}"), words=words, seeds=seeds, **numbers)
 
 
 def whole_line(c: TourContext) -> None:
@@ -345,7 +304,7 @@ def whole_line(c: TourContext) -> None:
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
-    plotly_chart(localised(figures.line_strips(panels), c), key="tour_line_strips")
+    plotly_chart(figures.line_strips(panels, t=c.t), key="tour_line_strips")
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
         lab_lines(c, pair["vae"].config.data.regime, 1)
 
@@ -379,7 +338,7 @@ def step_7(c: TourContext) -> None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
     pair_id, index, r = found
-    plotly_chart(localised(figures.posterior_map(r, height=420), c), key="tour_posterior")
+    plotly_chart(figures.posterior_map(r, height=420, t=c.t), key="tour_posterior")
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
     st.markdown(
         c.t(
@@ -417,7 +376,7 @@ def step_8(c: TourContext) -> None:
         return
     pair_id, index, r = found
     k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
-    curve = localised(figures.iwae_curve(r), c)
+    curve = figures.iwae_curve(r, t=c.t)
     curve.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last label inside
     plotly_chart(curve, key="tour_iwae")
     st.markdown(

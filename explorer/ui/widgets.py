@@ -10,6 +10,7 @@ from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui import cache
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.lang import current, error_text, t
 from explorer.ui.text import plain
 from training.errors import LatentExplorerError
 from training.metrics import nearest_by_mse
@@ -100,9 +101,11 @@ def map_panels(
         two_d = view.latent_dim == 2
         points = proj.embedding
         panel = MapPanel(
-            f"{LABELS[kind]} latent space" + ("" if two_d else f" ({proj.name.upper()} of {view.latent_dim}-D codes)"),
+            t("map_panel", model=LABELS[kind])
+            if two_d
+            else t("map_panel_proj", model=LABELS[kind], method=proj.name.upper(), dim=view.latent_dim),
             points,
-            axis_titles=("z0", "z1") if two_d else (f"{proj.name} 1", f"{proj.name} 2"),
+            axis_titles=("z0", "z1") if two_d else (f"{proj.name.upper()} 1", f"{proj.name.upper()} 2"),
             colour=MODEL_COLOURS[LABELS[kind]],
         )
         if ellipses and two_d and codes.std is not None:
@@ -119,7 +122,7 @@ def map_panels(
 
 def latent_map_chart(view: View, key: str, selectable: bool = True, on_pick=None, **panel_options) -> None:
     """The two latent maps; a click picks (on_pick(panel, item, x, y) or the default picker)."""
-    fig = latent_maps(map_panels(view, **panel_options), view.colouring())
+    fig = latent_maps(map_panels(view, **panel_options), view.colouring(), t=t)
     config = {"scrollZoom": True, "displaylogo": False}
     if not selectable:
         plotly_chart(fig, key=key, config=config)
@@ -139,11 +142,11 @@ def static_map(view: View, key: str, ellipses: bool) -> None:
     from explorer.ui.context import projection_choice
 
     def build():
-        fig = latent_maps(map_panels(view, ellipses=ellipses, probes=True), view.colouring())
+        fig = latent_maps(map_panels(view, ellipses=ellipses, probes=True), view.colouring(), t=t)
         # pick_layer picks (Plotly's selection would dim the rest); a click over 6 px from a dot is empty space
         return fig.update_layout(clickmode="event", hoverdistance=6)
 
-    fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses), build)
+    fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses, current()), build)
     plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
 
 
@@ -156,7 +159,11 @@ def pick_on_map(view: View, chart: str) -> None:
     marks = picked_codes(view)
     points = [view.projection(kind).transform(marks[kind][None])[0].tolist() for kind in KINDS]
     probe = probe_code()
-    label = f"test item {pick_index(view)}" if probe is None else f"empty space at {latents.format_code(probe[1])}"
+    label = (
+        t("map_pick_item", index=pick_index(view))
+        if probe is None
+        else t("map_pick_at", code=latents.format_code(probe[1]))
+    )
 
     def on_click() -> None:
         pick = clicked(key, len(KINDS), len(view.dataset.test), PROBE)
@@ -183,7 +190,7 @@ def open_set(info):
     try:
         models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
     except (LatentExplorerError, OSError) as exc:
-        st.error(f"Could not open {plain(info.id)}: {plain(exc)}")
+        st.error(t("err_open_set", set=plain(info.id), error=error_text(exc)))
         st.stop()
     return models[info.kinds[0]], models[info.kinds[1]], data
 
@@ -194,14 +201,16 @@ def pair_models(view: View) -> dict:
 
 def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> None:
     """The k training images nearest to image_chw, captioned with their MSE."""
-    from explorer.analyses import METRIC_HELP  # lazy, as in scrubber: analyses is not needed to draw the map
-
     idx, dist = nearest_by_mse(image_chw[None], view.train_bank(), k=k)
-    st.markdown(title, help=METRIC_HELP["nearest"])
+    st.markdown(title, help=t("help_nearest"))
     row = st.container(horizontal=True, gap="small")  # wraps in a narrow column instead of squeezing captions
     for i, d in zip(idx[0], dist[0]):
         with row:
             show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
+
+
+# analyses.PRIOR_SOURCES -> the catalogue's words for them
+PRIOR_KEYS = {"N(0, I)": "prior_standard", "Gaussian fitted to its codes": "prior_fitted"}
 
 
 def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None = None) -> None:
@@ -209,4 +218,8 @@ def prior_grids(sets: list, scores: list[float], caption: str, limit: int | None
     for col, s, score in zip(st.columns(len(sets)), sets, scores):
         decoded = s.decoded[:limit]
         picture = images.upscale(images.grid(decoded, 8), images.display_scale(decoded.shape[-1], 40))
-        col.image(picture, caption=f"{LABELS[s.kind]}, z ~ {s.source}" + caption.format(score), width="stretch")
+        col.image(
+            picture,
+            caption=t("prior_grid", model=LABELS[s.kind], source=t(PRIOR_KEYS[s.source])) + caption.format(score),
+            width="stretch",
+        )

@@ -7,17 +7,15 @@ from explorer import analyses, images, latents
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_choice
 from explorer.ui.drag import point_map
+from explorer.ui.lang import t
 from explorer.ui.widgets import pair_models, picked_codes, show_image, show_nearest
 
 view = current_view()
-st.title("Decoder")
-st.caption(
-    "Move a slider and the decoder draws that code. Beside it, the nearest training images: "
-    "is the decoder making something new, or copying?"
-)
+st.title(t("nav_decoder"))
+st.caption(t("dec_lead"))
 
 urlstate.seed("dec_model", "vae", options=KINDS)
-kind = st.radio("Model", KINDS, format_func=LABELS.get, horizontal=True, key="dec_model")
+kind = st.radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="dec_model")
 model = view.model(kind)
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
@@ -42,47 +40,44 @@ def decoder_panel() -> None:
     z = start.astype(np.float32).copy()
     with left:
         note = (
-            f"the {len(dims)} most active of {view.latent_dim} dimensions; the rest stay at the start code"
+            t("dec_dims_some", n=len(dims), dim=view.latent_dim)
             if view.latent_dim > latents.MAX_SLIDERS
-            else f"{view.latent_dim} dimensions"
+            else t("dec_dims_all", dim=view.latent_dim)
         )
-        span = "the prior's ±3σ." if model.is_variational else "the codes' range + 10%."
-        st.caption(f"{LABELS[kind]}: {note}. Range: {span}")
+        span = t("dec_span_prior" if model.is_variational else "dec_span_codes")
+        st.caption(t("dec_sliders", model=LABELS[kind], note=note, span=span))
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
             z[d] = st.slider(f"z{d}", lo, hi, step=(hi - lo) / 200, key=f"z{d}")
     urlstate.publish()  # a fragment rerun: the URL follows the sliders, before the new image is drawn
     image = latents.decode(model, z[None])[0]
     with middle:
-        show_image(image, f"{LABELS[kind]} decodes ({latents.format_code(z[dims], 4)})", target=240)
+        show_image(image, t("dec_decodes", model=LABELS[kind], code=latents.format_code(z[dims], 4)), target=240)
     with right:
-        show_nearest(view, image, "**Nearest training images** (mean squared pixel distance)")
+        show_nearest(view, image, t("dec_nearest"))
     projected = "" if view.latent_dim == 2 else f" ({describe_projection(*projection_choice())})"
-    st.caption(f"The {LABELS[kind]}'s test codes{projected}; the cross marks the sliders' code.")
+    st.caption(t("dec_map", model=LABELS[kind], projected=projected))
     point_map(view, kind, z, "decoder_map")
 
 
 decoder_panel()
 
-st.subheader("Traversal grid")
-st.caption(
-    "Decodes of a grid over two dimensions through the start code: the VAE's grid follows the Gaussian's inverse CDF, "
-    "the AE's the quantiles of its own codes (it has no prior to follow)."
-)
+st.subheader(t("dec_grid"))
+st.caption(t("dec_grid_lead"))
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
 top = latents.most_active_dims(view.codes["vae"], 2)  # the VAE's two most active: a collapsed one shows nothing
 urlstate.seed("grid_a", int(top[0]), options=all_dims)
 urlstate.seed("grid_b", int(top[-1]), options=all_dims)
-dim_a = d_cols[0].selectbox("rows: dimension", all_dims, key="grid_a")
-dim_b = d_cols[1].selectbox("columns: dimension", all_dims, key="grid_b")
+dim_a = d_cols[0].selectbox(t("dec_rows"), all_dims, key="grid_a")
+dim_b = d_cols[1].selectbox(t("dec_cols"), all_dims, key="grid_b")
 urlstate.seed("grid_n", 9, 3, 15)
-size = d_cols[2].slider("grid size", 3, 15, key="grid_n")
+size = d_cols[2].slider(t("dec_grid_size"), 3, 15, key="grid_n")
 if dim_a == dim_b and view.latent_dim > 1:
-    st.info("Choose two different dimensions.")
+    st.info(t("dec_same_dims"))
 else:
     grids = analyses.traversal_grids(pair_models(view), view.codes, picked_codes(view), (dim_a, dim_b), size)
     for col, k in zip(st.columns(2), KINDS):
         scale = max(1, 360 // (size * grids[k].shape[-1]))
         picture = images.upscale(images.grid(grids[k], size), scale)
-        col.image(picture, caption=f"{LABELS[k]}: z{dim_a} down, z{dim_b} across", width=picture.shape[1])
+        col.image(picture, caption=t("dec_grid_caption", model=LABELS[k], a=dim_a, b=dim_b), width=picture.shape[1])

@@ -14,32 +14,22 @@ from explorer.ui.widgets import picked_codes, show_image, show_nearest
 PAD_POINTS = 1500
 
 view = current_view()
-st.title("Drag to decode")
-st.caption(
-    "Drag a slider, or (2-D latents) drag across the latent pad: the decoder draws every position as you move. "
-    "Let go and the rest of the page (nearest training images, the URL) follows."
-)
+st.title(t("nav_drag"))
+st.caption(t("drag_lead"))
 top = st.columns([1, 2])  # model and mode stacked: at 800 px three columns cut the toggle's label
 urlstate.seed("drag_model", "vae", options=KINDS)
-kind = top[0].radio("Model", KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")
+kind = top[0].radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")
 model = view.model(kind)
 can_browser = browser_can_decode(model)
 urlstate.seed("drag_server", not can_browser)
 in_server = top[0].toggle(
-    "Decode on the server",
+    t("drag_server"),
     disabled=not can_browser,
     key="drag_server",
-    help="The MLP decoders run in your browser; other decoders stream values to the server while you drag.",
+    help=t("drag_server_help"),
 )
 server = in_server or not can_browser
-top[1].caption(
-    (
-        "Mode: server decoding — values stream while you drag (at most 10 a second) and only this panel reruns."
-        if server
-        else "Mode: in-browser decoding — the MLP decoder's weights were sent once; every move decodes here."
-    )
-    + " If the controls below do not appear, the Decoder page's native sliders do the same on release."
-)
+top[1].caption(t("drag_mode_server" if server else "drag_mode_browser") + " " + t("drag_fallback"))
 
 codes = view.codes[kind]
 ranges = latents.slider_ranges(codes, model.is_variational)
@@ -95,19 +85,19 @@ def drag_panel() -> None:
     drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server)
     if view.latent_dim == 2:
         take, cols = point_colours(view, PAD_POINTS)
-        st.markdown(
-            f"**Latent pad**: the {LABELS[kind]}'s codes underneath; drag anywhere, on a code or in empty space."
-        )
+        st.markdown(t("drag_pad", model=LABELS[kind]))
         pad = {"bounds": pad_bounds(codes.mean, 0.15), "points": codes.mean[take], "colours": cols, "value": z[:2]}
         drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server)
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
     with cols[0]:
-        st.text_input("Code", key="dz", help="comma-separated, one value per latent dimension; edit to jump")
-        where = "server" if server else "released"
-        show_image(image, f"{where}: {LABELS[kind]} decodes ({latents.format_code(z, 4)})", target=140)
+        st.text_input(t("drag_code"), key="dz", help=t("drag_code_help"))
+        where = t("drag_where_server" if server else "drag_where_released")
+        show_image(
+            image, t("drag_decodes", where=where, model=LABELS[kind], code=latents.format_code(z, 4)), target=140
+        )
     with cols[1]:
-        show_nearest(view, image, "**Nearest training images** to the released code's decode")
+        show_nearest(view, image, t("drag_nearest"))
 
 
 drag_panel()

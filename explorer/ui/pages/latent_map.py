@@ -6,48 +6,53 @@ from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
 from explorer.ui.context import KINDS, LABELS, apply_projection, current_view, describe_projection, projection_choice
+from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, static_map
 
 view = current_view()
-st.title("Latent map")
-st.caption(
-    "Each dot is one test image, placed at its code. Click a dot to see the image and both reconstructions"
-    + ("; click empty space to decode that location." if view.latent_dim == 2 else ".")
-)
+st.title(t("nav_map"))
+st.caption(t("map_lead_2d" if view.latent_dim == 2 else "map_lead"))
 
 controls = st.columns([1, 2]) if view.latent_dim > 2 else [st.container()]  # 2-D: the toggle has the row
 urlstate.seed("ellipses", view.latent_dim == 2)
 ellipses = controls[0].toggle(
-    "VAE codes as Gaussians (±1σ)",
+    t("map_ellipses"),
     key="ellipses",
     disabled=view.latent_dim != 2,
-    help="Each VAE code is a distribution N(mean, std²); this draws its ±1σ ellipse.",
+    help=t("map_ellipses_help"),
 )
 
 if view.latent_dim > 2:
     method, params = projection_choice()
     with controls[1].form("projection_form", border=True):
-        st.markdown(f"**Projection of the {view.latent_dim}-D codes** (now: {describe_projection(method, params)})")
-        limits = ", ".join(f"{PROJECTIONS[m].label} fits at most {n:,}" for m, n in MAX_FIT_POINTS.items())
-        st.caption(f"Limits on this server: {limits} codes; the others are placed by its transform.")
+        st.markdown(t("map_projection", dim=view.latent_dim, now=describe_projection(method, params)))
+        limits = t("list_sep").join(
+            t("map_fit_limit", method=PROJECTIONS[m].label, n=n) for m, n in MAX_FIT_POINTS.items()
+        )
+        st.caption(t("map_limits", limits=limits))
         chosen = st.selectbox(
-            "Method", list(PROJECTIONS), format_func=lambda m: PROJECTIONS[m].label, key="projection_method"
+            t("map_method"), list(PROJECTIONS), format_func=lambda m: PROJECTIONS[m].label, key="projection_method"
         )
         values = {
             name: st.slider(
-                p.label, float(p.low), float(p.high), float(p.default), float(p.step), key=f"projection_{name}"
+                t("proj_" + name),
+                float(p.low),
+                float(p.high),
+                float(p.default),
+                float(p.step),
+                key=f"projection_{name}",
             )
             for name, p in PROJECTIONS[chosen].params.items()
         }
-        if st.form_submit_button("Run projection", key="run_projection"):
+        if st.form_submit_button(t("map_run_projection"), key="run_projection"):
             apply_projection(chosen, values)
             st.rerun()
 
 try:
     static_map(view, "map_chart", ellipses)
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
-    st.error(f"Could not draw the map: {plain(exc)}. Try PCA or other parameters.")
+    st.error(t("map_failed", error=error_text(exc)))
     st.stop()
 
 
@@ -58,7 +63,7 @@ def picked(view) -> None:
     urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)
     pick_on_map(view, "map_chart")
     st.columns([1, 3])[0].number_input(
-        "Test item", min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
+        t("map_test_item"), min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick", on_change=clear_probe
     )
     show_pick(view)
     urlstate.publish()  # a fragment rerun: the URL follows the pick
@@ -71,25 +76,25 @@ def show_pick(view) -> None:
     if probe is not None and view.latent_dim == 2:
         panel, z = probe
         kind = KINDS[panel]
-        st.subheader(f"Empty space in the {LABELS[kind]}'s map at ({z[0]:.2f}, {z[1]:.2f})")
+        st.subheader(t("map_empty_space", model=LABELS[kind], x=z[0], y=z[1]))
         cols = st.columns(4)
         with cols[0]:
-            show_image(latents.decode(view.model(kind), z[None])[0], f"{LABELS[kind]} decodes this location")
+            show_image(latents.decode(view.model(kind), z[None])[0], t("map_decodes_here", model=LABELS[kind]))
     else:
-        st.subheader(f"Test item {index}: {plain(view.describe_item(index))}")
+        st.subheader(t("map_item", index=index, item=plain(view.describe_item(index))))
         cols = st.columns(4)
         with cols[0]:
-            show_image(x, "original")
+            show_image(x, t("cap_original"))
         for col, kind in zip(cols[1:], KINDS):
             code = view.codes[kind].mean[index]
             recon = latents.decode(view.model(kind), code[None])[0]
             mse = float(((recon - x) ** 2).mean())
             with col:
-                show_image(recon, f"{LABELS[kind]} reconstruction (MSE {mse:.4f})")
+                show_image(recon, t("map_recon", model=LABELS[kind], mse=mse))
         with cols[3]:
             for kind in KINDS:
-                st.markdown(f"**{LABELS[kind]} code**: ({latents.format_code(view.codes[kind].mean[index])})")
-            st.markdown(f"**VAE std**: ({latents.format_code(view.codes['vae'].std[index])})")
+                st.markdown(t("map_code", model=LABELS[kind], code=latents.format_code(view.codes[kind].mean[index])))
+            st.markdown(t("map_std", std=latents.format_code(view.codes["vae"].std[index])))
 
 
 picked(view)

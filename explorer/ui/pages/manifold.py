@@ -7,9 +7,12 @@ from explorer.figures import latent_maps
 from explorer.ui import cache, urlstate
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.lang import t
+from explorer.ui.text import plain
 from explorer.ui.widgets import map_panels
 
 GRID_SIZES = (10, 15, 20, 25, 30)
+SOURCES = {"N(0, I) quantiles": "grid_prior", "fitted-Gaussian quantiles": "grid_fitted"}  # latents' -> catalogue
 
 
 def png_button(label: str, data: bytes, name: str, key: str) -> None:
@@ -20,23 +23,14 @@ def png_button(label: str, data: bytes, name: str, key: str) -> None:
 
 view = current_view()
 stem = view.pair_id.replace("/", "_")  # runs/x -> runs_x in file names
-st.title("Manifold grid")
+st.title(t("nav_manifold"))
 if view.latent_dim != 2:
-    st.info(
-        f"The manifold grid decodes a 2-D latent plane; {view.pair_id} has {view.latent_dim} dimensions. "
-        "Choose a 2-D pair in the sidebar (mnist5k-2d for handwritten digits).",
-        icon=":material/grid_on:",
-    )
+    st.info(t("grid_not_2d", pair=plain(view.pair_id), dim=view.latent_dim), icon=":material/grid_on:")
     st.stop()
 
 urlstate.seed("mgrid_n", 20, options=list(GRID_SIZES))
-n = st.select_slider("Grid size (n x n decodes)", GRID_SIZES, key="mgrid_n", help="20 as in the paper")
-st.caption(
-    "Each tile is the decoder's image of one code on an evenly spaced grid of probabilities u in (0, 1) per "
-    "axis, turned into codes by the inverse normal CDF: the VAE's through its prior N(0, I), as in Kingma and "
-    "Welling's figure; the AE, which has no prior, through a Gaussian fitted to its training codes. "
-    "Left to right z0 grows, bottom to top z1 grows, as on the maps below."
-)
+n = st.select_slider(t("grid_size"), GRID_SIZES, key="mgrid_n", help=t("grid_size_help"))
+st.caption(t("grid_lead"))
 
 grids = {}
 for column, kind in zip(st.columns(len(KINDS)), KINDS):
@@ -45,35 +39,33 @@ for column, kind in zip(st.columns(len(KINDS)), KINDS):
     with column:
         st.subheader(LABELS[kind])
         st.image(image, width=560)  # 20 x 28 px: the decodes at their own size
-        st.caption(
-            f"{grid.source}: z0 from {grid.xs[0]:.2f} to {grid.xs[-1]:.2f}, "
-            f"z1 from {grid.ys[-1]:.2f} to {grid.ys[0]:.2f}"
-        )
+        source = t(SOURCES[grid.source])
+        st.caption(t("grid_range", source=source, x0=grid.xs[0], x1=grid.xs[-1], y0=grid.ys[-1], y1=grid.ys[0]))
         png_button(
-            "Grid as PNG",
+            t("grid_png"),
             cache.manifold_png(view.path, view.stamp, kind, n),
             f"{stem}-{kind}-grid{n}.png",
             f"grid_png_{kind}",
         )
 
-st.subheader("Where the test images sit")
+st.subheader(t("grid_where"))
 colouring = view.colouring()
 if colouring.kind != "label":
-    st.caption("This dataset has no class labels; the maps are coloured as on the Latent map page.")
-figure = latent_maps(map_panels(view), colouring)
+    st.caption(t("grid_no_labels"))
+figure = latent_maps(map_panels(view), colouring, t=t)
 for col, kind in enumerate(KINDS, start=1):  # the region each grid covers
     g = grids[kind]
     box = dict(x0=g.xs[0], x1=g.xs[-1], y0=g.ys[-1], y1=g.ys[0], line=dict(color="#444", dash="dash", width=1))
     figure.add_shape(type="rect", row=1, col=col, **box)
 plotly_chart(figure, key="manifold_map", config={"displaylogo": False, "scrollZoom": True})
-st.caption("Dashed: the region each grid above covers.")
+st.caption(t("grid_dashed"))
 if colouring.kind == "label":
     buttons = st.columns(len(KINDS))
     for column, kind in zip(buttons, KINDS):
-        title = f"{view.pair_id}: {LABELS[kind]} codes of the test split"
+        title = t("grid_map_title", pair=view.pair_id, model=LABELS[kind])
         with column:
             png_button(
-                f"{LABELS[kind]} map as PNG",
+                t("grid_map_png", model=LABELS[kind]),
                 cache.class_map_png(view.path, view.stamp, kind, title),
                 f"{stem}-{kind}-map.png",
                 f"map_png_{kind}",
