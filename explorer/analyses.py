@@ -440,29 +440,38 @@ def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
     return points
 
 
-def upload_rows(uploads: dict[str, dict]) -> list[dict]:
+def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
     """The user's uploaded datasets as table rows."""
     return [
         {
-            "dataset": name,
-            "from": meta.get("source"),
-            "images": meta.get("n_images"),
-            "shape": "x".join(map(str, meta.get("image_shape", []))),
+            t("data_col_dataset"): name,
+            t("data_col_from"): meta.get("source"),
+            t("data_col_images"): meta.get("n_images"),
+            t("data_col_shape"): "x".join(map(str, meta.get("image_shape", []))),
         }
         for name, meta in uploads.items()
     ]
 
 
-def run_status(job) -> str:
+def run_status(job, t: Words = ENGLISH) -> str:
     """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice)."""
     import time
 
+    status = t("status_" + job.status) if "status_" + job.status in STATUS_KEYS else job.status
     if job.active:
         if not job.kind:
-            return f"{job.status}: loading the data"
-        return f"{job.status}: {job.kind.upper()} epoch {job.epoch} of {job.config.train.epochs}"
+            return t("run_loading", status=status)
+        return t("run_epoch", status=status, kind=job.kind.upper(), epoch=job.epoch, epochs=job.config.train.epochs)
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started))
-    return f"{job.status} {when}" + (f": {job.message}" if job.message else "")
+    message = job.message
+    if job.status == "finished" and message:  # "saved as runs/<id>"
+        message = t("run_saved_as", name=RUN_PREFIX + job.run_id)
+    elif job.status == "cancelled":
+        message = t("run_nothing_saved")
+    return f"{status} {when}" + (f": {message}" if message else "")
+
+
+STATUS_KEYS = {"status_queued", "status_running", "status_finished", "status_failed", "status_cancelled"}
 
 
 def latest_files(files: list, wanted: set[str]) -> dict:

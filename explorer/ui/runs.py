@@ -11,6 +11,7 @@ import streamlit as st
 from explorer import analyses, figures
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS
+from explorer.ui.lang import t
 from explorer.ui.text import plain
 from training import jobs
 from training.store import find_sets
@@ -33,42 +34,39 @@ def shown_run() -> str | None:
 
 def _cancel(job: jobs.Job, key: str) -> None:
     if job.cancel_event.is_set():
-        st.caption(":material/hourglass_top: Cancelling after the current batch…")
+        st.caption(":material/hourglass_top: " + t("run_cancelling"))
     else:
-        st.button("Cancel", key=key, on_click=job.cancel, icon=":material/cancel:")
+        st.button(t("run_cancel"), key=key, on_click=job.cancel, icon=":material/cancel:")
 
 
 def run_panel(run_id: str) -> None:
     """One run, polled while it trains (the page wraps this in a fragment)."""
     job = jobs.get_run(run_id)
     if job is None:
-        st.info(
-            f"No run {plain(run_id)} on this server. A run that failed or was cancelled saved nothing and is "
-            "forgotten when the server restarts; a saved run's folder may have been removed."
-        )
+        st.info(t("run_missing", run=plain(run_id)))
         return
-    st.markdown(f"**{plain(job.run_id)}**: {plain(analyses.run_status(job))}")
+    st.markdown(f"**{plain(job.run_id)}**: {plain(analyses.run_status(job, t=t))}")
     st.progress(job.fraction)
     if job.active:
         _cancel(job, "train_cancel")
-        st.caption(f"A run stops at {jobs.MAX_RUN_SECONDS // 60} minutes; it goes on if you close this tab.")
-    plotly_chart(figures.training_curves(job.history), key="train_curves")
-    panels = analyses.snapshot_panels(job.snapshots, LABELS)
+        st.caption(t("run_limit", minutes=jobs.MAX_RUN_SECONDS // 60))
+    plotly_chart(figures.training_curves(job.history, t=t), key="train_curves")
+    panels = analyses.snapshot_panels(job.snapshots, LABELS, t=t)
     if panels:
         kind, values, names = job.snapshot_colour
-        colouring = figures.Colouring(values, kind, "phase", names)
-        plotly_chart(figures.latent_maps(panels, colouring, height=320), key="train_snapshots")
+        colouring = figures.Colouring(values, kind, t("fig_phase") if kind == "factor" else t("fig_label"), names)
+        plotly_chart(figures.latent_maps(panels, colouring, height=320, t=t), key="train_snapshots")
     elif job.saved:
-        st.caption("Code snapshots are kept in the server's memory during a run; this one was read back from runs/.")
+        st.caption(t("run_no_snapshots"))
     _finished(job)
 
 
 def _finished(job: jobs.Job) -> None:
     if job.status == "finished" and job.config.model.condition != "none":
-        st.success("Open the Conditional VAE page and choose it there.")
+        st.success(t("run_open_conditional"))
     elif job.status == "finished":
         pair_id = f"runs/{job.run_id}"
-        if pair_id in find_sets("pair") and st.button("Explore this pair", key="train_explore"):
+        if pair_id in find_sets("pair") and st.button(t("run_explore"), key="train_explore"):
             st.session_state["dataset"] = job.config.data.name
             st.session_state["pair"] = pair_id
             st.switch_page("explorer/ui/pages/latent_map.py")
@@ -81,21 +79,21 @@ def run_list() -> None:
     """Every run on the server, newest first: a link to its view, its status, Cancel while active."""
     runs = jobs.list_runs()
     if not runs:
-        st.caption("No runs on this server yet.")
+        st.caption(t("run_none"))
         return
     for job in runs[:LISTED]:
         c = st.columns([4, 5, 2], vertical_alignment="center")
         with c[0]:
             run_link(job)
-        c[1].caption(plain(analyses.run_status(job)))
+        c[1].caption(plain(analyses.run_status(job, t=t)))
         if job.active:
             with c[2]:
                 _cancel(job, f"cancel_{job.run_id}")
     if len(runs) > LISTED:
-        st.caption(f"…and {len(runs) - LISTED} older runs; every saved one is in the sidebar's pair list.")
+        st.caption(t("run_older", n=len(runs) - LISTED))
 
 
 def busy_links(running: list[jobs.Job]) -> None:
     """The runs holding the server's slots, each a link to its page."""
     for job in running:
-        run_link(job, f"{job.run_id}: {analyses.run_status(job)}")
+        run_link(job, f"{job.run_id}: {analyses.run_status(job, t=t)}")

@@ -5,9 +5,17 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer.ui.context import KINDS
+from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from training import moons
 from training.errors import LatentExplorerError
+
+# analyses.MODEL_CHOICES' labels (the form's values) -> the catalogue's words for them
+MODEL_KEYS = {
+    "AE + VAE": "train_models_pair",
+    "CVAE on the class label (+ regression)": "train_models_label",
+    "CVAE on half the image (+ regression)": "train_models_half",
+}
 
 
 def train_form(user_data: dict) -> dict | None:
@@ -21,48 +29,50 @@ def train_form(user_data: dict) -> dict | None:
     options = [n for n, spec in DATASETS.items() if not spec.needs_path] + [UPLOAD_PREFIX + u for u in user_data]
     regimes = list(moons.REGIMES)
     with st.form("train_form"):
-        st.markdown("**Train an AE and a VAE** with the same data, architecture, seed and schedule.")
+        st.markdown(t("train_lead"))
         c = st.columns(4)
-        shown = lambda d: d.replace(UPLOAD_PREFIX, "your upload: ")  # noqa: E731
-        f = {"dataset": c[0].selectbox("Dataset", options, key="train_dataset", format_func=shown)}
+        shown = lambda d: t("train_upload", name=d[len(UPLOAD_PREFIX) :]) if d.startswith(UPLOAD_PREFIX) else d  # noqa: E731
+        f = {"dataset": c[0].selectbox(t("side_dataset"), options, key="train_dataset", format_func=shown)}
         f["regime"] = c[1].selectbox(
-            "Moons regime",
+            t("train_regime"),
             regimes,
+            format_func=lambda r: t("regime_" + r),
             index=regimes.index("sparse"),
             key="train_regime",
-            help="moons only: which phases the training split holds",
+            help=t("train_regime_help"),
         )
-        f["jitter"] = c[2].checkbox("Moons: size/position jitter", key="train_jitter")
-        f["n_train"] = c[3].number_input("Training images (0: all)", 0, MAX_TRAIN_IMAGES, 0, 100, key="train_n")
+        f["jitter"] = c[2].checkbox(t("train_jitter"), key="train_jitter")
+        f["n_train"] = c[3].number_input(t("train_n"), 0, MAX_TRAIN_IMAGES, 0, 100, key="train_n")
         c = st.columns(4)
         f["family"] = c[0].selectbox(
-            "Architecture",
+            t("train_family"),
             list(FAMILIES),
             key="train_family",
-            help="mlp decodes in your browser on the drag page; conv needs 28x28 or 32x32 images",
+            help=t("train_family_help"),
         )
         f["models"] = c[0].selectbox(
-            "Models",
+            t("train_models"),
             list(MODEL_CHOICES),
+            format_func=lambda m: t(MODEL_KEYS[m]),
             key="train_models",
-            help="a CVAE is trained with its regression baseline, and shows on the Conditional VAE page",
+            help=t("train_models_help"),
         )
-        f["latent_dim"] = c[1].number_input("Latent size", 1, MAX_LATENT_DIM, 2, key="train_latent")
-        f["beta"] = c[2].number_input("β (KL weight)", 0.0, 100.0, 1.0, 0.5, key="train_beta")
-        f["hidden"] = c[3].text_input("Hidden sizes", "128,64", key="train_hidden")
+        f["latent_dim"] = c[1].number_input(t("train_latent"), 1, MAX_LATENT_DIM, 2, key="train_latent")
+        f["beta"] = c[2].number_input(t("train_beta_weight"), 0.0, 100.0, 1.0, 0.5, key="train_beta")
+        f["hidden"] = c[3].text_input(t("train_hidden"), "128,64", key="train_hidden")
         c = st.columns(4)
-        f["epochs"] = c[0].number_input(f"Epochs (max {MAX_EPOCHS})", 1, MAX_EPOCHS, 20, key="train_epochs")
-        f["lr"] = c[1].number_input("Learning rate", 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
-        f["seed"] = c[2].number_input("Seed", 0, 1_000_000, 0, key="train_seed")
-        f["warmup"] = c[3].number_input("KL warm-up epochs", 0, 1000, 0, key="train_warmup")
+        f["epochs"] = c[0].number_input(t("train_epochs", max=MAX_EPOCHS), 1, MAX_EPOCHS, 20, key="train_epochs")
+        f["lr"] = c[1].number_input(t("train_lr"), 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
+        f["seed"] = c[2].number_input(t("lab_seed"), 0, 1_000_000, 0, key="train_seed")
+        f["warmup"] = c[3].number_input(t("train_warmup"), 0, 1000, 0, key="train_warmup")
         f["name"] = st.text_input(
-            "Run name",
+            t("train_name"),
             key="train_name",
             max_chars=60,
-            placeholder="empty: dataset-regime-dim-time, e.g. moons-sparse-2d-20260612-1430",
-            help="the run's folder under runs/ and its id in the link; letters, digits, '.', '-' and '_'",
+            placeholder=t("train_name_placeholder"),
+            help=t("train_name_help"),
         )
-        submitted = st.form_submit_button("Train the pair", key="train_submit", type="primary")
+        submitted = st.form_submit_button(t("train_submit"), key="train_submit", type="primary")
     return f if submitted else None
 
 
@@ -73,14 +83,14 @@ def checkpoint_import() -> None:
 
     from training.store import allowed_path, import_set
 
-    st.subheader("Your own checkpoint")
-    st.caption("A pair in this project's format: ae.safetensors, ae.json, vae.safetensors, vae.json (see the README).")
+    st.subheader(t("ckpt_title"))
+    st.caption(t("ckpt_lead"))
     c = st.columns([3, 1])
-    folder = c[0].text_input("From a folder on this server", key="ckpt_path", placeholder="/path/to/pair")
+    folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder="/path/to/pair")
     files = st.file_uploader(
-        "…or upload the four files", accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors"]
+        t("ckpt_files"), accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors"]
     )
-    if not c[1].button("Load the pair", key="ckpt_load"):
+    if not c[1].button(t("ckpt_load"), key="ckpt_load"):
         return
     try:
         if files:
@@ -90,16 +100,14 @@ def checkpoint_import() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 for name, f in latest_files(files, wanted).items():  # earlier attempts' files stay in the uploader
                     (Path(tmp) / name).write_bytes(f.getvalue())
-                st.success(f"Loaded as {plain(import_set(tmp, 'uploaded-pair'))}: choose it in the sidebar.")
+                st.success(t("ckpt_loaded", name=plain(import_set(tmp, "uploaded-pair"))))
         elif folder:
             source = allowed_path(folder)
-            st.success(f"Loaded as {plain(import_set(source, source.name))}: choose it in the sidebar.")
+            st.success(t("ckpt_loaded", name=plain(import_set(source, source.name))))
         else:
-            st.info("Give a folder or upload the four files first.")
-    except LatentExplorerError as exc:
-        st.error(f"Not loaded: {plain(exc)}")
-    except OSError as exc:
-        st.error(f"Not loaded: {plain(exc.strerror or exc)}")
+            st.info(t("ckpt_nothing"))
+    except (LatentExplorerError, OSError) as exc:
+        st.error(t("ckpt_not_loaded", error=error_text(exc)))
 
 
 def dataset_upload(user_data: dict) -> None:
@@ -108,26 +116,21 @@ def dataset_upload(user_data: dict) -> None:
     from training.limits import MAX_IMAGES, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SIDE
     from training.store import uploads_dir
 
-    st.subheader("Your own data")
-    st.caption(
-        f"A .zip of PNG/JPEG images (all the same size, {MIN_SIDE} to {MAX_SIDE} pixels; sub-folders become classes) "
-        f"or an .npz with 'x' (N, H, W[, C]) and optional integer labels 'y'. Limits: "
-        f"{MAX_UPLOAD_BYTES // 2**20} MiB upload, {MAX_IMAGES:,} images."
-    )
-    upload = st.file_uploader("Upload a dataset", type=["zip", "npz"], key="upload_data")
+    st.subheader(t("data_title"))
+    st.caption(t("data_lead", lo=MIN_SIDE, hi=MAX_SIDE, mib=MAX_UPLOAD_BYTES // 2**20, images=MAX_IMAGES))
+    upload = st.file_uploader(t("data_upload"), type=["zip", "npz"], key="upload_data")
     if "import_message" in st.session_state:
         st.success(plain(st.session_state.pop("import_message")))
-    if upload is not None and st.button("Import it", key="import_data"):
+    if upload is not None and st.button(t("data_import"), key="import_data"):
         try:
             imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
-            st.session_state["import_message"] = (
-                f"Imported {imported.n_images:,} images of shape {imported.image_shape} as "
-                f"'{imported.path.name}': choose 'your upload: {imported.path.name}' above to train on it."
-            )
+            name = imported.path.name
+            shape, n = imported.image_shape, imported.n_images
+            st.session_state["import_message"] = t("data_imported", n=n, shape=shape, name=name)
             st.rerun()  # the dataset chooser above lists it now
         except LatentExplorerError as exc:
-            st.error(f"Not imported: {plain(exc)}")
+            st.error(t("data_not_imported", error=error_text(exc)))
     if user_data:
         from explorer.analyses import upload_rows
 
-        st.dataframe(upload_rows(user_data), hide_index=True)
+        st.dataframe(upload_rows(user_data, t=t), hide_index=True)

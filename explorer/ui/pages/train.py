@@ -8,6 +8,7 @@ from explorer import analyses, figures
 from explorer.ui import runs
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import collapse_warning, current_view
+from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import checkpoint_import, dataset_upload, train_form
 from training import jobs, uploads
@@ -17,7 +18,7 @@ from training.runs import PRIOR_SAMPLES
 from training.store import find_sets, runs_dir, uploads_dir
 
 view = current_view()
-st.title("Train")
+st.title(t("nav_train"))
 st.caption(f":material/memory: {jobs.device_line()}")
 
 # --- train a pair, watch it, list the server's runs -------------------------------------------
@@ -28,10 +29,10 @@ if form is not None:
         job = jobs.start_job(analyses.train_config(form, uploads_dir()), runs_dir(), name=form["name"])
         st.session_state["train_job"] = st.query_params["run"] = job.run_id
     except jobs.RunsBusy as exc:
-        st.error(f"Cannot train: {plain(exc)}")
+        st.error(t("train_cannot", error=error_text(exc)))
         runs.busy_links(exc.running)
     except LatentExplorerError as exc:
-        st.error(f"Cannot train: {plain(exc)}")
+        st.error(t("train_cannot", error=error_text(exc)))
 
 run_id = runs.shown_run()
 if run_id:
@@ -41,9 +42,9 @@ if run_id:
         st.session_state["train_watching"] = run_id
     st.fragment(runs.run_panel, run_every=2.0 if live else None)(run_id)
 else:
-    st.caption("No run shown: train one above, or open one from the list below.")
+    st.caption(t("train_no_run"))
 
-st.subheader("Runs on this server")
+st.subheader(t("train_runs"))
 busy = any(job.active for job in jobs.list_runs())
 st.fragment(runs.run_list, run_every=2.0 if busy else None)()
 
@@ -52,30 +53,22 @@ dataset_upload(user_data)
 checkpoint_import()
 
 # --- posterior collapse and beta -----------------------------------------------------------------
-st.subheader("The VAE's latent dimensions")
+st.subheader(t("train_dims"))
 metrics = view.pair["vae"].metrics
 kl = np.array(metrics.get("kl_per_dim", []))
 if kl.size:
-    plotly_chart(figures.kl_bars(kl), key="kl_bars")
-    st.caption(
-        f"{view.pair_id}: KL per dimension on the test split (nats); {metrics.get('active_units')} of "
-        f"{metrics.get('latent_dim')} dimensions are active (their posterior mean varies with the input, "
-        f"variance > {ACTIVE_UNIT_THRESHOLD}).",
-        help=analyses.METRIC_HELP["kl"],
-    )
+    plotly_chart(figures.kl_bars(kl, t=t), key="kl_bars")
+    active, dim = metrics.get("active_units"), metrics.get("latent_dim")
+    told = t("train_kl", pair=plain(view.pair_id), active=active, dim=dim, threshold=ACTIVE_UNIT_THRESHOLD)
+    st.caption(told, help=t("help_kl"))
     warning = collapse_warning(metrics, view.pair["vae"].config.model.beta)
     if warning:
         st.warning(warning)
 
-st.subheader("β: reconstruction against prior samples")
+st.subheader(t("train_beta"))
 points = analyses.beta_points(find_sets("pair"), view.dataset.name)
 if len(points) < 2:
-    st.caption(
-        f"Train VAEs on {view.dataset.name} with two or more β values (above) to see the trade-off: larger β buys "
-        "prior samples that look like data at the price of blurrier reconstructions."
-    )
+    st.caption(t("train_beta_none", dataset=plain(view.dataset.name)))
 else:
-    plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES), key="beta_tradeoff")
-    st.caption(
-        f"Your runs on {plain(view.dataset.name)} under runs/, one point per VAE.", help=analyses.METRIC_HELP["beta"]
-    )
+    plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES, t=t), key="beta_tradeoff")
+    st.caption(t("train_beta_runs", dataset=plain(view.dataset.name)), help=t("help_beta"))
