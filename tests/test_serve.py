@@ -3,6 +3,7 @@ that share the runs folder, driven over Streamlit's own protocol (bench/load.py'
 
 import asyncio
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -109,3 +110,32 @@ def test_two_processes_behind_haproxy_share_every_saved_run_and_stick_sessions(a
         r = run_round(url, pids, 2, window_s=3.0)  # the load generator's smoke test
         assert not r.errors and len(r.open_s) == 2 and len(r.move_s) >= 2
         assert 0 < max(r.move_s) < 60 and r.server_cpu_s > 0
+
+
+def test_reclaim_frees_what_a_freeze_kept_and_settling_starts_one_reclaimer():
+    """A closed session frozen while it was open (settle_garbage) is garbage in a cycle: no ordinary
+    collection frees it, reclaim() does."""
+    import gc
+    import weakref
+
+    from explorer import ui
+
+    class Session:
+        pass
+
+    s = Session()
+    s.me = s  # a cycle, as Streamlit's sessions hold (callbacks bound to themselves)
+    gone = weakref.ref(s)
+    gc.freeze()
+    try:
+        del s
+        gc.collect()
+        assert gone() is not None  # frozen: the cycle collector never looks at it
+        ui.reclaim()
+        assert gone() is None
+    finally:
+        gc.unfreeze()
+    ui.settle_garbage(every=1e9)
+    ui.settle_garbage(every=1e9)
+    assert ui._housekeeper is not None and ui._housekeeper.is_alive()
+    assert sum(t.name == "reclaim" for t in threading.enumerate()) == 1
