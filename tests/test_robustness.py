@@ -1,8 +1,11 @@
 """Bad input and faults: each refused with a clear message, nothing run, nothing half-written."""
 
+import contextlib
+import errno
 import hashlib
 import io
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -361,3 +364,129 @@ def test_the_bundled_sets_are_not_overwritten_without_force(tmp_path, monkeypatc
     job = wait(jobs.start_job(tiny_run(), bundled))  # the app with its runs folder set to checkpoints/
     assert job.status == "failed" and "bundled sets" in job.message
     assert {p: p.stat().st_mtime_ns for p in bundled.rglob("*")} == before
+
+
+# --- Hardening III (issue 25), class 5: faults of the disk -------------------------------------------------
+
+
+@contextlib.contextmanager
+def disk(path: Path, fault: str, monkeypatch):
+    """path on a 2 MiB tmpfs that is full, or mounted read-only. Where mount is not permitted (an
+    unprivileged CI container) the fault is simulated: every open or mkdir below path raises the errno."""
+    path.mkdir()
+    options = "size=2m" if fault == "full" else "size=2m,ro"
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if mounted.returncode == 0:
+        try:
+            if fault == "full":
+                with open(path / "filler", "wb") as f:
+                    with contextlib.suppress(OSError):
+                        while True:
+                            f.write(b"\0" * 65536)
+                            f.flush()
+            yield "tmpfs"
+        finally:
+            subprocess.run(["umount", "-l", str(path)], check=True)
+        return
+    code = errno.ENOSPC if fault == "full" else errno.EROFS
+    real_open, real_os_open, real_mkdir = open, os.open, os.mkdir
+
+    def inside(p) -> bool:
+        return str(Path(os.fsdecode(p)).absolute()).startswith(str(path))
+
+    def refuse(real):
+        def call(p, *args, **kwargs):
+            empty = real is real_mkdir or str(p).endswith(store.LOCK_SUFFIX)  # a full disk still takes these
+            writes = "w" in str(args[:1]) or (real is real_os_open and args and args[0] & (os.O_WRONLY | os.O_RDWR))
+            if inside(p) and (fault == "read-only" or (writes and not empty)):
+                raise OSError(code, os.strerror(code), str(p))
+            return real(p, *args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr("builtins.open", refuse(real_open))
+    monkeypatch.setattr(io, "open", refuse(real_open))  # zipfile (np.savez) opens through io.open
+    monkeypatch.setattr(os, "open", refuse(real_os_open))
+    monkeypatch.setattr(os, "mkdir", refuse(real_mkdir))
+    monkeypatch.setattr(
+        shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(2**21, 2**21, 0) if inside(p) else real_usage(p)
+    )
+    yield "simulated"
+
+
+real_usage = shutil.disk_usage
+
+
+def visible(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.name != "filler") if root.is_dir() else []
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_full_or_read_only_runs_folder_refuses_every_write_with_one_message(
+    tmp_path, tiny_pair_dir, monkeypatch, fault
+):
+    root = tmp_path / "disk"
+    with disk(root, fault, monkeypatch):
+        message = "MiB free" if fault == "full" else "cannot write there"
+        done = run_cli("train", "--dataset", "moons", "--n-train", "64", "--n-test", "8", "--image-size", "8",
+                       "--hidden", "8", "--epochs", "1", "--out", str(root / "pair"))  # fmt: skip
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, done.stderr
+        monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(root))
+        with pytest.raises(LatentExplorerError, match="could not be written|cannot write there"):
+            store.import_set(tiny_pair_dir, "copied")
+        with pytest.raises(LatentExplorerError, match="could not be written|cannot write there"):
+            uploads.import_upload("u.npz", npz_bytes(x=np.zeros((8, 8, 8), np.uint8)), root)
+        assert visible(root) == []  # nothing half-written, no staging, no lock file
+        assert store.find_sets("pair")  # the bundled sets are listed still
+
+
+def test_a_save_that_meets_a_full_disk_mid_way_leaves_nothing(tmp_path, monkeypatch):
+    from tests.helpers import tiny_run
+    from training import runs
+
+    root = tmp_path / "disk"
+    monkeypatch.setattr(runs, "check_free_space", lambda *a: None)  # the disk fills during the run
+    with disk(root, "full", monkeypatch):
+        with pytest.raises(LatentExplorerError, match="could not be written .*nothing was saved"):
+            runs.train_and_save(tiny_run(), root / "pair", progress_bar=False)
+        assert visible(root) == []
+
+
+@pytest.mark.slow  # AppTest of three pages
+def test_pages_keep_serving_when_the_runs_folder_is_removed_or_read_only(app_runs, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    runs = tmp_path / "runs"
+    shutil.copytree(app_runs, runs)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.query_params.update({"pair": "runs/tiny-moons", "dataset": "moons"})
+    at.run()
+    assert not at.exception and at.sidebar.selectbox(key="pair").value == "runs/tiny-moons"
+    shutil.rmtree(runs)  # removed while the server runs
+    for page in ("latent_map", "decoder", "train"):
+        if page != "latent_map":
+            at.switch_page(f"explorer/ui/pages/{page}.py")
+        at.run()
+        assert not at.exception, (page, at.exception)
+        assert "runs/tiny-moons" not in at.sidebar.selectbox(key="pair").options
+
+
+@pytest.mark.slow  # a real training process, killed during its save, ~20 s
+def test_kill_9_during_a_save_then_restart_leaves_nothing_listed_and_nothing_stuck(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    flags = "--dataset moons --n-train 256 --n-test 24 --image-size 16 --hidden 32 --epochs 3 --quiet".split()
+    args = [sys.executable, "-m", "training", "train", *flags, "--out", str(runs / "pair")]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(runs.glob(f".pair.*{store.STAGING_SUFFIX}")) and proc.poll() is None:  # the save has begun
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (runs / "pair").exists() and "runs/pair" not in store.find_sets()  # nothing half-written listed
+    assert store.clean_stale_staging(runs, older_than=0) or not list(runs.glob(f".*{store.STAGING_SUFFIX}"))
+    done = run_cli(*args[3:])  # the restart: the folder is not held by the dead process
+    assert done.returncode == 0, done.stderr
+    assert "runs/pair" in store.find_sets() and visible(runs) == ["pair"]

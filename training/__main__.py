@@ -517,6 +517,9 @@ def main(argv: list[str] | None = None) -> int:
     except LatentExplorerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a disk fault where no writer named it (read-only, full, a folder removed)
+        print(f"error: {f'{exc.filename}: ' if exc.filename else ''}{exc.strerror or exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130

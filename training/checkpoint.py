@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
-from .errors import CheckpointError, LatentExplorerError
+from .errors import CheckpointError, LatentExplorerError, not_written
 from .models import Autoencoder, build_model
 from .schema import check_sidecar
 
@@ -49,17 +49,22 @@ class Checkpoint:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same directory, fsync, then rename over path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write to a temporary file in the same directory, fsync, then rename over path. A failed write
+    (disk full, read-only) leaves the old file as it was and raises CheckpointError."""
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise not_written(path, exc, CheckpointError) from None
         raise
 
 

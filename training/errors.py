@@ -29,3 +29,15 @@ class TrainingError(LatentExplorerError):
 
 class TrainingCancelled(TrainingError):
     """A run stopped on request (cancel button, time limit, Ctrl-C): nothing was saved."""
+
+
+def not_written(path, exc: OSError, cls: type[LatentExplorerError] = LatentExplorerError) -> LatentExplorerError:
+    """A failed write (the disk full or read-only, the folder removed) as the one message the CLI prints
+    and the app shows in the reader's language; the writer has removed what it wrote."""
+    reason = exc.strerror or type(exc).__name__
+    return cls(
+        f"{path}: could not be written ({reason}); nothing was saved",
+        key="err_not_written",
+        folder=str(path),
+        reason=reason,
+    )

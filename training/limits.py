@@ -48,6 +48,7 @@ MIN_TEST_IMAGES = 2  # active units are a variance across the test codes
 MAX_ABS_CODE = 1e6  # a loaded model's codes on a check batch (bundled sets: at most 72)
 MAX_ABS_LOGIT = 1e6  # a loaded model's decoder outputs before the sigmoid (bundled sets: at most 196)
 CHECK_BATCH = 8  # images encoded and codes decoded when a set is first loaded or listed
+SAVE_MARGIN_BYTES = 2**20  # free space a save needs beyond twice its weights (sidecars, history)
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 

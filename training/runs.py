@@ -15,7 +15,7 @@ from .datasets import Dataset, check_split_sizes, load_dataset
 from .distributed import is_main
 from .errors import LatentExplorerError
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
-from .limits import check_run
+from .limits import check_run, model_parameters
 from .metrics import (
     FULL,
     Budget,
@@ -26,7 +26,7 @@ from .metrics import (
     prior_codes,
     prior_validity,
 )
-from .store import check_out_dir, hold, staged_dir
+from .store import check_free_space, check_out_dir, hold, staged_dir
 
 
 def train_and_save(
@@ -67,6 +67,9 @@ def train_and_save(
         check_split_sizes(len(dataset.train), len(dataset.test), config.data.name)  # before training
         for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated
             check_run(with_data_shape(run, dataset), batch=True)
+        if is_main():  # and the disk its save takes
+            runs = [with_data_shape(pair_configs(config)[kind], dataset) for kind in kinds or kinds_of(config)]
+            check_free_space(out, sum(4 * model_parameters(run.model) for run in runs))
         if not is_main():  # torchrun: the other ranks train alongside rank 0 and write nothing
             return {
                 kind: fit(pair_configs(config)[kind], dataset, progress_bar=False) for kind in kinds or kinds_of(config)

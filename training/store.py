@@ -9,6 +9,7 @@ so a listing never shows half a set. Sidecars are read by checkpoint.read_sideca
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import itertools
@@ -26,7 +27,7 @@ from typing import Iterator, Literal
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
 from .config import RunConfig
 from .datasets import Dataset
-from .errors import CheckpointError, LatentExplorerError
+from .errors import CheckpointError, LatentExplorerError, not_written
 from .kinds import CONDITIONAL_KINDS, PAIR_KINDS
 from .limits import check_path_text
 
@@ -275,10 +276,16 @@ def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
     """Yield a hidden sibling folder to write into; rename it onto target when the block succeeds,
     remove it when it fails. replace: an existing target is swapped out (moved aside, then removed)."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
     try:
-        yield staging
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=STAGING_SUFFIX, dir=target.parent))
+    except OSError as exc:
+        raise not_written(target, exc) from None
+    try:
+        try:
+            yield staging
+        except OSError as exc:  # the disk is full, read-only or gone: one message where it happens
+            raise not_written(target, exc) from None
         if target.exists() and replace:
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", suffix=STAGING_SUFFIX, dir=target.parent))
             target.rename(old / target.name)
@@ -288,6 +295,8 @@ def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
             raise LatentExplorerError(f"{target} exists already; nothing was written")
         else:
             staging.rename(target)
+    except OSError as exc:
+        raise not_written(target, exc) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a successful rename
 
@@ -345,8 +354,9 @@ def hold(folder: str | Path) -> Iterator[Path]:
             "nothing written. Wait for it to finish, or choose another name"
         ) from None
     try:
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        with contextlib.suppress(OSError):  # the holder's pid, for the refusal; a full disk may not take it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield folder
     finally:
         lock.unlink(missing_ok=True)  # while still held: whoever opens it next makes a new one
@@ -371,6 +381,28 @@ def held_free_folder(root: Path, base: str) -> Iterator[Path]:
                 continue
             yield target
             return
+
+
+def check_free_space(out: Path, weights_bytes: int) -> None:
+    """Refuse a run before training when its folder's disk cannot hold the save: the weights twice
+    (staging beside the folder it may replace) plus limits.SAVE_MARGIN_BYTES for the sidecars."""
+    from .limits import SAVE_MARGIN_BYTES
+
+    need = 2 * weights_bytes + SAVE_MARGIN_BYTES
+    where = next(p for p in (out, *out.parents) if p.exists())
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError as exc:
+        raise not_written(out, exc) from None
+    if free < need:
+        raise LatentExplorerError(
+            f"{out}: {free / 2**20:.1f} MiB free on its disk; this run's save needs about {need / 2**20:.1f} MiB; "
+            "nothing was trained",
+            key="err_disk_space",
+            folder=str(out),
+            free=free / 2**20,
+            need=need / 2**20,
+        )
 
 
 def clean_stale_staging(root: str | Path, older_than: float = 60.0) -> list[Path]:
