@@ -10,11 +10,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from training.bank import moon_bank
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.datasets import load_dataset
 from training.fit import fit, make_optimizer
+from training.geometry import hole_map
 from training.losses import kl_to_standard_normal, loss_terms
-from training.metrics import hole_map, moon_bank
 from training.store import load_set
 
 ROOT_CHECKPOINTS = __import__("pathlib").Path(__file__).resolve().parent.parent / "checkpoints"

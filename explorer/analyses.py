@@ -7,7 +7,6 @@ a pair (ae, vae) and anything else keyed the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -15,23 +14,13 @@ import torch
 from explorer import figures, images, latents, verdict
 from explorer.i18n import ENGLISH, Words
 from training import moons, paths
-from training.checkpoint import read_sidecar
+from training.bank import Bank, manifold_distance, nearest_by_mse
 from training.conditions import half_condition, half_mask, label_condition
-from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
-from training.errors import LatentExplorerError
 from training.inference import Q_TOL
+from training.kinds import LABELS
 from training.losses import kl_to_standard_normal
-from training.metrics import (
-    LABEL_SAMPLES,
-    Bank,
-    fit_gaussian,
-    manifold_distance,
-    masked_mse,
-    nearest_by_mse,
-    path_scores,
-    sharpness,
-)
-from training.store import RUN_PREFIX
+from training.metrics import LABEL_SAMPLES, masked_mse, path_scores, sharpness
+from training.sampling import fit_gaussian
 
 PRIOR_SOURCES = ("N(0, I)", "Gaussian fitted to its codes")
 
@@ -87,7 +76,7 @@ def export_strips(strips: dict[str, np.ndarray]) -> tuple[bytes, bytes]:
     Both carry their labels: the model of each row (AE, VAE) and the t of each column or frame."""
     both = np.concatenate(list(strips.values()))
     steps = len(both) // len(strips)
-    names = [k.upper() for k in strips]
+    names = [LABELS[k] for k in strips]
     ts = np.linspace(0.0, 1.0, steps)
     png = images.upscale(images.grid(both, ncols=steps), images.display_scale(both.shape[-1], 64))
     png = images.annotate(png, names, [f"t={t:.2f}" for t in ts])
@@ -261,7 +250,7 @@ def lab_verdicts(
 def line_panels(models: dict, codes: dict, train_codes: dict, bank: Bank, labels: dict[str, str], n: int = 41):
     """A 1-D decoder's whole line for each model: every code from end to end (VAE: the prior's range; AE: its
     codes' range + 10 %), decoded, with the recovered phase of each decode and whether it is a real moon."""
-    from training.metrics import real_moons
+    from training.bank import real_moons
 
     panels = []
     for kind, label in labels.items():
@@ -284,7 +273,7 @@ def snapshot_panels(
         if kind not in snapshots:
             continue
         epoch, codes = snapshots[kind]
-        points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding
+        points = codes if codes.shape[1] == 2 else make_projection("pca", codes.shape[1]).fit(codes).embedding_
         panels.append(figures.MapPanel(t("train_snapshot", model=label, epoch=epoch), points))
     return panels
 
@@ -382,106 +371,3 @@ def completion_table(m: dict, t: Words = ENGLISH) -> list[dict]:
             "CVAE": t("cond_one_sample", value=m["sample_to_sample_mean"]),
         },
     ]
-
-
-# --- training from the app ---------------------------------------------------------------------------
-
-MODEL_CHOICES = {  # label -> (kind, condition); a run trains the set the config asks for
-    "AE + VAE": ("vae", "none"),
-    "CVAE on the class label (+ regression)": ("cvae", "label"),
-    "CVAE on half the image (+ regression)": ("cvae", "half"),
-}
-UPLOAD_PREFIX = "upload:"  # dataset options naming the user's uploads
-
-
-def train_config(form: dict, uploads: Path) -> RunConfig:
-    """The run the train form asks for; LatentExplorerError when a field cannot be used."""
-    try:
-        hidden = tuple(int(h) for h in form["hidden"].split(",") if h.strip())
-    except ValueError:
-        hidden = ()
-    if not hidden:
-        raise LatentExplorerError(f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}")
-    n_train, seed, dataset = form["n_train"] or None, int(form["seed"]), form["dataset"]
-    if dataset.startswith(UPLOAD_PREFIX):
-        path = uploads / dataset[len(UPLOAD_PREFIX) :] / "data.npz"
-        data = DataConfig("npz", path=str(path), n_train=n_train, seed=seed)
-    else:
-        data = DataConfig(dataset, regime=form["regime"], jitter=form["jitter"], n_train=n_train, seed=seed)
-    kind, condition = MODEL_CHOICES[form["models"]]
-    model = ModelConfig(
-        kind=kind,
-        condition=condition,
-        family=form["family"],
-        latent_dim=int(form["latent_dim"]),
-        hidden=hidden,
-        beta=float(form["beta"]),
-    )
-    train = TrainConfig(
-        epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])
-    )
-    return RunConfig(data, model, train)
-
-
-def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
-    """One point per trained VAE on dataset that recorded prior validity, from its sidecar alone."""
-    points = []
-    for info in sets.values():
-        if not info.id.startswith(RUN_PREFIX):
-            continue
-        try:  # the sidecars say all this chart needs: no weights are loaded
-            sidecar = read_sidecar(info.path / "vae")
-            data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
-            if data["name"] == dataset and "prior_validity" in m:
-                beta, recon, validity = float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"])
-                points.append(figures.BetaPoint(beta, recon, validity, info.path.name))
-        except (LatentExplorerError, KeyError, TypeError, ValueError):
-            continue
-    return points
-
-
-def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
-    """The user's uploaded datasets as table rows."""
-    return [
-        {
-            t("data_col_dataset"): name,
-            t("data_col_from"): meta.get("source"),
-            t("data_col_images"): meta.get("n_images"),
-            t("data_col_shape"): "x".join(map(str, meta.get("image_shape", []))),
-        }
-        for name, meta in uploads.items()
-    ]
-
-
-def run_status(job, t: Words = ENGLISH) -> str:
-    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice)."""
-    import time
-
-    status = t("status_" + job.status) if "status_" + job.status in STATUS_KEYS else job.status
-    if job.active:
-        if not job.kind:
-            return t("run_loading", status=status)
-        return t("run_epoch", status=status, kind=job.kind.upper(), epoch=job.epoch, epochs=job.config.train.epochs)
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started))
-    message = job.message
-    if job.status == "finished" and message:  # "saved as runs/<id>"
-        message = t("run_saved_as", name=RUN_PREFIX + job.run_id)
-    elif job.status == "cancelled":
-        message = t("run_nothing_saved")
-    return f"{status} {when}" + (f": {message}" if message else "")
-
-
-STATUS_KEYS = {"status_queued", "status_running", "status_finished", "status_failed", "status_cancelled"}
-
-
-def latest_files(files: list, wanted: set[str]) -> dict:
-    """The uploader's files by name, the last upload of each name winning (the uploader keeps earlier
-    attempts); LatentExplorerError naming what is missing. Files of other names are ignored."""
-    latest = {f.name: f for f in files}
-    missing = wanted - set(latest)
-    if missing:
-        raise LatentExplorerError(
-            f"upload {', '.join(sorted(wanted))}; missing {', '.join(sorted(missing))} "
-            f"(got {', '.join(sorted(latest)) or 'nothing'})"
-        )
-    return {name: latest[name] for name in sorted(wanted)}

@@ -14,8 +14,9 @@ from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
 from explorer.i18n import ENGLISH, Words
+from training.kinds import KINDS
 
-MODEL_COLOURS = {"AE": "#d62728", "VAE": "#1f77b4"}
+MODEL_COLOURS = {k.label: k.colour for k in KINDS.values()}  # by the label a figure shows
 CLASS_COLOURS = qualitative.D3 + qualitative.Set3
 PHASE_SCALE = "mrybm"  # cyclic, like the phase it shows
 PROBE = -1  # item index of a pick in empty space
@@ -343,9 +344,6 @@ def hole_maps(
     return fig
 
 
-TRAIN_COLOURS = {**MODEL_COLOURS, "CVAE": MODEL_COLOURS["VAE"], "REGRESSION": "#7f7f7f"}
-
-
 def training_curves(history: dict[str, list[dict]], t: Words = ENGLISH) -> go.Figure:
     """Per-epoch train (solid) and test (dotted) losses of each model: reconstruction, KL, total."""
     titles = [t("fig_reconstruction"), "KL", t("fig_total")]
@@ -360,10 +358,10 @@ def training_curves(history: dict[str, list[dict]], t: Words = ENGLISH) -> go.Fi
                     x=x,
                     y=[h[f"{split}_{term}"] for h in epochs],
                     mode="lines",
-                    name=f"{kind.upper()} {t('fig_' + split)}",
+                    name=f"{KINDS[kind].label} {t('fig_' + split)}",
                     legendgroup=f"{kind}{split}",
                     showlegend=col == 1,
-                    line=dict(color=TRAIN_COLOURS[kind.upper()], dash=dash),
+                    line=dict(color=KINDS[kind].colour, dash=dash),
                 )
                 fig.add_trace(trace, row=1, col=col)
     fig.update_layout(height=300, margin=TITLED_MARGIN, xaxis_title=t("fig_epoch"))

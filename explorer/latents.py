@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from training.metrics import fit_gaussian, gaussian_codes
+from training.geometry import padded_bounds
 from training.models import Autoencoder
+from training.sampling import fit_gaussian, gaussian_codes
 
 BATCH = 2048
 MAX_SLIDERS = 8  # latent dimensions given a slider; larger codes show their most active ones
@@ -42,16 +43,6 @@ def decode(model: Autoencoder, z: np.ndarray) -> np.ndarray:
 def prior_codes(latent_dim: int, n: int, seed: int, fitted: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """n codes from N(0, I), or from a fitted Gaussian (mean, cov) when given."""
     return gaussian_codes(n, latent_dim, np.random.default_rng(seed), fitted).astype(np.float32)
-
-
-def padded_bounds(points: np.ndarray, margin: float, min_extent: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """(lo, hi), each (D,): the points' extent grown by margin times its width on every side.
-
-    min_extent stands in for a zero width, so a constant coordinate still gets a usable range.
-    """
-    lo, hi = points.min(0), points.max(0)
-    pad = margin * np.maximum(hi - lo, min_extent)
-    return lo - pad, hi + pad
 
 
 def format_code(values, limit: int = MAX_SLIDERS) -> str:
@@ -145,7 +136,7 @@ def hole_grid(
 ) -> HoleGrid:
     """2-D codes: the plane itself, over the codes' extent plus a margin. Larger codes: the plane
     through a and b (a at u = -1, b at u = +1) and a random orthogonal direction v."""
-    from training.metrics import plane_through
+    from training.geometry import plane_through
 
     if codes.shape[1] == 2:
         lo, hi = padded_bounds(codes, margin)
@@ -164,7 +155,7 @@ def hole_grid(
 
 def plane_coordinates(points: np.ndarray, a: np.ndarray, b: np.ndarray, seed: int = 0) -> np.ndarray:
     """Where codes lie on hole_grid's plane: identity for 2-D, else least-squares (u, v)."""
-    from training.metrics import plane_through
+    from training.geometry import plane_through
 
     if points.shape[1] == 2:
         return points

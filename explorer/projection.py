@@ -16,46 +16,51 @@ if TYPE_CHECKING:  # sklearn takes seconds to import: only a projection or a nei
 
 
 class Projection:
-    """fit(codes) stores the embedding; transform(z) maps new codes (fitted ones exactly)."""
+    """scikit-learn's estimator conventions: hyperparameters are __init__'s keyword arguments, kept
+    as attributes of the same names; fit(codes) returns self; what fitting learns ends in "_"
+    (codes_, embedding_: the map's points, fit_codes_ / fit_embedding_: the subsample fitted).
+
+    max_fit: fit on an even subsample of this many codes at most (the rest are placed by transform);
+    None fits them all. transform(z) maps new codes; fitted ones land exactly on their points.
+    """
 
     name = "projection"
     exact = False  # True: transform places fitted codes exactly already (no neighbour index needed)
 
-    def __init__(self, **params: Any):
-        self.params = params
-        self.codes: np.ndarray | None = None
-        self.embedding: np.ndarray | None = None
-        self._index: NearestNeighbors | None = None
+    def __init__(self, *, max_fit: int | None = None):
+        self.max_fit = max_fit
 
-    def fit(self, codes: np.ndarray, max_fit: int | None = None) -> "Projection":
+    def fit(self, codes: np.ndarray) -> "Projection":
         """Fit on the codes (an even subsample of max_fit when there are more); every code then
         gets its place, the subsample's from the fit and the rest's from transform."""
-        self.codes = np.asarray(codes, dtype=np.float32)
-        take = None if max_fit is None or len(codes) <= max_fit else np.linspace(0, len(codes) - 1, max_fit).astype(int)
-        self.fit_codes = self.codes if take is None else self.codes[take]
-        self.fit_embedding = np.asarray(self._fit(self.fit_codes), dtype=np.float32)
+        self.codes_ = np.asarray(codes, dtype=np.float32)
+        n, cap = len(self.codes_), self.max_fit
+        take = None if cap is None or n <= cap else np.linspace(0, n - 1, cap).astype(int)
+        self.fit_codes_ = self.codes_ if take is None else self.codes_[take]
+        self.fit_embedding_ = np.asarray(self._fit(self.fit_codes_), dtype=np.float32)
         if take is None:
-            self.embedding = self.fit_embedding
+            self.embedding_ = self.fit_embedding_
         else:
-            self.embedding = np.asarray(self._transform(self.codes), dtype=np.float32)
-            self.embedding[take] = self.fit_embedding
+            self.embedding_ = np.asarray(self._transform(self.codes_), dtype=np.float32)
+            self.embedding_[take] = self.fit_embedding_
+        self.index_: NearestNeighbors | None = None
         if not self.exact:
             from sklearn.neighbors import NearestNeighbors
 
-            self._index = NearestNeighbors(n_neighbors=1).fit(self.codes)
+            self.index_ = NearestNeighbors(n_neighbors=1).fit(self.codes_)
         return self
 
     def transform(self, z: np.ndarray) -> np.ndarray:
-        if self.embedding is None:
+        if not hasattr(self, "embedding_"):
             raise RuntimeError("fit the projection before transforming")
         z = np.atleast_2d(np.asarray(z, dtype=np.float32))
         out = np.asarray(self._transform(z), dtype=np.float32)
         if self.exact:
             return out
         # A fitted code maps to its own embedding, whatever the method's out-of-sample rule.
-        dist, idx = self._index.kneighbors(z)
+        dist, idx = self.index_.kneighbors(z)
         seen = dist[:, 0] == 0
-        out[seen] = self.embedding[idx[seen, 0]]
+        out[seen] = self.embedding_[idx[seen, 0]]
         return out
 
     def _fit(self, codes: np.ndarray) -> np.ndarray:
@@ -85,21 +90,21 @@ class PCA(Projection):
     def _fit(self, codes):
         from sklearn.decomposition import PCA as SkPCA
 
-        self._model = SkPCA(n_components=2, random_state=0).fit(codes)
-        return self._model.transform(codes)
+        self.pca_ = SkPCA(n_components=2, random_state=0).fit(codes)
+        return self.pca_.transform(codes)
 
     def _transform(self, z):
-        return self._model.transform(z)
+        return self.pca_.transform(z)
 
 
 def neighbour_transform(projection: Projection, z: np.ndarray, k: int = 5) -> np.ndarray:
     """New codes go where their nearest fitted codes went (inverse-distance weighted, k = 5)."""
     from sklearn.neighbors import NearestNeighbors
 
-    k = min(k, len(projection.fit_codes))
-    dist, idx = NearestNeighbors(n_neighbors=k).fit(projection.fit_codes).kneighbors(z)
+    k = min(k, len(projection.fit_codes_))
+    dist, idx = NearestNeighbors(n_neighbors=k).fit(projection.fit_codes_).kneighbors(z)
     w = 1.0 / (dist + 1e-9)
-    return (projection.fit_embedding[idx] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
+    return (projection.fit_embedding_[idx] * w[..., None]).sum(1) / w.sum(1, keepdims=True)
 
 
 class UMAP(Projection):
@@ -112,21 +117,28 @@ class UMAP(Projection):
 
     name = "umap"
 
+    def __init__(
+        self, *, n_neighbors: int = 15, min_dist: float = 0.1, seed: int = 0, n_epochs: int = 200, max_fit=None
+    ):
+        super().__init__(max_fit=max_fit)
+        self.n_neighbors, self.min_dist, self.seed = n_neighbors, min_dist, seed
+        # umap-learn runs 500 epochs up to 10,000 points; 200, its own choice for larger
+        # sets, lays out a map as well in less than half the time.
+        self.n_epochs = n_epochs
+
     def _fit(self, codes):
         import warnings
 
         import umap  # numba compiles on first use: imported only when asked for
         from sklearn.neighbors import NearestNeighbors
 
-        k = min(int(self.params.get("n_neighbors", 15)), len(codes) - 1)
+        k = min(int(self.n_neighbors), len(codes) - 1)
         dist, idx = NearestNeighbors(n_neighbors=k).fit(codes).kneighbors(codes)
         model = umap.UMAP(
             n_neighbors=k,
-            min_dist=float(self.params.get("min_dist", 0.1)),
-            random_state=int(self.params.get("seed", 0)),
-            # umap-learn runs 500 epochs up to 10,000 points; 200, its own choice for larger
-            # sets, lays out a map as well in less than half the time.
-            n_epochs=int(self.params.get("n_epochs", 200)),
+            min_dist=float(self.min_dist),
+            random_state=int(self.seed),
+            n_epochs=int(self.n_epochs),
             n_jobs=1,
             precomputed_knn=(idx, dist, None),
         )
@@ -143,32 +155,38 @@ class TSNE(Projection):
 
     name = "tsne"
 
+    def __init__(self, *, perplexity: float = 30, seed: int = 0, max_fit=None):
+        super().__init__(max_fit=max_fit)
+        self.perplexity, self.seed = perplexity, seed
+
     def _fit(self, codes):
         from sklearn.manifold import TSNE as SkTSNE
 
-        perplexity = min(float(self.params.get("perplexity", 30)), max(1.0, (len(codes) - 1) / 3))
-        return SkTSNE(
-            n_components=2, perplexity=perplexity, random_state=int(self.params.get("seed", 0)), init="pca"
-        ).fit_transform(codes)
+        perplexity = min(float(self.perplexity), max(1.0, (len(codes) - 1) / 3))
+        return SkTSNE(n_components=2, perplexity=perplexity, random_state=int(self.seed), init="pca").fit_transform(
+            codes
+        )
 
     def _transform(self, z):
         return neighbour_transform(self, z)
 
 
 @dataclass(frozen=True)
-class Param:
+class Hyperparameter:
+    """One of a method's __init__ arguments as the map's form offers it (and the URL bounds it)."""
+
     label: str
     default: float
     low: float
     high: float
-    step: float
+    step: float  # 1 for a whole number
 
 
 @dataclass(frozen=True)
 class ProjectionSpec:
     make: Callable[..., Projection]
     label: str
-    params: dict[str, Param] = field(default_factory=dict)
+    params: dict[str, Hyperparameter] = field(default_factory=dict)
 
 
 PROJECTIONS: dict[str, ProjectionSpec] = {
@@ -176,9 +194,12 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
     "umap": ProjectionSpec(
         UMAP,
         "UMAP",
-        {"n_neighbors": Param("neighbours", 15, 2, 100, 1), "min_dist": Param("min distance", 0.1, 0.0, 0.99, 0.01)},
+        {
+            "n_neighbors": Hyperparameter("neighbours", 15, 2, 100, 1),
+            "min_dist": Hyperparameter("min distance", 0.1, 0.0, 0.99, 0.01),
+        },
     ),
-    "tsne": ProjectionSpec(TSNE, "t-SNE", {"perplexity": Param("perplexity", 30, 2, 100, 1)}),
+    "tsne": ProjectionSpec(TSNE, "t-SNE", {"perplexity": Hyperparameter("perplexity", 30, 2, 100, 1)}),
 }
 
 
@@ -188,9 +209,9 @@ MAX_FIT_POINTS = {"umap": 10_000, "tsne": 5_000}
 
 
 def make_projection(method: str, latent_dim: int, **params: Any) -> Projection:
-    """Identity for 1-D and 2-D codes, else the named method."""
+    """Identity for 1-D and 2-D codes, else the named method, fitting at most MAX_FIT_POINTS[method]."""
     if latent_dim <= 2:
         return Identity()
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
-    return PROJECTIONS[method].make(**params)
+    return PROJECTIONS[method].make(**{"max_fit": MAX_FIT_POINTS.get(method), **params})

@@ -13,13 +13,13 @@ import numpy as np
 import torch
 
 from explorer import analyses, latents
+from training.bank import Bank, manifold_distance
 from training.losses import kl_to_standard_normal
-from training.metrics import Bank, active_units, manifold_distance, reconstruction_errors
+from training.metrics import active_units, reconstruction_errors
 from training.models import LOGVAR_RANGE, Posterior, reparameterise
-from training.moons import nearest_phase_index
+from training.moons import CRESCENT, FULL, nearest_phase_index
 
 STEPS = 10  # nine steps and the closing statement
-CRESCENT, FULL = 0.1, 0.5  # the tutorial's two training moons, as phases
 PATH_STEPS = 11  # decodes along a straight line, endpoints included
 COLLAPSED_KL = 0.01  # nats: a dimension whose mean KL is below this carries (almost) nothing
 IWAE_SLACK = 0.05  # nats: Monte Carlo noise allowed when IWAE-k is checked to rise with k

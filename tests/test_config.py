@@ -83,3 +83,22 @@ def test_the_lab_validates_every_cell_and_fills_in_the_moons_shape():
     ]:
         with pytest.raises(LatentExplorerError, match=message):
             dataclasses.replace(lab, **bad).validate()
+
+
+def test_url_ranges_live_in_the_specs_and_projection_ranges_come_from_the_methods():
+    from explorer.projection import PROJECTIONS
+    from explorer.ui import urlstate
+
+    assert urlstate.bounds("steps") == (3, 21) and urlstate.bounds("cz7") == (-3.0, 3.0)
+    for name, h in PROJECTIONS["umap"].params.items():
+        assert (urlstate.SPECS[f"proj_{name}"].lo, urlstate.SPECS[f"proj_{name}"].hi) == (h.low, h.high)
+    with pytest.raises(KeyError):
+        urlstate.bounds("dataset")  # text: no range
+    # a page passes no range of its own for a key the specs bound (it would drift from the URL's)
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "explorer" / "ui"
+    literal = re.compile(r"urlstate\.seed\(\"(\w+)\", [^,()]+, -?[\d.]+, -?[\d._]+\)")
+    pages = [p for p in root.rglob("*.py")]
+    assert [m.group(0) for p in pages for m in literal.finditer(p.read_text())] == []

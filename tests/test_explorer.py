@@ -10,8 +10,9 @@ from PIL import Image
 from explorer import figures, images, latents
 from explorer.projection import PROJECTIONS, make_projection
 from training import paths
-from training.metrics import fit_gaussian, nearest_by_mse
+from training.bank import nearest_by_mse
 from training.moons import nearest_phase_index
+from training.sampling import fit_gaussian
 from training.store import load_set
 
 
@@ -132,11 +133,11 @@ def test_projection_transform_of_fitted_points_matches_its_embedding(method):
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.standard_normal((150, 6)), rng.standard_normal((150, 6)) + 4]).astype(np.float32)
     proj = make_projection(method, 6, **{k: p.default for k, p in PROJECTIONS[method].params.items()}).fit(codes)
-    assert proj.embedding.shape == (300, 2)
-    assert np.allclose(proj.transform(codes[:20]), proj.embedding[:20], atol=1e-5)
+    assert proj.embedding_.shape == (300, 2)
+    assert np.allclose(proj.transform(codes[:20]), proj.embedding_[:20], atol=1e-5)
     # New codes land near their neighbours: a point of cluster 2 maps nearer cluster 2's centre.
     new = proj.transform(np.full((1, 6), 4.0, dtype=np.float32))[0]
-    c1, c2 = proj.embedding[:150].mean(0), proj.embedding[150:].mean(0)
+    c1, c2 = proj.embedding_[:150].mean(0), proj.embedding_[150:].mean(0)
     assert np.linalg.norm(new - c2) < np.linalg.norm(new - c1)
 
 
@@ -198,8 +199,8 @@ def test_images_round_trip_through_png_and_gif():
 def test_a_projection_fitted_on_a_subsample_places_every_code():
     rng = np.random.default_rng(0)
     codes = np.concatenate([rng.standard_normal((400, 5)), rng.standard_normal((400, 5)) + 5]).astype(np.float32)
-    proj = make_projection("tsne", 5, perplexity=20).fit(codes, max_fit=200)
-    assert proj.fit_embedding.shape == (200, 2) and proj.embedding.shape == (800, 2)
-    assert np.allclose(proj.transform(codes[:10]), proj.embedding[:10])
-    c1, c2 = proj.embedding[:400].mean(0), proj.embedding[400:].mean(0)
-    assert np.linalg.norm(proj.embedding[600] - c2) < np.linalg.norm(proj.embedding[600] - c1)
+    proj = make_projection("tsne", 5, perplexity=20, max_fit=200).fit(codes)
+    assert proj.fit_embedding_.shape == (200, 2) and proj.embedding_.shape == (800, 2)
+    assert np.allclose(proj.transform(codes[:10]), proj.embedding_[:10])
+    c1, c2 = proj.embedding_[:400].mean(0), proj.embedding_[400:].mean(0)
+    assert np.linalg.norm(proj.embedding_[600] - c2) < np.linalg.norm(proj.embedding_[600] - c1)

@@ -1008,7 +1008,7 @@ def test_splits_too_small_for_the_metrics_are_refused_before_training(tmp_path, 
 @pytest.mark.parametrize("codes", [np.zeros((1, 2)), np.array([[0.0, 1.0], [np.inf, 0.0]])], ids=["one", "inf"])
 def test_the_metrics_step_refuses_degenerate_codes_with_a_message(codes):
     from training.errors import TrainingError
-    from training.metrics import fit_gaussian
+    from training.sampling import fit_gaussian
 
     with pytest.raises(TrainingError, match="cannot fit a Gaussian"):
         fit_gaussian(codes)

@@ -8,9 +8,11 @@ import pytest
 import torch
 
 from training import moons
+from training.bank import moon_bank, real_moons
 from training.config import ModelConfig
+from training.geometry import closest_half_moon
 from training.lab import bootstrap_ratio, ratio_class, ratio_verdict, results_markdown
-from training.metrics import closest_half_moon, moon_bank, path_scores, prior_coverage, real_moons
+from training.metrics import path_scores, prior_coverage
 from training.models import Autoencoder
 from training.paths import lerp
 

@@ -10,17 +10,10 @@ import torch
 from explorer import latents, verdict
 from tests.helpers import run_cli
 from training import moons
+from training.bank import manifold_distance, moon_bank, training_bank
 from training.config import ModelConfig
-from training.metrics import (
-    hole_map,
-    manifold_distance,
-    moon_bank,
-    path_scores,
-    plane_through,
-    prior_validity,
-    smoothness,
-    training_bank,
-)
+from training.geometry import hole_map, plane_through
+from training.metrics import path_scores, prior_validity, smoothness
 from training.models import Autoencoder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

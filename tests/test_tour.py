@@ -12,7 +12,7 @@ from explorer import latents, tour
 from explorer.i18n import CATALOGUES
 from explorer.ui.urlstate import parse
 from tests.helpers import ROOT, TINY_MOONS, open_app
-from training.metrics import bank_for
+from training.bank import bank_for
 from training.store import load_set
 
 

@@ -199,7 +199,8 @@ def test_the_first_visit_hint_is_dismissed_for_the_session(app):
 
 def test_on_moons_a_true_half_moon_scores_zero_with_its_phase_where_the_proxy_punished_it(tiny_moons):
     from explorer import analyses
-    from training.metrics import moon_bank, path_scores
+    from training.bank import moon_bank
+    from training.metrics import path_scores
 
     half = analyses.true_renders(0.25, 0.25, 1, 16)  # (1, 1, 16, 16) a perfect half moon
     truth = path_scores(half, moon_bank(16))
@@ -277,7 +278,7 @@ def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path(
 def test_every_metric_help_says_which_way_is_better_and_the_proxy_caption_reads_once():
     from explorer import analyses
     from explorer.i18n import CATALOGUES
-    from training.metrics import Bank
+    from training.bank import Bank
 
     helps = {k: v for k, v in CATALOGUES["en"].items() if k.startswith("help_")}
     assert len(helps) > 15

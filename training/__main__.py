@@ -18,7 +18,8 @@ from typing import Any
 
 from .config import DEVICES, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .errors import LatentExplorerError, TrainingCancelled
-from .kinds import PAIR_KINDS
+from .kinds import LABELS, PAIR_KINDS
+from .metric_text import summary_line
 from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -132,11 +133,14 @@ def add_training_arguments(train: argparse.ArgumentParser) -> None:
     fitting.add_argument("--threads", type=int, default=default(TrainConfig, "threads"), help="torch CPU threads")
 
 
+LAB_INTS = ("seeds", "epochs", "n_train", "n_test", "image_size")  # LabConfig fields the CLI sets
+
+
 def add_lab_parser(sub) -> None:
     lab = sub.add_parser("lab", help="train and score pairs per moons regime, latent size and seed")
     lab.add_argument("--regimes", default=",".join(default(LabConfig, "regimes")))
     lab.add_argument("--latent-dims", type=parse_ints, default=default(LabConfig, "latent_dims"))
-    for name in ("seeds", "epochs", "n_train", "n_test", "image_size"):
+    for name in LAB_INTS:
         lab.add_argument(f"--{name.replace('_', '-')}", type=int, default=default(LabConfig, name))
     lab.add_argument("--hidden", type=parse_ints, default=default(LabConfig, "hidden"))
     lab.add_argument("--out", default="lab")
@@ -194,65 +198,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def from_args(cls, args: argparse.Namespace, **given):
+    """A config from the flags of the same names as its fields (--batch-size: batch_size), and given."""
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in given and hasattr(args, f.name)]
+    return cls(**{name: getattr(args, name) for name in names}, **given)
+
+
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     return RunConfig(
-        DataConfig(
-            name=args.dataset,
-            regime=args.regime,
-            jitter=args.jitter,
-            image_size=args.image_size,
-            n_train=args.n_train,
-            n_test=args.n_test,
-            path=args.path,
-            data_dir=args.data_dir,
-            seed=args.seed if args.data_seed is None else args.data_seed,
+        from_args(DataConfig, args, name=args.dataset, seed=args.seed if args.data_seed is None else args.data_seed),
+        # validate() refuses a cvae without a condition, and any other model with one
+        from_args(
+            ModelConfig, args, kind="cvae" if args.model == "cvae" else "vae", condition=args.condition or "none"
         ),
-        ModelConfig(
-            kind="cvae" if args.model == "cvae" else "vae",
-            family=args.family,
-            latent_dim=args.latent_dim,
-            hidden=args.hidden,
-            beta=args.beta,
-            likelihood=args.likelihood,
-            condition=args.condition or "none",  # validate() refuses a cvae without one, any other with one
-        ),
-        TrainConfig(
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            lr=args.lr,
-            seed=args.seed,
-            device=args.device,
-            precision=args.precision,
-            threads=args.threads,
-            kl_warmup_epochs=args.kl_warmup,
-        ),
+        from_args(TrainConfig, args, kl_warmup_epochs=args.kl_warmup),
     )
-
-
-def summary_line(kind: str, metrics: dict) -> str:
-    from .metrics import elbo_text, nll_text
-
-    if "recon_bce" not in metrics:  # conditional models
-        parts = [
-            f"{kind.upper():>10}",
-            f"test loss {metrics['test_total']:.2f}",
-            f"(recon {metrics['test_reconstruction']:.2f}",
-            f"KL {metrics['test_kl']:.2f})",
-        ]
-        done = metrics.get("completion")
-        if done:
-            parts += [
-                f"| fill-in MSE: regression {done['regression_error']:.4f}, CVAE best of {done['n_samples']} "
-                f"{done['cvae_best_of_n_error']:.4f}, mean {done['cvae_mean_error']:.4f}"
-            ]
-        return "  ".join(parts)
-    parts = [f"{kind.upper():>3}", f"recon BCE {metrics['recon_bce']:.2f}", f"MSE {metrics['recon_mse']:.4f}"]
-    if "elbo" in metrics:
-        parts += [f"ELBO {elbo_text(metrics)}", f"NLL {nll_text(metrics)}", f"KL {metrics['kl']:.2f}"]
-    if "bernoulli_floor" in metrics:
-        parts.append(f"Bernoulli floor {metrics['bernoulli_floor']:.2f}")
-    parts.append(f"active units {metrics['active_units']}/{metrics['latent_dim']}")
-    return "  ".join(parts)
 
 
 def command_train(args: argparse.Namespace) -> int:
@@ -434,7 +394,7 @@ def remeasure_defaults(out: Path, names: list[str], started: float) -> int:
 def write_defaults_table(out: Path) -> None:
     """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
     from .checkpoint import read_sidecar
-    from .metrics import elbo_text, nll_text
+    from .metric_text import elbo_text, nll_text
     from .store import sets_below
 
     rows = [
@@ -449,7 +409,7 @@ def write_defaults_table(out: Path) -> None:
             size = (directory / f"{kind}.safetensors").stat().st_size / 1e6
             vae = "elbo" in m
             rows.append(
-                f"| {directory.name} | {kind.upper()} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
+                f"| {directory.name} | {LABELS[kind]} | {m['recon_bce']:.2f} | {m['recon_mse']:.4f} | "
                 + (f"{elbo_text(m)} | {nll_text(m)} | " if vae else "- | - | ")
                 + (f"{m['bernoulli_floor']:.2f} | " if "bernoulli_floor" in m else "- | ")
                 + (f"{m['kl']:.2f} | " if vae else "- | ")
@@ -483,16 +443,8 @@ def command_lab(args: argparse.Namespace) -> int:
     from .store import check_out_dir
 
     regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
-    lab = LabConfig(
-        regimes=regimes,
-        latent_dims=args.latent_dims,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        n_train=args.n_train,
-        n_test=args.n_test,
-        image_size=args.image_size,
-        hidden=args.hidden,
-    )
+    given = {name: getattr(args, name) for name in LAB_INTS}
+    lab = LabConfig(regimes=regimes, latent_dims=args.latent_dims, hidden=args.hidden, **given)
     lab.validate()  # every cell, and its budget, before hours of training
     for regime in regimes:
         for dim in lab.latent_dims:

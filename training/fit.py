@@ -21,6 +21,7 @@ from .config import RunConfig
 from .datasets import Dataset, load_dataset
 from .devices import Amp, OnDevice, Streamed, float32, place_data, resolve_device, resolve_precision
 from .errors import TrainingCancelled, TrainingError
+from .kinds import LABELS
 from .losses import loss_terms
 from .models import Autoencoder, build_model
 
@@ -69,7 +70,7 @@ def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
     return dataclasses.replace(config, model=model)
 
 
-def draws(
+def rank_randomness(
     model: torch.nn.Module, config: RunConfig, n: int, part: slice, generator: torch.Generator, device: torch.device
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """This rank's rows of the randomness a global batch of n needs: the half masks (shared generator)
@@ -119,7 +120,7 @@ def evaluate(
         for start in range(0, len(x), EVAL_BATCH):
             n = min(EVAL_BATCH, len(x) - start)
             part = distributed.shard(n, world)
-            masks, noise = draws(model, config, n, part, generator, device)
+            masks, noise = rank_randomness(model, config, n, part, generator, device)
             rows = slice(start + part.start, start + part.stop)
             batch = x[rows].to(device)
             output = model_output(model, batch, None if y is None else y[rows], config, masks, noise, sample=True)
@@ -159,7 +160,7 @@ def train_one_epoch(
     for (batch, rows), n, part in zip(trainer.data.batches(plan.rows, plan.bounds), plan.sizes, plan.parts):
         if should_stop is not None and should_stop():
             raise TrainingCancelled("training was cancelled")
-        masks, noise = draws(model, config, n, part, generator, trainer.device)
+        masks, noise = rank_randomness(model, config, n, part, generator, trainer.device)
         with trainer.amp.autocast():
             output = model_output(model, batch, None if labels is None else labels[rows], config, masks, noise)
         terms = loss_terms(float32(output), batch, config.model.likelihood, kl_weight, config.model.gaussian_sigma)
@@ -171,7 +172,7 @@ def train_one_epoch(
     if not bool(finite.all()):
         step = int((~finite).nonzero()[0])
         raise TrainingError(
-            f"{config.model.kind.upper()} loss became {float(stacked[step, 0] / plan.sizes[step])} at epoch {epoch}, "
+            f"{LABELS[config.model.kind]} loss became {float(stacked[step, 0] / plan.sizes[step])} at epoch {epoch}, "
             f"batch {step + 1}; try a lower learning rate (now {config.train.lr:g})"
         )
     totals = stacked.sum(0) / len(order)
@@ -197,7 +198,7 @@ def setup(config: RunConfig, dataset: Dataset) -> tuple[RunConfig, Trainer, str]
     megabytes = dataset.train.x.element_size() * dataset.train.x.nelement() / 1e6
     processes = f"{world.world_size} processes (DDP, {distributed.backend_for(device)})" if world.distributed else ""
     line = (
-        f"{config.model.kind.upper()}: device {device} ({why}), precision {amp.name}, "
+        f"{LABELS[config.model.kind]}: device {device} ({why}), precision {amp.name}, "
         f"data {trainer.data.where} ({megabytes:,.1f} MB){', ' + processes if processes else ''}"
     )
     return config, trainer, line
@@ -228,7 +229,7 @@ def fit(
     if progress_bar and world.main:
         from tqdm.auto import tqdm
 
-        desc = f"{config.model.kind.upper()} {dataset.name}"
+        desc = f"{LABELS[config.model.kind]} {dataset.name}"
         bar = tqdm(total=config.train.epochs, desc=desc, unit="epoch", leave=True)
     history: list[dict[str, float]] = []
     started = time.perf_counter()

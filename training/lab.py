@@ -16,27 +16,18 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .bank import Bank, bank_for
 from .config import LabConfig
 from .datasets import Dataset, load_dataset
-from .kinds import PAIR_KINDS
-from .metrics import (
-    Bank,
-    bank_for,
-    closest_half_moon,
-    encode_all,
-    fit_gaussian,
-    gaussian_codes,
-    latent_box,
-    path_scores,
-    prior_coverage,
-    reconstruction_errors,
-)
-from .moons import HALF_MOON_BAND, PHASE_TOLERANCE, nearest_phase_index
+from .geometry import closest_half_moon, padded_bounds
+from .kinds import LABELS, PAIR_KINDS
+from .metrics import encode_all, path_scores, prior_coverage, reconstruction_errors
+from .moons import CRESCENT, FULL, HALF_MOON_BAND, PHASE_TOLERANCE, nearest_phase_index
 from .paths import lerp
 from .runs import train_and_save
+from .sampling import fit_gaussian, gaussian_codes
 from .store import load_set
 
-CRESCENT, FULL = 0.1, 0.5
 RESULTS = Path(__file__).resolve().parent.parent / "lab" / "results.json"  # the committed lab run
 
 
@@ -71,7 +62,9 @@ def score_model(model, dataset: Dataset, bank: Bank, lab: LabConfig, seed: int) 
     random_scores = [path_scores(interpolate_decode(model, test.x[i], test.x[j], lab.steps), bank) for i, j in pairs]
 
     train_codes = encode_all(model, dataset.train.x)[0].numpy()
-    search = closest_half_moon(model, bank, *latent_box(train_codes), n=lab.search_codes, seed=seed)
+    search = closest_half_moon(
+        model, bank, *padded_bounds(train_codes, 0.1, min_extent=1e-3), n=lab.search_codes, seed=seed
+    )
     d = train_codes.shape[1]
     samplers = {
         "standard": gaussian_codes(lab.prior_samples, d, rng),
@@ -310,7 +303,7 @@ def _path_table(results: dict) -> list[str]:
     for cell in results["cells"]:
         s = cell["summary"]
         lines.append(
-            f"| {cell['regime']} | {cell['latent_dim']} | {cell['model'].upper()} | {_pm(s, 'recon_mse')} | "
+            f"| {cell['regime']} | {cell['latent_dim']} | {LABELS[cell['model']]} | {_pm(s, 'recon_mse')} | "
             f"{_pm(s, 'c2f_mean_distance')} | {_pm(s, 'c2f_max_distance')} | "
             f"{_count(s, 'c2f_passes_half_moon', seeds)} | {_pm(s, 'c2f_half_moon_miss')} | "
             f"{_pm(s, 'random_mean_distance')} | {_pm(s, 'random_max_distance')} | "
@@ -333,7 +326,7 @@ def _sample_table(results: dict) -> list[str]:
         for sampler, name in (("standard", "N(0, I)"), ("fitted", "fitted Gaussian")):
             k = f"prior_{sampler}"
             lines.append(
-                f"| {cell['regime']} | {cell['latent_dim']} | {cell['model'].upper()} | {name} | {_pm(s, k)} | "
+                f"| {cell['regime']} | {cell['latent_dim']} | {LABELS[cell['model']]} | {name} | {_pm(s, k)} | "
                 f"{s[k + '_valid_fraction']['mean']:.0%} | {s[k + '_half_fraction']['mean']:.0%} "
                 f"({s[k + '_data_half_fraction']['mean']:.0%}) | {_pm(s, k + '_coverage_gap', 2)} |"
             )

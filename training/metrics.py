@@ -5,11 +5,12 @@
   2-D latents the exact NLL by quadrature, for the VAE, in nats per image; the Bernoulli floor
 - KL per latent dimension and active units: dimensions whose posterior mean varies across
   the data, Cov_x(E_q[z_d]) > 0.01 (Burda et al. 2015, section 5.2)
-- manifold distance: how far a decoded image is from anything real. For moons, the smallest
-  mean squared pixel error to a dense bank of true renders, and the phase of the best match
-  (the way ACAI, Berthelot et al. 2019, scored interpolations of lines of known angle). For
-  other data the nearest training image stands in: a proxy, not ground truth.
-- path scores, prior-sample validity and hole maps built on it.
+- path scores and prior-sample validity and coverage, from the manifold distance to the true-render
+  bank (training.bank)
+- conditional models: how well they fill in a missing half, and samples per label
+
+Elsewhere: the bank itself (bank.py), latent geometry (geometry.py), prior sampling (sampling.py)
+and metrics as text (metric_text.py).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from . import moons
-from .errors import TrainingError
+from .bank import Bank, half_moon_renders, manifold_distance, nearest_by_mse, real_moons
 from .inference import bounds, encoder_q, exact_log_px, spread
 from .losses import bernoulli_entropy, kl_to_standard_normal
 from .models import Autoencoder
@@ -134,96 +135,7 @@ def evaluate_model(
     return metrics
 
 
-def elbo_text(m: dict, digits: int = 2, one_draw: str = "(1 draw)") -> str:
-    """The ELBO as "value ± s.e."; a sidecar from before the standard error held one draw per image
-    (one_draw says so: the app passes it in the reader's language)."""
-    if "elbo_se" in m:
-        return f"{m['elbo']:.{digits}f} ± {m['elbo_se']:.{digits}f}"
-    return f"{m['elbo']:.{digits}f} {one_draw}"
-
-
-def nll_text(m: dict, digits: int = 2, detail: bool = True, exact: str = "exact") -> str:
-    """-log p(x) and how it was measured: exact (2-D latents) or the IWAE-k bound (with its ESS);
-    detail (the CLI's) adds on how many images."""
-    if "exact_nll" in m:
-        return f"{m['exact_nll']:.{digits}f} {exact}" + (f" ({m['exact_n_images']} images)" if detail else "")
-    more = f", ESS {m['iwae_ess']:.0f}, {m['iwae_n_images']} images" if detail and "iwae_ess" in m else ""
-    return f"{m['iwae_nll']:.{digits}f} IWAE-{m['iwae_k']}{more}"
-
-
-# --- manifold distance -----------------------------------------------------------------------
-
-BANK_PHASES = 1000  # true renders at phases i / 1000
-
-
-@dataclass
-class Bank:
-    """Reference images a decoded image is compared with: (M, P) float32, flattened."""
-
-    images: np.ndarray
-    phases: np.ndarray | None  # (M,) phase of each true render; None for a proxy bank
-    description: str
-    radius: np.ndarray | None = None  # (M,) moons.phase_neighbourhood of each render: its "real moon" radius
-
-    @property
-    def is_proxy(self) -> bool:
-        return self.phases is None
-
-
-def moon_bank(size: int = 28, jitter: bool = False, n_phases: int = BANK_PHASES) -> Bank:
-    """True renders at n_phases phases (times a 3x3x3 size/position grid when jitter is on)."""
-    phases = np.arange(n_phases) / n_phases
-    if jitter:
-        grid = np.array(np.meshgrid(phases, [0.8, 0.9, 1.0], [-2, 0, 2], [-2, 0, 2], indexing="ij")).reshape(4, -1)
-        phases, scale, dx, dy = grid
-    else:
-        scale, dx, dy = 1.0, 0.0, 0.0
-    images = moons.render(phases, size, scale, dx, dy)
-    radius = moons.phase_neighbourhood(phases, size, scale, dx, dy)
-    return Bank(images.reshape(len(images), -1), phases, f"{len(images):,} true renders", radius)
-
-
-def training_bank(x: torch.Tensor, limit: int = 20_000) -> Bank:
-    x = x[:limit]
-    return Bank(
-        x.reshape(len(x), -1).numpy().astype(np.float32), None, f"nearest of {len(x):,} training images (proxy)"
-    )
-
-
-def bank_for(dataset) -> Bank:
-    """Moons get the exact bank (matching the data's size and jitter); anything else a proxy."""
-    if dataset.name == "moons" and "phase" in dataset.test.factors:
-        jitter = bool(np.any(dataset.test.factors["dx"] != 0))
-        return moon_bank(dataset.image_shape[-1], jitter)
-    return training_bank(dataset.train.x)
-
-
-def nearest_by_mse(
-    queries: np.ndarray, bank: np.ndarray, k: int = 1, chunk: int = 1024
-) -> tuple[np.ndarray, np.ndarray]:
-    """k nearest bank rows by mean squared error: (M, P), (N, P) -> indices (M, k), distances (M, k)."""
-    q = queries.reshape(len(queries), -1).astype(np.float32)
-    b = bank.reshape(len(bank), -1).astype(np.float32)
-    k = min(k, len(b))
-    b_sq = (b * b).sum(1)[None]
-    all_idx, all_dist = [], []
-    for start in range(0, len(q), chunk):
-        qc = q[start : start + chunk]
-        # ||q - b||^2 = |q|^2 - 2 q.b + |b|^2, as one matrix product
-        d2 = np.maximum((qc * qc).sum(1)[:, None] - 2 * qc @ b.T + b_sq, 0) / q.shape[1]
-        idx = np.argpartition(d2, k - 1, axis=1)[:, :k] if k < len(b) else np.tile(np.arange(len(b)), (len(qc), 1))
-        order = np.take_along_axis(d2, idx, 1).argsort(1)
-        idx = np.take_along_axis(idx, order, 1)
-        all_idx.append(idx)
-        all_dist.append(np.take_along_axis(d2, idx, 1))
-    return np.concatenate(all_idx), np.concatenate(all_dist)
-
-
-def manifold_distance(images: np.ndarray, bank: Bank) -> tuple[np.ndarray, np.ndarray | None]:
-    """Per image: the MSE to the closest bank image, and (moons) the phase of that match."""
-    idx, dist = nearest_by_mse(images, bank.images, k=1)
-    phases = None if bank.phases is None else bank.phases[idx[:, 0]]
-    return dist[:, 0], phases
+# --- scores on the true-render bank -----------------------------------------------------------
 
 
 def smoothness(phases: np.ndarray) -> float:
@@ -237,22 +149,6 @@ def smoothness(phases: np.ndarray) -> float:
     steps = moons.circular_distance(phases[1:], phases[:-1])
     total = steps.sum()
     return 0.0 if total < 1e-9 else float(steps.max() / total - 1.0 / (n - 1))
-
-
-def real_moons(images: np.ndarray, bank: Bank) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Which images are real moons, in phase units: (N,) valid, recovered phase, distance.
-
-    An image is a real moon of phase p when p is the phase of its nearest true render and it is no
-    further from that render than the renders moons.PHASE_TOLERANCE of a cycle away are.
-    """
-    idx, dist = nearest_by_mse(images, bank.images, k=1)
-    idx, dist = idx[:, 0], dist[:, 0]
-    return dist <= bank.radius[idx], bank.phases[idx], dist
-
-
-def half_moon_renders(bank: Bank) -> np.ndarray:
-    """The bank's renders whose phase is in the half-moon band: (K, P)."""
-    return bank.images[moons.near_half_moon(bank.phases)]
 
 
 def path_scores(images: np.ndarray, bank: Bank) -> dict:
@@ -310,145 +206,12 @@ def prior_coverage(images: np.ndarray, bank: Bank, data_phases: np.ndarray, bins
     }
 
 
-def latent_box(codes: np.ndarray, margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Per-dimension bounds (D,), (D,) of codes, widened by margin of their range on each side."""
-    lo, hi = codes.min(0), codes.max(0)
-    pad = margin * np.maximum(hi - lo, 1e-3)
-    return lo - pad, hi + pad
-
-
-def box_candidates(lo: np.ndarray, hi: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """About n codes filling the box: a grid for 1-D and 2-D codes, uniform draws above. (n', D)"""
-    d = len(lo)
-    if d <= 2:
-        side = int(round(n ** (1 / d)))
-        axes = np.meshgrid(*[np.linspace(lo[i], hi[i], side) for i in range(d)], indexing="ij")
-        return np.stack([a.ravel() for a in axes], axis=1).astype(np.float32)
-    return np.random.default_rng(seed).uniform(lo, hi, size=(n, d)).astype(np.float32)
-
-
-def closest_half_moon(
-    model: Autoencoder,
-    bank: Bank,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    n: int = 10_000,
-    refine: int = 16,
-    steps: int = 100,
-    seed: int = 0,
-) -> dict:
-    """Does the decoder invent a half moon anywhere in the box [lo, hi]? A search, not one path.
-
-    Decode n codes filling the box, then from the refine best start gradient descent (Adam, codes
-    clamped to the box) on the distance to the nearest half-moon render (phase 0.2-0.3 or 0.7-0.8).
-    Returns the smallest distance found, its code, the recovered phase of that decode and whether
-    it is a real half moon in phase units.
-    """
-    targets = torch.from_numpy(half_moon_renders(bank))  # (K, P)
-    codes = torch.from_numpy(box_candidates(lo, hi, n, seed))
-
-    def distance(z: torch.Tensor) -> torch.Tensor:  # (B, D) -> (B,) MSE to the nearest half-moon render
-        x = model.decode(z).flatten(1)
-        d2 = (x * x).sum(1, keepdim=True) - 2 * x @ targets.T + (targets * targets).sum(1)[None]
-        return d2.min(1).values / x.shape[1]
-
-    with torch.no_grad():
-        found = torch.cat([distance(codes[s : s + BATCH]) for s in range(0, len(codes), BATCH)])
-    z = codes[found.argsort()[:refine]].clone().requires_grad_(True)
-    box = torch.from_numpy(np.asarray(lo, np.float32)), torch.from_numpy(np.asarray(hi, np.float32))
-    optimiser = torch.optim.Adam([z], lr=0.02 * float((box[1] - box[0]).max()))
-    with torch.enable_grad():
-        for _ in range(steps):
-            optimiser.zero_grad()
-            loss = distance(z).sum()
-            if not loss.requires_grad:  # a decoder without gradients (a lookup): the starts stand
-                break
-            loss.backward()
-            optimiser.step()
-            with torch.no_grad():
-                z.copy_(torch.maximum(torch.minimum(z, box[1]), box[0]))
-    with torch.no_grad():
-        refined = distance(z)
-        candidates = torch.cat([refined, found.min()[None]])
-        best_code = z[refined.argmin()] if refined.min() <= found.min() else codes[found.argmin()]
-        image = model.decode(best_code[None]).numpy()
-    valid, phase, _ = real_moons(image, bank)
-    return {
-        "distance": float(candidates.min()),
-        "code": best_code.tolist(),
-        "phase": float(phase[0]),
-        "is_half_moon": bool(valid[0] and moons.near_half_moon(phase)[0]),
-    }
-
-
-def plane_through(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Origin (the midpoint) and two orthogonal axes of a plane through codes a and b.
-
-    Axis 1 runs from the midpoint to b; axis 2 is a random direction orthogonal to it, of the
-    same length. With 2-D codes the plane is the latent plane itself.
-    """
-    origin = (a + b) / 2
-    e1 = (b - a) / 2
-    length = np.linalg.norm(e1)
-    if length < 1e-9:
-        e1 = np.eye(len(a))[0]
-        length = 1.0
-    rng = np.random.default_rng(seed)
-    e2 = rng.standard_normal(len(a))
-    e2 -= e2 @ e1 / (e1 @ e1) * e1
-    if np.linalg.norm(e2) < 1e-9:  # 1-D codes: no second direction
-        e2 = np.zeros_like(e1)
-    else:
-        e2 *= length / np.linalg.norm(e2)
-    return origin, e1, e2
-
-
-@torch.no_grad()
-def hole_map(model: Autoencoder, bank: Bank, codes: np.ndarray, n: int = 64, batch: int = 4096) -> np.ndarray:
-    """Manifold distance of the decode of each code: (n*n, D) codes -> (n, n) distances, row-major."""
-    distances = []
-    for start in range(0, len(codes), batch):
-        images = model.decode(torch.from_numpy(np.asarray(codes[start : start + batch], dtype=np.float32))).numpy()
-        distances.append(manifold_distance(images, bank)[0])
-    return np.concatenate(distances).reshape(n, n)
-
-
 # --- conditional models: filling in a missing half -------------------------------------------
 
 
 def masked_mse(images: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Mean squared error over the region's pixels, per image: (..., C, H, W) -> (...)."""
     return ((images - target) ** 2 * region).flatten(-3).sum(-1) / region.flatten(-3).sum(-1)
-
-
-def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean (D,) and covariance (D, D) of codes: the AE's stand-in for a prior."""
-    d = codes.shape[1]
-    if len(codes) < 2 or not np.isfinite(codes).all():  # np.cov gives NaN, and sampling fails in an SVD
-        raise TrainingError(
-            f"cannot fit a Gaussian to {len(codes)} training codes"
-            + ("" if np.isfinite(codes).all() else " that are not all finite")
-            + ": the AE's samples need at least 2 finite codes"
-        )
-    return codes.mean(0), np.cov(codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
-
-
-def gaussian_codes(
-    n: int, latent_dim: int, rng: np.random.Generator, fitted: tuple[np.ndarray, np.ndarray] | None = None
-) -> np.ndarray:
-    """(n, D) float64 codes from N(0, I), or from a fitted Gaussian (mean, cov) when given."""
-    if fitted is None:
-        return rng.standard_normal((n, latent_dim))
-    return rng.multivariate_normal(*fitted, size=n)
-
-
-def prior_codes(model, train_codes: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, str]:
-    """(n, D) codes to decode as the model's samples, and where they came from: a VAE's prior
-    N(0, I); for an AE, which has no prior, a Gaussian fitted to its training codes (N, D)."""
-    rng = np.random.default_rng(seed)
-    if model.is_variational:
-        return gaussian_codes(n, model.latent_dim, rng), "N(0, I)"
-    return gaussian_codes(n, model.latent_dim, rng, fit_gaussian(train_codes)), "fitted Gaussian"
 
 
 def sharpness(images: torch.Tensor) -> torch.Tensor:

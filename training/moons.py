@@ -28,6 +28,9 @@ REGIMES = {  # which phases a training split may hold; the CLI, LabConfig and th
 }
 CRESCENT_BANDS = ((0.06, 0.14), (0.86, 0.94))  # `sparse` keeps these ...
 FULL_BAND = (0.46, 0.54)  # ... and this
+# The tutorial's two moons, from a crescent to the full moon (the middles of their bands: 0.1, 0.5).
+# Every page, the tour and the lab start their paths here: both are in every regime's training split.
+CRESCENT, FULL = sum(CRESCENT_BANDS[0]) / 2, sum(FULL_BAND) / 2
 
 
 def render(

@@ -9,6 +9,7 @@ from typing import Callable
 
 import torch
 
+from .bank import bank_for
 from .checkpoint import save_checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from .datasets import Dataset, check_split_sizes, load_dataset
@@ -16,16 +17,8 @@ from .distributed import is_main
 from .errors import LatentExplorerError
 from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_shape
 from .limits import check_run, model_parameters
-from .metrics import (
-    FULL,
-    Budget,
-    bank_for,
-    completion_metrics,
-    evaluate_model,
-    label_metrics,
-    prior_codes,
-    prior_validity,
-)
+from .metrics import FULL, Budget, completion_metrics, evaluate_model, label_metrics, prior_validity
+from .sampling import prior_codes
 from .store import check_free_space, check_out_dir, hold, staged_dir
 
 

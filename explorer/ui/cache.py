@@ -11,9 +11,10 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, images, latents
-from explorer.projection import MAX_FIT_POINTS, Projection, make_projection
+from explorer.projection import Projection, make_projection
+from training.bank import Bank, bank_for
 from training.datasets import Dataset
-from training.metrics import Bank, bank_for, hole_map
+from training.geometry import hole_map
 from training.store import ModelSet, dataset_for, load_set
 
 
@@ -44,8 +45,7 @@ def latent_map_figure(path: str, stamp: float, options: tuple, _build):
 @st.cache_resource(max_entries=32, show_spinner="Fitting the projection…")
 def projection(path: str, stamp: float, kind: str, method: str, params: tuple) -> Projection:
     model_codes = codes(path, stamp, kind)
-    projection = make_projection(method, model_codes.mean.shape[1], **dict(params))
-    return projection.fit(model_codes.mean, max_fit=MAX_FIT_POINTS.get(method))
+    return make_projection(method, model_codes.mean.shape[1], **dict(params)).fit(model_codes.mean)
 
 
 @st.cache_resource(max_entries=8)

@@ -27,8 +27,8 @@ def draw_class(set_id: str, cvae, regression, data) -> None:
     cols = st.columns([1, 1, 2])
     urlstate.seed("cond_class", 0, options=list(range(len(names))))
     label = cols[0].selectbox(t("cond_class"), list(range(len(names))), format_func=names.__getitem__, key="cond_class")
-    urlstate.seed("cond_seed", 0, 0, 10_000)
-    seed = cols[1].number_input(t("lab_seed"), 0, 10_000, key="cond_seed")
+    urlstate.seed("cond_seed", 0)
+    seed = cols[1].number_input(t("lab_seed"), *urlstate.bounds("cond_seed"), key="cond_seed")
     samples, mean_image = analyses.class_samples(model, regression.model, label, seed)
     left, right = st.columns([3, 1])
     picture = images.upscale(images.grid(samples, 8), images.display_scale(samples.shape[-1], 40))
@@ -40,8 +40,8 @@ def draw_class(set_id: str, cvae, regression, data) -> None:
     slider_cols = st.columns(min(model.latent_dim, 4))
     code = np.zeros(model.latent_dim, dtype=np.float32)
     for d in range(min(model.latent_dim, latents.MAX_SLIDERS)):
-        urlstate.seed(f"cz{d}", 0.0, -3.0, 3.0)
-        code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", -3.0, 3.0, step=0.05, key=f"cz{d}")
+        urlstate.seed(f"cz{d}", 0.0)
+        code[d] = slider_cols[d % len(slider_cols)].slider(f"z{d}", *urlstate.bounds(f"cz{d}"), step=0.05, key=f"cz{d}")
     chosen, every = analyses.under_every_class(model, code, label)
     c1, c2 = st.columns([1, 3])
     with c1:
@@ -58,15 +58,16 @@ def fill_half(set_id: str, cvae, regression, data) -> None:
     """A test image's visible half, the regression's completion and n CVAE completions, with the numbers."""
     test = data.test
     cols = st.columns(4)
-    for key, default, hi in (("cond_item", 0, len(test) - 1), ("cond_n", 8, 16), ("cond_fill_seed", 0, 10_000)):
-        urlstate.seed(key, default, 0 if key != "cond_n" else 2, hi)
+    urlstate.seed("cond_item", 0, 0, len(test) - 1)
+    urlstate.seed("cond_n", 8)
+    urlstate.seed("cond_fill_seed", 0)
     urlstate.seed("cond_mask", MASKS[0], options=list(MASKS))
     item = cols[0].number_input(t("cond_test_image"), 0, len(test) - 1, key="cond_item")
     mask_kind = cols[1].radio(
         t("cond_visible"), MASKS, format_func=lambda m: t("mask_" + m), horizontal=True, key="cond_mask"
     )
-    n = cols[2].slider(t("cond_completions"), 2, 16, key="cond_n")
-    seed = cols[3].number_input(t("lab_seed"), 0, 10_000, key="cond_fill_seed")
+    n = cols[2].slider(t("cond_completions"), *urlstate.bounds("cond_n"), key="cond_n")
+    seed = cols[3].number_input(t("lab_seed"), *urlstate.bounds("cond_fill_seed"), key="cond_fill_seed")
     x = test.x[item : item + 1]
     done = analyses.complete_half(cvae.model, regression.model, x, mask_kind, n, seed)
     reg = t("cond_regression", mse=done.regression_mse, sharpness=done.regression_sharpness)

@@ -14,13 +14,15 @@ from explorer.projection import Projection
 from explorer.ui import cache, urlstate
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
+from training import moons
 from training.datasets import Dataset
 from training.errors import LatentExplorerError
+from training.kinds import KINDS as ALL_KINDS
 from training.kinds import PAIR_KINDS as KINDS
-from training.metrics import elbo_text, nll_text
+from training.metric_text import metric_cells
 from training.store import ModelSet, find_sets
 
-LABELS = {"ae": "AE", "vae": "VAE"}
+LABELS = {kind: ALL_KINDS[kind].label for kind in KINDS}  # the pair's, as every page names them
 
 
 def metrics_table_help(m: dict) -> dict[str, str]:
@@ -46,14 +48,10 @@ def metrics_rows(pair: ModelSet, latent_dim: int) -> dict[str, dict[str, str]]:
     """Row (metric) -> {AE, VAE} -> text; '–' where a model has no such number (an AE has no likelihood)."""
     names = {"BCE": "BCE", "ELBO": "ELBO", "NLL": "NLL", "active": t("side_active")}
     rows: dict[str, dict[str, str]] = {name: {} for name in names.values()}
-    one_draw, exact = t("side_one_draw"), t("side_exact")
     for kind in KINDS:
-        m, label = pair[kind].metrics, LABELS[kind]
-        rows["BCE"][label] = f"{m['recon_bce']:.1f}" if "recon_bce" in m else "–"
-        rows["ELBO"][label] = elbo_text(m, 1, one_draw=one_draw) if "elbo" in m else "–"
-        has_nll = "iwae_nll" in m or "exact_nll" in m
-        rows["NLL"][label] = nll_text(m, 1, detail=False, exact=exact) if has_nll else "–"
-        rows[names["active"]][label] = f"{m.get('active_units', '?')}/{m.get('latent_dim', latent_dim)}"
+        cells = metric_cells(pair[kind].metrics, latent_dim, t("side_one_draw"), t("side_exact"))
+        for key, name in names.items():
+            rows[name][LABELS[kind]] = cells[key]
     return rows
 
 
@@ -94,11 +92,11 @@ class View:
         return t("item_index", index=index)
 
     def default_item(self) -> int:
-        """An informative first pick: a crescent (phase near 0.15) on moons, else item 0."""
+        """An informative first pick: the tutorial's crescent (moons.CRESCENT) on moons, else item 0."""
         phases = self.dataset.test.factors.get("phase")
         if phases is None or len(phases) == 0:
             return 0
-        return int(np.argmin(np.abs(np.asarray(phases) - 0.15)))
+        return moons.nearest_phase_index(phases, moons.CRESCENT)
 
     def projection(self, kind: str) -> Projection:
         method, params = projection_choice()

@@ -14,7 +14,7 @@ from explorer.ui import cache, lang, urlstate
 from explorer.ui.bridge import component_data
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.widgets import pair_models, show_image
-from training.metrics import manifold_distance
+from training.bank import manifold_distance
 from training.models import Autoencoder
 
 HERE = Path(__file__).parent
@@ -122,7 +122,7 @@ def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
     """
     proj = view.projection(kind)
     take, colours = point_colours(view, 1500)
-    points = proj.embedding
+    points = proj.embedding_
     payload = {
         "bounds": pad_bounds(points, 0.1, min_extent=1e-5),
         "points": points[take],
@@ -142,7 +142,7 @@ def scrubber(view: View, interps: dict, method: str, signature: str) -> None:
     released = component_value(last_value("scrubber", "t"), None, 0.0, 1.0)  # finite, in [0, 1], or None
     if released is not None and released != st.session_state.get("_scrub_seen"):
         st.session_state["_scrub_seen"] = st.session_state["t"] = released  # a new release wins
-    t = urlstate.seed("t", 0.5, 0.0, 1.0)
+    t = urlstate.seed("t", 0.5)
     urlstate.publish()  # a fragment rerun: the URL follows t before the images are drawn
     models = pair_models(view)
     endpoints = {

@@ -10,16 +10,16 @@ from explorer.figures import PROBE
 from explorer.ui import urlstate
 from explorer.ui.context import View
 from explorer.ui.lang import t
-from training.moons import nearest_phase_index
+from training.moons import CRESCENT, FULL, nearest_phase_index
 
 
 def phase_pair(view: View, cols, keys: tuple[str, str], labels: tuple[str, str], help: str | None = None):
     """Two URL-bound phases; the test items nearest to them on the cycle."""
     phases = view.dataset.test.factors["phase"]
-    urlstate.seed(keys[0], 0.10, 0.0, 1.0)  # a crescent to a full moon: the tutorial's question
-    urlstate.seed(keys[1], 0.50, 0.0, 1.0)
-    pa = cols[0].number_input(labels[0], 0.0, 1.0, step=0.01, key=keys[0], help=help)
-    pb = cols[1].number_input(labels[1], 0.0, 1.0, step=0.01, key=keys[1])
+    urlstate.seed(keys[0], CRESCENT)  # a crescent to a full moon: the tutorial's question
+    urlstate.seed(keys[1], FULL)
+    pa = cols[0].number_input(labels[0], *urlstate.bounds(keys[0]), step=0.01, key=keys[0], help=help)
+    pb = cols[1].number_input(labels[1], *urlstate.bounds(keys[1]), step=0.01, key=keys[1])
     return nearest_phase_index(phases, pa), nearest_phase_index(phases, pb)
 
 
@@ -38,7 +38,7 @@ def different_items(view: View) -> tuple[int, int]:
     test = view.dataset.test
     if "phase" in test.factors:
         phases = test.factors["phase"]
-        return nearest_phase_index(phases, 0.10), nearest_phase_index(phases, 0.50)
+        return nearest_phase_index(phases, CRESCENT), nearest_phase_index(phases, FULL)
     if test.y is not None:
         labels = test.y.numpy()
         first = int(labels[0])
@@ -66,7 +66,7 @@ def class_pair(view: View, cols) -> tuple[int | None, int | None]:
         label = col.selectbox(
             t("cmp_class", end=end.upper()), classes, format_func=lambda c: names[c], key=f"class_{end}"
         )
-        urlstate.seed(f"nth_{end}", 0, 0, 999)
-        nth = col.number_input(t("cmp_which"), 0, 999, key=f"nth_{end}")
+        urlstate.seed(f"nth_{end}", 0)
+        nth = col.number_input(t("cmp_which"), *urlstate.bounds(f"nth_{end}"), key=f"nth_{end}")
         out.append(latents.class_item(labels, label, nth))
     return out[0], out[1]

@@ -13,6 +13,7 @@ from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS
 from explorer.ui.lang import t
 from explorer.ui.text import plain
+from explorer.ui.train_page import run_status
 from training import jobs
 from training.store import find_sets
 
@@ -45,7 +46,7 @@ def run_panel(run_id: str) -> None:
     if job is None:
         st.info(t("run_missing", run=plain(run_id)))
         return
-    st.markdown(f"**{plain(job.run_id)}**: {plain(analyses.run_status(job, t=t))}")
+    st.markdown(f"**{plain(job.run_id)}**: {plain(run_status(job, t=t))}")
     st.progress(job.fraction)
     if job.active:
         _cancel(job, "train_cancel")
@@ -85,7 +86,7 @@ def run_list() -> None:
         c = st.columns([4, 5, 2], vertical_alignment="center")
         with c[0]:
             run_link(job)
-        c[1].caption(plain(analyses.run_status(job, t=t)))
+        c[1].caption(plain(run_status(job, t=t)))
         if job.active:
             with c[2]:
                 _cancel(job, f"cancel_{job.run_id}")
@@ -96,4 +97,4 @@ def run_list() -> None:
 def busy_links(running: list[jobs.Job]) -> None:
     """The runs holding the server's slots, each a link to its page."""
     for job in running:
-        run_link(job, f"{job.run_id}: {analyses.run_status(job, t=t)}")
+        run_link(job, f"{job.run_id}: {run_status(job, t=t)}")

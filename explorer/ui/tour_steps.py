@@ -17,9 +17,9 @@ from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
+from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
 from training.lab import SAME_WITHIN, ratio_class
-from training.metrics import Bank
 from training.store import find_sets
 
 HOLE_GRID = 64

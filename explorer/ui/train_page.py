@@ -1,16 +1,31 @@
-"""The Train page's inputs: the train form, your own data (upload) and your own checkpoint (import)."""
+"""The Train page's own module: the train form and the run it asks for, your own data (upload) and
+your own checkpoint (import), a run's status line and the beta chart's points."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
+from explorer import figures
+from explorer.i18n import ENGLISH, Words
 from explorer.ui.context import KINDS
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from training import moons
+from training.checkpoint import read_sidecar
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import LatentExplorerError
+from training.kinds import LABELS
+from training.store import RUN_PREFIX
 
-# analyses.MODEL_CHOICES' labels (the form's values) -> the catalogue's words for them
+MODEL_CHOICES = {  # label -> (kind, condition); a run trains the set the config asks for
+    "AE + VAE": ("vae", "none"),
+    "CVAE on the class label (+ regression)": ("cvae", "label"),
+    "CVAE on half the image (+ regression)": ("cvae", "half"),
+}
+UPLOAD_PREFIX = "upload:"  # dataset options naming the user's uploads
+# MODEL_CHOICES' labels (the form's values) -> the catalogue's words for them
 MODEL_KEYS = {
     "AE + VAE": "train_models_pair",
     "CVAE on the class label (+ regression)": "train_models_label",
@@ -19,8 +34,7 @@ MODEL_KEYS = {
 
 
 def train_form(user_data: dict) -> dict | None:
-    """The train form's values when submitted (analyses.train_config turns them into a run), else None."""
-    from explorer.analyses import MODEL_CHOICES, UPLOAD_PREFIX
+    """The train form's values when submitted (train_config turns them into a run), else None."""
     from training.config import MAX_LATENT_DIM
     from training.datasets import DATASETS
     from training.limits import MAX_EPOCHS, MAX_TRAIN_IMAGES
@@ -94,8 +108,6 @@ def checkpoint_import() -> None:
         return
     try:
         if files:
-            from explorer.analyses import latest_files
-
             wanted = {f"{k}{s}" for k in KINDS for s in (".json", ".safetensors")}
             with tempfile.TemporaryDirectory() as tmp:
                 for name, f in latest_files(files, wanted).items():  # earlier attempts' files stay in the uploader
@@ -131,6 +143,97 @@ def dataset_upload(user_data: dict) -> None:
         except LatentExplorerError as exc:
             st.error(t("data_not_imported", error=error_text(exc)))
     if user_data:
-        from explorer.analyses import upload_rows
-
         st.dataframe(upload_rows(user_data, t=t), hide_index=True)
+
+
+def train_config(form: dict, uploads: Path) -> RunConfig:
+    """The run the train form asks for; LatentExplorerError when a field cannot be used."""
+    try:
+        hidden = tuple(int(h) for h in form["hidden"].split(",") if h.strip())
+    except ValueError:
+        hidden = ()
+    if not hidden:
+        raise LatentExplorerError(f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}")
+    n_train, seed, dataset = form["n_train"] or None, int(form["seed"]), form["dataset"]
+    if dataset.startswith(UPLOAD_PREFIX):
+        path = uploads / dataset[len(UPLOAD_PREFIX) :] / "data.npz"
+        data = DataConfig("npz", path=str(path), n_train=n_train, seed=seed)
+    else:
+        data = DataConfig(dataset, regime=form["regime"], jitter=form["jitter"], n_train=n_train, seed=seed)
+    kind, condition = MODEL_CHOICES[form["models"]]
+    model = ModelConfig(
+        kind=kind,
+        condition=condition,
+        family=form["family"],
+        latent_dim=int(form["latent_dim"]),
+        hidden=hidden,
+        beta=float(form["beta"]),
+    )
+    train = TrainConfig(
+        epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])
+    )
+    return RunConfig(data, model, train)
+
+
+def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
+    """One point per trained VAE on dataset that recorded prior validity, from its sidecar alone."""
+    points = []
+    for info in sets.values():
+        if not info.id.startswith(RUN_PREFIX):
+            continue
+        try:  # the sidecars say all this chart needs: no weights are loaded
+            sidecar = read_sidecar(info.path / "vae")
+            data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
+            if data["name"] == dataset and "prior_validity" in m:
+                beta, recon, validity = float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"])
+                points.append(figures.BetaPoint(beta, recon, validity, info.path.name))
+        except (LatentExplorerError, KeyError, TypeError, ValueError):
+            continue
+    return points
+
+
+def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
+    """The user's uploaded datasets as table rows."""
+    return [
+        {
+            t("data_col_dataset"): name,
+            t("data_col_from"): meta.get("source"),
+            t("data_col_images"): meta.get("n_images"),
+            t("data_col_shape"): "x".join(map(str, meta.get("image_shape", []))),
+        }
+        for name, meta in uploads.items()
+    ]
+
+
+def run_status(job, t: Words = ENGLISH) -> str:
+    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice)."""
+    import time
+
+    status = t("status_" + job.status) if "status_" + job.status in STATUS_KEYS else job.status
+    if job.active:
+        if not job.kind:
+            return t("run_loading", status=status)
+        return t("run_epoch", status=status, kind=LABELS[job.kind], epoch=job.epoch, epochs=job.config.train.epochs)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started))
+    message = job.message
+    if job.status == "finished" and message:  # "saved as runs/<id>"
+        message = t("run_saved_as", name=RUN_PREFIX + job.run_id)
+    elif job.status == "cancelled":
+        message = t("run_nothing_saved")
+    return f"{status} {when}" + (f": {message}" if message else "")
+
+
+STATUS_KEYS = {"status_queued", "status_running", "status_finished", "status_failed", "status_cancelled"}
+
+
+def latest_files(files: list, wanted: set[str]) -> dict:
+    """The uploader's files by name, the last upload of each name winning (the uploader keeps earlier
+    attempts); LatentExplorerError naming what is missing. Files of other names are ignored."""
+    latest = {f.name: f for f in files}
+    missing = wanted - set(latest)
+    if missing:
+        raise LatentExplorerError(
+            f"upload {', '.join(sorted(wanted))}; missing {', '.join(sorted(missing))} "
+            f"(got {', '.join(sorted(latest)) or 'nothing'})"
+        )
+    return {name: latest[name] for name in sorted(wanted)}

@@ -29,16 +29,24 @@ def _ints(lo: int, hi: int) -> Param:
     return Param("int", lo, hi)
 
 
-def _choice(*values: str) -> Param:
-    """Options: the URL carries the shown label, which Streamlit matches itself (an unknown one
-    gives the default); only the text is bounded here."""
-    return Param("text")
+def _hyperparameters() -> dict[str, Param]:
+    """proj_<name>: each projection method's hyperparameters, bounded as the map's form offers them."""
+    from explorer.projection import PROJECTIONS
+
+    return {
+        f"proj_{name}": Param("int" if float(h.step).is_integer() else "float", h.low, h.high)
+        for spec in PROJECTIONS.values()
+        for name, h in spec.params.items()
+    }
 
 
+# A widget's option (a set, a class, a mode): only its text is bounded here. The page checks it
+# against the options it offers, which may depend on the data, when it calls seed(key, options=...).
+OPTION = Param("text")
 SEED = _ints(0, 10_000)
 INDEX = _ints(0, INDEX_MAX)
 PHASE = Param("float", 0.0, 1.0)
-KIND = _choice("ae", "vae")
+KIND = OPTION  # ae, vae (an older link's "AE" is folded by seed)
 
 SPECS: dict[str, Param] = {
     # sidebar
@@ -49,10 +57,8 @@ SPECS: dict[str, Param] = {
     "at": Param("text"),  # "x,y" in the at_kind model's 2-D latent plane; parsed by widgets.probe_code
     "at_kind": KIND,
     # projection of >2-D codes (map, Decoder, AE vs VAE): the method applied and its parameters
-    "proj": _choice("pca", "umap", "tsne"),
-    "proj_n_neighbors": _ints(2, 100),
-    "proj_min_dist": Param("float", 0.0, 0.99),
-    "proj_perplexity": _ints(2, 100),
+    "proj": OPTION,  # a key of explorer.projection.PROJECTIONS
+    **_hyperparameters(),
     # latent map
     "ellipses": Param("bool"),
     # drag
@@ -60,7 +66,7 @@ SPECS: dict[str, Param] = {
     "drag_server": Param("bool"),
     "dz": Param("text"),  # comma-separated floats, validated by the drag page against its box
     # compare
-    "ends_mode": _choice("by phase", "by class", "by index", "picked on the map"),
+    "ends_mode": OPTION,
     "phase_a": PHASE,
     "phase_b": PHASE,
     "class_a": _ints(0, 999),
@@ -71,7 +77,7 @@ SPECS: dict[str, Param] = {
     "idx_b": INDEX,
     "steps": _ints(3, 21),
     "interp": Param("text"),
-    "vae_codes": _choice("posterior mean", "sample"),
+    "vae_codes": OPTION,
     "noise_seed": SEED,
     "prior_seed": SEED,
     "t": Param("float", 0.0, 1.0),  # the scrubber's released t
@@ -97,13 +103,13 @@ SPECS: dict[str, Param] = {
     "cond_class": _ints(0, 999),
     "cond_seed": SEED,
     "cond_item": INDEX,
-    "cond_mask": _choice("top", "bottom", "left", "right"),
+    "cond_mask": OPTION,  # training.conditions.MASKS
     "cond_n": _ints(2, 16),
     "cond_fill_seed": SEED,
     # inference
     "inference_split": Param("bool"),
     # tour
-    "lang": _choice("en", "zh"),
+    "lang": OPTION,  # the catalogues' languages
     "step": _ints(1, 10),
     "cond_tab": Param("text"),  # the tab's label
 }
@@ -252,10 +258,26 @@ def view_query(state: MutableMapping) -> dict[str, str]:
     return out
 
 
+def bounds(key: str) -> tuple:
+    """(lo, hi) of a numeric view key, from its spec: what its widget offers and seed() clamps to."""
+    spec = spec_of(key)
+    if spec is None or spec.kind not in ("int", "float") or not math.isfinite(spec.lo + spec.hi):
+        raise KeyError(f"{key!r} has no bounded numeric spec")
+    cast = int if spec.kind == "int" else float
+    return cast(spec.lo), cast(spec.hi)
+
+
 def seed(key: str, default, lo=None, hi=None, options=None):
     """Before the widget `key` is drawn: a valid value in Session State (the URL's or the user's,
-    clamped into [lo, hi] or checked against options; else default). Returns it."""
+    clamped into [lo, hi] or checked against options; else default). Returns it. Without lo, hi or
+    options, a numeric key is clamped into its spec's bounds(key); a page passes narrower ones
+    (the test split's last item, a code's range)."""
     import streamlit as st
+
+    if lo is None and hi is None and options is None and isinstance(default, (int, float)):
+        spec = spec_of(key)
+        if spec is not None and spec.kind in ("int", "float") and math.isfinite(spec.lo + spec.hi):
+            lo, hi = bounds(key)
 
     state = st.session_state
     state.setdefault(DEFAULTS, {})[key] = to_text(default)

@@ -12,8 +12,8 @@ from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.lang import current, error_text, t
 from explorer.ui.text import plain
+from training.bank import nearest_by_mse
 from training.errors import LatentExplorerError
-from training.metrics import nearest_by_mse
 
 
 def show_image(image_chw: np.ndarray, caption: str | None = None, target: int = 140) -> None:
@@ -99,7 +99,7 @@ def map_panels(
         codes = view.codes[kind]
         proj = view.projection(kind)
         two_d = view.latent_dim == 2
-        points = proj.embedding
+        points = proj.embedding_
         panel = MapPanel(
             t("map_panel", model=LABELS[kind])
             if two_d

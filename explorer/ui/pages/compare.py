@@ -47,8 +47,8 @@ else:
         st.radio(t("cmp_click_sets"), ["A", "B"], horizontal=True, key="click_sets")
 
 settings = st.columns(4)
-urlstate.seed("steps", 11, 3, 21)
-steps = settings[0].slider(t("cmp_steps"), 3, 21, key="steps")
+urlstate.seed("steps", 11)
+steps = settings[0].slider(t("cmp_steps"), *urlstate.bounds("steps"), key="steps")
 urlstate.seed("interp", list(paths.INTERPOLATIONS)[0], options=list(paths.INTERPOLATIONS))
 method = settings[1].radio(
     t("cmp_path"), list(paths.INTERPOLATIONS), format_func=lambda m: t("interp_" + m), horizontal=True, key="interp"
@@ -62,8 +62,10 @@ vae_mode = settings[2].radio(
     key="vae_codes",
     help=t("cmp_vae_ends_help"),
 )
-urlstate.seed("noise_seed", 0, 0, 10_000)
-noise_seed = settings[3].number_input(t("cmp_noise_seed"), 0, 10_000, key="noise_seed", disabled=vae_mode != "sample")
+urlstate.seed("noise_seed", 0)
+noise_seed = settings[3].number_input(
+    t("cmp_noise_seed"), *urlstate.bounds("noise_seed"), key="noise_seed", disabled=vae_mode != "sample"
+)
 
 # --- paths -----------------------------------------------------------------------------------------
 noise = analyses.endpoint_noise(view.latent_dim, noise_seed) if vae_mode == "sample" else None
@@ -99,8 +101,8 @@ export.download_button(t("cmp_gif"), gif, "interpolation.gif", "image/gif", key=
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader(t("cmp_prior"), help=t("help_proxy"))
 st.caption(t("cmp_prior_lead"))
-urlstate.seed("prior_seed", 0, 0, 10_000)
-seed = st.number_input(t("cmp_sample_seed"), 0, 10_000, key="prior_seed")
+urlstate.seed("prior_seed", 0)
+seed = st.number_input(t("cmp_sample_seed"), *urlstate.bounds("prior_seed"), key="prior_seed")
 sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes
 scores = [float(analyses.nearest_distance(s.decoded, view.train_bank()).mean()) for s in sets]
 widgets.prior_grids(sets, scores, t("cmp_prior_score"))

@@ -71,8 +71,8 @@ urlstate.seed("grid_a", int(top[0]), options=all_dims)
 urlstate.seed("grid_b", int(top[-1]), options=all_dims)
 dim_a = d_cols[0].selectbox(t("dec_rows"), all_dims, key="grid_a")
 dim_b = d_cols[1].selectbox(t("dec_cols"), all_dims, key="grid_b")
-urlstate.seed("grid_n", 9, 3, 15)
-size = d_cols[2].slider(t("dec_grid_size"), 3, 15, key="grid_n")
+urlstate.seed("grid_n", 9)
+size = d_cols[2].slider(t("dec_grid_size"), *urlstate.bounds("grid_n"), key="grid_n")
 if dim_a == dim_b and view.latent_dim > 1:
     st.info(t("dec_same_dims"))
 else:

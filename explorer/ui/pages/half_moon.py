@@ -32,8 +32,8 @@ if is_moons:
     a, b = phase_pair(view, cols, ("lab_a", "lab_b"), (t("lab_from_phase"), t("lab_to_phase")))
 else:
     a, b = index_pair(view, cols, ("lab_ia", "lab_ib"), (t("lab_from_item"), t("lab_to_item")))
-urlstate.seed("lab_steps", 11, 5, 21)
-steps = cols[2].slider(t("cmp_steps"), 5, 21, key="lab_steps")
+urlstate.seed("lab_steps", 11)
+steps = cols[2].slider(t("cmp_steps"), *urlstate.bounds("lab_steps"), key="lab_steps")
 
 # --- interpolation -------------------------------------------------------------------------------
 interps = analyses.interpolate(models, view.codes, a, b, steps)
@@ -80,8 +80,8 @@ plotly_chart(figures.hole_maps(panels, t("fig_distance"), t=t), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader(t("cmp_prior"), help=t("help_validity"))
-urlstate.seed("lab_seed", 0, 0, 10_000)
-seed = st.number_input(t("lab_seed"), 0, 10_000, key="lab_seed")
+urlstate.seed("lab_seed", 0)
+seed = st.number_input(t("lab_seed"), *urlstate.bounds("lab_seed"), key="lab_seed")
 sets = analyses.prior_sets(models, view.train_codes("ae").mean, PRIOR_SAMPLES, seed)  # cached training codes
 validity = analyses.prior_validity(sets, bank)
 prior_grids(sets, validity, t("lab_validity", n=PRIOR_SAMPLES, value="{:.4f}"), limit=24)

@@ -4,13 +4,13 @@ data and checkpoints; KL and beta."""
 import numpy as np
 import streamlit as st
 
-from explorer import analyses, figures
+from explorer import figures
 from explorer.ui import runs
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import collapse_warning, current_view
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
-from explorer.ui.train_page import checkpoint_import, dataset_upload, train_form
+from explorer.ui.train_page import beta_points, checkpoint_import, dataset_upload, train_config, train_form
 from training import jobs, uploads
 from training.errors import LatentExplorerError
 from training.metrics import ACTIVE_UNIT_THRESHOLD
@@ -26,7 +26,7 @@ user_data = uploads.list_uploads(uploads_dir())
 form = train_form(user_data)
 if form is not None:
     try:
-        job = jobs.start_job(analyses.train_config(form, uploads_dir()), runs_dir(), name=form["name"])
+        job = jobs.start_job(train_config(form, uploads_dir()), runs_dir(), name=form["name"])
         st.session_state["train_job"] = st.query_params["run"] = job.run_id
     except jobs.RunsBusy as exc:
         st.error(t("train_cannot", error=error_text(exc)))
@@ -66,7 +66,7 @@ if kl.size:
         st.warning(warning)
 
 st.subheader(t("train_beta"))
-points = analyses.beta_points(find_sets("pair"), view.dataset.name)
+points = beta_points(find_sets("pair"), view.dataset.name)
 if len(points) < 2:
     st.caption(t("train_beta_none", dataset=plain(view.dataset.name)))
 else:
