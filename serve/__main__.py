@@ -84,6 +84,7 @@ def run(args) -> int:
     servers = {port: start_streamlit(behind, port) for port in args.ports}
     procs = list(servers.values())
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C, even when started with it ignored (&)
     try:
         for port, proc in servers.items():
             wait_healthy(f"http://127.0.0.1:{port}", proc)
