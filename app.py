@@ -20,6 +20,7 @@ from explorer.ui import lang, settle_garbage, urlstate  # noqa: E402
 from explorer.ui.context import NUMERIC_FAILURES, failure_reason, pair_metrics, sidebar  # noqa: E402
 from explorer.ui.routes import first_visit_hint, navigation, page_links  # noqa: E402
 from explorer.ui.text import plain  # noqa: E402
+from training.onnxset import OnnxError  # noqa: E402
 
 # One thread decodes these small models fastest on a shared 2-core CPU (bench/ measures it).
 torch.set_num_threads(1)
@@ -71,6 +72,8 @@ try:
     page.run()
 except NUMERIC_FAILURES as exc:  # a model that computes nonsense: the page says so, never a traceback
     st.error(lang.t("view_not_drawn", pair=plain(st.session_state.get("pair", "")), reason=failure_reason(exc)))
+except OnnxError as exc:  # a user's graph failed or misbehaved here: this page says so, the others go on
+    st.error(lang.t("err_onnx_page", reason=plain(exc)))
 finally:
     urlstate.publish()  # the view into the URL, whichever way the page ended (st.stop, st.rerun)
     page_links(links, PAGES, [lang.t(key) for key in PAGE_KEYS])

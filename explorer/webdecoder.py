@@ -47,6 +47,8 @@ def mlp_layers(model: Autoencoder) -> list[dict] | None:
 
 def decoder_id(model: Autoencoder) -> str:
     """Content hash of the decoder's weights: the browser keeps decoders by it."""
+    if hasattr(model, "content_id"):  # an ONNX model (training/onnxset.py): its graphs' digests
+        return model.content_id
     h = hashlib.sha256()
     for name, tensor in sorted(model.decoder.state_dict().items()):
         h.update(name.encode())

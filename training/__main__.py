@@ -146,6 +146,38 @@ def add_lab_parser(sub) -> None:
     lab.add_argument("--out", default="lab")
 
 
+def add_onnx_parsers(sub) -> None:
+    im = sub.add_parser("import-onnx", help="check ONNX encoder/decoder graphs and add them to runs/ as a set")
+    im.add_argument(
+        "--encoder",
+        action="append",
+        default=[],
+        metavar="[KIND=]FILE",
+        help="an encoder .onnx (input x, outputs z, or mu and logvar); KIND ae or vae (default: vae when it "
+        "outputs mu and logvar); repeat for a pair",
+    )
+    im.add_argument(
+        "--decoder",
+        action="append",
+        default=[],
+        metavar="[KIND=]FILE",
+        help="a decoder .onnx (input z, output logits, probabilities or mean); KIND as for --encoder",
+    )
+    im.add_argument("--data", required=True, metavar="DATASET", help="the data it was trained on: one of %(names)s")
+    im._actions[-1].names = Registry(".datasets", "DATASETS")
+    im.add_argument("--data-path", default=None, help="folder / npz: your data")
+    im.add_argument("--image-size", type=int, default=default(DataConfig, "image_size"), help="moons / folder")
+    im.add_argument("--regime", default=default(DataConfig, "regime"), choices=list(REGIMES), help="moons")
+    im.add_argument("--likelihood", default="bernoulli", choices=Registry(".losses", "LIKELIHOODS"), metavar="L")
+    im.add_argument("--value-range", default="0,1", help="the images' value range the encoder expects (low,high)")
+    im.add_argument("--latent-dim", type=int, default=None, help="only when there is no decoder to read it from")
+    im.add_argument("--name", required=True, help="the set's folder name under runs/")
+
+    ex = sub.add_parser("export-onnx", help="write a pair (bundled or trained) as ONNX graphs and a manifest")
+    ex.add_argument("set", help="a bundled set (moons-sparse-2d), runs/NAME, or a set folder")
+    ex.add_argument("--out", required=True, help="the folder to write (replaced when it exists)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train and measure AE/VAE pairs.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -185,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_lab_parser(sub)
+    add_onnx_parsers(sub)
 
     de = sub.add_parser("defaults", help="rebuild the bundled default pairs in checkpoints/")
     de.add_argument("--only", default=None, help="comma-separated subset of the bundled sets (default: all)")
@@ -243,8 +276,19 @@ def checkpoint_paths(path: Path) -> list[Path]:
     return [path]
 
 
-def command_eval(args: argparse.Namespace) -> int:
+def checkpoints_at(path: Path):
+    """(path, Checkpoint) of every model at path, loaded one at a time; an ONNX set's members together."""
     from .checkpoint import load_checkpoint
+    from .onnxset import MANIFEST, load_onnx_members
+
+    if path.is_dir() and (path / MANIFEST).is_file():
+        yield from ((c.path, c) for c in load_onnx_members(path).values())
+        return
+    for weights in checkpoint_paths(path):
+        yield weights, load_checkpoint(weights)
+
+
+def command_eval(args: argparse.Namespace) -> int:
     from .limits import check_path_text
     from .metrics import evaluate_model
     from .store import dataset_for
@@ -255,8 +299,7 @@ def command_eval(args: argparse.Namespace) -> int:
     if path.is_dir() and (path / "cvae.json").is_file():
         return eval_conditional(path, args)
     datasets = {}
-    for weights in checkpoint_paths(path):
-        checkpoint = load_checkpoint(weights)
+    for weights, checkpoint in checkpoints_at(path):
         if args.exact:
             check_exact_args(args, checkpoint.model)  # refuse before any work
         key = json.dumps([checkpoint.config.data.__dict__, checkpoint.config.model.in_shape], sort_keys=True)
@@ -455,7 +498,76 @@ def command_lab(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "eval": command_eval, "defaults": command_defaults, "lab": command_lab}
+def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
+    """[KIND=]FILE flags -> {kind: path}; a bare FILE's kind from default_kind(path)."""
+    from .limits import check_path_text
+
+    found: dict[str, Path] = {}
+    for value in values:
+        kind, sep, text = value.partition("=")
+        if not sep:
+            kind, text = "", value
+        path = Path(check_path_text(text, what))
+        if not path.is_file():
+            raise LatentExplorerError(f"{what} {text!r}: no such file")
+        kind = kind or default_kind(path)
+        if kind not in PAIR_KINDS or kind in found:
+            raise LatentExplorerError(f"{what} {value!r}: KIND must be ae or vae, each at most once")
+        found[kind] = path
+    return found
+
+
+def command_import_onnx(args: argparse.Namespace) -> int:
+    from .onnxset import guess_kind, import_onnx
+
+    try:
+        low, high = (float(v) for v in args.value_range.split(","))
+    except ValueError:
+        raise LatentExplorerError(
+            f"--value-range must be low,high (e.g. 0,1 or -1,1); got {args.value_range!r}"
+        ) from None
+    encoders = graph_args(args.encoder, "--encoder", guess_kind)
+    only = next(iter(encoders)) if len(encoders) == 1 else "vae"
+    decoders = graph_args(args.decoder, "--decoder", lambda path: only)
+    data = DataConfig(name=args.data, path=args.data_path, image_size=args.image_size, regime=args.regime)
+    imported = import_onnx(
+        encoders,
+        decoders,
+        data,
+        args.name,
+        likelihood=args.likelihood,
+        value_range=(low, high),
+        latent_dim=args.latent_dim,
+        source="import-onnx",
+    )
+    kinds = ", ".join(
+        f"{k} ({m['encoder'] or 'no'} encoder, {m['decoder'] or 'no'} decoder)"
+        for k, m in imported.manifest["models"].items()
+    )
+    print(f"imported {imported.set_id}: {kinds}; latent {imported.manifest['latent_dim']}, data {args.data}")
+    return 0
+
+
+def command_export_onnx(args: argparse.Namespace) -> int:
+    from .limits import check_path_text
+    from .onnxset import export_set
+    from .store import set_path
+
+    text = check_path_text(args.set, "set")
+    source = Path(text) if Path(text).is_dir() else set_path(text)
+    out = export_set(source, args.out)
+    print(f"wrote {', '.join(sorted(p.name for p in out.iterdir()))} to {out}")
+    return 0
+
+
+COMMANDS = {
+    "train": command_train,
+    "eval": command_eval,
+    "defaults": command_defaults,
+    "lab": command_lab,
+    "import-onnx": command_import_onnx,
+    "export-onnx": command_export_onnx,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

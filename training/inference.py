@@ -550,6 +550,8 @@ def optimise_q(
     log p(x|z) is a low-degree polynomial over q's width. 64 random draws instead
     left q* measurably short of the optimum (a bias, not noise). Judge the result with fresh draws
     (bounds()), not with these nodes. nll must be twice differentiable (losses' are)."""
+    if not getattr(model, "differentiable", True):  # an ONNX decoder: no gradients, q* stays the encoder's q
+        return start
     nll = nll or model_nll(model)
     d = start.mean.shape[-1]
     eps, weight = gauss_hermite(nodes, d)  # (S, D), (S,)

@@ -52,6 +52,14 @@ SAVE_MARGIN_BYTES = 2**20  # free space a save needs beyond twice its weights (s
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
+# ONNX models from elsewhere (training/onnxset.py): checked before onnxruntime sees them
+MAX_ONNX_BYTES = 64 * 2**20  # one .onnx file (weights inside it: external data is refused)
+ONNX_OPSETS = (9, 23)  # default-domain opset versions accepted (torch.onnx, tf2onnx and jax2onnx emit 13-21)
+ONNX_CALL_SECONDS = 10.0  # one encoder or decoder call; onnxruntime is told to stop past it
+MAX_ONNX_VALUE = 1e6  # |codes| and |decoder outputs| above this are refused as broken (finite but gigantic)
+
+IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
+
 
 def named(name: str) -> str:
     """'name: ' to begin a message about a named file, or nothing."""

@@ -210,3 +210,85 @@ def check_sidecar(sidecar: dict[str, Any]) -> None:
         _fail("versions", "must be an object of text")
     if not isinstance(sidecar.get("created", ""), str):
         _fail("created", "must be text")
+
+
+# --- ONNX manifests (training/onnxset.py): the same checks, for a set of models from elsewhere -------
+
+ONNX_ENCODER_OUTPUTS = {"z": ("z",), "mu_logvar": ("mu", "logvar")}  # manifest value -> graph output names
+ONNX_DECODER_OUTPUTS = ("logits", "probabilities", "mean")  # a graph output of that name, (B, C, H, W)
+ONNX_MEMBERS = ("ae", "vae")
+MANIFEST_KEYS = {"format", "format_version", "latent_dim", "image_shape", "value_range", "data", "models"}
+MANIFEST_OPTIONAL = {"data_stats", "source", "created"}
+MEMBER_KEYS = {"encoder", "decoder", "likelihood", "gaussian_sigma", "sha256", "metrics"}
+
+
+def _check_member(member: Any, where: str) -> None:
+    from .losses import LIKELIHOODS
+
+    if not isinstance(member, dict):
+        _fail(where, f"must be an object, got {type(member).__name__}")
+    unknown = sorted(set(member) - MEMBER_KEYS)
+    if unknown:
+        _fail(where, f"unknown field(s) {unknown[:5]}")
+    encoder, decoder = member.get("encoder"), member.get("decoder")
+    if encoder is not None and encoder not in ONNX_ENCODER_OUTPUTS:
+        _fail(f"{where}.encoder", f"must be one of {list(ONNX_ENCODER_OUTPUTS)} or null, got {json_repr(encoder)}")
+    if decoder is not None and decoder not in ONNX_DECODER_OUTPUTS:
+        _fail(f"{where}.decoder", f"must be one of {list(ONNX_DECODER_OUTPUTS)} or null, got {json_repr(decoder)}")
+    if encoder is None and decoder is None:
+        _fail(where, "has neither an encoder nor a decoder")
+    if member.get("likelihood", "bernoulli") not in LIKELIHOODS:
+        _fail(f"{where}.likelihood", f"must be one of {list(LIKELIHOODS)}, got {json_repr(member.get('likelihood'))}")
+    sigma = member.get("gaussian_sigma", 0.1)
+    if not _is_number(sigma) or not 0 < sigma <= 100:
+        _fail(f"{where}.gaussian_sigma", f"must be a number in (0, 100], got {json_repr(sigma)}")
+    sha = member.get("sha256", {})
+    if not isinstance(sha, dict) or not all(
+        k in ("encoder", "decoder") and isinstance(v, str) and len(v) == 64 for k, v in sha.items()
+    ):
+        _fail(f"{where}.sha256", "must map encoder/decoder to 64-character hex digests")
+    _check_numbers(member.get("metrics", {}), f"{where}.metrics")
+
+
+def _check_geometry(manifest: dict) -> None:
+    """latent_dim, image_shape and value_range."""
+    from .config import MAX_LATENT_DIM, MAX_SIDE, MIN_SIDE
+
+    dim = manifest["latent_dim"]
+    if not _matches(dim, int) or not 1 <= dim <= MAX_LATENT_DIM:
+        _fail("latent_dim", f"must be an integer 1 to {MAX_LATENT_DIM}, got {json_repr(dim)}")
+    shape = manifest["image_shape"]
+    if not _matches(shape, tuple[int, int, int]) or shape[0] not in (1, 3):
+        _fail("image_shape", f"must be [C, H, W] with C 1 or 3, got {json_repr(shape)}")
+    if not all(MIN_SIDE <= side <= MAX_SIDE for side in shape[1:]):
+        _fail("image_shape", f"sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {json_repr(shape)}")
+    lo_hi = manifest["value_range"]
+    if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_is_number(v) for v in lo_hi) and lo_hi[0] < lo_hi[1]):
+        _fail("value_range", f"must be [low, high] with low < high, got {json_repr(lo_hi)}")
+
+
+def check_manifest(manifest: Any) -> None:
+    """An ONNX set's manifest (onnx.json); SchemaError names the first field that is wrong."""
+    if not isinstance(manifest, dict):
+        _fail("manifest", f"must be an object, got {type(manifest).__name__}")
+    check_json(manifest, "manifest")
+    missing, unknown = MANIFEST_KEYS - set(manifest), set(manifest) - MANIFEST_KEYS - MANIFEST_OPTIONAL
+    if missing or unknown:
+        _fail("manifest", f"missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}")
+    _check_geometry(manifest)
+    lo_hi = manifest["value_range"]
+    check_config(manifest["data"], DataConfig, "data")
+    models = manifest["models"]
+    if not isinstance(models, dict) or not models or set(models) - set(ONNX_MEMBERS):
+        _fail("models", f"must map one or both of {list(ONNX_MEMBERS)} to a model, got {json_repr(models)}")
+    for kind, member in models.items():
+        _check_member(member, f"models.{kind}")
+        if member.get("decoder") in ("logits", "probabilities") and lo_hi != [0, 1]:
+            _fail(f"models.{kind}.decoder", f"{member['decoder']} are for images in [0, 1]; value_range is {lo_hi}")
+    vae = models.get("vae")
+    if vae is not None and vae.get("encoder") == "z":
+        _fail("models.vae.encoder", "a VAE's encoder gives mu and logvar (a Gaussian); declare the model as ae")
+    check_data_stats(manifest.get("data_stats", {}))
+    for key in ("source", "created"):
+        if not isinstance(manifest.get(key, ""), str):
+            _fail(key, "must be text")

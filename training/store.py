@@ -30,12 +30,13 @@ from .datasets import Dataset
 from .errors import CheckpointError, LatentExplorerError, not_written
 from .kinds import CONDITIONAL_KINDS, PAIR_KINDS
 from .limits import check_path_text
+from .onnxset import MANIFEST, OnnxModel, is_pair, load_onnx_members, read_manifest
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "checkpoints"
 RUN_PREFIX = "runs/"
 STAGING_SUFFIX = ".staging"
-SetKind = Literal["pair", "conditional"]
+SetKind = Literal["pair", "conditional", "onnx"]  # onnx: an ONNX set that is not a full pair
 SET_KINDS: dict[str, tuple[str, ...]] = {"pair": PAIR_KINDS, "conditional": CONDITIONAL_KINDS}
 LEADS = {"pair": "vae", "conditional": "cvae"}  # the member whose configs speak for the set
 
@@ -109,9 +110,12 @@ class SetInfo:
     dataset: str  # DataConfig.name (sets whose sidecars fail the schema are not listed)
     condition: str  # ModelConfig.condition: "none" for pairs
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
+    source: str = "torch"  # "onnx": graphs run by onnxruntime (training/onnxset.py); pages ask its capabilities
 
 
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
+    if (path / MANIFEST).is_file():
+        return _onnx_info(set_id, path)
     try:
         stats = [(path / f"{member}.json").stat() for member in SET_KINDS[kind]]
     except OSError:  # removed while listing
@@ -148,11 +152,36 @@ def _log_once(path: Path, stamp: float, reason: str) -> None:
         logging.getLogger(__name__).warning("not listing %s: %s", path, reason)
 
 
+def _onnx_info(set_id: str, path: Path) -> SetInfo | None:
+    try:
+        st = (path / MANIFEST).stat()
+    except OSError:
+        return None
+    return _checked_onnx_info(set_id, path, (st.st_ino, st.st_mtime_ns, st.st_size, st.st_mtime))
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_onnx_info(set_id: str, path: Path, version: tuple) -> SetInfo | None:
+    stamp = version[-1]
+    try:
+        manifest = read_manifest(path)
+    except (CheckpointError, OSError) as exc:
+        _log_once(path, stamp, str(exc))
+        return None
+    kind = "pair" if is_pair(manifest) else "onnx"
+    return SetInfo(set_id, path, kind, tuple(manifest["models"]), manifest["data"]["name"], "none", stamp, "onnx")
+
+
 def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path, SetKind]]:
     """(folder, set kind) of every complete set below root, sorted by folder; hidden folders
     (any part of the path below root starting with ".") are skipped: they are staging or backups."""
     root = Path(root)
     found = []
+    for manifest in root.rglob(MANIFEST):  # ONNX sets: a pair when both members have both halves
+        hidden = any(part.startswith(".") for part in manifest.parent.relative_to(root).parts)
+        info = None if hidden else _onnx_info("", manifest.parent)
+        if info is not None and kind in (None, info.kind):
+            found.append((manifest.parent, info.kind))
     for set_kind, kinds in SET_KINDS.items():
         if kind not in (None, set_kind):
             continue
@@ -197,12 +226,17 @@ class ModelSet:
 
     @property
     def kind(self) -> SetKind:
-        return next(k for k, kinds in SET_KINDS.items() if kinds == self.kinds)
+        return next((k for k, kinds in SET_KINDS.items() if kinds == self.kinds), "onnx")
 
     @property
     def lead(self) -> Checkpoint:
         """The member whose configs speak for the set: the VAE of a pair, the CVAE of a conditional set."""
-        return self.members[LEADS[self.kind]]
+        return self.members.get(LEADS.get(self.kind, "vae")) or next(iter(self.members.values()))
+
+    @property
+    def source(self) -> str:
+        """ "onnx" for graphs run by onnxruntime, "torch" for this package's own models."""
+        return "onnx" if isinstance(self.lead.model, OnnxModel) else "torch"
 
 
 def set_kind_of(directory: Path) -> SetKind:
@@ -231,6 +265,8 @@ def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
     directory = Path(directory)
     if not directory.is_dir():
         raise CheckpointError(f"{directory}: no such directory")
+    if (directory / MANIFEST).is_file():
+        return ModelSet(directory, load_onnx_members(directory))
     members = {kind: load_checkpoint(directory / kind, device) for kind in SET_KINDS[set_kind_of(directory)]}
     reason = _disagreement(members)
     if reason:

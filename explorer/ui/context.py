@@ -138,6 +138,9 @@ def apply_projection(method: str, values: dict) -> None:
 
 def describe_training(pair: ModelSet) -> str:
     c = pair["vae"].config
+    if pair.source == "onnx":  # graphs from elsewhere: no architecture or schedule of ours to tell
+        data = c.data.name + (f" ({c.data.regime})" if c.data.name == "moons" else "")
+        return t("side_onnx_describe", data=data, latent=c.model.latent_dim)
     arch = f"{c.model.family.upper()} {'-'.join(map(str, c.model.hidden))}"
     data = c.data.name + (t("side_regime", regime=t("regime_" + c.data.regime)) if c.data.name == "moons" else "")
     beta = f", β={c.model.beta:g}" if c.model.beta != 1 else ""

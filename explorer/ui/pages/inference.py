@@ -56,6 +56,9 @@ st.subheader(t("inf_iwae"))
 plotly_chart(iwae_curve(r, t=t), key="iwae_curve")
 
 st.subheader(t("inf_gaps"))
+if not getattr(view.model("vae"), "differentiable", True):  # an ONNX decoder: q* needs its gradients
+    st.info(t("inf_onnx_q_star"))
+    st.stop()
 st.caption(t("inf_gaps_lead"))
 cols = st.columns(3)
 cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}", help=t("help_elbo"))

@@ -1,0 +1,235 @@
+"""Hostile ONNX models are data too: each is refused at import with its reason (CLI: one line, exit 2),
+nothing is left under runs/, and nothing outside the model's folder is read.
+
+The graphs are written by hand with onnx.helper: a decoder z (B, 2) -> logits (B, 1, 16, 16) unless a
+case changes one thing about it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from tests.helpers import run_cli
+from training import limits
+
+D, SIDE = 2, 16
+DATA = ["--data", "moons", "--image-size", str(SIDE), "--regime", "sparse"]
+
+
+def decoder(
+    *,
+    out_name="logits",
+    in_name="z",
+    out_dims=(1, SIDE, SIDE),
+    elem=TensorProto.FLOAT,
+    scale=0.01,
+    extra_nodes=(),
+    domain="",
+    opset=17,
+    batch="B",
+):
+    """z -> Reshape(MatMul(z, W) * scale): a linear decoder whose parts a test can spoil."""
+    w = numpy_helper.from_array(np.ones((D, SIDE * SIDE), np.float32), "W")
+    s = numpy_helper.from_array(np.array([scale], np.float32), "S")
+    shape = numpy_helper.from_array(np.array([-1, 1, SIDE, SIDE], np.int64), "shape")
+    nodes = [
+        helper.make_node("MatMul", [in_name, "W"], ["h"]),
+        helper.make_node("Mul", ["h", "S"], ["hs"], domain=domain),
+        helper.make_node("Reshape", ["hs", "shape"], [out_name]),
+        *extra_nodes,
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "decoder",
+        [helper.make_tensor_value_info(in_name, elem, [batch, D])],
+        [helper.make_tensor_value_info(out_name, TensorProto.FLOAT, [batch, *out_dims])],
+        [w, s, shape],
+    )
+    imports = [helper.make_opsetid("", opset)] + ([helper.make_opsetid(domain, 1)] if domain else [])
+    return helper.make_model(graph, opset_imports=imports, ir_version=8)
+
+
+def imported(tmp_path, monkeypatch, model_or_path, *flags):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    path = model_or_path
+    if not isinstance(model_or_path, type(tmp_path)):
+        path = tmp_path / "model.onnx"
+        path.write_bytes(model_or_path.SerializeToString())
+    result = run_cli("import-onnx", "--decoder", str(path), *DATA, "--name", "hostile", *flags)
+    left = sorted(p.name for p in runs.iterdir()) if runs.is_dir() else []
+    return result, left
+
+
+def refused(tmp_path, monkeypatch, model, reason):
+    result, left = imported(tmp_path, monkeypatch, model)
+    assert result.returncode == 2, result.stdout
+    assert reason in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert left == []  # not even a hidden staging folder
+
+
+def test_a_well_formed_decoder_is_imported(tmp_path, monkeypatch):
+    result, left = imported(tmp_path, monkeypatch, decoder())
+    assert result.returncode == 0, result.stderr
+    assert left == ["hostile"]
+
+
+def test_external_data_is_refused_and_the_file_it_names_is_never_read(tmp_path, monkeypatch):
+    model = decoder()
+    secret = tmp_path / "secret.bin"
+    secret.write_bytes(np.ones(D * SIDE * SIDE, np.float32).tobytes())
+    w = model.graph.initializer[0]
+    w.ClearField("raw_data")
+    w.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", str(secret)), ("offset", "0"), ("length", str(secret.stat().st_size))):
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    before = secret.stat().st_atime_ns
+    refused(tmp_path, monkeypatch, model, "points at an external data file")
+    assert secret.stat().st_atime_ns == before
+
+
+def test_a_custom_operator_domain_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(domain="com.example.evil"), "custom operator domain 'com.example.evil'")
+
+
+def test_microsofts_contrib_domain_is_refused_too(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(domain="com.microsoft"), "custom operator domain 'com.microsoft'")
+
+
+@pytest.mark.parametrize("opset", [7, 99])
+def test_an_opset_outside_the_range_is_refused(tmp_path, monkeypatch, opset):
+    refused(tmp_path, monkeypatch, decoder(opset=opset), f"opset {opset}; this server runs opsets")
+
+
+def test_a_file_over_the_size_cap_is_refused_before_it_is_parsed(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_ONNX_BYTES", 1024)
+    refused(tmp_path, monkeypatch, decoder(), "this server takes ONNX files of at most")
+
+
+def test_a_file_that_is_not_onnx_is_refused(tmp_path, monkeypatch):
+    path = tmp_path / "junk.onnx"
+    path.write_bytes(b"\x08\x07junk that protobuf cannot read \xff\xff\xff")
+    result, left = imported(tmp_path, monkeypatch, path)
+    assert result.returncode == 2 and "not an ONNX model" in result.stderr and left == []
+
+
+def test_an_output_name_the_manifest_does_not_know_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(out_name="image"), "a decoder outputs one of logits")
+
+
+def test_an_input_of_the_wrong_name_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(in_name="code"), "inputs are ['code']; the manifest needs ['z']")
+
+
+def test_a_float64_input_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(elem=TensorProto.DOUBLE), "must be a float32 tensor")
+
+
+def test_a_declared_shape_that_does_not_match_the_data_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(out_dims=(1, 8, 32)), "has shape ['B', 1, 8, 32]")
+
+
+def test_a_fixed_batch_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(batch=4), "fixed batch of 4")
+
+
+def test_nan_outputs_are_refused_at_import(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(scale=float("nan")), "holds NaN or infinite values")
+
+
+def test_gigantic_outputs_are_refused_at_import(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(scale=1e30), "reaches")
+
+
+def test_a_graph_that_lies_about_its_output_shape_is_caught_on_the_first_run(tmp_path, monkeypatch):
+    model = decoder()
+    model.graph.initializer[2].CopyFrom(
+        numpy_helper.from_array(np.array([-1, 1, SIDE // 2, SIDE * 2], np.int64), "shape")
+    )
+    refused(tmp_path, monkeypatch, model, "output 'logits' has shape")
+
+
+def test_a_call_over_its_time_budget_is_stopped(tmp_path, monkeypatch):
+    """A Loop of 10^9 additions inside the graph: onnxruntime is told to stop once the budget is spent."""
+    monkeypatch.setattr(limits, "ONNX_CALL_SECONDS", 0.5)
+    body = helper.make_graph(
+        [
+            helper.make_node("Add", ["acc_in", "one"], ["acc_out"]),
+            helper.make_node("Identity", ["cond_in"], ["cond_out"]),
+        ],
+        "body",
+        [
+            helper.make_tensor_value_info("i", TensorProto.INT64, []),
+            helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_in", TensorProto.FLOAT, [1]),
+        ],
+        [
+            helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("acc_out", TensorProto.FLOAT, [1]),
+        ],
+        [numpy_helper.from_array(np.ones(1, np.float32), "one")],
+    )
+    trip = numpy_helper.from_array(np.array(10**9, np.int64), "trip")
+    cond = numpy_helper.from_array(np.array(True), "cond")
+    zero = numpy_helper.from_array(np.zeros(1, np.float32), "zero")
+    loop = helper.make_node("Loop", ["trip", "cond", "zero"], ["spin"], body=body)
+    model = decoder(scale=0.01)
+    model.graph.node.insert(0, loop)
+    model.graph.initializer.extend([trip, cond, zero])
+    # the spin's result feeds the output (times zero), so the loop cannot be optimised away
+    model.graph.node[2].input[1] = "S2"
+    model.graph.node.insert(2, helper.make_node("Mul", ["spin", "zero"], ["spin0"]))
+    model.graph.node.insert(3, helper.make_node("Add", ["spin0", "S"], ["S2"]))
+    refused(tmp_path, monkeypatch, model, "took longer than 0.5 s")
+
+
+def test_a_manifest_that_fails_the_schema_makes_the_set_unlisted_not_a_crash(tmp_path, monkeypatch):
+    import json
+
+    from training.store import find_sets
+
+    result, _ = imported(tmp_path, monkeypatch, decoder())
+    assert result.returncode == 0, result.stderr
+    manifest = tmp_path / "runs" / "hostile" / "onnx.json"
+    for spoil in ({"latent_dim": 10**9}, {"image_shape": [1, 16]}, {"value_range": [1, 0]}, {"models": {"gan": {}}}):
+        data = {**json.loads(manifest.read_text()), **spoil}
+        manifest.write_text(json.dumps(data))
+        assert "runs/hostile" not in find_sets()
+    assert run_cli("eval", str(manifest.parent)).returncode == 2
+
+
+def test_a_graph_swapped_after_import_is_refused_by_its_digest(tmp_path, monkeypatch):
+    from training.errors import CheckpointError
+    from training.store import load_set
+
+    result, _ = imported(tmp_path, monkeypatch, decoder())
+    assert result.returncode == 0, result.stderr
+    (tmp_path / "runs" / "hostile" / "vae.decoder.onnx").write_bytes(decoder(scale=0.02).SerializeToString())
+    with pytest.raises(CheckpointError, match="SHA-256 differs"):
+        load_set(tmp_path / "runs" / "hostile")
+
+
+def test_onnx_checker_failures_are_refused(tmp_path, monkeypatch):
+    model = decoder()
+    model.graph.node[0].input[1] = "missing_weight"  # an input nothing produces
+    refused(tmp_path, monkeypatch, model, "fails the ONNX checker")
+
+
+def test_every_call_checks_its_outputs_not_only_the_import_probe(tmp_path, monkeypatch):
+    """A graph that passed import but gives NaN for some input: the call raises OnnxError (a page shows it
+    with st.error; app.py catches it around the page) instead of handing NaN images on."""
+    import torch
+
+    from training.onnxset import OnnxError, load_onnx_members
+
+    result, _ = imported(tmp_path, monkeypatch, decoder())
+    assert result.returncode == 0, result.stderr
+    model = load_onnx_members(tmp_path / "runs" / "hostile")["vae"].model
+    assert model.decode(torch.zeros(2, D)).shape == (2, 1, SIDE, SIDE)
+    with pytest.raises(OnnxError, match="holds NaN"):
+        model.decode(torch.tensor([[float("nan"), 0.0]]))
+    with pytest.raises(OnnxError, match="has no encoder"):
+        model.encode(torch.zeros(1, 1, SIDE, SIDE))

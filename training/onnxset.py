@@ -1,0 +1,680 @@
+"""Models from elsewhere: ONNX encoders and decoders, run by onnxruntime behind the one interface.
+
+A set folder holds a manifest and up to four graphs with fixed names (no path in it is the user's):
+
+    onnx.json               the manifest (schema.check_manifest): latent size, image shape and value
+                            range, the data, and per member what its encoder and decoder output
+    <kind>.encoder.onnx     x (B, C, H, W) float32 -> z (B, D), or mu and logvar (B, D)
+    <kind>.decoder.onnx     z (B, D) float32 -> logits, probabilities or mean (B, C, H, W)
+
+An .onnx file is hostile data until checked (check_graph): size capped before it is read, no external
+tensor files, no operator domain but ONNX's own, opset within limits.ONNX_OPSETS, inputs and outputs
+named, typed and shaped as the manifest says. It then runs on onnxruntime's CPU provider with one
+intra-op thread and a time budget per call, and every output is checked (finite, bounded, shaped).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import limits
+from .checkpoint import Checkpoint, atomic_write_bytes
+from .config import PAIR_KINDS, DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
+from .errors import CheckpointError, LatentExplorerError
+from .models import LOGVAR_RANGE, Posterior
+from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_OUTPUTS, check_manifest
+
+MANIFEST = "onnx.json"
+FORMAT = "latent-explorer-onnx"
+FORMAT_VERSION = 1
+ALLOWED_DOMAINS = ("", "ai.onnx")  # ONNX's own operators; com.microsoft and custom domains are refused
+PROBE_IMAGES = 8  # test images run through each graph at import
+OPSET = 17  # what export_set writes
+
+
+class OnnxError(CheckpointError):
+    """A graph that is refused, or that failed or misbehaved while running; the message says which."""
+
+
+def graph_file(kind: str, part: str) -> str:
+    return f"{kind}.{part}.onnx"
+
+
+# --- checks before onnxruntime sees a graph ---------------------------------------------------------
+
+
+def _graphs(graph) -> Iterable:
+    """The graph and every subgraph (If / Loop / Scan bodies), depth first."""
+    import onnx
+
+    yield graph
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _graphs(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for g in attr.graphs:
+                    yield from _graphs(g)
+
+
+def _tensors(graph) -> Iterable:
+    """Every tensor stored in a graph: initializers, sparse ones, and Constant-style attributes."""
+    import onnx
+
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                yield attr.t
+            elif attr.type == onnx.AttributeProto.TENSORS:
+                yield from attr.tensors
+            elif attr.type == onnx.AttributeProto.SPARSE_TENSOR:
+                yield from (attr.sparse_tensor.values, attr.sparse_tensor.indices)
+
+
+def _dims(value_info) -> list[int | None]:
+    """A graph input's or output's shape: ints where fixed, None where symbolic (the batch)."""
+    shape = value_info.type.tensor_type.shape
+    return [d.dim_value if d.HasField("dim_value") else None for d in shape.dim]
+
+
+def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str) -> None:
+    """Graph inputs or outputs against {name: (dims after the batch)}: names, float32, rank, fixed sides."""
+    import onnx
+
+    found = {v.name: v for v in values}
+    if set(found) != set(expected):
+        raise OnnxError(f"{name}: {what} are {sorted(found)[:4]}; the manifest needs {sorted(expected)}")
+    for key, dims in expected.items():
+        value = found[key]
+        if not value.type.HasField("tensor_type") or value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
+            raise OnnxError(f"{name}: {what[:-1]} {key!r} must be a float32 tensor")
+        if not value.type.tensor_type.HasField("shape"):
+            continue  # no declared shape: every run's output is checked instead
+        got = _dims(value)
+        if len(got) != 1 + len(dims) or any(g is not None and g != d for g, d in zip(got[1:], dims)):
+            shown = ["B" if g is None else g for g in got]
+            raise OnnxError(
+                f"{name}: {what[:-1]} {key!r} has shape {shown}; the manifest needs [B, {', '.join(map(str, dims))}]"
+            )
+        if got[0] is not None and got[0] != 1:
+            raise OnnxError(
+                f"{name}: {what[:-1]} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis"
+            )
+
+
+def _read_capped(path: Path) -> bytes:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise OnnxError(f"{path.name}: cannot read it ({exc.strerror or exc})") from None
+    if size > limits.MAX_ONNX_BYTES:
+        cap = limits.MAX_ONNX_BYTES // 2**20
+        raise OnnxError(f"{path.name}: {size / 2**20:,.0f} MiB; this server takes ONNX files of at most {cap} MiB")
+    return path.read_bytes()
+
+
+def _parse(raw: bytes, name: str):
+    import onnx
+
+    try:
+        return onnx.load_model_from_string(raw)  # never load_external_data: no path in the file is followed
+    except Exception as exc:  # protobuf raises its own DecodeError, or others on truncated input
+        raise OnnxError(f"{name}: not an ONNX model ({type(exc).__name__})") from None
+
+
+def _check_operators(model, name: str) -> None:
+    """ONNX's own domain only, an opset within limits, no external tensor files anywhere."""
+    import onnx
+
+    if model.functions:
+        raise OnnxError(f"{name}: defines its own functions ({model.functions[0].domain}); only ONNX's operators run")
+    bad = sorted({op.domain for op in model.opset_import} - set(ALLOWED_DOMAINS))
+    if bad:
+        raise OnnxError(f"{name}: uses the custom operator domain {bad[0]!r}; only ONNX's own operators run here")
+    opset = next((op.version for op in model.opset_import if op.domain in ALLOWED_DOMAINS), None)
+    low, high = limits.ONNX_OPSETS
+    if opset is None or not low <= opset <= high:
+        raise OnnxError(f"{name}: opset {opset}; this server runs opsets {low} to {high}")
+    for graph in _graphs(model.graph):
+        for node in graph.node:
+            if node.domain not in ALLOWED_DOMAINS:
+                raise OnnxError(f"{name}: node {node.op_type!r} is from the custom domain {node.domain!r}")
+        for tensor in _tensors(graph):
+            if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
+                raise OnnxError(
+                    f"{name}: tensor {tensor.name!r} points at an external data file; keep the weights in the .onnx"
+                )
+
+
+def load_graph(path: Path, inputs: dict[str, tuple[int, ...]], outputs: dict[str, tuple[int, ...]]) -> bytes:
+    """The file's bytes once every static check passed; OnnxError names the first that failed."""
+    import onnx
+
+    raw = _read_capped(path)
+    model = _parse(raw, path.name)
+    _check_operators(model, path.name)
+    try:
+        onnx.checker.check_model(model)
+    except Exception as exc:  # onnx.checker.ValidationError and friends
+        raise OnnxError(f"{path.name}: fails the ONNX checker ({str(exc).splitlines()[0][:200]})") from None
+    weights = {t.name for t in model.graph.initializer}
+    _check_io([v for v in model.graph.input if v.name not in weights], inputs, "inputs", path.name)
+    _check_io(model.graph.output, outputs, "outputs", path.name)
+    return raw
+
+
+# --- running ----------------------------------------------------------------------------------------
+
+
+class Graph:
+    """One checked graph in an onnxruntime session: CPU, one thread, a time budget per call."""
+
+    def __init__(self, raw: bytes, name: str, outputs: tuple[str, ...]):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3  # errors only: the app's log is not the model's
+        try:
+            self.session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
+            raise OnnxError(f"{name}: onnxruntime cannot run it ({str(exc).splitlines()[0][:200]})") from None
+        self.name, self.outputs = name, outputs
+        self.input = self.session.get_inputs()[0].name
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+
+    def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """Run on (B, ...) float32; every output finite, at most MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
+        import onnxruntime as ort
+
+        run = ort.RunOptions()
+        timer = threading.Timer(limits.ONNX_CALL_SECONDS, lambda: setattr(run, "terminate", True))
+        timer.start()
+        started = time.perf_counter()
+        try:
+            values = self.session.run(list(self.outputs), {self.input: np.ascontiguousarray(array, np.float32)}, run)
+        except Exception as exc:
+            late = time.perf_counter() - started >= limits.ONNX_CALL_SECONDS
+            why = f"took longer than {limits.ONNX_CALL_SECONDS:g} s" if late else str(exc).splitlines()[0][:200]
+            raise OnnxError(f"{self.name}: stopped ({why})") from None
+        finally:
+            timer.cancel()
+        out = {}
+        for key, value in zip(self.outputs, values):
+            want = (len(array), *shapes[key])
+            if not isinstance(value, np.ndarray) or value.shape != want:
+                got = getattr(value, "shape", type(value).__name__)
+                raise OnnxError(f"{self.name}: output {key!r} has shape {got}, expected {want}")
+            value = value.astype(np.float32, copy=False)
+            if not np.isfinite(value).all():
+                raise OnnxError(f"{self.name}: output {key!r} holds NaN or infinite values")
+            if np.abs(value).max(initial=0) > limits.MAX_ONNX_VALUE:
+                raise OnnxError(
+                    f"{self.name}: output {key!r} reaches {np.abs(value).max():.3g} (at most {limits.MAX_ONNX_VALUE:g})"
+                )
+            out[key] = value
+        return out
+
+
+class OnnxModel(nn.Module):
+    """An ONNX encoder and/or decoder behind the one interface (encode -> Posterior, decode -> [0, 1]).
+
+    No parameters and no autograd: what needs gradients through the decoder (q* on the exact-inference
+    page) asks `differentiable` first. decode_logits gives logits for the likelihoods in training.losses.
+    """
+
+    differentiable = False
+
+    def __init__(
+        self,
+        config: ModelConfig,
+        value_range: tuple[float, float],
+        encoder: Graph | None,
+        encoder_kind: str | None,
+        decoder: Graph | None,
+        decoder_kind: str | None,
+    ):
+        super().__init__()
+        self.config = config
+        self.latent_dim = config.latent_dim
+        self.is_variational = encoder_kind == "mu_logvar" and config.kind == "vae"
+        self.value_range = value_range
+        self.onnx_encoder, self.encoder_kind = encoder, encoder_kind
+        self.onnx_decoder, self.decoder_kind = decoder, decoder_kind
+        self.decoder = nn.Sequential()  # nothing for the browser's MLP decoder to take: decodes on the server
+        shas = [g.sha256 for g in (encoder, decoder) if g is not None]
+        self.content_id = hashlib.sha256("".join(shas).encode()).hexdigest()[:16]
+
+    @property
+    def can_encode(self) -> bool:
+        return self.onnx_encoder is not None
+
+    @property
+    def can_decode(self) -> bool:
+        return self.onnx_decoder is not None
+
+    def encode(self, x: torch.Tensor) -> Posterior:
+        if self.onnx_encoder is None:
+            raise OnnxError("this ONNX model has no encoder: codes need one")
+        lo, hi = self.value_range
+        array = x.detach().to(torch.float32).numpy() * (hi - lo) + lo  # [0, 1] -> the model's range
+        names = ONNX_ENCODER_OUTPUTS[self.encoder_kind]
+        out = self.onnx_encoder(array, {name: (self.latent_dim,) for name in names})
+        mean = torch.from_numpy(out[names[0]])
+        if not self.is_variational:
+            return Posterior(mean, None)
+        logvar = torch.from_numpy(out["logvar"]).clamp(*LOGVAR_RANGE)
+        return Posterior(mean, torch.exp(0.5 * logvar))
+
+    def _decoded(self, z: torch.Tensor) -> torch.Tensor:
+        if self.onnx_decoder is None:
+            raise OnnxError("this ONNX model has no decoder: images need one")
+        out = self.onnx_decoder(z.detach().to(torch.float32).numpy(), {self.decoder_kind: tuple(self.config.in_shape)})
+        return torch.from_numpy(out[self.decoder_kind])
+
+    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+        values = self._decoded(z)
+        if self.decoder_kind == "logits":
+            return values
+        return torch.logit(self._unit(values), eps=1e-6)
+
+    def _unit(self, values: torch.Tensor) -> torch.Tensor:
+        lo, hi = self.value_range
+        return values.clamp(0, 1) if self.decoder_kind == "probabilities" else ((values - lo) / (hi - lo)).clamp(0, 1)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        values = self._decoded(z)
+        return torch.sigmoid(values) if self.decoder_kind == "logits" else self._unit(values)
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None, noise: torch.Tensor | None = None):
+        from .models import Output, reparameterise
+
+        posterior = self.encode(x)
+        z = reparameterise(posterior, bool(sample), noise)
+        return Output(self.decode_logits(z), z, posterior)
+
+
+# --- sets -------------------------------------------------------------------------------------------
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """The manifest after the schema passed; CheckpointError names what is wrong."""
+    path = Path(directory) / MANIFEST
+    try:
+        if path.stat().st_size > 1_000_000:
+            raise CheckpointError(f"{MANIFEST}: larger than 1 MB")
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise CheckpointError(f"{MANIFEST}: not valid JSON ({type(exc).__name__})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CheckpointError(f"{MANIFEST}: not a {FORMAT} manifest")
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{MANIFEST}: format version {manifest.get('format_version')!r}; this program reads {FORMAT_VERSION}"
+        )
+    try:
+        check_manifest(manifest)
+    except LatentExplorerError as exc:
+        raise CheckpointError(f"{MANIFEST}: {exc}") from None
+    return manifest
+
+
+def is_pair(manifest: dict[str, Any]) -> bool:
+    """An AE and a VAE, each with an encoder and a decoder: every page that compares a pair can use it."""
+    models = manifest["models"]
+    return set(models) == set(PAIR_KINDS) and all(m.get("encoder") and m.get("decoder") for m in models.values())
+
+
+def capabilities(manifest: dict[str, Any]) -> frozenset[str]:
+    """What the set can do: encode, decode, density (a VAE with both halves and a declared likelihood)."""
+    caps = set()
+    for kind, member in manifest["models"].items():
+        caps |= {"encode"} if member.get("encoder") else set()
+        caps |= {"decode"} if member.get("decoder") else set()
+        if kind == "vae" and member.get("encoder") == "mu_logvar" and member.get("decoder"):
+            caps.add("density")
+    return frozenset(caps)
+
+
+def member_config(manifest: dict[str, Any], kind: str) -> ModelConfig:
+    member = manifest["models"][kind]
+    return ModelConfig(
+        kind=kind,
+        family="onnx",  # not a FAMILIES key on purpose: nothing rebuilds this model from the registry
+        latent_dim=manifest["latent_dim"],
+        hidden=(),
+        likelihood=member.get("likelihood", "bernoulli"),
+        gaussian_sigma=float(member.get("gaussian_sigma", 0.1)),
+        in_shape=tuple(manifest["image_shape"]),
+    )
+
+
+def _shapes(manifest: dict[str, Any], kind: str) -> dict[str, tuple[dict, dict]]:
+    """part -> (inputs, outputs), each {name: dims after the batch}, as the manifest declares them."""
+    member, d, shape = manifest["models"][kind], manifest["latent_dim"], tuple(manifest["image_shape"])
+    shapes = {}
+    if member.get("encoder"):
+        shapes["encoder"] = ({"x": shape}, {n: (d,) for n in ONNX_ENCODER_OUTPUTS[member["encoder"]]})
+    if member.get("decoder"):
+        shapes["decoder"] = ({"z": (d,)}, {member["decoder"]: shape})
+    return shapes
+
+
+def load_member(directory: Path, manifest: dict[str, Any], kind: str) -> Checkpoint:
+    member = manifest["models"][kind]
+    graphs: dict[str, Graph] = {}
+    for part, (inputs, outputs) in _shapes(manifest, kind).items():
+        path = directory / graph_file(kind, part)
+        raw = load_graph(path, inputs, outputs)
+        want = member.get("sha256", {}).get(part)
+        if want is not None and hashlib.sha256(raw).hexdigest() != want:
+            raise OnnxError(f"{path.name}: does not match its manifest (SHA-256 differs)")
+        graphs[part] = Graph(raw, path.name, tuple(outputs))
+    config = member_config(manifest, kind)
+    model = OnnxModel(
+        config,
+        tuple(manifest["value_range"]),
+        graphs.get("encoder"),
+        member.get("encoder"),
+        graphs.get("decoder"),
+        member.get("decoder"),
+    )
+    run = RunConfig(data=from_dict(DataConfig, manifest["data"]), model=config, train=TrainConfig())
+    path = directory / graph_file(kind, "decoder" if "decoder" in graphs else "encoder")
+    return Checkpoint(
+        model,
+        run,
+        path,
+        data_stats=manifest.get("data_stats") or {},
+        metrics=member.get("metrics") or {},
+        created=manifest.get("created", ""),
+    )
+
+
+def load_onnx_members(directory: str | Path) -> dict[str, Checkpoint]:
+    """kind -> Checkpoint whose .model is an OnnxModel, every graph checked before its first run."""
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    return {kind: load_member(directory, manifest, kind) for kind in manifest["models"]}
+
+
+def probe(members: dict[str, Checkpoint], x: torch.Tensor) -> None:
+    """Run every graph once on a few test images and codes (import time): a graph that fails, or gives
+    NaN, huge or misshapen outputs, is refused here rather than on a page."""
+    for kind, checkpoint in members.items():
+        model = checkpoint.model
+        z = torch.randn(len(x), model.latent_dim, generator=torch.Generator().manual_seed(0)) * 3
+        if model.can_encode:
+            z = torch.cat([model.encode(x).mean, z])
+        if model.can_decode:
+            model.decode(z)
+            model.decode(torch.zeros(1, model.latent_dim))
+
+
+# --- import and export ------------------------------------------------------------------------------
+
+
+def _detect_encoder(path: Path) -> str:
+    """'mu_logvar' or 'z' from the graph's output names (before anything runs)."""
+    names = {o.name for o in _parse(_read_capped(path), path.name).graph.output}
+    for kind, wanted in ONNX_ENCODER_OUTPUTS.items():
+        if names == set(wanted):
+            return kind
+    raise OnnxError(f"{path.name}: outputs {sorted(names)[:4]}; an encoder outputs 'z', or 'mu' and 'logvar'")
+
+
+def _detect_decoder(path: Path) -> tuple[str, int]:
+    """The decoder's output name (logits, probabilities or mean) and its latent size, from the graph."""
+    graph = _parse(_read_capped(path), path.name).graph
+    names = [o.name for o in graph.output]
+    if len(names) != 1 or names[0] not in ONNX_DECODER_OUTPUTS:
+        raise OnnxError(f"{path.name}: outputs {names[:4]}; a decoder outputs one of {', '.join(ONNX_DECODER_OUTPUTS)}")
+    weights = {t.name for t in graph.initializer}
+    inputs = [v for v in graph.input if v.name not in weights]
+    dims = _dims(inputs[0]) if len(inputs) == 1 else []
+    if len(dims) != 2 or dims[1] is None:
+        raise OnnxError(f"{path.name}: its input must be z of shape [B, latent size] with a fixed latent size")
+    return names[0], dims[1]
+
+
+def build_manifest(
+    encoders: dict[str, Path],
+    decoders: dict[str, Path],
+    data: DataConfig,
+    image_shape: tuple[int, int, int],
+    *,
+    likelihood: str = "bernoulli",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    latent_dim: int | None = None,
+    source: str = "",
+) -> dict[str, Any]:
+    """A manifest for graphs given by kind, their outputs read from the graphs themselves."""
+    models: dict[str, dict] = {}
+    for kind in sorted(set(encoders) | set(decoders)):
+        member: dict[str, Any] = {"encoder": None, "decoder": None, "likelihood": likelihood}
+        if kind in encoders:
+            member["encoder"] = _detect_encoder(encoders[kind])
+        if kind in decoders:
+            member["decoder"], dim = _detect_decoder(decoders[kind])
+            latent_dim = latent_dim or dim
+        models[kind] = member
+    if latent_dim is None:
+        raise OnnxError("no decoder to read the latent size from; give --latent-dim")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "latent_dim": latent_dim,
+        "image_shape": list(image_shape),
+        "value_range": list(value_range),
+        "data": to_dict(data),
+        "models": models,
+        "source": source,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def guess_kind(path: Path) -> str:
+    """An encoder with mu and logvar is a VAE's; one with z an AE's."""
+    return "vae" if _detect_encoder(path) == "mu_logvar" else "ae"
+
+
+def write_set(staging: Path, manifest: dict[str, Any], files: dict[str, Path]) -> None:
+    """Copy the graphs (file name -> source) into a staging folder, then write the manifest with the
+    digest of every graph it declares."""
+    for name, source in files.items():
+        shutil.copyfile(source, staging / name)
+    for kind in manifest["models"]:
+        for part in _shapes(manifest, kind):
+            digest = hashlib.sha256((staging / graph_file(kind, part)).read_bytes()).hexdigest()
+            manifest["models"][kind].setdefault("sha256", {})[part] = digest
+    check_manifest(manifest)
+    atomic_write_bytes(staging / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False).encode())
+
+
+@dataclass
+class Imported:
+    set_id: str
+    path: Path
+    manifest: dict[str, Any]
+
+
+def import_onnx(
+    encoders: dict[str, Path],
+    decoders: dict[str, Path],
+    data: DataConfig,
+    name: str,
+    *,
+    likelihood: str = "bernoulli",
+    value_range: tuple[float, float] = (0.0, 1.0),
+    latent_dim: int | None = None,
+    metrics: dict[str, dict] | None = None,
+    source: str = "",
+) -> Imported:
+    """Check the graphs, write the set into a hidden staging folder under runs/, load it from there
+    (every static check), run it on a few test images (outputs checked), then rename it into place."""
+    from .store import RUN_PREFIX, dataset_for, runs_dir, safe_name, staged_dir
+
+    dataset = None
+    for part, given in (("encoder", encoders), ("decoder", decoders)):
+        for kind, path in given.items():
+            if kind not in PAIR_KINDS:
+                raise OnnxError(f"{kind}: a model of an ONNX set is an ae or a vae")
+            if not Path(path).is_file():
+                raise OnnxError(f"{path}: no such {part} file")
+    if not encoders and not decoders:
+        raise OnnxError("give an encoder, a decoder or both")
+    probe_config = RunConfig(data=data, model=ModelConfig(in_shape=None), train=TrainConfig())
+    dataset = dataset_for(probe_config)
+    shape = tuple(dataset.image_shape)
+    manifest = build_manifest(
+        encoders,
+        decoders,
+        data,
+        shape,
+        likelihood=likelihood,
+        value_range=value_range,
+        latent_dim=latent_dim,
+        source=source,
+    )
+    manifest["data_stats"] = {
+        "name": data.name,
+        "image_shape": list(shape),
+        "n_train": len(dataset.train),
+        "n_test": len(dataset.test),
+    }
+    for kind, values in (metrics or {}).items():
+        if kind in manifest["models"]:
+            manifest["models"][kind]["metrics"] = values
+    files = {graph_file(k, "encoder"): Path(p) for k, p in encoders.items()}
+    files |= {graph_file(k, "decoder"): Path(p) for k, p in decoders.items()}
+    runs, base = runs_dir(), safe_name(name)
+    target, n = runs / base, 1
+    while target.exists():
+        n += 1
+        target = runs / f"{base}-{n}"
+    with staged_dir(target) as staging:
+        write_set(staging, manifest, files)
+        members = load_onnx_members(staging)  # the static checks, on the copies that will be kept
+        probe(members, dataset.test.x[:PROBE_IMAGES])
+    return Imported(RUN_PREFIX + target.name, target, manifest)
+
+
+def export_set(set_dir: str | Path, out: str | Path) -> Path:
+    """Write a pair of this package's own (bundled or trained) as an ONNX set: the folder `out`,
+    staged then renamed. Conditional sets are refused: their graphs take a condition c as well, which
+    the ONNX set format (unconditional encoders and decoders) does not carry."""
+    from .store import check_out_dir, load_set, staged_dir
+
+    loaded = load_set(set_dir)
+    if loaded.kind != "pair":
+        raise LatentExplorerError(
+            f"{set_dir}: a {loaded.kind} set; export-onnx writes pairs (ae + vae): a conditional model also "
+            "takes a condition c, which an ONNX set's encoder (x) and decoder (z) do not"
+        )
+    if getattr(loaded.lead.model, "differentiable", True) is False:
+        raise LatentExplorerError(f"{set_dir}: already an ONNX set; copy its folder instead")
+    out = check_out_dir(out)
+    lead = loaded.lead
+    shape = tuple(lead.config.model.in_shape)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "latent_dim": lead.config.model.latent_dim,
+        "image_shape": list(shape),
+        "value_range": [0, 1],
+        "data": to_dict(lead.config.data),
+        "models": {},
+        "data_stats": lead.data_stats,
+        "source": f"exported by latent-explorer from {Path(set_dir).name}",
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    with staged_dir(out, replace=True) as staging:
+        for kind in PAIR_KINDS:
+            checkpoint = loaded[kind]
+            model, config = checkpoint.model, checkpoint.config.model
+            encoder = "mu_logvar" if model.is_variational else "z"
+            export_module(
+                EncoderGraph(model),
+                torch.zeros(1, *shape),
+                staging / graph_file(kind, "encoder"),
+                "x",
+                ONNX_ENCODER_OUTPUTS[encoder],
+            )
+            export_module(
+                DecoderGraph(model),
+                torch.zeros(1, config.latent_dim),
+                staging / graph_file(kind, "decoder"),
+                "z",
+                ("logits",),
+            )
+            manifest["models"][kind] = {
+                "encoder": encoder,
+                "decoder": "logits",
+                "likelihood": config.likelihood,
+                "gaussian_sigma": config.gaussian_sigma,
+                "metrics": checkpoint.metrics,  # the same functions, within float rounding (round-trip test)
+            }
+        write_set(staging, manifest, {})
+        load_onnx_members(staging)  # never write what the importer would refuse
+    return out
+
+
+class EncoderGraph(nn.Module):
+    """x -> z (AE) or (mu, logvar) (VAE): what an ONNX encoder outputs."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        h = self.model.encoder(x)
+        if not self.model.is_variational:
+            return self.model.mean_head(h)
+        return self.model.mean_head(h), self.model.logvar_head(h).clamp(*LOGVAR_RANGE)
+
+
+class DecoderGraph(nn.Module):
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, z):
+        return self.model.decode_logits(z)
+
+
+def export_module(
+    module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_names: tuple[str, ...]
+) -> None:
+    import warnings
+
+    axes = {name: {0: "batch"} for name in (input_name, *output_names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            str(path),
+            dynamo=False,
+            input_names=[input_name],
+            output_names=list(output_names),
+            dynamic_axes=axes,
+            opset_version=OPSET,
+        )
