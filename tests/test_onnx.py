@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from tests.helpers import open_app, run_cli
-from training.onnxset import MANIFEST, export_module, export_set
+from training.onnxio import export_module, export_set
+from training.onnxset import MANIFEST
 from training.store import dataset_for, find_sets, load_set
 
 PAGES = [

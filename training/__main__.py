@@ -1,4 +1,5 @@
-"""Command line: python -m training {train,eval,lab,defaults} (see --help).
+"""Command line: python -m training, or latent-explorer once installed, {serve,train,eval,lab,defaults,
+import-onnx,export-onnx} (see --help).
 
 Arguments are parsed before torch is imported (it takes seconds): a bad flag is refused at once.
 Choices come from the registries, read lazily; defaults come from the config dataclasses.
@@ -178,9 +179,15 @@ def add_onnx_parsers(sub) -> None:
     ex.add_argument("--out", required=True, help="the folder to write (replaced when it exists)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m training", description="Train and measure AE/VAE pairs.")
+def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="Latent Explorer: serve the app; train, measure, import and export AE/VAE pairs."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="start the app (Streamlit) on this machine")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument("--address", default="127.0.0.1", help="0.0.0.0 to let other machines in")
 
     train = sub.add_parser("train", help="train an AE and a VAE (a pair) and save them")
     add_data_arguments(train)
@@ -191,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--force", action="store_true", help="allow --out inside checkpoints/ (the bundled sets)")
 
     ev = sub.add_parser("eval", help="measure a saved pair (or one model) on its test split")
-    ev.add_argument("path", help="a pair directory, or a .safetensors / .json file")
+    ev.add_argument("path", help="a set (moons-sparse-2d, runs/NAME), a set folder, or a .safetensors / .json file")
     ev.add_argument("--json", action="store_true", help="one JSON object per model")
     ev.add_argument("--iwae-k", type=int, default=5000)
     ev.add_argument("--data-dir", default=None)
@@ -291,11 +298,13 @@ def checkpoints_at(path: Path):
 def command_eval(args: argparse.Namespace) -> int:
     from .limits import check_path_text
     from .metrics import evaluate_model
-    from .store import dataset_for
+    from .store import dataset_for, set_path
 
     if not 1 <= args.iwae_k <= MAX_IWAE_K:
         raise LatentExplorerError(f"--iwae-k must be 1 to {MAX_IWAE_K:,} importance samples, got {args.iwae_k}")
     path = Path(check_path_text(args.path, "path"))
+    if not path.exists() and set_path(args.path).is_dir():  # a set's id: moons-sparse-2d, runs/NAME
+        path = set_path(args.path)
     if path.is_dir() and (path / "cvae.json").is_file():
         return eval_conditional(path, args)
     datasets = {}
@@ -518,7 +527,7 @@ def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
 
 
 def command_import_onnx(args: argparse.Namespace) -> int:
-    from .onnxset import guess_kind, import_onnx
+    from .onnxio import guess_kind, import_onnx
 
     try:
         low, high = (float(v) for v in args.value_range.split(","))
@@ -550,7 +559,7 @@ def command_import_onnx(args: argparse.Namespace) -> int:
 
 def command_export_onnx(args: argparse.Namespace) -> int:
     from .limits import check_path_text
-    from .onnxset import export_set
+    from .onnxio import export_set
     from .store import set_path
 
     text = check_path_text(args.set, "set")
@@ -560,7 +569,29 @@ def command_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_serve(args: argparse.Namespace) -> int:
+    """streamlit run app.py where it lies (the source tree, or site-packages once installed), with the
+    settings of the project's .streamlit/config.toml, which an installed copy does not have beside it."""
+    import subprocess
+
+    if not 1 <= args.port <= 65535:
+        raise LatentExplorerError(f"--port must be 1 to 65535, got {args.port}")
+    settings = {
+        "server.port": args.port,
+        "server.address": args.address,
+        "server.headless": "true",
+        "server.runOnSave": "false",
+        "server.fileWatcherType": "none",
+        "server.maxUploadSize": 50,
+        "browser.gatherUsageStats": "false",
+        "client.toolbarMode": "minimal",
+    }
+    flags = [f"--{key}={value}" for key, value in settings.items()]
+    return subprocess.call([sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), *flags])
+
+
 COMMANDS = {
+    "serve": command_serve,
     "train": command_train,
     "eval": command_eval,
     "defaults": command_defaults,
@@ -570,8 +601,8 @@ COMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m training") -> int:
+    args = build_parser(prog).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")  # fit() logs its device and data path
     try:
         return COMMANDS[args.command](args)
@@ -587,6 +618,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; nothing half-written was left behind", file=sys.stderr)
         return 130
+
+
+def cli() -> None:
+    """The `latent-explorer` command (pyproject's [project.scripts])."""
+    sys.exit(main(prog="latent-explorer"))
 
 
 if __name__ == "__main__":

@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import threading
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -29,18 +26,18 @@ import torch
 from torch import nn
 
 from . import limits
-from .checkpoint import Checkpoint, atomic_write_bytes
-from .config import PAIR_KINDS, DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
+from .checkpoint import Checkpoint
+from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict
 from .errors import CheckpointError, LatentExplorerError
+from .kinds import PAIR_KINDS
 from .models import LOGVAR_RANGE, Posterior
-from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_OUTPUTS, check_manifest
+from .schema import ONNX_ENCODER_OUTPUTS, check_manifest
 
 MANIFEST = "onnx.json"
 FORMAT = "latent-explorer-onnx"
 FORMAT_VERSION = 1
 ALLOWED_DOMAINS = ("", "ai.onnx")  # ONNX's own operators; com.microsoft and custom domains are refused
 PROBE_IMAGES = 8  # test images run through each graph at import
-OPSET = 17  # what export_set writes
 
 
 class OnnxError(CheckpointError):
@@ -85,7 +82,7 @@ def _tensors(graph) -> Iterable:
                 yield from (attr.sparse_tensor.values, attr.sparse_tensor.indices)
 
 
-def _dims(value_info) -> list[int | None]:
+def dims_of(value_info) -> list[int | None]:
     """A graph input's or output's shape: ints where fixed, None where symbolic (the batch)."""
     shape = value_info.type.tensor_type.shape
     return [d.dim_value if d.HasField("dim_value") else None for d in shape.dim]
@@ -104,7 +101,7 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
             raise OnnxError(f"{name}: {what[:-1]} {key!r} must be a float32 tensor")
         if not value.type.tensor_type.HasField("shape"):
             continue  # no declared shape: every run's output is checked instead
-        got = _dims(value)
+        got = dims_of(value)
         if len(got) != 1 + len(dims) or any(g is not None and g != d for g, d in zip(got[1:], dims)):
             shown = ["B" if g is None else g for g in got]
             raise OnnxError(
@@ -116,7 +113,7 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
             )
 
 
-def _read_capped(path: Path) -> bytes:
+def read_capped(path: Path) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as exc:
@@ -127,7 +124,7 @@ def _read_capped(path: Path) -> bytes:
     return path.read_bytes()
 
 
-def _parse(raw: bytes, name: str):
+def parse_model(raw: bytes, name: str):
     import onnx
 
     try:
@@ -164,8 +161,8 @@ def load_graph(path: Path, inputs: dict[str, tuple[int, ...]], outputs: dict[str
     """The file's bytes once every static check passed; OnnxError names the first that failed."""
     import onnx
 
-    raw = _read_capped(path)
-    model = _parse(raw, path.name)
+    raw = read_capped(path)
+    model = parse_model(raw, path.name)
     _check_operators(model, path.name)
     try:
         onnx.checker.check_model(model)
@@ -190,7 +187,8 @@ class Graph:
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3  # errors only: the app's log is not the model's
+        options.log_severity_level = 4  # fatal only: a failed run becomes an OnnxError with its reason
+        ort.set_default_logger_severity(4)
         try:
             self.session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
@@ -203,14 +201,18 @@ class Graph:
         """Run on (B, ...) float32; every output finite, at most MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
         import onnxruntime as ort
 
-        run = ort.RunOptions()
-        timer = threading.Timer(limits.ONNX_CALL_SECONDS, lambda: setattr(run, "terminate", True))
+        run, fired = ort.RunOptions(), threading.Event()
+
+        def stop() -> None:
+            fired.set()
+            run.terminate = True
+
+        timer = threading.Timer(limits.ONNX_CALL_SECONDS, stop)
         timer.start()
-        started = time.perf_counter()
         try:
             values = self.session.run(list(self.outputs), {self.input: np.ascontiguousarray(array, np.float32)}, run)
         except Exception as exc:
-            late = time.perf_counter() - started >= limits.ONNX_CALL_SECONDS
+            late = fired.is_set()
             why = f"took longer than {limits.ONNX_CALL_SECONDS:g} s" if late else str(exc).splitlines()[0][:200]
             raise OnnxError(f"{self.name}: stopped ({why})") from None
         finally:
@@ -367,7 +369,7 @@ def member_config(manifest: dict[str, Any], kind: str) -> ModelConfig:
     )
 
 
-def _shapes(manifest: dict[str, Any], kind: str) -> dict[str, tuple[dict, dict]]:
+def declared_shapes(manifest: dict[str, Any], kind: str) -> dict[str, tuple[dict, dict]]:
     """part -> (inputs, outputs), each {name: dims after the batch}, as the manifest declares them."""
     member, d, shape = manifest["models"][kind], manifest["latent_dim"], tuple(manifest["image_shape"])
     shapes = {}
@@ -381,7 +383,7 @@ def _shapes(manifest: dict[str, Any], kind: str) -> dict[str, tuple[dict, dict]]
 def load_member(directory: Path, manifest: dict[str, Any], kind: str) -> Checkpoint:
     member = manifest["models"][kind]
     graphs: dict[str, Graph] = {}
-    for part, (inputs, outputs) in _shapes(manifest, kind).items():
+    for part, (inputs, outputs) in declared_shapes(manifest, kind).items():
         path = directory / graph_file(kind, part)
         raw = load_graph(path, inputs, outputs)
         want = member.get("sha256", {}).get(part)
@@ -427,254 +429,3 @@ def probe(members: dict[str, Checkpoint], x: torch.Tensor) -> None:
         if model.can_decode:
             model.decode(z)
             model.decode(torch.zeros(1, model.latent_dim))
-
-
-# --- import and export ------------------------------------------------------------------------------
-
-
-def _detect_encoder(path: Path) -> str:
-    """'mu_logvar' or 'z' from the graph's output names (before anything runs)."""
-    names = {o.name for o in _parse(_read_capped(path), path.name).graph.output}
-    for kind, wanted in ONNX_ENCODER_OUTPUTS.items():
-        if names == set(wanted):
-            return kind
-    raise OnnxError(f"{path.name}: outputs {sorted(names)[:4]}; an encoder outputs 'z', or 'mu' and 'logvar'")
-
-
-def _detect_decoder(path: Path) -> tuple[str, int]:
-    """The decoder's output name (logits, probabilities or mean) and its latent size, from the graph."""
-    graph = _parse(_read_capped(path), path.name).graph
-    names = [o.name for o in graph.output]
-    if len(names) != 1 or names[0] not in ONNX_DECODER_OUTPUTS:
-        raise OnnxError(f"{path.name}: outputs {names[:4]}; a decoder outputs one of {', '.join(ONNX_DECODER_OUTPUTS)}")
-    weights = {t.name for t in graph.initializer}
-    inputs = [v for v in graph.input if v.name not in weights]
-    dims = _dims(inputs[0]) if len(inputs) == 1 else []
-    if len(dims) != 2 or dims[1] is None:
-        raise OnnxError(f"{path.name}: its input must be z of shape [B, latent size] with a fixed latent size")
-    return names[0], dims[1]
-
-
-def build_manifest(
-    encoders: dict[str, Path],
-    decoders: dict[str, Path],
-    data: DataConfig,
-    image_shape: tuple[int, int, int],
-    *,
-    likelihood: str = "bernoulli",
-    value_range: tuple[float, float] = (0.0, 1.0),
-    latent_dim: int | None = None,
-    source: str = "",
-) -> dict[str, Any]:
-    """A manifest for graphs given by kind, their outputs read from the graphs themselves."""
-    models: dict[str, dict] = {}
-    for kind in sorted(set(encoders) | set(decoders)):
-        member: dict[str, Any] = {"encoder": None, "decoder": None, "likelihood": likelihood}
-        if kind in encoders:
-            member["encoder"] = _detect_encoder(encoders[kind])
-        if kind in decoders:
-            member["decoder"], dim = _detect_decoder(decoders[kind])
-            latent_dim = latent_dim or dim
-        models[kind] = member
-    if latent_dim is None:
-        raise OnnxError("no decoder to read the latent size from; give --latent-dim")
-    return {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "latent_dim": latent_dim,
-        "image_shape": list(image_shape),
-        "value_range": list(value_range),
-        "data": to_dict(data),
-        "models": models,
-        "source": source,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-def guess_kind(path: Path) -> str:
-    """An encoder with mu and logvar is a VAE's; one with z an AE's."""
-    return "vae" if _detect_encoder(path) == "mu_logvar" else "ae"
-
-
-def write_set(staging: Path, manifest: dict[str, Any], files: dict[str, Path]) -> None:
-    """Copy the graphs (file name -> source) into a staging folder, then write the manifest with the
-    digest of every graph it declares."""
-    for name, source in files.items():
-        shutil.copyfile(source, staging / name)
-    for kind in manifest["models"]:
-        for part in _shapes(manifest, kind):
-            digest = hashlib.sha256((staging / graph_file(kind, part)).read_bytes()).hexdigest()
-            manifest["models"][kind].setdefault("sha256", {})[part] = digest
-    check_manifest(manifest)
-    atomic_write_bytes(staging / MANIFEST, json.dumps(manifest, indent=1, allow_nan=False).encode())
-
-
-@dataclass
-class Imported:
-    set_id: str
-    path: Path
-    manifest: dict[str, Any]
-
-
-def import_onnx(
-    encoders: dict[str, Path],
-    decoders: dict[str, Path],
-    data: DataConfig,
-    name: str,
-    *,
-    likelihood: str = "bernoulli",
-    value_range: tuple[float, float] = (0.0, 1.0),
-    latent_dim: int | None = None,
-    metrics: dict[str, dict] | None = None,
-    source: str = "",
-) -> Imported:
-    """Check the graphs, write the set into a hidden staging folder under runs/, load it from there
-    (every static check), run it on a few test images (outputs checked), then rename it into place."""
-    from .store import RUN_PREFIX, dataset_for, runs_dir, safe_name, staged_dir
-
-    dataset = None
-    for part, given in (("encoder", encoders), ("decoder", decoders)):
-        for kind, path in given.items():
-            if kind not in PAIR_KINDS:
-                raise OnnxError(f"{kind}: a model of an ONNX set is an ae or a vae")
-            if not Path(path).is_file():
-                raise OnnxError(f"{path}: no such {part} file")
-    if not encoders and not decoders:
-        raise OnnxError("give an encoder, a decoder or both")
-    probe_config = RunConfig(data=data, model=ModelConfig(in_shape=None), train=TrainConfig())
-    dataset = dataset_for(probe_config)
-    shape = tuple(dataset.image_shape)
-    manifest = build_manifest(
-        encoders,
-        decoders,
-        data,
-        shape,
-        likelihood=likelihood,
-        value_range=value_range,
-        latent_dim=latent_dim,
-        source=source,
-    )
-    manifest["data_stats"] = {
-        "name": data.name,
-        "image_shape": list(shape),
-        "n_train": len(dataset.train),
-        "n_test": len(dataset.test),
-    }
-    for kind, values in (metrics or {}).items():
-        if kind in manifest["models"]:
-            manifest["models"][kind]["metrics"] = values
-    files = {graph_file(k, "encoder"): Path(p) for k, p in encoders.items()}
-    files |= {graph_file(k, "decoder"): Path(p) for k, p in decoders.items()}
-    runs, base = runs_dir(), safe_name(name)
-    target, n = runs / base, 1
-    while target.exists():
-        n += 1
-        target = runs / f"{base}-{n}"
-    with staged_dir(target) as staging:
-        write_set(staging, manifest, files)
-        members = load_onnx_members(staging)  # the static checks, on the copies that will be kept
-        probe(members, dataset.test.x[:PROBE_IMAGES])
-    return Imported(RUN_PREFIX + target.name, target, manifest)
-
-
-def export_set(set_dir: str | Path, out: str | Path) -> Path:
-    """Write a pair of this package's own (bundled or trained) as an ONNX set: the folder `out`,
-    staged then renamed. Conditional sets are refused: their graphs take a condition c as well, which
-    the ONNX set format (unconditional encoders and decoders) does not carry."""
-    from .store import check_out_dir, load_set, staged_dir
-
-    loaded = load_set(set_dir)
-    if loaded.kind != "pair":
-        raise LatentExplorerError(
-            f"{set_dir}: a {loaded.kind} set; export-onnx writes pairs (ae + vae): a conditional model also "
-            "takes a condition c, which an ONNX set's encoder (x) and decoder (z) do not"
-        )
-    if getattr(loaded.lead.model, "differentiable", True) is False:
-        raise LatentExplorerError(f"{set_dir}: already an ONNX set; copy its folder instead")
-    out = check_out_dir(out)
-    lead = loaded.lead
-    shape = tuple(lead.config.model.in_shape)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "latent_dim": lead.config.model.latent_dim,
-        "image_shape": list(shape),
-        "value_range": [0, 1],
-        "data": to_dict(lead.config.data),
-        "models": {},
-        "data_stats": lead.data_stats,
-        "source": f"exported by latent-explorer from {Path(set_dir).name}",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-    with staged_dir(out, replace=True) as staging:
-        for kind in PAIR_KINDS:
-            checkpoint = loaded[kind]
-            model, config = checkpoint.model, checkpoint.config.model
-            encoder = "mu_logvar" if model.is_variational else "z"
-            export_module(
-                EncoderGraph(model),
-                torch.zeros(1, *shape),
-                staging / graph_file(kind, "encoder"),
-                "x",
-                ONNX_ENCODER_OUTPUTS[encoder],
-            )
-            export_module(
-                DecoderGraph(model),
-                torch.zeros(1, config.latent_dim),
-                staging / graph_file(kind, "decoder"),
-                "z",
-                ("logits",),
-            )
-            manifest["models"][kind] = {
-                "encoder": encoder,
-                "decoder": "logits",
-                "likelihood": config.likelihood,
-                "gaussian_sigma": config.gaussian_sigma,
-                "metrics": checkpoint.metrics,  # the same functions, within float rounding (round-trip test)
-            }
-        write_set(staging, manifest, {})
-        load_onnx_members(staging)  # never write what the importer would refuse
-    return out
-
-
-class EncoderGraph(nn.Module):
-    """x -> z (AE) or (mu, logvar) (VAE): what an ONNX encoder outputs."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x):
-        h = self.model.encoder(x)
-        if not self.model.is_variational:
-            return self.model.mean_head(h)
-        return self.model.mean_head(h), self.model.logvar_head(h).clamp(*LOGVAR_RANGE)
-
-
-class DecoderGraph(nn.Module):
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, z):
-        return self.model.decode_logits(z)
-
-
-def export_module(
-    module: nn.Module, example: torch.Tensor, path: Path, input_name: str, output_names: tuple[str, ...]
-) -> None:
-    import warnings
-
-    axes = {name: {0: "batch"} for name in (input_name, *output_names)}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation notice
-        torch.onnx.export(
-            module.eval(),
-            (example,),
-            str(path),
-            dynamo=False,
-            input_names=[input_name],
-            output_names=list(output_names),
-            dynamic_axes=axes,
-            opset_version=OPSET,
-        )
