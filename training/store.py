@@ -34,6 +34,9 @@ from .onnxset import MANIFEST, OnnxModel, is_pair, load_onnx_members, read_manif
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = ROOT / "checkpoints"
+# Where runs/ and uploads/ go and what paths may be read: the project in a source tree; once installed
+# (pip: ROOT is site-packages), the folder the command was started in.
+HOME = ROOT if (ROOT / "pyproject.toml").is_file() else Path.cwd()
 RUN_PREFIX = "runs/"
 STAGING_SUFFIX = ".staging"
 SetKind = Literal["pair", "conditional", "onnx"]  # onnx: an ONNX set that is not a full pair
@@ -46,19 +49,19 @@ LEADS = {"pair": "vae", "conditional": "cvae"}  # the member whose configs speak
 
 def runs_dir() -> Path:
     """Where trained and imported sets are kept: runs/ in the project, or $LATENT_EXPLORER_RUNS."""
-    return Path(os.environ.get("LATENT_EXPLORER_RUNS", ROOT / "runs"))
+    return Path(os.environ.get("LATENT_EXPLORER_RUNS", HOME / "runs"))
 
 
 def uploads_dir() -> Path:
     """Where uploaded datasets are kept: uploads/ in the project, or $LATENT_EXPLORER_UPLOADS."""
-    return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", ROOT / "uploads"))
+    return Path(os.environ.get("LATENT_EXPLORER_UPLOADS", HOME / "uploads"))
 
 
 def import_roots() -> list[Path]:
     """Folders a set may be loaded from by path: the project, or $LATENT_EXPLORER_IMPORT_ROOTS
     (separated by ':'). A stranger on a shared server cannot make the app read anywhere else."""
     env = os.environ.get("LATENT_EXPLORER_IMPORT_ROOTS")
-    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [ROOT]
+    roots = [Path(p) for p in env.split(os.pathsep) if p] if env else [HOME]
     return [r.resolve() for r in roots]
 
 
