@@ -16,7 +16,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECTIONS = ["compute", "training", "distributed", "umap", "browser", "startup", "memory", "inference", "tour", "load"]
+SECTIONS = [
+    "compute",
+    "training",
+    "distributed",
+    "umap",
+    "browser",
+    "startup",
+    "memory",
+    "inference",
+    "tour",
+    "load",
+    "onnx",
+]
 
 
 def machine() -> str:
@@ -270,6 +282,10 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         from bench import load
 
         rows += load.rows(quick, row, r)
+    if "onnx" in sections:
+        from bench import onnx as onnx_bench
+
+        rows += onnx_bench.rows(quick, row, r)
     return rows, r
 
 
