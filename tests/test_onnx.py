@@ -251,3 +251,34 @@ def test_onnx_graphs_run_with_one_thread_on_the_cpu(onnx_runs):
     assert session.get_session_options().intra_op_num_threads == 1
     codes = np.zeros((3, 2), np.float32)
     assert members["vae"].model.decode(torch.from_numpy(codes)).shape == (3, 1, SIDE, SIDE)
+
+
+def test_an_uploaded_export_is_imported_with_its_manifest(tiny_pair_dir, tmp_path, monkeypatch):
+    from training.onnxio import import_uploaded
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    exported = export_set(tiny_pair_dir, tmp_path / "exported")
+    files = {p.name: p.read_bytes() for p in exported.iterdir()}
+    imported = import_uploaded(files, None)
+    assert imported.set_id == "runs/uploaded-onnx"
+    assert find_sets("pair")["runs/uploaded-onnx"].source == "onnx"
+    assert imported.manifest["data"] == json.loads((exported / MANIFEST).read_text())["data"]
+
+
+def test_uploaded_bare_graphs_are_sorted_by_their_outputs(user_graphs, tmp_path, monkeypatch):
+    from training.config import DataConfig
+    from training.onnxio import import_uploaded
+    from training.onnxset import OnnxError
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    data = DataConfig("moons", regime="sparse", image_size=SIDE)
+    files = {n: (user_graphs / n).read_bytes() for n in ("vae_enc.onnx", "vae_dec.onnx")}
+    files |= {"../../ae_enc.onnx": (user_graphs / "ae_enc.onnx").read_bytes()}  # a name is never a path
+    files |= {"ae_dec.onnx": (user_graphs / "ae_dec.onnx").read_bytes()}
+    imported = import_uploaded(files, data)
+    models = imported.manifest["models"]
+    assert models["ae"]["encoder"] == "z" and models["ae"]["decoder"] == "probabilities"
+    assert models["vae"]["encoder"] == "mu_logvar" and models["vae"]["decoder"] == "logits"
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["uploaded-onnx"]
+    with pytest.raises(OnnxError, match="say which data"):
+        import_uploaded({"vae_dec.onnx": files["vae_dec.onnx"]}, None)

@@ -286,3 +286,64 @@ def export_module(
             dynamic_axes=axes,
             opset_version=OPSET,
         )
+
+
+def _sort_graphs(folder: Path, names: list[str]) -> tuple[dict[str, Path], dict[str, Path]]:
+    """Uploaded .onnx files by what they are: an encoder or a decoder by its output names, its kind by
+    the file name (ae... / vae...) or, for an encoder, by its outputs; a lone decoder joins a lone encoder."""
+    encoders, decoders, unsure = {}, {}, []
+    for name in sorted(names):
+        path = folder / name
+        stem = name.lower()
+        named = "vae" if stem.startswith("vae") else "ae" if stem.startswith("ae") else None
+        outputs = {o.name for o in parse_model(read_capped(path), name).graph.output}
+        if outputs & set(ONNX_DECODER_OUTPUTS):
+            (unsure.append(path) if named is None else decoders.__setitem__(named, path))
+        else:
+            kind = named or guess_kind(path)
+            if kind in encoders:
+                raise OnnxError(f"{name}: a second {kind} encoder; name the files ae... and vae...")
+            encoders[kind] = path
+    for path in unsure:
+        kind = next(iter(encoders)) if len(encoders) == 1 else "vae"
+        if kind in decoders:
+            raise OnnxError(f"{path.name}: a second {kind} decoder; name the files ae... and vae...")
+        decoders[kind] = path
+    return encoders, decoders
+
+
+def import_uploaded(files: dict[str, bytes], data: DataConfig | None, name: str = "uploaded-onnx") -> Imported:
+    """ONNX files uploaded in the app (a folder written by export_set, with its onnx.json, or bare graphs
+    and the data they were trained on), imported like import-onnx. File names are never used as paths."""
+    import tempfile
+
+    from .limits import MAX_ONNX_BYTES
+
+    graphs = {n: raw for n, raw in files.items() if n.lower().endswith(".onnx")}
+    if not graphs or len(graphs) > 4:
+        raise OnnxError(f"upload one to four .onnx files (an encoder and/or a decoder per model); got {len(graphs)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for index, (file_name, raw) in enumerate(graphs.items()):
+            if len(raw) > MAX_ONNX_BYTES:
+                raise OnnxError(f"{file_name[:80]}: over {MAX_ONNX_BYTES // 2**20} MiB")
+            safe = safe_name(Path(file_name).stem).lower()
+            (folder / f"{safe}-{index}.onnx").write_bytes(raw)
+        if MANIFEST in files:  # an exported set: its manifest says the data, the likelihood and the value range
+            (folder / MANIFEST).write_bytes(files[MANIFEST][:1_000_000])
+            from .onnxset import read_manifest
+
+            manifest = read_manifest(folder)
+            data = DataConfig(**{k: v for k, v in manifest["data"].items()})
+            member = next(iter(manifest["models"].values()))
+            options = {
+                "likelihood": member.get("likelihood", "bernoulli"),
+                "value_range": tuple(manifest["value_range"]),
+            }
+        elif data is None:
+            raise OnnxError("say which data the models were trained on")
+        else:
+            options = {}
+        names = [p.name for p in folder.glob("*.onnx")]
+        encoders, decoders = _sort_graphs(folder, names)
+        return import_onnx(encoders, decoders, data, name, source="upload", **options)

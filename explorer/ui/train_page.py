@@ -102,12 +102,18 @@ def checkpoint_import() -> None:
     c = st.columns([3, 1])
     folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder="/path/to/pair")
     files = st.file_uploader(
-        t("ckpt_files"), accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors"]
+        t("ckpt_files"), accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors", "onnx"]
     )
+    onnx_data = onnx_data_choice() if any(f.name.lower().endswith(".onnx") for f in files or []) else None
     if not c[1].button(t("ckpt_load"), key="ckpt_load"):
         return
     try:
-        if files:
+        if files and onnx_data is not None:
+            from training.onnxio import import_uploaded
+
+            imported = import_uploaded({f.name: f.getvalue() for f in files}, onnx_data)
+            st.success(t("ckpt_loaded", name=plain(imported.set_id)))
+        elif files:
             wanted = {f"{k}{s}" for k in KINDS for s in (".json", ".safetensors")}
             with tempfile.TemporaryDirectory() as tmp:
                 for name, f in latest_files(files, wanted).items():  # earlier attempts' files stay in the uploader
@@ -120,6 +126,22 @@ def checkpoint_import() -> None:
             st.info(t("ckpt_nothing"))
     except (LatentExplorerError, OSError) as exc:
         st.error(t("ckpt_not_loaded", error=error_text(exc)))
+
+
+def onnx_data_choice():
+    """The data uploaded ONNX graphs were trained on (an exported set's onnx.json overrides it)."""
+    from training.config import DataConfig
+    from training.datasets import DATASETS
+
+    names = [name for name, spec in DATASETS.items() if not spec.downloads and name not in ("folder", "npz")]
+    st.caption(t("ckpt_onnx_lead"))
+    c = st.columns(3)
+    name = c[0].selectbox(t("ckpt_onnx_data"), names, key="ckpt_onnx_data")
+    size = c[1].number_input(t("ckpt_onnx_size"), 4, 128, 28, key="ckpt_onnx_size", disabled=name != "moons")
+    regime = c[2].selectbox(
+        t("ckpt_onnx_regime"), list(moons.REGIMES), key="ckpt_onnx_regime", disabled=name != "moons"
+    )
+    return DataConfig(name=name, image_size=int(size), regime=regime)
 
 
 def dataset_upload(user_data: dict) -> None:
