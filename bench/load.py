@@ -502,8 +502,8 @@ def capacity_table(r: dict) -> str:
     rounds_ = {(x["sessions"], k): x for k in ("one", "balanced") for x in r[k] or []}
     lines = [
         f"| sessions | one process: p50 / p95 | {r['processes']} processes behind HAProxy: p50 / p95 | errors | "
-        "server CPU a move | memory a session |",
-        "|---|---|---|---|---|---|",
+        "server CPU a move | servers busy (cores) | memory a session |",
+        "|---|---|---|---|---|---|---|",
     ]
     for n in r["counts"]:
         one, bal = rounds_.get((n, "one")), rounds_.get((n, "balanced"))
@@ -511,7 +511,8 @@ def capacity_table(r: dict) -> str:
         errors = " + ".join(str(x["errors"]) for x in (one, bal) if x)
         cpu = statistics.median(x["server_cpu_per_move_s"] for x in (one, bal) if x and x["moves"])
         mb = statistics.median(x["mb_per_session"] for x in (one, bal) if x)
-        lines.append(f"| {n} | {cell(one)} | {cell(bal)} | {errors} | {1000 * cpu:.0f} ms | {mb:.1f} MB |")
+        busy = " / ".join(f"{x['server_cores']:.2f}" for x in (one, bal) if x)
+        lines.append(f"| {n} | {cell(one)} | {cell(bal)} | {errors} | {1000 * cpu:.0f} ms | {busy} | {mb:.1f} MB |")
     plans = "; ".join(
         f"a class of {p['students']}: {p['processes']} processes on {p['machines']} {r['cores']}-core "
         f"machine{'s' if p['machines'] > 1 else ''}, {p['memory_gb']:.1f} GB"
@@ -526,7 +527,11 @@ def capacity_table(r: dict) -> str:
             f"the machine), the load generator on the same cores ({r['generator_cores_max']:.2f} of a core at most). "
             f"Within {TARGET_RATIO:.0f}x a lone session's p50 ({c['lone_p50_s']:.3f} s) with no error: "
             f"{c['held_one']} sessions on one process, {c['held_balanced']} on {r['processes']} behind HAProxy "
-            f"(the most measured: {max(r['counts'])}). Planned at {HEADROOM:.0%} of a core: "
+            f"(the most measured: {max(r['counts'])}). The servers were never busy more than "
+            f"{max(x['server_cores'] for k in ('one', 'balanced') for x in r[k] or []):.2f} of the {r['cores']} "
+            "cores: where times grow, the processes were waiting for a core the machine's other work held, not "
+            "working, so these times measure that queue. The plan that follows depends on CPU time, not on "
+            f"the queue. Planned at {HEADROOM:.0%} of a core: "
             f"{1000 * c['cpu_per_move_s']:.0f} ms of server CPU a move makes one process hold about "
             f"{c['per_process']} students moving a slider every second, a {r['cores']}-core machine "
             f"{c['per_machine']}; {plans}.",

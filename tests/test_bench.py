@@ -112,3 +112,13 @@ def test_load_rows_give_the_verdict_and_the_capacity(p95_60, met):
     assert "+4.0 MB" in next(line for line in rows if "heap after" in line) and "+30.0 MB" in rows[-2]
     table = capacity_table(r)
     assert table.count("\n| ") == 3 and "a class of 300: 9 processes on 5 2-core machines" in table
+
+
+def test_the_readme_capacity_table_is_the_one_bench_load_json_makes():
+    import json
+
+    from bench.load import BEGIN, END, README, RESULTS, capacity_table, readme_with_table
+
+    text = README.read_text()
+    assert BEGIN in text and END in text
+    assert readme_with_table(text, capacity_table(json.loads(RESULTS.read_text()))) == text
