@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from training.limits import PROJECTION_FIT_POINTS, projection_fit_points
+
 if TYPE_CHECKING:  # sklearn takes seconds to import: only a projection or a neighbour search loads it
     from sklearn.neighbors import NearestNeighbors
 
@@ -203,15 +205,17 @@ PROJECTIONS: dict[str, ProjectionSpec] = {
 }
 
 
-# Work limits for a shared server: the slow methods fit at most this many codes (an even
-# subsample; the rest go through transform), so one user cannot hold a core for minutes.
-MAX_FIT_POINTS = {"umap": 10_000, "tsne": 5_000}
+# Work limits for a shared server (training/limits.py): the slow methods fit at most this many codes
+# at their default settings, fewer at costlier ones (an even subsample; the rest go through
+# transform), so one user cannot hold a core for minutes.
+MAX_FIT_POINTS = PROJECTION_FIT_POINTS
 
 
 def make_projection(method: str, latent_dim: int, **params: Any) -> Projection:
-    """Identity for 1-D and 2-D codes, else the named method, fitting at most MAX_FIT_POINTS[method]."""
+    """Identity for 1-D and 2-D codes, else the named method, fitting at most the codes its settings
+    allow (limits.projection_fit_points: MAX_FIT_POINTS[method] at the default setting, fewer above)."""
     if latent_dim <= 2:
         return Identity()
     if method not in PROJECTIONS:
         raise ValueError(f"unknown projection {method!r}; choose one of {', '.join(PROJECTIONS)}")
-    return PROJECTIONS[method].make(**{"max_fit": MAX_FIT_POINTS.get(method), **params})
+    return PROJECTIONS[method].make(**{"max_fit": projection_fit_points(method, params), **params})

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 import zipfile
 from pathlib import Path
 
@@ -1012,3 +1013,77 @@ def test_the_metrics_step_refuses_degenerate_codes_with_a_message(codes):
 
     with pytest.raises(TrainingError, match="cannot fit a Gaussian"):
         fit_gaussian(codes)
+
+
+# --- class 6: every query parameter on every page, fuzzed, within a time budget ------------------------
+
+PAGES = [
+    "latent_map",
+    "tour",
+    "decoder",
+    "drag",
+    "compare",
+    "manifold",
+    "inference",
+    "half_moon",
+    "conditional",
+    "train",
+]
+FUZZ_VALUES = {  # one hostile value in EVERY parameter at once; each page must draw within the budget
+    "huge": "9" * 400,
+    "overflow": "1e308",
+    "negative": "-1000000000",
+    "nan": "nan",
+    "unicode": "潜变量\u202e\u0000🌙",
+    "repeated": ["1", "nan", "-5"],  # ?k=1&k=nan&k=-5
+    "100kB": "x" * 100_000,
+    "path-like": "../../../../etc/passwd",
+}
+PAGE_SECONDS = 30.0  # one page's first draw under hostile parameters (AppTest, cold caches, a loaded 2-core machine)
+
+
+def fuzzed_params(value) -> dict:
+    from explorer.ui.urlstate import SPECS
+
+    return {key: value for key in [*SPECS, "z0", "z127", "cz0", "cz127", "unknown_key"]}
+
+
+@pytest.mark.slow  # 10 pages x 8 values, ~3 min
+@pytest.mark.parametrize("value", list(FUZZ_VALUES))
+def test_every_parameter_on_every_page_fuzzed_draws_within_the_budget(value):
+    from streamlit.testing.v1 import AppTest
+
+    for page in PAGES:
+        started = time.monotonic()
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=PAGE_SECONDS)
+        at.query_params.update(fuzzed_params(FUZZ_VALUES[value]))
+        at.run()
+        if page != "latent_map":
+            at.switch_page(f"explorer/ui/pages/{page}.py").run()
+        seconds = time.monotonic() - started
+        assert not at.exception, (value, page, at.exception)
+        assert at.title or at.header or at.subheader, (value, page, "nothing drawn")
+        assert seconds < PAGE_SECONDS, (value, page, seconds)
+
+
+@pytest.mark.slow
+def test_others_run_ids_and_path_like_ids_are_looked_up_never_opened(app):
+    from tests.helpers import TINY_DIGITS
+
+    for run in ("tiny-moons", "../tiny-moons", "runs/tiny-moons", "/etc/passwd", "tiny-moons/../../x", "%2e%2e"):
+        at = app("explorer/ui/pages/train.py", run=run, pair=TINY_DIGITS)
+        assert not at.exception
+
+
+def test_costlier_projection_settings_fit_fewer_codes_decided_before_the_fit():
+    from training.limits import projection_fit_points
+
+    assert projection_fit_points("tsne", {"perplexity": 30}) == 5_000
+    assert projection_fit_points("tsne", {"perplexity": 100}) == 1_500
+    assert projection_fit_points("umap", {"n_neighbors": 100, "min_dist": 0.5}) == 1_500
+    assert projection_fit_points("tsne", {"perplexity": float("nan")}) == 5_000
+    assert projection_fit_points("pca", {}) is None
+    from explorer.projection import make_projection
+
+    assert make_projection("tsne", 10, perplexity=100).max_fit == 1_500  # set before any fit starts
+    assert make_projection("umap", 10).max_fit == 10_000

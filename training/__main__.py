@@ -25,7 +25,6 @@ from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_DIR = ROOT / "checkpoints"
-MAX_IWAE_K = 5_000  # importance samples per image for eval's IWAE bound
 
 
 class Registry:
@@ -296,7 +295,7 @@ def checkpoints_at(path: Path):
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    from .limits import check_path_text
+    from .limits import MAX_IWAE_K, check_path_text
     from .metrics import evaluate_model
     from .store import dataset_for, set_path
 

@@ -12,6 +12,7 @@ files within them.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -49,6 +50,12 @@ MAX_ABS_CODE = 1e6  # a loaded model's codes on a check batch (bundled sets: at 
 MAX_ABS_LOGIT = 1e6  # a loaded model's decoder outputs before the sigmoid (bundled sets: at most 196)
 CHECK_BATCH = 8  # images encoded and codes decoded when a set is first loaded or listed
 SAVE_MARGIN_BYTES = 2**20  # free space a save needs beyond twice its weights (sidecars, history)
+# Requests that cost everyone, sized before they start (issue 25).
+PROJECTION_FIT_POINTS = {"umap": 10_000, "tsne": 5_000}  # codes a projection fits at its default setting
+# The setting a fit's work grows with, and its default: a larger setting fits proportionally fewer codes
+# (t-SNE at perplexity 100: 1,500; UMAP at 100 neighbours: 1,500), the rest placed by its transform.
+PROJECTION_WORK = {"umap": ("n_neighbors", 15), "tsne": ("perplexity", 30)}
+MAX_IWAE_K = 5_000  # importance samples per image for eval's IWAE bound
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
@@ -211,3 +218,17 @@ def check_model(config, batch_size: int | None = None) -> None:
                 f"a batch of {batch_size:,} needs about {need / 2**20:,.0f} MiB of activations for this model; "
                 f"the limit is {MAX_ACTIVATION_BYTES // 2**20} MiB (use a smaller batch)"
             )
+
+
+def projection_fit_points(method: str, params: dict) -> int | None:
+    """Codes a projection may fit with these settings (None: no limit, e.g. PCA): the work of the
+    default setting at PROJECTION_FIT_POINTS, checked before the fit starts."""
+    if method not in PROJECTION_FIT_POINTS:
+        return None
+    name, default = PROJECTION_WORK[method]
+    try:
+        setting = float(params.get(name, default))
+    except (TypeError, ValueError):
+        setting = float(default)
+    setting = setting if math.isfinite(setting) and setting > default else float(default)
+    return max(100, int(PROJECTION_FIT_POINTS[method] * default / setting))
