@@ -63,7 +63,7 @@ def ellipse_lines(centres: np.ndarray, radii: np.ndarray, segments: int = 24) ->
     return np.hstack([xs, gap]).ravel(), np.hstack([ys, gap]).ravel()
 
 
-def _probe_trace(panel: MapPanel, p_idx: int):
+def _probe_trace(panel: MapPanel, p_idx: int, t: Words):
     """Two invisible corners that keep the probe box (empty space around the codes) on the map; a click
     there is turned into a location by the page's pick layer (explorer/ui/map_pick.js), not by markers."""
     lo, hi = panel.probe_box
@@ -71,7 +71,7 @@ def _probe_trace(panel: MapPanel, p_idx: int):
         x=[lo[0], hi[0]],
         y=[lo[1], hi[1]],
         mode="markers",
-        name="empty space",
+        name=t("fig_empty_space"),
         marker=dict(size=1, opacity=0.0),
         showlegend=False,
         hoverinfo="skip",
@@ -168,7 +168,7 @@ def _marker_trace(panel: MapPanel, first: bool, t: Words):
 def _panel_traces(panel: MapPanel, p_idx: int, colouring: Colouring, max_ellipses: int, t: Words) -> list:
     """A panel's traces, bottom to top: empty-space corners, codes, ellipses, path, current point."""
     first = p_idx == 0
-    traces = [_probe_trace(panel, p_idx)] if panel.probe_box is not None else []
+    traces = [_probe_trace(panel, p_idx, t)] if panel.probe_box is not None else []
     if colouring.kind == "label":
         traces += _class_traces(panel, p_idx, colouring, t)
     else:

@@ -7,6 +7,7 @@ import pytest
 
 from explorer.i18n import CATALOGUES
 from explorer.tour import STEPS
+from tests.test_i18n import CJK
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +44,21 @@ def test_arrow_keys_walk_every_step_and_browser_back_restores_the_last(browser, 
     page.close()
 
 
+def chinese(page, title: str) -> None:
+    """The page titled `title` is drawn in Chinese: its heading, the sidebar's links, ?lang=zh in the URL."""
+    from tests.helpers import wait_drawn
+
+    page.locator("h1").filter(has_text=title).wait_for()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('lang') === 'zh'")
+    wait_drawn(page)
+    links = page.locator(".st-key-page_links a").all_inner_texts()
+    assert links and all(CJK.search(text) for text in links), links
+
+
 def test_a_chinese_reader_leaves_the_tour_for_a_full_page_and_comes_back_to_a_chinese_tour(browser, app_url):
     """Step 1's "open this in the full page" link carries the language and its pick, in this tab and in a new
-    one; from the full page the sidebar's Tour link leads back to the tour in Chinese."""
+    one; the full page, another page, a reload and Back all stay Chinese; the sidebar's Tour link leads back to
+    the tour in Chinese (issue 24)."""
     from tests.helpers import open_drawn
 
     zh = CATALOGUES["zh"]
@@ -55,13 +68,21 @@ def test_a_chinese_reader_leaves_the_tour_for_a_full_page_and_comes_back_to_a_ch
     assert query["lang"] == ["zh"] and "pick" in query, query
     pick = query["pick"][0]
     tab = open_drawn(browser, link.evaluate("a => a.href"), 800, 1000)  # opened in a new tab
-    tab.locator(".st-key-page_links a").filter(has_text=zh["page_title"]).first.wait_for()
+    tab.locator(".st-key-page_links a").filter(has_text=zh["nav_tour"]).first.wait_for()
     assert parse_qs(urlparse(tab.url).query).get("lang") == ["zh"], tab.url
     tab.close()
     link.click()
-    page.locator("h3").filter(has_text=f"Test item {pick}:").wait_for()  # the link's pick, not the session's
-    page.wait_for_function("() => new URLSearchParams(location.search).get('lang') === 'zh'")
-    tour_link = page.locator(".st-key-page_links a").filter(has_text=zh["page_title"]).first
+    item = zh["map_item"].split("{item}")[0].format(index=pick)
+    page.locator("h3").filter(has_text=item).wait_for()  # the link's pick, not the session's
+    chinese(page, zh["nav_map"])
+    page.locator(".st-key-page_links a").filter(has_text=zh["nav_decoder"]).first.click()
+    chinese(page, zh["nav_decoder"])
+    page.reload()
+    chinese(page, zh["nav_decoder"])
+    page.go_back()
+    chinese(page, zh["nav_map"])
+    page.locator("h3").filter(has_text=item).wait_for()
+    tour_link = page.locator(".st-key-page_links a").filter(has_text=zh["nav_tour"]).first
     tour_link.wait_for()
     tour_link.click()
     page.locator("h1").filter(has_text=zh["page_title"]).wait_for()

@@ -108,3 +108,90 @@ def test_the_browser_locale_picks_the_catalogue(locale, lang):
 def test_tr_formats_and_an_unknown_language_falls_back_to_english():
     assert tr("xx", "nav_map") == CATALOGUES["en"]["nav_map"]
     assert tr("zh", "item_phase", phase=0.5) == "月相 0.500"
+
+
+# --- errors raised in training/ reach the page in the reader's language ----------------------------------------
+
+TRAIN = "explorer/ui/pages/train.py"
+
+
+@pytest.fixture
+def train_dirs(tmp_path, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("LATENT_EXPLORER_UPLOADS", str(tmp_path / "uploads"))
+    return tmp_path
+
+
+def chinese_error(at, lead_key: str, key: str, **values) -> str:
+    """The page's one error: the lead-in and the keyed message, both from the zh catalogue, no Latin words."""
+    from tests.test_i18n_walk import english_left
+
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1, errors
+    lead = CATALOGUES["zh"][lead_key].split("{")[0]
+    assert errors[0].startswith(lead) and CATALOGUES["zh"][key].split("{")[0] in errors[0], errors
+    assert english_left(errors, set(values.values())) == set(), errors
+    return errors[0]
+
+
+def test_a_hostile_upload_is_refused_in_chinese(train_dirs):
+    from tests.helpers import open_app, zip_with
+
+    at = open_app(TRAIN, lang="zh", dataset="moons", pair="moons-sparse-2d")
+    hostile = zip_with([("../../evil.png", b"x")])
+    at.file_uploader(key="upload_data").set_value(("evil.zip", hostile, "application/zip")).run()
+    at.button(key="import_data").click().run()
+    chinese_error(at, "data_not_imported", "err_zip_outside", name="evil.zip", entry="'../../evil.png'")
+
+
+def test_a_bad_checkpoint_is_refused_in_chinese(train_dirs, tiny_pair_dir, monkeypatch):
+    import os
+    import shutil
+
+    from tests.helpers import open_app
+
+    broken = train_dirs / "broken"
+    shutil.copytree(tiny_pair_dir, broken)
+    (broken / "vae.safetensors").write_bytes((broken / "ae.safetensors").read_bytes())  # the AE's weights
+    monkeypatch.setenv("LATENT_EXPLORER_IMPORT_ROOTS", os.pathsep.join([str(train_dirs)]))
+    at = open_app(TRAIN, lang="zh", dataset="moons", pair="moons-sparse-2d")
+    at.text_input(key="ckpt_path").set_value(str(broken))
+    at.button(key="ckpt_load").click().run()
+    chinese_error(at, "ckpt_not_loaded", "err_weights_sha", name="vae.safetensors")
+    assert not (train_dirs / "runs" / "broken").exists()  # nothing half-copied
+
+
+def test_an_over_budget_training_request_is_refused_in_chinese(train_dirs):
+    from tests.helpers import open_app, wait
+    from tests.test_i18n_walk import english_left
+    from training import jobs
+
+    at = open_app(TRAIN, lang="zh", dataset="moons", pair="moons-sparse-2d")
+    at.text_input(key="train_hidden").set_value("4096,4096,4096,4096")  # about 50 M parameters
+    at.button(key="train_submit").click().run()
+    (job,) = jobs.list_runs()  # refused once its data fixes the input size: the run fails, with the reason
+    wait(job)
+    assert job.status == "failed" and job.error.key == "err_budget_params", job.message
+    at.run()
+    said = [m.value for m in at.markdown if job.run_id in m.value]
+    lead = CATALOGUES["zh"]["err_budget_params"].split("{")[0]
+    assert said and lead in said[0] and english_left(said, {job.run_id}) == set(), said
+    assert not (train_dirs / "runs" / job.run_id).exists()  # nothing saved
+
+
+def test_english_errors_read_as_the_cli_prints_them():
+    """A keyed error's English catalogue text is its message: the English app is unchanged, the CLI English."""
+    from tests.helpers import zip_with
+    from training import uploads
+    from training.errors import LatentExplorerError
+
+    cases = []
+    for data in (zip_with([("../evil.png", b"x")]), b"", b"not a zip at all"):
+        try:
+            uploads.import_upload("up.zip", data, Path("/nonexistent-uploads"))
+        except LatentExplorerError as exc:
+            cases.append(exc)
+    assert len(cases) == 3 and all(exc.key for exc in cases), cases
+    for exc in cases:
+        values = {k: str(v) if isinstance(v, BaseException) else v for k, v in exc.values.items()}
+        assert tr("en", exc.key, **values) == str(exc), (exc.key, str(exc))

@@ -188,11 +188,18 @@ def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
     try:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{sidecar_path.name}: not valid JSON ({exc})") from None
+        raise CheckpointError(
+            f"{sidecar_path.name}: not valid JSON ({exc})",
+            key="err_sidecar_json",
+            name=sidecar_path.name,
+            detail=str(exc),
+        ) from None
     except RecursionError:  # JSON nested thousands of levels deep
         raise CheckpointError(f"{sidecar_path.name}: nested too deeply to read") from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
-        raise CheckpointError(f"{sidecar_path.name}: not a {FORMAT} sidecar")
+        raise CheckpointError(
+            f"{sidecar_path.name}: not a {FORMAT} sidecar", key="err_sidecar_format", name=sidecar_path.name
+        )
     version = sidecar.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise CheckpointError(f"{sidecar_path.name}: missing or invalid format_version")
@@ -226,7 +233,9 @@ def _config_of(sidecar: dict[str, Any], name: str) -> RunConfig:
 def _weights_bytes(weights_path: Path, expected_sha: Any) -> bytes:
     """The weights whose SHA-256 the sidecar records: the file, or the backup an interrupted save left."""
     if not weights_path.is_file():
-        raise CheckpointError(f"{weights_path}: weights file missing")
+        raise CheckpointError(
+            f"{weights_path}: weights file missing", key="err_weights_missing", name=str(weights_path)
+        )
     if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
         raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
     raw = weights_path.read_bytes()
@@ -238,7 +247,11 @@ def _weights_bytes(weights_path: Path, expected_sha: Any) -> bytes:
         if backup.is_file() and backup.stat().st_size <= MAX_WEIGHTS_BYTES:
             raw = backup.read_bytes()
     if hashlib.sha256(raw).hexdigest() != expected_sha:
-        raise CheckpointError(f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)")
+        raise CheckpointError(
+            f"{weights_path.name}: weights do not match their sidecar (SHA-256 differs)",
+            key="err_weights_sha",
+            name=weights_path.name,
+        )
     return raw
 
 

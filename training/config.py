@@ -76,7 +76,9 @@ class ModelConfig:
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
             raise LatentExplorerError(f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}")
         if not self.hidden or any(not 1 <= h <= 4096 for h in self.hidden):
-            raise LatentExplorerError(f"hidden sizes must be 1 to 4096, got {self.hidden}")
+            raise LatentExplorerError(
+                f"hidden sizes must be 1 to 4096, got {self.hidden}", key="err_hidden_range", got=str(self.hidden)
+            )
         if not 0 <= self.beta <= 1000:
             raise LatentExplorerError(f"beta must be 0 to 1000, got {self.beta}")
         if not self.gaussian_sigma > 0:

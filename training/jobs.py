@@ -41,6 +41,7 @@ class Job:
     out: Path
     status: str = "queued"  # queued, running, finished, failed, cancelled
     message: str = ""
+    error: LatentExplorerError | None = None  # why a run failed, with its key for the app's language
     kind: str = ""  # the model being trained now
     epoch: int = 0
     history: dict[str, list[dict]] = field(default_factory=dict)  # kind -> per-epoch rows
@@ -271,7 +272,7 @@ def _work(job: Job, snapshot_every: int) -> None:
         else:
             job.status, job.message = "cancelled", "nothing was saved"
     except LatentExplorerError as exc:
-        job.status, job.message = "failed", str(exc)
+        job.status, job.message, job.error = "failed", str(exc), exc
     except Exception as exc:  # a worker thread must always report, never die silently
         job.status, job.message = "failed", f"{type(exc).__name__}: {exc}"
     finally:

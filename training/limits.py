@@ -125,7 +125,12 @@ def check_run(config, *, batch: bool = False, server: bool = False) -> None:
     batch=True, a training batch's activations), and with server=True what a run on the shared
     server may ask for. Called by the CLI, the server's runs, the train form's start and the schema."""
     if server and config.train.epochs > MAX_EPOCHS:
-        raise BudgetError(f"at most {MAX_EPOCHS} epochs on this server (asked for {config.train.epochs})")
+        raise BudgetError(
+            f"at most {MAX_EPOCHS} epochs on this server (asked for {config.train.epochs})",
+            key="err_budget_epochs",
+            limit=MAX_EPOCHS,
+            got=config.train.epochs,
+        )
     if server and config.data.n_train is not None and config.data.n_train > MAX_TRAIN_IMAGES:
         raise BudgetError(f"at most {MAX_TRAIN_IMAGES:,} training images on this server")
     check_data(config.data)
@@ -202,12 +207,20 @@ def check_model(config, batch_size: int | None = None) -> None:
     if config.condition == "label" and config.n_classes is None:
         return  # the class count comes from the data; checked again once it is filled in
     if len(config.hidden) > MAX_LAYERS:
-        raise BudgetError(f"at most {MAX_LAYERS} hidden layers on this server; got {len(config.hidden)}")
+        raise BudgetError(
+            f"at most {MAX_LAYERS} hidden layers on this server; got {len(config.hidden)}",
+            key="err_budget_layers",
+            limit=MAX_LAYERS,
+            got=len(config.hidden),
+        )
     params = model_parameters(config)
     if params > MAX_PARAMETERS:
         raise BudgetError(
             f"this model has {params / 1e6:,.1f} M parameters; this server allows {MAX_PARAMETERS / 1e6:,.0f} M "
-            "(use fewer or narrower hidden layers)"
+            "(use fewer or narrower hidden layers)",
+            key="err_budget_params",
+            millions=params / 1e6,
+            limit=MAX_PARAMETERS / 1e6,
         )
     if batch_size is not None:  # only when training starts: the forward pass counts the activations
         per_example = activations_per_example(config)

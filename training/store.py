@@ -247,7 +247,12 @@ def set_kind_of(directory: Path) -> SetKind:
         if all((directory / f"{k}.json").is_file() for k in kinds):
             return kind
     wanted = " or ".join(" + ".join(f"{k}.json" for k in kinds) for kinds in SET_KINDS.values())
-    raise CheckpointError(f"{directory}: no checkpoint set here (expected {wanted})")
+    raise CheckpointError(
+        f"{directory}: no checkpoint set here (expected {wanted})",
+        key="err_no_set",
+        folder=str(directory),
+        wanted=wanted,
+    )
 
 
 def _disagreement(members: dict[str, Checkpoint]) -> str | None:
@@ -267,7 +272,7 @@ def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
     """Load every member of a pair or conditional set; refuse members that disagree."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise CheckpointError(f"{directory}: no such directory")
+        raise CheckpointError(f"{directory}: no such directory", key="err_no_folder", folder=str(directory))
     if (directory / MANIFEST).is_file():
         return ModelSet(directory, load_onnx_members(directory))
     members = {kind: load_checkpoint(directory / kind, device) for kind in SET_KINDS[set_kind_of(directory)]}

@@ -36,10 +36,10 @@ def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
     path = PurePosixPath(name)
     if name.startswith("/") or "\\" in name or any(part == ".." for part in path.parts) or ":" in path.parts[0]:
-        raise DatasetError(f"zip entry {name!r} points outside the archive; refused")
+        raise DatasetError(f"zip entry {name!r} points outside the archive; refused", key="err_zip_outside", entry=name)
     mode = (info.external_attr >> 16) & 0o170000
     if mode == 0o120000:
-        raise DatasetError(f"zip entry {name!r} is a symbolic link; refused")
+        raise DatasetError(f"zip entry {name!r} is a symbolic link; refused", key="err_zip_link", entry=name)
 
 
 def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -53,7 +53,7 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
         if not PurePosixPath(m.filename).name.startswith(".") and not m.filename.startswith("__MACOSX/")
     ]
     if not members:
-        raise DatasetError("the zip holds no files")
+        raise DatasetError("the zip holds no files", key="err_zip_empty")
     if len(members) > limits.MAX_IMAGES:
         raise DatasetError(f"the zip holds {len(members):,} files; the limit is {limits.MAX_IMAGES:,}")
     total = sum(m.file_size for m in members)
@@ -109,7 +109,7 @@ def images_from_zip(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise DatasetError("not a valid zip file") from None
+        raise DatasetError("not a valid zip file", key="err_zip_invalid") from None
     with archive:
         members = _image_members(archive)
         x = _decode_members(archive, members)
@@ -138,7 +138,7 @@ def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
 def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Imported:
     """Check an upload and write it as a dataset folder; DatasetError names the problem and limit."""
     if len(data) == 0:
-        raise DatasetError(f"{file_name}: the file is empty")
+        raise DatasetError(f"{file_name}: the file is empty", key="err_file_empty", name=file_name)
     if len(data) > limits.MAX_UPLOAD_BYTES:
         raise DatasetError(
             f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {limits.MAX_UPLOAD_BYTES // 2**20} MiB"
@@ -146,13 +146,19 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
     suffix = Path(file_name).suffix.lower()
     read = {".zip": images_from_zip, ".npz": arrays_from_npz}.get(suffix)
     if read is None:
-        raise DatasetError(f"{file_name}: upload a .zip of PNG/JPEG images or an .npz with 'x' (and 'y')")
+        raise DatasetError(
+            f"{file_name}: upload a .zip of PNG/JPEG images or an .npz with 'x' (and 'y')",
+            key="err_file_kind",
+            name=file_name,
+        )
     try:
         x, y, class_names = read(data)
         x = check_images(x, file_name)  # (N, C, H, W), its dtype kept: no float copy
     except LatentExplorerError as exc:  # a DatasetError or a BudgetError
         msg = str(exc)
-        raise DatasetError(msg if msg.startswith(file_name) else f"{file_name}: {msg}") from None
+        if msg.startswith(file_name):
+            raise DatasetError(msg, key=exc.key, **exc.values) from None
+        raise DatasetError(f"{file_name}: {msg}", key="err_in_file", name=file_name, error=exc) from None
     except Exception as exc:  # whatever a broken archive raises (zipfile, zlib, bz2, lzma): the one refusal
         raise DatasetError(f"{file_name}: not a readable {suffix} file ({readers.unreadable(exc)})") from None
     if y is not None and class_names is None:

@@ -11,6 +11,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import figures, images, latents
+from explorer.i18n import tr
 from explorer.projection import Projection, make_projection
 from training.bank import Bank, bank_for
 from training.datasets import Dataset
@@ -18,18 +19,23 @@ from training.geometry import hole_map
 from training.store import ModelSet, dataset_for, load_set
 
 
-@st.cache_resource(max_entries=16, show_spinner="Loading the models…")
+def spinner(key: str) -> str:
+    """A cache spinner's text in both languages: Streamlit takes it once, when the function is decorated."""
+    return f"{tr('en', key)} · {tr('zh', key)}"
+
+
+@st.cache_resource(max_entries=16, show_spinner=spinner("spin_loading_models"))
 def model_set(path: str, stamp: float) -> ModelSet:
     """A pair or conditional set; stamp (SetInfo.stamp) changes when a sidecar is rewritten."""
     return load_set(path)
 
 
-@st.cache_resource(max_entries=8, show_spinner="Preparing the dataset…")
+@st.cache_resource(max_entries=8, show_spinner=spinner("spin_preparing_dataset"))
 def dataset(path: str, stamp: float) -> Dataset:
     return dataset_for(model_set(path, stamp).lead.config)  # allowed roots, no download, shape checked
 
 
-@st.cache_resource(max_entries=32, show_spinner="Encoding the test split…")
+@st.cache_resource(max_entries=32, show_spinner=spinner("spin_encoding_test_split"))
 def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
     data = getattr(dataset(path, stamp), split)
     return latents.encode(model_set(path, stamp)[kind].model, data.x)
@@ -42,7 +48,7 @@ def latent_map_figure(path: str, stamp: float, options: tuple, _build):
     return _build()
 
 
-@st.cache_resource(max_entries=32, show_spinner="Fitting the projection…")
+@st.cache_resource(max_entries=32, show_spinner=spinner("spin_fitting_projection"))
 def projection(path: str, stamp: float, kind: str, method: str, params: tuple) -> Projection:
     model_codes = codes(path, stamp, kind)
     return make_projection(method, model_codes.mean.shape[1], **dict(params)).fit(model_codes.mean)
@@ -55,13 +61,13 @@ def flat_train_images(path: str, stamp: float) -> np.ndarray:
     return x.reshape(len(x), -1).numpy()
 
 
-@st.cache_resource(max_entries=8, show_spinner="Rendering the reference bank…")
+@st.cache_resource(max_entries=8, show_spinner=spinner("spin_rendering_reference_bank"))
 def bank(path: str, stamp: float) -> Bank:
     """True moon renders for moons pairs; the training images (a proxy) for anything else."""
     return bank_for(dataset(path, stamp))
 
 
-@st.cache_resource(max_entries=32, show_spinner="Decoding the hole map…")
+@st.cache_resource(max_entries=32, show_spinner=spinner("spin_decoding_hole_map"))
 def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -> tuple[latents.HoleGrid, np.ndarray]:
     """The grid (2-D: the whole plane, independent of a and b) and its (n, n) manifold distances."""
     model_codes = codes(path, stamp, kind)
@@ -69,7 +75,7 @@ def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -
     return grid, hole_map(model_set(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
 
 
-@st.cache_resource(max_entries=16, show_spinner="Decoding the manifold grid…")
+@st.cache_resource(max_entries=16, show_spinner=spinner("spin_decoding_manifold_grid"))
 def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, np.ndarray]:
     """One model's n x n grid over its 2-D latent plane and the decodes tiled as one uint8 image."""
     model = model_set(path, stamp)[kind].model
@@ -90,7 +96,7 @@ def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
 
 
-@st.cache_resource(max_entries=64, show_spinner="Integrating the posterior…")
+@st.cache_resource(max_entries=64, show_spinner=spinner("spin_integrating_posterior"))
 def image_inference(path: str, stamp: float, index: int):
     """explorer.inference.ImageInference of one test image under the pair's VAE."""
     from explorer.inference import analyse_image
@@ -98,7 +104,7 @@ def image_inference(path: str, stamp: float, index: int):
     return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
-@st.cache_resource(max_entries=8, show_spinner="Measuring the gaps on 100 test images (up to half a minute)…")
+@st.cache_resource(max_entries=8, show_spinner=spinner("spin_measuring_gaps"))
 def split_gaps(path: str, stamp: float, n: int = 100):
     from explorer.inference import split_gaps as measure
 

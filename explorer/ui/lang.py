@@ -16,6 +16,7 @@ from explorer.ui.text import plain
 from training.errors import LatentExplorerError
 
 KEY = "lang"
+_NESTED = {"error"}  # values that are exceptions: shown through error_text (already Markdown-safe)
 
 
 def browser_language() -> str:
@@ -56,11 +57,13 @@ def switch() -> None:
     )
 
 
-def error_text(exc: BaseException) -> str:
-    """An exception's message in the current language, Markdown-safe: its catalogue text when training/
-    gave it a key, else the English message after a translated lead-in."""
+def error_text(exc: BaseException, safe: bool = True) -> str:
+    """An exception's message in the current language: its catalogue text when training/ gave it a key,
+    else the English message after a translated lead-in. safe: its values Markdown-escaped (for st.error);
+    False for a caller that escapes the whole line itself."""
+    escape = plain if safe else str
     if isinstance(exc, LatentExplorerError) and exc.key:
-        values = {k: plain(v) if isinstance(v, str) else v for k, v in exc.values.items()}
-        return t(exc.key, **values)
+        shown = {k: error_text(v, safe) if isinstance(v, BaseException) else v for k, v in exc.values.items()}
+        return t(exc.key, **{k: escape(v) if isinstance(v, str) and k not in _NESTED else v for k, v in shown.items()})
     detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return t("err_untranslated", detail=plain(detail))
+    return t("err_untranslated", detail=escape(detail))

@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import analyses, figures
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS
-from explorer.ui.lang import t
+from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import run_status
 from training import jobs
@@ -19,6 +19,11 @@ from training.store import find_sets
 
 TRAIN_PAGE = "explorer/ui/pages/train.py"
 LISTED = 25  # runs shown in the list, newest first; every saved one is also in the sidebar
+
+
+def status(job: jobs.Job) -> str:
+    """The run's status line in the reader's language, Markdown-safe (a failed run's keyed error translated)."""
+    return plain(run_status(job, t=t, explain=lambda exc: error_text(exc, safe=False)))
 
 
 def run_link(job: jobs.Job, label: str | None = None) -> None:
@@ -46,7 +51,7 @@ def run_panel(run_id: str) -> None:
     if job is None:
         st.info(t("run_missing", run=plain(run_id)))
         return
-    st.markdown(f"**{plain(job.run_id)}**: {plain(run_status(job, t=t))}")
+    st.markdown(f"**{plain(job.run_id)}**: {status(job)}")
     st.progress(job.fraction)
     if job.active:
         _cancel(job, "train_cancel")
@@ -86,7 +91,7 @@ def run_list() -> None:
         c = st.columns([4, 5, 2], vertical_alignment="center")
         with c[0]:
             run_link(job)
-        c[1].caption(plain(run_status(job, t=t)))
+        c[1].caption(status(job))
         if job.active:
             with c[2]:
                 _cancel(job, f"cancel_{job.run_id}")

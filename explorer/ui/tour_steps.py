@@ -156,7 +156,7 @@ def step_3(c: TourContext) -> None:
 
 
 def step_4(c: TourContext) -> None:
-    st.latex(r"\sigma = \exp\!\left(\tfrac{1}{2}\log\sigma^2\right) > 0 \quad\text{for every real output}")
+    st.latex(r"\sigma = \exp\!\left(\tfrac{1}{2}\log\sigma^2\right) > 0 \quad\text{" + c.t("s4_every_output") + "}")
     item = item_control(c, "tour_phase4", c.t("s4_control"))
     lv = tour.log_variance(c.view.codes["vae"], item)
     st.markdown(c.t("s4_result", logvar=code(lv.logvar), std=code(lv.std)))

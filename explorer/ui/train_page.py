@@ -41,20 +41,26 @@ def train_form(user_data: dict) -> dict | None:
     from training.models import FAMILIES
 
     options = [n for n, spec in DATASETS.items() if not spec.needs_path] + [UPLOAD_PREFIX + u for u in user_data]
-    regimes = list(moons.REGIMES)
+    # Choices shown in words; the options are the words themselves (a form keeps no URL state), mapped back
+    # to their values below. A word left in Session State from the other language falls back to the default.
+    regime_of = {t("regime_" + r): r for r in moons.REGIMES}
+    models_of = {t(MODEL_KEYS[m]): m for m in MODEL_CHOICES}
+    for key, words in (("train_regime", regime_of), ("train_models", models_of)):
+        if st.session_state.get(key) not in words:
+            st.session_state.pop(key, None)
     with st.form("train_form"):
         st.markdown(t("train_lead"))
         c = st.columns(4)
         shown = lambda d: t("train_upload", name=d[len(UPLOAD_PREFIX) :]) if d.startswith(UPLOAD_PREFIX) else d  # noqa: E731
         f = {"dataset": c[0].selectbox(t("side_dataset"), options, key="train_dataset", format_func=shown)}
-        f["regime"] = c[1].selectbox(
+        regime = c[1].selectbox(
             t("train_regime"),
-            regimes,
-            format_func=lambda r: t("regime_" + r),
-            index=regimes.index("sparse"),
+            list(regime_of),
+            index=list(regime_of.values()).index("sparse"),
             key="train_regime",
             help=t("train_regime_help"),
         )
+        f["regime"] = regime_of[regime]
         f["jitter"] = c[2].checkbox(t("train_jitter"), key="train_jitter")
         f["n_train"] = c[3].number_input(t("train_n"), 0, MAX_TRAIN_IMAGES, 0, 100, key="train_n")
         c = st.columns(4)
@@ -64,13 +70,8 @@ def train_form(user_data: dict) -> dict | None:
             key="train_family",
             help=t("train_family_help"),
         )
-        f["models"] = c[0].selectbox(
-            t("train_models"),
-            list(MODEL_CHOICES),
-            format_func=lambda m: t(MODEL_KEYS[m]),
-            key="train_models",
-            help=t("train_models_help"),
-        )
+        models = c[0].selectbox(t("train_models"), list(models_of), key="train_models", help=t("train_models_help"))
+        f["models"] = models_of[models]
         f["latent_dim"] = c[1].number_input(t("train_latent"), 1, MAX_LATENT_DIM, 2, key="train_latent")
         f["beta"] = c[2].number_input(t("train_beta_weight"), 0.0, 100.0, 1.0, 0.5, key="train_beta")
         f["hidden"] = c[3].text_input(t("train_hidden"), "128,64", key="train_hidden")
@@ -100,7 +101,7 @@ def checkpoint_import() -> None:
     st.subheader(t("ckpt_title"))
     st.caption(t("ckpt_lead"))
     c = st.columns([3, 1])
-    folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder="/path/to/pair")
+    folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder=t("ckpt_placeholder"))
     files = st.file_uploader(
         t("ckpt_files"), accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors", "onnx"]
     )
@@ -175,7 +176,11 @@ def train_config(form: dict, uploads: Path) -> RunConfig:
     except ValueError:
         hidden = ()
     if not hidden:
-        raise LatentExplorerError(f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}")
+        raise LatentExplorerError(
+            f"hidden sizes must be comma-separated whole numbers, got {form['hidden']!r}",
+            key="err_hidden_text",
+            text=repr(form["hidden"]),
+        )
     n_train, seed, dataset = form["n_train"] or None, int(form["seed"]), form["dataset"]
     if dataset.startswith(UPLOAD_PREFIX):
         path = uploads / dataset[len(UPLOAD_PREFIX) :] / "data.npz"
@@ -227,8 +232,9 @@ def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
     ]
 
 
-def run_status(job, t: Words = ENGLISH) -> str:
-    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice)."""
+def run_status(job, t: Words = ENGLISH, explain=None) -> str:
+    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice);
+    explain(exc) words a failed run's keyed error (the app's lang.error_text)."""
     import time
 
     status = t("status_" + job.status) if "status_" + job.status in STATUS_KEYS else job.status
@@ -242,6 +248,8 @@ def run_status(job, t: Words = ENGLISH) -> str:
         message = t("run_saved_as", name=RUN_PREFIX + job.run_id)
     elif job.status == "cancelled":
         message = t("run_nothing_saved")
+    elif job.status == "failed" and explain is not None and getattr(job, "error", None) is not None:
+        message = explain(job.error)
     return f"{status} {when}" + (f": {message}" if message else "")
 
 

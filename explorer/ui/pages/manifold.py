@@ -62,7 +62,7 @@ st.caption(t("grid_dashed"))
 if colouring.kind == "label":
     buttons = st.columns(len(KINDS))
     for column, kind in zip(buttons, KINDS):
-        title = t("grid_map_title", pair=view.pair_id, model=LABELS[kind])
+        title = f"{view.pair_id}: {LABELS[kind]}"  # names only: matplotlib's bundled font has no Chinese glyphs
         with column:
             png_button(
                 t("grid_map_png", model=LABELS[kind]),

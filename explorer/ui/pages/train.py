@@ -12,6 +12,7 @@ from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import beta_points, checkpoint_import, dataset_upload, train_config, train_form
 from training import jobs, uploads
+from training.devices import resolve_device
 from training.errors import LatentExplorerError
 from training.metrics import ACTIVE_UNIT_THRESHOLD
 from training.runs import PRIOR_SAMPLES
@@ -19,7 +20,9 @@ from training.store import find_sets, runs_dir, uploads_dir
 
 view = current_view()
 st.title(t("nav_train"))
-st.caption(f":material/memory: {jobs.device_line()}")
+device, _ = resolve_device("auto")  # TrainConfig's default, as jobs.device_line says it (in English) for the log
+why = t("train_device_cuda" if device.type == "cuda" else "train_device_cpu")
+st.caption(":material/memory: " + t("train_device", device=str(device), why=why))
 
 # --- train a pair, watch it, list the server's runs -------------------------------------------
 user_data = uploads.list_uploads(uploads_dir())

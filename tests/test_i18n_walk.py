@@ -1,0 +1,180 @@
+"""Every page in zh and in en, as AppTest draws it: every visible text, label, option, placeholder, help, image
+caption, table header and chart title / axis / legend / hover / annotation is collected; in zh no run of Latin
+letters outside the field's terms may remain, in en no Chinese character (issue 24)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from explorer.i18n import CATALOGUES
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uf900-\ufaff\uff00-\uffef]")
+LATIN = re.compile(r"[A-Za-z]+")
+# What stays as the field writes it (issue 24), units, file formats and the names of people, papers and tools.
+FIELD = {
+    "AE", "VAE", "CVAE", "ELBO", "KL", "IWAE", "MSE", "BCE", "PCA", "UMAP", "SNE", "NLL", "ESS", "MLP", "CONV",
+    "log", "exp", "nats", "MiB", "PNG", "JPEG", "GIF", "CDF", "SVD", "E_q", "Newton",
+    "Kingma", "Welling", "Cremer", "Li", "Duvenaud", "README", "Latent", "Explorer",
+    "SHA", "mlp", "conv", "cpu", "cuda", "CUDA", "PyTorch", "float",  # as PyTorch and the CLI name them
+    "EM", "dz",  # the EM algorithm; the integral's dz
+    "Language", "English",  # the language switch is written in both languages
+}  # fmt: skip
+# Text that is code or data, not words: `code spans`, file and folder names, URLs, Material icons, Plotly's
+# hover fields, LaTeX commands, the CLI's flags, set and dataset names (identifiers the user or the bundle chose).
+NOT_WORDS = [
+    r"`[^`]*`",
+    r":material/[a-z_]+:",
+    r":[a-z]+\[",  # Streamlit's colour directives (:green[...])
+    r"%\{[^}]*\}",
+    r"<extra></extra>|<br>",
+    r"https?://\S+",
+    r"\\[A-Za-z]+",
+    r"--[a-z-]+",
+    r"[\w.-]*\.(?:safetensors|json|npz|zip|png|gif|py|po)\b",
+    r"\b(?:runs|checkpoints|lab|training|explorer)/[\w./*-]*",
+    r"\bz_?\d+\b|\bcz\d+\b",
+    r"\d+(?:\.\d+)?e[-+]?\d+",
+    r"\b\d+x\d+\b",
+]
+
+
+TEXT_FIELDS = ("label", "help", "body", "placeholder", "options", "caption", "text", "value")
+
+
+def proto_strings(message, texts: list[str]) -> None:
+    """The text fields of an element's protobuf (and of the messages inside it); a chart's spec parsed."""
+    for field, value in message.ListFields():
+        repeated = not isinstance(value, (str, bytes)) and not hasattr(value, "ListFields")
+        for item in list(value) if repeated and hasattr(value, "__iter__") else [value]:
+            if hasattr(item, "ListFields"):
+                proto_strings(item, texts)
+            elif field.name == "spec" and isinstance(item, str):
+                texts.extend(figure_texts(json.loads(item)))
+            elif field.name in TEXT_FIELDS and isinstance(item, str):
+                texts.append(item)
+
+
+def visible_texts(at) -> list[str]:
+    """Every string a reader can see or hover in the app as AppTest holds it (main area and sidebar)."""
+    texts: list[str] = []
+    for root in (at.main, at.sidebar):
+        for node in walk(root):
+            proto = getattr(node, "proto", None)
+            kind = getattr(node, "type", "")
+            if proto is None or kind in ("latex", "code"):
+                continue
+            if kind == "arrow_data_frame":
+                texts.extend(str(c) for c in node.value.columns)
+                texts.extend(str(v) for v in node.value.astype(str).to_numpy().ravel())
+                continue
+            proto_strings(proto, texts)
+    return [t for t in texts if t]
+
+
+def walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from walk(child)
+
+
+def figure_texts(spec: dict) -> list[str]:
+    """A Plotly figure's words: trace names and hover templates, titles, axis titles, annotations."""
+    out = []
+
+    def visit(value, key=""):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                visit(v, k)
+        elif isinstance(value, list):
+            if key in ("text", "customdata", "x", "y", "z"):
+                return  # data, not words (the ESS labels are numbers)
+            for v in value:
+                visit(v, key)
+        elif isinstance(value, str) and key in ("text", "name", "hovertemplate", "title"):
+            out.append(value)
+
+    figure = spec.get("fig") or spec
+    visit({"data": json.loads(figure) if isinstance(figure, str) else figure})
+    return out
+
+
+def english_left(texts: list[str], names: set[str]) -> set[str]:
+    """Latin words in texts that are neither a field term nor part of code, a file or an identifier."""
+    found = set()
+    for text in texts:
+        for pattern in NOT_WORDS:
+            text = re.sub(pattern, " ", text)
+        for name in sorted(names, key=len, reverse=True):
+            text = text.replace(name, " ")
+        found |= {w for w in LATIN.findall(text) if len(w) > 1 and w not in FIELD}
+    return found
+
+
+BASE = "explorer/ui/pages/"
+PAGES = ["latent_map", "decoder", "drag", "compare", "manifold", "inference", "half_moon", "conditional", "train"]
+PAIRS = {"moons": "moons-sparse-2d", "digits": "digits-2d", "mnist5k": "mnist5k-2d"}
+EXTRA: dict[str, dict] = {}  # the inference split (100 images of quadrature, minutes) stays off
+
+
+def walk_pages(app, lang: str, dataset: str, pages: list[str]) -> dict[str, list[str]]:
+    from training.store import find_sets
+
+    pair = PAIRS[dataset]
+    names = {pair, dataset, *find_sets("pair"), *find_sets("conditional")}
+    out = {}
+    for page in pages:
+        at = app(BASE + page + ".py", lang=lang, dataset=dataset, pair=pair, **EXTRA.get(page, {}))
+        texts = visible_texts(at)
+        assert len(texts) > 10, (page, texts)
+        out[page] = (texts, names)
+    return out
+
+
+def check(lang: str, walked: dict) -> None:
+    if lang == "zh":
+        left = {page: english_left(texts, names) for page, (texts, names) in walked.items()}
+        assert not any(left.values()), {p: sorted(w) for p, w in left.items() if w}
+    else:
+        allowed = {CATALOGUES["zh"][k] for k in ()} | {"中文", "语言"}
+        cjk = {
+            page: [t for t in texts if CJK.search(re.sub("|".join(allowed), "", t))]
+            for page, (texts, _) in walked.items()
+        }
+        assert not any(cjk.values()), cjk
+
+
+def test_the_checks_catch_what_they_are_for():
+    assert english_left(["月相 0.100，AE 的编码 z = (1.0, 2.0)"], set()) == set()
+    assert english_left(["选一个 pair，`python -m training eval` 重新计算"], set()) == {"pair"}
+    assert english_left(["moons-sparse-2d 的 phase"], {"moons-sparse-2d"}) == {"phase"}
+    assert english_left(["%{customdata[1]} 编号<extra></extra>"], set()) == set()
+
+
+@pytest.mark.slow  # every page twice over moons: about a minute of AppTest
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_page_over_moons_speaks_one_language(app, lang):
+    check(lang, walk_pages(app, lang, "moons", PAGES))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dataset", ["digits", "mnist5k"])
+def test_the_pages_that_change_with_the_data_speak_chinese(app, dataset):
+    """Digits and mnist5k colour by class, score against training images (a proxy) and name their classes."""
+    check("zh", walk_pages(app, "zh", dataset, ["latent_map", "compare", "manifold", "inference", "half_moon"]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_tour_step_speaks_one_language(app, lang):
+    from explorer import tour
+    from training.store import find_sets
+
+    names = {"moons-sparse-2d", "moons-sparse-1d", "moons", *find_sets("pair")}
+    walked = {}
+    for step in range(1, tour.STEPS + 1):
+        at = app(BASE + "tour.py", lang=lang, dataset="moons", pair="moons-sparse-2d", step=str(step))
+        walked[f"tour {step}"] = (visible_texts(at), names)
+    check(lang, walked)
