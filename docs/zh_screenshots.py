@@ -29,14 +29,18 @@ SHOTS = {
 }
 
 
-def main() -> None:
+def main(url: str | None = None) -> None:
+    """url: a running server's address (else this starts one on a free port)."""
+    import contextlib
+
     from playwright.sync_api import sync_playwright
 
     out = ROOT / "docs" / "zh"
     out.mkdir(exist_ok=True)
-    with streamlit_server() as url, sync_playwright() as p:
+    server = contextlib.nullcontext(url) if url else streamlit_server()
+    with server as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-        page = browser.new_context(locale="zh-CN").new_page(viewport={"width": 1400, "height": 1000})
+        page = browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000}).new_page()
         page.set_default_timeout(300_000)
         for name, path in SHOTS.items():
             page.goto(f"{url}/{path}{'&' if '?' in path else '?'}lang=zh")
@@ -48,4 +52,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1] if len(sys.argv) > 1 else None)
