@@ -17,7 +17,7 @@ TARGET = 1.5  # onnxruntime at most this many times torch's time
 
 
 def _pair(name: str, out: Path):
-    from training.onnxset import export_set
+    from training.onnxio import export_set
 
     ours = load_set(BUNDLED / name)
     theirs = load_set(export_set(BUNDLED / name, out / name))
@@ -44,7 +44,7 @@ def slider(quick: bool) -> dict:
 
     from bench.browser import slider_latency
     from bench.harness import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_server
-    from training.onnxset import export_set
+    from training.onnxio import export_set
 
     n = 6 if quick else 30
     with tempfile.TemporaryDirectory() as runs:

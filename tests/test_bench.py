@@ -122,3 +122,12 @@ def test_the_readme_capacity_table_is_the_one_bench_load_json_makes():
     text = README.read_text()
     assert BEGIN in text and END in text
     assert readme_with_table(text, capacity_table(json.loads(RESULTS.read_text()))) == text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_onnx_benchmarks_run(tmp_path):
+    text = run_bench(tmp_path, "onnx")
+    for path in ("onnxruntime: decode one latent (MLP", "encode 10,000 images (conv", "imported ONNX pair"):
+        assert path in text
+    assert "failed" not in text
