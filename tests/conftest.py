@@ -1,5 +1,6 @@
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -81,16 +82,22 @@ def seeded():
 
 @pytest.fixture(autouse=True)
 def fresh_jobs(monkeypatch):
-    """Each test starts with an empty background-run registry; runs it left are stopped, so test
-    order never matters (training.jobs keeps its runs in a process-wide dict)."""
+    """Worker processes a test started are stopped when it ends (queued runs in their folders
+    cancelled first, so none starts after), so test order never matters."""
     from training import jobs
 
-    monkeypatch.setattr(jobs, "_JOBS", {})
+    monkeypatch.setattr(jobs, "_CHILDREN", {})
     yield
-    for job in list(jobs._JOBS.values()):
-        job.cancel()
-        if job.thread is not None:
-            job.thread.join(60)
+    children = list(jobs._CHILDREN.values())
+    for runs in {Path(c.args[-1]).parent for c in children}:
+        for folder in jobs.active_folders(runs):
+            jobs.cancel(folder.name, runs)
+    for child in children:
+        if isinstance(child, subprocess.Popen):
+            child.terminate()
+            child.wait(60)
+        else:
+            child.thread.join(60)
 
 
 @pytest.fixture(scope="session")

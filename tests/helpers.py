@@ -64,20 +64,46 @@ def run_cli(*args: str, module: str = "training", process: bool = False) -> subp
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
-def wait(job, seconds=120):
-    """A background run (training.jobs), once its thread has ended."""
-    job.thread.join(seconds)
-    assert not job.thread.is_alive()
-    return job
+def wait(job, seconds=180):
+    """A run (training.jobs) as its folder says once it has ended: use the returned Job."""
+    from training import jobs
+
+    return jobs.wait(job.run_id, job.out.parent, seconds)
 
 
-def tiny_run(epochs=2, n_test=8, **data):
+def slow_run(epochs=200, **data):
+    """A run that is still training when a test looks at it: 4,000 moons, about 0.2 s an epoch here."""
+    return tiny_run(epochs=epochs, n_train=4000, **data)
+
+
+def in_process_workers(monkeypatch):
+    """Workers as threads of this process instead of `python -m training worker` processes: the same
+    jobs.work, seconds sooner, and it sees the test's monkeypatches."""
+    import os
+    import threading
+
+    from training import jobs
+
+    class Thread:
+        def __init__(self, folder):
+            self.pid, self.returncode = os.getpid(), None
+            self.thread = threading.Thread(target=jobs.work, args=(folder,), daemon=True)
+            self.args = [str(folder)]
+            self.thread.start()
+
+        def poll(self):
+            return None if self.thread.is_alive() else 0
+
+    monkeypatch.setattr(jobs, "spawn", Thread)
+
+
+def tiny_run(epochs=2, n_test=8, n_train=128, **data):
     """A RunConfig that trains and saves a small moons pair in under a second. Its 8 test images keep
     the save's exact log p(x) (quadrature, ~0.1 s an image on an untrained 2-D VAE) cheap."""
     from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
     return RunConfig(
-        DataConfig("moons", regime="sparse", n_train=128, n_test=n_test, image_size=16, **data),
+        DataConfig("moons", regime="sparse", n_train=n_train, n_test=n_test, image_size=16, **data),
         ModelConfig(latent_dim=2, hidden=(16,)),
         TrainConfig(epochs=epochs, batch_size=32),
     )

@@ -23,7 +23,7 @@ from PIL import Image
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
-from tests.helpers import npz_bytes, run_cli, zip_with
+from tests.helpers import in_process_workers, npz_bytes, run_cli, wait, zip_with
 from training import jobs, limits, store, uploads
 from training.checkpoint import load_checkpoint
 from training.errors import CheckpointError, DatasetError, LatentExplorerError
@@ -241,6 +241,7 @@ def test_bad_training_input_is_one_clear_line(tmp_path, args, message):
 
 
 def test_a_diverging_background_run_is_marked_failed(tmp_path, monkeypatch):
+    in_process_workers(monkeypatch)  # the worker must see the patched loss
     from training import fit as fit_module
     from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from training.losses import LossTerms
@@ -255,23 +256,22 @@ def test_a_diverging_background_run_is_marked_failed(tmp_path, monkeypatch):
     config = RunConfig(
         DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=3)
     )
-    job = jobs.start_job(config, tmp_path)
-    job.thread.join(60)
+    job = wait(jobs.start_job(config, tmp_path))
     assert job.status == "failed" and "loss became nan" in job.message
-    assert list(tmp_path.iterdir()) == []
+    assert not list(tmp_path.glob("*/*.safetensors"))
 
 
 def test_a_run_over_the_time_limit_stops_and_says_so(tmp_path, monkeypatch):
     from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
+    in_process_workers(monkeypatch)
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
     config = RunConfig(
         DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=50)
     )
-    job = jobs.start_job(config, tmp_path)
-    job.thread.join(60)
-    assert job.status == "failed" and "time limit" in job.message
-    assert list(tmp_path.iterdir()) == []
+    job = wait(jobs.start_job(config, tmp_path))  # the limit is written into the run's job.json
+    assert job.status == "failed" and "time limit of 0 minutes" in job.message
+    assert not list(tmp_path.glob("*/*.safetensors"))
 
 
 def test_paths_from_the_ui_stay_inside_the_allowed_roots(tmp_path, monkeypatch):

@@ -1,11 +1,13 @@
 """Runs belong to the server (issue 14): any tab lists, watches and cancels them by ?run=<id>."""
 
+import os
 import re
+import shutil
 import time
 
 import pytest
 
-from tests.helpers import open_app, tiny_run, wait
+from tests.helpers import open_app, slow_run, tiny_run, wait
 from training import jobs, limits, store
 from training.errors import LatentExplorerError
 
@@ -18,23 +20,6 @@ def runs(tmp_path, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
     monkeypatch.setenv("LATENT_EXPLORER_UPLOADS", str(tmp_path / "uploads"))
     return runs
-
-
-@pytest.fixture
-def slow(monkeypatch):
-    """Each epoch takes at least 0.1 s, so a 200-epoch run is still training while a test looks at it."""
-    real = jobs._progress_recorder
-
-    def recorder(job, probe, every):
-        record = real(job, probe, every)
-
-        def on_progress(p):
-            record(p)
-            time.sleep(0.1)
-
-        return on_progress
-
-    monkeypatch.setattr(jobs, "_progress_recorder", recorder)
 
 
 def until(condition, seconds=60):
@@ -51,66 +36,75 @@ def status_line(at, run_id):
     return lines[0]
 
 
-def test_a_reloaded_tab_shows_the_run_live_and_cancels_it(runs, slow):
+def no_set(folder):
+    """A run folder that holds no part of a set: its state and progress only."""
+    return not any(p.suffix == ".safetensors" or p.name in ("ae.json", "vae.json") for p in folder.iterdir())
+
+
+def test_a_reloaded_tab_shows_the_run_live_and_cancels_it(runs):
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.selectbox(key="train_dataset").set_value("moons")
-    at.number_input(key="train_n").set_value(128)
+    at.number_input(key="train_n").set_value(4000)  # about 0.2 s an epoch: still training when looked at
     at.number_input(key="train_epochs").set_value(limits.MAX_EPOCHS)
     at.text_input(key="train_name").set_value("my run")  # made safe by the store's naming
     at.button(key="train_submit").click().run()
     assert not at.error, [e.value for e in at.error]
     run_id = at.query_params["run"]
     assert run_id == store.safe_name("my run") == "my-run"
-    job = jobs.get_job(run_id)
-    until(lambda: len(job.history["ae"]) >= 2)
+    until(lambda: len(jobs.get_run(run_id).history["ae"]) >= 2, 120)
     del at  # the tab is gone; the run is not
 
     tab = open_app(TRAIN, dataset="digits", pair="digits-2d", run=run_id)  # a reload or a pasted link
-    assert re.search(r"running: AE epoch \d+ of 200", status_line(tab, run_id))
-    curves = tab.get("plotly_chart")
-    assert curves and job.active
+    assert re.search(r"running: AE epoch \d+ of 200 · \d+:\d\d", status_line(tab, run_id))
+    assert tab.get("plotly_chart") and jobs.get_run(run_id).active
     tab.button(key="train_cancel").click().run()
-    wait(job)
-    assert job.status == "cancelled" and not (runs / run_id).exists()
+    job = jobs.wait(run_id, runs)
+    assert job.status == "cancelled" and no_set(runs / run_id)
+    assert f"runs/{run_id}" not in store.find_sets()
     tab.run()
     line = status_line(tab, run_id)
     assert "cancelled" in line and "nothing was saved" in line and line.count("cancelled") == 1
 
 
-def test_the_limit_names_the_running_runs_and_the_list_cancels_them(runs, slow, monkeypatch):
-    monkeypatch.setattr(jobs, "MAX_CONCURRENT_RUNS", 1)
-    first = jobs.start_job(tiny_run(epochs=200), runs, name="first")
+def test_beyond_the_limit_a_run_queues_with_its_place_and_starts_when_one_ends(runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS", "1")  # the workers read it too
+    assert jobs.start_job(slow_run(), runs, name="first").status == "running"
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     assert at.number_input(key="train_epochs").max == limits.MAX_EPOCHS  # capped in the widget itself
     at.number_input(key="train_epochs").set_value(1)
+    at.text_input(key="train_name").set_value("second")
     at.button(key="train_submit").click().run()
-    assert [e.value.replace("\\", "") for e in at.error] == [
-        "Cannot train: 1 run is training already (first); this server allows 1 at once. "
-        "Watch or cancel one from its page, or wait for one to finish."
-    ]
-    links = [(p.value, p.proto.query_string) for p in at.page_link]
-    assert any(label.startswith("first: running") and query == "run=first" for label, query in links), links
-    assert ("first", "run=first") in links  # the run list
-    at.button(key="cancel_first").click().run()
-    wait(first)
-    assert first.status == "cancelled"
+    assert not at.error, [e.value for e in at.error]  # queued, not refused
+    assert status_line(at, "second").startswith("**second**: queued: number 1 in line; 1 runs train at once")
+    links = [p.value for p in at.page_link]
+    assert links[:2] == ["second", "first"], links  # the run list: active ones, newest first
+    at.button(key="cancel_first").click().run()  # the list's Cancel
+    assert jobs.wait("first", runs).status == "cancelled"
+    second = jobs.wait("second", runs)  # started by first's worker as it ended, no page asked
+    assert second.status == "finished", second.message
+    assert store.load_set(runs / "second").kinds == ("ae", "vae")
 
 
-def test_saved_runs_are_listed_after_a_restart_newest_first(runs, monkeypatch):
+def test_saved_runs_are_listed_after_a_restart_newest_first(runs, tiny_pair_dir):
     older = wait(jobs.start_job(tiny_run(), runs, name="older"))
     newer = wait(jobs.start_job(tiny_run(seed=3), runs))
-    monkeypatch.setattr(jobs, "_JOBS", {})  # a restarted server remembers nothing but runs/
-    listed = jobs.list_runs()
-    assert [j.run_id for j in listed] == [newer.run_id, "older"]
-    assert all(j.status == "finished" and j.saved and j.fraction == 1.0 for j in listed)
-    assert listed[1].history == older.history and set(listed[1].history) == {"ae", "vae"}
-    saved = jobs.get_run("older").config  # as fit() ran it: the data shape and the device filled in
+    shutil.copytree(tiny_pair_dir, runs / "imported")  # a set saved without a worker: a finished run too
+    os.utime(runs / "imported" / "vae.json", (0, 0))  # saved long ago
+    listed = jobs.list_runs()  # a restarted server has nothing in memory: every process reads runs/
+    assert [j.run_id for j in listed] == [newer.run_id, "older", "imported"]
+    assert all(j.status == "finished" and j.fraction == 1.0 for j in listed)
+    assert [j.saved for j in listed] == [False, False, True]
+    read = jobs.get_run("older")
+    assert read.history == older.history and set(read.history) == {"ae", "vae"} and len(read.history["vae"]) == 2
+    assert set(read.snapshots) == {"ae", "vae"}  # snapshots live in the folder too
+    saved = read.config  # as the form asked for it
     assert (saved.data, saved.train.epochs, saved.train.seed) == (older.config.data, 2, older.config.train.seed)
     assert jobs.get_run("../runs/older") is None and jobs.get_run("nobody") is None
     at = open_app(TRAIN, dataset="digits", pair="digits-2d", run="older")
     assert status_line(at, "older").startswith("**older**: finished")
+    assert [p.value for p in at.page_link][:3] == [newer.run_id, "older", "imported"]
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d", run="imported")
     assert any("read back from runs/" in c.value for c in at.caption)
-    assert [p.value for p in at.page_link][:2] == [newer.run_id, "older"]
 
 
 @pytest.mark.slow  # its page-sized moons run measures exact log p(x) at save: about a minute
@@ -120,9 +114,9 @@ def test_a_run_whose_tab_closed_finishes_and_saves(runs):
     at.number_input(key="train_n").set_value(128)
     at.number_input(key="train_epochs").set_value(2)
     at.button(key="train_submit").click().run()
-    job = jobs.get_job(at.query_params["run"])
+    run_id = at.query_params["run"]
     del at
-    wait(job)
+    job = jobs.wait(run_id, runs, 300)
     assert job.status == "finished" and store.load_set(runs / job.run_id).kinds == ("ae", "vae")
 
 
@@ -146,7 +140,7 @@ def test_the_same_uploaded_pair_twice_is_one_pair(runs, tiny_pair_dir):
     for _ in range(2):
         at.button(key="ckpt_load").click().run()
         assert [s.value for s in at.success] == ["Loaded as runs/uploaded-pair: choose it in the sidebar."]
-    assert [p.name for p in runs.iterdir()] == ["uploaded-pair"]
+    assert [p.name for p in runs.iterdir() if not p.name.startswith(".")] == ["uploaded-pair"]
 
 
 def test_a_text_file_named_npz_gets_a_whole_sentence(runs, tmp_path):

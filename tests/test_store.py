@@ -39,7 +39,7 @@ def test_importing_the_same_set_twice_gives_one_set(runs, tiny_pair_dir):
     first = import_set(tiny_pair_dir, "mine")
     assert first == "runs/mine" and set_path(first) == runs / "mine"
     assert import_set(tiny_pair_dir, "again") == first
-    assert sorted(p.name for p in runs.iterdir()) == ["mine"]
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == ["mine"]
     assert torch_equal(load_set(runs / "mine"), load_set(tiny_pair_dir))
 
 

@@ -5,12 +5,13 @@ import io
 import json
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from tests.helpers import npz_bytes, open_app, tiny_run, wait, zip_with
+from tests.helpers import npz_bytes, open_app, slow_run, tiny_run, wait, zip_with
 from training import jobs, limits, store, uploads
 from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
@@ -37,7 +38,7 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
     at.text_input(key="train_hidden").set_value("16")
     at.button(key="train_submit").click().run()
     assert not at.exception and not at.error
-    job = wait(jobs.get_job(at.session_state["train_job"]))
+    job = wait(jobs.get_run(at.session_state["train_job"]))
     assert job.status == "finished", job.message
     assert len(job.history["ae"]) == len(job.history["vae"]) == 1
     assert set(job.snapshots) == {"ae", "vae"}
@@ -51,20 +52,30 @@ def test_training_from_the_page_lands_in_the_sidebar(dirs):
 
 def test_cancel_leaves_no_partial_run(dirs):
     runs, _ = dirs
-    job = jobs.start_job(tiny_run(epochs=200), runs)
-    while not job.history["ae"] and job.active:
-        job.thread.join(0.05)
+    job = jobs.start_job(slow_run(), runs)
+    deadline = time.time() + 120
+    while not jobs.get_run(job.run_id).history["ae"]:
+        assert time.time() < deadline
+        time.sleep(0.1)
     job.cancel()
-    wait(job)
+    job = wait(job)
     assert job.status == "cancelled"
-    assert not runs.exists() or list(runs.iterdir()) == []
+    assert sorted(p.name for p in (runs / job.run_id).iterdir()) == [
+        "heartbeat",
+        "job.json",
+        "progress.jsonl",
+        "run.lock",
+        "snapshots.npz",
+        "worker.log",
+    ]  # the run's record, no part of a set
 
 
 def test_two_simultaneous_runs_keep_their_own_histories(dirs):
     runs, _ = dirs
     a = jobs.start_job(tiny_run(epochs=2, seed=1), runs)
     b = jobs.start_job(dataclasses.replace(tiny_run(epochs=4, seed=2)), runs)
-    wait(a), wait(b)
+    assert (a.status, b.status) == ("running", "running")  # two slots by default
+    a, b = wait(a), wait(b)
     assert (a.status, b.status) == ("finished", "finished")
     assert len(a.history["vae"]) == 2 and len(b.history["vae"]) == 4
     assert a.history["vae"][0]["train_total"] != b.history["vae"][0]["train_total"]
@@ -72,18 +83,18 @@ def test_two_simultaneous_runs_keep_their_own_histories(dirs):
     assert [h["train_total"] for h in saved["history"]] == [h["train_total"] for h in b.history["vae"]]
 
 
-def test_limits_say_what_they_are(dirs, monkeypatch):
+def test_limits_say_what_they_are_and_the_queue_is_bounded(dirs, monkeypatch):
     runs, _ = dirs
     with pytest.raises(LatentExplorerError, match=f"at most {limits.MAX_EPOCHS} epochs"):
         jobs.start_job(tiny_run(epochs=limits.MAX_EPOCHS + 1), runs)
-    monkeypatch.setattr(jobs, "MAX_CONCURRENT_RUNS", 1)
-    first = jobs.start_job(tiny_run(epochs=50), runs)
-    try:
-        with pytest.raises(LatentExplorerError, match="allows 1 at once"):
-            jobs.start_job(tiny_run(), runs)
-    finally:
-        first.cancel()
-        wait(first)
+    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS", "0")  # nothing starts: every run waits
+    monkeypatch.setattr(jobs, "MAX_QUEUED_RUNS", 2)
+    first, second = jobs.start_job(tiny_run(), runs), jobs.start_job(tiny_run(), runs)
+    assert [(j.status, j.place) for j in (first, second)] == [("queued", 1), ("queued", 2)]
+    with pytest.raises(LatentExplorerError, match="2 runs are waiting already"):
+        jobs.start_job(tiny_run(), runs)
+    first.cancel()
+    assert jobs.get_run(first.run_id).status == "cancelled" and jobs.get_run(second.run_id).place == 1
 
 
 def test_a_failing_run_is_marked_failed(dirs):
@@ -160,7 +171,7 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
     at.selectbox(key="train_dataset").set_value("upload:mine")
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
-    job = wait(jobs.get_job(at.session_state["train_job"]))
+    job = wait(jobs.get_run(at.session_state["train_job"]))
     assert job.status == "finished", job.message
     at = open_app(None, dataset="npz", pair=f"runs/{job.run_id}")  # the explorer opens on it
     assert at.title[0].value == "Latent map"
@@ -187,7 +198,7 @@ def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_di
     at.text_input(key="ckpt_path").set_value(str(broken))
     at.button(key="ckpt_load").click().run()
     assert any("Not loaded" in e.value and "sidecar" in e.value for e in at.error)
-    assert sorted(p.name for p in runs.iterdir()) == ["tiny-moons"]  # nothing half-copied
+    assert sorted(p.name for p in runs.iterdir() if not p.name.startswith(".")) == ["tiny-moons"]  # none half-copied
 
 
 def test_collapse_warning_names_what_to_try():
@@ -220,7 +231,7 @@ def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     at.number_input(key="train_epochs").set_value(2)
     at.button(key="train_submit").click().run()
     assert not at.error, [e.value for e in at.error]
-    job = wait(jobs.get_job(at.session_state["train_job"]))
+    job = wait(jobs.get_run(at.session_state["train_job"]))
     assert job.status == "finished", job.message
     assert set(job.history) == {"cvae", "regression"} and len(job.history["cvae"]) == 2
     assert {p.name for p in (runs / job.run_id).iterdir()} >= {"cvae.json", "regression.json"}

@@ -25,6 +25,7 @@ from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS_DIR = ROOT / "checkpoints"
+WORKER_NICE = 10  # a training worker's CPU priority below the web server's (training.jobs starts them)
 
 
 class Registry:
@@ -234,6 +235,8 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
         action="store_true",
         help="re-measure the saved sets' test metrics with the current code, without retraining (weights untouched)",
     )
+    wo = sub.add_parser("worker", help="train one run the app queued, in its folder (the app starts these)")
+    wo.add_argument("folder", help="the run's folder under runs/ (training/jobs.py describes its files)")
     return parser
 
 
@@ -241,6 +244,22 @@ def from_args(cls, args: argparse.Namespace, **given):
     """A config from the flags of the same names as its fields (--batch-size: batch_size), and given."""
     names = [f.name for f in dataclasses.fields(cls) if f.name not in given and hasattr(args, f.name)]
     return cls(**{name: getattr(args, name) for name in names}, **given)
+
+
+def command_worker(args: argparse.Namespace) -> int:
+    """A worker process: lower priority first, one thread (the server keeps the other cores), then train."""
+    import os
+
+    try:
+        os.nice(WORKER_NICE)
+    except OSError:
+        pass
+    import torch
+
+    torch.set_num_threads(1)
+    from .jobs import work
+
+    return work(args.folder)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -597,6 +616,7 @@ COMMANDS = {
     "lab": command_lab,
     "import-onnx": command_import_onnx,
     "export-onnx": command_export_onnx,
+    "worker": command_worker,
 }
 
 

@@ -78,7 +78,9 @@ QUICK = Budget(elbo_samples=20, n_images=50, iwae_k=500)
 
 
 @torch.no_grad()
-def elbo_and_iwae(model: Autoencoder, x: torch.Tensor, budget: Budget = FULL, seed: int = 0) -> dict[str, float]:
+def elbo_and_iwae(
+    model: Autoencoder, x: torch.Tensor, budget: Budget = FULL, seed: int = 0, on_step=None
+) -> dict[str, float]:
     """The ELBO over all of x with its standard error, and on budget.n_images of x the k-sample IWAE
     bound on -log p(x) (Burda et al. 2015) with the effective sample size of its weights; nats per image.
 
@@ -86,8 +88,11 @@ def elbo_and_iwae(model: Autoencoder, x: torch.Tensor, budget: Budget = FULL, se
     An ESS far below k means q misses the posterior and the IWAE bound may still be loose.
     """
     k = budget.iwae_k
+    step = on_step or (lambda what: None)
+    step("ELBO")
     elbo = bounds(model, x, encoder_q(model, x), n_samples=budget.elbo_samples, ks=(), seed=seed)
     few = spread(x, budget.n_images)
+    step("IWAE")
     iwae = bounds(model, few, encoder_q(model, few), n_samples=k, ks=(k,), seed=seed + 1)
     return {
         "elbo": float(elbo.elbo.mean()),
@@ -113,9 +118,13 @@ def exact_nll(model: Autoencoder, x: torch.Tensor, n_images: int = FULL.n_images
 
 @torch.no_grad()
 def evaluate_model(
-    model: Autoencoder, x: torch.Tensor, iwae_k: int | None = None, budget: Budget = FULL
+    model: Autoencoder, x: torch.Tensor, iwae_k: int | None = None, budget: Budget = FULL, on_step=None
 ) -> dict[str, float | int | list[float]]:
-    """Everything `python -m training eval` prints for one model, on the images x; iwae_k overrides the budget's."""
+    """Everything `python -m training eval` prints for one model, on the images x; iwae_k overrides the budget's.
+    on_step(what), if given, hears each slow measurement as it starts ("reconstruction", "ELBO", "IWAE",
+    "exact NLL"): a run's status says which."""
+    step = on_step or (lambda what: None)
+    step("reconstruction")
     if iwae_k is not None:
         budget = dataclasses.replace(budget, iwae_k=iwae_k)
     model.eval()
@@ -129,8 +138,9 @@ def evaluate_model(
         kl_per_dim = kl_to_standard_normal(means, stds).mean(0)
         metrics["kl_per_dim"] = kl_per_dim.tolist()
         metrics["kl"] = float(kl_per_dim.sum())
-        metrics.update(elbo_and_iwae(model, x, budget))
+        metrics.update(elbo_and_iwae(model, x, budget, on_step=step))
         if model.latent_dim == 2:
+            step("exact NLL")
             metrics.update(exact_nll(model, x, budget.n_images))
     return metrics
 

@@ -30,6 +30,7 @@ def train_and_save(
     dataset: Dataset | None = None,
     on_progress: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_phase: Callable[..., None] | None = None,
     progress_bar: bool = True,
     iwae_k: int | None = None,
     budget: Budget = FULL,
@@ -45,7 +46,8 @@ def train_and_save(
     cancelled run leaves nothing a loader would find; replace=True swaps out an existing folder
     the same way. Without it, models are saved into an existing folder one atomic file at a time.
     budget: how hard the test metrics are measured (metrics.FULL; the app's runs use metrics.QUICK);
-    iwae_k overrides its k. The folder is held (store.hold) from the start: another writer of it is
+    iwae_k overrides its k. on_phase(name, kind, what) hears each step after training: ("measuring",
+    "vae", "ELBO"), ... ("saving", "", ""). The folder is held (store.hold) from the start: another writer of it is
     refused at once. force: write under checkpoints/ (the bundled sets); new: refuse a folder that
     appeared meanwhile (a run named in the app must not land in another's folder).
     """
@@ -75,17 +77,21 @@ def train_and_save(
             run = pair_configs(config)[kind]
             result = fit(run, dataset, on_progress=on_progress, should_stop=should_stop, progress_bar=progress_bar)
             results[kind] = result
+            step = _steps(on_phase, kind)
             if conditional:
                 last = result.history[-1]
                 metrics[kind] = {k: last[k] for k in ("test_total", "test_reconstruction", "test_kl")}
             else:
-                metrics[kind] = test_metrics(result.model, dataset, bank, budget, iwae_k)
+                metrics[kind] = test_metrics(result.model, dataset, bank, budget, iwae_k, on_step=step)
             metrics[kind]["train_seconds"] = result.seconds
             metrics[kind]["samples_per_second"] = result.samples_per_second
         if conditional and set(results) == {"cvae", "regression"}:
+            _steps(on_phase, "cvae")("completions" if config.model.condition == "half" else "labels")
             shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
             for kind in results:
                 metrics[kind].update(shared)
+        if on_phase is not None:
+            on_phase("saving")
         with nullcontext(out) if out.exists() and not replace else staged_dir(out, replace=replace) as target:
             for kind, result in results.items():
                 save_checkpoint(
@@ -97,6 +103,13 @@ def train_and_save(
                     history=result.history,
                 )
         return results
+
+
+def _steps(on_phase: Callable[..., None] | None, kind: str) -> Callable[[str], None] | None:
+    """on_step(what) for one model's measurements, as on_phase("measuring", kind, what)."""
+    if on_phase is None:
+        return None
+    return lambda what: on_phase("measuring", kind, what)
 
 
 PRIOR_SAMPLES = 1000
@@ -194,9 +207,13 @@ def measure_set(models, dataset: Dataset, budget: Budget = FULL) -> dict[str, di
     return {kind: test_metrics(models[kind].model, dataset, bank, budget) for kind in models.kinds}
 
 
-def test_metrics(model, dataset: Dataset, bank, budget: Budget = FULL, iwae_k: int | None = None) -> dict:
-    """An AE's or VAE's test metrics: evaluate_model on the test split plus its prior samples' validity."""
-    return {**evaluate_model(model, dataset.test.x, iwae_k, budget), **sample_validity(model, dataset, bank)}
+def test_metrics(model, dataset: Dataset, bank, budget: Budget = FULL, iwae_k: int | None = None, on_step=None) -> dict:
+    """An AE's or VAE's test metrics: evaluate_model on the test split plus its prior samples' validity.
+    on_step(what) hears each measurement as it starts."""
+    metrics = evaluate_model(model, dataset.test.x, iwae_k, budget, on_step=on_step)
+    if on_step is not None:
+        on_step("prior samples")
+    return {**metrics, **sample_validity(model, dataset, bank)}
 
 
 def _differs(a, b, rel: float = 1e-6) -> bool:

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fcntl
 import functools
 import itertools
+import json
 import logging
 import os
 import re
@@ -114,6 +116,8 @@ class SetInfo:
     condition: str  # ModelConfig.condition: "none" for pairs
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
     source: str = "torch"  # "onnx": graphs run by onnxruntime (training/onnxset.py); pages ask its capabilities
+    weights: tuple[str, ...] = ()  # each member's weights_sha256 (runs/ only: imports compare them)
+    point: tuple[float, float, float] | None = None  # a VAE's (beta, recon_mse, prior_validity), runs/ only
 
 
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
@@ -196,18 +200,306 @@ def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path
 
 
 def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
-    """Set id -> SetInfo for the sets the app offers: bundled ones first, then runs/, each sorted
-    by folder. Staging left behind by a killed process is cleaned up on the way."""
+    """Set id -> SetInfo for the sets the app offers: bundled ones first, then runs/ (from its
+    index: run_index), each sorted by folder. Staging left behind by a killed process is cleaned up
+    on the way."""
     found: dict[str, SetInfo] = {}
-    for root, prefix in _roots():
-        if not root.is_dir():
-            continue
-        clean_stale_staging(root)
-        for path, set_kind in sets_below(root, kind):
-            info = _info(prefix + path.relative_to(root).as_posix(), path, set_kind)
+    if BUNDLED.is_dir():
+        for path, set_kind in sets_below(BUNDLED, kind):
+            info = _info(path.relative_to(BUNDLED).as_posix(), path, set_kind)
             if info is not None:
                 found[info.id] = info
+    runs = runs_dir()
+    if runs.is_dir():
+        clean_stale_staging(runs)
+        for info in _run_sets(runs):
+            if kind in (None, info.kind):
+                found[info.id] = info
     return found
+
+
+# --- the index of runs/ ----------------------------------------------------------------------------
+#
+# runs/.index.json holds, per top-level folder of runs/, what a listing needs: its sets (SetInfo's
+# fields, checked against the schema once) and its run's summary (training.jobs' job.json, or the
+# sidecars of a set saved without one), with the folder's mtime when they were read. A reader stats
+# each folder (a rename of any file into it, i.e. every atomic write, changes that mtime) and
+# re-reads only folders whose mtime differs; a run still queued or running is read from its job.json
+# each time and never written to the index until it ends. Writers (a save, an import, a worker's
+# end, a reader that found something stale) merge their entries into the file under
+# runs/.index.lock, the newer folder mtime winning, and replace it atomically: several server
+# processes and workers may write at once without losing an update. A missing or unreadable index
+# is rebuilt from the folders. Sets nested deeper than runs/<folder>/ are found when that folder's
+# own mtime changes.
+
+INDEX, INDEX_LOCK, JOB_STATE = ".index.json", ".index.lock", "job.json"
+INDEX_VERSION = 2  # 2: ONNX sets (kinds, source)
+_ACTIVE = ("queued", "running")
+_MEMO: dict[str, tuple[tuple, dict]] = {}  # runs dir -> (index file version, its entries)
+
+
+def _job_state(folder: Path) -> dict | None:
+    try:
+        state = json.loads((folder / JOB_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) and state.get("version") == 1 and "status" in state else None
+
+
+STATUSES = ("queued", "running", "finished", "failed", "cancelled")
+
+
+def _time(value) -> float | None:
+    return float(value) if isinstance(value, _NUMBER) and not isinstance(value, bool) else None
+
+
+def job_summary(state: dict) -> dict | None:
+    """What the run list shows of a run: job.json without its config but the epochs, every field
+    of the type the list expects (job.json is as untrusted as any file in runs/); None if unusable."""
+    if state.get("status") not in STATUSES:
+        return None
+    config = state.get("config")
+    train = config.get("train") if isinstance(config, dict) else None
+    epochs = train.get("epochs") if isinstance(train, dict) else state.get("epochs", 0)  # job.json, or a summary
+    phase = state.get("phase") if isinstance(state.get("phase"), dict) else {}
+    return {
+        "status": state["status"],
+        "message": str(state.get("message") or "")[:1000],
+        "created": _time(state.get("created")) or 0.0,
+        "started": _time(state.get("started")),
+        "finished": _time(state.get("finished")),
+        "phase": {
+            k: v
+            for k, v in phase.items()
+            if isinstance(k, str) and isinstance(v, (str, int, float)) and len(str(v)) < 200
+        },
+        "epochs": epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else 0,
+    }
+
+
+def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
+    """One set's listing facts, from its sidecars (schema-checked) or ONNX manifest, or None when it
+    cannot be listed."""
+    info = _info(RUN_PREFIX + rel, path, set_kind)
+    if info is None:
+        return None
+    facts = {
+        "id": info.id,
+        "rel": rel,
+        "kind": info.kind,
+        "kinds": list(info.kinds),
+        "dataset": info.dataset,
+        "condition": info.condition,
+        "stamp": info.stamp,
+        "source": info.source,
+        "weights": [],
+        "point": None,
+    }
+    run = {
+        "status": "finished",
+        "message": f"saved as {info.id}",
+        "created": info.stamp,
+        "started": info.stamp,
+        "finished": info.stamp,
+        "phase": {"name": "saved"},
+        "epochs": 0,
+    }
+    if info.source == "torch":
+        try:
+            sidecars = {k: read_sidecar(path / k) for k in info.kinds}
+        except (CheckpointError, OSError):
+            return None
+        facts["weights"] = [str(s.get("weights_sha256")) for s in sidecars.values()]
+        facts["point"] = _beta_point(sidecars) if info.kind == "pair" else None
+        lead = sidecars[info.kinds[-1]]  # the VAE of a pair, the regression of a conditional set: the run's config
+        seconds = sum(float((s.get("metrics") or {}).get("train_seconds", 0.0)) for s in sidecars.values())
+        run.update(created=info.stamp - seconds, started=info.stamp - seconds)
+        run["phase"] = {"name": "saved", "kind": info.kinds[-1], "epoch": len(lead.get("history") or [])}
+        run["epochs"] = int((lead.get("train") or {}).get("epochs", 0))
+    facts["run"] = run
+    return facts
+
+
+def _beta_point(sidecars: dict) -> list[float] | None:
+    """A VAE's (beta, recon_mse, prior_validity) for the beta chart, when it recorded them."""
+    try:
+        vae = sidecars["vae"]
+        m = vae["metrics"]
+        if "prior_validity" in m:
+            return [float(vae["model"]["beta"]), float(m["recon_mse"]), float(m["prior_validity"])]
+    except (KeyError, TypeError, ValueError):
+        pass
+    return None
+
+
+def _entry(folder: Path, stamp: int) -> dict:
+    """A folder's index entry, read from its files (stat taken before: a change while reading
+    leaves the entry stale, so the next reader reads it again)."""
+    state = _job_state(folder)
+    entry: dict = {"stamp": stamp, "sets": [], "job": None, "live": False}
+    summary = None if state is None else job_summary(state)
+    if summary is not None:
+        entry["job"] = summary
+        entry["live"] = summary["status"] in _ACTIVE
+        if entry["live"]:
+            return entry  # nothing to list until it ends; its job.json is read on every look
+    for path, set_kind in sets_below(folder):
+        facts = _set_entry(path.relative_to(folder.parent).as_posix(), path, set_kind)
+        if facts is not None:
+            entry["sets"].append(facts)
+    sets = entry["sets"]
+    if summary is None and len(sets) == 1 and sets[0]["rel"] == folder.name and sets[0]["source"] == "torch":
+        entry["job"] = entry["sets"][0]["run"]  # a set saved without a worker
+        entry["saved"] = True
+    return entry
+
+
+def _load_index(runs: Path) -> dict:
+    path = runs / INDEX
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    version = (st.st_ino, st.st_mtime_ns, st.st_size)
+    memo = _MEMO.get(str(runs))
+    if memo is not None and memo[0] == version:
+        return memo[1]
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        entries = data["entries"] if data.get("version") == INDEX_VERSION else {}
+        entries = {name: e for name, e in entries.items() if _valid_entry(name, e)}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        entries = {}  # unreadable: rebuilt from the folders
+    _MEMO[str(runs)] = (version, entries)
+    return entries
+
+
+_NUMBER = (int, float)
+
+
+def _valid_set(name: str, s) -> bool:
+    rel = s.get("rel") if isinstance(s, dict) else None
+    parts = Path(rel).parts if isinstance(rel, str) else ()
+    return (
+        bool(parts)
+        and parts[0] == name
+        and not Path(rel).is_absolute()
+        and not any(p.startswith(".") for p in parts)  # no .., no hidden folder: never outside runs/
+        and s.get("id") == RUN_PREFIX + rel
+        and s.get("kind") in (*SET_KINDS, "onnx")
+        and s.get("source") in ("torch", "onnx")
+        and isinstance(s.get("kinds"), list)
+        and all(isinstance(k, str) for k in s["kinds"])
+        and isinstance(s.get("dataset"), str)
+        and isinstance(s.get("condition"), str)
+        and isinstance(s.get("stamp"), _NUMBER)
+        and isinstance(s.get("weights"), list)
+        and all(isinstance(w, str) for w in s["weights"])
+        and (s.get("point") is None or (len(s["point"]) == 3 and all(isinstance(v, _NUMBER) for v in s["point"])))
+    )
+
+
+def _valid_entry(name: str, e) -> bool:
+    """An index entry of the shape _entry writes (the index is as untrusted as any file in runs/)."""
+    if not isinstance(e, dict) or not isinstance(e.get("stamp"), int) or not isinstance(e.get("sets"), list):
+        return False
+    job = e.get("job")
+    if job is not None and (not isinstance(job, dict) or job_summary(job) != job):
+        return False
+    return all(_valid_set(name, s) for s in e["sets"])
+
+
+def _save_index(runs: Path, changed: dict[str, dict], removed: set[str]) -> None:
+    """Merge these entries into the index file under its lock (the newer folder mtime wins), replace it."""
+    from .checkpoint import atomic_write_bytes
+
+    with open(runs / INDEX_LOCK, "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        entries = dict(_load_index(runs))
+        for name, entry in changed.items():
+            old = entries.get(name)
+            if old is None or entry["stamp"] >= old.get("stamp", -1) or old.get("live"):
+                entries[name] = entry
+        for name in removed:
+            if not (runs / name).is_dir():
+                entries.pop(name, None)
+        try:
+            atomic_write_bytes(runs / INDEX, json.dumps({"version": INDEX_VERSION, "entries": entries}).encode())
+        except OSError as exc:  # a read-only runs folder still lists, at the cost of reading again
+            logging.getLogger(__name__).warning("cannot write %s: %s", runs / INDEX, exc)
+        _MEMO.pop(str(runs), None)
+
+
+def run_index(runs: Path | None = None) -> dict[str, dict]:
+    """Folder name -> index entry for every visible folder of runs/, current: one stat per folder,
+    files read only for folders that changed, live runs' job.json read fresh."""
+    runs = Path(runs or runs_dir())
+    try:
+        folders = [
+            (e.name, e.stat().st_mtime_ns) for e in os.scandir(runs) if not e.name.startswith(".") and e.is_dir()
+        ]
+    except OSError:
+        return {}
+    entries = _load_index(runs)
+    current, changed = {}, {}
+    for name, stamp in folders:
+        entry = entries.get(name)
+        if entry is None or entry.get("stamp") != stamp or entry.get("live"):
+            fresh = _entry(runs / name, stamp)
+            if not fresh["live"] and not (entry is not None and not entry.get("live") and entry == fresh):
+                changed[name] = fresh
+            entry = fresh
+        current[name] = entry
+    removed = set(entries) - set(current)
+    if changed or removed:
+        _save_index(runs, changed, removed)
+    return current
+
+
+def index_changed(runs: Path, name: str) -> None:
+    """A writer's word that runs/<name> changed (saved, imported, removed, a run's state): its entry
+    is read again now, so no reader pays for it."""
+    runs = Path(runs)
+    folder = runs / name
+    try:
+        stamp = folder.stat().st_mtime_ns
+    except OSError:
+        _save_index(runs, {}, {name})
+        return
+    entry = _entry(folder, stamp)
+    _save_index(runs, {} if entry["live"] else {name: entry}, set())
+
+
+def active_runs(runs: Path | None = None) -> list[Path]:
+    """The folders of runs that are queued or running."""
+    runs = Path(runs or runs_dir())
+    return [runs / name for name, e in run_index(runs).items() if e.get("live")]
+
+
+_SETS_MEMO: dict[str, tuple[int, list[SetInfo]]] = {}
+
+
+def _run_sets(runs: Path) -> list[SetInfo]:
+    """runs/'s sets from its index, sorted by folder."""
+    index = run_index(runs)
+    found = []
+    for name in sorted(index):
+        for s in index[name]["sets"]:
+            found.append(
+                SetInfo(
+                    s["id"],
+                    runs / s["rel"],
+                    s["kind"],
+                    tuple(s["kinds"]),
+                    s["dataset"],
+                    s["condition"],
+                    s["stamp"],
+                    s["source"],
+                    tuple(s["weights"]),
+                    tuple(s["point"]) if s["point"] else None,
+                )
+            )
+    return sorted(found, key=lambda i: i.path)
 
 
 # --- loading ---------------------------------------------------------------------------------------
@@ -478,10 +770,12 @@ def import_set(source: str | Path, name: str) -> str:
     source, kinds = Path(source), loaded.kinds
     wanted = _weights_ids(source, kinds)
     for info in find_sets(loaded.kind).values():
-        if info.id.startswith(RUN_PREFIX) and _weights_ids(info.path, kinds) == wanted:
+        if info.id.startswith(RUN_PREFIX) and info.weights == wanted:
             return info.id
-    with held_free_folder(runs_dir(), safe_name(name)) as target, staged_dir(target) as staging:
+    runs = runs_dir()
+    with held_free_folder(runs, safe_name(name)) as target, staged_dir(target) as staging:
         for kind in kinds:
             for suffix in (".json", ".safetensors"):
                 shutil.copyfile(source / f"{kind}{suffix}", staging / f"{kind}{suffix}")
+    index_changed(runs, target.name)
     return RUN_PREFIX + target.name

@@ -1,7 +1,8 @@
 """The train page's views of the server's runs: one run (live curves, snapshots, Cancel) and the list.
 
-Runs belong to the server (training.jobs); the URL names the one shown (`?run=<id>`), so a reload,
-a second tab or a pasted link shows the same run, live, with a Cancel that works.
+Runs are worker processes whose folders under runs/ are their record (training.jobs); any server
+process and any tab reads them. The URL names the run shown (`?run=<id>`), so a reload, a second
+tab, another server process or a pasted link shows the same run, live, with a Cancel that works.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from training import jobs
 from training.store import find_sets
 
 TRAIN_PAGE = "explorer/ui/pages/train.py"
-LISTED = 25  # runs shown in the list, newest first; every saved one is also in the sidebar
+LISTED = 25  # runs per page of the list, newest first; every saved one is also in the sidebar
 
 
 def status(job: jobs.Job) -> str:
@@ -39,14 +40,16 @@ def shown_run() -> str | None:
 
 
 def _cancel(job: jobs.Job, key: str) -> None:
-    if job.cancel_event.is_set():
+    if job.cancelling:
         st.caption(":material/hourglass_top: " + t("run_cancelling"))
     else:
-        st.button(t("run_cancel"), key=key, on_click=job.cancel, icon=":material/cancel:")
+        st.button(
+            t("run_cancel"), key=key, on_click=jobs.cancel, args=(job.run_id, job.out.parent), icon=":material/cancel:"
+        )
 
 
 def run_panel(run_id: str) -> None:
-    """One run, polled while it trains (the page wraps this in a fragment)."""
+    """One run, polled while it is queued or trains (the page wraps this in a fragment)."""
     job = jobs.get_run(run_id)
     if job is None:
         st.info(t("run_missing", run=plain(run_id)))
@@ -82,12 +85,25 @@ def _finished(job: jobs.Job) -> None:
 
 
 def run_list() -> None:
-    """Every run on the server, newest first: a link to its view, its status, Cancel while active."""
+    """The server's runs, newest first, a page at a time (active ones always first) and searchable by
+    name: each a link to its view, its status, Cancel while active. Read from the runs index."""
     runs = jobs.list_runs()
     if not runs:
         st.caption(t("run_none"))
         return
-    for job in runs[:LISTED]:
+    wanted = st.text_input(t("run_find"), key="runs_find", max_chars=60).strip().lower()
+    found = [job for job in runs if wanted in job.run_id.lower()] if wanted else runs
+    if not found:
+        st.caption(t("run_none_match", text=plain(wanted)))
+        return
+    pages = (len(found) + LISTED - 1) // LISTED
+    page = 1
+    if pages > 1:
+        if st.session_state.get("runs_page", 1) > pages:  # the list shrank (a search, removed runs)
+            st.session_state["runs_page"] = pages
+        page = int(st.number_input(t("run_page"), 1, pages, 1, key="runs_page"))
+    shown = found[(page - 1) * LISTED : page * LISTED]
+    for job in shown:
         c = st.columns([4, 5, 2], vertical_alignment="center")
         with c[0]:
             run_link(job)
@@ -95,11 +111,5 @@ def run_list() -> None:
         if job.active:
             with c[2]:
                 _cancel(job, f"cancel_{job.run_id}")
-    if len(runs) > LISTED:
-        st.caption(t("run_older", n=len(runs) - LISTED))
-
-
-def busy_links(running: list[jobs.Job]) -> None:
-    """The runs holding the server's slots, each a link to its page."""
-    for job in running:
-        run_link(job, f"{job.run_id}: {run_status(job, t=t)}")
+    if pages > 1 or wanted:
+        st.caption(t("run_count", shown=len(shown), total=len(found)))

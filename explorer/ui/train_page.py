@@ -13,7 +13,6 @@ from explorer.ui.context import KINDS
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from training import moons
-from training.checkpoint import read_sidecar
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import LatentExplorerError
 from training.kinds import LABELS
@@ -203,20 +202,13 @@ def train_config(form: dict, uploads: Path) -> RunConfig:
 
 
 def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
-    """One point per trained VAE on dataset that recorded prior validity, from its sidecar alone."""
-    points = []
-    for info in sets.values():
-        if not info.id.startswith(RUN_PREFIX):
-            continue
-        try:  # the sidecars say all this chart needs: no weights are loaded
-            sidecar = read_sidecar(info.path / "vae")
-            data, model, m = sidecar["data"], sidecar["model"], sidecar["metrics"]
-            if data["name"] == dataset and "prior_validity" in m:
-                beta, recon, validity = float(model["beta"]), float(m["recon_mse"]), float(m["prior_validity"])
-                points.append(figures.BetaPoint(beta, recon, validity, info.path.name))
-        except (LatentExplorerError, KeyError, TypeError, ValueError):
-            continue
-    return points
+    """One point per trained VAE on dataset that recorded prior validity: the index of runs/ has
+    each VAE's (beta, recon_mse, prior_validity), so no sidecar is read here (SetInfo.point)."""
+    return [
+        figures.BetaPoint(*info.point, info.path.name)
+        for info in sets.values()
+        if info.id.startswith(RUN_PREFIX) and info.dataset == dataset and info.point is not None
+    ]
 
 
 def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
@@ -232,17 +224,43 @@ def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:
     ]
 
 
-def run_status(job, t: Words = ENGLISH, explain=None) -> str:
-    """One line on a training.jobs.Job: what it is doing, or how and when it ended (no word said twice);
-    explain(exc) words a failed run's keyed error (the app's lang.error_text)."""
+def elapsed(seconds: float) -> str:
+    """0:42, 12:05, 1:02:03."""
+    seconds = max(0, int(seconds))
+    h, m, s = seconds // 3600, seconds // 60 % 60, seconds % 60
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+RUN_PHASES = {"starting": "run_starting", "loading": "run_loading", "training": "run_epoch"}
+RUN_PHASES |= {"measuring": "run_measuring", "saving": "run_saving"}
+
+
+def run_status(job, t: Words = ENGLISH, explain=None, now: float | None = None) -> str:
+    """One line on a training.jobs.Job: its place in the queue, the phase it is in with the time since
+    it started, or how and when it ended (no word said twice); explain(exc) words a failed run's keyed
+    error (the app's lang.error_text)."""
     import time
 
+    now = time.time() if now is None else now
     status = t("status_" + job.status) if "status_" + job.status in STATUS_KEYS else job.status
+    if job.status == "queued" and job.place:
+        from training.jobs import max_runs
+
+        return t("run_queued", status=status, place=job.place, slots=max_runs())
     if job.active:
-        if not job.kind:
-            return t("run_loading", status=status)
-        return t("run_epoch", status=status, kind=LABELS[job.kind], epoch=job.epoch, epochs=job.config.train.epochs)
-    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started))
+        phase = job.phase or {}
+        what, kind = str(phase.get("what", "")), str(phase.get("kind") or "")
+        key = "run_what_" + what.lower().replace(" ", "_")
+        values = {
+            "status": status,
+            "elapsed": elapsed(now - (job.started or now)),
+            "kind": LABELS.get(kind, kind.upper()),
+            "epoch": phase.get("epoch", 0),
+            "epochs": job.epochs,
+            "what": t(key) if key in RUN_WHAT_KEYS else what,
+        }
+        return status if job.status == "queued" else t(RUN_PHASES.get(phase.get("name"), "run_starting"), **values)
+    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(job.finished or job.started or job.created))
     message = job.message
     if job.status == "finished" and message:  # "saved as runs/<id>"
         message = t("run_saved_as", name=RUN_PREFIX + job.run_id)
@@ -254,6 +272,8 @@ def run_status(job, t: Words = ENGLISH, explain=None) -> str:
 
 
 STATUS_KEYS = {"status_queued", "status_running", "status_finished", "status_failed", "status_cancelled"}
+RUN_WHAT_KEYS = {f"run_what_{w}" for w in ("reconstruction", "elbo", "iwae", "exact_nll", "prior_samples")}
+RUN_WHAT_KEYS |= {"run_what_completions", "run_what_labels"}
 
 
 def latest_files(files: list, wanted: set[str]) -> dict:
