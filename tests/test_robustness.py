@@ -334,13 +334,14 @@ def test_two_cli_runs_started_together_with_one_out_one_saves_the_other_is_refus
 
 
 def test_app_runs_and_imports_of_one_name_never_share_a_folder(tmp_path, tiny_pair_dir, monkeypatch):
-    from tests.helpers import tiny_run, wait
+    from tests.helpers import tiny_run
 
     runs = tmp_path / "runs"
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    with store.hold(runs / "mine"):  # another server process trains a run named "mine" right now
-        job = wait(jobs.start_job(tiny_run(), runs, name="mine"))
-        assert job.status == "failed" and "is writing this folder" in job.message
+    with store.hold(runs / "mine"):  # another process writes a set named "mine" right now
+        with pytest.raises(store.FolderBusy, match="is writing this folder"):  # refused at once, nothing queued
+            jobs.start_job(tiny_run(), runs, name="mine")
+        assert not (runs / "mine").exists()
         assert store.import_set(tiny_pair_dir, "mine") == "runs/mine-2"  # an import takes the next free name
     (runs / "late").mkdir()  # saved by another process after this one chose the name
     from training.runs import train_and_save
@@ -359,10 +360,10 @@ def test_the_bundled_sets_are_not_overwritten_without_force(tmp_path, monkeypatc
     done = run_cli("train", "--epochs", "1", "--out", str(bundled / "new-one"))
     assert done.returncode == 2 and "--force" in done.stderr
     assert store.check_out_dir(bundled / "digits-2d", force=True) == bundled / "digits-2d"  # allowed, nothing written
-    from tests.helpers import tiny_run, wait
+    from tests.helpers import tiny_run
 
-    job = wait(jobs.start_job(tiny_run(), bundled))  # the app with its runs folder set to checkpoints/
-    assert job.status == "failed" and "bundled sets" in job.message
+    with pytest.raises(LatentExplorerError, match="bundled sets"):  # refused before anything is queued
+        jobs.start_job(tiny_run(), bundled)  # the app with its runs folder set to checkpoints/
     assert {p: p.stat().st_mtime_ns for p in bundled.rglob("*")} == before
 
 

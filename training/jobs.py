@@ -62,7 +62,7 @@ import numpy as np
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import LatentExplorerError, TrainingCancelled
 from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, check_run, check_train_set
-from .store import LEADS, RUN_PREFIX, SET_KINDS, safe_name
+from .store import LEADS, RUN_PREFIX, SET_KINDS, check_out_dir, hold, safe_name
 from .store import runs_dir as default_runs_dir
 
 MAX_QUEUED_RUNS = 50  # runs waiting beyond the running ones: a bound on what one class can pile up
@@ -267,31 +267,33 @@ def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5, 
     config.validate()
     check_run(config, server=True)
     runs_dir = Path(runs_dir)
+    check_out_dir(runs_dir / (safe_name(name) if name and name.strip() else "run"))  # not checkpoints/; writable
     runs_dir.mkdir(parents=True, exist_ok=True)
     with _locked(runs_dir / ".queue.lock"):  # names and the queue's bound: one creator at a time
         if len(_active_states(runs_dir)["queued"]) >= MAX_QUEUED_RUNS:
             raise LatentExplorerError(f"{MAX_QUEUED_RUNS} runs are waiting already; try again when some have started")
         run_id = run_name(config, runs_dir, name)
         folder = runs_dir / run_id
-        try:
-            folder.mkdir()  # exclusive: a folder another writer (the CLI, an import) just made is refused
-        except FileExistsError:
-            raise LatentExplorerError(f"a run named {run_id!r} was saved meanwhile; choose another name") from None
-        state = {
-            "version": 1,
-            "run_id": run_id,
-            "config": {"data": to_dict(config.data), "model": to_dict(config.model), "train": to_dict(config.train)},
-            "status": "queued",
-            "message": "",
-            "created": time.time(),
-            "started": None,
-            "finished": None,
-            "phase": {"name": "queued", "since": time.time()},
-            "worker": None,
-            "max_seconds": MAX_RUN_SECONDS,
-            "snapshot_every": snapshot_every,
-        }
-        _write_json(folder / STATE, state)
+        with hold(folder):  # FolderBusy now when another writer (the CLI, an import) holds the name
+            try:
+                folder.mkdir()  # exclusive: a folder another writer just made is refused
+            except FileExistsError:
+                raise LatentExplorerError(f"a run named {run_id!r} was saved meanwhile; choose another name") from None
+            state = {
+                "version": 1,
+                "run_id": run_id,
+                "config": {part: to_dict(getattr(config, part)) for part in ("data", "model", "train")},
+                "status": "queued",
+                "message": "",
+                "created": time.time(),
+                "started": None,
+                "finished": None,
+                "phase": {"name": "queued", "since": time.time()},
+                "worker": None,
+                "max_seconds": MAX_RUN_SECONDS,
+                "snapshot_every": snapshot_every,
+            }
+            _write_json(folder / STATE, state)
     _index_changed(runs_dir, run_id)
     promote(runs_dir)
     return get_run(run_id, runs_dir)
@@ -801,29 +803,33 @@ class _Worker:
             raise TrainingCancelled("stopped")
         self.set_phase(name=name, kind=kind, what=what)
 
-    def run(self) -> tuple[str, str]:
-        """(status, message) the run ended with; the set published whole when finished."""
+    def _train(self) -> tuple[str, str]:
         from .datasets import load_dataset
         from .metrics import QUICK
         from .runs import train_and_save
 
+        dataset = load_dataset(self.config.data)
+        check_train_set(len(dataset.train))
+        self.probe, self.colour = snapshot_points(dataset)
+        train_and_save(
+            self.config,
+            self.folder / SET_STAGING,
+            dataset=dataset,
+            on_progress=self.on_progress,
+            should_stop=self.should_stop,
+            on_phase=self.on_phase,
+            progress_bar=False,
+            budget=QUICK,  # a save in minutes, not tens of minutes under load; the metrics record the budget
+        )
+        self.on_phase("saving")
+        _publish(self.folder / SET_STAGING, self.folder, self.config)
+        return "finished", f"saved as {RUN_PREFIX}{self.folder.name}"
+
+    def run(self) -> tuple[str, str]:
+        """(status, message) the run ended with; the set published whole when finished."""
         try:
-            dataset = load_dataset(self.config.data)
-            check_train_set(len(dataset.train))
-            self.probe, self.colour = snapshot_points(dataset)
-            train_and_save(
-                self.config,
-                self.folder / SET_STAGING,
-                dataset=dataset,
-                on_progress=self.on_progress,
-                should_stop=self.should_stop,
-                on_phase=self.on_phase,
-                progress_bar=False,
-                budget=QUICK,  # a save in minutes, not tens of minutes under load; the metrics record the budget
-            )
-            self.on_phase("saving")
-            _publish(self.folder / SET_STAGING, self.folder, self.config)
-            return "finished", f"saved as {RUN_PREFIX}{self.folder.name}"
+            with hold(self.folder):  # one writer per folder (store.hold): the CLI cannot write into a live run
+                return self._train()
         except _Stopped as exc:
             return "failed", f"{exc}; nothing was saved"
         except TrainingCancelled:
