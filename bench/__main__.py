@@ -28,6 +28,8 @@ SECTIONS = [
     "tour",
     "load",
     "onnx",
+    "runs",
+    "workers",
 ]
 
 
@@ -52,6 +54,8 @@ def machine() -> str:
     )
 
 
+# Page-view CPU against the number of saved runs; the slider while two runs train (issue 23).
+VERDICT_SECTIONS = {"runs": "runs_scale", "workers": "training_load"}
 NOTES: list[str] = []  # why a target was missed, with this run's numbers
 
 
@@ -286,6 +290,11 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         from bench import onnx as onnx_bench
 
         rows += onnx_bench.rows(quick, row, r)
+    if section in VERDICT_SECTIONS:  # modules whose section() gives rows with their verdicts
+        import importlib
+
+        module = importlib.import_module(f"bench.{VERDICT_SECTIONS[section]}")
+        rows += [row(*cells) for cells in module.section(quick, r)]
     return rows, r
 
 

@@ -48,6 +48,12 @@ def test_umap_and_memory_benchmarks_run(tmp_path):
     assert "UMAP of 10,000 codes" in text and "app memory" in text
 
 
+@pytest.mark.slow
+def test_the_runs_index_benchmark_runs(tmp_path):
+    text = run_bench(tmp_path, "runs")
+    assert "server CPU per Train page view, 30 saved runs vs 3" in text and "run-list poll" in text
+
+
 def test_unknown_section_is_refused(tmp_path):
     done = run_cli("--only", "nope", "--out", str(tmp_path / "r.md"), module="bench")
     assert done.returncode == 2 and "unknown sections" in done.stderr

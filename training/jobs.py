@@ -900,8 +900,8 @@ def work(folder: str | Path) -> int:
             state.update(status=status, message=message, finished=time.time(), error=worker.error)
             state["phase"] = {**state.get("phase", {}), "since": time.time()}
 
+        (folder / CANCEL).unlink(missing_ok=True)  # first: the folder's last change is the final job.json
         _update(folder, end)
-        (folder / CANCEL).unlink(missing_ok=True)
         _index_changed(folder.parent, folder.name)
     promote(folder.parent)  # this slot is free: the next queued run starts now, page or no page
     return 0 if status in ("finished", "cancelled") else 1

@@ -90,8 +90,7 @@ def train_and_save(
             shared = conditional_metrics(results["cvae"].model, results["regression"].model, dataset)
             for kind in results:
                 metrics[kind].update(shared)
-        if on_phase is not None:
-            on_phase("saving")
+        _steps(on_phase, "")("saving")
         with nullcontext(out) if out.exists() and not replace else staged_dir(out, replace=replace) as target:
             for kind, result in results.items():
                 save_checkpoint(
@@ -105,11 +104,12 @@ def train_and_save(
         return results
 
 
-def _steps(on_phase: Callable[..., None] | None, kind: str) -> Callable[[str], None] | None:
-    """on_step(what) for one model's measurements, as on_phase("measuring", kind, what)."""
+def _steps(on_phase: Callable[..., None] | None, kind: str) -> Callable[[str], None]:
+    """on_step(what) for one model's measurements, as on_phase("measuring", kind, what); "saving" is
+    on_phase("saving"). Does nothing without an on_phase."""
     if on_phase is None:
-        return None
-    return lambda what: on_phase("measuring", kind, what)
+        return lambda what: None
+    return lambda what: on_phase("saving") if what == "saving" else on_phase("measuring", kind, what)
 
 
 PRIOR_SAMPLES = 1000

@@ -1,0 +1,106 @@
+"""The Decoder slider while two runs train (issue 23, item 2): p50 against the same with none.
+
+One server, one runs folder, Chromium: the slider measured with no run, then with two runs
+started from the Train page (moons, 4,000 images, 200 epochs: minutes of training), then the runs
+cancelled from the page. Runs that train inside the server (threads) take its cores and its GIL;
+runs in worker processes at lower priority should leave the slider near its idle figure.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+from bench.browser import percentile, slider_latency
+from bench.harness import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_server, wait_for_app
+
+TARGET = 1.5  # slider p50 while two runs train, within this factor of the p50 with none
+DECODER = "decoder?dataset=digits&pair=digits-2d"
+RUNNING = re.compile(r"running: V?AE epoch")
+
+
+def start_runs(browser, url: str, names: list[str]):
+    """Start runs from the Train page as a user does; returns the page, left open."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1400})
+    page.set_default_timeout(180_000)
+    page.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=180_000)
+    wait_for_app(page, 180_000)
+    for name in names:
+        page.get_by_label("Training images (0: all)").fill("4000")
+        page.get_by_label("Epochs (max 200)").fill("200")
+        page.get_by_role("textbox", name="Run name").fill(name)
+        page.get_by_role("button", name="Train the pair").click()
+        page.wait_for_url(re.compile(rf"[?&]run={name}"))
+        wait_for_app(page, 180_000)
+    for name in names:  # both past loading their data: training now
+        page.get_by_role("link", name=name).first.wait_for()
+    page.wait_for_function(
+        "(names) => names.every(n => (document.body.innerText.match(/running: V?AE epoch/g) || []).length >= 2)",
+        arg=names,
+        timeout=180_000,
+    )
+    return page
+
+
+def still_training(page) -> int:
+    return len(RUNNING.findall(page.locator('[data-testid="stMain"]').inner_text()))
+
+
+def cancel_runs(page, names: list[str]) -> None:
+    for name in names:
+        button = page.locator(f".st-key-cancel_{name} button")
+        if button.count():
+            button.first.click()
+            page.wait_for_timeout(500)
+
+
+def slider_while_training(quick: bool) -> dict:
+    from playwright.sync_api import sync_playwright
+
+    n = 8 if quick else 30
+    names = ["bench-a", "bench-b"]
+    with tempfile.TemporaryDirectory(prefix="bench-runs-") as tmp, sync_playwright() as p:
+        env = {"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs"), "LATENT_EXPLORER_UPLOADS": str(Path(tmp) / "up")}
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        with streamlit_server(env=env, max_seconds=1200) as url:
+            idle = slider_latency(browser, url, DECODER, n)
+            train = start_runs(browser, url, names)
+            busy = slider_latency(browser, url, DECODER, n)
+            training_after = still_training(train)  # both must still be training for the figure to count
+            cancel_runs(train, names)
+            idle_after = slider_latency(browser, url, DECODER, n)
+            train.close()
+        browser.close()
+    return {"idle": idle + idle_after, "training": busy, "training_at_end": training_after}
+
+
+def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str, bool | None]]:
+    r = slider_while_training(quick)
+    raw["slider_while_training"] = r
+    idle, busy = statistics.median(r["idle"]), statistics.median(r["training"])
+    ratio = busy / idle
+    valid = r["training_at_end"] >= 2
+    return [
+        (
+            "Decoder slider p50 while two runs train",
+            f"{busy:.3f} s",
+            f"≤ {TARGET}x none",
+            f"no run training: {idle:.3f} s (p95 {percentile(r['idle'], 95):.3f} s); two runs: p95 "
+            f"{percentile(r['training'], 95):.3f} s: **{ratio:.2f}x**"
+            + ("" if valid else f"; only {r['training_at_end']} runs were still training at the end"),
+            valid and ratio <= TARGET,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(ROOT))
+    out = slider_while_training("--quick" in sys.argv)
+    idle, busy = statistics.median(out["idle"]), statistics.median(out["training"])
+    print(f"root {ROOT}")
+    print(f"idle p50 {idle:.3f} s  p95 {percentile(out['idle'], 95):.3f}  (n={len(out['idle'])})")
+    print(f"two runs p50 {busy:.3f} s  p95 {percentile(out['training'], 95):.3f}  (n={len(out['training'])})")
+    print(f"ratio {busy / idle:.2f}x; still training at the end: {out['training_at_end']}")
