@@ -54,8 +54,9 @@ def machine() -> str:
     )
 
 
-# Page-view CPU against the number of saved runs; the slider while two runs train (issue 23).
-VERDICT_SECTIONS = {"runs": "runs_scale", "workers": "training_load"}
+# Sections whose module gives its rows: rows(quick, row, raw). runs: page-view CPU against the number
+# of saved runs; workers: the slider while two runs train (issue 23).
+ROWS_SECTIONS = {"load": "load", "onnx": "onnx", "runs": "runs_scale", "workers": "training_load"}
 NOTES: list[str] = []  # why a target was missed, with this run's numbers
 
 
@@ -282,19 +283,10 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         )
     if "inference" in sections:
         rows += inference.rows(quick, row, r)
-    if "load" in sections:
-        from bench import load
-
-        rows += load.rows(quick, row, r)
-    if "onnx" in sections:
-        from bench import onnx as onnx_bench
-
-        rows += onnx_bench.rows(quick, row, r)
-    if section in VERDICT_SECTIONS:  # modules whose section() gives rows with their verdicts
+    if section in ROWS_SECTIONS:  # modules whose rows(quick, row, raw) gives their table rows
         import importlib
 
-        module = importlib.import_module(f"bench.{VERDICT_SECTIONS[section]}")
-        rows += [row(*cells) for cells in module.section(quick, r)]
+        rows += importlib.import_module(f"bench.{ROWS_SECTIONS[section]}").rows(quick, row, r)
     return rows, r
 
 

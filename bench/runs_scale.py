@@ -143,14 +143,14 @@ def fmt(x: float | None) -> str:
     return f"> {CAP_S:.0f} s (stopped)" if x is None else f"{x:.3f} s"
 
 
-def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str, bool | None]]:
+def rows(quick: bool, row, raw: dict) -> list[str]:
     sizes = [3, 30] if quick else [3, 100, 500, 1000]
     with tempfile.TemporaryDirectory(prefix="runs-scale-") as tmp:
         source = source_run(Path(tmp) / "source")
         results = measure(source, sizes, Path(tmp))
     raw["runs_scale"] = results
     first, last = results[0], results[-1]
-    rows = []
+    out = []
     for key, what in (
         ("view_train_s", "Train page view"),
         ("view_decoder_s", "Decoder page view"),
@@ -159,8 +159,8 @@ def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str, bool | Non
         a, b = first[key], last[key]
         ratio = None if a is None or b is None else b / a
         detail = "; ".join(f"{r['n']:,} runs: {fmt(r[key])}" for r in results)
-        rows.append(
-            (
+        out.append(
+            row(
                 f"server CPU per {what}, {last['n']:,} saved runs vs {first['n']}",
                 fmt(b),
                 f"≤ {TARGET}x",
@@ -173,8 +173,8 @@ def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str, bool | Non
         f"list_runs {fmt(r['list_runs_s'])}"
         for r in results
     )
-    rows.append(("store.find_sets / jobs.list_runs in-process (CPU)", fmt(last["list_runs_s"]), "—", detail, None))
-    return rows
+    out.append(row("store.find_sets / jobs.list_runs in-process (CPU)", fmt(last["list_runs_s"]), "—", detail, None))
+    return out
 
 
 if __name__ == "__main__":

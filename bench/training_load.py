@@ -77,14 +77,14 @@ def slider_while_training(quick: bool) -> dict:
     return {"idle": idle + idle_after, "training": busy, "training_at_end": training_after}
 
 
-def section(quick: bool, raw: dict) -> list[tuple[str, str, str, str, bool | None]]:
+def rows(quick: bool, row, raw: dict) -> list[str]:
     r = slider_while_training(quick)
     raw["slider_while_training"] = r
     idle, busy = statistics.median(r["idle"]), statistics.median(r["training"])
     ratio = busy / idle
     valid = r["training_at_end"] >= 2
     return [
-        (
+        row(
             "Decoder slider p50 while two runs train",
             f"{busy:.3f} s",
             f"≤ {TARGET}x none",
