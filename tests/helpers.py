@@ -64,7 +64,7 @@ def run_cli(*args: str, module: str = "training", process: bool = False) -> subp
     return subprocess.CompletedProcess([module, *args], code, out.getvalue(), err.getvalue())
 
 
-def wait(job, seconds=180):
+def wait(job, seconds=400):
     """A run (training.jobs) as its folder says once it has ended: use the returned Job."""
     from training import jobs
 

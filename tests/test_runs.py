@@ -79,8 +79,8 @@ def test_beyond_the_limit_a_run_queues_with_its_place_and_starts_when_one_ends(r
     links = [p.value for p in at.page_link]
     assert links[:2] == ["second", "first"], links  # the run list: active ones, newest first
     at.button(key="cancel_first").click().run()  # the list's Cancel
-    assert jobs.wait("first", runs).status == "cancelled"
-    second = jobs.wait("second", runs)  # started by first's worker as it ended, no page asked
+    assert jobs.wait("first", runs, 400).status == "cancelled"  # worker start-up takes a minute at load 30
+    second = jobs.wait("second", runs, 400)  # started by first's worker as it ended, no page asked
     assert second.status == "finished", second.message
     assert store.load_set(runs / "second").kinds == ("ae", "vae")
 
