@@ -51,6 +51,7 @@ def chinese(page, title: str) -> None:
     page.locator("h1").filter(has_text=title).wait_for()
     page.wait_for_function("() => new URLSearchParams(location.search).get('lang') === 'zh'")
     wait_drawn(page)
+    page.locator(".st-key-page_links a").first.wait_for()  # drawn after the page (app.py's finally)
     links = page.locator(".st-key-page_links a").all_inner_texts()
     assert links and all(CJK.search(text) for text in links), links
 
