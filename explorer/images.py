@@ -43,10 +43,28 @@ def png_bytes(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+GREYS = [v for level in range(256) for v in (level, level, level)]  # palette index i = grey level i
+
+
+def _gif_frame(frame: np.ndarray) -> Image.Image:
+    """A palette frame without dithering. Grey (H, W): palette index = grey level, so every one of the 256
+    levels is kept exactly (PIL's default web palette has few greys and dithers the rest into speckles);
+    colour (H, W, 3): grey when its channels agree (an annotated grey frame), else its own 256 colours,
+    nearest, no dithering."""
+    if frame.ndim == 3 and (frame == frame[..., :1]).all():
+        frame = frame[..., 0]
+    if frame.ndim == 2:
+        image = Image.fromarray(np.ascontiguousarray(frame, dtype=np.uint8)).convert("L")
+        indexed = Image.frombytes("P", image.size, image.tobytes())
+        indexed.putpalette(GREYS)
+        return indexed
+    return Image.fromarray(frame).quantize(256, dither=Image.Dither.NONE)
+
+
 def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 120, bounce: bool = True) -> bytes:
     """Animated GIF of uint8 frames; bounce plays forwards then backwards."""
     sequence = frames + frames[-2:0:-1] if bounce and len(frames) > 2 else frames
-    pil = [Image.fromarray(f).convert("P") for f in sequence]
+    pil = [_gif_frame(f) for f in sequence]
     buf = io.BytesIO()
     pil[0].save(buf, format="GIF", save_all=True, append_images=pil[1:], duration=ms_per_frame, loop=0)
     return buf.getvalue()

@@ -193,6 +193,12 @@ def test_images_round_trip_through_png_and_gif():
     assert np.array_equal(decoded, strip)
     gif = Image.open(io.BytesIO(images.gif_bytes([images.to_uint8(f) for f in frames])))
     assert gif.n_frames == 4  # forwards then back: 0 1 2 1
+    for i, frame in enumerate(frames[[0, 1, 2, 1]]):  # issue 27: grey tones kept exactly, no dithering
+        gif.seek(i)
+        assert np.array_equal(np.asarray(gif.convert("L")), images.to_uint8(frame))
+    labelled = [images.annotate(images.to_uint8(f), ["VAE"], ["t=0.40"]) for f in frames]  # RGB, as exported
+    gif = Image.open(io.BytesIO(images.gif_bytes(labelled)))
+    assert labelled[0].ndim == 3 and np.array_equal(np.asarray(gif.convert("RGB")), labelled[0])
     assert images.upscale(strip, 3).shape == (30, 84)
 
 
