@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('requirements.txt','rb').read()).hexdigest()[:12])")
 STAMP := $(VENV)/.requirements-$(REQ_HASH)
 
-.PHONY: venv run serve haproxy test test-fast lint bench defaults clean
+.PHONY: venv run serve haproxy test test-fast lint bench defaults screenshots clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The README's screenshots: the pages at 1400 px, then the layout and run-list tests saving theirs into docs/
+# (under `make test` they save into temporary folders, so a test run leaves a checkout clean).
+screenshots: $(STAMP)
+	$(BIN)/python docs/screenshots.py
+	LATENT_EXPLORER_SHOTS=docs $(BIN)/python -m pytest -q tests/test_layout.py tests/test_browser_runs.py
 
 defaults: $(STAMP)
 	$(BIN)/python -m training defaults

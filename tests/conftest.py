@@ -118,6 +118,14 @@ def browser():
         b.close()
 
 
+@pytest.fixture
+def shots_dir(tmp_path):
+    """Where a browser test saves its screenshots: the test's tmp folder, so `make test` leaves a clean
+    checkout clean; `make screenshots` sets LATENT_EXPLORER_SHOTS=docs to refresh the README's copies."""
+    folder = os.environ.get("LATENT_EXPLORER_SHOTS")
+    return Path(folder) if folder else tmp_path
+
+
 @pytest.fixture(scope="module")
 def app_url():
     """`streamlit run app.py` on 127.0.0.1 for one test module's browser tests."""

@@ -2,7 +2,6 @@
 
 import re
 import time
-from pathlib import Path
 
 import pytest
 
@@ -10,7 +9,6 @@ from bench.harness import streamlit_server
 from tests.helpers import BROWSER_TIMEOUT_MS, chart_faults, wait_drawn
 
 pytestmark = pytest.mark.browser
-SHOT = Path(__file__).resolve().parent.parent / "docs" / "train-runs-800.png"
 STATUS = re.compile(r"browser-run: running: (V?AE) epoch (\d+) of 200")
 
 
@@ -31,7 +29,7 @@ def boxes_overlap(a, b) -> bool:
     )
 
 
-def test_a_run_survives_a_reload_shows_in_a_second_tab_and_cancels(browser, tmp_path):
+def test_a_run_survives_a_reload_shows_in_a_second_tab_and_cancels(browser, tmp_path, shots_dir):
     env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "LATENT_EXPLORER_UPLOADS": str(tmp_path / "uploads")}
     with streamlit_server(env=env, max_seconds=600) as url:
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
@@ -69,7 +67,7 @@ def test_a_run_survives_a_reload_shows_in_a_second_tab_and_cancels(browser, tmp_
         boxes = [listed.first.bounding_box(), status.bounding_box(), cancel.bounding_box()]
         assert all(b is not None and b["x"] + b["width"] <= 800 for b in boxes), boxes
         assert not any(boxes_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :]), boxes
-        other.screenshot(path=str(SHOT), full_page=True)
+        other.screenshot(path=str(shots_dir / "train-runs-800.png"), full_page=True)
 
         t0 = time.perf_counter()
         other.locator(".st-key-train_cancel button").click()

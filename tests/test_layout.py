@@ -4,7 +4,6 @@ no widget label (or metric value, or sidebar link) is cut short."""
 
 import pytest
 
-from bench.harness import ROOT
 from tests.helpers import BROWSER_TIMEOUT_MS, chart_faults, overlaps, wait_drawn
 
 pytestmark = pytest.mark.browser
@@ -53,7 +52,7 @@ def whole_page_screenshot(page, path, width: int, height: int = 1000) -> None:
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
 @pytest.mark.parametrize("width", [800, 1400])
-def test_no_page_overlaps_itself(browser, app_url, width, lang):
+def test_no_page_overlaps_itself(browser, app_url, width, lang, shots_dir):
     """Chinese labels are shorter but taller in some fonts: both languages get the same checks (issue 24)."""
     page = browser.new_page(viewport={"width": width, "height": 1000})
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
@@ -63,7 +62,7 @@ def test_no_page_overlaps_itself(browser, app_url, width, lang):
         page.wait_for_selector("[data-testid=stSidebar] a")
         wait_drawn(page)  # the script done, every chart's svg and every image in place
         if width == 800 and lang == "en":
-            whole_page_screenshot(page, ROOT / "docs" / f"layout-800-{path or 'map'}.png", width)
+            whole_page_screenshot(page, shots_dir / f"layout-800-{path or 'map'}.png", width)
         bad = overlaps(page.evaluate(BOXES))
         if bad:
             found[path or "map"] = bad
