@@ -68,7 +68,7 @@ links = st.sidebar.container(key="page_links")
 metrics = None
 try:
     metrics = sidebar()
-    first_visit_hint()
+    first_visit_hint(page)
     page.run()
 except NUMERIC_FAILURES as exc:  # a model that computes nonsense: the page says so, never a traceback
     st.error(lang.t("view_not_drawn", pair=plain(st.session_state.get("pair", "")), reason=failure_reason(exc)))

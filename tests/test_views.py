@@ -197,6 +197,18 @@ def test_the_first_visit_hint_is_dismissed_for_the_session(app):
     assert not any("New here?" in i.value for i in at.info)
 
 
+def test_the_first_visit_hint_shows_once_and_never_on_the_tour(app):
+    at = app(None)
+    assert any("New here?" in i.value for i in at.info)
+    at.run()  # a rerun of the same page (a widget moved) keeps it
+    assert any("New here?" in i.value for i in at.info)
+    for page in ("decoder", "latent_map"):  # another page, then back: gone for the session
+        at.switch_page(f"explorer/ui/pages/{page}.py").run()
+        assert not any("New here?" in i.value for i in at.info), page
+    at = app("explorer/ui/pages/tour.py")
+    assert not any("New here?" in i.value for i in at.info)
+
+
 def test_on_moons_a_true_half_moon_scores_zero_with_its_phase_where_the_proxy_punished_it(tiny_moons):
     from explorer import analyses
     from training.bank import moon_bank

@@ -52,9 +52,14 @@ def navigation(pages: list) -> st.Page:
     return page
 
 
-def first_visit_hint() -> None:
-    """One dismissible line for a new session; dismissed, it stays away for the session."""
+def first_visit_hint(page: st.Page) -> None:
+    """One dismissible line on the first page a new session opens, never on the tour (the line points to
+    it). Dismissed, or once the person moves to another page, it stays away for the session."""
     if st.session_state.get("_hint_dismissed"):
+        return
+    first = st.session_state.setdefault("_hint_page", page.url_path)
+    if page.url_path == "tour" or page.url_path != first:
+        st.session_state["_hint_dismissed"] = True
         return
     box = st.container(horizontal=True, vertical_alignment="center")
     box.info(t("hint"), icon=":material/lightbulb:", width="stretch")
