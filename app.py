@@ -17,7 +17,14 @@ import torch  # noqa: E402
 
 from explorer.i18n import tr  # noqa: E402
 from explorer.ui import lang, settle_garbage, urlstate  # noqa: E402
-from explorer.ui.context import NUMERIC_FAILURES, failure_reason, pair_metrics, sidebar  # noqa: E402
+from explorer.ui.context import (  # noqa: E402
+    NUMERIC_FAILURES,
+    PAIRLESS,
+    failure_reason,
+    pair_metrics,
+    pairless_sidebar,
+    sidebar,
+)
 from explorer.ui.routes import first_visit_hint, navigation, page_links  # noqa: E402
 from explorer.ui.text import plain  # noqa: E402
 from training.onnxset import OnnxError  # noqa: E402
@@ -61,13 +68,16 @@ PAGE_KEYS += ["nav_lab", "nav_conditional", "nav_train"]  # the catalogue keys o
 
 page = navigation(PAGES)  # links drawn below, once the page has set the view they carry
 urlstate.apply()  # every query parameter parsed and clamped before a widget reads it
-urlstate.begin()  # the URL into Session State on a new session or Back/Forward
+urlstate.begin(page.url_path)  # the URL into Session State on a new session or Back/Forward
 lang.seed()  # ?lang=, else the browser's language
 lang.switch()
 links = st.sidebar.container(key="page_links")
 metrics = None
 try:
-    metrics = sidebar()
+    if page.url_path in PAIRLESS:
+        pairless_sidebar()
+    else:
+        metrics = sidebar()
     first_visit_hint(page)
     page.run()
 except NUMERIC_FAILURES as exc:  # a model that computes nonsense: the page says so, never a traceback

@@ -213,7 +213,7 @@ def latent_maps(
 def _finish_map(fig: go.Figure, colouring: Colouring) -> go.Figure:
     """Titles clear of the toolbar; one "±1σ posterior" legend entry whichever panel has the ellipses
     (only the VAE's has stds), shown even when alone (plotly hides a one-entry legend); beside a colour
-    bar the legend goes below, where the two cannot overlap."""
+    bar the legends go below, where the two cannot overlap, the ellipses' under their own panel."""
     fig.update_layout(margin=dict(t=MODEBAR_CLEARANCE))
     fig.update_yaxes(title_standoff=Y_TITLE_STANDOFF)
     ellipses = [t for t in fig.data if t.legendgroup == "ellipses"]
@@ -222,6 +222,10 @@ def _finish_map(fig: go.Figure, colouring: Colouring) -> go.Figure:
         fig.update_layout(showlegend=True)
     if colouring.kind == "factor":
         fig.update_layout(legend=dict(orientation="h", y=-0.12, yanchor="top", x=0))
+        if ellipses:  # its own legend under the panel that has the ellipses (the VAE's), not the first one
+            axis = fig.layout["xaxis" + ellipses[0].xaxis[1:]]
+            ellipses[0].legend = "legend2"
+            fig.update_layout(legend2=dict(orientation="h", y=-0.12, yanchor="top", x=axis.domain[0]))
     return fig
 
 
@@ -475,12 +479,22 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480, t: Wo
             hoverinfo="skip",
         )
     if ae_code is not None:
+        # The AE's code lives in its own latent space and can lie far off this grid (-18.9, 11.4): then it is
+        # drawn at the grid's edge, in its direction, as an open arrowhead; its value is in the hover text.
+        at = np.clip(ae_code, r.lo, r.hi)
+        outside = not np.array_equal(at, ae_code)
         fig.add_scatter(
-            x=[ae_code[0]],
-            y=[ae_code[1]],
+            x=[at[0]],
+            y=[at[1]],
             mode="markers",
-            name=t("fig_ae_code"),
-            marker={"color": MODEL_COLOURS["AE"], "symbol": "x", "size": 11},
+            name=t("fig_ae_code_off") if outside else t("fig_ae_code"),
+            marker={
+                "color": MODEL_COLOURS["AE"],
+                "symbol": "arrow-wide-open" if outside else "x",
+                "angle": float(np.degrees(np.arctan2(ae_code[0] - at[0], ae_code[1] - at[1]))) if outside else 0,
+                "size": 13 if outside else 11,
+            },
+            hovertemplate=f"AE ({ae_code[0]:.2f}, {ae_code[1]:.2f})<extra></extra>",
         )
     fig.update_xaxes(range=[r.lo[0], r.hi[0]], title="z0")
     fig.update_yaxes(range=[r.lo[1], r.hi[1]], title="z1", scaleanchor="x")
@@ -499,7 +513,8 @@ def iwae_curve(r, height: int = 320, t: Words = ENGLISH) -> go.Figure:
         y=[r.iwae[k] for k in ks],
         mode="lines+markers+text",
         text=[f"ESS {r.ess[k]:.1f}" for k in ks],
-        textposition="bottom right",
+        # the last label to the left of its point: to the right it was cut by the plot's edge
+        textposition=["bottom right"] * (len(ks) - 1) + ["bottom left"],
         name=t("fig_iwae"),
         hovertemplate="k %{x}<br>IWAE-k %{y:.3f}<extra></extra>",
     )

@@ -189,3 +189,26 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
                 for c in zh.replace("AE/VAE", "").replace("MSE", "").replace("N(0, I)", "")
             )
         ), zh
+
+
+def test_the_midpoint_step_offers_the_bundled_1d_pair_and_back(app):
+    """Issue 27: the tutorial's own example has a 1-D code; step 6 switches the tour to it in one click."""
+    at = app("explorer/ui/pages/tour.py", step="6", dataset="moons", pair="moons-sparse-2d")
+    at.button(key="tour_use_pair").click().run()
+    assert at.sidebar.selectbox(key="pair").value == "moons-sparse-1d" and at.session_state["step"] == 6
+    assert not at.exception and not at.error
+    assert at.button(key="tour_use_pair").label == CATALOGUES["en"]["s6_use_2d"].format(pair="moons-sparse-2d")
+    at.button(key="tour_use_pair").click().run()
+    assert at.sidebar.selectbox(key="pair").value == "moons-sparse-2d"
+
+
+def test_an_unknown_pair_in_the_url_says_which_pairs_exist_and_a_known_one_brings_its_dataset(app):
+    at = app(None, pair="checkpoints/moons-sparse-1d")
+    said = [w.value for w in at.warning if "checkpoints/moons-sparse-1d" in w.value]
+    assert len(said) == 1 and "moons-sparse-1d," in said[0] and "digits-2d" in said[0], said
+    assert at.sidebar.selectbox(key="pair").value == "moons-sparse-2d"
+    at.run()  # said once: the URL now names the pair shown
+    assert not [w for w in at.warning if "checkpoints/" in w.value]
+    at = app(None, pair="digits-2d")  # a link without its dataset
+    assert at.sidebar.selectbox(key="dataset").value == "digits"
+    assert at.sidebar.selectbox(key="pair").value == "digits-2d"

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from playwright.sync_api import expect
 
-from tests.helpers import BROWSER_TIMEOUT_MS, TINY_DIGITS, click_until, open_drawn, wait_drawn
+from explorer.ui import urlstate
+from tests.helpers import BROWSER_TIMEOUT_MS, TINY_DIGITS, TINY_MOONS, click_until, open_drawn, wait_drawn
 
 expect.set_options(timeout=BROWSER_TIMEOUT_MS)  # auto-retrying assertions wait as long as the pages may take
 
@@ -26,6 +27,41 @@ def test_a_widget_value_never_comes_with_a_default_warning(app):
     at.number_input(key="pick").set_value(9).run()
     assert not at.warning and not at.exception
     assert at.query_params["pick"] == ["9"] or at.query_params["pick"] == "9"
+
+
+def url_of(at) -> dict[str, str]:
+    return {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()}
+
+
+def test_a_page_url_carries_what_it_reads_and_the_shared_view(app):
+    """Issue 27: the Decoder's z1 does not follow to AE vs VAE; t-SNE's perplexity leaves with t-SNE."""
+    view = {"dataset": "digits", "pair": TINY_DIGITS, "pick": "7"}
+    at = app(DECODER, **view, z1="0.57", proj="tsne", proj_perplexity="5", grid_n="5", lab_steps="7")
+    assert url_of(at) == {**view, "z1": "0.57", "proj": "tsne", "proj_perplexity": "5", "grid_n": "5"}
+    at.switch_page("explorer/ui/pages/half_moon.py").run()
+    assert url_of(at) == {**view, "lab_steps": "7"}  # the lab reads none of the Decoder's keys
+    at.switch_page("explorer/ui/pages/latent_map.py").run()
+    assert url_of(at) == {**view, "proj": "tsne", "proj_perplexity": "5"}
+    at.selectbox(key="projection_method").set_value("pca")
+    at.button(key="run_projection").click().run()
+    assert url_of(at) == view  # PCA is the default and has no perplexity
+    at.switch_page(DECODER).run()  # the Decoder's values stayed in the session
+    assert url_of(at) == {**view, "z1": "0.57", "grid_n": "5"}
+
+
+def test_page_reads_give_each_page_its_keys_and_the_shared_ones():
+    state = {urlstate.DEFAULTS: {"z1": "0", "steps": "11", "pick": "0"}, "z1": 0.5, "steps": 5, "pick": 3}
+    reads = urlstate.PageReads(state)
+    reads.start("decoder")
+    reads.note("z1")
+    assert reads.page_query() == {"z1": "0.5", "pick": "3"}
+    reads.start("compare")
+    reads.note("steps")
+    assert reads.page_query() == {"steps": "5", "pick": "3"}
+    assert reads.page_query("decoder") == {"z1": "0.5", "pick": "3"}  # its link elsewhere
+    assert reads.page_query("manifold") == {"pick": "3"}  # not run yet: the shared view
+    urlstate.restore(state, {"pick": "4"}, reads.keys_of("compare"))  # Back to compare without steps
+    assert state["pick"] == 4 and "steps" not in state and state["z1"] == 0.5
 
 
 # --- Chromium: every wait is for a condition (a URL, a heading, a drawn page), never a fixed sleep --------
@@ -58,7 +94,7 @@ def test_back_restores_the_endpoints_and_the_decoder_carries_the_pick(browser, a
     expect(endpoints(page)).to_contain_text("test item 200")
     expect(endpoints(page)).to_contain_text("test item 700")
     go_to(page, "Decoder", "decoder")
-    assert "idx_a=200" in page.url  # the whole view rides along
+    assert "idx_a" not in page.url  # the Decoder's URL carries what it reads (issue 27), Back restores the rest
     back_to(page, "AE vs VAE")
     expect(endpoints(page)).to_contain_text("test item 200")
     expect(endpoints(page)).to_contain_text("test item 700")
@@ -176,7 +212,8 @@ def test_sidebar_links_carry_the_view_a_fragment_just_changed(browser, app_url):
     wait_drawn(page)
     z0 = query_of(page.url)["z0"]
     back_link = sidebar_link(page, "Latent map").get_attribute("href")
-    assert back_link.split("?")[0].endswith("/") and query_of(back_link) == {"pick": str(item), "z0": z0}, back_link
+    # the map's link carries the map's view (the pick), not the Decoder's z0 (issue 27)
+    assert back_link.split("?")[0].endswith("/") and query_of(back_link) == {"pick": str(item)}, back_link
     page.reload()
     expect(page.locator("h1").filter(has_text="Decoder")).to_have_count(1)
     wait_drawn(page)
@@ -267,6 +304,10 @@ def test_the_ellipse_legend_entry_shows_when_only_the_vae_panel_has_ellipses():
         assert shown.count("±1σ posterior") == 1 and fig.layout.showlegend, shown
         if colouring.kind == "factor":  # beside the colour bar the legend sits below the maps
             assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0
+            # the ellipses' entry under the VAE panel, where they are drawn (issue 27), not under the AE's
+            ellipse = next(t for t in fig.data if t.legendgroup == "ellipses")
+            assert ellipse.legend == "legend2" and ellipse.xaxis == "x2"
+            assert fig.layout.legend2.x == fig.layout.xaxis2.domain[0] > 0.5 and fig.layout.legend2.y < 0
 
 
 def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path():
@@ -311,3 +352,48 @@ def test_the_traversal_grid_starts_on_the_two_most_active_dimensions_not_a_colla
     at = app(DECODER, dataset="digits", pair="digits-8d")
     chosen = [at.selectbox(key=k).value for k in ("grid_a", "grid_b")]
     assert chosen[0] != chosen[1] and all(kl[d] > 0.1 for d in chosen), (chosen, kl)
+
+
+def test_the_context_matches_the_page(app):
+    """Issue 27: the Conditional VAE page shows no model pair in the sidebar; the lab says its study over
+    seeds is not about a user's run; Exact inference says what its heat map and ellipses are."""
+    from explorer.i18n import CATALOGUES
+
+    at = app("explorer/ui/pages/conditional.py")
+    assert not [s for s in at.sidebar.selectbox if s.key in ("pair", "dataset")]
+    assert not any(m.value.startswith("| | AE | VAE |") for m in at.sidebar.markdown)
+    assert any(c.value == CATALOGUES["en"]["side_pairless"] for c in at.sidebar.caption)
+    lab = "explorer/ui/pages/half_moon.py"
+    mine = app(lab, dataset="moons", pair=TINY_MOONS)
+    assert any(h.value.startswith("The lab over seeds") for h in mine.subheader)
+    assert any(i.value.startswith("Not about your run") and TINY_MOONS in i.value for i in mine.info)
+    bundled = app(lab, dataset="moons", pair="moons-sparse-2d")
+    assert any(h.value.startswith("The lab over seeds") for h in bundled.subheader)
+    assert not any(i.value.startswith("Not about your run") for i in bundled.info)
+    at = app("explorer/ui/pages/inference.py", dataset="moons", pair=TINY_MOONS)
+    assert any(c.value == CATALOGUES["en"]["inf_map_caption"] for c in at.caption)
+
+
+def test_an_ae_code_off_the_grid_is_drawn_at_its_edge_and_the_last_ess_label_inside():
+    from functools import partial
+    from types import SimpleNamespace
+
+    from explorer import figures
+    from explorer.i18n import CATALOGUES, tr
+
+    n = 8
+    r = SimpleNamespace(
+        density=np.ones((n, n)), lo=np.array([-3.0, -3.0]), hi=np.array([3.0, 3.0]), q_mean=np.zeros(2),
+        q_cov=np.eye(2) * 0.1, star_mean=np.zeros(2), star_cov=np.eye(2) * 0.1,
+        iwae={1: -5.0, 10: -4.5, 5000: -4.0}, ess={1: 1.0, 10: 5.0, 5000: 376.0}, log_px=-3.9,
+    )  # fmt: skip
+    inside = figures.posterior_map(r, np.array([1.0, -2.0])).data[-1]
+    assert (inside.x[0], inside.y[0]) == (1.0, -2.0) and inside.marker.symbol == "x"
+    off = figures.posterior_map(r, np.array([-18.9, 11.4])).data[-1]  # the issue's item 149
+    assert (off.x[0], off.y[0]) == (-3.0, 3.0) and off.name == CATALOGUES["en"]["fig_ae_code_off"]
+    assert off.marker.symbol == "arrow-wide-open" and -90 < off.marker.angle < 0  # up and to the left
+    assert "-18.90, 11.40" in off.hovertemplate
+    zh = figures.posterior_map(r, np.array([-18.9, 11.4]), t=partial(tr, "zh")).data[-1]
+    assert zh.name == CATALOGUES["zh"]["fig_ae_code_off"]
+    curve = figures.iwae_curve(r).data[0]
+    assert curve.textposition[-1] == "bottom left" and curve.text[-1] == "ESS 376.0"

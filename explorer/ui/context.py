@@ -113,11 +113,11 @@ def projection_choice() -> tuple[str, tuple]:
     """(method, sorted params) applied on the latent map page (URL: proj, proj_<param>); PCA until another runs."""
     from explorer.projection import PROJECTIONS
 
-    state = st.session_state
-    method = state.get("proj", "pca")
+    method = urlstate.read("proj", "pca")
     if method not in PROJECTIONS:
         method = "pca"
-    params = {name: state.get(f"proj_{name}", p.default) for name, p in PROJECTIONS[method].params.items()}
+    # only the chosen method's parameters are read, so only they stay in the URL
+    params = {name: urlstate.read(f"proj_{name}", p.default) for name, p in PROJECTIONS[method].params.items()}
     return method, tuple(sorted(params.items()))
 
 
@@ -162,6 +162,12 @@ def sidebar():
     """Dataset and pair choosers (under the language switch); state lives in the URL. Returns the sidebar
     box that pair_metrics fills once the page is drawn (its table imports pandas: not before the first map)."""
     choices = find_sets("pair")
+    asked = st.session_state.get("pair")
+    if choices and asked is not None and asked not in choices:  # a pasted or old link: say what exists
+        st.warning(t("side_unknown_pair", pair=plain(str(asked)), pairs=", ".join(choices)), icon=":material/warning:")
+    elif asked in choices and not st.session_state.get("_pair_seen"):  # a link's pair of another dataset
+        st.session_state["dataset"] = choices[asked].dataset
+    st.session_state["_pair_seen"] = True
     with st.sidebar:
         if not choices:
             st.error(t("side_no_pairs"))
@@ -177,6 +183,15 @@ def sidebar():
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         return st.container()
+
+
+# Pages that read no model pair (their own sets instead): the sidebar shows neither the pair's chooser
+# nor its metrics there, which would describe models the page does not use.
+PAIRLESS = frozenset({"conditional"})
+
+
+def pairless_sidebar() -> None:
+    st.sidebar.caption(t("side_pairless"))
 
 
 def pair_metrics(box) -> None:

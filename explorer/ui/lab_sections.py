@@ -1,5 +1,7 @@
 """Sections of the Half-moon lab page that read more than the page's own numbers."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from explorer import analyses, figures
@@ -7,9 +9,10 @@ from explorer.ui import cache
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.lang import t
+from explorer.ui.text import plain
 from training import moons
 from training.lab import RESULTS as LAB_RESULTS
-from training.store import find_sets
+from training.store import BUNDLED, find_sets
 
 
 def lab_over_seeds(view) -> None:
@@ -24,6 +27,10 @@ def lab_over_seeds(view) -> None:
     rows = [r for r in results.get("comparisons", []) if (r["regime"], r["latent_dim"]) == (regime, view.latent_dim)]
     if rows:
         st.subheader(t("lab_over_seeds", regime=t("regime_" + regime), dim=view.latent_dim))
+        if Path(view.path).parent != BUNDLED:  # under a user's run's verdict: say whose numbers these are
+            st.info(
+                t("lab_not_your_run", pair=plain(view.pair_id), regime=t("regime_" + regime)), icon=":material/info:"
+            )
         for row in rows:
             st.markdown(f"- {lab_line(t, row, seeds)}")
         st.caption(t("lab_over_seeds_note"))

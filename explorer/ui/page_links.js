@@ -1,24 +1,42 @@
-// The sidebar's page links carry the URL as it is now, not as it was when the links were drawn.
-// They are drawn on a full run; a fragment (a map pick, a slider, the scrubber) changes the URL
-// afterwards, and Streamlit's page_link would still go (left click: its props) or point (href: new
-// tab, copied link) at the old query. So:
-//  - every link's href is rewritten to its page + location.search whenever the URL or the sidebar
-//    changes, and again just before it is used (pointer down, context menu, focus, drag);
+// The sidebar's page links carry their page's view as it is now, not as it was when the links were drawn.
+// They are drawn on a full run, each with its page's query (routes.page_links: the shared view and what
+// that page read); a fragment (a map pick, a slider, the scrubber) changes the URL afterwards, and
+// Streamlit's page_link would still go (left click: its props) or point (href: new tab, copied link) at
+// the old query. So:
+//  - every link's href is rewritten whenever the URL or the sidebar changes, and again just before it is
+//    used (pointer down, context menu, focus, drag): this page's link to location.search, another page's
+//    to its own query with the shared keys (pair, pick, lang...) as location.search has them now;
 //  - a plain left click (or Enter) is taken from Streamlit's handler: the new URL is pushed and a
 //    popstate lets Streamlit run that page with it, as Back/Forward would. Modified clicks (new
 //    tab or window) and middle clicks follow the browser's default with the current href.
 
 const LINKS = '.st-key-page_links a[data-testid="stPageLink-NavLink"]'; // app.py's container of them
-const G = (window.__latentExplorerLinks = window.__latentExplorerLinks || { installed: false, syncs: 0 });
+const G = (window.__latentExplorerLinks = window.__latentExplorerLinks || {
+  installed: false,
+  syncs: 0,
+  shared: [],
+  pages: {},
+});
 
 function target(a) {
   // The page's path, from the href Streamlit drew ("decoder?…", the first page's "?…"): pages sit
   // side by side under the app's root. Kept aside, as ours replaces the attribute.
   if (!a.dataset.lePath || a.getAttribute("href") !== a.dataset.leHref) {
     const page = (a.getAttribute("href") || "").split("?")[0];
+    a.dataset.lePage = page; // the page's url_path, the key of G.pages ("" for the first page)
     a.dataset.lePath = new URL(page || "./", location.href).pathname;
   }
-  return a.dataset.lePath + location.search;
+  if (a.dataset.lePath === location.pathname || !(a.dataset.lePage in G.pages)) {
+    return a.dataset.lePath + location.search;
+  }
+  const query = new URLSearchParams(G.pages[a.dataset.lePage]);
+  const now = new URLSearchParams(location.search);
+  for (const key of G.shared) {
+    if (now.has(key)) query.set(key, now.get(key));
+    else query.delete(key);
+  }
+  const text = query.toString();
+  return a.dataset.lePath + (text ? "?" + text : "");
 }
 
 function sync() {
@@ -77,7 +95,10 @@ function install() {
   watch();
 }
 
-export default function () {
+export default function (component) {
+  const data = JSON.parse(component.data.json); // routes.page_links: {shared: [keys], pages: {path: query}}
+  G.shared = data.shared;
+  G.pages = data.pages;
   install();
   sync();
 }

@@ -1,8 +1,8 @@
 """Page routing: links that carry the view, and unknown paths that land on the first page.
 
 Streamlit's own sidebar links drop the query string, so a page switch would push a history
-entry without the view and Back would lose it. These links carry the URL the page just wrote,
-and page_links.js keeps them on the current URL after a fragment has changed it.
+entry without the view and Back would lose it. These links carry the URL their page would write
+(urlstate.PageReads), and page_links.js keeps them current after a fragment has changed the URL.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.commands import navigation as _streamlit_navigation
 
+from explorer.ui.bridge import component_data
 from explorer.ui.lang import t
 
 MISSING = "_page_missing"
@@ -69,11 +70,17 @@ def first_visit_hint(page: st.Page) -> None:
 
 
 def page_links(box, pages: list, titles: list[str]) -> None:
-    """One link per page into `box`, titled in the current language, each carrying the current view's
-    query parameters (page_links.js keeps them current when a fragment changes the URL)."""
-    query = st.query_params.to_dict()
+    """One link per page into `box`, titled in the current language, each carrying that page's view: the
+    current URL for this page, else the shared view and what that page read when it last ran (its values
+    from Session State). page_links.js keeps the shared keys current when a fragment changes the URL."""
+    from explorer.ui import urlstate
+
+    reads = urlstate.PageReads(st.session_state)
+    here = st.query_params.to_dict()
+    queries = {p.url_path: here if p.url_path == reads.current else reads.page_query(p.url_path) for p in pages}
     with box:
         for page, title in zip(pages, titles):
-            st.page_link(page, label=title, icon=page.icon, query_params=query, width="stretch")
-        _LINKS_JS(key="page_links_js")
+            st.page_link(page, label=title, icon=page.icon, query_params=queries[page.url_path], width="stretch")
+        data = {"shared": sorted(urlstate.SHARED), "pages": queries}
+        _LINKS_JS(key="page_links_js", data=component_data(data))
         st.divider()

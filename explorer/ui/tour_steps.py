@@ -215,7 +215,30 @@ def step_5(c: TourContext) -> None:
     full_page(c, "train")
 
 
+def use_pair(pair_id: str, dataset: str) -> None:
+    """A button's callback: the sidebar's pair (and its dataset) before the next run draws them."""
+    st.session_state["dataset"] = dataset
+    st.session_state["pair"] = pair_id
+
+
+def pair_switch(c: TourContext) -> None:
+    """The tutorial's own example has a 1-D code: one click runs this step on the bundled 1-D pair, and back."""
+    sets = find_sets("pair")
+    other = SPARSE_2D if c.view.pair_id == SPARSE_1D else SPARSE_1D
+    if other not in sets:
+        return
+    key = "s6_use_2d" if other == SPARSE_2D else "s6_use_1d"
+    st.button(
+        c.t(key, pair=other),
+        key="tour_use_pair",
+        on_click=use_pair,
+        args=(other, sets[other].dataset),
+        icon=":material/swap_horiz:",
+    )
+
+
 def step_6(c: TourContext) -> None:
+    pair_switch(c)
     steps = st.slider(c.t("s6_control"), 5, 21, tour.PATH_STEPS, 2, key="tour_steps")
     m = tour.midpoint(
         c.models,

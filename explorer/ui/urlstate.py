@@ -205,14 +205,61 @@ def apply() -> None:
 
 # --- the view state: one value per key in Session State, mirrored into the URL -------------------
 # Widgets are drawn with key= only (no value=, no bind=): seed() puts a valid value in Session State
-# first, so no widget is given both a default and a Session State value. The URL carries every key
-# whose value differs from its default, whichever page set it, so a page switch leaves the URL alone
-# and Back, reload or a pasted link restore the whole view.
+# first, so no widget is given both a default and a Session State value. A page's URL carries the keys
+# that page read in its last run (seed() and read() note them; PageReads below) plus the shared view,
+# each only when it differs from its default: another page's values stay in the session (coming back
+# finds them) but not in this page's link, and a parameter the page stopped reading (t-SNE's
+# perplexity once PCA is chosen again) leaves the URL.
 
 PUBLISHED = "_url_published"  # the query this session wrote last
 DEFAULTS = "_url_defaults"  # key -> its default, as text
 ORIGIN = "_origin_"  # a page's memory of where its values started (dropped when the URL is restored)
-PAGE = "_url_page"  # the page the last full run showed
+PAGE = "_url_page"  # the page the last full run showed (its url_path)
+VALUES = "_url_values"  # every view key's value at the last publish: Streamlit drops a widget's value
+# when its page is left right after a fragment changed it, and the next page's URL no longer carries it
+READS = "_url_reads"  # page (its url_path) -> the keys it read in its last full run and the fragments since
+# The shared view, in every page's URL: the set of models, the picked point and the language.
+SHARED = frozenset({"dataset", "pair", "pick", "at", "at_kind", "lang"})
+
+
+class PageReads:
+    """The keys each page reads, noted as it runs: a page's full run starts its set afresh (begin), a
+    fragment's rerun adds to it. A page's URL is made of these keys and SHARED, nothing else; its sidebar
+    link elsewhere carries the same (page_query), and Back to it restores these keys only."""
+
+    def __init__(self, state: MutableMapping):
+        self.state = state
+        self.pages = state.setdefault(READS, {})
+
+    @property
+    def current(self) -> str | None:
+        return self.state.get(PAGE)
+
+    def start(self, page: str) -> None:
+        self.state[PAGE] = page
+        self.pages[page] = set()
+
+    def note(self, key: str, default=None) -> None:
+        self.pages.setdefault(self.current, set()).add(key)
+        if default is not None:
+            self.state.setdefault(DEFAULTS, {})[key] = to_text(default)
+
+    def keys_of(self, page: str | None) -> set[str]:
+        """The keys `page` owns in the URL: SHARED and, once it has run in this session, what it read."""
+        return set(SHARED) | self.pages.get(page, set())
+
+    def page_query(self, page: str | None = None) -> dict[str, str]:
+        """The URL query of `page` (default: the one running) from Session State."""
+        keys = self.keys_of(self.current if page is None else page)
+        return {k: v for k, v in view_query(self.state).items() if k in keys}
+
+
+def read(key: str, default=None):
+    """A view key read without a widget (the projection in use): noted for the URL; its value or default."""
+    import streamlit as st
+
+    PageReads(st.session_state).note(key, default)
+    return st.session_state.get(key, default)
 
 
 def to_text(value) -> str:
@@ -236,10 +283,11 @@ def typed(key: str, text: str):
     return text
 
 
-def restore(state: MutableMapping, query: dict[str, str]) -> None:
-    """The URL is the truth (a reload, Back/Forward, a pasted link): its view keys into state,
-    view keys it lacks back to their defaults (seed() puts them back)."""
-    stale = [k for k in state.keys() if ours(k) and k not in query]
+def restore(state: MutableMapping, query: dict[str, str], keys: set[str] | None = None) -> None:
+    """The URL is the truth (a reload, Back/Forward, a pasted link): its view keys into state, view keys
+    it lacks back to their defaults (seed() puts them back): all of them, or only `keys` (the page's own
+    and the shared ones: another page's values stay in the session)."""
+    stale = [k for k in state.keys() if ours(k) and k not in query and (keys is None or k in keys)]
     for key in stale + [k for k in state.keys() if isinstance(k, str) and k.startswith(ORIGIN)]:
         del state[key]
     for key, text in query.items():
@@ -280,6 +328,7 @@ def seed(key: str, default, lo=None, hi=None, options=None):
             lo, hi = bounds(key)
 
     state = st.session_state
+    PageReads(state).note(key)
     state.setdefault(DEFAULTS, {})[key] = to_text(default)
     value = state.get(key, default)
     if options is not None and value not in options:  # "AE" in an older link means "ae"
@@ -305,17 +354,18 @@ def _bound(key: str) -> bool:
         return False
 
 
-# Parsed and clamped here like the rest, but written by their own page (the Train page's run id).
-PAGE_OWNED = frozenset({"run"})
+# Parsed and clamped here like the rest, but written by their own page (key -> its url_path: the Train
+# page's run id), and left out of every other page's URL.
+PAGE_OWNED = {"run": "train"}
 
 
 def ours(key) -> bool:
     return isinstance(key, str) and key not in PAGE_OWNED and spec_of(key) is not None and not _bound(key)
 
 
-def begin() -> None:
-    """Start of a run, before any widget: restore from the URL when it is not the one we wrote,
-    and keep every view key alive (Streamlit drops a widget's value when its page is left)."""
+def begin(page: str | None = None) -> None:
+    """Start of a run of `page` (its url_path), before any widget: restore from the URL when it is not the
+    one we wrote, and keep every view key alive (Streamlit drops a widget's value when its page is left)."""
     import streamlit as st
 
     state = st.session_state
@@ -324,11 +374,18 @@ def begin() -> None:
     ctx = get_script_run_ctx()
     query = {k: v for k, v in st.query_params.to_dict().items() if ours(k)}
     history = bool(getattr(ctx, "is_history_navigation", False))
-    page = getattr(ctx, "page_script_hash", None)
+    if page is None:
+        page = getattr(ctx, "page_script_hash", None)
+    reads = PageReads(state)
     switched = state.get(PAGE, page) != page
-    state[PAGE] = page
-    if PUBLISHED not in state or (history and state[PUBLISHED] != query):
+    for key, value in state.get(VALUES, {}).items():
+        if key not in state:
+            state[key] = value
+    if PUBLISHED not in state:
         restore(state, query)
+        state[PUBLISHED] = query
+    elif history and state[PUBLISHED] != query:  # Back/Forward or a sidebar link: this page's keys
+        restore(state, query, reads.keys_of(page))
         state[PUBLISHED] = query
     else:  # a widget rerun or a page link: Session State stays, with two exceptions
         for key, text in query.items():
@@ -336,6 +393,7 @@ def begin() -> None:
             # or one the link sets apart from this session's view (the tour's "open in the full page")
             if key not in state or (switched and state[PUBLISHED].get(key) != text):
                 state[key] = typed(key, text)
+    reads.start(page)
     for key in [k for k in state.keys() if ours(k)]:
         state[key] = state[key]
 
@@ -345,14 +403,17 @@ def publish() -> None:
     import streamlit as st
 
     state = st.session_state
-    query = {k: v for k, v in view_query(state).items() if not _bound(k)}
+    query = {k: v for k, v in PageReads(state).page_query().items() if not _bound(k)}
     current = st.query_params.to_dict()
-    if {k: v for k, v in current.items() if ours(k)} != query:
-        others = {k: v for k, v in current.items() if not ours(k)}  # another part's parameters stay
+    foreign = [k for k in current if k in PAGE_OWNED and PAGE_OWNED[k] != state.get(PAGE)]
+    if {k: v for k, v in current.items() if ours(k)} != query or foreign:
+        # another part's parameters stay (a bound widget's), but not another page's own
+        others = {k: v for k, v in current.items() if not ours(k) and k not in foreign}
         if any(_bound(k) for k in others):  # from_dict may not touch them: change ours one by one
-            for key in [k for k in current if ours(k) and k not in query]:
+            for key in [k for k in current if (ours(k) and k not in query) or k in foreign]:
                 del st.query_params[key]
             st.query_params.update(query)
         else:
             st.query_params.from_dict({**others, **query})  # one message: one history entry
     state[PUBLISHED] = query
+    state[VALUES] = {k: state[k] for k in state.keys() if ours(k)}

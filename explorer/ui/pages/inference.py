@@ -35,6 +35,7 @@ with left:
     )
 with right:
     plotly_chart(posterior_map(r, view.codes["ae"].mean[index], t=t), key="posterior_map")
+    st.caption(t("inf_map_caption"))
 
 st.subheader(t("inf_identity"))
 st.latex(
