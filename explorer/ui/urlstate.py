@@ -354,9 +354,8 @@ def _bound(key: str) -> bool:
         return False
 
 
-# Parsed and clamped here like the rest, but written by their own page (key -> its url_path: the Train
-# page's run id), and left out of every other page's URL.
-PAGE_OWNED = {"run": "train"}
+# Parsed and clamped here like the rest, but written by their own page (the Train page's run id).
+PAGE_OWNED = frozenset({"run"})
 
 
 def ours(key) -> bool:
@@ -405,12 +404,10 @@ def publish() -> None:
     state = st.session_state
     query = {k: v for k, v in PageReads(state).page_query().items() if not _bound(k)}
     current = st.query_params.to_dict()
-    foreign = [k for k in current if k in PAGE_OWNED and PAGE_OWNED[k] != state.get(PAGE)]
-    if {k: v for k, v in current.items() if ours(k)} != query or foreign:
-        # another part's parameters stay (a bound widget's), but not another page's own
-        others = {k: v for k, v in current.items() if not ours(k) and k not in foreign}
+    if {k: v for k, v in current.items() if ours(k)} != query:
+        others = {k: v for k, v in current.items() if not ours(k)}  # another part's parameters stay
         if any(_bound(k) for k in others):  # from_dict may not touch them: change ours one by one
-            for key in [k for k in current if (ours(k) and k not in query) or k in foreign]:
+            for key in [k for k in current if ours(k) and k not in query]:
                 del st.query_params[key]
             st.query_params.update(query)
         else:
