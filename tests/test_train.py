@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,10 +166,8 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     data = npz_bytes(x=(np.random.default_rng(0).random((60, 8, 8)) * 255).astype(np.uint8), y=np.arange(60) % 3)
     at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
-    at.button(key="import_data").click().run()
     assert any("Imported 60 images" in s.value for s in at.success), [e.value for e in at.error]
-    assert "your upload: mine" in at.selectbox(key="train_dataset").options
-    at.selectbox(key="train_dataset").set_value("upload:mine")
+    assert at.selectbox(key="train_dataset").value == "upload:mine"  # imported on choice, and chosen
     at.number_input(key="train_epochs").set_value(1)
     at.button(key="train_submit").click().run()
     job = wait(jobs.get_run(at.session_state["train_job"]))
@@ -181,8 +180,21 @@ def test_upload_in_the_page_then_train_and_explore(dirs):
 def test_an_upload_with_a_defect_shows_its_message_in_the_page(dirs):
     at = open_app(TRAIN, dataset="digits", pair="digits-2d")
     at.file_uploader(key="upload_data").set_value(("nan.npz", BAD_UPLOADS["NaN"][1], "application/octet-stream")).run()
-    at.button(key="import_data").click().run()
     assert any("Not imported" in e.value and "NaN" in e.value for e in at.error)
+
+
+def test_an_upload_is_imported_on_choice_chosen_for_training_and_the_same_bytes_reuse_it(dirs):
+    _, ups = dirs
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d")
+    data = npz_bytes(x=(np.random.default_rng(1).random((12, 8, 8)) * 255).astype(np.uint8))
+    at.file_uploader(key="upload_data").set_value(("mine.npz", data, "application/octet-stream")).run()
+    assert any("Imported 12 images" in s.value for s in at.success), [e.value for e in at.error]
+    assert at.selectbox(key="train_dataset").value == "upload:mine"
+    for name in ("mine.npz", "renamed.npz"):  # the same bytes again, under any name: the same dataset
+        assert uploads.import_upload(name, data, ups).path.name == "mine"
+    assert sorted(p.name for p in Path(ups).iterdir() if not p.name.startswith(".")) == ["mine"]
+    other = npz_bytes(x=np.zeros((12, 8, 8), dtype=np.uint8))
+    assert uploads.import_upload("mine.npz", other, ups).path.name == "mine-2"  # other bytes: a new one
 
 
 def test_own_checkpoint_from_a_folder_is_validated_and_listed(dirs, tiny_pair_dir, tmp_path, monkeypatch):

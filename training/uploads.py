@@ -9,6 +9,7 @@ nothing behind. Zip entries are read in memory; nothing from the zip is written 
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import zipfile
@@ -135,8 +136,24 @@ def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
     return x, y, None
 
 
+def same_upload(data: bytes, uploads_dir: str | Path) -> Imported | None:
+    """The dataset already imported from these very bytes (meta.json's sha256), else None: the same
+    content is the same dataset, never name-2, name-3."""
+    digest = hashlib.sha256(data).hexdigest()
+    for name, meta in list_uploads(uploads_dir).items():
+        if meta.get("sha256") == digest:
+            path = Path(uploads_dir) / name
+            shape = tuple(meta["image_shape"])
+            return Imported(path, path / "data.npz", int(meta["n_images"]), shape, meta.get("class_names"))
+    return None
+
+
 def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Imported:
-    """Check an upload and write it as a dataset folder; DatasetError names the problem and limit."""
+    """Check an upload and write it as a dataset folder, or find the one made from the same bytes;
+    DatasetError names the problem and limit."""
+    found = same_upload(data, uploads_dir)
+    if found is not None:
+        return found
     if len(data) == 0:
         raise DatasetError(f"{file_name}: the file is empty", key="err_file_empty", name=file_name)
     if len(data) > limits.MAX_UPLOAD_BYTES:
@@ -177,6 +194,7 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
             "n_images": int(len(x)),
             "image_shape": list(x.shape[1:]),
             "class_names": class_names,
+            "sha256": hashlib.sha256(data).hexdigest(),  # the same bytes again: this dataset (same_upload)
         }
         (staging / "meta.json").write_text(json.dumps(meta))
     return Imported(target, target / "data.npz", len(x), tuple(x.shape[1:]), class_names)

@@ -144,26 +144,36 @@ def onnx_data_choice():
     return DataConfig(name=name, image_size=int(size), regime=regime)
 
 
-def dataset_upload(user_data: dict) -> None:
-    """Import a .zip or .npz as a dataset the train form offers; list the ones imported."""
+def _import_chosen() -> None:
+    """The file uploader's on_change, before the script reruns: import the chosen file at once and choose
+    it in the train form (its selectbox is not drawn yet), or keep the refusal for the page to show."""
     from training import uploads
-    from training.limits import MAX_IMAGES, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SIDE
     from training.store import uploads_dir
+
+    upload = st.session_state.get("upload_data")
+    if upload is None:
+        return
+    try:
+        imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
+    except LatentExplorerError as exc:
+        st.session_state["import_error"] = t("data_not_imported", error=error_text(exc))
+        return
+    name = imported.path.name
+    st.session_state["train_dataset"] = UPLOAD_PREFIX + name
+    st.session_state["import_message"] = t("data_imported", n=imported.n_images, shape=imported.image_shape, name=name)
+
+
+def dataset_upload(user_data: dict) -> None:
+    """A .zip or .npz imported as soon as it is chosen, and chosen for training; the imported ones listed."""
+    from training.limits import MAX_IMAGES, MAX_SIDE, MAX_UPLOAD_BYTES, MIN_SIDE
 
     st.subheader(t("data_title"))
     st.caption(t("data_lead", lo=MIN_SIDE, hi=MAX_SIDE, mib=MAX_UPLOAD_BYTES // 2**20, images=MAX_IMAGES))
-    upload = st.file_uploader(t("data_upload"), type=["zip", "npz"], key="upload_data")
+    st.file_uploader(t("data_upload"), type=["zip", "npz"], key="upload_data", on_change=_import_chosen)
     if "import_message" in st.session_state:
-        st.success(plain(st.session_state.pop("import_message")))
-    if upload is not None and st.button(t("data_import"), key="import_data"):
-        try:
-            imported = uploads.import_upload(upload.name, upload.getvalue(), uploads_dir())
-            name = imported.path.name
-            shape, n = imported.image_shape, imported.n_images
-            st.session_state["import_message"] = t("data_imported", n=n, shape=shape, name=name)
-            st.rerun()  # the dataset chooser above lists it now
-        except LatentExplorerError as exc:
-            st.error(t("data_not_imported", error=error_text(exc)))
+        st.success(plain(st.session_state.pop("import_message")), icon=":material/check_circle:")
+    if "import_error" in st.session_state:
+        st.error(st.session_state.pop("import_error"))
     if user_data:
         st.dataframe(upload_rows(user_data, t=t), hide_index=True)
 
