@@ -137,3 +137,11 @@ def test_onnx_benchmarks_run(tmp_path):
     for path in ("onnxruntime: decode one latent (MLP", "encode 10,000 images (conv", "imported ONNX pair"):
         assert path in text
     assert "failed" not in text
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_tour_benchmark_runs(tmp_path):
+    text = run_bench(tmp_path, "tour")
+    assert "tour step render after the first (AppTest)" in text
+    assert "tour step change in Chromium" in text and "Decoder slider" in text

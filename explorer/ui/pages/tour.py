@@ -56,4 +56,5 @@ st.divider()
 st.subheader(t(f"s{step}_title"))
 if step != tour.STEPS:  # the closing step has its own lead-in
     st.markdown(t(f"s{step}_body"))
-STEPS[step](context)
+with st.spinner(t("step_computing", step=step), show_time=True):  # a step's first visit computes for seconds
+    STEPS[step](context)
