@@ -140,7 +140,6 @@ def test_a_hostile_upload_is_refused_in_chinese(train_dirs):
     at = open_app(TRAIN, lang="zh", dataset="moons", pair="moons-sparse-2d")
     hostile = zip_with([("../../evil.png", b"x")])
     at.file_uploader(key="upload_data").set_value(("evil.zip", hostile, "application/zip")).run()
-    at.button(key="import_data").click().run()
     chinese_error(at, "data_not_imported", "err_zip_outside", name="evil.zip", entry="'../../evil.png'")
 
 
