@@ -112,6 +112,57 @@ def test_two_processes_behind_haproxy_share_every_saved_run_and_stick_sessions(a
         assert 0 < max(r.move_s) < 60 and r.server_cpu_s > 0
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_run_started_through_one_process_is_watched_and_cancelled_through_the_other(browser, tmp_path):
+    """Two tabs stuck to different processes (their balancer cookies): one starts a run, the other lists it,
+    watches it train and cancels it; both then show it cancelled. The run folder is the one record."""
+    import json
+    import re
+
+    from serve import balanced
+    from tests.helpers import BROWSER_TIMEOUT_MS, wait_drawn
+
+    haproxy_or_skip()
+    env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "LATENT_EXPLORER_UPLOADS": str(tmp_path / "uploads")}
+    running = re.compile(r"class-run: running: (V?AE) epoch (\d+) of 200")
+    with balanced([free_port(), free_port()], free_port(), env=env) as (url, _):
+        tabs = []
+        for server in ("s1", "s2"):
+            context = browser.new_context(viewport={"width": 1400, "height": 1400})
+            context.add_cookies([{"name": "LE_SERVER", "value": server, "url": url}])
+            tab = context.new_page()
+            tab.set_default_timeout(BROWSER_TIMEOUT_MS)
+            tabs.append(tab)
+        first, second = tabs
+        first.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)
+        wait_drawn(first)
+        first.get_by_label("Epochs (max 200)").fill("200")
+        first.get_by_role("textbox", name="Run name").fill("class-run")
+        first.get_by_role("button", name="Train the pair").click()
+        first.wait_for_url(re.compile(r"[?&]run=class-run"))
+        first.get_by_text(running).wait_for()
+
+        second.goto(first.url, timeout=BROWSER_TIMEOUT_MS)  # the other process, the same link
+        wait_drawn(second)
+        epoch = int(running.search(second.get_by_text(running).inner_text()).group(2))
+        second.wait_for_function(  # watched live from the other process
+            """(n) => { const m = document.body.innerText.match(/class-run: running: (V?AE) epoch (\\d+)/);
+                        return m && (Number(m[2]) > n || m[1] === "VAE"); }""",
+            arg=epoch,
+        )
+        assert second.get_by_role("link", name="class-run").count() >= 1  # listed there
+        stuck = [c["value"] for t in tabs for c in t.context.cookies() if c["name"] == "LE_SERVER"]
+        assert stuck == ["s1", "s2"]  # each tab still on its own process
+        second.locator(".st-key-train_cancel button").click()
+        for tab in tabs:  # both learn it ended, without a reload
+            tab.get_by_text(re.compile(r"class-run: cancelled .*: nothing was saved")).wait_for()
+        state = tmp_path / "runs" / "class-run" / "job.json"  # the record both processes read
+        assert not state.exists() or json.loads(state.read_text())["status"] == "cancelled"
+        for tab in tabs:
+            tab.context.close()
+
+
 def test_reclaim_frees_what_a_freeze_kept_and_settling_starts_one_reclaimer():
     """A closed session frozen while it was open (settle_garbage) is garbage in a cycle: no ordinary
     collection frees it, reclaim() does."""
