@@ -118,3 +118,29 @@ def lab_results(path: str, mtime: float) -> dict:
     from pathlib import Path
 
     return json.loads(Path(path).read_text())
+
+
+# The tour's step 6 (a Next click reruns the whole page): its paths, scores and the 1-D pair's line, once per
+# pair and setting instead of on every visit (bench/tour.py: 2.2 s of a warm rerun before).
+@st.cache_resource(max_entries=32, show_spinner=False)
+def tour_midpoint(path: str, stamp: float, a: int, b: int, steps: int, lab_path: str, lab_mtime: float):
+    from explorer import tour
+    from training.kinds import PAIR_KINDS
+
+    pair = model_set(path, stamp)
+    models = {kind: pair[kind].model for kind in PAIR_KINDS}
+    found = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
+    lab = lab_results(lab_path, lab_mtime) if lab_path else None
+    return tour.midpoint(models, found, bank(path, stamp), dataset(path, stamp), a, b, steps, pair["vae"].config, lab)
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def line_panels(path: str, stamp: float, labels: tuple[tuple[str, str], ...]):
+    from explorer import analyses
+    from training.kinds import PAIR_KINDS
+
+    pair = model_set(path, stamp)
+    models = {kind: pair[kind].model for kind in PAIR_KINDS}
+    test = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
+    train = {kind: codes(path, stamp, kind, "train") for kind in PAIR_KINDS}
+    return analyses.line_panels(models, test, train, bank(path, stamp), dict(labels))

@@ -240,17 +240,8 @@ def pair_switch(c: TourContext) -> None:
 def step_6(c: TourContext) -> None:
     pair_switch(c)
     steps = st.slider(c.t("s6_control"), 5, 21, tour.PATH_STEPS, 2, key="tour_steps")
-    m = tour.midpoint(
-        c.models,
-        c.view.codes,
-        c.bank,
-        c.view.dataset,
-        c.crescent,
-        c.full,
-        steps,
-        c.view.pair["vae"].config,
-        lab_results(),
-    )
+    lab = (str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime) if LAB_RESULTS.is_file() else ("", 0.0)
+    m = cache.tour_midpoint(c.view.path, c.view.stamp, c.crescent, c.full, steps, *lab)
     for kind in KINDS:
         s = m.scores[kind]
         st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
@@ -319,10 +310,7 @@ def whole_line(c: TourContext) -> None:
         return
     path, stamp = str(info.path), info.stamp
     pair = cache.model_set(path, stamp)
-    models_1d = {kind: pair[kind].model for kind in KINDS}
-    codes_1d = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
-    train_1d = {kind: cache.codes(path, stamp, kind, "train") for kind in KINDS}
-    panels = analyses.line_panels(models_1d, codes_1d, train_1d, cache.bank(path, stamp), LABELS)
+    panels = cache.line_panels(path, stamp, tuple(LABELS.items()))
     real = [
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
