@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 REQ_HASH := $(shell $(PYTHON) -c "import hashlib;print(hashlib.sha256(open('requirements.txt','rb').read()).hexdigest()[:12])")
 STAMP := $(VENV)/.requirements-$(REQ_HASH)
 
-.PHONY: venv run serve haproxy test test-fast lint bench defaults screenshots clean
+.PHONY: venv run serve haproxy test test-fast lint bench defaults docs screenshots clean
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,9 @@ screenshots: $(STAMP)
 
 defaults: $(STAMP)
 	$(BIN)/python -m training defaults
+
+docs: $(STAMP)  # README.md's generated result blocks, from checkpoints/METRICS.md and lab/results.json
+	$(BIN)/python -m training report
 
 clean:
 	rm -rf .pytest_cache .pytest-data

@@ -606,3 +606,68 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
         fig.update_xaxes(title_text=t("fig_code_z"), row=2 * i + 2, col=1)
     fig.update_layout(height=height_per_panel * len(panels), margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig
+
+
+def _bands(mask: np.ndarray, phases: np.ndarray) -> list[tuple[float, float]]:
+    """The runs of True in mask as (first phase, last phase) intervals."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(int), [0]])))
+    return [(float(phases[a]), float(phases[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def phase_density(curves: dict, seen: dict[str, np.ndarray], labels: dict[str, str], height: int = 320) -> go.Figure:
+    """log p(x) over phase, one panel per regime: the mean over seeds with a band of ± one standard deviation,
+    the training phases shaded. curves: lab results' phase_curves; seen: regime -> (P,) training-phase mask;
+    labels: "mean", "band", "training", "phase", "log_px" in the reader's language."""
+    regimes = list(curves)
+    fig = make_subplots(rows=1, cols=len(regimes), subplot_titles=regimes, shared_yaxes=True, horizontal_spacing=0.04)
+    for i, regime in enumerate(regimes, start=1):
+        phases = np.asarray(curves[regime]["phases"])
+        values = np.asarray(curves[regime]["log_px"])  # (seeds, P)
+        mean, sd = values.mean(0), values.std(0)
+        for lo, hi in _bands(seen[regime], phases):
+            fig.add_vrect(x0=lo, x1=hi, fillcolor="#2ca02c", opacity=0.12, line_width=0, row=1, col=i)
+        fig.add_trace(
+            go.Scatter(
+                x=np.concatenate([phases, phases[::-1]]),
+                y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
+                fill="toself",
+                fillcolor="rgba(31,119,180,0.25)",
+                line=dict(width=0),
+                name=labels["band"],
+                legendgroup="band",
+                showlegend=i == 1,
+                hoverinfo="skip",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=phases,
+                y=mean,
+                mode="lines",
+                line=dict(color="#1f77b4"),
+                name=labels["mean"].format(n=len(values)),
+                legendgroup="mean",
+                showlegend=i == 1,
+                hovertemplate="%{x:.2f}: %{y:.1f}<extra></extra>",
+            ),
+            row=1,
+            col=i,
+        )
+        fig.add_trace(  # legend entry for the shading (vrects have none)
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(size=10, color="rgba(44,160,44,0.3)", symbol="square"),
+                name=labels["training"],
+                showlegend=i == 1,
+            ),
+            row=1,
+            col=i,
+        )
+        fig.update_xaxes(title_text=labels["phase"], range=[0, 1], row=1, col=i)
+    fig.update_yaxes(title_text=labels["log_px"], row=1, col=1)
+    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
+    return fig

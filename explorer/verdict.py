@@ -1,7 +1,7 @@
 """Sentences built from measured numbers, never from expectations.
 
 One pair on screen has no interval, so a difference under SAME_WITHIN is called "the same" rather
-than "1.0x closer"; the lab's sentences (training.lab.ratio_verdict) carry bootstrap intervals over
+than "1.0x closer"; the lab's sentences (training.lab.ratio_verdict) carry t-intervals and sign-flip p over
 seeds and say "no clear difference" when the interval covers 1.
 """
 

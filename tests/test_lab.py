@@ -11,7 +11,16 @@ from training import moons
 from training.bank import moon_bank, real_moons
 from training.config import ModelConfig
 from training.geometry import closest_half_moon
-from training.lab import bootstrap_ratio, ratio_class, ratio_verdict, results_markdown
+from training.lab import (
+    half_moon_tolerance,
+    paired_ratio,
+    phase_finding,
+    phase_sentence,
+    ratio_class,
+    ratio_verdict,
+    results_markdown,
+    sign_flip_p,
+)
 from training.metrics import path_scores, prior_coverage
 from training.models import Autoencoder
 from training.paths import lerp
@@ -101,18 +110,46 @@ def test_coverage_counts_blank_samples_as_no_moon(bank):
     assert blank["valid_fraction"] == 0.5 and blank["coverage_gap"] >= 0.5
 
 
-def test_bootstrap_interval_covers_one_for_identical_samples_and_not_for_separated_ones():
+def test_sign_flip_p_is_exact_and_cannot_decide_five_seeds():
+    # all 2^n patterns: with every difference the same sign only the identity and its mirror reach it
+    assert sign_flip_p(np.ones(5)) == 2 / 32 and sign_flip_p(np.ones(10)) == 2 / 1024
+    assert sign_flip_p(np.zeros(6)) == 1.0
+    # against brute force over the patterns for an uneven sample
+    d = np.array([0.3, -0.1, 0.5, 0.2, -0.05, 0.4])
+    signs = np.array([[1 - 2 * (k >> i & 1) for i in range(6)] for k in range(64)])
+    assert sign_flip_p(d) == pytest.approx(np.mean(np.abs(signs @ d) >= abs(d.sum()) - 1e-12))
+
+
+def test_paired_ratio_verdicts_need_5_percent_and_respect_the_resolution():
     rng = np.random.default_rng(0)
-    same = rng.normal(1.0, 0.2, 5)
-    ci = bootstrap_ratio(same, same.copy())
-    assert ci["low"] <= 1 <= ci["high"] and ci["ratio"] == pytest.approx(1.0)
-    noisy = bootstrap_ratio(rng.normal(1.0, 0.3, 5), rng.normal(1.0, 0.3, 5))
-    assert noisy["low"] < 1 < noisy["high"] and ratio_class(noisy, 5) == "unclear"
-    apart = bootstrap_ratio(rng.normal(2.0, 0.1, 5), rng.normal(1.0, 0.1, 5))
-    assert apart["low"] > 1.5 and ratio_class(apart, 5) == "vae"
-    assert "no clear difference" in ratio_verdict("path", noisy, 5)
-    assert "the VAE's is lower" in ratio_verdict("path", apart, 5)
-    assert "the AE's is lower" in ratio_verdict("path", bootstrap_ratio([1.0, 1.1, 0.9], [3.0, 3.2, 2.9]), 3)
+    apart_ae, apart_vae = rng.normal(2.0, 0.1, 10), rng.normal(1.0, 0.1, 10)
+    apart = paired_ratio(apart_ae, apart_vae)
+    assert apart["p"] < 0.01 and apart["low"] > 1.5 and ratio_class(apart) == "vae"
+    assert "**the VAE's is lower**" in ratio_verdict("path", apart)
+    reverse = paired_ratio(apart_vae, apart_ae)
+    assert ratio_class(reverse) == "ae" and reverse["high"] < 1
+    # the same separation with 5 seeds: p cannot go below 0.0625, so nothing is decided (and nothing bold)
+    five = paired_ratio(apart_ae[:5], apart_vae[:5])
+    assert five["p"] == 0.0625 and ratio_class(five) == "few" and "**" not in ratio_verdict("path", five)
+    noisy = paired_ratio(rng.normal(1.0, 0.3, 10), rng.normal(1.0, 0.3, 10))
+    assert noisy["low"] < 1 < noisy["high"] and ratio_class(noisy) == "unclear"
+    # the case: box distances of 1-3e-5 against a real-moon tolerance of 0.0056 are not a verdict
+    floor = half_moon_tolerance(28)
+    assert 0.004 < floor < 0.007
+    box = paired_ratio([1e-5, 2e-5, 1e-5, 3e-5, 2e-5], [3e-5, 2e-5, 3e-5, 2e-5, 3e-5], floor)
+    assert ratio_class(box) == "resolution" and "both reach a real half moon" in ratio_verdict("box", box)
+
+
+def test_phase_finding_reads_a_dip_at_the_half_moons():
+    from training.lab import PHASES
+
+    dip = -20 * moons.near_half_moon(PHASES)  # 20 nats less at every half-moon phase
+    curves = np.stack([-40.0 + dip + 0.5 * np.sin(7 * PHASES + s) for s in range(10)])
+    found = phase_finding("gap", curves)
+    assert found["difference"] == pytest.approx(-20, abs=1) and found["high"] < 0 and found["p"] < 0.01
+    assert "**less**" in phase_sentence("gap", found) and "never seen" in phase_sentence("gap", found)
+    flat = phase_finding("full", np.stack([-40.0 + np.sin(7 * PHASES + s) for s in range(10)]))
+    assert "no clearly different" in phase_sentence("full", flat)
 
 
 def test_committed_results_md_is_generated_from_results_json():

@@ -170,25 +170,29 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
     import json
 
     from explorer.i18n import tr
+    from explorer.ui.lab_sections import phase_text
     from explorer.ui.tour_steps import lab_line
-    from training.lab import RESULTS
+    from training.lab import RESULTS, phase_sentence
 
     results = json.loads(RESULTS.read_text())
-    seeds = results["config"]["seeds"]
     rows = results["comparisons"]
     assert rows
     for row in rows:
-        en = lab_line(partial(tr, "en"), row, seeds)
-        zh = lab_line(partial(tr, "zh"), row, seeds)
+        en = lab_line(partial(tr, "en"), row)
+        zh = lab_line(partial(tr, "zh"), row)
         assert en == row["verdict"]
-        assert (
-            f"{row['ratio']:.2f}" in zh
-            and f"{row['low']:.2f}" in zh
-            and not any(
-                c.isascii() and c.isalpha() and c not in "AEVIN"
-                for c in zh.replace("AE/VAE", "").replace("MSE", "").replace("N(0, I)", "")
-            )
+        assert f"{row['ratio']:.2f}" in zh and f"{row['low']:.2f}" in zh and f"p = {row['p']:.3f}" in zh
+        assert not any(
+            c.isascii() and c.isalpha() and c not in "AEVIN"
+            for c in zh.replace("AE/VAE", "")
+            .replace("MSE", "")
+            .replace("N(0, I)", "")
+            .replace("t 区间", "")
+            .replace("p = ", "")
         ), zh
+    for regime, finding in results.get("phase_curves", {}).items():
+        assert phase_text(partial(tr, "en"), regime, finding) == phase_sentence(regime, finding)
+        assert f"{finding['difference']:+.1f}" in phase_text(partial(tr, "zh"), regime, finding)
 
 
 def test_the_midpoint_step_offers_the_bundled_1d_pair_and_back(app):

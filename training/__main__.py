@@ -1,5 +1,5 @@
 """Command line: python -m training, or latent-explorer once installed, {serve,train,eval,lab,defaults,
-import-onnx,export-onnx} (see --help).
+import-onnx,export-onnx,report} (see --help).
 
 Arguments are parsed before torch is imported (it takes seconds): a bad flag is refused at once.
 Choices come from the registries, read lazily; defaults come from the config dataclasses.
@@ -144,6 +144,12 @@ def add_lab_parser(sub) -> None:
     for name in LAB_INTS:
         lab.add_argument(f"--{name.replace('_', '-')}", type=int, default=default(LabConfig, name))
     lab.add_argument("--hidden", type=parse_ints, default=default(LabConfig, "hidden"))
+    lab.add_argument(
+        "--headline",
+        default=",".join(default(LabConfig, "headline")),
+        help="regime-latent cells (e.g. gap-2,sparse-2) run with --headline-seeds; empty for none",
+    )
+    lab.add_argument("--headline-seeds", type=int, default=default(LabConfig, "headline_seeds"))
     lab.add_argument("--out", default="lab")
 
 
@@ -225,6 +231,8 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
 
     add_lab_parser(sub)
     add_onnx_parsers(sub)
+    report = sub.add_parser("report", help="rewrite README.md's generated result sections from their files")
+    report.add_argument("--check", action="store_true", help="only say whether they are current (exit 1 if not)")
 
     de = sub.add_parser("defaults", help="rebuild the bundled default pairs in checkpoints/")
     de.add_argument("--only", default=None, help="comma-separated subset of the bundled sets (default: all)")
@@ -514,13 +522,24 @@ def command_lab(args: argparse.Namespace) -> int:
 
     regimes = tuple(r.strip() for r in args.regimes.split(",") if r.strip())
     given = {name: getattr(args, name) for name in LAB_INTS}
-    lab = LabConfig(regimes=regimes, latent_dims=args.latent_dims, hidden=args.hidden, **given)
+    lab = LabConfig(
+        regimes=regimes,
+        latent_dims=args.latent_dims,
+        hidden=args.hidden,
+        **given,
+        headline=tuple(h.strip() for h in args.headline.split(",") if h.strip()),
+        headline_seeds=args.headline_seeds,
+    )
     lab.validate()  # every cell, and its budget, before hours of training
     for regime in regimes:
         for dim in lab.latent_dims:
             check_run(lab.pair_config(regime, dim, 0), batch=True)
     check_out_dir(args.out)
+    from .lab import phase_sentence
+
     results = run_lab(lab, args.out)
+    for regime, finding in results["phase_curves"].items():  # the density finding, from the numbers
+        print(phase_sentence(regime, finding))
     print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
     return 0
 
@@ -542,6 +561,17 @@ def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
             raise LatentExplorerError(f"{what} {value!r}: KIND must be ae or vae, each at most once")
         found[kind] = path
     return found
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    stale = report(check=args.check)
+    if args.check:
+        print("README.md is current" if not stale else f"README.md blocks out of date: {', '.join(stale)}")
+        return 1 if stale else 0
+    print(f"README.md: rewrote {', '.join(stale)}" if stale else "README.md was current")
+    return 0
 
 
 def command_import_onnx(args: argparse.Namespace) -> int:
@@ -617,6 +647,7 @@ COMMANDS = {
     "import-onnx": command_import_onnx,
     "export-onnx": command_export_onnx,
     "worker": command_worker,
+    "report": command_report,
 }
 
 

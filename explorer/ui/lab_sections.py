@@ -1,7 +1,9 @@
 """Sections of the Half-moon lab page that read more than the page's own numbers."""
 
 from pathlib import Path
+from typing import Callable
 
+import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures
@@ -11,19 +13,53 @@ from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from training import moons
+from training.lab import LEVEL, SAME_WITHIN, ratio_class
 from training.lab import RESULTS as LAB_RESULTS
 from training.store import BUNDLED, find_sets
 
 
+def lab_text(t: Callable[..., str], row: dict) -> str:
+    """One of the lab's comparisons (a row of results.json's comparisons) in t's language: the verdict
+    in bold only where the sign-flip test holds at 5 % and the t-interval excludes 1. In English it is
+    the lab's own sentence (training.lab.ratio_verdict)."""
+    cls = ratio_class(row)
+    words = t(f"ratio_{cls}", within=SAME_WITHIN)
+    words = f"**{words}**" if cls in ("ae", "vae") else words
+    floor = t("lab_floor", floor=row["floor"]) if row.get("floor") else ""
+    numbers = {k: row[k] for k in ("ratio", "level", "low", "high", "p", "seeds")}
+    return t("lab_line", what=t(f"lab_{row['metric']}"), words=words, floor=floor, **numbers)
+
+
+def phase_text(t: Callable[..., str], regime: str, f: dict) -> str:
+    """A regime's phase-density finding in t's language; in English training.lab.phase_sentence's."""
+    decided = f["p"] < 0.05 and not f["low"] <= 0 <= f["high"]
+    told = t("lab_phase_less" if f["difference"] < 0 else "lab_phase_more") if decided else t("lab_phase_same")
+    return t(
+        "lab_phase_line",
+        regime=regime,
+        seen=t("lab_phase_seen" if regime == "full" else "lab_phase_unseen"),
+        told=told,
+        diff=f["difference"],
+        level=LEVEL,
+        low=f["low"],
+        high=f["high"],
+        p=f["p"],
+        n=len(f["half_minus_seen"]),
+        half=f["half_moon_log_px"],
+        rest=f["seen_log_px"],
+    )
+
+
+def _lab_results() -> dict | None:
+    return cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime) if LAB_RESULTS.is_file() else None
+
+
 def lab_over_seeds(view) -> None:
     """The lab's verdicts over seeds for this pair's regime and latent size, with their intervals."""
-    if not LAB_RESULTS.is_file():
+    results = _lab_results()
+    if not results:
         return
-    from explorer.ui.tour_steps import lab_line
-
     regime = view.pair["vae"].config.data.regime
-    results = cache.lab_results(str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime)
-    seeds = results.get("config", {}).get("seeds", 0)
     rows = [r for r in results.get("comparisons", []) if (r["regime"], r["latent_dim"]) == (regime, view.latent_dim)]
     if rows:
         st.subheader(t("lab_over_seeds", regime=t("regime_" + regime), dim=view.latent_dim))
@@ -32,8 +68,31 @@ def lab_over_seeds(view) -> None:
                 t("lab_not_your_run", pair=plain(view.pair_id), regime=t("regime_" + regime)), icon=":material/info:"
             )
         for row in rows:
-            st.markdown(f"- {lab_line(t, row, seeds)}")
+            st.markdown(f"- {lab_text(t, row)}")
         st.caption(t("lab_over_seeds_note"))
+
+
+def phase_density() -> None:
+    """log p(x) over phase for the 2-D VAEs of every regime (lab/results.json), training phases shaded,
+    with what it says about the half moons."""
+    results = _lab_results()
+    curves = (results or {}).get("phase_curves")
+    if not curves:
+        return
+    st.subheader(t("lab_phase_title"))
+    first = next(iter(curves.values()))
+    st.caption(t("lab_phase_caption", n=len(first["phases"]), error=max(c["max_error"] for c in curves.values())))
+    seen = {r: moons.in_training_regime(np.asarray(c["phases"]), r) for r, c in curves.items()}
+    labels = {
+        "mean": t("lab_phase_mean"),
+        "band": t("lab_phase_band"),
+        "training": t("lab_phase_training"),
+        "phase": t("fig_phase"),
+        "log_px": t("lab_phase_log_px"),
+    }
+    plotly_chart(figures.phase_density(curves, seen, labels), key="lab_phase_density")
+    for regime, finding in curves.items():
+        st.markdown(f"- {phase_text(t, regime, finding)}")
 
 
 def whole_line(view, models, bank) -> None:

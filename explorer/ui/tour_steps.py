@@ -15,11 +15,11 @@ from explorer import analyses, figures, latents, tour
 from explorer.ui import cache
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.lab_sections import lab_text
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
 from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
-from training.lab import SAME_WITHIN, ratio_class
 from training.store import find_sets
 
 HOLE_GRID = 64
@@ -283,23 +283,18 @@ def step_6(c: TourContext) -> None:
 
 
 def lab_lines(c: TourContext, regime: str, dim: int) -> None:
-    """The lab's sentences over seeds, each with its bootstrap interval (lab/results.json)."""
+    """The lab's sentences over seeds, each with its t-interval and sign-flip p (lab/results.json)."""
     results = lab_results()
     if not results:
         return
-    seeds = results["config"]["seeds"]
     for row in results.get("comparisons", []):
         if (row["regime"], row["latent_dim"]) == (regime, dim):
-            st.markdown(
-                c.t("s6_lab_verdict", regime=c.t("regime_" + regime), dim=dim, verdict=lab_line(c.t, row, seeds))
-            )
+            st.markdown(c.t("s6_lab_verdict", regime=c.t("regime_" + regime), dim=dim, verdict=lab_line(c.t, row)))
 
 
-def lab_line(t, row: dict, seeds: int) -> str:
+def lab_line(t, row: dict) -> str:
     """One of the lab's comparisons in t's language (the tour's, the lab page's); in English the lab's own sentence."""
-    words = t(f"ratio_{ratio_class(row, seeds)}", within=SAME_WITHIN)
-    numbers = {k: row[k] for k in ("ratio", "level", "low", "high")}
-    return t("lab_line", what=t(f"lab_{row['metric']}"), words=words, seeds=seeds, **numbers)
+    return lab_text(t, row)
 
 
 def whole_line(c: TourContext) -> None:

@@ -8,7 +8,7 @@ from explorer.ui import cache, urlstate
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.endpoints import index_pair, phase_pair
-from explorer.ui.lab_sections import lab_over_seeds, regime_switch, whole_line
+from explorer.ui.lab_sections import lab_over_seeds, phase_density, regime_switch, whole_line
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from explorer.ui.widgets import pair_models, prior_grids, show_strip
@@ -96,5 +96,6 @@ st.caption(t("lab_shows_note"))
 # --- the lab over seeds, and a 1-D decoder's whole line --------------------------------------------
 if is_moons:
     lab_over_seeds(view)
+    phase_density()
 if view.latent_dim == 1:
     whole_line(view, models, bank)
