@@ -476,12 +476,17 @@ def active_runs(runs: Path | None = None) -> list[Path]:
     return [runs / name for name, e in run_index(runs).items() if e.get("live")]
 
 
-_SETS_MEMO: dict[str, tuple[int, list[SetInfo]]] = {}
+_SETS_MEMO: dict[str, tuple[tuple, list[SetInfo]]] = {}  # runs dir -> (its sets' folders and mtimes, SetInfos)
 
 
 def _run_sets(runs: Path) -> list[SetInfo]:
     """runs/'s sets from its index, sorted by folder."""
     index = run_index(runs)
+    # A set's facts change only with its folder's mtime: the SetInfo list is kept per (folder, mtime) list.
+    key = tuple((name, e["stamp"]) for name, e in index.items() if e["sets"])
+    memo = _SETS_MEMO.get(str(runs))
+    if memo is not None and memo[0] == key:
+        return memo[1]
     found = []
     for name in sorted(index):
         for s in index[name]["sets"]:
@@ -499,7 +504,9 @@ def _run_sets(runs: Path) -> list[SetInfo]:
                     tuple(s["point"]) if s["point"] else None,
                 )
             )
-    return sorted(found, key=lambda i: i.path)
+    found = sorted(found, key=lambda i: i.path)
+    _SETS_MEMO[str(runs)] = (key, found)
+    return found
 
 
 # --- loading ---------------------------------------------------------------------------------------
