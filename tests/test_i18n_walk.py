@@ -19,7 +19,7 @@ FIELD = {
     "log", "exp", "nats", "MiB", "PNG", "JPEG", "GIF", "CDF", "SVD", "E_q", "Newton",
     "Kingma", "Welling", "Cremer", "Li", "Duvenaud", "README", "Latent", "Explorer",
     "SHA", "mlp", "conv", "cpu", "cuda", "CUDA", "PyTorch", "float",  # as PyTorch and the CLI name them
-    "EM", "dz",  # the EM algorithm; the integral's dz
+    "EM", "dz", "ONNX",  # the EM algorithm; the integral's dz
     "Language", "English",  # the language switch is written in both languages
 }  # fmt: skip
 # Text that is code or data, not words: `code spans`, file and folder names, URLs, Material icons, Plotly's
@@ -123,7 +123,10 @@ def walk_pages(app, lang: str, dataset: str, pages: list[str]) -> dict[str, list
     from training.store import find_sets
 
     pair = PAIRS[dataset]
-    names = {pair, dataset, *find_sets("pair"), *find_sets("conditional")}
+    from training.datasets import DATASETS
+
+    sets = {*find_sets("pair"), *find_sets("conditional")}
+    names = {pair, *DATASETS, *sets, *(s.split("/")[-1] for s in sets)}  # identifiers: datasets, sets, runs
     out = {}
     for page in pages:
         at = app(BASE + page + ".py", lang=lang, dataset=dataset, pair=pair, **EXTRA.get(page, {}))
