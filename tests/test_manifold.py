@@ -133,6 +133,10 @@ def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
         "16",
         "--hidden",
         "16",
+        "--headline",
+        "sparse-3",
+        "--headline-seeds",
+        "3",
         "--out",
         str(out),
     )
@@ -141,6 +145,9 @@ def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
     assert len(results["cells"]) == 2 * 2 * 2  # regimes x latent sizes x models
     cell = results["cells"][0]
     assert len(cell["per_seed"]) == 2
+    assert [len(c["per_seed"]) for c in results["cells"] if c["latent_dim"] == 3] == [3, 3, 2, 2]  # sparse-3: 3 seeds
+    assert set(results["phase_curves"]) == {"sparse", "full"}  # the 2-D VAEs' density over phase
+    assert len(results["phase_curves"]["full"]["seeds"]) == 2
     for key in (
         "recon_mse",
         "c2f_mean_distance",
@@ -154,7 +161,7 @@ def test_lab_command_end_to_end_on_a_tiny_configuration(tmp_path):
         assert cell["summary"][key]["std"] == pytest.approx(np.std(values))
     table = (out / "results.md").read_text()
     assert "| sparse | 3 | VAE |" in table and "AE / VAE ratios" in table
-    assert len(list((out / "runs").iterdir())) == 2 * 2 * 2  # regimes x dims x seeds pairs
+    assert len(list((out / "runs").iterdir())) == 2 * 2 * 2 + 1  # regimes x dims x seeds pairs, + sparse-3 s2
 
 
 def test_lab_refuses_unknown_regimes(tmp_path):
