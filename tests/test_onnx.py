@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import nn
 
+from explorer.i18n import CATALOGUES
+from explorer.ui.context import PAIRLESS
 from tests.helpers import open_app, run_cli
 from training.onnxio import export_module, export_set
 from training.onnxset import MANIFEST
@@ -230,6 +232,11 @@ def test_importing_the_same_name_twice_keeps_both(onnx_runs, user_graphs, monkey
 def test_every_page_opens_an_imported_onnx_pair(onnx_runs, monkeypatch, page, pair):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(onnx_runs))
     at = open_app(f"explorer/ui/pages/{page}.py", dataset="moons", pair=pair)
+    assert not at.exception
+    if page in PAIRLESS:  # reads its own conditional sets, never the pair: no chooser, and it says why
+        assert not [s for s in at.sidebar.selectbox if s.key == "pair"]
+        assert any(c.value == CATALOGUES["en"]["side_pairless"] for c in at.sidebar.caption)
+        return
     assert at.sidebar.selectbox(key="pair").value == pair
     assert any("ONNX" in c.value for c in at.sidebar.caption)
 
