@@ -26,6 +26,17 @@ TIMEOUT_S = 120  # one script run or image; beyond it the interaction counts as 
 OPEN_LIMIT_S = 300  # a round measures once every session has opened, or after this
 
 
+def run_async(coro):
+    """asyncio.run(coro), also from a thread whose event loop is already running (pytest after
+    playwright's sync API, a notebook): then the coroutine runs on a fresh loop in its own thread."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(max_workers=1) as ex:
+        return ex.submit(asyncio.run, coro).result()
+
+
 class LoadError(Exception):
     """An interaction that failed: an exception or error shown, a closed socket, a timeout, a bad image."""
 
@@ -260,7 +271,7 @@ async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
 
 
 def run_round(base: str, pids: list[int], n: int, window_s: float) -> Round:
-    return asyncio.run(_round(base, pids, n, window_s))
+    return run_async(_round(base, pids, n, window_s))
 
 
 def settle(pids: list[int], seconds: float = 2.0, quiet: float = 0.05, limit: float = 60) -> None:
@@ -363,7 +374,7 @@ def warm(url: str, pids: list[int], sessions: int) -> None:
                     await s.close()
         pool.shutdown()
 
-    asyncio.run(go())
+    run_async(go())
     settle(pids)
 
 
@@ -404,7 +415,7 @@ def memory_return(url: str, pids: list[int], n: int, cycles: int, pause: float) 
         pool.shutdown()
         return open_, after, anon_mb(pids)
 
-    open_, after, final = asyncio.run(go())
+    open_, after, final = run_async(go())
     return {"idle_mb": idle, "open_mb": open_, "after_mb": after, "final_mb": final}
 
 

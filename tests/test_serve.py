@@ -47,7 +47,7 @@ def test_print_config_writes_what_haproxy_config_makes():
 def visit(url: str, cookie: str | None, page: str, check=None):
     """One session through the balancer: open the map, switch to `page`; the elements drawn and the cookie
     the balancer set. check(texts, cookie), if given, runs while the session is open."""
-    from bench.load import Session
+    from bench.load import Session, run_async
 
     async def go():
         pool = ThreadPoolExecutor(max_workers=2)
@@ -63,7 +63,7 @@ def visit(url: str, cookie: str | None, page: str, check=None):
         pool.shutdown()
         return texts, s.cookie
 
-    return asyncio.run(go())
+    return run_async(go())
 
 
 def media_status(url: str, path: str, cookie: str) -> int:
