@@ -296,6 +296,12 @@ def exact_log_px(
     grid, h = _square_grid(coarse, box)
     log_joint = log_likelihoods(model, x, grid.float(), nll) + prior_log_density(grid.float())[None]
     found = _modes(grid, log_joint, coarse, h)
+    if not all(ms for ms, _ in found):  # log p(x|z) p(z) nowhere finite: no mode to integrate around
+        raise LatentExplorerError(
+            "the posterior p(z|x) is not finite anywhere on the grid (the decoder's values are not finite "
+            "or out of range), so log p(x) cannot be computed; choose another pair",
+            key="err_posterior_not_finite",
+        )
     b = len(x)
     # one row per (image, mode): the part of the integrand that mode owns
     owner = torch.tensor([i for i, (ms, _) in enumerate(found) for _ in ms])  # (C,)
