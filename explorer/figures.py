@@ -614,12 +614,20 @@ def _bands(mask: np.ndarray, phases: np.ndarray) -> list[tuple[float, float]]:
     return [(float(phases[a]), float(phases[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
 
 
-def phase_density(curves: dict, seen: dict[str, np.ndarray], labels: dict[str, str], height: int = 320) -> go.Figure:
+def phase_density(
+    curves: dict,
+    seen: dict[str, np.ndarray],
+    labels: dict[str, str],
+    names: dict[str, str] | None = None,
+    height: int = 320,
+) -> go.Figure:
     """log p(x) over phase, one panel per regime: the mean over seeds with a band of ± one standard deviation,
     the training phases shaded. curves: lab results' phase_curves; seen: regime -> (P,) training-phase mask;
-    labels: "mean", "band", "training", "phase", "log_px" in the reader's language."""
+    labels: "mean", "band", "training", "phase", "log_px" in the reader's language; names: regime -> its
+    panel title in the reader's language (default the regime's identifier)."""
     regimes = list(curves)
-    fig = make_subplots(rows=1, cols=len(regimes), subplot_titles=regimes, shared_yaxes=True, horizontal_spacing=0.04)
+    titles = [(names or {}).get(r, r) for r in regimes]
+    fig = make_subplots(rows=1, cols=len(regimes), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.04)
     for i, regime in enumerate(regimes, start=1):
         phases = np.asarray(curves[regime]["phases"])
         values = np.asarray(curves[regime]["log_px"])  # (seeds, P)

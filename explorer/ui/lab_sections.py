@@ -36,7 +36,7 @@ def phase_text(t: Callable[..., str], regime: str, f: dict) -> str:
     told = t("lab_phase_less" if f["difference"] < 0 else "lab_phase_more") if decided else t("lab_phase_same")
     return t(
         "lab_phase_line",
-        regime=regime,
+        regime=t("regime_" + regime),
         seen=t("lab_phase_seen" if regime == "full" else "lab_phase_unseen"),
         told=told,
         diff=f["difference"],
@@ -90,7 +90,8 @@ def phase_density() -> None:
         "phase": t("fig_phase"),
         "log_px": t("lab_phase_log_px"),
     }
-    plotly_chart(figures.phase_density(curves, seen, labels), key="lab_phase_density")
+    names = {r: t("regime_" + r) for r in curves}
+    plotly_chart(figures.phase_density(curves, seen, labels, names), key="lab_phase_density")
     for regime, finding in curves.items():
         st.markdown(f"- {phase_text(t, regime, finding)}")
 
