@@ -200,6 +200,7 @@ def _every_other(log_joint: torch.Tensor, n: int) -> torch.Tensor:
 
 
 MODE_MASS = 1e-5  # a coarse-grid basin holding less of the mass than this is not refined (its mass goes to the error)
+REFINE_CHUNK = 1 << 20  # (part, grid point, mode) triples refined at once: bounds the refinement's memory
 MAX_MODES = 8  # more basins than this (a thin ridge between grid points shows as a row of peaks): the lightest
 # go unrefined, their mass to the error
 
@@ -324,21 +325,24 @@ def exact_log_px(
     while active.any() and rounds < max_rounds:
         rounds += 1
         u, hu = _square_grid(n, radius)
-        idx = active.nonzero()[:, 0]
-        scale = torch.linalg.cholesky(cov[idx].double() + 1e-12 * torch.eye(2, dtype=torch.float64))  # (c, 2, 2)
-        z_a = (mean[idx].double()[:, None] + u @ scale.transpose(-1, -2)).float()  # (c, n*n, 2)
-        lj_a = log_likelihoods(model, x[owner[idx]], z_a, nll) + prior_log_density(z_a)
-        if k_max > 1:  # log pi_k(z): this mode's share
-            img = owner[idx]
-            log_g = _log_gauss(z_a, part_mean[img], part_cov[img]) + part_log_w[img][:, None]  # (c, M, K)
-            share = log_g.gather(2, which[idx][:, None, None].expand(-1, z_a.shape[1], 1))[..., 0]
-            lj_a = lj_a + (share - torch.logsumexp(log_g, 2)).float()
-        log_cell = 2 * math.log(hu) + scale.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (c,)
-        new = torch.logsumexp(lj_a.double(), 1) + log_cell
-        half = torch.logsumexp(_every_other(lj_a, n).double(), 1) + log_cell + 2 * math.log(2)
-        error[idx], moved[idx] = (half - new).abs(), (new - log_part[idx]).abs()
-        log_part[idx] = new
-        mean[idx], cov[idx] = _moments(z_a, lj_a)
+        # a few parts at a time: c parts x n^2 points x k_max modes of float64 (and the Cholesky factors
+        # expanded per point) for every part at once reached 20 GB on a barely trained 28x28 model
+        per_chunk = max(1, REFINE_CHUNK // (n * n * k_max))
+        for idx in active.nonzero()[:, 0].split(per_chunk):
+            scale = torch.linalg.cholesky(cov[idx].double() + 1e-12 * torch.eye(2, dtype=torch.float64))  # (c, 2, 2)
+            z_a = (mean[idx].double()[:, None] + u @ scale.transpose(-1, -2)).float()  # (c, n*n, 2)
+            lj_a = log_likelihoods(model, x[owner[idx]], z_a, nll) + prior_log_density(z_a)
+            if k_max > 1:  # log pi_k(z): this mode's share
+                img = owner[idx]
+                log_g = _log_gauss(z_a, part_mean[img], part_cov[img]) + part_log_w[img][:, None]  # (c, M, K)
+                share = log_g.gather(2, which[idx][:, None, None].expand(-1, z_a.shape[1], 1))[..., 0]
+                lj_a = lj_a + (share - torch.logsumexp(log_g, 2)).float()
+            log_cell = 2 * math.log(hu) + scale.diagonal(dim1=-2, dim2=-1).log().sum(-1)  # (c,)
+            new = torch.logsumexp(lj_a.double(), 1) + log_cell
+            half = torch.logsumexp(_every_other(lj_a, n).double(), 1) + log_cell + 2 * math.log(2)
+            error[idx], moved[idx] = (half - new).abs(), (new - log_part[idx]).abs()
+            log_part[idx] = new
+            mean[idx], cov[idx] = _moments(z_a, lj_a)
         active = (error >= tol) | (moved >= tol) | (rounds == 1)
         if bool((error[active] >= tol).any()) and n < 8 * fine:
             n *= 2  # not resolved: a finer grid (where moments alone moved, the same size re-centred)
