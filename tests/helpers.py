@@ -228,3 +228,18 @@ def chart_faults(page) -> list:
         faults += [(i, *pair) for pair in overlaps(found["toolbar"], others=found["texts"])]
         faults += [(i, *pair) for pair in overlaps(found["ytitles"], others=found["areas"])]
     return faults
+
+
+# Every page the app routes to, by the `page` key tests open it with (open_app / switch).
+PAGES = [
+    "latent_map",
+    "tour",
+    "decoder",
+    "drag",
+    "compare",
+    "manifold",
+    "inference",
+    "half_moon",
+    "conditional",
+    "train",
+]

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from PIL import Image
 
+from tests.helpers import PAGES
 from training import limits, readers, uploads
 from training.errors import DatasetError, LatentExplorerError
 
@@ -1017,18 +1018,6 @@ def test_the_metrics_step_refuses_degenerate_codes_with_a_message(codes):
 
 # --- class 6: every query parameter on every page, fuzzed, within a time budget ------------------------
 
-PAGES = [
-    "latent_map",
-    "tour",
-    "decoder",
-    "drag",
-    "compare",
-    "manifold",
-    "inference",
-    "half_moon",
-    "conditional",
-    "train",
-]
 FUZZ_VALUES = {  # one hostile value in EVERY parameter at once; each page must draw within the budget
     "huge": "9" * 400,
     "overflow": "1e308",

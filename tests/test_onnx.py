@@ -14,23 +14,11 @@ from torch import nn
 
 from explorer.i18n import CATALOGUES
 from explorer.ui.context import PAIRLESS
-from tests.helpers import open_app, run_cli
+from tests.helpers import PAGES, open_app, run_cli
 from training.onnxio import export_module, export_set
 from training.onnxset import MANIFEST
 from training.store import dataset_for, find_sets, load_set
 
-PAGES = [
-    "latent_map",
-    "decoder",
-    "drag",
-    "compare",
-    "manifold",
-    "inference",
-    "half_moon",
-    "conditional",
-    "train",
-    "tour",
-]
 SIDE = 16  # conftest's tiny moons: 16x16
 
 
