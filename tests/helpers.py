@@ -159,6 +159,22 @@ def wait_drawn(page, timeout_ms: float = BROWSER_TIMEOUT_MS) -> None:
     page.wait_for_function(DRAWN, timeout=timeout_ms, polling=250)
 
 
+def wait_still(page, js: str, arg=None, quiet_ms: int = 2000, timeout_ms: float = BROWSER_TIMEOUT_MS):
+    """The value of `js` (with the page's URL) once it has not changed for `quiet_ms`: key presses queue
+    several reruns, and a value read after the first of them is not the one the last one leaves."""
+    import time
+
+    last, since, end = None, time.monotonic(), time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < end:
+        now = (page.evaluate(js, arg), page.url)
+        if now != last:
+            last, since = now, time.monotonic()
+        elif (time.monotonic() - since) * 1000 >= quiet_ms and now[0] is not None:
+            return now[0]
+        page.wait_for_timeout(200)
+    raise AssertionError(f"still changing after {timeout_ms} ms: {last}")
+
+
 def open_drawn(browser, url: str, width: int = 1400, height: int = 1100, errors: list | None = None):
     """A new page at url, drawn; its default timeout generous for a loaded machine. errors, if given,
     collects the page's uncaught JavaScript errors from the start."""

@@ -4,7 +4,7 @@ move a Decoder slider, reload."""
 import pytest
 
 from bench.harness import streamlit_server
-from tests.helpers import BROWSER_TIMEOUT_MS, DECODED, open_drawn, wait_drawn
+from tests.helpers import BROWSER_TIMEOUT_MS, DECODED, open_drawn, wait_drawn, wait_still
 
 pytestmark = pytest.mark.browser
 
@@ -50,7 +50,7 @@ def test_upload_an_onnx_pair_then_map_click_slider_and_reload(browser, tmp_path)
             thumb.press("ArrowRight")
         page.wait_for_function(f"(b) => {{ const now = ({DECODED})(); return now && now !== b; }}", arg=shown)
         page.wait_for_url("**z0=**")
-        caption = page.evaluate(CAPTION, "VAE decodes")
+        caption = wait_still(page, CAPTION, "VAE decodes")  # after the last queued rerun
 
         page.reload(timeout=BROWSER_TIMEOUT_MS)
         wait_drawn(page)
