@@ -28,14 +28,15 @@ PORT ?= 8501
 serve: $(STAMP) haproxy
 	$(BIN)/python -m serve --processes $(N) --address $(ADDRESS) --port $(PORT)
 
-# Debian's haproxy, installed when missing (as root, or with sudo); otherwise says how.
+# Debian's haproxy, installed when missing (as root, or with sudo); otherwise says how. `make test`
+# needs it too: tests/test_serve.py runs two processes behind it and must not skip on a fresh machine.
 haproxy:
 	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null 2>&1; then SUDO=sudo; \
 		else echo "HAProxy is missing: as root, run apt-get install haproxy" >&2; exit 2; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq haproxy >/dev/null; }
 
-test: $(STAMP)
+test: $(STAMP) haproxy
 	$(BIN)/python -m pytest
 
 # Two workers (pytest-xdist): each builds the session's tiny pairs once; no fast test binds a port.
