@@ -72,3 +72,42 @@ def test_remeasure_of_an_unknown_set_is_one_clear_line(tmp_path):
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "error: unknown default ['nope']" in done.stderr
     assert "Traceback" not in done.stderr and not any(tmp_path.iterdir())
+
+
+def test_remeasure_holds_its_folder_against_a_second_writer(old_pair, monkeypatch):
+    """Issue 25, class 3: a re-measure is a writer of its set's folder like a run or an import
+    (store.hold): while it measures, a second re-measure and a training run into that folder are
+    refused at once, and the set it then writes is whole."""
+    import threading
+
+    from training import runs
+    from training.checkpoint import read_sidecar
+
+    folder = old_pair.rename(old_pair.parent / "digits-2d")  # a name `defaults --only` accepts
+    weights = {p.name: p.read_bytes() for p in folder.glob("*.safetensors")}
+    measuring, release = threading.Event(), threading.Event()
+    real = runs.measure_set
+
+    def slow_measure(*args, **kwargs):  # the first writer, paused mid-measure
+        measuring.set()
+        assert release.wait(60)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "measure_set", slow_measure)
+    first = threading.Thread(target=runs.remeasure, args=(folder, SMALL))
+    first.start()
+    try:
+        assert measuring.wait(60)
+        second = run_cli("defaults", "--remeasure", "--only", "digits-2d", "--out", str(folder.parent))
+        assert second.returncode == 2 and "is writing this folder" in second.stderr, second.stderr
+        assert len(second.stderr.strip().splitlines()) == 1 and "Traceback" not in second.stderr
+        train = run_cli("train", "--dataset", "moons", "--n-train", "64", "--n-test", "8", "--epochs", "1",
+                        "--out", str(folder))  # fmt: skip
+        assert train.returncode == 2 and "is writing this folder" in train.stderr, train.stderr
+    finally:
+        release.set()
+        first.join(120)
+    assert not first.is_alive()
+    assert read_sidecar(folder / "vae")["metrics"]["iwae_k"] == SMALL.iwae_k  # the first writer's measure landed
+    assert {p.name: p.read_bytes() for p in folder.glob("*.safetensors")} == weights
+    assert sorted(p.name for p in folder.parent.iterdir()) == ["digits-2d"]  # no lock or staging left

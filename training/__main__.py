@@ -512,7 +512,11 @@ def write_defaults_table(out: Path) -> None:
         + "\n".join(rows)
         + "\n"
     )
-    (out / "METRICS.md").write_text(text)
+    from .checkpoint import atomic_write_bytes
+    from .store import hold
+
+    with hold(out / "METRICS.md"):  # two `defaults` runs of different sets each write the whole table
+        atomic_write_bytes(out / "METRICS.md", text.encode())
 
 
 def command_lab(args: argparse.Namespace) -> int:

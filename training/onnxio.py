@@ -39,7 +39,17 @@ from .onnxset import (
     read_capped,
 )
 from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_OUTPUTS, check_manifest
-from .store import RUN_PREFIX, check_out_dir, dataset_for, load_set, runs_dir, safe_name, staged_dir
+from .store import (
+    RUN_PREFIX,
+    check_out_dir,
+    dataset_for,
+    held_free_folder,
+    hold,
+    load_set,
+    runs_dir,
+    safe_name,
+    staged_dir,
+)
 
 OPSET = 17  # what export_set writes
 
@@ -175,12 +185,8 @@ def import_onnx(
             manifest["models"][kind]["metrics"] = values
     files = {graph_file(k, "encoder"): Path(p) for k, p in encoders.items()}
     files |= {graph_file(k, "decoder"): Path(p) for k, p in decoders.items()}
-    runs, base = runs_dir(), safe_name(name)
-    target, n = runs / base, 1
-    while target.exists():
-        n += 1
-        target = runs / f"{base}-{n}"
-    with staged_dir(target) as staging:
+    # the next free name that no other writer holds (store.held_free_folder), as for any import
+    with held_free_folder(runs_dir(), safe_name(name)) as target, staged_dir(target) as staging:
         write_set(staging, manifest, files)
         members = load_onnx_members(staging)  # the static checks, on the copies that will be kept
         probe(members, dataset.test.x[:PROBE_IMAGES])
@@ -214,7 +220,7 @@ def export_set(set_dir: str | Path, out: str | Path) -> Path:
         "source": f"exported by latent-explorer from {Path(set_dir).name}",
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    with staged_dir(out, replace=True) as staging:
+    with hold(out), staged_dir(out, replace=True) as staging:  # one writer per folder (store.hold)
         for kind in PAIR_KINDS:
             checkpoint = loaded[kind]
             model, config = checkpoint.model, checkpoint.config.model

@@ -237,23 +237,26 @@ def remeasure(directory: str | Path, budget: Budget = FULL, data_dir: str | None
     from .checkpoint import read_sidecar
     from .store import dataset_for, load_set
 
-    models = load_set(directory)
-    measured = measure_set(models, dataset_for(models.lead.config, data_dir), budget)
-    changed = {}
-    for kind, new in measured.items():
-        checkpoint = models[kind]
-        old = checkpoint.metrics
-        metrics = {**new, **{k: old[k] for k in TRAINING_FACTS if k in old}}
-        changed[kind] = sorted(k for k in set(old) | set(metrics) if _differs(old.get(k), metrics.get(k)))
-        if changed[kind]:
-            save_checkpoint(
-                directory,
-                checkpoint.model,
-                checkpoint.config,
-                data_stats=checkpoint.data_stats,
-                metrics=metrics,
-                history=checkpoint.history,
-                created=checkpoint.created,
-                same_weights_as=read_sidecar(Path(directory) / kind)["weights_sha256"],
-            )
+    # Held like any other writer of a set folder (store.hold), from before the read: a training run or
+    # a second re-measure of the same folder is refused at once instead of interleaving its files.
+    with hold(directory):
+        models = load_set(directory)
+        measured = measure_set(models, dataset_for(models.lead.config, data_dir), budget)
+        changed = {}
+        for kind, new in measured.items():
+            checkpoint = models[kind]
+            old = checkpoint.metrics
+            metrics = {**new, **{k: old[k] for k in TRAINING_FACTS if k in old}}
+            changed[kind] = sorted(k for k in set(old) | set(metrics) if _differs(old.get(k), metrics.get(k)))
+            if changed[kind]:
+                save_checkpoint(
+                    directory,
+                    checkpoint.model,
+                    checkpoint.config,
+                    data_stats=checkpoint.data_stats,
+                    metrics=metrics,
+                    history=checkpoint.history,
+                    created=checkpoint.created,
+                    same_weights_as=read_sidecar(Path(directory) / kind)["weights_sha256"],
+                )
     return changed
