@@ -186,6 +186,58 @@ def test_a_call_over_its_time_budget_is_stopped(tmp_path, monkeypatch):
     refused(tmp_path, monkeypatch, model, "took longer than 0.5 s")
 
 
+def memory_bomb(model, nbytes: int, *, folded: bool):
+    """The decoder's scale S plus a sum over nbytes of floats (times zero): made at run time from z
+    (Expand), or from constants alone (ConstantOfShape, which constant folding would make at load)."""
+    count = numpy_helper.from_array(np.array([nbytes // 4], np.int64), "count")
+    zero = numpy_helper.from_array(np.zeros(1, np.float32), "nil")
+    one = numpy_helper.from_array(np.ones(1, np.float32), "unit")
+    if folded:
+        make = [helper.make_node("ConstantOfShape", ["count"], ["big"], value=one)]
+    else:
+        make = [
+            helper.make_node("ReduceSum", ["z"], ["z_sum"], keepdims=0),
+            helper.make_node("Expand", ["z_sum", "count"], ["big"]),
+        ]
+    nodes = [
+        *make,
+        helper.make_node("ReduceSum", ["big"], ["big_sum"], keepdims=1),
+        helper.make_node("Mul", ["big_sum", "nil"], ["big0"]),
+        helper.make_node("Add", ["big0", "S"], ["S2"]),
+    ]
+    for offset, node in enumerate(nodes):
+        model.graph.node.insert(offset, node)
+    model.graph.node[len(nodes) + 1].input[1] = "S2"  # the Mul by the scale now uses S + 0 * sum
+    model.graph.initializer.extend([count, zero, one])
+    return model
+
+
+@pytest.mark.parametrize("folded", [False, True], ids=["at-run-time", "by-constant-folding"])
+def test_a_graph_asking_for_gigabytes_is_stopped_before_it_gets_them(tmp_path, monkeypatch, folded):
+    """3 GiB asked for inside the graph: the run fails at that allocation (the shared arena's cap,
+    limits.ONNX_MEMORY_BYTES), with the size in the reason; this process never grew by it."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    refused(tmp_path, monkeypatch, memory_bomb(decoder(), 3 * 2**30, folded=folded), "asked for 3,072 MiB")
+    grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before  # KiB
+    assert grown < limits.ONNX_MEMORY_BYTES // 1024, grown
+
+
+def test_a_graph_within_the_memory_cap_runs_and_hands_its_memory_back(tmp_path, monkeypatch):
+    """100 MiB asked for on every call: well-behaved models that need working memory still run, and the
+    arena shrinks after each run, so ten calls do not add up to the cap."""
+    import torch
+
+    from training.onnxset import load_onnx_members
+
+    result, _ = imported(tmp_path, monkeypatch, memory_bomb(decoder(), 100 * 2**20, folded=False))
+    assert result.returncode == 0, result.stderr
+    model = load_onnx_members(tmp_path / "runs" / "hostile")["vae"].model
+    for _ in range(10):
+        assert model.decode(torch.zeros(1, D)).shape == (1, 1, SIDE, SIDE)
+
+
 def test_a_manifest_that_fails_the_schema_makes_the_set_unlisted_not_a_crash(tmp_path, monkeypatch):
     import json
 

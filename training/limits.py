@@ -64,6 +64,10 @@ MAX_ONNX_BYTES = 64 * 2**20  # one .onnx file (weights inside it: external data 
 ONNX_OPSETS = (9, 23)  # default-domain opset versions accepted (torch.onnx, tf2onnx and jax2onnx emit 13-21)
 ONNX_CALL_SECONDS = 10.0  # one encoder or decoder call; onnxruntime is told to stop past it
 MAX_ONNX_VALUE = 1e6  # |codes| and |decoder outputs| above this are refused as broken (finite but gigantic)
+# What every ONNX run of one process may hold at once (one arena they share; a graph asking for more is
+# stopped before it gets it), and the rows per run that keep an honest model far below it.
+ONNX_MEMORY_BYTES = 512 * 2**20
+ONNX_BATCH = 512
 
 IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -219,20 +220,62 @@ class Watchdog:
 WATCHDOG = Watchdog()
 
 
+_ARENA = threading.Lock()
+_ARENA_READY = False
+
+
+def shared_arena() -> None:
+    """Once per process: one CPU arena of at most limits.ONNX_MEMORY_BYTES that every ONNX session
+    allocates from. A run asking for more fails at that allocation, before the memory is taken."""
+    global _ARENA_READY
+    import onnxruntime as ort
+
+    with _ARENA:
+        if not _ARENA_READY:
+            # Only max_mem is set: a fixed first chunk or extend strategy made onnxruntime 1.32 abort
+            # (bfc_arena RegionFor) once a run had grown the arena.
+            config = ort.OrtArenaCfg({"max_mem": limits.ONNX_MEMORY_BYTES})
+            where = ort.OrtMemoryInfo("Cpu", ort.OrtAllocatorType.ORT_ARENA_ALLOCATOR, 0, ort.OrtMemType.DEFAULT)
+            ort.create_and_register_allocator(where, config)
+            _ARENA_READY = True
+
+
+_ASKED = re.compile(r"smaller than requested bytes of (\d+)")
+
+
+def _stopped_because(exc: Exception, late: bool) -> str:
+    """Why a run failed, in one line: over its time budget, over the memory cap, or onnxruntime's reason."""
+    if late:
+        return f"took longer than {limits.ONNX_CALL_SECONDS:g} s"
+    text = str(exc)
+    asked = _ASKED.search(text)
+    if asked:
+        cap = limits.ONNX_MEMORY_BYTES // 2**20
+        return f"asked for {int(asked.group(1)) / 2**20:,.0f} MiB; ONNX models here share at most {cap} MiB"
+    return text.splitlines()[0][:200] if text else type(exc).__name__
+
+
 class Graph:
-    """One checked graph in an onnxruntime session: CPU, one thread, a time budget per call."""
+    """One checked graph in an onnxruntime session: CPU, one thread, the shared capped arena, a time
+    budget per call, at most limits.ONNX_BATCH rows a run."""
 
     def __init__(self, raw: bytes, name: str, outputs: tuple[str, ...]):
         import onnxruntime as ort
 
+        shared_arena()
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 4  # fatal only: a failed run becomes an OnnxError with its reason
+        options.add_session_config_entry("session.use_env_allocators", "1")  # the capped arena
         ort.set_default_logger_severity(4)
         try:
-            self.session = ort.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+            # No constant folding: it runs while the session is made, outside the arena (a ConstantOfShape
+            # of 900 MB became a 900 MB weight the session held), and torch's exports are folded already.
+            self.session = ort.InferenceSession(
+                raw, options, providers=["CPUExecutionProvider"], disabled_optimizers=["ConstantFolding"]
+            )
         except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
             raise OnnxError(f"{name}: onnxruntime cannot run it ({str(exc).splitlines()[0][:200]})") from None
         self.name, self.outputs = name, outputs
@@ -240,17 +283,25 @@ class Graph:
         self.sha256 = hashlib.sha256(raw).hexdigest()
 
     def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-        """Run on (B, ...) float32; every output finite, at most MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
+        """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time; every output finite, at most
+        MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
+        array = np.ascontiguousarray(array, np.float32)
+        step = limits.ONNX_BATCH
+        parts = [self._run(array[s : s + step], shapes) for s in range(0, max(len(array), 1), step)]
+        if len(parts) == 1:
+            return parts[0]
+        return {key: np.concatenate([p[key] for p in parts]) for key in self.outputs}
+
+    def _run(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         import onnxruntime as ort
 
         run = ort.RunOptions()
+        run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")  # hand back what it grew
         ticket = WATCHDOG.arm(run)
         try:
-            values = self.session.run(list(self.outputs), {self.input: np.ascontiguousarray(array, np.float32)}, run)
+            values = self.session.run(list(self.outputs), {self.input: array}, run)
         except Exception as exc:
-            late = WATCHDOG.fired(ticket)
-            why = f"took longer than {limits.ONNX_CALL_SECONDS:g} s" if late else str(exc).splitlines()[0][:200]
-            raise OnnxError(f"{self.name}: stopped ({why})") from None
+            raise OnnxError(f"{self.name}: stopped ({_stopped_because(exc, WATCHDOG.fired(ticket))})") from None
         finally:
             WATCHDOG.disarm(ticket)
         out = {}
