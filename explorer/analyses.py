@@ -368,6 +368,30 @@ def completion_table(m: dict, t: Words = ENGLISH) -> list[dict]:
         {
             "": t("cond_row_sample_mean"),
             reg: round(m["regression_to_sample_mean"], 4),
-            "CVAE": t("cond_one_sample", value=m["sample_to_sample_mean"]),
+            "CVAE": blur_cell(m, t),
         },
-    ]
+    ] + (
+        [
+            {
+                "": t("cond_row_sharper"),
+                reg: None,
+                "CVAE": t(
+                    "cond_interval",
+                    value=m["sharpness_difference"],
+                    low=m["sharpness_difference_low"],
+                    high=m["sharpness_difference_high"],
+                ),
+            },
+            {"": t("cond_row_variance"), reg: None, "CVAE": f"{m['sample_variance']:.4f}"},
+        ]
+        if "sharpness_difference" in m
+        else []
+    )
+
+
+def blur_cell(m: dict, t: Words = ENGLISH) -> str:
+    """One CVAE sample's distance from the mean of the others (leave-one-out); a sidecar from before
+    measured it against a mean that included the sample (biased low), and says so."""
+    if "sample_to_others_mean" in m:
+        return t("cond_one_sample", value=m["sample_to_others_mean"], others=m["n_samples"] - 1)
+    return t("cond_one_sample_old", value=m["sample_to_sample_mean"])

@@ -25,6 +25,8 @@ class ImageInference:
     reconstruction: float  # E_q log p(x|z)
     kl_prior: float  # KL(q || N(0, I)), closed form
     iwae: dict[int, float]  # k -> IWAE-k
+    iwae_se: dict[int, float]  # k -> its standard error (from IWAE_GROUPS groups of k draws)
+    n_samples: int  # draws from q behind the ELBO and IWAE-k
     ess: dict[int, float]  # k -> effective sample size of the k weights
     elbo_star: float  # ELBO of q*, the Gaussian optimised for this image
     elbo_star_se: float
@@ -49,6 +51,10 @@ class ImageInference:
     @property
     def amortisation_gap(self) -> float:
         return self.elbo_star - self.elbo
+
+    @property
+    def amortisation_gap_se(self) -> float:  # two independent Monte Carlo ELBOs; log p(x) is exact
+        return float(np.hypot(self.elbo_se, self.elbo_star_se))
 
     @property
     def post_corr(self) -> float:
@@ -86,6 +92,8 @@ def analyse_image(vae, x: torch.Tensor, n_heat: int = 100) -> ImageInference:
         reconstruction=float(enc.reconstruction[0]),
         kl_prior=float(enc.kl_prior[0]),
         iwae={k: float(enc.iwae[k][0]) for k in IWAE_KS},
+        iwae_se={k: float(enc.iwae_se[k][0]) for k in IWAE_KS},
+        n_samples=enc.n_samples,
         ess={k: float(enc.ess[k][0]) for k in IWAE_KS},
         elbo_star=float(opt.elbo[0]),
         elbo_star_se=float(opt.elbo_se[0]),

@@ -14,6 +14,7 @@ import torch
 
 from explorer import analyses, latents
 from training.bank import Bank, manifold_distance
+from training.lab import t_interval
 from training.losses import kl_to_standard_normal
 from training.metrics import active_units, reconstruction_errors
 from training.models import LOGVAR_RANGE, Posterior, reparameterise
@@ -286,26 +287,54 @@ def conditional(label_set: dict, half_set: dict, half_test, label: int, seed: in
 
 @dataclass
 class Claim:
-    holds: bool
-    key: str  # catalogue key: c_<name>_yes or c_<name>_no
-    values: dict  # its placeholders
+    name: str  # catalogue keys: c_<name>, the tutorial's claim in its words; c_<name>_numbers, what was measured
+    verdict: str  # "holds", "fails", or "unclear": the numbers do not separate at 95 %
+    values: dict  # the numbers' placeholders
+    interval: tuple[float, float] | None = None  # 95 % interval of the deciding difference, where it has noise
 
 
 def claim(name: str, holds: bool, **values) -> Claim:
-    return Claim(bool(holds), f"c_{name}_{'yes' if holds else 'no'}", values)
+    """A claim decided by numbers without sampling noise (a reconstruction, a count)."""
+    return Claim(name, "holds" if holds else "fails", values)
+
+
+Z95 = 1.959963984540054  # the two-sided 95 % normal quantile
+
+
+def decided(name: str, low: float, high: float, **values) -> Claim:
+    """A claim that holds when a difference is above 0, given that difference's 95 % interval: decided only
+    when the interval leaves out 0, else "unclear" (no clear difference), shown with the interval."""
+    verdict = "holds" if low > 0 else "fails" if high < 0 else "unclear"
+    return Claim(name, verdict, values, (low, high))
 
 
 def bound_claims(r) -> list[Claim]:
-    """Steps 7 and 8 on one image (r: explorer.inference.ImageInference): the ELBO is below log p(x) (within
-    2 standard errors), the encoder leaves most of the gap (amortisation > approximation), IWAE-k closes it."""
+    """Steps 7 and 8 on one image (r: explorer.inference.ImageInference): the ELBO is below log p(x), the
+    encoder leaves most of the gap (amortisation > approximation), IWAE-k closes it. log p(x) is exact
+    (quadrature); every Monte Carlo term carries its standard error, and a difference decides at 95 %."""
     ks = sorted(r.iwae)
-    gaps = [r.log_px - r.iwae[k] for k in ks]
+    k = ks[-1]
+    gaps = [r.log_px - r.iwae[j] for j in ks]
     rising = all(b >= a - IWAE_SLACK for a, b in zip(gaps[1:], gaps))  # gaps shrink as k grows
-    return [
-        claim("elbo", r.elbo <= r.log_px + 2 * r.elbo_se, elbo=r.elbo, log_px=r.log_px, gap=r.kl_posterior),
-        claim("estep", r.amortisation_gap > r.approximation_gap, amort=r.amortisation_gap, approx=r.approximation_gap),
-        claim("iwae", rising and gaps[-1] < gaps[0], k=ks[-1], gap=gaps[-1], elbo_gap=gaps[0]),
-    ]
+    # a bound holds unless clearly violated: the ELBO more than 1.96 s.e. above log p(x)
+    gap = r.kl_posterior
+    elbo = Claim(
+        "elbo",
+        "holds" if gap + Z95 * r.elbo_se >= 0 else "fails",
+        {"elbo": r.elbo, "se": r.elbo_se, "log_px": r.log_px, "gap": gap},
+        (gap - Z95 * r.elbo_se, gap + Z95 * r.elbo_se),
+    )
+    amort_se = float(np.hypot(r.elbo_se, r.elbo_star_se))  # two independent Monte Carlo ELBOs
+    diff = r.amortisation_gap - r.approximation_gap  # = 2 ELBO(q*) - ELBO - log p(x)
+    half = Z95 * float(np.hypot(2 * r.elbo_star_se, r.elbo_se))
+    values = {"amort": r.amortisation_gap, "amort_se": amort_se, "approx": r.approximation_gap}
+    estep = decided("estep", diff - half, diff + half, **values, approx_se=r.elbo_star_se)
+    closed = gaps[0] - gaps[-1]  # IWAE-k - ELBO, from the same draws: their s.e.s added, not in quadrature
+    half = Z95 * (r.iwae_se[k] + r.elbo_se)
+    iwae = decided("iwae", closed - half, closed + half, k=k, gap=gaps[-1], gap_se=r.iwae_se[k], elbo_gap=gaps[0])
+    if not rising:  # a gap that grows back with k: "closes in as k grows" fails whatever the ends say
+        iwae.verdict = "fails"
+    return [elbo, estep, iwae]
 
 
 def closing(
@@ -321,8 +350,10 @@ def closing(
     ]
     if filled is not None:
         done = filled.completion
+        # the CVAE's n completions against the regression's one: a t-interval over the completions
+        _, low, high = t_interval(done.sharpness - done.regression_sharpness)
         sharp = float(done.sharpness.mean())
-        claims.append(claim("cvae", sharp > done.regression_sharpness, sharp=sharp, reg=done.regression_sharpness))
+        claims.append(decided("cvae", low, high, sharp=sharp, n=len(done.sharpness), reg=done.regression_sharpness))
     if inference is not None:
         claims[3:3] = bound_claims(inference)  # in step order: before the CVAE's line
     return claims

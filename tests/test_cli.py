@@ -36,6 +36,7 @@ def test_train_then_eval_end_to_end(tmp_path):
     rows = [json.loads(line) for line in ev.stdout.splitlines()]
     assert [r["kind"] for r in rows] == ["ae", "vae"]
     assert rows[1]["iwae_k"] == 5 and rows[1]["n_images"] == 8
+    assert rows[1]["iwae_groups"] >= 2 and rows[1]["iwae_se"] > 0  # IWAE-k with its standard error
     saved = json.loads((out / "vae.json").read_text())["metrics"]
     assert abs(rows[1]["recon_bce"] - saved["recon_bce"]) < 1e-4  # eval re-measures what train saved
 

@@ -80,8 +80,14 @@ def half_set():
 def test_the_blur_argument_measured(half_set):
     _, _, m = half_set
     # The regression's single completion sits closer to the average of the CVAE's samples than a
-    # typical sample does: it paints the average.
-    assert m["regression_to_sample_mean"] < m["sample_to_sample_mean"]
+    # typical sample does to the average of the others (leave-one-out): it paints the average.
+    assert m["regression_to_sample_mean"] < m["sample_to_others_mean"]
+    # leave-one-out, exactly: |s_i - mean of the rest|^2 averages S/(S-1) times the samples' variance
+    s = m["n_samples"]
+    assert m["sample_to_others_mean"] == pytest.approx(m["sample_variance"] * s / (s - 1), rel=1e-4)
+    low, high = m["sharpness_difference_low"], m["sharpness_difference_high"]
+    assert low < m["sharpness_difference"] < high
+    assert m["sharpness_difference"] == pytest.approx(m["sharpness_cvae"] - m["sharpness_regression"], abs=1e-6)
     assert m["cvae_best_of_n_error"] < m["regression_error"]  # some sample beats the average guess
     assert m["cvae_diversity"] > 0.005
 

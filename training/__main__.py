@@ -378,10 +378,11 @@ def exact_line(m: dict) -> str:
     return (
         f"    exact, {m['n_images']} test images: log p(x) {m['exact_log_px']:.2f} "
         f"(quadrature error < {max(m['quadrature_error_max'], 1e-4):.0e}) = ELBO {m['elbo']:.2f} "
-        f"± {m['elbo_se']:.2f} + KL(q || p(z|x)) {m['kl_posterior']:.2f} (median {m['kl_posterior_median']:.2f}, "
-        f"max {m['kl_posterior_max']:.1f}); IWAE-50 {m['iwae_50']:.2f}, IWAE-5000 {m['iwae_5000']:.2f} "
-        f"(ESS {m['ess_5000']:.0f}); gap split: approximation {m['approximation_gap']:.2f}, "
-        f"amortisation {m['amortisation_gap']:.2f}"
+        f"± {m['elbo_se']:.2f} + KL(q || p(z|x)) {m['kl_posterior']:.2f} ± {m['kl_posterior_se']:.2f} (median "
+        f"{m['kl_posterior_median']:.2f}, max {m['kl_posterior_max']:.1f}); IWAE-50 {m['iwae_50']:.2f} ± "
+        f"{m['iwae_50_se']:.2f}, IWAE-5000 {m['iwae_5000']:.2f} ± {m['iwae_5000_se']:.2f} (ESS {m['ess_5000']:.0f}); "
+        f"gap split: approximation {m['approximation_gap']:.2f} ± {m['approximation_gap_se']:.2f}, "
+        f"amortisation {m['amortisation_gap']:.2f} ± {m['amortisation_gap_se']:.2f}"
     )
 
 
@@ -405,6 +406,8 @@ def eval_conditional(path: Path, args: argparse.Namespace) -> int:
 
 
 def conditional_table(metrics: dict) -> str:
+    from .lab import LEVEL
+
     if "completion" in metrics:
         m = metrics["completion"]
         rows = [
@@ -415,8 +418,12 @@ def conditional_table(metrics: dict) -> str:
             f"| diversity (mean pairwise MSE of completions) | 0 | {m['cvae_diversity']:.4f} |",
             f"| sharpness (mean gradient; truth {m['sharpness_truth']:.4f}) | {m['sharpness_regression']:.4f} | "
             f"{m['sharpness_cvae']:.4f} |",
-            f"| MSE to the mean of the CVAE's samples | {m['regression_to_sample_mean']:.4f} | one sample: "
-            f"{m['sample_to_sample_mean']:.4f} |",
+            f"| sharpness, CVAE minus regression ({LEVEL:.0%} t-interval over image halves) | | "
+            f"{m['sharpness_difference']:+.4f} ({m['sharpness_difference_low']:+.4f} to "
+            f"{m['sharpness_difference_high']:+.4f}) |",
+            f"| MSE to the mean of the CVAE's samples | {m['regression_to_sample_mean']:.4f} | one sample to the mean "
+            f"of the other {m['n_samples'] - 1}: {m['sample_to_others_mean']:.4f} |",
+            f"| the CVAE samples' own variance (per pixel) | | {m['sample_variance']:.4f} |",
             f"| CVAE reconstruction of the visible half (MSE) | - | {m['cvae_visible_error']:.4f} |",
         ]
         return "\n".join(rows) + f"\n\n{m['n_images']} test images x 4 halves (top, bottom, left, right)."

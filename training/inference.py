@@ -30,6 +30,9 @@ NLL = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x), both 
 CHUNK = 1 << 20  # decoded pixel values per chunk (4 MB of float32): bounds memory; the likelihood's
 # temporaries ran 3x faster at this size than at 16 MB (reused by the allocator, not mapped afresh)
 IWAE_KS = (1, 5, 50, 500, 5000)
+# IWAE-k is the mean of at least this many disjoint groups of k draws: its standard error is their spread
+# (one group of 5,000 gave IWAE-5000 no error bar, and its noise reached 0.5-0.7 nats on single images)
+IWAE_GROUPS = 4
 TOL = 1e-3  # nats: target accuracy of the quadrature
 # q* (page and `eval --exact`): Newton steps until the next would gain under Q_TOL nats, at most Q_STEPS tries
 Q_STEPS, Q_TOL = 100, 1e-4
@@ -393,6 +396,7 @@ class Bounds:
     reconstruction: torch.Tensor  # (B,) E_q log p(x|z)
     kl_prior: torch.Tensor  # (B,) KL(q || N(0, I)), closed form
     iwae: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean IWAE-k over S/k groups
+    iwae_se: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) its s.e. (nan from one group)
     ess: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean (sum w)^2 / sum w^2
     n_samples: int = 0
 
@@ -404,14 +408,15 @@ def bounds(
     q: Gaussian,
     *,
     nll: NLL | None = None,
-    n_samples: int = 5000,
+    n_samples: int = IWAE_GROUPS * max(IWAE_KS),
     ks: tuple[int, ...] = IWAE_KS,
     seed: int = 0,
 ) -> Bounds:
     """ELBO and IWAE-k (Burda et al. 2015) for each k dividing into n_samples, from one set of draws.
 
     IWAE-k = log (1/k) sum_i w_i, w_i = p(x|z_i) p(z_i) / q(z_i); with S draws it is averaged over
-    the S/k disjoint groups of k (the same bound, less noise). ESS = (sum w)^2 / sum w^2 per group:
+    the S/k disjoint groups of k (the same bound, less noise), its standard error the groups' spread
+    over sqrt(S/k) (so n_samples = IWAE_GROUPS * k gives IWAE-k an error bar). ESS = (sum w)^2 / sum w^2 per group:
     near k when q covers the posterior, near 1 when one draw carries all the weight.
     """
     gen = torch.Generator().manual_seed(seed)
@@ -433,6 +438,9 @@ def bounds(
         groups = log_w[:, : n_samples // k * k].reshape(len(x), -1, k)  # (B, S/k, k)
         lse = torch.logsumexp(groups, -1)
         out.iwae[k] = (lse - math.log(k)).mean(1).float()
+        n_groups = lse.shape[1]
+        spread = lse.std(1) if n_groups > 1 else torch.full((len(x),), math.nan, dtype=lse.dtype)
+        out.iwae_se[k] = (spread / math.sqrt(n_groups)).float()  # nan with one group: no spread to measure
         out.ess[k] = torch.exp(2 * lse - torch.logsumexp(2 * groups, -1)).mean(1).float()
     return out
 
@@ -631,14 +639,19 @@ class Inference:
             "reconstruction": float(self.encoder.reconstruction.mean()),
             "kl_prior": float(self.encoder.kl_prior.mean()),
             "kl_posterior": float(self.kl_posterior.mean()),
+            "kl_posterior_se": se(self.encoder.elbo_se),  # log p(x) is exact: the gap's error is the ELBO's
             "kl_posterior_median": float(self.kl_posterior.median()),
             "kl_posterior_max": float(self.kl_posterior.max()),
             "elbo_q_star": float(self.optimised.elbo.mean()),
+            "elbo_q_star_se": se(self.optimised.elbo_se),
             "approximation_gap": float(self.approximation_gap.mean()),
+            "approximation_gap_se": se(self.optimised.elbo_se),
             "amortisation_gap": float(self.amortisation_gap.mean()),
+            "amortisation_gap_se": se((self.optimised.elbo_se.pow(2) + self.encoder.elbo_se.pow(2)).sqrt()),
         }
         for k, value in self.encoder.iwae.items():
             out[f"iwae_{k}"] = float(value.mean())
+            out[f"iwae_{k}_se"] = se(self.encoder.iwae_se[k])
             out[f"ess_{k}"] = float(self.encoder.ess[k].mean())
         if self.full is not None:
             out["elbo_q_full"] = float(self.full.elbo.mean())
@@ -650,7 +663,7 @@ def infer(
     x: torch.Tensor,
     *,
     nll: NLL | None = None,
-    n_samples: int = 5000,
+    n_samples: int = IWAE_GROUPS * max(IWAE_KS),
     full_covariance: bool = False,
     seed: int = 0,
     q_steps: int = Q_STEPS,

@@ -19,7 +19,8 @@ def nll_text(m: dict, digits: int = 2, detail: bool = True, exact: str = "exact"
     if "exact_nll" in m:
         return f"{m['exact_nll']:.{digits}f} {exact}" + (f" ({m['exact_n_images']} images)" if detail else "")
     more = f", ESS {m['iwae_ess']:.0f}, {m['iwae_n_images']} images" if detail and "iwae_ess" in m else ""
-    return f"{m['iwae_nll']:.{digits}f} IWAE-{m['iwae_k']}{more}"
+    se = f" ± {m['iwae_se']:.{digits}f}" if "iwae_se" in m else ""  # sidecars from before the groups have none
+    return f"{m['iwae_nll']:.{digits}f}{se} IWAE-{m['iwae_k']}{more}"
 
 
 def metric_cells(m: dict, latent_dim: int, one_draw: str = "(1 draw)", exact: str = "exact") -> dict[str, str]:

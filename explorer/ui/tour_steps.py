@@ -356,6 +356,7 @@ def step_7(c: TourContext) -> None:
             kl_prior=r.kl_prior,
             elbo=r.elbo,
             elbo_se=r.elbo_se,
+            draws=r.n_samples,
             gap=r.kl_posterior,
         )
     )
@@ -391,6 +392,7 @@ def step_8(c: TourContext) -> None:
             item=index,
             k=k,
             iwae=r.iwae[k],
+            iwae_se=r.iwae_se[k],
             gap=r.log_px - r.iwae[k],
             log_px=r.log_px,
             elbo_gap=r.log_px - r.iwae[1],
@@ -459,9 +461,25 @@ def step_10(c: TourContext) -> None:
     filled = tour.conditional(sets[1], sets[3], sets[4].test, 0) if sets else None
     found = inference_image(c)
     for claim in tour.closing(recon, hole, this, filled, found[2] if found else None):
-        mark = ":green[:material/check_circle:]" if claim.holds else ":orange[:material/cancel:]"
-        verdict = c.t("holds" if claim.holds else "fails")
-        st.markdown(f"{mark} " + c.t("claim", verdict=verdict, text=c.t(claim.key, **claim.values)))
+        st.markdown(f"{CLAIM_MARKS[claim.verdict]} " + claim_text(c.t, claim))
+
+
+CLAIM_MARKS = {
+    "holds": ":green[:material/check_circle:]",
+    "fails": ":orange[:material/cancel:]",
+    "unclear": ":gray[:material/do_not_disturb_on:]",
+}
+
+
+def claim_text(t, claim: tour.Claim) -> str:
+    """The tutorial's claim in its words, the numbers measured, then holds / does not hold / no clear
+    difference (with the interval that left it undecided)."""
+    if claim.verdict == "unclear":
+        low, high = claim.interval
+        verdict = t("unclear_interval", low=low, high=high)
+    else:
+        verdict = t(claim.verdict)
+    return t("claim", claim=t(f"c_{claim.name}"), numbers=t(f"c_{claim.name}_numbers", **claim.values), verdict=verdict)
 
 
 STEPS = {

@@ -50,8 +50,13 @@ cols[0].metric(
     help=t("help_log_px") + " " + t("inf_error", error=max(r.quadrature_error, 1e-4)),
 )
 cols[1].metric("ELBO", f"{r.elbo:.2f} ± {r.elbo_se:.2f}", help=t("help_elbo"))
-cols[2].metric("KL(q ‖ p(z|x))", f"{r.kl_posterior:.2f}", help=t("help_kl_posterior"))
-cols[3].metric("IWAE-5000", f"{r.iwae[5000]:.2f}", help=t("help_iwae") + " " + t("inf_ess", ess=r.ess[5000]))
+cols[2].metric("KL(q ‖ p(z|x))", f"{r.kl_posterior:.2f} ± {r.elbo_se:.2f}", help=t("help_kl_posterior"))
+k = max(r.iwae)
+cols[3].metric(
+    f"IWAE-{k}",
+    f"{r.iwae[k]:.2f} ± {r.iwae_se[k]:.2f}",
+    help=t("help_iwae") + " " + t("inf_ess", ess=r.ess[k], k=k, groups=r.n_samples // k),
+)
 
 st.subheader(t("inf_iwae"))
 plotly_chart(iwae_curve(r, t=t), key="iwae_curve")
@@ -63,8 +68,14 @@ if not getattr(view.model("vae"), "differentiable", True):  # an ONNX decoder: q
 st.caption(t("inf_gaps_lead"))
 cols = st.columns(3)
 cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}", help=t("help_elbo"))
-cols[1].metric(t("inf_approximation"), f"{r.approximation_gap:.2f}", help=t("help_approximation_gap", q_tol=Q_TOL))
-cols[2].metric(t("inf_amortisation"), f"{r.amortisation_gap:.2f}", help=t("help_amortisation_gap"))
+cols[1].metric(
+    t("inf_approximation"),
+    f"{r.approximation_gap:.2f} ± {r.elbo_star_se:.2f}",
+    help=t("help_approximation_gap", q_tol=Q_TOL),
+)
+cols[2].metric(
+    t("inf_amortisation"), f"{r.amortisation_gap:.2f} ± {r.amortisation_gap_se:.2f}", help=t("help_amortisation_gap")
+)
 
 st.subheader(t("inf_split"))
 urlstate.seed("inference_split", False)
