@@ -189,6 +189,26 @@ def test_the_cli_exports_a_set_and_eval_measures_the_same_numbers(tiny_pair_dir,
     assert rows[1][1]["exact_nll"] == pytest.approx(rows[1][0]["exact_nll"], rel=1e-4)
 
 
+def test_graphs_exported_under_their_own_names_are_imported_and_run_like_torch(tmp_path, monkeypatch):
+    """A user's export with their own names (images -> m, lv; code -> image): one output is read as z,
+    two as mu then logvar, the decoder's kind from --decoder-output; codes and images match torch."""
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    torch.manual_seed(1)
+    encoder, decoder = MlpEncoder().eval(), mlp_decoder().eval()
+    export_module(encoder, torch.rand(1, 1, SIDE, SIDE), tmp_path / "enc.onnx", "images", ("m", "lv"))
+    export_module(decoder, torch.zeros(1, 2), tmp_path / "dec.onnx", "code", ("image",))
+    flags = ["--encoder", str(tmp_path / "enc.onnx"), "--decoder", str(tmp_path / "dec.onnx")]
+    result = run_cli("import-onnx", *flags, *TINY_DATA, "--name", "named", "--decoder-output", "logits")
+    assert result.returncode == 0, result.stderr
+    model = load_set(tmp_path / "runs" / "named")["vae"].model
+    x = torch.rand(5, 1, SIDE, SIDE)
+    with torch.no_grad():
+        mu, logvar = encoder(x)
+        got = model.encode(x)
+        assert torch.allclose(got.mean, mu, atol=1e-5) and torch.allclose(got.std, torch.exp(0.5 * logvar), atol=1e-5)
+        assert torch.allclose(model.decode(mu), torch.sigmoid(decoder(mu)), atol=1e-5)
+
+
 def test_import_lists_the_users_pair_beside_the_bundled_ones(onnx_runs, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(onnx_runs))
     sets = find_sets("pair")

@@ -116,12 +116,40 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path, monkeypatch):
     assert result.returncode == 2 and "not an ONNX model" in result.stderr and left == []
 
 
-def test_an_output_name_the_manifest_does_not_know_is_refused(tmp_path, monkeypatch):
-    refused(tmp_path, monkeypatch, decoder(out_name="image"), "a decoder outputs one of logits")
+def test_an_output_of_another_name_is_refused_until_the_user_says_what_it_is(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(out_name="image"), "its output 'image' is not named logits")
+    result, left = imported(
+        tmp_path, monkeypatch, decoder(in_name="code", out_name="image"), "--decoder-output", "mean"
+    )
+    assert result.returncode == 0, result.stderr
+    assert left == ["hostile"]
 
 
-def test_an_input_of_the_wrong_name_is_refused(tmp_path, monkeypatch):
-    refused(tmp_path, monkeypatch, decoder(in_name="code"), "inputs are ['code']; the manifest needs ['z']")
+def test_graphs_of_other_names_are_mapped_by_the_manifest_and_checked_against_it(tmp_path, monkeypatch):
+    """Imported under other names, the manifest records them; a graph swapped for one whose names differ
+    from what the manifest records is refused at load (names are checked before the first run)."""
+    import json
+
+    from training.onnxset import OnnxError, load_onnx_members
+
+    result, _ = imported(
+        tmp_path, monkeypatch, decoder(in_name="onnx::MatMul_0", out_name="17"), "--decoder-output", "logits"
+    )
+    assert result.returncode == 0, result.stderr
+    folder = tmp_path / "runs" / "hostile"
+    manifest = json.loads((folder / "onnx.json").read_text())
+    assert manifest["models"]["vae"]["names"] == {"decoder": {"z": "onnx::MatMul_0", "logits": "17"}}
+    manifest["models"]["vae"].pop("sha256")  # the digest would catch the swap first
+    (folder / "onnx.json").write_text(json.dumps(manifest))
+    (folder / "vae.decoder.onnx").write_bytes(decoder(in_name="z", out_name="17").SerializeToString())
+    with pytest.raises(OnnxError, match=r"inputs are \['z'\]; the manifest needs \['onnx::MatMul_0'\]"):
+        load_onnx_members(folder)
+
+
+def test_a_graph_with_two_inputs_is_refused(tmp_path, monkeypatch):
+    model = decoder()
+    model.graph.input.append(helper.make_tensor_value_info("extra", TensorProto.FLOAT, ["B", D]))
+    refused(tmp_path, monkeypatch, model, "2 inputs; a decoder takes one")
 
 
 def test_a_float64_input_is_refused(tmp_path, monkeypatch):

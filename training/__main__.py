@@ -160,15 +160,24 @@ def add_onnx_parsers(sub) -> None:
         action="append",
         default=[],
         metavar="[KIND=]FILE",
-        help="an encoder .onnx (input x, outputs z, or mu and logvar); KIND ae or vae (default: vae when it "
-        "outputs mu and logvar); repeat for a pair",
+        help="an encoder .onnx (one input, the images; outputs z, or mu and logvar: by those names, else one "
+        "output is z and two are mu then logvar); KIND ae or vae (default: vae when it outputs mu and logvar); "
+        "repeat for a pair",
     )
     im.add_argument(
         "--decoder",
         action="append",
         default=[],
         metavar="[KIND=]FILE",
-        help="a decoder .onnx (input z, output logits, probabilities or mean); KIND as for --encoder",
+        help="a decoder .onnx (one input, the codes; one output named logits, probabilities or mean, or "
+        "see --decoder-output); KIND as for --encoder",
+    )
+    im.add_argument(
+        "--decoder-output",
+        default=None,
+        choices=Registry(".schema", "ONNX_DECODER_OUTPUTS"),
+        metavar="WHAT",
+        help="what the decoders output when their output has another name: %(choices)s",
     )
     im.add_argument("--data", required=True, metavar="DATASET", help="the data it was trained on: one of %(names)s")
     im._actions[-1].names = Registry(".datasets", "DATASETS")
@@ -607,6 +616,7 @@ def command_import_onnx(args: argparse.Namespace) -> int:
         value_range=(low, high),
         latent_dim=args.latent_dim,
         source="import-onnx",
+        decoder_output=args.decoder_output,
     )
     kinds = ", ".join(
         f"{k} ({m['encoder'] or 'no'} encoder, {m['decoder'] or 'no'} decoder)"

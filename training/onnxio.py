@@ -54,27 +54,59 @@ from .store import (
 OPSET = 17  # what export_set writes
 
 
-def _detect_encoder(path: Path) -> str:
-    """'mu_logvar' or 'z' from the graph's output names (before anything runs)."""
-    names = {o.name for o in parse_model(read_capped(path), path.name).graph.output}
-    for kind, wanted in ONNX_ENCODER_OUTPUTS.items():
-        if names == set(wanted):
-            return kind
-    raise OnnxError(f"{path.name}: outputs {sorted(names)[:4]}; an encoder outputs 'z', or 'mu' and 'logvar'")
-
-
-def _detect_decoder(path: Path) -> tuple[str, int]:
-    """The decoder's output name (logits, probabilities or mean) and its latent size, from the graph."""
+def _io(path: Path) -> tuple[list, list[str]]:
+    """A graph's inputs (weights left out: old exporters list them too) and its output names."""
     graph = parse_model(read_capped(path), path.name).graph
-    names = [o.name for o in graph.output]
-    if len(names) != 1 or names[0] not in ONNX_DECODER_OUTPUTS:
-        raise OnnxError(f"{path.name}: outputs {names[:4]}; a decoder outputs one of {', '.join(ONNX_DECODER_OUTPUTS)}")
     weights = {t.name for t in graph.initializer}
-    inputs = [v for v in graph.input if v.name not in weights]
-    dims = dims_of(inputs[0]) if len(inputs) == 1 else []
+    return [v for v in graph.input if v.name not in weights], [o.name for o in graph.output]
+
+
+def part_of(path: Path) -> str:
+    """'encoder' or 'decoder', by its one input: images (B, C, H, W) or codes (B, latent size)."""
+    inputs, _ = _io(path)
+    rank = len(dims_of(inputs[0])) if len(inputs) == 1 else 0
+    if rank not in (2, 4):
+        raise OnnxError(
+            f"{path.name}: {len(inputs)} input(s) of rank {rank}; an encoder takes images (B, C, H, W), "
+            "a decoder codes (B, latent size)"
+        )
+    return "decoder" if rank == 2 else "encoder"
+
+
+def _detect_encoder(path: Path) -> tuple[str, dict[str, str]]:
+    """'mu_logvar' or 'z', and the graph's name for each of x and its outputs (before anything runs):
+    by name when they are called z, or mu and logvar; else by count, in the graph's order (torch.onnx
+    writes them in the order forward returns them: mu, then logvar)."""
+    inputs, names = _io(path)
+    if len(inputs) != 1:
+        raise OnnxError(f"{path.name}: {len(inputs)} inputs; an encoder takes one, the images x")
+    kind = next((k for k, wanted in ONNX_ENCODER_OUTPUTS.items() if set(names) == set(wanted)), None)
+    if kind is None and len(names) in (1, 2):
+        kind = "z" if len(names) == 1 else "mu_logvar"
+        return kind, {"x": inputs[0].name, **dict(zip(ONNX_ENCODER_OUTPUTS[kind], names))}
+    if kind is None:
+        raise OnnxError(f"{path.name}: outputs {names[:4]}; an encoder outputs z, or mu and logvar (in that order)")
+    return kind, {"x": inputs[0].name, **{n: n for n in names}}
+
+
+def _detect_decoder(path: Path, output: str | None = None) -> tuple[str, int, dict[str, str]]:
+    """What the decoder outputs (logits, probabilities or mean: its output's name, or `output` when the
+    user says), its latent size, and the graph's name for each of z and its output."""
+    inputs, names = _io(path)
+    if len(names) != 1:
+        raise OnnxError(f"{path.name}: outputs {names[:4]}; a decoder outputs one tensor, the images")
+    kind = output or (names[0] if names[0] in ONNX_DECODER_OUTPUTS else None)
+    if kind not in ONNX_DECODER_OUTPUTS:
+        raise OnnxError(
+            f"{path.name}: its output {names[0][:80]!r} is not named {', '.join(ONNX_DECODER_OUTPUTS)}; "
+            "say which it gives (--decoder-output; in the app, 'the decoder outputs')"
+        )
+    if len(inputs) != 1:
+        raise OnnxError(f"{path.name}: {len(inputs)} inputs; a decoder takes one, the codes z")
+    dims = dims_of(inputs[0])
     if len(dims) != 2 or dims[1] is None:
         raise OnnxError(f"{path.name}: its input must be z of shape [B, latent size] with a fixed latent size")
-    return names[0], dims[1]
+    return kind, dims[1], {"z": inputs[0].name, kind: names[0]}
 
 
 def build_manifest(
@@ -87,16 +119,22 @@ def build_manifest(
     value_range: tuple[float, float] = (0.0, 1.0),
     latent_dim: int | None = None,
     source: str = "",
+    decoder_output: str | None = None,
 ) -> dict[str, Any]:
-    """A manifest for graphs given by kind, their outputs read from the graphs themselves."""
+    """A manifest for graphs given by kind, their outputs read from the graphs themselves (what the
+    decoders output from decoder_output when given)."""
     models: dict[str, dict] = {}
     for kind in sorted(set(encoders) | set(decoders)):
         member: dict[str, Any] = {"encoder": None, "decoder": None, "likelihood": likelihood}
+        names = {}
         if kind in encoders:
-            member["encoder"] = _detect_encoder(encoders[kind])
+            member["encoder"], names["encoder"] = _detect_encoder(encoders[kind])
         if kind in decoders:
-            member["decoder"], dim = _detect_decoder(decoders[kind])
+            member["decoder"], dim, names["decoder"] = _detect_decoder(decoders[kind], decoder_output)
             latent_dim = latent_dim or dim
+        names = {part: m for part, m in names.items() if any(k != v for k, v in m.items())}
+        if names:  # graphs exported under other names: the manifest says which is which
+            member["names"] = names
         models[kind] = member
     if latent_dim is None:
         raise OnnxError("no decoder to read the latent size from; give --latent-dim")
@@ -115,7 +153,7 @@ def build_manifest(
 
 def guess_kind(path: Path) -> str:
     """An encoder with mu and logvar is a VAE's; one with z an AE's."""
-    return "vae" if _detect_encoder(path) == "mu_logvar" else "ae"
+    return "vae" if _detect_encoder(path)[0] == "mu_logvar" else "ae"
 
 
 def write_set(staging: Path, manifest: dict[str, Any], files: dict[str, Path]) -> None:
@@ -149,6 +187,7 @@ def import_onnx(
     latent_dim: int | None = None,
     metrics: dict[str, dict] | None = None,
     source: str = "",
+    decoder_output: str | None = None,
 ) -> Imported:
     """Check the graphs, write the set into a hidden staging folder under runs/, load it from there
     (every static check), run it on a few test images (outputs checked), then rename it into place."""
@@ -173,6 +212,7 @@ def import_onnx(
         value_range=value_range,
         latent_dim=latent_dim,
         source=source,
+        decoder_output=decoder_output,
     )
     manifest["data_stats"] = {
         "name": data.name,
@@ -295,15 +335,14 @@ def export_module(
 
 
 def _sort_graphs(folder: Path, names: list[str]) -> tuple[dict[str, Path], dict[str, Path]]:
-    """Uploaded .onnx files by what they are: an encoder or a decoder by its output names, its kind by
+    """Uploaded .onnx files by what they are: an encoder or a decoder by its input (images or codes), its kind by
     the file name (ae... / vae...) or, for an encoder, by its outputs; a lone decoder joins a lone encoder."""
     encoders, decoders, unsure = {}, {}, []
     for name in sorted(names):
         path = folder / name
         stem = name.lower()
         named = "vae" if stem.startswith("vae") else "ae" if stem.startswith("ae") else None
-        outputs = {o.name for o in parse_model(read_capped(path), name).graph.output}
-        if outputs & set(ONNX_DECODER_OUTPUTS):
+        if part_of(path) == "decoder":
             (unsure.append(path) if named is None else decoders.__setitem__(named, path))
         else:
             kind = named or guess_kind(path)
@@ -318,7 +357,9 @@ def _sort_graphs(folder: Path, names: list[str]) -> tuple[dict[str, Path], dict[
     return encoders, decoders
 
 
-def import_uploaded(files: dict[str, bytes], data: DataConfig | None, name: str = "uploaded-onnx") -> Imported:
+def import_uploaded(
+    files: dict[str, bytes], data: DataConfig | None, name: str = "uploaded-onnx", decoder_output: str | None = None
+) -> Imported:
     """ONNX files uploaded in the app (a folder written by export_set, with its onnx.json, or bare graphs
     and the data they were trained on), imported like import-onnx. File names are never used as paths."""
     import tempfile
@@ -352,4 +393,4 @@ def import_uploaded(files: dict[str, bytes], data: DataConfig | None, name: str 
             options = {}
         names = [p.name for p in folder.glob("*.onnx")]
         encoders, decoders = _sort_graphs(folder, names)
-        return import_onnx(encoders, decoders, data, name, source="upload", **options)
+        return import_onnx(encoders, decoders, data, name, source="upload", decoder_output=decoder_output, **options)

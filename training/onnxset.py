@@ -33,7 +33,7 @@ from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict
 from .errors import CheckpointError, LatentExplorerError
 from .kinds import PAIR_KINDS
 from .models import LOGVAR_RANGE, Posterior
-from .schema import ONNX_ENCODER_OUTPUTS, check_manifest
+from .schema import ONNX_ENCODER_OUTPUTS, check_manifest, onnx_roles
 
 MANIFEST = "onnx.json"
 FORMAT = "latent-explorer-onnx"
@@ -259,7 +259,8 @@ class Graph:
     """One checked graph in an onnxruntime session: CPU, one thread, the shared capped arena, a time
     budget per call, at most limits.ONNX_BATCH rows a run."""
 
-    def __init__(self, raw: bytes, name: str, outputs: tuple[str, ...]):
+    def __init__(self, raw: bytes, name: str, outputs: dict[str, str]):
+        """outputs: the manifest's name of each output (mu, logits...) -> the graph's own."""
         import onnxruntime as ort
 
         shared_arena()
@@ -283,14 +284,14 @@ class Graph:
         self.sha256 = hashlib.sha256(raw).hexdigest()
 
     def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-        """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time; every output finite, at most
-        MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
+        """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time; every output (by the manifest's name)
+        finite, at most MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
         array = np.ascontiguousarray(array, np.float32)
         step = limits.ONNX_BATCH
         parts = [self._run(array[s : s + step], shapes) for s in range(0, max(len(array), 1), step)]
         if len(parts) == 1:
             return parts[0]
-        return {key: np.concatenate([p[key] for p in parts]) for key in self.outputs}
+        return {key: np.concatenate([p[key] for p in parts]) for key in shapes}
 
     def _run(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         import onnxruntime as ort
@@ -299,7 +300,7 @@ class Graph:
         run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")  # hand back what it grew
         ticket = WATCHDOG.arm(run)
         try:
-            values = self.session.run(list(self.outputs), {self.input: array}, run)
+            values = self.session.run(list(self.outputs.values()), {self.input: array}, run)
         except Exception as exc:
             raise OnnxError(f"{self.name}: stopped ({_stopped_because(exc, WATCHDOG.fired(ticket))})") from None
         finally:
@@ -467,16 +468,24 @@ def declared_shapes(manifest: dict[str, Any], kind: str) -> dict[str, tuple[dict
     return shapes
 
 
+def graph_names(member: dict[str, Any], part: str) -> dict[str, str]:
+    """The manifest's name of each input and output of a part (x, mu, logits...) -> the graph's own:
+    the same unless the manifest's names say otherwise (a graph exported as input.1 -> 13, 14)."""
+    return {role: member.get("names", {}).get(part, {}).get(role, role) for role in onnx_roles(member, part)}
+
+
 def load_member(directory: Path, manifest: dict[str, Any], kind: str) -> Checkpoint:
     member = manifest["models"][kind]
     graphs: dict[str, Graph] = {}
     for part, (inputs, outputs) in declared_shapes(manifest, kind).items():
         path = directory / graph_file(kind, part)
-        raw = load_graph(path, inputs, outputs)
+        names = graph_names(member, part)
+        renamed = [{names[role]: dims for role, dims in d.items()} for d in (inputs, outputs)]
+        raw = load_graph(path, *renamed)
         want = member.get("sha256", {}).get(part)
         if want is not None and hashlib.sha256(raw).hexdigest() != want:
             raise OnnxError(f"{path.name}: does not match its manifest (SHA-256 differs)")
-        graphs[part] = Graph(raw, path.name, tuple(outputs))
+        graphs[part] = Graph(raw, path.name, {role: names[role] for role in outputs})
     config = member_config(manifest, kind)
     model = OnnxModel(
         config,

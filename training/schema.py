@@ -219,7 +219,32 @@ ONNX_DECODER_OUTPUTS = ("logits", "probabilities", "mean")  # a graph output of 
 ONNX_MEMBERS = ("ae", "vae")
 MANIFEST_KEYS = {"format", "format_version", "latent_dim", "image_shape", "value_range", "data", "models"}
 MANIFEST_OPTIONAL = {"data_stats", "source", "created"}
-MEMBER_KEYS = {"encoder", "decoder", "likelihood", "gaussian_sigma", "sha256", "metrics"}
+MEMBER_KEYS = {"encoder", "decoder", "likelihood", "gaussian_sigma", "sha256", "metrics", "names"}
+ONNX_INPUTS = {"encoder": "x", "decoder": "z"}  # each part's one input, by the name the manifest gives it
+
+
+def onnx_roles(member: dict, part: str) -> tuple[str, ...]:
+    """What a member's part reads and gives, by the manifest's names: ("x", "mu", "logvar"), ("z", "logits")."""
+    outputs = ONNX_ENCODER_OUTPUTS[member["encoder"]] if part == "encoder" else (member["decoder"],)
+    return (ONNX_INPUTS[part], *outputs)
+
+
+def _check_names(member: dict, where: str) -> None:
+    """names: {part: {role: the graph's own name}}, for graphs exported with other input/output names."""
+    names = member.get("names", {})
+    if not isinstance(names, dict):
+        _fail(f"{where}.names", "must be an object")
+    for part, mapping in names.items():
+        if part not in ONNX_INPUTS or not member.get(part):
+            _fail(f"{where}.names", f"names a part the member does not have: {json_repr(part)}")
+        roles = onnx_roles(member, part)
+        if (
+            not isinstance(mapping, dict)
+            or set(mapping) != set(roles)
+            or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in mapping.values())
+            or len(set(mapping.values())) != len(mapping)
+        ):
+            _fail(f"{where}.names.{part}", f"must map each of {list(roles)} to a distinct graph name (text)")
 
 
 def _check_member(member: Any, where: str) -> None:
@@ -248,6 +273,7 @@ def _check_member(member: Any, where: str) -> None:
     ):
         _fail(f"{where}.sha256", "must map encoder/decoder to 64-character hex digests")
     _check_numbers(member.get("metrics", {}), f"{where}.metrics")
+    _check_names(member, where)
 
 
 def _check_geometry(manifest: dict) -> None:

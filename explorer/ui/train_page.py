@@ -111,7 +111,8 @@ def checkpoint_import() -> None:
         if files and onnx_data is not None:
             from training.onnxio import import_uploaded
 
-            imported = import_uploaded({f.name: f.getvalue() for f in files}, onnx_data)
+            data, output = onnx_data
+            imported = import_uploaded({f.name: f.getvalue() for f in files}, data, decoder_output=output)
             st.success(t("ckpt_loaded", name=plain(imported.set_id)))
         elif files:
             wanted = {f"{k}{s}" for k in KINDS for s in (".json", ".safetensors")}
@@ -129,19 +130,28 @@ def checkpoint_import() -> None:
 
 
 def onnx_data_choice():
-    """The data uploaded ONNX graphs were trained on (an exported set's onnx.json overrides it)."""
+    """The data uploaded ONNX graphs were trained on (an exported set's onnx.json overrides it), and what
+    their decoders output (None: read from the output's name)."""
     from training.config import DataConfig
     from training.datasets import DATASETS
+    from training.schema import ONNX_DECODER_OUTPUTS
 
     names = [name for name, spec in DATASETS.items() if not spec.downloads and name not in ("folder", "npz")]
     st.caption(t("ckpt_onnx_lead"))
-    c = st.columns(3)
+    c = st.columns(2)
     name = c[0].selectbox(t("ckpt_onnx_data"), names, key="ckpt_onnx_data")
-    size = c[1].number_input(t("ckpt_onnx_size"), 4, 128, 28, key="ckpt_onnx_size", disabled=name != "moons")
-    regime = c[2].selectbox(
+    output = c[1].selectbox(
+        t("ckpt_onnx_output"),
+        [None, *ONNX_DECODER_OUTPUTS],
+        format_func=lambda o: t("ckpt_onnx_output_named") if o is None else o,
+        key="ckpt_onnx_output",
+        help=t("ckpt_onnx_output_help"),
+    )
+    size = c[0].number_input(t("ckpt_onnx_size"), 4, 128, 28, key="ckpt_onnx_size", disabled=name != "moons")
+    regime = c[1].selectbox(
         t("ckpt_onnx_regime"), list(moons.REGIMES), key="ckpt_onnx_regime", disabled=name != "moons"
     )
-    return DataConfig(name=name, image_size=int(size), regime=regime)
+    return DataConfig(name=name, image_size=int(size), regime=regime), output
 
 
 def _import_chosen() -> None:
