@@ -59,7 +59,7 @@ screenshots: $(STAMP)
 defaults: $(STAMP)
 	$(BIN)/python -m training defaults
 
-docs: $(STAMP)  # README.md's generated result blocks, from checkpoints/METRICS.md and lab/results.json
+docs: $(STAMP)  # README.md's generated result blocks, from the sidecars, lab/results.json and bench/results.md
 	$(BIN)/python -m training report
 
 clean:

@@ -1,8 +1,9 @@
 """README.md's result sections, generated: `python -m training report` (or `make docs`) rewrites every
 block between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` from the files its numbers live
-in (checkpoints/METRICS.md, written from the sidecars by `python -m training defaults`; lab/results.json,
-written by `python -m training lab`). tests/test_report.py fails when a block differs from what this
-would write, so no number in those blocks is typed by hand.
+in (checkpoints/METRICS.md and the sidecars, written by `python -m training defaults`; lab/results.json,
+written by `python -m training lab`; bench/results.md, written by `python -m bench`; the independent
+check's numbers as issue 15 gave them, docs/check-issue-15.json). tests/test_report.py fails when a block
+differs from what this would write, so no number in those blocks is typed by hand.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from .errors import LatentExplorerError
+from .kinds import LABELS
 
 ROOT = Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /generated: (?P=name) -->)", re.S)
+BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /generated: (?P=name) -->)", re.S)
 
 
 def bundled_table(root: Path) -> str:
@@ -45,7 +47,184 @@ def lab_section(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-BLOCKS: dict[str, Callable[[Path], str]] = {"bundled": bundled_table, "lab": lab_section}
+def _metrics(root: Path, set_id: str, kind: str) -> dict:
+    return json.loads((root / "checkpoints" / set_id / f"{kind}.json").read_text())["metrics"]
+
+
+def _with_se(m: dict, key: str, se: str, sign: float = 1.0) -> str:
+    """A Monte Carlo number with its standard error, where the sidecar has one."""
+    return f"{sign * m[key]:.2f}" + (f" ± {m[se]:.2f}" if se in m else " (no s.e.: re-measure)")
+
+
+EXACT_CHECKED = ("moons-sparse-2d", "moons-gap-2d", "moons-full-2d", "digits-2d", "mnist5k-2d")
+
+
+def exact_check(root: Path) -> str:
+    """The 2-D VAEs' ELBO, IWAE-k and exact log p(x) from their sidecars beside the independent check's."""
+    check = json.loads((root / "docs" / "check-issue-15.json").read_text())["pairs"]
+    first = _metrics(root, EXACT_CHECKED[0], "vae")
+    k, groups = first["iwae_k"], first.get("iwae_groups", 1)
+    lines = [
+        f"Ours: on {first['exact_n_images']} test images spread evenly through the split, the ELBO "
+        f"({first['elbo_samples']} draws an image), IWAE-{k} ({groups} groups of {k:,} draws an image, its "
+        "standard error from their spread), the exact log p(x) (quadrature) and the Bernoulli floor, all on the "
+        "same images. Nats per image.",
+        "",
+        f"| pair | ELBO ± s.e. (ours / check) | IWAE-{k} ± s.e. (ours / check) | exact log p(x) (ours / check) | "
+        "ours − check | Bernoulli floor |",
+        "|---|---|---|---|---|---|",
+    ]
+    differences = []
+    for name in EXACT_CHECKED:
+        m, c = _metrics(root, name, "vae"), check.get(name)
+        exact = -m["exact_nll"]
+        them = (lambda key: f" / {c[key]:.2f}") if c else (lambda key: " / -")
+        diff = f"{exact - c['exact_log_px']:+.2f}" if c else "-"
+        if c:
+            differences.append(abs(exact - c["exact_log_px"]))
+        lines.append(
+            f"| {name} | {_with_se(m, 'elbo', 'elbo_se')}{them('elbo')} | "
+            f"{_with_se(m, 'iwae_nll', 'iwae_se', -1)}{them('iwae_5000')} | {exact:.2f}{them('exact_log_px')} | "
+            f"{diff} | {m['bernoulli_floor']:.2f} |"
+        )
+    lines += [
+        "",
+        f"Our exact means differ from the check's by {min(differences):.2f} to {max(differences):.2f} nats.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(low: float, high: float, above: str, below: str) -> str:
+    return f"**{above}**" if low > 0 else f"**{below}**" if high < 0 else "no clearly different"
+
+
+def blur_sentences(m: dict, what: str) -> str:
+    """The blur argument from a half-image CVAE's completion metrics (training.metrics.completion_metrics)."""
+    from .lab import LEVEL
+
+    s, reg, loo = m["n_samples"], m["regression_to_sample_mean"], m["sample_to_others_mean"]
+    closer = (
+        f"lies {loo / reg:.2f}x closer to the pixel mean of the CVAE's samples than one sample lies to the mean "
+        f"of the other {s - 1}"
+        if reg < loo
+        else f"lies no closer to the pixel mean of the CVAE's samples "
+        f"({loo / reg:.2f}x) than one sample lies to the mean of the other {s - 1}"
+    )
+    beats = "beats" if m["cvae_best_of_n_error"] < m["regression_error"] else "does not beat"
+    typical = "does not" if m["cvae_mean_error"] >= m["regression_error"] else "does too"
+    sharp = _verdict(m["sharpness_difference_low"], m["sharpness_difference_high"], "sharper", "blurrier")
+    return (
+        f"On {what}, the regression's completion {closer} ({reg:.4f} vs {loo:.4f}, leave-one-out: a sample "
+        f"is never scored against a mean that includes it). It lies {reg:.4f} from that mean, "
+        f"{reg / m['sample_variance']:.0%} of the samples' own per-pixel variance ({m['sample_variance']:.4f}). "
+        f"The best of {s} CVAE completions {beats} it ({m['cvae_best_of_n_error']:.4f} vs "
+        f"{m['regression_error']:.4f}); a typical one {typical} ({m['cvae_mean_error']:.4f}). The CVAE's "
+        f"completions are {sharp} than the regression's: sharpness {m['sharpness_cvae']:.4f} vs "
+        f"{m['sharpness_regression']:.4f} (the truth {m['sharpness_truth']:.4f}), a difference of "
+        f"{m['sharpness_difference']:+.4f} ({LEVEL:.0%} t-interval {m['sharpness_difference_low']:+.4f} to "
+        f"{m['sharpness_difference_high']:+.4f} over the {4 * m['n_images']:,} image halves)."
+    )
+
+
+def cvae_section(root: Path) -> str:
+    """The bundled digits-half-cvae's table and blur argument, and the label CVAE's variances."""
+    from .__main__ import conditional_table
+
+    m = _metrics(root, "digits-half-cvae", "cvae")
+    labels = _metrics(root, "digits-label-cvae", "cvae")["labels"]
+    within, across = labels["within_class_variance"], labels["across_class_variance"]
+    return (
+        conditional_table(m)
+        + "\n\n"
+        + blur_sentences(m["completion"], "`digits-half-cvae`")
+        + f" The label-conditioned `digits-label-cvae`: for a fixed z the class moves the image {across / within:.1f}x"
+        f" as much as z does for a fixed class (variance {across:.4f} vs {within:.4f}).\n"
+    )
+
+
+def mnist5k_section(root: Path) -> str:
+    """The mnist5k sets: their models, sizes and training times, from their configs, files and sidecars."""
+    from .fit import kinds_of
+    from .runs import DEFAULTS
+
+    lines = ["| set | models | size a model | training time (1 thread) |", "|---|---|---|---|"]
+    for name, config in DEFAULTS.items():
+        if config.data.name != "mnist5k":
+            continue
+        model, kinds = config.model, kinds_of(config)
+        body = (
+            f"conv {'-'.join(map(str, model.channels))} channels, {'-'.join(map(str, model.hidden))} features"
+            if model.family == "conv"
+            else f"MLP {'-'.join(map(str, model.hidden))}"
+        )
+        beta = f", β = {model.beta:g}" if model.kind == "cvae" else ""
+        folder = root / "checkpoints" / name
+        sizes = " / ".join(f"{(folder / f'{k}.safetensors').stat().st_size / 1e6:.2f}" for k in kinds)
+        times = ", ".join(f"{LABELS[k]} {_metrics(root, name, k)['train_seconds']:.0f} s" for k in kinds)
+        what = " + ".join(LABELS[k] for k in kinds)
+        size = f"{model.latent_dim}-D{beta}, {config.train.epochs} epochs"
+        lines.append(f"| `{name}` | {what}, {body}, {size} | {sizes} MB | {times} |")
+    ae, vae = _metrics(root, "mnist5k-2d", "ae"), _metrics(root, "mnist5k-2d", "vae")
+    better = "better" if vae["recon_bce"] < ae["recon_bce"] else "worse"
+    small = [n for n, c in DEFAULTS.items() if c.data.name in ("moons", "digits")]
+    seconds = sum(_metrics(root, n, k)["train_seconds"] for n in small for k in kinds_of(DEFAULTS[n]))
+    half = _metrics(root, "mnist5k-half-cvae", "cvae")["completion"]
+    lines += [
+        "",
+        f"On mnist5k's test split the VAE of `mnist5k-2d` reconstructs {better} than its AE (BCE "
+        f"{vae['recon_bce']:.1f} vs {ae['recon_bce']:.1f}). The {len(small)} small moons and 8x8 digits sets "
+        f"trained in {seconds:.0f} s together.",
+        "",
+        blur_sentences(half["completion"] if "completion" in half else half, "`mnist5k-half-cvae` (28x28)"),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+SPEED_ROWS = (  # bench/results.md rows the README shows, by the start of their path
+    "`streamlit run app.py` to a drawn latent map",
+    "slider released → new decoded image",
+    "… p95",
+    "… against rerunning the whole page",
+    "map click → reconstructions",
+    "drag to decode",
+    "decode one latent (VAE, moons)",
+    "decode a 64x64 hole-map grid",
+    "encode 10,000 images",
+    "PCA of 10,000 codes",
+    "UMAP",
+    "exact log p(x) + posterior heat map",
+    "Inference page's analysis of a pick",
+    "app memory with a 60,000-image dataset",
+    "training throughput",
+    "training compute efficiency",
+    "thread count for fit()",
+    "tour step change in Chromium",
+)
+
+
+def speed_table(root: Path) -> str:
+    """The headline rows of bench/results.md, with the section and run each comes from."""
+    lines = ["| path | measured | target | verdict | section, measured |", "|---|---|---|---|---|"]
+    section, when = "", ""
+    for line in (root / "bench" / "results.md").read_text().splitlines():
+        if line.startswith("## "):
+            section, when = line[3:].strip(), ""
+        elif line.startswith("`") and "python -m bench" in line and " UTC" in line:  # the section's run
+            when = line.split("), ", 1)[1].split(" UTC")[0] + " UTC"
+        elif line.startswith("| ") and line.split(" | ")[0][2:].startswith(SPEED_ROWS):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            lines.append(f"| {cells[0]} | {cells[1]} | {cells[2]} | {cells[-1]} | {section}, {when} |")
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS: dict[str, Callable[[Path], str]] = {
+    "bundled": bundled_table,
+    "exact-check": exact_check,
+    "mnist5k": mnist5k_section,
+    "cvae": cvae_section,
+    "lab": lab_section,
+    "speed": speed_table,
+}
 
 
 def render(text: str, root: Path = ROOT) -> str:
