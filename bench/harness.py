@@ -33,9 +33,25 @@ def chromium_path() -> str | None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1: any, or one of $LATENT_EXPLORER_PORTS ("8640-8679") on a machine whose
+        users share out port ranges. Taken ports are skipped; ones handed out already come last (a server
+    given one may not have bound it yet)."""
+    span = os.environ.get("LATENT_EXPLORER_PORTS", "")
+    lo, _, hi = span.partition("-")
+    ports = range(int(lo), int(hi) + 1) if lo.isdigit() and hi.isdigit() else [0]
+    candidates = sorted(ports, key=lambda p: p in _GIVEN)
+    for port in candidates:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            _GIVEN.add(s.getsockname()[1])
+            return s.getsockname()[1]
+    raise RuntimeError(f"no free port in LATENT_EXPLORER_PORTS={span}")
+
+
+_GIVEN: set[int] = set()
 
 
 @contextlib.contextmanager

@@ -4,7 +4,7 @@ A runs folder of N synthetic runs (one real small run's files copied N times: ~c
 measured in a fresh process per N, so no cache of one size warms another:
 - store.find_sets() cold (first call) and warm, jobs.list_runs() (in-process, CPU seconds);
 - a page view: AppTest of app.py on /train and /decoder, CPU of one rerun with the caches warm;
-- a run-list poll: the Train page's run-list fragment alone (an AppTest script calling it).
+- a run-list poll: the Train page's polled fragment (its active runs) alone, with QUEUED runs queued.
 CPU is process time (all threads), so other load on the machine barely moves it.
 """
 
@@ -84,13 +84,44 @@ def _capped(fn, cap: float = CAP_S) -> float | None:
         signal.signal(signal.SIGALRM, old)
 
 
-def _run_list_script():
-    from explorer.ui import runs
+POLL_SCRIPT = """
+import streamlit as st
+from explorer.ui import runs
 
-    runs.run_list()
+st.navigation([st.Page(runs.__file__.rsplit("/", 3)[0] + "/" + runs.TRAIN_PAGE)], position="hidden")
+runs.active_list()
+"""
 
 
-def measure_here(n: int, views: int = 3) -> dict:
+def poll_app(workdir: Path):
+    """The Train page's polled run-list fragment (the active runs) alone, as an AppTest: what a 2 s poll
+    reruns. Its script sits
+    beside a link to explorer/, so the list's page links (relative to the main script) find the Train
+    page it registers (a link resolves to the real file)."""
+    from streamlit.testing.v1 import AppTest
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    if not (workdir / "explorer").exists():
+        (workdir / "explorer").symlink_to(ROOT / "explorer")
+    (workdir / "poll.py").write_text(POLL_SCRIPT)
+    return AppTest.from_file(str(workdir / "poll.py"), default_timeout=600)
+
+
+QUEUED = 2  # runs waiting in the queue while measuring (LATENT_EXPLORER_MAX_RUNS=0): the list has live rows to poll
+
+
+def queue_runs(runs: Path) -> None:
+    """QUEUED runs that stay queued (no slot: max_runs() is 0 here), as a class's queue would be."""
+    from training import jobs
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    config = RunConfig(DataConfig("moons", n_train=128, n_test=8), ModelConfig(latent_dim=2), TrainConfig(epochs=2))
+    for i in range(QUEUED):
+        if not (runs / f"queued-{i}").exists():
+            jobs.start_job(config, runs, name=f"queued-{i}")
+
+
+def measure_here(n: int, views: int = 7) -> dict:
     """In this process (LATENT_EXPLORER_RUNS already set): the figures for one runs folder."""
     import torch
 
@@ -100,9 +131,14 @@ def measure_here(n: int, views: int = 3) -> dict:
     from training import jobs, store
 
     r: dict = {"n": n}
-    r["find_sets_cold_s"] = _capped(store.find_sets)
+    wall = time.perf_counter()
+    r["find_sets_cold_s"] = _capped(store.find_sets)  # no index yet: reads store.SCAN_BATCH folders itself
+    r["listed_at_first"] = len(store.run_index())
+    r["index_build_s"] = r["find_sets_cold_s"] + _cpu(store.wait_for_index)  # the rest, read in the background
+    r["index_build_wall_s"] = time.perf_counter() - wall
     r["find_sets_warm_s"] = _capped(store.find_sets)
     r["list_runs_s"] = _capped(jobs.list_runs)
+    queue_runs(Path(os.environ["LATENT_EXPLORER_RUNS"]))
     skip_train = r["list_runs_s"] is None or r["list_runs_s"] > CAP_S / 4  # a view calls it twice or more
     for page, name in (("explorer/ui/pages/train.py", "train"), ("explorer/ui/pages/decoder.py", "decoder")):
         if name == "train" and skip_train:
@@ -114,8 +150,9 @@ def measure_here(n: int, views: int = 3) -> dict:
         at.switch_page(page).run()  # the first view fills the caches
         assert not at.exception, at.exception
         r[f"view_{name}_s"] = statistics.median(_cpu(at.run) for _ in range(views))
-    poll = AppTest.from_function(_run_list_script, default_timeout=600)
+    poll = poll_app(Path(os.environ["LATENT_EXPLORER_RUNS"]).parent / f"poll-{n}")
     poll.run()
+    assert not poll.exception, poll.exception  # a poll that raised measures nothing
     r["poll_s"] = None if skip_train else statistics.median(_cpu(poll.run) for _ in range(views))
     return r
 
@@ -127,7 +164,9 @@ def measure(source: Path, sizes: list[int], workdir: Path) -> list[dict]:
         runs = workdir / f"runs-{n}"
         if not runs.exists():
             make_runs(source, runs, n)
+        (runs / ".index.json").unlink(missing_ok=True)  # every size measures a first build
         env = {**os.environ, "PYTHONPATH": str(ROOT), "LATENT_EXPLORER_RUNS": str(runs)}
+        env["LATENT_EXPLORER_MAX_RUNS"] = "0"  # queue_runs' runs stay queued
         code = f"import json; from bench.runs_scale import measure_here; print(json.dumps(measure_here({n})))"
         out = subprocess.run(
             [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600
@@ -154,7 +193,7 @@ def rows(quick: bool, row, raw: dict) -> list[str]:
     for key, what in (
         ("view_train_s", "Train page view"),
         ("view_decoder_s", "Decoder page view"),
-        ("poll_s", "run-list poll (the Train page's 2 s fragment)"),
+        ("poll_s", f"run-list poll (the Train page's 2 s fragment, {QUEUED} runs queued)"),
     ):
         a, b = first[key], last[key]
         ratio = None if a is None or b is None else b / a
@@ -169,11 +208,24 @@ def rows(quick: bool, row, raw: dict) -> list[str]:
             )
         )
     detail = "; ".join(
-        f"{r['n']:,}: find_sets {fmt(r['find_sets_cold_s'])} cold / {fmt(r['find_sets_warm_s'])} warm, "
-        f"list_runs {fmt(r['list_runs_s'])}"
+        f"{r['n']:,}: find_sets {fmt(r['find_sets_cold_s'])} first look ({r['listed_at_first']:,} listed) / "
+        f"{fmt(r['find_sets_warm_s'])} warm, list_runs {fmt(r['list_runs_s'])}"
         for r in results
     )
     out.append(row("store.find_sets / jobs.list_runs in-process (CPU)", fmt(last["list_runs_s"]), "—", detail, None))
+    detail = "; ".join(
+        f"{r['n']:,} runs: {fmt(r['index_build_s'])} CPU, {r['index_build_wall_s']:.1f} s wall" for r in results
+    )
+    out.append(
+        row(
+            "first index build (no runs/.index.json: every set's sidecars and load check), background",
+            fmt(last["index_build_s"]),
+            "—",
+            f"{detail}; the first look reads the newest {last['listed_at_first']:,} folders and lists them, "
+            "a thread reads the rest",
+            None,
+        )
+    )
     return out
 
 

@@ -385,13 +385,14 @@ def beta_tradeoff(points: list[BetaPoint], n_samples: int, t: Words = ENGLISH) -
     points = sorted(points, key=lambda p: (p.beta, p.recon_mse, p.prior_validity, p.name))
     fig = make_subplots(rows=1, cols=2, subplot_titles=[t("fig_recon_mse"), t("fig_prior_distance", n=n_samples)])
     log = min(p.beta for p in points) > 0
+    betas = np.array([p.beta for p in points])  # arrays: plotly checks a list element by element (a class's runs)
     for col, values in ((1, [p.recon_mse for p in points]), (2, [p.prior_validity for p in points])):
         fig.add_trace(
             go.Scatter(
-                x=[p.beta for p in points],
-                y=values,
+                x=betas,
+                y=np.array(values),
                 mode="markers+lines",
-                text=[p.name for p in points],
+                text=np.array([p.name for p in points]),
                 showlegend=False,
             ),
             row=1,

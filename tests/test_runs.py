@@ -1,5 +1,6 @@
 """Runs belong to the server (issue 14): any tab lists, watches and cancels them by ?run=<id>."""
 
+import json
 import os
 import re
 import shutil
@@ -149,3 +150,38 @@ def test_a_text_file_named_npz_gets_a_whole_sentence(runs, tmp_path):
     with pytest.raises(LatentExplorerError) as error:
         uploads.import_upload("notes.npz", b"hello world", tmp_path / "uploads")
     assert str(error.value) == "notes.npz: not a readable .npz file (BadZipFile: File is not a zip file)"
+
+
+def test_an_ended_run_is_removed_from_the_list_after_a_second_click_and_never_while_active(
+    runs, tiny_pair_dir, monkeypatch
+):
+    for name in ("kept", "gone"):
+        shutil.copytree(tiny_pair_dir, runs / name)
+    at = open_app(TRAIN, dataset="moons", pair="runs/gone")
+    at.button(key="remove_gone").click().run()
+    assert (runs / "gone").is_dir() and at.button(key="remove_no_gone")  # asked first: Remove for good / Keep
+    at.button(key="remove_no_gone").click().run()
+    assert (runs / "gone").is_dir() and at.button(key="remove_gone")
+    at.button(key="remove_gone").click().run()
+    at.button(key="remove_yes_gone").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert [s.value for s in at.success] == ["Removed gone."]
+    assert not (runs / "gone").exists() and not list(runs.glob(".gone*"))  # no staging left either
+    assert "runs/gone" not in store.find_sets() and [j.run_id for j in jobs.list_runs()] == ["kept"]
+    assert [p.value for p in at.page_link if p.value in ("kept", "gone")] == ["kept"]
+    assert at.session_state["pair"] != "runs/gone"  # the sidebar moved off the removed pair, no warning
+    assert json.loads((runs / store.INDEX).read_text())["entries"].keys() == {"kept"}
+
+    monkeypatch.setenv("LATENT_EXPLORER_MAX_RUNS", "0")  # it stays queued
+    jobs.start_job(tiny_run(), runs, name="waiting")
+    with pytest.raises(LatentExplorerError) as refused:
+        jobs.remove_run("waiting", runs)
+    assert refused.value.key == "err_run_active" and (runs / "waiting" / "job.json").is_file()
+    with store.hold(runs / "kept"), pytest.raises(LatentExplorerError) as busy:  # a writer holds it
+        jobs.remove_run("kept", runs)
+    assert busy.value.key == "err_run_busy" and (runs / "kept" / "vae.json").is_file()
+    for bad in ("../runs/kept", "nobody", ""):
+        with pytest.raises(LatentExplorerError) as unknown:
+            jobs.remove_run(bad, runs)
+        assert unknown.value.key == "err_run_gone"
+    assert (runs / "kept").is_dir()

@@ -79,6 +79,19 @@ def test_a_missing_or_broken_index_is_rebuilt_from_the_folders(runs, tiny_pair_d
     assert set(json.loads((runs / store.INDEX).read_text())["entries"]) == {"copy-000", "copy-001", "copy-002"}
 
 
+def test_a_first_build_lists_the_newest_at_once_and_reads_the_rest_in_the_background(runs, tiny_pair_dir, monkeypatch):
+    copies(tiny_pair_dir, runs, 5)
+    for i in range(5):  # copy-004 the newest
+        os.utime(runs / f"copy-{i:03d}", ns=(10**18 + i, 10**18 + i))
+    monkeypatch.setattr(store, "SCAN_BATCH", 2)
+    store._SEEN.clear()
+    assert [i for i in store.find_sets() if i.startswith("runs/")] == ["runs/copy-003", "runs/copy-004"]
+    index = store.wait_for_index()
+    assert index.pending == 0 and sorted(index) == [f"copy-{i:03d}" for i in range(5)]
+    assert len([i for i in store.find_sets() if i.startswith("runs/")]) == 5
+    assert set(json.loads((runs / store.INDEX).read_text())["entries"]) == set(index)
+
+
 def test_writers_at_once_lose_no_update(runs, tiny_pair_dir):
     """Eight writers (threads: flock holds between them as between processes) add folders at once."""
     copies(tiny_pair_dir, runs, 1)

@@ -286,9 +286,10 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
         state = load(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{weights_path.name}: not a readable safetensors file ({exc})") from None
-    model = build_model(config.model)
+    with torch.device("meta"):  # no random init of weights about to be replaced (half a load's time)
+        model = build_model(config.model)
     _check_tensors(state, model.state_dict(), weights_path.name, config.model.kind)
-    model.load_state_dict(state)
+    model.load_state_dict(state, assign=True)  # every tensor is in state: _check_tensors matched the keys
     model.eval()
     check_outputs(model, weights_path.name)  # on the CPU, before any page or metric sees the model
     model.to(device)

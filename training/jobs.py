@@ -320,6 +320,39 @@ def cancel(run_id: str, runs_dir: str | Path | None = None) -> None:
         promote(folder.parent)
 
 
+def remove_run(run_id: str, runs_dir: str | Path | None = None) -> None:
+    """Remove an ended run's folder (its set, if it saved one, with it), from any process. Refused with
+    a keyed LatentExplorerError while the run is queued or running, and while any writer holds the
+    folder (store.hold: a worker, the CLI, an import). The folder is renamed to a hidden staging name
+    first (atomic: a listing sees it whole or not at all), then deleted; a removal killed half-way
+    leaves only staging, which store.clean_stale_staging clears."""
+    from .store import STAGING_SUFFIX, FolderBusy, index_changed
+
+    folder = _folder(run_id, runs_dir)
+    if folder is None:
+        raise LatentExplorerError(f"no run {run_id!r} on this server", key="err_run_gone", run=str(run_id)[:80])
+    try:
+        with hold(folder), _locked(folder / LOCK):  # no writer of it now, and no state change while we look
+            state = read_state(folder)
+            if state is not None and state["status"] in ACTIVE:
+                raise LatentExplorerError(
+                    f"run {run_id!r} is {state['status']}: cancel it first", key="err_run_active", run=run_id
+                )
+            trash = folder.parent / f".{folder.name}.removed{STAGING_SUFFIX}"
+            shutil.rmtree(trash, ignore_errors=True)
+            os.rename(folder, trash)
+    except FolderBusy:
+        raise LatentExplorerError(
+            f"run {run_id!r} is being written by another process; try again when it is done",
+            key="err_run_busy",
+            run=run_id,
+        ) from None
+    except FileNotFoundError:  # removed by someone else meanwhile
+        raise LatentExplorerError(f"no run {run_id!r} on this server", key="err_run_gone", run=run_id) from None
+    index_changed(folder.parent, folder.name)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
 def _folder(run_id: str, runs_dir: str | Path | None) -> Path | None:
     """The run's folder, if run_id is a plain folder name of runs/ (an id never becomes a path elsewhere)."""
     if not isinstance(run_id, str) or run_id != safe_name(run_id):
@@ -681,20 +714,34 @@ def _summary(runs_dir: Path, name: str, entry: dict) -> Job | None:
 def list_runs(runs_dir: str | Path | None = None) -> list[Job]:
     """Every run under runs/, newest first: active ones, then ended ones by when they ended. Read
     from the index (training.store.run_index): summaries only, no history or snapshots; dead
-    workers are found and queued runs promoted on the way."""
+    workers are found and queued runs promoted on the way. The ended runs' summaries are kept per
+    index generation, so a look costs the same with 3 or 3,000 of them."""
     from .store import run_index
 
     runs_dir = Path(runs_dir or default_runs_dir())
     index = run_index(runs_dir)
-    if any(e.get("live") for e in index.values()):
-        reaped = [reap(runs_dir / n) for n, e in index.items() if e.get("live") and e["job"]["status"] == "running"]
+    if index.live:
+        reaped = [reap(runs_dir / n) for n in index.live if index[n]["job"]["status"] == "running"]
         if promote(runs_dir) or any(reaped):
             index = run_index(runs_dir)
-    jobs = [job for name, entry in index.items() if (job := _summary(runs_dir, name, entry)) is not None]
-    queued = sorted((j for j in jobs if j.status == "queued"), key=lambda j: j.created)
+    memo = _ENDED.get(str(runs_dir))
+    if memo is None or memo[0] != index.generation:
+        ended = [
+            job for name, entry in index.items() if not entry.get("live") and (job := _summary(runs_dir, name, entry))
+        ]
+        memo = _ENDED[str(runs_dir)] = (index.generation, sorted(ended, key=_newest, reverse=True))
+    live = [job for name in index.live if (job := _summary(runs_dir, name, index[name]))]
+    queued = sorted((j for j in live if j.status == "queued"), key=lambda j: j.created)
     for place, job in enumerate(queued, 1):
         job.place = place
-    return sorted(jobs, key=lambda j: (j.active, j.finished or j.started or j.created), reverse=True)
+    return sorted(live, key=_newest, reverse=True) + memo[1]
+
+
+_ENDED: dict[str, tuple[int, list[Job]]] = {}  # runs dir -> (index generation, its ended runs newest first)
+
+
+def _newest(job: Job) -> float:
+    return job.finished or job.started or job.created
 
 
 def wait(run_id: str, runs_dir: str | Path | None = None, seconds: float = 120.0) -> Job:

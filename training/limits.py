@@ -168,13 +168,23 @@ class Deadline:
 
 def model_parameters(config) -> int:
     """Parameters of the model a ModelConfig builds: built on the meta device (exact, no memory taken,
-    a few ms; no forward pass, which on meta would import torch._dynamo: seconds on a cold start)."""
+    a few ms; no forward pass, which on meta would import torch._dynamo: seconds on a cold start).
+    Kept per config (its repr: every field): a listing checks every saved sidecar with it."""
     import torch
 
     from .models import MODELS
 
-    with torch.device("meta"):
-        return sum(p.numel() for p in MODELS[config.kind](config).parameters())
+    key = repr(config)
+    if key not in _PARAMETERS:
+        with torch.device("meta"):
+            count = sum(p.numel() for p in MODELS[config.kind](config).parameters())
+        if len(_PARAMETERS) > 4096:
+            _PARAMETERS.clear()
+        _PARAMETERS[key] = count
+    return _PARAMETERS[key]
+
+
+_PARAMETERS: dict[str, int] = {}
 
 
 def activations_per_example(config) -> int:

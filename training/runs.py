@@ -19,7 +19,7 @@ from .fit import FitResult, Progress, fit, kinds_of, pair_configs, with_data_sha
 from .limits import check_run, model_parameters
 from .metrics import FULL, Budget, completion_metrics, evaluate_model, label_metrics, prior_validity
 from .sampling import prior_codes
-from .store import check_free_space, check_out_dir, hold, staged_dir
+from .store import announce, check_free_space, check_out_dir, hold, staged_dir
 
 
 def train_and_save(
@@ -101,6 +101,7 @@ def train_and_save(
                     metrics=metrics[kind],
                     history=result.history,
                 )
+        announce(out)  # a set saved into runs/ is listed by every server process at once
         return results
 
 
@@ -259,4 +260,6 @@ def remeasure(directory: str | Path, budget: Budget = FULL, data_dir: str | None
                     created=checkpoint.created,
                     same_weights_as=read_sidecar(Path(directory) / kind)["weights_sha256"],
                 )
+    if any(changed.values()):
+        announce(directory)
     return changed

@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -202,19 +203,14 @@ def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path
 def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
     """Set id -> SetInfo for the sets the app offers: bundled ones first, then runs/ (from its
     index: run_index), each sorted by folder. Staging left behind by a killed process is cleaned up
-    on the way."""
+    on the way (run_index's scans)."""
     found: dict[str, SetInfo] = {}
     if BUNDLED.is_dir():
         for path, set_kind in sets_below(BUNDLED, kind):
             info = _info(path.relative_to(BUNDLED).as_posix(), path, set_kind)
             if info is not None:
                 found[info.id] = info
-    runs = runs_dir()
-    if runs.is_dir():
-        clean_stale_staging(runs)
-        for info in _run_sets(runs):
-            if kind in (None, info.kind):
-                found[info.id] = info
+    found.update(_run_sets(runs_dir(), kind))
     return found
 
 
@@ -409,8 +405,9 @@ def _valid_entry(name: str, e) -> bool:
     return all(_valid_set(name, s) for s in e["sets"])
 
 
-def _save_index(runs: Path, changed: dict[str, dict], removed: set[str]) -> None:
-    """Merge these entries into the index file under its lock (the newer folder mtime wins), replace it."""
+def _save_index(runs: Path, changed: dict[str, dict], removed: set[str]) -> tuple | None:
+    """Merge these entries into the index file under its lock (the newer folder mtime wins), replace it;
+    the file's version as written (no other writer can come between: taken under the lock)."""
     from .checkpoint import atomic_write_bytes
 
     with open(runs / INDEX_LOCK, "a+b") as lock:
@@ -427,33 +424,167 @@ def _save_index(runs: Path, changed: dict[str, dict], removed: set[str]) -> None
             atomic_write_bytes(runs / INDEX, json.dumps({"version": INDEX_VERSION, "entries": entries}).encode())
         except OSError as exc:  # a read-only runs folder still lists, at the cost of reading again
             logging.getLogger(__name__).warning("cannot write %s: %s", runs / INDEX, exc)
-        _MEMO.pop(str(runs), None)
+            _MEMO.pop(str(runs), None)
+            return None
+        version = _index_version(runs)
+        _MEMO[str(runs)] = (version, entries)  # what was just written: no reader parses it again here
+        return version
 
 
-def run_index(runs: Path | None = None) -> dict[str, dict]:
-    """Folder name -> index entry for every visible folder of runs/, current: one stat per folder,
-    files read only for folders that changed, live runs' job.json read fresh."""
-    runs = Path(runs or runs_dir())
+class Index(dict):
+    """run_index's answer: folder name -> entry, and its generation, which changes whenever an ended
+    run's entry or the set of folders does (a memo keyed by it is current), and its live runs' names."""
+
+    generation: int = 0
+    live: tuple[str, ...] = ()
+    pending: int = 0  # folders changed but not read yet (a first build goes on in the background)
+
+
+@dataclass
+class _Seen:
+    """What this process last read of a runs folder: checked again only when runs/ itself or its
+    index file changed (every writer announces itself through index_changed, which rewrites the file;
+    a folder added or removed by hand changes runs/' mtime), and fully every RESCAN_SECONDS for what
+    no writer announced (files changed by hand inside a folder, sets nested deeper)."""
+
+    key: tuple  # (runs/ mtime, index file version)
+    scanned: float  # time.monotonic() of the last full scan
+    index: Index
+
+
+RESCAN_SECONDS = 10.0
+_SEEN: dict[str, _Seen] = {}
+_GENERATIONS = itertools.count(1)
+
+
+def _runs_key(runs: Path) -> tuple | None:
     try:
-        folders = [
-            (e.name, e.stat().st_mtime_ns) for e in os.scandir(runs) if not e.name.startswith(".") and e.is_dir()
-        ]
+        st = runs.stat()
     except OSError:
-        return {}
+        return None
+    return (st.st_mtime_ns, _index_version(runs))
+
+
+def _index_version(runs: Path) -> tuple | None:
+    try:
+        st = (runs / INDEX).stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+def run_index(runs: Path | None = None) -> Index:
+    """Folder name -> index entry for every visible folder of runs/, current. A look costs the same with
+    3 or 3,000 folders: two stats, and a read of each live run's job.json; the folders are scanned
+    (one stat each, files read only for folders that changed) when runs/ or the index file changed,
+    and at least every RESCAN_SECONDS. A look reads at most SCAN_BATCH changed folders itself, newest
+    first; more (a first build: each set's load check, ~10 ms) are read by a thread in the background,
+    and until it is done the index lists what it has read (Index.pending: how many are still to come)."""
+    runs = Path(runs or runs_dir())
+    key = _runs_key(runs)
+    if key is None:
+        return Index()
+    seen = _SEEN.get(str(runs))
+    building = _BUILDERS.get(str(runs))
+    if building is not None and building.is_alive() and seen is not None:
+        pass  # the builder reads the rest (and whatever changed meanwhile) and scans again when done
+    elif seen is None or seen.key != key or time.monotonic() - seen.scanned > RESCAN_SECONDS:
+        return _scan(runs, key, SCAN_BATCH)
+    if not seen.index.live:
+        return seen.index
+    index, ended = Index(seen.index), {}
+    index.generation, index.live, index.pending = seen.index.generation, seen.index.live, seen.index.pending
+    for name in index.live:  # a live run's folder changes on every epoch: read its job.json, not the index
+        try:
+            stamp = (runs / name).stat().st_mtime_ns
+        except OSError:
+            return _scan(runs, key, SCAN_BATCH)
+        index[name] = _entry(runs / name, stamp)
+        if not index[name]["live"]:
+            ended[name] = index[name]
+    if ended:  # its worker's own word may not have come yet (killed): every reader sees it ended now
+        _save_index(runs, ended, set())
+        return _scan(runs, _runs_key(runs), SCAN_BATCH)
+    return index
+
+
+SCAN_BATCH = 25  # changed folders a look reads itself (a quarter of a second or so); a thread reads the rest
+_BUILDERS: dict[str, threading.Thread] = {}  # runs dir -> the thread reading what a look left
+
+
+def _scan(runs: Path, key: tuple, batch: int | None = None) -> Index:
+    """Every folder's mtime against the index; folders that changed read again (newest first, batch of
+    them at most: the rest by a background thread); the index file merged."""
+    try:
+        listing = list(os.scandir(runs))
+        folders = [(e.name, e.stat().st_mtime_ns) for e in listing if not e.name.startswith(".") and e.is_dir()]
+    except OSError:
+        return Index()
+    if any(e.name.endswith(STAGING_SUFFIX) for e in listing):
+        clean_stale_staging(runs)  # left by a killed process
     entries = _load_index(runs)
-    current, changed = {}, {}
-    for name, stamp in folders:
-        entry = entries.get(name)
-        if entry is None or entry.get("stamp") != stamp or entry.get("live"):
-            fresh = _entry(runs / name, stamp)
-            if not fresh["live"] and not (entry is not None and not entry.get("live") and entry == fresh):
-                changed[name] = fresh
-            entry = fresh
-        current[name] = entry
-    removed = set(entries) - set(current)
+    stale = [(name, stamp) for name, stamp in folders if _stale(entries.get(name), stamp)]
+    current, changed, pending = _read_stale(runs, entries, stale, batch)
+    current = {name: current.get(name, entries.get(name)) for name, _ in folders}  # runs/' order
+    current = {name: entry for name, entry in current.items() if entry is not None}
+    removed = set(entries) - {name for name, _ in folders}
     if changed or removed:
-        _save_index(runs, changed, removed)
-    return current
+        key = (key[0], _save_index(runs, changed, removed))  # runs/' own mtime as it was before the scan
+    seen = _SEEN.get(str(runs))
+    index = Index(current)
+    same = seen is not None and seen.index == current
+    index.generation = seen.index.generation if same else next(_GENERATIONS)
+    index.live = tuple(name for name, e in current.items() if e.get("live"))
+    index.pending = pending
+    _SEEN[str(runs)] = _Seen(None if pending else key, time.monotonic(), index)
+    if pending:
+        _build_in_background(runs)
+    return index
+
+
+def _read_stale(runs: Path, entries: dict, stale: list, batch: int | None) -> tuple[dict, dict, int]:
+    """The stale folders' entries read again, newest first, batch of them at most: (read, changed ones
+    to write, how many were left unread; those keep their old entry if they had one)."""
+    read, changed, pending = {}, {}, 0
+    for i, (name, stamp) in enumerate(sorted(stale, key=lambda f: f[1], reverse=True)):
+        entry = entries.get(name)
+        if batch is not None and i >= batch:
+            pending += 1
+            continue
+        read[name] = fresh = _entry(runs / name, stamp)
+        if not fresh["live"] and not (entry is not None and not entry.get("live") and entry == fresh):
+            changed[name] = fresh
+    return read, changed, pending
+
+
+def _stale(entry: dict | None, stamp: int) -> bool:
+    return entry is None or entry.get("stamp") != stamp or bool(entry.get("live"))
+
+
+def _build_in_background(runs: Path) -> None:
+    def build():
+        try:
+            _scan(runs, _runs_key(runs) or (0, None))
+        except Exception as exc:  # never silent: the next look starts another
+            logging.getLogger(__name__).warning("indexing %s stopped: %s", runs, exc)
+
+    with _BUILDERS_LOCK:
+        thread = _BUILDERS.get(str(runs))
+        if thread is None or not thread.is_alive():
+            thread = _BUILDERS[str(runs)] = threading.Thread(target=build, name=f"index {runs}", daemon=True)
+            thread.start()
+
+
+_BUILDERS_LOCK = threading.Lock()
+
+
+def wait_for_index(runs: Path | None = None, seconds: float = 3600) -> Index:
+    """The complete index: after the background builder (if any) has read every folder."""
+    runs = Path(runs or runs_dir())
+    thread = _BUILDERS.get(str(runs))
+    if thread is not None:
+        thread.join(seconds)
+    return run_index(runs)
 
 
 def index_changed(runs: Path, name: str) -> None:
@@ -467,29 +598,46 @@ def index_changed(runs: Path, name: str) -> None:
         _save_index(runs, {}, {name})
         return
     entry = _entry(folder, stamp)
-    _save_index(runs, {} if entry["live"] else {name: entry}, set())
+    if not entry["live"]:  # a live run is never in the file (readers read its job.json): nothing to write
+        _save_index(runs, {name: entry}, set())
+
+
+def announce(path: str | Path) -> None:
+    """index_changed for a folder written outside training.jobs (the CLI's --out, remeasure), when it
+    lies in runs/: listed at once rather than at the next full scan."""
+    try:
+        runs, path = runs_dir().resolve(), Path(path).resolve()
+        rel = path.relative_to(runs).parts
+    except (OSError, ValueError):
+        return
+    if rel and not any(part.startswith(".") for part in rel):
+        index_changed(runs, rel[0])
 
 
 def active_runs(runs: Path | None = None) -> list[Path]:
     """The folders of runs that are queued or running."""
     runs = Path(runs or runs_dir())
-    return [runs / name for name, e in run_index(runs).items() if e.get("live")]
+    return [runs / name for name in run_index(runs).live]
 
 
-_SETS_MEMO: dict[str, tuple[tuple, list[SetInfo]]] = {}  # runs dir -> (its sets' folders and mtimes, SetInfos)
+_SETS_MEMO: dict[str, tuple[int, dict]] = {}  # runs dir -> (index generation, kind -> {set id: SetInfo})
 
 
-def _run_sets(runs: Path) -> list[SetInfo]:
-    """runs/'s sets from its index, sorted by folder."""
+def _run_sets(runs: Path, kind: SetKind | None = None) -> dict[str, SetInfo]:
+    """runs/'s sets of this kind (None: all) from its index, by id, sorted by folder; kept per index
+    generation (a caller copies it: dict.update, in C)."""
     index = run_index(runs)
-    # A set's facts change only with its folder's mtime: the SetInfo list is kept per (folder, mtime) list.
-    key = tuple((name, e["stamp"]) for name, e in index.items() if e["sets"])
     memo = _SETS_MEMO.get(str(runs))
-    if memo is not None and memo[0] == key:
-        return memo[1]
+    if memo is None or memo[0] != index.generation:
+        memo = (index.generation, {})
+        _SETS_MEMO[str(runs)] = memo
+    if kind in memo[1]:
+        return memo[1][kind]
     found = []
     for name in sorted(index):
         for s in index[name]["sets"]:
+            if kind not in (None, s["kind"]):
+                continue
             found.append(
                 SetInfo(
                     s["id"],
@@ -504,8 +652,7 @@ def _run_sets(runs: Path) -> list[SetInfo]:
                     tuple(s["point"]) if s["point"] else None,
                 )
             )
-    found = sorted(found, key=lambda i: i.path)
-    _SETS_MEMO[str(runs)] = (key, found)
+    memo[1][kind] = found = {info.id: info for info in sorted(found, key=lambda i: i.path)}
     return found
 
 

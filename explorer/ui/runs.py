@@ -16,10 +16,11 @@ from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import run_status
 from training import jobs
-from training.store import find_sets
+from training.errors import LatentExplorerError
+from training.store import RUN_PREFIX, find_sets, run_index
 
 TRAIN_PAGE = "explorer/ui/pages/train.py"
-LISTED = 25  # runs per page of the list, newest first; every saved one is also in the sidebar
+LISTED = 10  # ended runs per page of the list, newest first; every saved one is also in the sidebar
 
 
 def status(job: jobs.Job) -> str:
@@ -85,14 +86,63 @@ def _finished(job: jobs.Job) -> None:
 
 
 def run_list() -> None:
-    """The server's runs, newest first, a page at a time (active ones always first) and searchable by
-    name: each a link to its view, its status, Cancel while active. Read from the runs index."""
+    """The server's runs (from the runs index): the active ones in a fragment polled every 2 s while
+    any is active, the ended ones in one that is not (a poll then costs the same with 3 or 3,000 saved
+    runs); both rerun alone when their own widgets change."""
+    busy = bool(active_runs())
+    st.fragment(active_list, run_every=2.0 if busy else None)()
+    indexing = run_index().pending > 0  # a first build goes on in the background: show it grow
+    st.fragment(ended_list, run_every=2.0 if indexing else None)()
+
+
+def active_runs() -> list[jobs.Job]:
+    """Queued and running runs, newest first."""
+    return _split()[0]
+
+
+def _split() -> tuple[list[jobs.Job], list[jobs.Job]]:
+    """(active, ended) runs: list_runs puts the active ones first, so no look at every ended one."""
     runs = jobs.list_runs()
-    if not runs:
-        st.caption(t("run_none"))
+    n = next((i for i, job in enumerate(runs) if not job.active), len(runs))
+    return runs[:n], runs[n:]
+
+
+def _row(job: jobs.Job, action) -> None:
+    """One run of the list: its link, its status, and action(job) (Cancel or Remove)."""
+    c = st.columns([4, 5, 2], vertical_alignment="center")
+    with c[0]:
+        run_link(job)
+    c[1].caption(status(job))
+    with c[2]:
+        action(job)
+
+
+def active_list() -> None:
+    """Queued and running runs: each a link to its view, its status, Cancel. When one ended or started
+    since this tab last drew them, the whole page reruns once: the ended list and the polling follow."""
+    active = active_runs()
+    names = [job.run_id for job in active]
+    drawn = st.session_state.get("runs_active_drawn")
+    st.session_state["runs_active_drawn"] = names
+    if drawn is not None and set(drawn) - set(names):
+        st.rerun(scope="app")
+    for job in active:
+        _row(job, lambda job: _cancel(job, f"cancel_{job.run_id}"))
+
+
+def ended_list() -> None:
+    """Ended runs, newest first, a page at a time and searchable by name: each a link to its view, its
+    status, and Remove (asked twice: the second click removes its folder)."""
+    active, ended = _split()
+    pending = run_index().pending
+    if pending:
+        st.caption(":material/hourglass_top: " + t("run_indexing", n=pending))
+    if not ended:
+        if not active:
+            st.caption(t("run_none"))
         return
     wanted = st.text_input(t("run_find"), key="runs_find", max_chars=60).strip().lower()
-    found = [job for job in runs if wanted in job.run_id.lower()] if wanted else runs
+    found = [job for job in ended if wanted in job.run_id.lower()] if wanted else ended
     if not found:
         st.caption(t("run_none_match", text=plain(wanted)))
         return
@@ -104,12 +154,61 @@ def run_list() -> None:
         page = int(st.number_input(t("run_page"), 1, pages, 1, key="runs_page"))
     shown = found[(page - 1) * LISTED : page * LISTED]
     for job in shown:
-        c = st.columns([4, 5, 2], vertical_alignment="center")
-        with c[0]:
-            run_link(job)
-        c[1].caption(status(job))
-        if job.active:
-            with c[2]:
-                _cancel(job, f"cancel_{job.run_id}")
+        _row(job, _remove)
     if pages > 1 or wanted:
         st.caption(t("run_count", shown=len(shown), total=len(found)))
+    _removal_result()
+
+
+def _remove(job: jobs.Job) -> None:
+    """Remove, then (this run only) Remove / Keep: the folder goes on the second click."""
+    if st.session_state.get("runs_remove") == job.run_id:
+        st.button(
+            t("run_remove_confirm"),
+            key=f"remove_yes_{job.run_id}",
+            on_click=_removed,
+            args=(job.run_id,),
+            type="primary",
+            icon=":material/delete_forever:",
+            help=t("run_remove_help", run=plain(job.run_id)),
+        )
+        st.button(t("run_remove_keep"), key=f"remove_no_{job.run_id}", on_click=_keep)
+    else:
+        st.button(
+            t("run_remove"),
+            key=f"remove_{job.run_id}",
+            on_click=_ask_remove,
+            args=(job.run_id,),
+            icon=":material/delete:",
+        )
+
+
+def _ask_remove(run_id: str) -> None:
+    st.session_state["runs_remove"] = run_id
+    st.session_state.pop("runs_removed", None)
+
+
+def _keep() -> None:
+    st.session_state.pop("runs_remove", None)
+
+
+def _removed(run_id: str) -> None:
+    st.session_state.pop("runs_remove", None)
+    try:
+        jobs.remove_run(run_id)
+    except LatentExplorerError as exc:
+        st.session_state["runs_removed"] = ("error", error_text(exc))
+        return
+    st.session_state["runs_removed"] = ("ok", t("run_removed", run=plain(run_id)))
+    if st.query_params.get("run") == run_id:  # this tab showed it: nothing left to show
+        del st.query_params["run"]
+        st.session_state.pop("train_job", None)
+    if st.session_state.get("pair") == RUN_PREFIX + run_id:  # nor to explore
+        st.session_state.pop("pair", None)
+
+
+def _removal_result() -> None:
+    outcome = st.session_state.pop("runs_removed", None)
+    if outcome is not None:
+        kind, text = outcome
+        (st.success if kind == "ok" else st.error)(text, icon=":material/delete:" if kind == "ok" else None)

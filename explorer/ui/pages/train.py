@@ -45,8 +45,7 @@ else:
     st.caption(t("train_no_run"))
 
 st.subheader(t("train_runs"))
-busy = any(job.active for job in jobs.list_runs())  # from the runs index: the same cost with 3 or 3,000 runs
-st.fragment(runs.run_list, run_every=2.0 if busy else None)()
+runs.run_list()
 
 # --- your own data and checkpoints -------------------------------------------------------------
 dataset_upload(user_data)
