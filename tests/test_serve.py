@@ -112,6 +112,20 @@ def test_two_processes_behind_haproxy_share_every_saved_run_and_stick_sessions(a
         assert 0 < max(r.move_s) < 60 and r.server_cpu_s > 0
 
 
+def tabs_on(browser, url: str) -> list:
+    """Two tabs in their own browser contexts, stuck to process s1 and s2 by the balancer's cookie."""
+    from tests.helpers import BROWSER_TIMEOUT_MS
+
+    tabs = []
+    for server in ("s1", "s2"):
+        context = browser.new_context(viewport={"width": 1400, "height": 1400})
+        context.add_cookies([{"name": "LE_SERVER", "value": server, "url": url}])
+        tab = context.new_page()
+        tab.set_default_timeout(BROWSER_TIMEOUT_MS)
+        tabs.append(tab)
+    return tabs
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_a_run_started_through_one_process_is_watched_and_cancelled_through_the_other(browser, tmp_path):
@@ -127,13 +141,7 @@ def test_a_run_started_through_one_process_is_watched_and_cancelled_through_the_
     env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "LATENT_EXPLORER_UPLOADS": str(tmp_path / "uploads")}
     running = re.compile(r"class-run: running: (V?AE) epoch (\d+) of 200")
     with balanced([free_port(), free_port()], free_port(), env=env) as (url, _):
-        tabs = []
-        for server in ("s1", "s2"):
-            context = browser.new_context(viewport={"width": 1400, "height": 1400})
-            context.add_cookies([{"name": "LE_SERVER", "value": server, "url": url}])
-            tab = context.new_page()
-            tab.set_default_timeout(BROWSER_TIMEOUT_MS)
-            tabs.append(tab)
+        tabs = tabs_on(browser, url)
         first, second = tabs
         first.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)
         wait_drawn(first)
@@ -190,3 +198,81 @@ def test_reclaim_frees_what_a_freeze_kept_and_settling_starts_one_reclaimer():
     ui.settle_garbage(every=1e9)
     assert ui._housekeeper is not None and ui._housekeeper.is_alive()
     assert sum(t.name == "reclaim" for t in threading.enumerate()) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_class_queues_cancels_from_another_tab_sees_a_killed_worker_removes_and_restarts(browser, tmp_path):
+    """Two processes behind the balancer, one training slot: a teacher's tab queues three runs; a student's
+    tab on the other process sees their places and cancels the last; the first run's worker is killed
+    (kill -9) and both tabs show it failed with the reason while the next starts; the cancelled run is
+    removed from the other tab; after a restart of both processes every run is there, in Chinese too."""
+    import json
+    import os
+    import re
+    import signal
+    import time
+
+    from serve import balanced
+    from tests.helpers import BROWSER_TIMEOUT_MS, wait_drawn
+
+    haproxy_or_skip()
+    runs = tmp_path / "runs"
+    env = {"LATENT_EXPLORER_RUNS": str(runs), "LATENT_EXPLORER_UPLOADS": str(tmp_path / "up")}
+    env["LATENT_EXPLORER_MAX_RUNS"] = "1"  # every process and worker reads it: one run trains, the rest queue
+
+    def state(name):
+        return json.loads((runs / name / "job.json").read_text())
+
+    with balanced([free_port(), free_port()], free_port(), env=env) as (url, _):
+        teacher, student = tabs_on(browser, url)
+        teacher.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)
+        wait_drawn(teacher)
+        for name, epochs in (("q-a", "200"), ("q-b", "1"), ("q-c", "1")):
+            teacher.get_by_label("Epochs (max 200)").fill(epochs)
+            teacher.get_by_role("textbox", name="Run name").fill(name)
+            teacher.get_by_role("button", name="Train the pair").click()
+            teacher.wait_for_url(re.compile(rf"[?&]run={name}"))
+            wait_drawn(teacher)
+        student.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)
+        wait_drawn(student)
+        student.get_by_text(re.compile(r"^queued: number 2 in line; 1 runs train at once")).first.wait_for()
+        student.locator(".st-key-cancel_q-c button").click()
+        for tab in (teacher, student):  # the teacher's tab polls its runs: it learns without a reload
+            tab.get_by_text(re.compile(r"^cancelled \d{4}-\d\d-\d\d \d\d:\d\d: nothing was saved$")).first.wait_for()
+        assert state("q-c")["status"] == "cancelled"
+
+        deadline = time.time() + 300
+        while (state("q-a").get("phase") or {}).get("name") != "training":
+            assert time.time() < deadline, state("q-a")
+            time.sleep(0.5)
+        pid = state("q-a")["worker"]["pid"]
+        os.kill(pid, signal.SIGKILL)  # as the OOM killer or a teacher's kill -9 would
+        dead = re.compile(rf"^failed .*: its worker process \({pid}\) (was killed by signal 9|ended without a word)")
+        for tab in (teacher, student):
+            tab.get_by_text(dead).first.wait_for()
+        assert state("q-a")["status"] == "failed" and not list((runs / "q-a").glob("*.safetensors"))
+        while state("q-b")["status"] == "queued":  # the slot went to the next in line
+            assert time.time() < deadline, state("q-b")
+            time.sleep(0.5)
+
+        student.locator(".st-key-remove_q-c button").click()
+        student.locator(".st-key-remove_yes_q-c button").click()
+        student.get_by_text("Removed q-c.").wait_for()
+        assert not (runs / "q-c").exists()
+        teacher.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)  # the other process
+        wait_drawn(teacher)
+        links = teacher.get_by_role("link")
+        assert links.filter(has_text="q-a").count() == 1 and links.filter(has_text="q-c").count() == 0
+        for tab in (teacher, student):
+            tab.context.close()
+
+    with balanced([free_port(), free_port()], free_port(), env=env) as (url, _):  # both processes restarted
+        tab = tabs_on(browser, url)[1]
+        tab.goto(f"{url}/train?dataset=digits&pair=digits-2d&lang=zh", timeout=BROWSER_TIMEOUT_MS)
+        wait_drawn(tab)
+        assert tab.get_by_role("link", name="q-a").count() == 1 and tab.get_by_role("link", name="q-b").count() == 1
+        assert tab.get_by_role("link", name="q-c").count() == 0
+        # the reason in the reader's language
+        tab.get_by_text(re.compile(rf"^失败 .*其训练进程（{pid}）")).first.wait_for()
+        tab.context.close()

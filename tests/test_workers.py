@@ -141,6 +141,7 @@ def test_a_killed_worker_leaves_its_run_failed_with_the_reason(runs):
     assert job.status == "failed", job
     assert f"its worker process ({pid}) ended while training the AE (epoch" in job.message
     assert "killed or crashed" in job.message and job.message.endswith("nothing was saved")
+    assert job.error.key == "err_worker_died" and job.error.values["pid"] == pid  # the app words it in zh too
     assert not list((runs / "doomed").glob("*.safetensors")) and "runs/doomed" not in store.find_sets()
     assert [j.status for j in jobs.list_runs()] == ["failed"]
 

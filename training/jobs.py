@@ -484,24 +484,31 @@ def _heartbeat_age(folder: Path) -> float | None:
         return None
 
 
-def _death(folder: Path, state: dict) -> str | None:
-    """Why a running run's worker is known to be gone, or None while it may be alive."""
+def _death(folder: Path, state: dict) -> tuple[str, dict] | None:
+    """Why a running run's worker is known to be gone (English, and as a keyed error for the reader's
+    language), or None while it may be alive."""
     worker = state.get("worker") or {}
     age = _heartbeat_age(folder)
     if not worker.get("pid"):
         since = worker.get("since") or state.get("started") or 0
         if time.time() - since > START_SECONDS and (age is None or age > STALE_SECONDS):
-            return f"its worker process did not start within {START_SECONDS:.0f} s"
+            why = f"its worker process did not start within {START_SECONDS:.0f} s"
+            return why, {"key": "err_worker_no_start", "values": {"seconds": int(START_SECONDS)}}
         return None
     alive = _alive(worker)
     if alive is False or (alive is None and age is not None and age > STALE_SECONDS):
         popen = _CHILDREN.get(worker["pid"])
         code = popen.returncode if popen is not None else None
         how = f"killed by signal {-code}" if code is not None and code < 0 else "killed or crashed"
+        phase = state.get("phase") or {}
         last = _last_log_line(folder)
-        return f"its worker process ({worker['pid']}) ended while {phase_words(state.get('phase') or {})} ({how})" + (
+        why = f"its worker process ({worker['pid']}) ended while {phase_words(phase)} ({how})" + (
             f"; its log ends: {last}" if last else ""
         )
+        values = {"pid": worker["pid"], "log": last or "-"}
+        if code is not None and code < 0:
+            return why, {"key": "err_worker_killed", "values": {**values, "signal": -code}}
+        return why, {"key": "err_worker_died", "values": values}
     return None
 
 
@@ -524,15 +531,16 @@ def reap(folder: Path) -> bool:
     def change(state):
         if state["status"] != "running":
             return False
-        why = _death(folder, state)
-        if why is None:
+        death = _death(folder, state)
+        if death is None:
             return False
+        why, error = death
         reason.append(why)
         if _set_complete(folder, _config(state)):
             state.update(status="finished", message=f"saved as {RUN_PREFIX}{folder.name}")
         else:
             _discard_partial(folder, _config(state))
-            state.update(status="failed", message=f"{why}; nothing was saved")
+            state.update(status="failed", message=f"{why}; nothing was saved", error=error)
         state["finished"] = time.time()
         if state.get("worker"):
             state["worker"]["exit"] = why

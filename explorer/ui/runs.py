@@ -49,8 +49,17 @@ def _cancel(job: jobs.Job, key: str) -> None:
         )
 
 
-def run_panel(run_id: str) -> None:
-    """One run, polled while it is queued or trains (the page wraps this in a fragment)."""
+CHARTS_EVERY = 10.0  # seconds between redraws of a live run's charts (its status line: every 2 s)
+
+
+def run_panel(run_id: str, live: bool) -> None:
+    """One run: its status (polled every 2 s while it is queued or trains) and its curves and code
+    snapshots (every CHARTS_EVERY s: building the figures is most of a poll's server CPU)."""
+    st.fragment(run_state, run_every=2.0 if live else None)(run_id)
+    st.fragment(run_charts, run_every=CHARTS_EVERY if live else None)(run_id)
+
+
+def run_state(run_id: str) -> None:
     job = jobs.get_run(run_id)
     if job is None:
         st.info(t("run_missing", run=plain(run_id)))
@@ -60,6 +69,13 @@ def run_panel(run_id: str) -> None:
     if job.active:
         _cancel(job, "train_cancel")
         st.caption(t("run_limit", minutes=jobs.MAX_RUN_SECONDS // 60))
+    _finished(job)
+
+
+def run_charts(run_id: str) -> None:
+    job = jobs.get_run(run_id)
+    if job is None:
+        return
     plotly_chart(figures.training_curves(job.history, t=t), key="train_curves")
     panels = analyses.snapshot_panels(job.snapshots, LABELS, t=t)
     if panels:
@@ -68,7 +84,6 @@ def run_panel(run_id: str) -> None:
         plotly_chart(figures.latent_maps(panels, colouring, height=320, t=t), key="train_snapshots")
     elif job.saved:
         st.caption(t("run_no_snapshots"))
-    _finished(job)
 
 
 def _finished(job: jobs.Job) -> None:

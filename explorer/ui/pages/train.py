@@ -40,7 +40,7 @@ if run_id:
     live = job is not None and job.active
     if live:
         st.session_state["train_watching"] = run_id
-    st.fragment(runs.run_panel, run_every=2.0 if live else None)(run_id)
+    runs.run_panel(run_id, live)
 else:
     st.caption(t("train_no_run"))
 
