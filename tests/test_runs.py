@@ -185,3 +185,21 @@ def test_an_ended_run_is_removed_from_the_list_after_a_second_click_and_never_wh
             jobs.remove_run(bad, runs)
         assert unknown.value.key == "err_run_gone"
     assert (runs / "kept").is_dir()
+
+
+def test_the_run_list_is_paged_newest_first_and_searched_by_name(runs, tiny_pair_dir):
+    from explorer.ui.runs import LISTED
+
+    names = [f"copy-{i:03d}" for i in range(LISTED + 2)]
+    for i, name in enumerate(names):
+        shutil.copytree(tiny_pair_dir, runs / name)
+        for member in ("ae.json", "vae.json"):  # saved one after another: copy-011 the newest
+            os.utime(runs / name / member, (1e9 + i, 1e9 + i))
+    at = open_app(TRAIN, dataset="moons", pair="runs/copy-000")
+    listed = lambda: [p.value for p in at.page_link if p.value.startswith("copy-")]  # noqa: E731
+    assert listed() == names[::-1][:LISTED]
+    at.number_input(key="runs_page").set_value(2).run()
+    assert listed() == names[::-1][LISTED:]
+    at.text_input(key="runs_find").set_value("COPY-01").run()  # any case
+    assert listed() == ["copy-011", "copy-010"]
+    assert any(c.value == "2 of 2 runs; newest first." for c in at.caption)
