@@ -202,19 +202,33 @@ SPEED_ROWS = (  # bench/results.md rows the README shows, by the start of their 
 )
 
 
-def speed_table(root: Path) -> str:
-    """The headline rows of bench/results.md, with the section and run each comes from."""
-    lines = ["| path | measured | target | verdict | section, measured |", "|---|---|---|---|---|"]
+def bench_rows(root: Path, starts: tuple[str, ...], side_by_side: bool = False) -> str:
+    """The rows of bench/results.md whose path starts with one of `starts`, with the section and run each
+    comes from (side_by_side: with the comparison's cell, for rows whose point is the comparison)."""
+    more = " side by side |" if side_by_side else ""
+    lines = [
+        f"| path | measured | target |{more} verdict | section, measured |",
+        "|---|---|---|---|---|" + "---|" * side_by_side,
+    ]
     section, when = "", ""
     for line in (root / "bench" / "results.md").read_text().splitlines():
         if line.startswith("## "):
             section, when = line[3:].strip(), ""
         elif line.startswith("`") and "python -m bench" in line and " UTC" in line:  # the section's run
             when = line.split("), ", 1)[1].split(" UTC")[0] + " UTC"
-        elif line.startswith("| ") and line.split(" | ")[0][2:].startswith(SPEED_ROWS):
+        elif line.startswith("| ") and line.split(" | ")[0][2:].startswith(starts):
             cells = [c.strip() for c in line.strip("|").split(" | ")]
-            lines.append(f"| {cells[0]} | {cells[1]} | {cells[2]} | {cells[-1]} | {section}, {when} |")
+            compared = f" {cells[3]} |" if side_by_side else ""
+            lines.append(f"| {cells[0]} | {cells[1]} | {cells[2]} |{compared} {cells[-1]} | {section}, {when} |")
     return "\n".join(lines) + "\n"
+
+
+def speed_table(root: Path) -> str:
+    return bench_rows(root, SPEED_ROWS)
+
+
+def distributed_table(root: Path) -> str:
+    return bench_rows(root, ("training, 1 vs 2 processes", "ESTIMATE"), side_by_side=True)
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
@@ -224,6 +238,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "cvae": cvae_section,
     "lab": lab_section,
     "speed": speed_table,
+    "distributed": distributed_table,
 }
 
 
