@@ -160,6 +160,40 @@ def log_variance(vae_codes: latents.Codes, index: int) -> LogVariance:
     )
 
 
+@dataclass
+class SigmaRow:
+    """One VAE's encoder sigma over its test split (every item and latent dimension), and what it implies
+    for the information a code carries: a Gaussian N(mu, sigma^2) has differential entropy
+    1/2 log(2 pi e sigma^2) per dimension, unbounded below as sigma -> 0; against the prior N(0, 1) a code
+    known to within sigma is worth about -log sigma nats, the term KL(q || p(z)) charges for it."""
+
+    set_id: str
+    latent_dim: int
+    n: int  # sigma values measured: items x dimensions
+    quantiles: tuple[float, float, float, float, float]  # sigma: min, 25 %, median, 75 %, max
+
+    @property
+    def entropy(self) -> tuple[float, float]:
+        """Differential entropy per dimension (nats) at the largest and at the smallest sigma."""
+        return gaussian_entropy(self.quantiles[4]), gaussian_entropy(self.quantiles[0])
+
+    @property
+    def nats(self) -> float:
+        """-log sigma at the smallest sigma: the most a single dimension's code is pinned down, in nats."""
+        return float(-np.log(self.quantiles[0]))
+
+
+def gaussian_entropy(sigma: float) -> float:
+    """Differential entropy of N(mu, sigma^2) in nats: 1/2 log(2 pi e sigma^2); -> -inf as sigma -> 0."""
+    return float(0.5 * np.log(2 * np.pi * np.e * sigma**2))
+
+
+def sigma_row(set_id: str, vae_codes: latents.Codes) -> SigmaRow:
+    std = np.asarray(vae_codes.std, np.float64)  # (N, D)
+    q = np.quantile(std, [0.0, 0.25, 0.5, 0.75, 1.0])
+    return SigmaRow(set_id, std.shape[1], std.size, tuple(float(v) for v in q))
+
+
 # --- 5. the KL term and beta --------------------------------------------------------------------------
 
 

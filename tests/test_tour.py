@@ -246,3 +246,36 @@ def test_an_unknown_pair_in_the_url_says_which_pairs_exist_and_a_known_one_bring
     at = app(None, pair="digits-2d")  # a link without its dataset
     assert at.sidebar.selectbox(key="dataset").value == "digits"
     assert at.sidebar.selectbox(key="pair").value == "digits-2d"
+
+
+def test_a_gaussian_codes_entropy_has_no_floor_and_sigma_rows_are_its_quantiles():
+    """Issue 27 item 9 (tutorial 002): h = 1/2 log(2 pi e sigma^2) falls by log 10 per decade of sigma, without end."""
+    import math
+
+    import numpy as np
+
+    assert tour.gaussian_entropy(1.0) == pytest.approx(0.5 * math.log(2 * math.pi * math.e))
+    hs = [tour.gaussian_entropy(10.0**-k) for k in range(0, 12, 2)]
+    assert np.allclose(np.diff(hs), -2 * math.log(10))
+    std = np.array([[0.5, 0.01], [0.2, 0.04], [1.0, 0.3]])
+    row = tour.sigma_row("x", SimpleNamespace(std=std))
+    assert (row.latent_dim, row.n) == (2, 6)
+    assert row.quantiles[0] == 0.01 and row.quantiles[4] == 1.0 and row.quantiles[2] == pytest.approx(0.25)
+    assert row.nats == pytest.approx(math.log(100)) and row.entropy[1] < row.entropy[0]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_step_4_measures_every_bundled_vaes_sigma_and_it_stays_above_zero(app, lang):
+    """The table has one row per bundled VAE, its sigmas positive and ordered; the sentence's range is the table's."""
+    at = app("explorer/ui/pages/tour.py", lang=lang, step="4", pair="moons-sparse-2d", dataset="moons")
+    assert not at.exception and not at.error
+    words = CATALOGUES[lang]
+    table = at.dataframe[-1].value
+    bundled = sorted(p.name for p in (ROOT / "checkpoints").iterdir() if (p / "vae.json").is_file())
+    assert sorted(table[words["col_set"]]) == bundled
+    smallest = [float(v) for v in table[words["col_sigma_min"]]]
+    largest = [float(v) for v in table[words["col_sigma_max"]]]
+    assert all(0 < lo <= hi for lo, hi in zip(smallest, largest))
+    said = words["s4_info_result"].split("{n}")[1].split("{lo")[0]  # the words before the smallest sigma
+    text = next(m.value for m in at.markdown if said in m.value)
+    assert f"{min(smallest):.2e}" in text and f"{max(largest):.3f}" in text

@@ -20,7 +20,7 @@ from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
 from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
-from training.store import find_sets
+from training.store import BUNDLED, find_sets
 
 HOLE_GRID = 64
 SPARSE_1D = "moons-sparse-1d"  # the tutorial's own 1-D code (step 6)
@@ -164,7 +164,48 @@ def step_4(c: TourContext) -> None:
     llo, lhi = lv.split_logvar
     st.markdown(c.t("s4_split", lo=lo, hi=hi, ratio=lv.ratio, llo=llo, lhi=lhi, step=lv.step_change))
     st.caption(c.t("s4_clamp", clo=lv.clamp[0], chi=lv.clamp[1]))
+    sigma_information(c)
     full_page(c, "latent_map", pick=item, ellipses="true")
+
+
+def sigma_information(c: TourContext) -> None:
+    """Tutorial 002's information argument: a code pinned to sigma -> 0 would carry unbounded information;
+    the bundled VAEs' encoder sigma, measured on their test splits, stays well above 0."""
+    rows = [
+        tour.sigma_row(info.id, cache.codes(str(info.path), info.stamp, "vae"))
+        for info in find_sets("pair").values()
+        if info.path.parent == BUNDLED and info.source == "torch"
+    ]
+    if not rows:
+        return
+    st.markdown(c.t("s4_info", tiny=tour.gaussian_entropy(1e-6)))
+    table = [
+        {
+            c.t("col_set"): r.set_id,
+            c.t("col_dims"): r.latent_dim,
+            c.t("col_sigma_min"): f"{r.quantiles[0]:.2e}",
+            c.t("col_sigma_median"): f"{r.quantiles[2]:.3f} [{r.quantiles[1]:.3f}, {r.quantiles[3]:.3f}]",
+            c.t("col_sigma_max"): f"{r.quantiles[4]:.3f}",
+            c.t("col_entropy"): f"{r.entropy[1]:.2f} … {r.entropy[0]:.2f}",
+            c.t("col_nats"): round(r.nats, 2),
+        }
+        for r in rows
+    ]
+    st.dataframe(table, hide_index=True)
+    lo, hi = min(r.quantiles[0] for r in rows), max(r.quantiles[4] for r in rows)
+    most = max(rows, key=lambda r: r.nats)
+    st.markdown(
+        c.t(
+            "s4_info_result",
+            n=len(rows),
+            lo=lo,
+            hi=hi,
+            hlo=tour.gaussian_entropy(lo),
+            hhi=tour.gaussian_entropy(hi),
+            nats=most.nats,
+            pair=plain(most.set_id),
+        )
+    )
 
 
 def beta_rows(c: TourContext) -> list[tour.BetaRow]:
