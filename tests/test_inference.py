@@ -3,6 +3,7 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -384,3 +385,40 @@ def test_eval_exact_on_the_first_or_spread_images(tiny_pair_dir):
         assert exact["kl_posterior_se"] == exact["elbo_se"] > 0 and exact["iwae_50_se"] > 0  # with its s.e.
         results[images] = exact["exact_log_px"]
     assert results["first"] != results["spread"]  # the tiny split is sorted by phase: other images
+
+
+def test_a_metropolis_chain_finds_the_closed_form_posterior_that_q_misses(ppca):
+    """Issue 27 item 9 (tutorial 004): the chain's mean is the true one within its Monte Carlo error, the
+    encoder's (shifted by one std by construction) is not, and each method's cost is counted."""
+    from explorer import sampling
+
+    model, x = ppca
+    r = sampling.compare(model, x[:1], nll=gaussian_nll)
+    mean, cov = model.posterior(x[:1])
+    mean, cov = mean[0].double().numpy(), cov.double().numpy()
+    sd = np.sqrt(np.diag(cov))
+    chain, grid = r.methods["mcmc"], r.methods["grid"]
+    assert np.all(np.abs(chain.mean - mean) <= 3 * chain.mean_se) and np.all(chain.mean_se < 0.1 * sd)
+    assert np.allclose(chain.std, sd, rtol=0.15) and np.allclose(grid.mean, mean, atol=1e-3 * sd.min())
+    assert r.chain_agrees() and 0.1 < r.accept < 0.7
+    shift = sd  # LinearGaussian's encoder: the true mean moved by one std in each coordinate
+    assert r.off_by("q") == pytest.approx(float(np.sqrt(shift @ np.linalg.solve(cov, shift))), rel=1e-2)
+    assert r.off_by("mcmc") < 0.2 < r.off_by("q")
+    assert chain.decoded == sampling.CHAINS * (sampling.STEPS + 1) and grid.decoded >= 64 * 64
+    assert r.methods["q"].decoded == 0 and min(m.seconds for m in r.methods.values()) >= 0
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_inference_page_compares_three_ways_to_the_posterior_on_request(app, lang):
+    from explorer.i18n import CATALOGUES
+
+    words = CATALOGUES[lang]
+    at = app("explorer/ui/pages/inference.py", dataset="moons", pair=TINY_MOONS, lang=lang)
+    assert not any(words["method_mcmc"] in str(d.value) for d in at.dataframe)  # behind its toggle
+    at.toggle(key="inference_methods").set_value(True).run()
+    assert not at.exception and not at.error
+    table = at.dataframe[-1].value
+    assert list(table[words["col_method"]]) == [words[f"method_{k}"] for k in ("q", "grid", "mcmc")]
+    assert at.query_params["inference_methods"] in (["true"], "true")
+    said = next(m.value for m in at.markdown if words["inf_methods_result"][:12] in m.value)
+    assert f"{table[words['col_decoded']].iloc[2]:,}" in said

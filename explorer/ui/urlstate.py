@@ -108,6 +108,7 @@ SPECS: dict[str, Param] = {
     "cond_fill_seed": SEED,
     # inference
     "inference_split": Param("bool"),
+    "inference_methods": Param("bool"),
     # tour
     "lang": OPTION,  # the catalogues' languages
     "step": _ints(1, 10),

@@ -8,6 +8,7 @@ from explorer.ui import cache, urlstate
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import current_view
 from explorer.ui.lang import t
+from explorer.ui.sampling_section import posterior_methods_section
 from explorer.ui.widgets import pick_index, show_image
 from training.inference import Q_TOL
 
@@ -60,6 +61,8 @@ cols[3].metric(
 
 st.subheader(t("inf_iwae"))
 plotly_chart(iwae_curve(r, t=t), key="iwae_curve")
+
+posterior_methods_section(view, index)  # q vs the exact grid vs a Metropolis chain, with their costs
 
 st.subheader(t("inf_gaps"))
 if not getattr(view.model("vae"), "differentiable", True):  # an ONNX decoder: q* needs its gradients
