@@ -249,3 +249,37 @@ def test_a_cvae_trains_from_the_page_and_shows_on_the_conditional_page(dirs):
     assert {p.name for p in (runs / job.run_id).iterdir()} >= {"cvae.json", "regression.json"}
     page = open_app("explorer/ui/pages/conditional.py", cond_half_set=f"runs/{job.run_id}")
     assert any("regression: MSE" in c for im in page.image for c in im.captions)
+
+
+def test_the_forms_likelihood_reaches_the_run_config(dirs):
+    """Issue 27 item 9: the likelihood is chosen on the Train form (Bernoulli, continuous Bernoulli, Gaussian)."""
+    from explorer.ui.train_page import train_config
+    from training.losses import LIKELIHOODS
+    from training.models import FAMILIES
+
+    form = dict(dataset="digits", regime="sparse", jitter=False, n_train=0, family=next(iter(FAMILIES)))
+    form.update(models="AE + VAE", latent_dim=2, beta=1.0, hidden="16", epochs=1, lr=1e-3, seed=0, warmup=0)
+    assert train_config(form, dirs[1]).model.likelihood == ModelConfig.likelihood  # a form without the field
+    for key in LIKELIHOODS:
+        model = train_config({**form, "likelihood": key, "sigma": 0.2}, dirs[1]).model
+        assert (model.likelihood, model.gaussian_sigma) == (key, 0.2)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_likelihood_choice_is_explained_with_the_pairs_own_decodes(dirs, lang):
+    """Where the likelihood is chosen, the sidebar pair's decodes are scored under each; the Gaussian's is the
+    summed squared error times 1/(2 sigma^2) plus D log(sigma sqrt(2 pi)), and the Bernoulli's sits above its floor."""
+    from explorer.i18n import CATALOGUES
+
+    words = CATALOGUES[lang]
+    at = open_app(TRAIN, dataset="digits", pair="digits-2d", lang=lang)
+    assert not at.exception and not at.error
+    names = [words[f"lik_{k}"] for k in ("bernoulli", "gaussian", "continuous_bernoulli")]
+    assert list(at.selectbox(key="train_likelihood").options) == names
+    table = next(d.value for d in at.dataframe if words["col_likelihood"] in d.value.columns)
+    assert list(table[words["col_likelihood"]]) == names
+    nll = [float(v.split(" ± ")[0]) for v in table[words["col_nll"]]]
+    floor = table[words["col_floor"]]
+    assert nll[0] > float(floor.iloc[0]) > 0 and nll[1] > float(floor.iloc[1])
+    said = next(m.value for m in at.markdown if "1/(2σ²) =" in m.value)  # the Gaussian's sum, worked out
+    assert f"= {nll[1]:.1f} " in said and f"{nll[1]:.1f}" in said.rsplit("=", 1)[1]

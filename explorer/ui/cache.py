@@ -104,6 +104,14 @@ def image_inference(path: str, stamp: float, index: int):
     return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
+@st.cache_resource(max_entries=16, show_spinner=spinner("spin_scoring_likelihoods"))
+def likelihoods(path: str, stamp: float, n: int, sigma: float):
+    """explorer.likelihoods.Likelihoods: the pair's VAE's decodes of its first n test images under every p(x|z)."""
+    from explorer.likelihoods import measure
+
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[:n], sigma)
+
+
 @st.cache_resource(max_entries=16, show_spinner=spinner("spin_sampling_posterior"))
 def posterior_methods(path: str, stamp: float, index: int):
     """explorer.sampling.PosteriorMethods of one test image: q, the exact grid and a Metropolis chain, costed."""

@@ -11,11 +11,13 @@ from explorer import figures
 from explorer.i18n import ENGLISH, Words
 from explorer.ui.context import KINDS
 from explorer.ui.lang import error_text, t
+from explorer.ui.likelihood_section import likelihood_explainer
 from explorer.ui.text import plain
 from training import moons
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import LatentExplorerError
 from training.kinds import LABELS
+from training.losses import LIKELIHOODS
 from training.store import RUN_PREFIX
 
 MODEL_CHOICES = {  # label -> (kind, condition); a run trains the set the config asks for
@@ -32,8 +34,9 @@ MODEL_KEYS = {
 }
 
 
-def train_form(user_data: dict) -> dict | None:
-    """The train form's values when submitted (train_config turns them into a run), else None."""
+def train_form(user_data: dict, view=None) -> dict | None:
+    """The train form's values when submitted (train_config turns them into a run), else None. view: the
+    sidebar's pair, whose decodes explain the likelihood choice (explorer/ui/likelihood_section.py)."""
     from training.config import MAX_LATENT_DIM
     from training.datasets import DATASETS
     from training.limits import MAX_EPOCHS, MAX_TRAIN_IMAGES
@@ -74,6 +77,19 @@ def train_form(user_data: dict) -> dict | None:
         f["latent_dim"] = c[1].number_input(t("train_latent"), 1, MAX_LATENT_DIM, 2, key="train_latent")
         f["beta"] = c[2].number_input(t("train_beta_weight"), 0.0, 100.0, 1.0, 0.5, key="train_beta")
         f["hidden"] = c[3].text_input(t("train_hidden"), "128,64", key="train_hidden")
+        c = st.columns(4)
+        f["likelihood"] = c[0].selectbox(
+            t("train_likelihood"),
+            list(LIKELIHOODS),
+            key="train_likelihood",
+            format_func=lambda k: t(f"lik_{k.replace('-', '_')}"),
+            help=t("train_likelihood_help"),
+        )
+        f["sigma"] = c[1].number_input(
+            t("train_sigma"), 0.01, 1.0, ModelConfig.gaussian_sigma, 0.01, key="train_sigma", help=t("train_sigma_help")
+        )
+        if view is not None:
+            likelihood_explainer(view, f["sigma"])
         c = st.columns(4)
         f["epochs"] = c[0].number_input(t("train_epochs", max=MAX_EPOCHS), 1, MAX_EPOCHS, 20, key="train_epochs")
         f["lr"] = c[1].number_input(t("train_lr"), 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
@@ -214,6 +230,8 @@ def train_config(form: dict, uploads: Path) -> RunConfig:
         latent_dim=int(form["latent_dim"]),
         hidden=hidden,
         beta=float(form["beta"]),
+        likelihood=form.get("likelihood", ModelConfig.likelihood),
+        gaussian_sigma=float(form.get("sigma", ModelConfig.gaussian_sigma)),
     )
     train = TrainConfig(
         epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])

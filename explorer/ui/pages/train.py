@@ -26,7 +26,7 @@ st.caption(":material/memory: " + t("train_device", device=str(device), why=why)
 
 # --- train a pair, watch it, list the server's runs -------------------------------------------
 user_data = uploads.list_uploads(uploads_dir())
-form = train_form(user_data)
+form = train_form(user_data, view)
 if form is not None:
     try:
         job = jobs.start_job(train_config(form, uploads_dir()), runs_dir(), name=form["name"])
