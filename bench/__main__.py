@@ -30,6 +30,7 @@ SECTIONS = [
     "onnx",
     "runs",
     "workers",
+    "long",
 ]
 
 
@@ -56,7 +57,13 @@ def machine() -> str:
 
 # Sections whose module gives its rows: rows(quick, row, raw). runs: page-view CPU against the number
 # of saved runs; workers: the slider while two runs train (issue 23).
-ROWS_SECTIONS = {"load": "load", "onnx": "onnx", "runs": "runs_scale", "workers": "training_load"}
+ROWS_SECTIONS = {
+    "load": "load",
+    "onnx": "onnx",
+    "runs": "runs_scale",
+    "workers": "training_load",
+    "long": "long_requests",
+}
 NOTES: list[str] = []  # why a target was missed, with this run's numbers
 
 

@@ -87,7 +87,9 @@ def streamlit_server(
         "--server.fileWatcherType",
         "none",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    # Screenshots and timings wait for a page's finished drawing: its long requests computed in the script's
+    # thread (explorer/offload.py, inline) unless env asks for worker processes, as `make run` has them.
+    env = {"LATENT_EXPLORER_LONG": "inline", **os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if info is not None:
         info["pid"] = proc.pid

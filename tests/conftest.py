@@ -11,6 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 torch.set_num_threads(1)  # small models: one thread is faster here (bench/) and deterministic
+# Long requests (explorer/offload.py) in the script's own thread: AppTest runs a script once and does not
+# poll the progress fragment. tests/test_offload.py and the browser test there run them in worker processes.
+os.environ.setdefault("LATENT_EXPLORER_LONG", "inline")
 
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from training.datasets import load_dataset  # noqa: E402

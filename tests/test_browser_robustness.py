@@ -1,5 +1,7 @@
-"""In a real browser: hostile names stay text, and eight users at once keep their own state."""
+"""In a real browser: hostile names stay text, hostile files chosen in the uploader are refused, and eight
+users at once keep their own state."""
 
+import io
 import statistics
 import time
 
@@ -7,7 +9,7 @@ import numpy as np
 import pytest
 
 from bench.harness import streamlit_server, wait_for_app
-from tests.helpers import DECODED, zip_with
+from tests.helpers import DECODED, open_drawn, zip_with
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -130,3 +132,45 @@ def test_eight_sessions_at_once_keep_their_own_state(browser, tmp_path):
     p95 = float(np.percentile(latencies, 95))
     print(f"slider p50 {statistics.median(latencies):.3f} s, p95 {p95:.3f} s over {len(latencies)} moves, 8 sessions")
     assert p95 < 10  # responsive under load (the figure is reported, not a timing target)
+
+
+def hostile_uploads() -> dict[str, bytes]:
+    """Files a user can choose in the Train page's uploader that must each be refused (issue 25)."""
+    from PIL import Image
+
+    from tests.helpers import broken_archive, npz_bytes
+
+    bomb = io.BytesIO()
+    Image.new("L", (5000, 5000), 0).save(bomb, format="PNG")  # 25 Mpx in 25 kB: refused from its header
+    return {
+        "bad-crc.zip": broken_archive("bad-crc", ".zip"),
+        "encrypted.npz": broken_archive("encrypted", ".npz"),
+        "corrupt-bzip2.zip": broken_archive("corrupt-bzip2", ".zip"),
+        "bomb.zip": zip_with([("a/bomb.png", bomb.getvalue())]),
+        "two.npz": npz_bytes(x=np.zeros((2, 8, 8), np.uint8)),
+        "timedelta.npz": npz_bytes(x=np.zeros((20, 8, 8), "timedelta64[s]")),
+        "pickled.npz": npz_bytes(x=np.array([{"a": 1}] * 20, dtype=object)),
+        "not-a-zip.zip": b"PK\x03\x04 and then nothing",
+    }
+
+
+def test_hostile_files_through_the_real_upload_widget_are_each_refused_and_leave_nothing(browser, tmp_path):
+    """Chromium chooses each file in the Train page's uploader as a user would: one refusal naming the file,
+    no exception, nothing written under the uploads folder; then a good file is still imported."""
+    from tests.helpers import npz_bytes
+
+    uploads = tmp_path / "uploads"
+    env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "LATENT_EXPLORER_UPLOADS": str(uploads)}
+    with streamlit_server(env=env, max_seconds=600) as url:
+        page = open_drawn(browser, f"{url}/train?dataset=digits&pair=digits-2d")
+        chooser = page.locator(".st-key-upload_data input[type=file]")
+        for name, data in hostile_uploads().items():
+            chooser.set_input_files(files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+            alert = page.locator('[data-testid="stAlertContentError"]', has_text=name)
+            alert.first.wait_for(timeout=120_000)
+            assert not page.locator('[data-testid="stException"]').count(), name
+            assert not uploads.exists() or not [p for p in uploads.iterdir() if not p.name.startswith(".")], name
+        good = npz_bytes(x=np.random.default_rng(0).random((20, 8, 8)).astype(np.float32))
+        chooser.set_input_files(files=[{"name": "good.npz", "mimeType": "application/octet-stream", "buffer": good}])
+        page.locator('[data-testid="stAlertContentSuccess"]', has_text="20").first.wait_for(timeout=120_000)
+        assert [p.name for p in uploads.iterdir() if not p.name.startswith(".")] == ["good"]

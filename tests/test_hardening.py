@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as hs
 from PIL import Image
 
-from tests.helpers import PAGES
+from tests.helpers import BROKEN_ARCHIVES, PAGES, broken_archive
 from training import limits, readers, uploads
 from training.errors import DatasetError, LatentExplorerError
 
@@ -883,72 +883,10 @@ def test_every_chart_and_component_leaves_through_the_bridge():
 # --- class 2: broken archives ------------------------------------------------------------------------
 
 
-def _archive(member: str, data: bytes, method=zipfile.ZIP_STORED) -> bytearray:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", method) as z:
-        z.writestr(member, data)
-    return bytearray(buf.getvalue())
-
-
-def _headers(raw: bytearray) -> tuple[int, int]:
-    """Offsets of the local file header and the central directory entry of the archive's one member."""
-    return raw.find(b"PK\x03\x04"), raw.find(b"PK\x01\x02")
-
-
-def _bad_crc(raw):
-    local, central = _headers(raw)
-    raw[local + 14] ^= 0xFF
-    raw[central + 16] ^= 0xFF
-    return raw
-
-
-def _encrypted(raw):
-    local, central = _headers(raw)
-    raw[local + 6] |= 1
-    raw[central + 8] |= 1
-    return raw
-
-
-def _unknown_method(raw):
-    local, central = _headers(raw)
-    raw[local + 8] = raw[central + 10] = 99
-    return raw
-
-
-def _corrupt_stream(raw):
-    local, _ = _headers(raw)
-    start = (
-        local
-        + 30
-        + int.from_bytes(raw[local + 26 : local + 28], "little")
-        + int.from_bytes(raw[local + 28 : local + 30], "little")
-    )
-    raw[start + 10 : start + 20] = b"\x00" * 10
-    return raw
-
-
-BROKEN_ARCHIVES = {  # what each raised before: BadZipFile, RuntimeError, NotImplementedError, OSError, zlib.error
-    "bad-crc": lambda m, d: _bad_crc(_archive(m, d)),
-    "encrypted": lambda m, d: _encrypted(_archive(m, d)),
-    "unknown-method": lambda m, d: _unknown_method(_archive(m, d)),
-    "corrupt-bzip2": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_BZIP2)),
-    "corrupt-deflate": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_DEFLATED)),
-    "corrupt-lzma": lambda m, d: _corrupt_stream(_archive(m, d, zipfile.ZIP_LZMA)),
-}
-
-
-def _member(suffix: str) -> tuple[str, bytes]:
-    if suffix == ".zip":
-        return "a.png", png(size=(16, 16))
-    buf = io.BytesIO()
-    np.save(buf, np.random.default_rng(0).random((20, 8, 8)).astype(np.float32))
-    return "x.npy", buf.getvalue()
-
-
 @pytest.mark.parametrize("suffix", [".zip", ".npz"])
 @pytest.mark.parametrize("case", list(BROKEN_ARCHIVES))
 def test_a_broken_archive_is_one_refusal_with_its_name_and_writes_nothing(tmp_path, case, suffix):
-    data = bytes(BROKEN_ARCHIVES[case](*_member(suffix)))
+    data = broken_archive(case, suffix)
     with pytest.raises(DatasetError, match=rf"^broken{suffix}: not a readable"):
         uploads.import_upload(f"broken{suffix}", data, tmp_path / "uploads")
     assert not (tmp_path / "uploads").exists() or not list((tmp_path / "uploads").iterdir())

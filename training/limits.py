@@ -56,6 +56,21 @@ PROJECTION_FIT_POINTS = {"umap": 10_000, "tsne": 5_000}  # codes a projection fi
 # (t-SNE at perplexity 100: 1,500; UMAP at 100 neighbours: 1,500), the rest placed by its transform.
 PROJECTION_WORK = {"umap": ("n_neighbors", 15), "tsne": ("perplexity", 30)}
 MAX_IWAE_K = 5_000  # importance samples per image for eval's IWAE bound
+# Long requests from the app's pages (explorer/offload.py): computed in worker processes (nice 10, one
+# thread), never in a page's script thread; identical requests share one computation.
+MAX_LONG_REQUESTS = 2  # computing at once across every server process of one machine ($LATENT_EXPLORER_MAX_REQUESTS)
+LONG_REQUEST_SECONDS = {  # wall-clock budget of one request, its wait for a free slot not counted; stopped past it
+    "projection": 180.0,  # a UMAP or t-SNE fit (at most PROJECTION_FIT_POINTS codes)
+    "inference": 60.0,  # one test image's exact posterior, IWAE curve and q* (Exact inference, the tour)
+    "split_gaps": 240.0,  # the inference gaps of 100 test images
+    "manifold": 60.0,  # one model's manifold grid (at most 30 x 30 decodes)
+    "hole_map": 60.0,  # one model's 64 x 64 hole map
+    "tour_midpoint": 90.0,  # the tour's measured midpoint
+    "line_panels": 60.0,  # a 1-D pair's whole line
+}
+ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this long is stopped
+MAX_SESSION_REQUESTS = 8  # under way for one tab (asked within ABANDON_SECONDS); a page asks for at most 2
+MAX_QUEUED_REQUESTS = 16  # waiting for a worker in one server process; more are refused, not queued
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 

@@ -10,12 +10,11 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from explorer import figures, images, latents
+from explorer import figures, latents
 from explorer.i18n import tr
 from explorer.projection import Projection, make_projection
 from training.bank import Bank, bank_for
 from training.datasets import Dataset
-from training.geometry import hole_map
 from training.store import ModelSet, dataset_for, load_set
 
 
@@ -67,41 +66,11 @@ def bank(path: str, stamp: float) -> Bank:
     return bank_for(dataset(path, stamp))
 
 
-@st.cache_resource(max_entries=32, show_spinner=spinner("spin_decoding_hole_map"))
-def hole_distances(path: str, stamp: float, kind: str, a: int, b: int, n: int) -> tuple[latents.HoleGrid, np.ndarray]:
-    """The grid (2-D: the whole plane, independent of a and b) and its (n, n) manifold distances."""
-    model_codes = codes(path, stamp, kind)
-    grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
-    return grid, hole_map(model_set(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
-
-
-@st.cache_resource(max_entries=16, show_spinner=spinner("spin_decoding_manifold_grid"))
-def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, np.ndarray]:
-    """One model's n x n grid over its 2-D latent plane and the decodes tiled as one uint8 image."""
-    model = model_set(path, stamp)[kind].model
-    train = None if model.is_variational else codes(path, stamp, kind, "train").mean
-    grid = latents.model_manifold_grid(model, n, train)
-    return grid, images.grid(latents.decode(model, grid.codes), n, pad=0)
-
-
-@st.cache_data(max_entries=16, show_spinner=False)
-def manifold_png(path: str, stamp: float, kind: str, n: int) -> bytes:
-    return images.png_bytes(manifold(path, stamp, kind, n)[1])
-
-
 @st.cache_data(max_entries=16, show_spinner=False)
 def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     """The test split's codes coloured by class, for download."""
     data = dataset(path, stamp)
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
-
-
-@st.cache_resource(max_entries=64, show_spinner=spinner("spin_integrating_posterior"))
-def image_inference(path: str, stamp: float, index: int):
-    """explorer.inference.ImageInference of one test image under the pair's VAE."""
-    from explorer.inference import analyse_image
-
-    return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
 @st.cache_resource(max_entries=16, show_spinner=spinner("spin_scoring_likelihoods"))
@@ -120,13 +89,6 @@ def posterior_methods(path: str, stamp: float, index: int):
     return compare(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
-@st.cache_resource(max_entries=8, show_spinner=spinner("spin_measuring_gaps"))
-def split_gaps(path: str, stamp: float, n: int = 100):
-    from explorer.inference import split_gaps as measure
-
-    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)
-
-
 @st.cache_data(max_entries=4)
 def lab_results(path: str, mtime: float) -> dict:
     """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""
@@ -134,29 +96,3 @@ def lab_results(path: str, mtime: float) -> dict:
     from pathlib import Path
 
     return json.loads(Path(path).read_text())
-
-
-# The tour's step 6 (a Next click reruns the whole page): its paths, scores and the 1-D pair's line, once per
-# pair and setting instead of on every visit (bench/tour.py: 2.2 s of a warm rerun before).
-@st.cache_resource(max_entries=32, show_spinner=False)
-def tour_midpoint(path: str, stamp: float, a: int, b: int, steps: int, lab_path: str, lab_mtime: float):
-    from explorer import tour
-    from training.kinds import PAIR_KINDS
-
-    pair = model_set(path, stamp)
-    models = {kind: pair[kind].model for kind in PAIR_KINDS}
-    found = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
-    lab = lab_results(lab_path, lab_mtime) if lab_path else None
-    return tour.midpoint(models, found, bank(path, stamp), dataset(path, stamp), a, b, steps, pair["vae"].config, lab)
-
-
-@st.cache_resource(max_entries=8, show_spinner=False)
-def line_panels(path: str, stamp: float, labels: tuple[tuple[str, str], ...]):
-    from explorer import analyses
-    from training.kinds import PAIR_KINDS
-
-    pair = model_set(path, stamp)
-    models = {kind: pair[kind].model for kind in PAIR_KINDS}
-    test = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
-    train = {kind: codes(path, stamp, kind, "train") for kind in PAIR_KINDS}
-    return analyses.line_panels(models, test, train, bank(path, stamp), dict(labels))

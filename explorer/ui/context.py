@@ -10,8 +10,8 @@ import torch
 
 from explorer import latents
 from explorer.figures import Colouring
-from explorer.projection import Projection
-from explorer.ui import cache, urlstate
+from explorer.projection import MAX_FIT_POINTS, Projection
+from explorer.ui import cache, urlstate, waiting
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from training import moons
@@ -21,6 +21,8 @@ from training.kinds import KINDS as ALL_KINDS
 from training.kinds import PAIR_KINDS as KINDS
 from training.metric_text import metric_cells
 from training.store import ModelSet, find_sets
+
+SLOW_PROJECTIONS = tuple(MAX_FIT_POINTS)  # UMAP, t-SNE: fitted in the background (explorer/offload.py)
 
 LABELS = {kind: ALL_KINDS[kind].label for kind in KINDS}  # the pair's, as every page names them
 
@@ -98,8 +100,23 @@ class View:
             return 0
         return moons.nearest_phase_index(phases, moons.CRESCENT)
 
-    def projection(self, kind: str) -> Projection:
+    def projection_requests(self, method: str, params: tuple) -> list:
+        """The long requests (explorer/offload.py) that fit a slow projection for both models."""
+        return [("projection", (self.path, self.stamp, kind, method, params)) for kind in KINDS]
+
+    def shown_projection(self) -> tuple[str, tuple]:
+        """The projection the maps use: the URL's choice, or PCA while a slow one (UMAP, t-SNE) is still
+        fitting in the background (the latent map page shows its progress)."""
         method, params = projection_choice()
+        if self.latent_dim > 2 and method in SLOW_PROJECTIONS:
+            if waiting.ready(self.projection_requests(method, params)) is None:
+                return "pca", ()
+        return method, params
+
+    def projection(self, kind: str) -> Projection:
+        method, params = self.shown_projection()
+        if self.latent_dim > 2 and method in SLOW_PROJECTIONS:  # fitted by a worker, kept by the runner
+            return dict(zip(KINDS, waiting.ready(self.projection_requests(method, params))))[kind]
         return cache.projection(self.path, self.stamp, kind, method, params)
 
     def train_bank(self) -> np.ndarray:
@@ -107,6 +124,14 @@ class View:
 
     def train_codes(self, kind: str) -> latents.Codes:
         return cache.codes(self.path, self.stamp, kind, "train")
+
+
+def projection_progress(view: View) -> None:
+    """On a page that maps a >2-D pair's codes: the progress of the slow projection the URL asks for while it
+    fits in the background (the maps show PCA meanwhile, and the page reruns when it is ready)."""
+    method, params = projection_choice()
+    if view.latent_dim > 2 and method in SLOW_PROJECTIONS:
+        waiting.results(view.projection_requests(method, params), "long_task_projection", "projection")
 
 
 def projection_choice() -> tuple[str, tuple]:

@@ -6,10 +6,10 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from explorer import analyses, figures
-from explorer.ui import cache
+from explorer import figures
+from explorer.ui import cache, waiting
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.context import LABELS, View
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from training import moons
@@ -100,8 +100,10 @@ def whole_line(view, models, bank) -> None:
     """A 1-D decoder's whole line: every code from end to end, decoded, with recovered phases."""
     st.subheader(t("lab_whole_line"))
     st.caption(t("lab_whole_line_lead"))
-    panels = analyses.line_panels(models, view.codes, {k: view.train_codes(k) for k in KINDS}, bank, LABELS)
-    plotly_chart(figures.line_strips(panels, t=t), key="lab_line_strips")
+    request = (view.path, view.stamp, tuple(LABELS.items()))
+    panels = waiting.result("line_panels", request, "long_task_line_panels", "line")
+    if panels is not None:
+        plotly_chart(figures.line_strips(panels, t=t), key="lab_line_strips")
 
 
 def regime_switch(view: View) -> None:

@@ -12,7 +12,7 @@ from typing import Callable
 import streamlit as st
 
 from explorer import analyses, figures, latents, tour
-from explorer.ui import cache
+from explorer.ui import cache, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.lab_sections import lab_text
@@ -116,9 +116,12 @@ def step_2(c: TourContext) -> None:
         )
     )
     a, b = (0, 0) if c.view.latent_dim == 2 else (c.crescent, c.full)  # a 2-D grid is the whole plane
+    maps = [("hole_map", (c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)) for kind in KINDS]
+    computed = waiting.results(maps, "long_task_hole_map", "tour_holes")
+    if computed is None:  # its progress is drawn; the page reruns when the maps are ready
+        st.stop()
     panels = []
-    for kind in KINDS:
-        grid, dist = cache.hole_distances(c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)
+    for kind, (grid, dist) in zip(KINDS, computed):
         path = h.interps[kind].path
         panels.append(
             analyses.hole_panel(
@@ -282,7 +285,10 @@ def step_6(c: TourContext) -> None:
     pair_switch(c)
     steps = st.slider(c.t("s6_control"), 5, 21, tour.PATH_STEPS, 2, key="tour_steps")
     lab = (str(LAB_RESULTS), LAB_RESULTS.stat().st_mtime) if LAB_RESULTS.is_file() else ("", 0.0)
-    m = cache.tour_midpoint(c.view.path, c.view.stamp, c.crescent, c.full, steps, *lab)
+    request = (c.view.path, c.view.stamp, c.crescent, c.full, steps, *lab)
+    m = waiting.result("tour_midpoint", request, "long_task_tour_midpoint", "tour_midpoint")
+    if m is None:
+        st.stop()
     for kind in KINDS:
         s = m.scores[kind]
         st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
@@ -346,7 +352,9 @@ def whole_line(c: TourContext) -> None:
         return
     path, stamp = str(info.path), info.stamp
     pair = cache.model_set(path, stamp)
-    panels = cache.line_panels(path, stamp, tuple(LABELS.items()))
+    panels = waiting.result("line_panels", (path, stamp, tuple(LABELS.items())), "long_task_line_panels", "tour_line")
+    if panels is None:
+        st.stop()
     real = [
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
@@ -367,7 +375,10 @@ def inference_image(c: TourContext) -> tuple[str, int, object] | None:
         pair_id, path, stamp = info.id, str(info.path), info.stamp
         data = cache.dataset(path, stamp)
     index = dict(zip(("crescent", "full"), tour.endpoints(data)))[st.session_state.get("tour_moon_pick", "crescent")]
-    return pair_id, index, cache.image_inference(path, stamp, index)
+    r = waiting.result("inference", (path, stamp, index), "long_task_inference", "tour_inference")
+    if r is None:
+        st.stop()
+    return pair_id, index, r
 
 
 def step_7(c: TourContext) -> None:

@@ -139,14 +139,13 @@ def latent_map_chart(view: View, key: str, selectable: bool = True, on_pick=None
 def static_map(view: View, key: str, ellipses: bool) -> None:
     """The latent map page's two maps, built once per pair, projection and options. The figure never
     holds the pick (pick_layer draws it), so a pick neither re-sends nor redraws it."""
-    from explorer.ui.context import projection_choice
 
     def build():
         fig = latent_maps(map_panels(view, ellipses=ellipses, probes=True), view.colouring(), t=t)
         # pick_layer picks (Plotly's selection would dim the rest); a click over 6 px from a dot is empty space
         return fig.update_layout(clickmode="event", hoverdistance=6)
 
-    fig = cache.latent_map_figure(view.path, view.stamp, (projection_choice(), ellipses, current()), build)
+    fig = cache.latent_map_figure(view.path, view.stamp, (view.shown_projection(), ellipses, current()), build)
     plotly_chart(fig, key=key, config={"scrollZoom": True, "displaylogo": False})
 
 

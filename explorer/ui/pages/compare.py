@@ -7,7 +7,7 @@ from explorer import analyses
 from explorer.figures import step_distances
 from explorer.ui import cache, drag, endpoints, urlstate, widgets
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.context import KINDS, LABELS, current_view, projection_progress
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -24,6 +24,7 @@ ENDS_KEYS = {
 view = current_view()
 test, models = view.dataset.test, widgets.pair_models(view)
 st.title(t("nav_compare"))
+projection_progress(view)  # a >2-D pair's maps: PCA until the URL's slow projection has fitted
 st.caption(t("cmp_lead"))
 
 # --- endpoints ---------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
-from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_choice
+from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_progress
 from explorer.ui.drag import point_map
 from explorer.ui.lang import t
 from explorer.ui.widgets import pair_models, picked_codes, show_image, show_nearest
@@ -13,6 +13,7 @@ from explorer.ui.widgets import pair_models, picked_codes, show_image, show_near
 view = current_view()
 st.title(t("nav_decoder"))
 st.caption(t("dec_lead"))
+projection_progress(view)  # a >2-D pair's map: PCA until the URL's slow projection has fitted
 
 urlstate.seed("dec_model", "vae", options=KINDS)
 kind = st.radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="dec_model")
@@ -55,7 +56,7 @@ def decoder_panel() -> None:
         show_image(image, t("dec_decodes", model=LABELS[kind], code=latents.format_code(z[dims], 4)), target=240)
     with right:
         show_nearest(view, image, t("dec_nearest"))
-    projected = "" if view.latent_dim == 2 else f" ({describe_projection(*projection_choice())})"
+    projected = "" if view.latent_dim == 2 else f" ({describe_projection(*view.shown_projection())})"
     st.caption(t("dec_map", model=LABELS[kind], projected=projected))
     point_map(view, kind, z, "decoder_map")
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import latents
 from explorer.ui import urlstate
-from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.context import KINDS, LABELS, current_view, projection_progress
 from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value, pad_bounds, point_colours
 from explorer.ui.lang import t
 from explorer.ui.text import plain
@@ -16,6 +16,7 @@ PAD_POINTS = 1500
 view = current_view()
 st.title(t("nav_drag"))
 st.caption(t("drag_lead"))
+projection_progress(view)  # a >2-D pair's map: PCA until the URL's slow projection has fitted
 top = st.columns([1, 2])  # model and mode stacked: at 800 px three columns cut the toggle's label
 urlstate.seed("drag_model", "vae", options=KINDS)
 kind = top[0].radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures
-from explorer.ui import cache, urlstate
+from explorer.ui import cache, urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.endpoints import index_pair, phase_pair
@@ -66,17 +66,19 @@ if is_moons:
 st.subheader(t("lab_holes"), help=t("help_distance"))
 two_d = view.latent_dim == 2
 st.caption(t("lab_holes_lead") + " " + t("lab_holes_2d" if two_d else "lab_holes_plane"))
-panels = []
-for kind in KINDS:
-    key_a, key_b = (0, 0) if two_d else (int(a), int(b))  # a 2-D grid is the whole plane, whatever the endpoints
-    grid, dist = cache.hole_distances(view.path, view.stamp, kind, key_a, key_b, HOLE_GRID)
-    title = t("lab_hole_title", model=LABELS[kind], mean=dist.mean())
-    panels.append(
-        analyses.hole_panel(
-            title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, t("lab_path_name", ends=ends)
+key_a, key_b = (0, 0) if two_d else (int(a), int(b))  # a 2-D grid is the whole plane, whatever the endpoints
+maps = [("hole_map", (view.path, view.stamp, kind, key_a, key_b, HOLE_GRID)) for kind in KINDS]
+computed = waiting.results(maps, "long_task_hole_map", "holes")  # None: its progress shows, the rest goes on
+if computed is not None:
+    panels = []
+    for kind, (grid, dist) in zip(KINDS, computed):
+        title = t("lab_hole_title", model=LABELS[kind], mean=dist.mean())
+        panels.append(
+            analyses.hole_panel(
+                title, grid, dist, view.codes[kind].mean, interps[kind].path, a, b, t("lab_path_name", ends=ends)
+            )
         )
-    )
-plotly_chart(figures.hole_maps(panels, t("fig_distance"), t=t), key="hole_maps")
+    plotly_chart(figures.hole_maps(panels, t("fig_distance"), t=t), key="hole_maps")
 
 # --- prior samples --------------------------------------------------------------------------------
 st.subheader(t("cmp_prior"), help=t("help_validity"))

@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
-from explorer.ui import cache, urlstate
+from explorer.ui import urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import current_view
 from explorer.ui.lang import t
@@ -22,7 +22,9 @@ if view.latent_dim != 2:
 urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
 st.number_input(t("map_test_item"), min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick")
 index = pick_index(view)
-r = cache.image_inference(view.path, view.stamp, index)
+r = waiting.result("inference", (view.path, view.stamp, index), "long_task_inference", "inference")
+if r is None:  # computing in the background: its progress is drawn, the page reruns when it is ready
+    st.stop()
 
 left, right = st.columns([1, 3])
 with left:
@@ -83,7 +85,9 @@ cols[2].metric(
 st.subheader(t("inf_split"))
 urlstate.seed("inference_split", False)
 if st.toggle(t("inf_split_toggle"), key="inference_split"):
-    gaps = cache.split_gaps(view.path, view.stamp)
+    gaps = waiting.result("split_gaps", (view.path, view.stamp, 100), "long_task_split_gaps", "split_gaps")
+    if gaps is None:
+        st.stop()
     colouring = view.colouring()
     values = colouring.values[gaps.index] if colouring.values is not None else gaps.index
     named = {"KL(q ‖ p(z|x))": gaps.kl_posterior, t("inf_approx_short"): gaps.approximation}

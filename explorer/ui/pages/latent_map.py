@@ -5,7 +5,15 @@ import streamlit as st
 from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
-from explorer.ui.context import KINDS, LABELS, apply_projection, current_view, describe_projection, projection_choice
+from explorer.ui.context import (
+    KINDS,
+    LABELS,
+    apply_projection,
+    current_view,
+    describe_projection,
+    projection_choice,
+    projection_progress,
+)
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
 from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, static_map
@@ -26,7 +34,7 @@ ellipses = controls[0].toggle(
 if view.latent_dim > 2:
     method, params = projection_choice()
     with controls[1].form("projection_form", border=True):
-        st.markdown(t("map_projection", dim=view.latent_dim, now=describe_projection(method, params)))
+        st.markdown(t("map_projection", dim=view.latent_dim, now=describe_projection(*view.shown_projection())))
         limits = t("list_sep").join(
             t("map_fit_limit", method=PROJECTIONS[m].label, n=n) for m, n in MAX_FIT_POINTS.items()
         )
@@ -50,6 +58,8 @@ if view.latent_dim > 2:
             st.rerun()
 
 try:
+    with controls[-1]:  # a slow projection fits in the background; PCA is drawn meanwhile
+        projection_progress(view)
     static_map(view, "map_chart", ellipses)
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
     st.error(t("map_failed", error=error_text(exc)))

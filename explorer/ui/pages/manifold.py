@@ -4,7 +4,7 @@
 import streamlit as st
 
 from explorer.figures import latent_maps
-from explorer.ui import cache, urlstate
+from explorer.ui import cache, urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view
 from explorer.ui.lang import t
@@ -32,9 +32,12 @@ urlstate.seed("mgrid_n", 20, options=list(GRID_SIZES))
 n = st.select_slider(t("grid_size"), GRID_SIZES, key="mgrid_n", help=t("grid_size_help"))
 st.caption(t("grid_lead"))
 
+grids_asked = [("manifold", (view.path, view.stamp, kind, n)) for kind in KINDS]
+computed = waiting.results(grids_asked, "long_task_manifold", "grid")
+if computed is None:
+    st.stop()
 grids = {}
-for column, kind in zip(st.columns(len(KINDS)), KINDS):
-    grid, image = cache.manifold(view.path, view.stamp, kind, n)
+for column, kind, (grid, image, png) in zip(st.columns(len(KINDS)), KINDS, computed):
     grids[kind] = grid
     with column:
         st.subheader(LABELS[kind])
@@ -43,7 +46,7 @@ for column, kind in zip(st.columns(len(KINDS)), KINDS):
         st.caption(t("grid_range", source=source, x0=grid.xs[0], x1=grid.xs[-1], y0=grid.ys[-1], y1=grid.ys[0]))
         png_button(
             t("grid_png"),
-            cache.manifold_png(view.path, view.stamp, kind, n),
+            png,
             f"{stem}-{kind}-grid{n}.png",
             f"grid_png_{kind}",
         )

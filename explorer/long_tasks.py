@@ -1,0 +1,102 @@
+"""The app's long requests as plain functions of hashable arguments (explorer/offload.py runs them).
+
+Each reads the set from its folder (path, and stamp: the sidecars' time, so a rewritten set is a new
+request) through this process's own small caches: a worker process holds the models and codes it
+needs once, not once a request. Nothing here imports streamlit.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from explorer import images, latents
+from training.kinds import PAIR_KINDS
+
+
+@lru_cache(maxsize=4)
+def model_set(path: str, stamp: float):
+    from training.store import load_set
+
+    return load_set(path)
+
+
+@lru_cache(maxsize=4)
+def dataset(path: str, stamp: float):
+    from training.store import dataset_for
+
+    return dataset_for(model_set(path, stamp).lead.config)  # allowed roots, no download, shape checked
+
+
+@lru_cache(maxsize=16)
+def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
+    return latents.encode(model_set(path, stamp)[kind].model, getattr(dataset(path, stamp), split).x)
+
+
+@lru_cache(maxsize=4)
+def bank(path: str, stamp: float):
+    from training.bank import bank_for
+
+    return bank_for(dataset(path, stamp))
+
+
+def projection(path: str, stamp: float, kind: str, method: str, params: tuple):
+    """A fitted projection of the test codes (explorer.projection; at most its fit-point budget)."""
+    from explorer.projection import make_projection
+
+    model_codes = codes(path, stamp, kind)
+    return make_projection(method, model_codes.mean.shape[1], **dict(params)).fit(model_codes.mean)
+
+
+def inference(path: str, stamp: float, index: int):
+    """explorer.inference.ImageInference of one test image under the pair's VAE."""
+    from explorer.inference import analyse_image
+
+    return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
+def split_gaps(path: str, stamp: float, n: int = 100):
+    from explorer.inference import split_gaps as measure
+
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)
+
+
+def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, object, bytes]:
+    """One model's n x n grid over its 2-D latent plane, the decodes tiled as one uint8 image, and its PNG."""
+    model = model_set(path, stamp)[kind].model
+    train = None if model.is_variational else codes(path, stamp, kind, "train").mean
+    grid = latents.model_manifold_grid(model, n, train)
+    tiled = images.grid(latents.decode(model, grid.codes), n, pad=0)
+    return grid, tiled, images.png_bytes(tiled)
+
+
+def hole_map(path: str, stamp: float, kind: str, a: int, b: int, n: int):
+    """The grid (2-D: the whole plane, independent of a and b) and its (n, n) manifold distances."""
+    from training.geometry import hole_map as distances
+
+    model_codes = codes(path, stamp, kind)
+    grid = latents.hole_grid(model_codes.mean, model_codes.mean[a], model_codes.mean[b], n)
+    return grid, distances(model_set(path, stamp)[kind].model, bank(path, stamp), grid.codes, n)
+
+
+def tour_midpoint(path: str, stamp: float, a: int, b: int, steps: int, lab_path: str, lab_mtime: float):
+    """The tour's step 6: both models' paths between a and b, scored, beside the lab's cell."""
+    from explorer import tour
+
+    pair = model_set(path, stamp)
+    models = {kind: pair[kind].model for kind in PAIR_KINDS}
+    found = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
+    lab = json.loads(Path(lab_path).read_text()) if lab_path else None
+    return tour.midpoint(models, found, bank(path, stamp), dataset(path, stamp), a, b, steps, pair["vae"].config, lab)
+
+
+def line_panels(path: str, stamp: float, labels: tuple[tuple[str, str], ...]):
+    """A 1-D pair's whole line, decoded, for both models."""
+    from explorer import analyses
+
+    pair = model_set(path, stamp)
+    models = {kind: pair[kind].model for kind in PAIR_KINDS}
+    test = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
+    train = {kind: codes(path, stamp, kind, "train") for kind in PAIR_KINDS}
+    return analyses.line_panels(models, test, train, bank(path, stamp), dict(labels))

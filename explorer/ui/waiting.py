@@ -1,0 +1,102 @@
+"""Long requests as a page sees them (explorer/offload.py): the results when they are ready; else their
+progress, a Cancel button and a fragment that polls them and reruns the page once they have arrived.
+The script thread never computes them, so the session stays responsive while they run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from explorer.offload import RequestRefused, RequestStopped, Ticket, runner
+from explorer.ui.lang import error_text, t
+
+GRACE = 0.8  # seconds a script waits for a quick result (a cached one, a small pair) before drawing progress
+POLL = 1.0  # seconds between the progress fragment's looks
+STOPPED = "long_stopped"  # Session State: the requests this session cancelled (it asks for them again on demand)
+
+Request = tuple[str, tuple]  # (task, arguments): explorer.long_tasks' function name and its hashable args
+
+
+def _who() -> str:
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else "script"
+
+
+def _tickets(requests: list[Request]) -> list[Ticket]:
+    who = _who()
+    return [runner().submit(task, args, who) for task, args in requests]
+
+
+def ready(requests: list[Request]) -> list[Any] | None:
+    """The results if every request has one now (asking keeps them alive), else None; draws nothing."""
+    tickets = _tickets(requests)
+    if all(tk.state == "done" for tk in tickets):
+        return [tk.result for tk in tickets]
+    return None
+
+
+def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
+    """The results of the requests, or None after drawing their progress (what: the catalogue key naming
+    them; name: unique on the page, for widget keys). A task's own error is raised as the page would
+    have raised it; a stopped request (over its budget, its worker gone) is shown with a Try again button."""
+    stopped = st.session_state.setdefault(STOPPED, set())
+    keys = {(task, args) for task, args in requests}
+    if keys & stopped:
+        st.info(t("long_cancelled", what=t(what)), icon=":material/block:")
+        st.button(t("long_again"), key=f"long_again_{name}", on_click=stopped.difference_update, args=(keys,))
+        return None
+    try:
+        tickets = _tickets(requests)
+    except RequestRefused as exc:  # too many under way for this tab or this server: said, not queued
+        st.warning(error_text(exc), icon=":material/hourglass_disabled:")
+        return None
+    for tk in tickets:
+        if not tk.done:
+            tk.finished.wait(GRACE)
+    failed = next((tk for tk in tickets if tk.state == "failed"), None)
+    if failed is not None:
+        if not isinstance(failed.error, RequestStopped):
+            raise failed.error
+        st.error(t("long_failed", what=t(what), reason=error_text(failed.error)), icon=":material/timer_off:")
+        st.button(t("long_again"), key=f"long_again_{name}", on_click=runner().forget, args=(failed,))
+        return None
+    if all(tk.state == "done" for tk in tickets):
+        return [tk.result for tk in tickets]
+    _progress(requests, what)
+    st.button(t("long_cancel"), key=f"long_cancel_{name}", on_click=_cancel, args=(requests,), icon=":material/close:")
+    return None
+
+
+def result(task: str, args: tuple, what: str, name: str) -> Any | None:
+    found = results([(task, args)], what, name)
+    return None if found is None else found[0]
+
+
+def _cancel(requests: list[Request]) -> None:
+    who = _who()
+    for tk in _tickets(requests):
+        runner().cancel(tk, who)
+    st.session_state.setdefault(STOPPED, set()).update((task, args) for task, args in requests)
+
+
+def describe(ticket: Ticket) -> str:
+    """Where a request is: queued (its place), waiting for a slot, or computing (seconds of its limit)."""
+    if ticket.state == "queued":
+        return t("long_queued", place=runner().position(ticket))
+    if ticket.state == "waiting":
+        return t("long_waiting", k=runner().k)
+    return t("long_running", elapsed=ticket.elapsed(), limit=ticket.seconds)
+
+
+@st.fragment(run_every=POLL)
+def _progress(requests: list[Request], what: str) -> None:
+    tickets = _tickets(requests)  # asking again keeps them alive (offload.ABANDON_SECONDS)
+    if all(tk.done for tk in tickets):
+        st.rerun()  # the whole page, which now finds the results
+    pending = [tk for tk in tickets if not tk.done]
+    st.markdown(t("long_progress", what=t(what), where=describe(pending[0])))
+    st.progress(min(1.0, max(tk.elapsed() / tk.seconds for tk in pending)))
+    st.caption(t("long_note"))

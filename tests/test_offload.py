@@ -1,0 +1,266 @@
+"""Long requests off the script thread (explorer/offload.py, issue 25 class 6): shared, at most K at once
+across processes, stopped over their budget, cancelled or abandoned, and their failures carried back."""
+
+import os
+import time
+
+import pytest
+
+from explorer import offload
+from explorer.offload import RequestStopped, Runner
+
+BUDGETS = {"sleep": 30.0, "refuse": 30.0, "die": 30.0}
+
+
+@pytest.fixture
+def runners(tmp_path, monkeypatch):
+    """Runner(**kwargs) in process mode over the test workloads, slots private to this test; all shut down."""
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(offload, "ABANDON_SECONDS", 600.0)  # these tests wait without a page asking again
+    made = []
+
+    def make(k=1, budgets=BUDGETS):
+        runner = Runner(k=k, run_inline=False, tasks="tests.offload_tasks", budgets=budgets)
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.shutdown()
+
+
+def finish(ticket, seconds=90):
+    assert ticket.finished.wait(seconds), ticket.state
+    return ticket
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split()[2] != "Z"
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_identical_requests_share_one_computation_and_its_result_is_kept(runners):
+    runner = runners()
+    a = runner.submit("sleep", (0.5, "x"), who="tab-a")
+    b = runner.submit("sleep", (0.5, "x"), who="tab-b")  # another session, the same request
+    assert a is b and set(a.waiters) == {"tab-a", "tab-b"}
+    pid, *_ = finish(a).value()
+    assert pid != os.getpid()  # computed in a worker process, not in the caller's thread
+    assert runner.submit("sleep", (0.5, "x"), who="tab-c").value()[0] == pid  # kept: no new work
+    assert runner.computed == 1
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_at_most_k_compute_at_once_across_server_processes(runners):
+    """Two runners (two server processes' worth) with K = 1 share the machine's one slot: their
+    requests never overlap, and the one kept waiting says so."""
+    first, second = runners(k=1), runners(k=1)
+    a = first.submit("sleep", (2.0, "a"), who="s")
+    assert finish_running(a)
+    b = second.submit("sleep", (0.2, "b"), who="s")
+    time.sleep(1.0)
+    assert a.state == "running" and b.state == "waiting"
+    (_, a0, a1, _), (_, b0, b1, _) = finish(a).value(), finish(b).value()
+    assert a1 <= b0 or b1 <= a0  # one after the other
+
+
+def finish_running(ticket, seconds=90):
+    deadline = time.monotonic() + seconds
+    while ticket.state != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return ticket.state == "running"
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_a_request_over_its_budget_is_stopped_and_its_worker_killed(runners):
+    runner = runners(budgets={**BUDGETS, "sleep": 1.0})
+    ticket = runner.submit("sleep", (60.0,), who="s")
+    assert finish_running(ticket)
+    pid = runner._workers[0].proc.pid
+    finish(ticket, 15)
+    assert ticket.state == "failed" and isinstance(ticket.error, RequestStopped)
+    assert ticket.error.key == "err_long_over_budget" and ticket.error.values == {"seconds": 1.0}
+    assert 1.0 <= ticket.elapsed() < 5.0
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
+    with pytest.raises(RequestStopped):
+        runner.submit("sleep", (60.0,), who="s").value()  # kept as failed: not started again by a rerun
+    assert runner.computed == 1
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_cancel_stops_the_work_only_when_nobody_else_waits(runners):
+    runner = runners()
+    ticket = runner.submit("sleep", (60.0,), who="a")
+    runner.submit("sleep", (60.0,), who="b")
+    assert finish_running(ticket)
+    runner.cancel(ticket, "a")
+    time.sleep(0.5)
+    assert ticket.state == "running"  # b still waits for it
+    pid = runner._workers[0].proc.pid
+    runner.cancel(ticket, "b")
+    assert ticket.state == "cancelled" and ticket.done
+    deadline = time.monotonic() + 10
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(pid)
+    again = runner.submit("sleep", (0.1,), who="a")  # the runner goes on with a new worker
+    assert finish(again).value()[0] != pid
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_a_request_nobody_asks_about_is_abandoned(runners, monkeypatch):
+    monkeypatch.setattr(offload, "ABANDON_SECONDS", 1.0)
+    runner = runners()
+    kept_alive = runner.submit("sleep", (3.0, "watched"), who="a")
+    left = runner.submit("sleep", (60.0, "left"), who="b")  # queued behind it (K = 1); its tab closed
+    deadline = time.monotonic() + 90
+    while not kept_alive.done and time.monotonic() < deadline:
+        runner.submit("sleep", (3.0, "watched"), who="a")  # the page's progress fragment asking
+        time.sleep(0.3)
+    assert kept_alive.state == "done"
+    assert left.state == "cancelled"
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_failures_come_back_as_the_page_would_have_raised_them(runners):
+    from training.errors import LatentExplorerError
+
+    runner = runners()
+    refused = finish(runner.submit("refuse", ("x.npz",), who="s"))
+    with pytest.raises(LatentExplorerError, match="x.npz: refused") as caught:
+        refused.value()
+    assert caught.value.key == "err_long_over_budget" and caught.value.values == {"seconds": 1.0}
+    died = finish(runner.submit("die", (3,), who="s"))
+    assert died.state == "failed" and died.error.key == "err_long_worker_died" and died.error.values == {"code": 3}
+    assert finish(runner.submit("sleep", (0.1,), who="s")).state == "done"  # a fresh worker took over
+
+
+def test_unknown_tasks_are_refused(runners):
+    from training.errors import LatentExplorerError
+
+    with pytest.raises(LatentExplorerError, match="unknown long request"):
+        runners().submit("os.system", ("true",))
+
+
+@pytest.fixture
+def process_mode(monkeypatch):
+    """The app's own runner in process mode (as `make run` has it), fresh for the test, shut down after."""
+    monkeypatch.setenv("LATENT_EXPLORER_LONG", "process")
+    monkeypatch.setattr(offload, "_runner", None)
+    monkeypatch.setattr(offload, "ABANDON_SECONDS", 600.0)  # no progress fragment asks again here
+    yield
+    if offload._runner is not None:
+        offload._runner.shutdown()
+    offload._runner = None
+
+
+def progress_lines(at) -> list[str]:
+    return [m.value for m in at.markdown if ":material/hourglass_top:" in m.value]
+
+
+def run_until(at, ready, seconds=180):
+    deadline = time.monotonic() + seconds
+    while not ready(at) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, at.exception
+    return ready(at)
+
+
+@pytest.mark.slow  # a worker process starts (torch import) and computes the exact posterior
+def test_the_inference_page_draws_progress_cancels_and_then_draws_the_result(app, process_mode):
+    """The page's script returns at once with the request's progress and a Cancel button (the session is
+    free meanwhile); Cancel says so and offers Run again; once computed in the worker, the page draws it."""
+    from tests.helpers import TINY_MOONS
+
+    at = app("explorer/ui/pages/inference.py", dataset="moons", pair=TINY_MOONS)
+    assert progress_lines(at) and "This image's exact posterior" in progress_lines(at)[0]
+    assert not at.get("plotly_chart")  # nothing drawn from a result that is not there
+    at.button(key="long_cancel_inference").click().run()
+    assert any("cancelled" in i.value for i in at.info) and not progress_lines(at)
+    at.button(key="long_again_inference").click().run()
+    assert run_until(at, lambda a: len(a.metric) >= 3)
+    labels = [m.label for m in at.metric]
+    assert labels[0].startswith("log p(x)") and labels[1:3] == ["ELBO", "KL(q ‖ p(z|x))"]
+    assert not progress_lines(at) and not at.error
+
+
+@pytest.mark.slow  # t-SNE twice: in a worker and here
+def test_a_projection_fitted_in_a_worker_is_the_one_fitted_here(tiny_digits_dir, process_mode):
+    from explorer import long_tasks
+
+    stamp = 1.0
+    args = (str(tiny_digits_dir), stamp, "vae", "tsne", (("perplexity", 10.0),))
+    ticket = finish(offload.runner().submit("projection", args, who="s"), 240)
+    there = ticket.value()
+    here = long_tasks.projection(*args)
+    codes = long_tasks.codes(str(tiny_digits_dir), stamp, "vae").mean
+    assert there.transform(codes[:5]).shape == (5, 2)
+    assert (there.transform(codes) == here.transform(codes)).all()  # the same seeded fit, computed elsewhere
+
+
+def test_inline_requests_are_shared_too_and_kept_within_their_limit():
+    """LATENT_EXPLORER_LONG=inline (tests, one user): the asker's thread computes, a second asker of the
+    same request waits for that computation instead of starting its own; finished ones are kept, at most
+    RESULTS_KEPT a task, the least recently asked dropped first."""
+    import threading
+
+    runner = Runner(k=1, run_inline=True, tasks="tests.offload_tasks", budgets=BUDGETS)
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(runner.submit("sleep", (0.5,), who="s"))) for _ in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(got) == 2 and got[0] is got[1] and runner.computed == 1
+    assert got[0].value()[0] == os.getpid()
+    for i in range(offload.RESULTS_KEPT_ELSE):
+        runner.submit("sleep", (0.0, str(i)))
+    assert runner.computed == 1 + offload.RESULTS_KEPT_ELSE
+    runner.submit("sleep", (0.0, str(offload.RESULTS_KEPT_ELSE - 1)))  # kept: no work
+    assert runner.computed == 1 + offload.RESULTS_KEPT_ELSE
+    runner.submit("sleep", (0.5,))  # the least recently asked, dropped: computed again
+    assert runner.computed == 2 + offload.RESULTS_KEPT_ELSE
+
+
+@pytest.mark.slow  # a worker process starts
+def test_a_tab_hammering_new_requests_and_a_full_queue_are_refused_before_queueing(runners, monkeypatch):
+    from explorer.i18n import tr
+    from explorer.offload import RequestRefused
+
+    runner = runners(k=1)
+    for i in range(offload.MAX_SESSION_REQUESTS):  # one tab, a new setting each time (a t-SNE perplexity, ...)
+        runner.submit("sleep", (60.0, str(i)), who="greedy")
+    with pytest.raises(RequestRefused) as caught:
+        runner.submit("sleep", (60.0, "one more"), who="greedy")
+    assert caught.value.key == "err_long_too_many" and tr("en", "err_long_too_many", **caught.value.values) == str(
+        caught.value
+    )
+    assert runner.submit("sleep", (60.0, "0"), who="greedy").waiters  # what it has under way it still gets
+    monkeypatch.setattr(offload, "MAX_QUEUED_REQUESTS", len(runner._queue) + 1)
+    runner.submit("sleep", (60.0, "another tab"), who="other")  # another tab: its own allowance, one queue
+    with pytest.raises(RequestRefused, match="queued") as caught:
+        runner.submit("sleep", (60.0, "a third tab"), who="third")
+    assert caught.value.key == "err_long_queue_full"
+    assert runner.computed == offload.MAX_SESSION_REQUESTS + 1  # the refused ones were never queued
+
+
+@pytest.mark.slow  # a worker process starts and fits t-SNE
+def test_a_page_mapping_a_slow_projection_draws_pca_and_its_progress_then_the_projection(app, process_mode):
+    """The Decoder page of a 10-D pair with ?proj=tsne: its map is PCA and says so while t-SNE fits in a
+    worker, with the fit's progress above; once fitted the page draws t-SNE."""
+    from tests.helpers import TINY_DIGITS
+
+    at = app("explorer/ui/pages/decoder.py", dataset="digits", pair=TINY_DIGITS, proj="tsne", proj_perplexity="12")
+    assert progress_lines(at) and "The projection of the codes" in progress_lines(at)[0]
+    assert any("(PCA)" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert run_until(at, lambda a: any("t-SNE" in c.value for c in a.caption))
+    assert not progress_lines(at) and not at.error
