@@ -287,6 +287,58 @@ def midpoint(
     return Midpoint(interps, analyses.scored_paths(interps, bank), steps // 2, truth, lab)
 
 
+# --- 7. p(x) as an infinite mixture -----------------------------------------------------------------------
+
+MIXTURE_SIZES = (8, 16, 32, 64)  # grid points per axis: the mixture's components are n^2 decodes
+MIXTURE_BOX = 4.5  # the grid spans [-box, box]^2: all but ~1e-5 of the prior's mass
+MIXTURE_SHOWN = 8  # components drawn
+
+
+@dataclass
+class Mixture:
+    """p(x) = integral p(x|z) p(z) dz as a sum over a grid of components p(x|z_k), each weighted by its prior
+    mass w_k = p(z_k) h^2: log p(x) for several grid sizes, and the components that carry p(x) for this x."""
+
+    log_px: dict[int, float]  # grid points per axis -> log sum_k w_k p(x|z_k)
+    prior_mass: float  # sum_k w_k on the finest grid: how much of p(z) the grid covers
+    codes: np.ndarray  # (MIXTURE_SHOWN, 2) the components with the largest share of p(x)
+    weights: np.ndarray  # (MIXTURE_SHOWN,) their prior mass w_k
+    shares: np.ndarray  # (MIXTURE_SHOWN,) w_k p(x|z_k) / p(x): the posterior mass of their cells
+    decodes: np.ndarray  # (MIXTURE_SHOWN, C, H, W) their means, the components' centres in image space
+    components: int  # n^2 on the finest grid
+    needed: int  # components that together carry 99 % of p(x)
+
+
+@torch.no_grad()
+def mixture(vae, x: torch.Tensor) -> Mixture:
+    """x (1, C, H, W) under a 2-D VAE: its p(x) summed over ever finer grids of mixture components."""
+    from training.inference import log_likelihoods
+    from training.models import prior_log_density
+
+    log_px = {}
+    for n in MIXTURE_SIZES:
+        h = 2 * MIXTURE_BOX / n
+        axis = torch.linspace(-MIXTURE_BOX + h / 2, MIXTURE_BOX - h / 2, n)  # cell centres
+        grid = torch.cartesian_prod(axis, axis)  # (n^2, 2)
+        log_w = prior_log_density(grid) + 2 * np.log(h)  # (n^2,) each cell's prior mass
+        log_terms = log_w + log_likelihoods(vae, x, grid)[0]  # (n^2,) log w_k p(x|z_k)
+        log_px[n] = float(torch.logsumexp(log_terms.double(), 0))
+    shares = torch.softmax(log_terms.double(), 0)
+    order = torch.argsort(shares, descending=True)
+    top = order[:MIXTURE_SHOWN]
+    needed = int(torch.searchsorted(torch.cumsum(shares[order], 0), torch.tensor(0.99, dtype=torch.float64))) + 1
+    return Mixture(
+        log_px,
+        float(log_w.double().exp().sum()),
+        grid[top].numpy(),
+        log_w[top].double().exp().numpy(),
+        shares[top].numpy(),
+        torch.sigmoid(vae.decode_logits(grid[top])).numpy(),
+        len(grid),
+        needed,
+    )
+
+
 # --- 9. conditional VAE ---------------------------------------------------------------------------------
 
 

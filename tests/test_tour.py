@@ -279,3 +279,44 @@ def test_step_4_measures_every_bundled_vaes_sigma_and_it_stays_above_zero(app, l
     said = words["s4_info_result"].split("{n}")[1].split("{lo")[0]  # the words before the smallest sigma
     text = next(m.value for m in at.markdown if said in m.value)
     assert f"{min(smallest):.2e}" in text and f"{max(largest):.3f}" in text
+
+
+def test_p_of_x_summed_as_a_mixture_of_decoder_components_reaches_the_exact_integral():
+    """Issue 27 item 9: p(x) = sum_k p(z_k) h^2 p(x|z_k) over ever finer grids converges to the quadrature's
+    log p(x); the components shown are the largest shares of p(x), and their shares are a distribution."""
+    import numpy as np
+
+    from training.inference import exact_log_px
+
+    vae = load_set(ROOT / "checkpoints" / "moons-sparse-2d")["vae"].model
+    x = bundled_test_image("moons-sparse-2d", 100)
+    m = tour.mixture(vae, x)
+    exact = float(exact_log_px(vae, x).log_px[0])
+    assert abs(m.log_px[tour.MIXTURE_SIZES[-1]] - exact) < 0.05
+    assert abs(m.log_px[tour.MIXTURE_SIZES[0]] - exact) > abs(m.log_px[tour.MIXTURE_SIZES[-1]] - exact)
+    assert m.prior_mass == pytest.approx(1.0, abs=1e-4) and m.components == tour.MIXTURE_SIZES[-1] ** 2
+    assert np.all(np.diff(m.shares) <= 0) and 0 < m.shares.sum() <= 1 and m.shares.size <= m.needed <= m.components
+    assert m.decodes.shape == (tour.MIXTURE_SHOWN, *x.shape[1:]) and np.all(np.abs(m.codes) < tour.MIXTURE_BOX)
+
+
+def bundled_test_image(pair: str, index: int) -> torch.Tensor:
+    from training.store import dataset_for
+
+    return dataset_for(load_set(ROOT / "checkpoints" / pair).lead.config).test.x[index : index + 1]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_step_7_shows_p_of_x_as_a_mixture_with_its_components(app, lang):
+    at = app("explorer/ui/pages/tour.py", lang=lang, step="7", pair="moons-sparse-2d", dataset="moons")
+    assert not at.exception and not at.error
+    words = CATALOGUES[lang]
+    lead = words["s7_mixture_result"].split("{shown}")[1][:6]
+    assert any(lead in m.value for m in at.markdown)
+    import re
+
+    finest = f"{tour.MIXTURE_SIZES[-1]}×{tour.MIXTURE_SIZES[-1]}: "
+    sums = next(m.value for m in at.markdown if finest in m.value)
+    finest, after = re.match(r"(-?\d+\.\d\d)(.*)", sums.split(finest)[1], re.S).groups()
+    exact = re.findall(r"-?\d+\.\d\d\b", after)[0]  # the exact integral follows the sums
+    finest, exact = float(finest), float(exact)
+    assert abs(finest - exact) < 0.05

@@ -96,3 +96,11 @@ def lab_results(path: str, mtime: float) -> dict:
     from pathlib import Path
 
     return json.loads(Path(path).read_text())
+
+
+@st.cache_resource(max_entries=32, show_spinner=spinner("spin_summing_mixture"))
+def tour_mixture(path: str, stamp: float, index: int):
+    """explorer.tour.Mixture: one test image's p(x) as a sum of decoder Gaussians over the pair's 2-D prior."""
+    from explorer import tour
+
+    return tour.mixture(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])

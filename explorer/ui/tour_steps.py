@@ -364,8 +364,8 @@ def whole_line(c: TourContext) -> None:
         lab_lines(c, pair["vae"].config.data.regime, 1)
 
 
-def inference_image(c: TourContext) -> tuple[str, int, object] | None:
-    """(pair id, test item, ImageInference) for step 7's image: this pair if 2-D, else the bundled sparse pair."""
+def inference_source(c: TourContext) -> tuple[str, str, float, int] | None:
+    """(pair id, path, stamp, test item) of steps 7-8's image: this pair if 2-D, else the bundled sparse pair."""
     if c.view.latent_dim == 2:
         pair_id, path, stamp, data = c.view.pair_id, c.view.path, c.view.stamp, c.view.dataset
     else:
@@ -375,10 +375,36 @@ def inference_image(c: TourContext) -> tuple[str, int, object] | None:
         pair_id, path, stamp = info.id, str(info.path), info.stamp
         data = cache.dataset(path, stamp)
     index = dict(zip(("crescent", "full"), tour.endpoints(data)))[st.session_state.get("tour_moon_pick", "crescent")]
+    return pair_id, path, stamp, index
+
+
+def inference_image(c: TourContext) -> tuple[str, int, object] | None:
+    """(pair id, test item, ImageInference) for step 7's image (an offloaded request: the page waits for it)."""
+    found = inference_source(c)
+    if found is None:
+        return None
+    pair_id, path, stamp, index = found
     r = waiting.result("inference", (path, stamp, index), "long_task_inference", "tour_inference")
     if r is None:
         st.stop()
     return pair_id, index, r
+
+
+def infinite_mixture(c: TourContext, log_px: float) -> None:
+    """p(x) as a mixture of the decoder's Gaussians p(x|z) over the prior: a few components, their weights,
+    and the sum over ever finer grids of them against the exact log p(x)."""
+    pair_id, path, stamp, index = inference_source(c)
+    m = cache.tour_mixture(path, stamp, index)
+    st.latex(r"p(x) = \int p(x|z)\,p(z)\,dz \;\approx\; \sum_k w_k\, p(x|z_k),\quad w_k = p(z_k)\,h^2")
+    sums = ", ".join(f"{n}×{n}: {v:.2f}" for n, v in m.log_px.items())
+    st.markdown(c.t("s7_mixture", item=index, sums=sums, exact=log_px, mass=m.prior_mass))
+    captions = [
+        c.t("s7_component", z=code(z, 2), w=w, share=share) for z, w, share in zip(m.codes, m.weights, m.shares)
+    ]
+    show_strip(m.decodes, captions, target=64)
+    st.markdown(
+        c.t("s7_mixture_result", shown=len(m.codes), share=float(m.shares.sum()), needed=m.needed, n=m.components)
+    )
 
 
 def step_7(c: TourContext) -> None:
@@ -424,6 +450,7 @@ def step_7(c: TourContext) -> None:
             approx=r.approximation_gap,
         )
     )
+    infinite_mixture(c, r.log_px)
     full_page(c, "inference", pair=pair_id, pick=index)
 
 
