@@ -56,6 +56,13 @@ def inference(path: str, stamp: float, index: int):
     return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
+def posterior_methods(path: str, stamp: float, index: int):
+    """explorer.sampling.PosteriorMethods of one test image: q, the exact grid and a Metropolis chain, costed."""
+    from explorer.sampling import compare
+
+    return compare(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
 def split_gaps(path: str, stamp: float, n: int = 100):
     from explorer.inference import split_gaps as measure
 

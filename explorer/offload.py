@@ -51,7 +51,14 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = "explorer.long_tasks"  # the module whose functions are the tasks, by name
 # Finished tickets (results and failures) kept per process, per task: what the st.cache_resource entries
 # these requests had before kept (a UMAP fit of 10,000 codes holds tens of MB, an image's posterior little).
-RESULTS_KEPT = {"projection": 32, "inference": 64, "split_gaps": 8, "manifold": 16, "hole_map": 32}
+RESULTS_KEPT = {
+    "projection": 32,
+    "inference": 64,
+    "split_gaps": 8,
+    "manifold": 16,
+    "hole_map": 32,
+    "posterior_methods": 16,
+}
 RESULTS_KEPT_ELSE = 16
 IDLE_SECONDS = 300.0  # a worker with nothing to do this long exits (each holds torch: ~0.3 GB)
 

@@ -63,6 +63,7 @@ LONG_REQUEST_SECONDS = {  # wall-clock budget of one request, its wait for a fre
     "projection": 180.0,  # a UMAP or t-SNE fit (at most PROJECTION_FIT_POINTS codes)
     "inference": 60.0,  # one test image's exact posterior, IWAE curve and q* (Exact inference, the tour)
     "split_gaps": 240.0,  # the inference gaps of 100 test images
+    "posterior_methods": 60.0,  # one image's posterior three ways (q, the grid, 8 Metropolis chains)
     "manifold": 60.0,  # one model's manifold grid (at most 30 x 30 decodes)
     "hole_map": 60.0,  # one model's 64 x 64 hole map
     "tour_midpoint": 90.0,  # the tour's measured midpoint

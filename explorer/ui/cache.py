@@ -81,14 +81,6 @@ def likelihoods(path: str, stamp: float, n: int, sigma: float):
     return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[:n], sigma)
 
 
-@st.cache_resource(max_entries=16, show_spinner=spinner("spin_sampling_posterior"))
-def posterior_methods(path: str, stamp: float, index: int):
-    """explorer.sampling.PosteriorMethods of one test image: q, the exact grid and a Metropolis chain, costed."""
-    from explorer.sampling import compare
-
-    return compare(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
-
-
 @st.cache_data(max_entries=4)
 def lab_results(path: str, mtime: float) -> dict:
     """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""

@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from explorer import sampling
-from explorer.ui import cache, urlstate
+from explorer.ui import urlstate, waiting
 from explorer.ui.context import View
 from explorer.ui.lang import t
 
@@ -18,7 +18,10 @@ def posterior_methods_section(view: View, index: int) -> None:
     if not st.toggle(t("inf_methods_toggle"), key="inference_methods"):
         return
     st.caption(t("inf_methods_lead", chains=sampling.CHAINS, steps=sampling.STEPS, burn=sampling.BURN_IN))
-    r = cache.posterior_methods(view.path, view.stamp, index)
+    request = (view.path, view.stamp, index)
+    r = waiting.result("posterior_methods", request, "long_task_posterior_methods", "posterior_methods")
+    if r is None:  # computing in the background (explorer/offload.py): its progress is drawn
+        return
     pair = lambda v, digits=3: f"({v[0]:.{digits}f}, {v[1]:.{digits}f})"  # noqa: E731
     rows = []
     for key, m in r.methods.items():
