@@ -23,12 +23,13 @@ def percentile(xs: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(xs), q))
 
 
-def slider_latency(browser, url: str, path: str, n: int) -> list[float]:
-    """Seconds from an arrow key on slider z0 to the new 'VAE decodes' caption, n times."""
+def slider_latency(browser, url: str, path: str, n: int, timeout_ms: float = 60_000) -> list[float]:
+    """Seconds from an arrow key on slider z0 to the new 'VAE decodes' caption, n times (timeout_ms: for
+    the page to open, and for each move)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1200})
-    page.goto(f"{url}/{path}")
-    wait_for_app(page)
-    page.wait_for_function(f"() => ({CAPTION})('VAE decodes') !== null", timeout=60_000)
+    page.goto(f"{url}/{path}", timeout=timeout_ms)
+    wait_for_app(page, timeout_ms)
+    page.wait_for_function(f"() => ({CAPTION})('VAE decodes') !== null", timeout=timeout_ms)
     thumb = page.locator('[data-testid="stSlider"]').filter(has_text="z0").get_by_role("slider")
     times = []
     for i in range(n + 2):
@@ -37,7 +38,7 @@ def slider_latency(browser, url: str, path: str, n: int) -> list[float]:
         t0 = time.perf_counter()
         thumb.press("ArrowRight" if i % 4 < 2 else "ArrowLeft")
         page.wait_for_function(
-            f"(b) => {{ const c = ({CAPTION})('VAE decodes'); return c && c !== b; }}", arg=before, timeout=30_000
+            f"(b) => {{ const c = ({CAPTION})('VAE decodes'); return c && c !== b; }}", arg=before, timeout=timeout_ms
         )
         if i >= 2:  # the first two warm the caches
             times.append(time.perf_counter() - t0)

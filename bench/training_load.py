@@ -22,6 +22,7 @@ from bench.harness import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_server, 
 TARGET = 1.5  # slider p50 while two runs train, within this factor of the p50 with none
 DECODER = "decoder?dataset=digits&pair=digits-2d"
 RUNNING = re.compile(r"running: V?AE epoch")
+PATIENCE_MS = 180_000  # a page opened while two runs train on a shared 2-core machine
 
 
 def start_runs(browser, url: str, names: list[str]):
@@ -68,18 +69,18 @@ def slider_while_training(quick: bool) -> dict:
         env = {"LATENT_EXPLORER_RUNS": str(Path(tmp) / "runs"), "LATENT_EXPLORER_UPLOADS": str(Path(tmp) / "up")}
         browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         with streamlit_server(env=env, max_seconds=1200) as url:
-            idle = slider_latency(browser, url, DECODER, n)
+            idle = slider_latency(browser, url, DECODER, n, PATIENCE_MS)
             train = start_runs(browser, url, names)
-            watched = slider_latency(browser, url, DECODER, n)  # the Train page open too, polling its runs
+            watched = slider_latency(browser, url, DECODER, n, PATIENCE_MS)  # the Train page open too, polling its runs
             url_of_train = train.url
             train.close()  # the runs train on in their workers with no page open
-            busy = slider_latency(browser, url, DECODER, n)
+            busy = slider_latency(browser, url, DECODER, n, PATIENCE_MS)
             train = browser.new_page(viewport={"width": 1400, "height": 1400})
             train.goto(url_of_train, timeout=180_000)
             wait_for_app(train, 180_000)
             training_after = still_training(train)  # both must still be training for the figure to count
             cancel_runs(train, names)
-            idle_after = slider_latency(browser, url, DECODER, n)
+            idle_after = slider_latency(browser, url, DECODER, n, PATIENCE_MS)
             train.close()
         browser.close()
     return {"idle": idle + idle_after, "training": busy, "watched": watched, "training_at_end": training_after}

@@ -143,7 +143,7 @@ def test_a_killed_worker_leaves_its_run_failed_with_the_reason(runs):
     assert "killed or crashed" in job.message and job.message.endswith("nothing was saved")
     assert job.error.key == "err_worker_died" and job.error.values["pid"] == pid  # the app words it in zh too
     assert not list((runs / "doomed").glob("*.safetensors")) and "runs/doomed" not in store.find_sets()
-    assert [j.status for j in jobs.list_runs()] == ["failed"]
+    assert [(j.status, j.error.key) for j in jobs.list_runs()] == [("failed", "err_worker_died")]  # the list too
 
 
 def test_a_run_is_cancelled_from_another_process_and_the_worker_starts_the_next(runs, monkeypatch):

@@ -640,9 +640,7 @@ def job_from_state(folder: Path, state: dict, details: bool = True) -> Job | Non
         finished=summary["finished"],
         cancelling=state["status"] == "running" and (folder / CANCEL).exists(),
     )
-    error = state.get("error")
-    if isinstance(error, dict) and isinstance(error.get("key"), str) and isinstance(error.get("values"), dict):
-        job.error = LatentExplorerError(job.message, key=error["key"][:100], **error["values"])
+    job.error = _error(summary, job.message)
     if details:
         job.history = _history(folder, kinds)
         job.snapshots, job.snapshot_colour = _snapshots(folder, kinds)
@@ -716,7 +714,14 @@ def _summary(runs_dir: Path, name: str, entry: dict) -> Job | None:
         epochs=int(job.get("epochs") or 0),
         cancelling=job["status"] == "running" and (runs_dir / name / CANCEL).exists(),
         saved=entry.get("saved", False),
+        error=_error(job, job.get("message") or ""),
     )
+
+
+def _error(summary: dict, message: str) -> LatentExplorerError | None:
+    """The keyed error of a failed run's summary (store.job_summary checked its shape), for the app to word."""
+    error = summary.get("error")
+    return None if not error else LatentExplorerError(message, key=error["key"], **error["values"])
 
 
 def list_runs(runs_dir: str | Path | None = None) -> list[Job]:

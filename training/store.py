@@ -229,7 +229,7 @@ def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
 # own mtime changes.
 
 INDEX, INDEX_LOCK, JOB_STATE = ".index.json", ".index.lock", "job.json"
-INDEX_VERSION = 2  # 2: ONNX sets (kinds, source)
+INDEX_VERSION = 3  # 2: ONNX sets (kinds, source); 3: a failed run's keyed error
 _ACTIVE = ("queued", "running")
 _MEMO: dict[str, tuple[tuple, dict]] = {}  # runs dir -> (index file version, its entries)
 
@@ -270,7 +270,27 @@ def job_summary(state: dict) -> dict | None:
             if isinstance(k, str) and isinstance(v, (str, int, float)) and len(str(v)) < 200
         },
         "epochs": epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else 0,
+        "error": _keyed_error(state.get("error")),
     }
+
+
+def _keyed_error(error) -> dict | None:
+    """A failed run's error as job.json keeps it ({"key", "values"}: the app words it in the reader's
+    language), or None when absent or not of that shape."""
+    if not isinstance(error, dict) or not isinstance(error.get("key"), str):
+        return None
+    values = error.get("values") if isinstance(error.get("values"), dict) else {}
+    values = {  # keyword names only (LatentExplorerError(**values)), never its own "key" or "message"
+        k: v
+        for k, v in values.items()
+        if isinstance(k, str)
+        and k.isidentifier()
+        and k not in ("key", "message")
+        and isinstance(v, (str, int, float))
+        and not isinstance(v, bool)
+        and len(str(v)) < 300
+    }
+    return {"key": error["key"][:100], "values": values}
 
 
 def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
@@ -299,6 +319,7 @@ def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
         "finished": info.stamp,
         "phase": {"name": "saved"},
         "epochs": 0,
+        "error": None,
     }
     if info.source == "torch":
         try:
