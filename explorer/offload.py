@@ -89,7 +89,7 @@ class Ticket:
     task: str
     args: tuple
     seconds: float  # the budget
-    state: str = "queued"  # queued, waiting (for a slot), running, done, failed, cancelled
+    state: str = "queued"  # queued, starting (its worker), waiting (for a slot), running, done, failed, cancelled
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     ended: float | None = None
@@ -434,7 +434,7 @@ class Runner:
                 self._queue.appendleft(ticket)
                 continue
             idle.ticket = ticket
-            ticket.state = "waiting"
+            ticket.state = "starting"  # until the worker says it waits for a slot or runs
 
     def _receive(self, worker: Worker) -> None:
         try:
@@ -461,6 +461,8 @@ class Runner:
                 ticket.state, ticket.started = "running", time.monotonic()
             return
         if what == "waiting":
+            with self._lock:
+                ticket.state = "waiting"
             return
         worker.ticket, worker.idle_since = None, time.monotonic()
         self._settle(ticket, "done" if what == "done" else "failed", payload if what == "done" else None,

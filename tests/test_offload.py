@@ -60,10 +60,14 @@ def test_at_most_k_compute_at_once_across_server_processes(runners):
     """Two runners (two server processes' worth) with K = 1 share the machine's one slot: their
     requests never overlap, and the one kept waiting says so."""
     first, second = runners(k=1), runners(k=1)
-    a = first.submit("sleep", (2.0, "a"), who="s")
+    for runner in (first, second):  # each with its worker started (torch imported), so b asks for the slot at once
+        finish(runner.submit("sleep", (0.0, "warm"), who="s"))
+    a = first.submit("sleep", (3.0, "a"), who="s")
     assert finish_running(a)
     b = second.submit("sleep", (0.2, "b"), who="s")
-    time.sleep(1.0)
+    deadline = time.monotonic() + 2.5
+    while b.state != "waiting" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert a.state == "running" and b.state == "waiting"
     (_, a0, a1, _), (_, b0, b1, _) = finish(a).value(), finish(b).value()
     assert a1 <= b0 or b1 <= a0  # one after the other

@@ -4,6 +4,7 @@ The script thread never computes them, so the session stays responsive while the
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import streamlit as st
@@ -53,9 +54,9 @@ def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
     except RequestRefused as exc:  # too many under way for this tab or this server: said, not queued
         st.warning(error_text(exc), icon=":material/hourglass_disabled:")
         return None
-    for tk in tickets:
+    for tk in tickets:  # a request asked for just now may be quick; one asked for before is not waited on again
         if not tk.done:
-            tk.finished.wait(GRACE)
+            tk.finished.wait(max(0.0, tk.created + GRACE - time.monotonic()))
     failed = next((tk for tk in tickets if tk.state == "failed"), None)
     if failed is not None:
         if not isinstance(failed.error, RequestStopped):
@@ -86,6 +87,8 @@ def describe(ticket: Ticket) -> str:
     """Where a request is: queued (its place), waiting for a slot, or computing (seconds of its limit)."""
     if ticket.state == "queued":
         return t("long_queued", place=runner().position(ticket))
+    if ticket.state == "starting":
+        return t("long_starting")
     if ticket.state == "waiting":
         return t("long_waiting", k=runner().k)
     return t("long_running", elapsed=ticket.elapsed(), limit=ticket.seconds)
