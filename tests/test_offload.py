@@ -268,3 +268,28 @@ def test_a_page_mapping_a_slow_projection_draws_pca_and_its_progress_then_the_pr
     assert any("(PCA)" in c.value for c in at.caption), [c.value for c in at.caption]
     assert run_until(at, lambda a: any("t-SNE" in c.value for c in a.caption))
     assert not progress_lines(at) and not at.error
+
+
+def test_a_set_edited_on_disk_while_the_app_holds_it_fails_its_long_request_with_a_message(app_runs, monkeypatch):
+    """The server holds a set (cache.model_set) while its weights are overwritten on disk: the next long
+    request reads the folder afresh (as a worker does), is refused by the checksum, and the page says so in
+    one line; no traceback, and the pages that need only what the server holds go on."""
+    import shutil
+
+    from explorer import long_tasks
+    from tests.helpers import open_app
+
+    runs = app_runs.parent / f"{app_runs.name}-edited"
+    shutil.copytree(app_runs, runs)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    monkeypatch.setattr(offload, "_runner", None)
+    at = open_app("explorer/ui/pages/inference.py", dataset="moons", pair="runs/tiny-moons", pick="0")
+    weights = runs / "tiny-moons" / "vae.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64] + b"\x00" * 64)  # the same size, other bytes
+    for cached in (long_tasks.model_set, long_tasks.dataset, long_tasks.codes, long_tasks.bank):
+        cached.cache_clear()  # as a worker started after the edit: it has read nothing yet
+    at.number_input(key="pick").set_value(1).run()
+    assert not at.exception
+    assert any("cannot be drawn" in e.value and "tiny-moons" in e.value for e in at.error), [e.value for e in at.error]
+    at.switch_page("explorer/ui/pages/decoder.py").run()
+    assert not at.exception and not at.error
