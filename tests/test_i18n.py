@@ -4,6 +4,7 @@ code names present, every key present named by the code, and the language chosen
 from __future__ import annotations
 
 import ast
+import json
 import re
 import string
 from pathlib import Path
@@ -194,3 +195,170 @@ def test_english_errors_read_as_the_cli_prints_them():
     for exc in cases:
         values = {k: str(v) if isinstance(v, BaseException) else v for k, v in exc.values.items()}
         assert tr("en", exc.key, **values) == str(exc), (exc.key, str(exc))
+
+
+# --- every error training/ raises carries a key, and its English is the catalogue's ------------------------------
+
+TRAINING = sorted((ROOT / "training").rglob("*.py"))
+
+
+def _called(call: ast.Call) -> str:
+    return call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+
+
+def error_classes(trees) -> set[str]:
+    """LatentExplorerError and every class training/ derives from it (by name, across modules)."""
+    names = {"LatentExplorerError"}
+    classes = [n for tree in trees for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+    while True:
+        more = {c.name for c in classes if any(getattr(b, "id", getattr(b, "attr", "")) in names for b in c.bases)}
+        if more <= names:
+            return names
+        names |= more
+
+
+def raisers(trees, classes: set[str]) -> dict[str, int]:
+    """Helpers that raise an error with the key their caller passes (schema._fail(where, why, key=...)): name ->
+    the position of the English words among their arguments."""
+    found = {}
+    for tree in trees:
+        for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and _called(node.exc) in classes:
+                    keys = [k.value for k in node.exc.keywords if k.arg == "key"]
+                    if keys and isinstance(keys[0], ast.Name) and keys[0].id == "key":
+                        found[fn.name] = [a.arg for a in fn.args.args].index("why")
+    return found
+
+
+def error_sites(paths):
+    """(where, call, position of its English message) for every error raised in paths and every call of a
+    helper that raises one; the helpers' own raise (key=key) is left out."""
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in paths}
+    classes = error_classes(trees.values())
+    helpers = raisers(trees.values(), classes)
+    sites = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and _called(node.exc) in classes:
+                keys = [k.value for k in node.exc.keywords if k.arg == "key"]
+                if not (keys and isinstance(keys[0], (ast.Name, ast.Attribute))):  # key=key, key=exc.key: passed on
+                    sites.append((f"{path.name}:{node.lineno}", node.exc, 0))
+            elif isinstance(node, ast.Call) and _called(node) in helpers:
+                sites.append((f"{path.name}:{node.lineno}", node, helpers[_called(node)]))
+    return sites
+
+
+def english_template(message: ast.expr, values: dict[str, ast.expr]) -> str | None:
+    """The catalogue text a message's f-string stands for, each {expression} named by the value passed for it
+    (repr(x) for {x!r}, x or str(x) for {x}); None when an expression is passed under no name."""
+    parts = message.values if isinstance(message, ast.JoinedStr) else [message]
+    named = {ast.dump(v): k for k, v in values.items()}
+    named |= {ast.dump(v.args[0]): k for k, v in values.items() if isinstance(v, ast.Call) and _called(v) == "str"}
+    text = ""
+    for part in parts:
+        if isinstance(part, ast.Constant):
+            text += part.value.replace("{", "{{").replace("}", "}}")
+            continue
+        shown = ast.Call(ast.Name("repr", ast.Load()), [part.value], []) if part.conversion == ord("r") else part.value
+        name = named.get(ast.dump(shown))
+        if name is None:
+            return None
+        spec = "".join(c.value for c in part.format_spec.values) if part.format_spec else ""
+        text += "{" + name + (":" + spec if spec else "") + "}"
+    return text
+
+
+def key_problems(sites) -> list[tuple]:
+    """What is wrong with each error site: no catalogue key, values other than its text's placeholders (the app
+    could not format it), or an English text other than the message the CLI prints."""
+    en = CATALOGUES["en"]
+    problems = []
+    for where, call, position in sites:
+        values = {k.arg: k.value for k in call.keywords}
+        key = values.pop("key", None)
+        if not (isinstance(key, ast.Constant) and key.value in en):
+            problems.append((where, "no catalogue key", ast.unparse(key) if key else None))
+            continue
+        values |= dict(zip(["where"][:position], call.args[:position], strict=True))  # _fail(where, why, ...)
+        wanted = {p.split(":")[0] for p in placeholders(en[key.value])}
+        if set(values) != wanted:
+            problems.append((where, key.value, "values", sorted(values), "placeholders", sorted(wanted)))
+            continue
+        message = call.args[position] if len(call.args) > position else None
+        if isinstance(message, (ast.JoinedStr, ast.Constant)):
+            words = english_template(message, {k: v for k, v in values.items() if k != "where"})
+            english = ("{where}: " if position else "") + str(words)
+            if words is None or english != en[key.value]:
+                problems.append((where, key.value, "English differs", english, en[key.value]))
+    return problems
+
+
+def test_every_error_raised_in_training_carries_a_key_and_its_values():
+    """An error without a key reaches a zh reader in English (training/errors.py): every raise in training/ and
+    every call of a helper that raises names a catalogue key, passes exactly its placeholders, and the key's
+    English text is the message the CLI prints."""
+    sites = error_sites(sorted((ROOT / "training").rglob("*.py")))
+    assert len(sites) > 200, len(sites)  # the scan sees the raises (a broken scan would pass on none)
+    problems = key_problems(sites)
+    assert not problems, "\n".join(map(str, problems))
+
+
+def test_the_key_scan_catches_each_kind_of_mistake(tmp_path):
+    module = tmp_path / "bad.py"
+    module.write_text(
+        "class E(LatentExplorerError):\n    pass\n"
+        "class F(E):\n    pass\n"
+        "def fail(where, why, *, key, **values):\n    raise F(f'{where}: {why}', key=key, where=where, **values)\n"
+        "raise F(f'{n} things')\n"  # 7: no key
+        "raise E(f'{n} things', key='err_zip_empty', n=n)\n"  # 8: the key's text has no {n}
+        "raise E('the zip holds files', key='err_zip_empty')\n"  # 9: English other than the catalogue's
+        "raise E('the zip holds no files', key='err_zip_empty')\n"  # 10: right
+        "fail('x', 'missing', key='err_schema_missing')\n"  # 11: right
+        "fail('x', 'missing', key='err_schema_missing', n=1)\n"  # 12: a value the text has no place for
+    )
+    found = {int(p[0].split(":")[1]): p[1:3] for p in key_problems(error_sites([module]))}
+    assert found == {
+        7: ("no catalogue key", None),
+        8: ("err_zip_empty", "values"),
+        9: ("err_zip_empty", "English differs"),
+        12: ("err_schema_missing", "values"),
+    }, found
+
+
+def test_a_run_records_why_it_failed_as_keys_and_reads_back_only_what_it_writes():
+    """job.json keeps a failure as key + values (nested for its phase), and the reader refuses anything else."""
+    from functools import partial
+
+    from explorer.i18n import error_words
+    from training.errors import Phrase, TrainingError, from_record, record
+    from training.jobs import phase_words, unsaved
+
+    why = TrainingError(
+        "its worker process (7) ended while ...",
+        key="err_run_died",
+        pid=7,
+        phase=phase_words({"name": "measuring", "kind": "vae", "what": "ELBO"}),
+        how=Phrase("killed by signal 9", "run_how_signal", signal=9),
+    )
+    failed = from_record(json.loads(json.dumps(record(unsaved(why)))))
+    assert (
+        error_words(partial(tr, "zh"), failed)
+        == "训练进程（7）在评估 VAE（证据下界）时结束了（被信号 9 终止）；没有保存任何内容"
+    )
+    english = "its worker process (7) ended while measuring the VAE (ELBO) (killed by signal 9); nothing was saved"
+    assert error_words(partial(tr, "en"), failed) == english
+    for hostile in (
+        None,
+        [],
+        {"key": 3, "values": {}},
+        {"key": "k", "values": {"a": [1]}},
+        {"key": "k" * 101, "values": {}},
+    ):
+        assert from_record(hostile) is None, hostile
+    deep = {"key": "err_run_unsaved", "values": {}}
+    for _ in range(5):
+        deep = {"key": "err_run_unsaved", "values": {"error": deep}}
+    assert from_record(deep) is None
+    unknown = from_record({"key": "no_such_key", "values": {"x": "<b>"}})  # formats as the untranslated lead-in
+    assert error_words(partial(tr, "zh"), unknown) == tr("zh", "err_untranslated", detail="")

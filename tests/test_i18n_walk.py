@@ -119,14 +119,17 @@ PAIRS = {"moons": "moons-sparse-2d", "digits": "digits-2d", "mnist5k": "mnist5k-
 EXTRA: dict[str, dict] = {}  # the inference split (100 images of quadrature, minutes) stays off
 
 
-def walk_pages(app, lang: str, dataset: str, pages: list[str]) -> dict[str, list[str]]:
+def identifiers(dataset: str) -> set[str]:
+    """Names the app shows as the user or the bundle wrote them: datasets, sets, runs."""
+    from training.datasets import DATASETS
     from training.store import find_sets
 
-    pair = PAIRS[dataset]
-    from training.datasets import DATASETS
-
     sets = {*find_sets("pair"), *find_sets("conditional")}
-    names = {pair, *DATASETS, *sets, *(s.split("/")[-1] for s in sets)}  # identifiers: datasets, sets, runs
+    return {PAIRS[dataset], *DATASETS, *sets, *(s.split("/")[-1] for s in sets)}
+
+
+def walk_pages(app, lang: str, dataset: str, pages: list[str]) -> dict[str, list[str]]:
+    pair, names = PAIRS[dataset], identifiers(dataset)
     out = {}
     for page in pages:
         at = app(BASE + page + ".py", lang=lang, dataset=dataset, pair=pair, **EXTRA.get(page, {}))
@@ -181,3 +184,57 @@ def test_every_tour_step_speaks_one_language(app, lang):
         at = app(BASE + "tour.py", lang=lang, dataset="moons", pair="moons-sparse-2d", step=str(step))
         walked[f"tour {step}"] = (visible_texts(at), names)
     check(lang, walked)
+
+
+# --- behind every button, toggle and checkbox (issue 24: the sections the first look does not open) ---------------
+# Expanders and tabs need no opening: their contents are in the page as AppTest draws it, open or not.
+NOT_PRESSED = {"train_submit"}  # starts a run: the walk below starts its runs itself, a running and a failed one
+
+
+def press_everything(at, page: str) -> dict[str, list[str]]:
+    """The page's texts as opened, then after pressing each enabled button and flipping each toggle and checkbox
+    it shows (one at a time, in the order they appear, widgets a press reveals included)."""
+    seen = {page: visible_texts(at)}
+    pressed: set[str] = set()
+    while True:
+        widgets = [*at.button, *at.toggle, *at.checkbox]
+        todo = [w for w in widgets if w.key and w.key not in pressed | NOT_PRESSED and not w.disabled]
+        if not todo:
+            return seen
+        widget = todo[0]
+        pressed.add(widget.key)
+        (widget.click() if widget.type == "button" else widget.set_value(not widget.value)).run()
+        assert not at.exception, (page, widget.key, at.exception)
+        seen[f"{page} · {widget.key}"] = visible_texts(at)
+
+
+@pytest.mark.slow  # every page of the moons pair in zh, each control pressed: about two minutes of AppTest
+def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, monkeypatch):
+    """The Inference page's split over 100 test images (4 here: the same code and words, seconds not minutes), the
+    latent map's ellipses, the Drag page's in-server decoding, the Train page's checkpoint loader and a run's
+    Cancel, the first-visit hint's dismissal; and the Train page with one run training and one failed."""
+    import explorer.inference
+    from tests.helpers import in_process_workers, slow_run, tiny_run, wait
+    from training import jobs
+
+    real = explorer.inference.split_gaps
+    monkeypatch.setattr(explorer.inference, "split_gaps", lambda vae, x, n=100: real(vae, x, 4))
+    in_process_workers(monkeypatch)
+    monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
+    failed = wait(jobs.start_job(tiny_run(), app_runs, name="too-slow"))  # stopped at the time limit
+    assert failed.status == "failed" and failed.error is not None, failed.message
+    monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 600)
+    running = jobs.start_job(slow_run(), app_runs, name="training-now")
+
+    walked = {}
+    for page in PAGES:
+        at = app(BASE + page + ".py", lang="zh", dataset="moons", pair=PAIRS["moons"])
+        walked |= press_everything(at, page)
+    for run in (failed.run_id, running.run_id):  # the run panel of each (the list shows both on every visit)
+        at = app(BASE + "train.py", lang="zh", dataset="moons", pair=PAIRS["moons"], run=run)
+        walked |= press_everything(at, f"train run={run}")
+    assert any("train_cancel" in k for k in walked), list(walked)  # the running run's Cancel was pressed
+    assert any("inference_split" in k for k in walked) and any("ckpt_load" in k for k in walked), list(walked)
+    names = identifiers("moons") | {"too-slow", "training-now"}
+    check("zh", {page: (texts, names) for page, texts in walked.items()})
+    assert jobs.get_run(running.run_id, app_runs).status in ("cancelled", "running")  # Cancel asked it to stop

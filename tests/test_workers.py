@@ -9,9 +9,11 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 
 import pytest
 
+from explorer.i18n import error_words, tr
 from tests.helpers import ROOT, slow_run, tiny_run
 from training import checkpoint, jobs, store
 
@@ -141,9 +143,14 @@ def test_a_killed_worker_leaves_its_run_failed_with_the_reason(runs):
     assert job.status == "failed", job
     assert f"its worker process ({pid}) ended while training the AE (epoch" in job.message
     assert "killed or crashed" in job.message and job.message.endswith("nothing was saved")
-    assert job.error.key == "err_worker_died" and job.error.values["pid"] == pid  # the app words it in zh too
+    chinese = error_words(partial(tr, "zh"), job.error)  # job.json keeps the reason keyed: the app words it
+    assert chinese.startswith(f"训练进程（{pid}）在训练 AE（第 ") and chinese.endswith(
+        "被终止或崩溃）；没有保存任何内容"
+    )
+    (listed,) = jobs.list_runs()  # the run list (the index's summary) words it the same
+    assert error_words(partial(tr, "zh"), listed.error) == chinese
     assert not list((runs / "doomed").glob("*.safetensors")) and "runs/doomed" not in store.find_sets()
-    assert [(j.status, j.error.key) for j in jobs.list_runs()] == [("failed", "err_worker_died")]  # the list too
+    assert [(j.status, j.error.key) for j in jobs.list_runs()] == [("failed", "err_run_unsaved")]  # the list too
 
 
 def test_a_run_is_cancelled_from_another_process_and_the_worker_starts_the_next(runs, monkeypatch):

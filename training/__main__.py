@@ -313,7 +313,11 @@ def checkpoint_paths(path: Path) -> list[Path]:
     if path.is_dir():
         found = [path / f"{kind}.safetensors" for kind in MODELS if (path / f"{kind}.json").is_file()]
         if not found:
-            raise LatentExplorerError(f"{path}: no ae.json, vae.json, cvae.json or regression.json here")
+            raise LatentExplorerError(
+                f"{path}: no ae.json, vae.json, cvae.json or regression.json here",
+                key="err_cli_json_vae_json",
+                path=path,
+            )
         return found
     return [path]
 
@@ -336,7 +340,12 @@ def command_eval(args: argparse.Namespace) -> int:
     from .store import dataset_for, set_path
 
     if not 1 <= args.iwae_k <= MAX_IWAE_K:
-        raise LatentExplorerError(f"--iwae-k must be 1 to {MAX_IWAE_K:,} importance samples, got {args.iwae_k}")
+        raise LatentExplorerError(
+            f"--iwae-k must be 1 to {MAX_IWAE_K:,} importance samples, got {args.iwae_k}",
+            key="err_cli_iwae_importance_samples",
+            max_iwae_k=MAX_IWAE_K,
+            iwae_k=args.iwae_k,
+        )
     path = Path(check_path_text(args.path, "path"))
     if not path.exists() and set_path(args.path).is_dir():  # a set's id: moons-sparse-2d, runs/NAME
         path = set_path(args.path)
@@ -369,9 +378,9 @@ def check_exact_args(args: argparse.Namespace, model) -> None:
 
     require_2d(model)
     if not 1 <= args.exact_images <= 100_000:
-        raise LatentExplorerError("--exact-images must be 1 to 100,000")
+        raise LatentExplorerError("--exact-images must be 1 to 100,000", key="err_cli_exact_images")
     if args.q_steps is not None and not 1 <= args.q_steps <= 100_000:
-        raise LatentExplorerError("--q-steps must be 1 to 100,000")
+        raise LatentExplorerError("--q-steps must be 1 to 100,000", key="err_cli_steps")
 
 
 def exact_summary(model, x, n: int, q_steps: int | None = None) -> dict:
@@ -452,7 +461,12 @@ def command_defaults(args: argparse.Namespace) -> int:
     names = list(DEFAULTS) if not args.only else [n.strip() for n in args.only.split(",")]
     unknown = [n for n in names if n not in DEFAULTS]
     if unknown:
-        raise LatentExplorerError(f"unknown default {unknown}; choose from: {', '.join(DEFAULTS)}")
+        raise LatentExplorerError(
+            f"unknown default {unknown}; choose from: {', '.join(DEFAULTS)}",
+            key="err_cli_unknown_default_choose",
+            unknown=unknown,
+            choices=", ".join(DEFAULTS),
+        )
     out = Path(args.out)
     started = time.perf_counter()
     if args.remeasure:
@@ -473,7 +487,12 @@ def remeasure_defaults(out: Path, names: list[str], started: float) -> int:
 
     missing = [n for n in names if not (out / n).is_dir()]
     if missing:
-        raise LatentExplorerError(f"not in {out}: {', '.join(missing)} (build them with `python -m training defaults`)")
+        raise LatentExplorerError(
+            f"not in {out}: {', '.join(missing)} (build them with `python -m training defaults`)",
+            key="err_cli_build_them_python",
+            out=out,
+            choices=", ".join(missing),
+        )
     for name in names:
         changed = remeasure(out / name)
         print(f"{name}:")
@@ -575,10 +594,17 @@ def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
             kind, text = "", value
         path = Path(check_path_text(text, what))
         if not path.is_file():
-            raise LatentExplorerError(f"{what} {text!r}: no such file")
+            raise LatentExplorerError(
+                f"{what} {text!r}: no such file", key="err_cli_such_file", what=what, text=repr(text)
+            )
         kind = kind or default_kind(path)
         if kind not in PAIR_KINDS or kind in found:
-            raise LatentExplorerError(f"{what} {value!r}: KIND must be ae or vae, each at most once")
+            raise LatentExplorerError(
+                f"{what} {value!r}: KIND must be ae or vae, each at most once",
+                key="err_cli_kind_vae_each",
+                what=what,
+                value=repr(value),
+            )
         found[kind] = path
     return found
 
@@ -601,7 +627,9 @@ def command_import_onnx(args: argparse.Namespace) -> int:
         low, high = (float(v) for v in args.value_range.split(","))
     except ValueError:
         raise LatentExplorerError(
-            f"--value-range must be low,high (e.g. 0,1 or -1,1); got {args.value_range!r}"
+            f"--value-range must be low,high (e.g. 0,1 or -1,1); got {args.value_range!r}",
+            key="err_cli_value_range_low",
+            value_range=repr(args.value_range),
         ) from None
     encoders = graph_args(args.encoder, "--encoder", guess_kind)
     only = next(iter(encoders)) if len(encoders) == 1 else "vae"
@@ -644,7 +672,7 @@ def command_serve(args: argparse.Namespace) -> int:
     import subprocess
 
     if not 1 <= args.port <= 65535:
-        raise LatentExplorerError(f"--port must be 1 to 65535, got {args.port}")
+        raise LatentExplorerError(f"--port must be 1 to 65535, got {args.port}", key="err_cli_port", port=args.port)
     settings = {
         "server.port": args.port,
         "server.address": args.address,

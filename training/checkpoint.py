@@ -97,7 +97,11 @@ def save_checkpoint(
     weights = save(state)
     sha256 = hashlib.sha256(weights).hexdigest()
     if same_weights_as is not None and sha256 != same_weights_as:
-        raise CheckpointError(f"{directory / kind}: the weights would not re-save byte for byte; nothing written")
+        raise CheckpointError(
+            f"{directory / kind}: the weights would not re-save byte for byte; nothing written",
+            key="err_ckpt_weights_would_save",
+            path=directory / kind,
+        )
     sidecar = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -181,10 +185,17 @@ _SIDECARS: dict[tuple[str, int, int], dict[str, Any]] = {}
 def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
     if not sidecar_path.is_file():
         raise CheckpointError(
-            f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)"
+            f"{sidecar_path}: no checkpoint sidecar here (expected <name>.json beside <name>.safetensors)",
+            key="err_ckpt_checkpoint_sidecar_expected",
+            sidecar_path=sidecar_path,
         )
     if sidecar_path.stat().st_size > MAX_SIDECAR_BYTES:
-        raise CheckpointError(f"{sidecar_path.name}: sidecar larger than {MAX_SIDECAR_BYTES // 2**20} MiB")
+        raise CheckpointError(
+            f"{sidecar_path.name}: sidecar larger than {MAX_SIDECAR_BYTES // 2**20} MiB",
+            key="err_ckpt_sidecar_larger_mib",
+            sidecar=sidecar_path.name,
+            mib=MAX_SIDECAR_BYTES // 2**20,
+        )
     try:
         sidecar = json.loads(sidecar_path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -195,23 +206,40 @@ def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
             detail=str(exc),
         ) from None
     except RecursionError:  # JSON nested thousands of levels deep
-        raise CheckpointError(f"{sidecar_path.name}: nested too deeply to read") from None
+        raise CheckpointError(
+            f"{sidecar_path.name}: nested too deeply to read",
+            key="err_ckpt_nested_too_deeply",
+            sidecar=sidecar_path.name,
+        ) from None
     if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
         raise CheckpointError(
-            f"{sidecar_path.name}: not a {FORMAT} sidecar", key="err_sidecar_format", name=sidecar_path.name
+            f"{sidecar_path.name}: not a {FORMAT} sidecar",
+            key="err_sidecar_format",
+            name=sidecar_path.name,
+            format=FORMAT,
         )
     version = sidecar.get("format_version")
     if not isinstance(version, int) or version < 1:
-        raise CheckpointError(f"{sidecar_path.name}: missing or invalid format_version")
+        raise CheckpointError(
+            f"{sidecar_path.name}: missing or invalid format_version",
+            key="err_ckpt_missing_invalid_format",
+            sidecar=sidecar_path.name,
+        )
     if version > FORMAT_VERSION:
         raise CheckpointError(
             f"{sidecar_path.name}: format version {version} is newer than this program reads ({FORMAT_VERSION}); "
-            "update Latent Explorer"
+            "update Latent Explorer",
+            key="err_ckpt_format_version_newer",
+            sidecar=sidecar_path.name,
+            version=version,
+            format_version=FORMAT_VERSION,
         )
     try:
         check_sidecar(sidecar)  # types, ranges, lengths, depth: before anything uses a field
     except LatentExplorerError as exc:
-        raise CheckpointError(f"{sidecar_path.name}: {exc}") from None
+        raise CheckpointError(
+            f"{sidecar_path.name}: {exc}", key="err_ckpt_sidecar_bad", sidecar=sidecar_path.name, error=exc
+        ) from None
     return sidecar
 
 
@@ -224,9 +252,11 @@ def _config_of(sidecar: dict[str, Any], name: str) -> RunConfig:
         )
         config.validate()
         if config.model.in_shape is None:
-            raise LatentExplorerError("model config has no in_shape")
+            raise LatentExplorerError("model config has no in_shape", key="err_ckpt_model_config_shape")
     except (KeyError, TypeError, ValueError, LatentExplorerError) as exc:
-        raise CheckpointError(f"{name}: bad config in sidecar ({exc})") from None
+        raise CheckpointError(
+            f"{name}: bad config in sidecar ({exc})", key="err_ckpt_bad_config_sidecar", name=name, error=exc
+        ) from None
     return config
 
 
@@ -237,7 +267,12 @@ def _weights_bytes(weights_path: Path, expected_sha: Any) -> bytes:
             f"{weights_path}: weights file missing", key="err_weights_missing", name=str(weights_path)
         )
     if weights_path.stat().st_size > MAX_WEIGHTS_BYTES:
-        raise CheckpointError(f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB")
+        raise CheckpointError(
+            f"{weights_path.name}: larger than {MAX_WEIGHTS_BYTES // 2**20} MiB",
+            key="err_ckpt_larger_mib",
+            weights=weights_path.name,
+            mib=MAX_WEIGHTS_BYTES // 2**20,
+        )
     raw = weights_path.read_bytes()
     if hashlib.sha256(raw).hexdigest() == expected_sha:
         return raw
@@ -260,17 +295,35 @@ def _check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Ten
     if missing or extra:
         raise CheckpointError(
             f"{name}: tensors do not match a {kind} of this config "
-            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})"
+            f"(missing {sorted(missing)[:3]}, unexpected {sorted(extra)[:3]})",
+            key="err_ckpt_tensors_match_config",
+            name=name,
+            kind=kind,
+            missing=sorted(missing)[:3],
+            extra=sorted(extra)[:3],
         )
     for key, tensor in state.items():
         if tensor.shape != expected[key].shape:
             raise CheckpointError(
-                f"{name}: {key} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[key].shape)}"
+                f"{name}: {key} has shape {tuple(tensor.shape)}, the config needs {tuple(expected[key].shape)}",
+                key="err_ckpt_shape_config_needs",
+                name=name,
+                field=key,
+                shape=tuple(tensor.shape),
+                shape2=tuple(expected[key].shape),
             )
         if tensor.dtype != torch.float32:
-            raise CheckpointError(f"{name}: {key} is {tensor.dtype}, expected float32")
+            raise CheckpointError(
+                f"{name}: {key} is {tensor.dtype}, expected float32",
+                key="err_ckpt_expected_float",
+                name=name,
+                field=key,
+                dtype=tensor.dtype,
+            )
         if not torch.isfinite(tensor).all():
-            raise CheckpointError(f"{name}: {key} holds NaN or infinite values")
+            raise CheckpointError(
+                f"{name}: {key} holds NaN or infinite values", key="err_ckpt_holds_nan_infinite", name=name, field=key
+            )
 
 
 def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
@@ -285,7 +338,12 @@ def load_checkpoint(path: str | Path, device: str = "cpu") -> Checkpoint:
     try:
         state = load(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{weights_path.name}: not a readable safetensors file ({exc})") from None
+        raise CheckpointError(
+            f"{weights_path.name}: not a readable safetensors file ({exc})",
+            key="err_ckpt_readable_safetensors_file",
+            weights=weights_path.name,
+            error=exc,
+        ) from None
     with torch.device("meta"):  # no random init of weights about to be replaced (half a load's time)
         model = build_model(config.model)
     _check_tensors(state, model.state_dict(), weights_path.name, config.model.kind)
@@ -334,11 +392,22 @@ def check_outputs(model, name: str) -> None:
             share = float(finite.float().mean())
             raise CheckpointError(
                 f"{name}: the model computes values that are not finite ({what}: {share:.0%} finite on "
-                f"{CHECK_BATCH} test inputs); refused"
+                f"{CHECK_BATCH} test inputs); refused",
+                key="err_ckpt_model_computes_values",
+                name=name,
+                what=what,
+                share=share,
+                check_batch=CHECK_BATCH,
             )
         largest = float(values.abs().max())
         if largest > limit:
             raise CheckpointError(
                 f"{name}: the model's {what} reach {largest:.3g} on {CHECK_BATCH} test inputs; at most {limit:g} "
-                "are accepted; refused"
+                "are accepted; refused",
+                key="err_ckpt_model_reach_test",
+                name=name,
+                what=what,
+                largest=largest,
+                check_batch=CHECK_BATCH,
+                limit=limit,
             )

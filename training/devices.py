@@ -32,19 +32,42 @@ def resolve_device(name: str, local_rank: int = 0, world_size: int = 1) -> tuple
         return torch.device("cpu"), why
     if name == "mps":
         if not (torch.backends.mps.is_available() and torch.backends.mps.is_built()):
-            raise TrainingError("device 'mps' asked for, but this PyTorch has no Apple GPU (MPS); use --device cpu")
+            raise TrainingError(
+                "device 'mps' asked for, but this PyTorch has no Apple GPU (MPS); use --device cpu",
+                key="err_dev_device_mps_asked",
+            )
         if world_size > 1:
-            raise TrainingError("DistributedDataParallel does not run on mps; use --device cpu under torchrun")
+            raise TrainingError(
+                "DistributedDataParallel does not run on mps; use --device cpu under torchrun",
+                key="err_dev_distributeddataparallel_does_run",
+            )
         return torch.device("mps"), why
     if not name.startswith("cuda"):
-        raise TrainingError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps")
+        raise TrainingError(
+            f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps",
+            key="err_dev_unknown_device_auto",
+            name=repr(name),
+        )
     if not cuda:
-        raise TrainingError(f"device {name!r} asked for, but PyTorch sees no CUDA device; use --device cpu")
+        raise TrainingError(
+            f"device {name!r} asked for, but PyTorch sees no CUDA device; use --device cpu",
+            key="err_dev_device_asked_pytorch",
+            name=repr(name),
+        )
     if ":" in name and world_size > 1:
-        raise TrainingError(f"under torchrun use --device cuda (rank r takes cuda:LOCAL_RANK), not {name!r}")
+        raise TrainingError(
+            f"under torchrun use --device cuda (rank r takes cuda:LOCAL_RANK), not {name!r}",
+            key="err_dev_under_torchrun_device",
+            name=repr(name),
+        )
     index = int(name.split(":")[1]) if ":" in name else local_rank
     if index >= torch.cuda.device_count():
-        raise TrainingError(f"cuda:{index} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+        raise TrainingError(
+            f"cuda:{index} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)",
+            key="err_dev_cuda_asked_machine",
+            index=index,
+            count=torch.cuda.device_count(),
+        )
     return torch.device("cuda", index), why
 
 
@@ -79,11 +102,24 @@ class Amp:
 
 def resolve_precision(name: str, device: torch.device) -> Amp:
     if name not in DTYPES:
-        raise TrainingError(f"precision must be one of {', '.join(DTYPES)}; got {name!r}")
+        raise TrainingError(
+            f"precision must be one of {', '.join(DTYPES)}; got {name!r}",
+            key="err_dev_precision",
+            choices=", ".join(DTYPES),
+            name=repr(name),
+        )
     if name == "16" and device.type != "cuda":
-        raise TrainingError(f"--precision 16 needs a CUDA device (this run is on {device}); use 32 or bf16")
+        raise TrainingError(
+            f"--precision 16 needs a CUDA device (this run is on {device}); use 32 or bf16",
+            key="err_dev_precision_needs_cuda",
+            device=device,
+        )
     if name == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
-        raise TrainingError(f"{torch.cuda.get_device_name(device)} has no bfloat16; use --precision 16 or 32")
+        raise TrainingError(
+            f"{torch.cuda.get_device_name(device)} has no bfloat16; use --precision 16 or 32",
+            key="err_dev_bfloat_precision",
+            gpu=torch.cuda.get_device_name(device),
+        )
     return Amp(name, device.type, DTYPES[name], torch.amp.GradScaler(device.type, enabled=name == "16"))
 
 

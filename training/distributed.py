@@ -46,9 +46,16 @@ def world() -> World:
     try:
         w = World(*(int(os.environ.get(k, d)) for k, d in (("RANK", 0), ("WORLD_SIZE", 1), ("LOCAL_RANK", 0))))
     except ValueError:
-        raise TrainingError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+        raise TrainingError(
+            "RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (torchrun sets them)", key="err_dist_rank_world_size"
+        ) from None
     if not (w.world_size >= 1 and 0 <= w.rank < w.world_size and w.local_rank >= 0):
-        raise TrainingError(f"bad torchrun environment: RANK={w.rank}, WORLD_SIZE={w.world_size}")
+        raise TrainingError(
+            f"bad torchrun environment: RANK={w.rank}, WORLD_SIZE={w.world_size}",
+            key="err_dist_bad_torchrun_environment",
+            rank=w.rank,
+            world_size=w.world_size,
+        )
     return w
 
 
@@ -61,7 +68,10 @@ def check_batch(batch_size: int, w: World) -> None:
     if batch_size % w.world_size:
         raise TrainingError(
             f"--batch-size {batch_size} is the global batch and must divide among the {w.world_size} processes; "
-            f"use a multiple of {w.world_size}"
+            f"use a multiple of {w.world_size}",
+            key="err_dist_batch_size_global",
+            batch_size=batch_size,
+            world_size=w.world_size,
         )
 
 

@@ -64,7 +64,11 @@ def with_data_shape(config: RunConfig, dataset: Dataset) -> RunConfig:
     model = dataclasses.replace(config.model, in_shape=dataset.image_shape)
     if model.condition == "label":
         if dataset.train.y is None:
-            raise TrainingError(f"label conditioning needs labelled data; {dataset.name} has no labels")
+            raise TrainingError(
+                f"label conditioning needs labelled data; {dataset.name} has no labels",
+                key="err_fit_label_conditioning_needs",
+                dataset=dataset.name,
+            )
         classes = len(dataset.class_names) if dataset.class_names else int(dataset.train.y.max()) + 1
         model = dataclasses.replace(model, n_classes=classes)
     return dataclasses.replace(config, model=model)
@@ -159,7 +163,7 @@ def train_one_epoch(
     per_batch = []  # (3,) sums of the terms over this rank's rows; read once per epoch, not once per step
     for (batch, rows), n, part in zip(trainer.data.batches(plan.rows, plan.bounds), plan.sizes, plan.parts):
         if should_stop is not None and should_stop():
-            raise TrainingCancelled("training was cancelled")
+            raise TrainingCancelled("training was cancelled", key="err_fit_training_cancelled")
         masks, noise = rank_randomness(model, config, n, part, generator, trainer.device)
         with trainer.amp.autocast():
             output = model_output(model, batch, None if labels is None else labels[rows], config, masks, noise)
@@ -173,7 +177,13 @@ def train_one_epoch(
         step = int((~finite).nonzero()[0])
         raise TrainingError(
             f"{LABELS[config.model.kind]} loss became {float(stacked[step, 0] / plan.sizes[step])} at epoch {epoch}, "
-            f"batch {step + 1}; try a lower learning rate (now {config.train.lr:g})"
+            f"batch {step + 1}; try a lower learning rate (now {config.train.lr:g})",
+            key="err_fit_loss_became_epoch",
+            model=LABELS[config.model.kind],
+            loss=float(stacked[step, 0] / plan.sizes[step]),
+            epoch=epoch,
+            batch=step + 1,
+            lr=config.train.lr,
         )
     totals = stacked.sum(0) / len(order)
     return dict(zip(("total", "reconstruction", "kl"), totals.tolist()))
@@ -246,7 +256,11 @@ def fit(
             record.update({f"train_{k}": v for k, v in train_terms.items()})
             record.update({f"test_{k}": v for k, v in test_terms.items()})
             if not all(math.isfinite(v) for v in record.values()):
-                raise TrainingError(f"test loss is not finite at epoch {epoch}; try a lower learning rate")
+                raise TrainingError(
+                    f"test loss is not finite at epoch {epoch}; try a lower learning rate",
+                    key="err_fit_test_loss_finite",
+                    epoch=epoch,
+                )
             history.append(record)
             if bar is not None:
                 bar.set_postfix(recon=f"{record['train_reconstruction']:.2f}", kl=f"{record['train_kl']:.2f}")

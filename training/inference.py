@@ -61,7 +61,9 @@ def require_2d(model) -> None:
     if model.latent_dim != 2:
         raise LatentExplorerError(
             f"exact inference integrates over a 2-D latent by quadrature; this model's latent is "
-            f"{model.latent_dim}-D (use IWAE with many samples there)"
+            f"{model.latent_dim}-D (use IWAE with many samples there)",
+            key="err_exact_exact_inference_integrates",
+            latent_dim=model.latent_dim,
         )
 
 
@@ -120,7 +122,10 @@ class Gaussian:
 def encoder_q(model, x: torch.Tensor) -> Gaussian:
     posterior = model.encode(x)
     if posterior.std is None:
-        raise LatentExplorerError("exact inference compares q(z|x) with p(z|x): it needs a VAE, not an AE")
+        raise LatentExplorerError(
+            "exact inference compares q(z|x) with p(z|x): it needs a VAE, not an AE",
+            key="err_exact_exact_inference_compares",
+        )
     return Gaussian.diagonal(posterior.mean, posterior.std)
 
 

@@ -11,7 +11,10 @@ The run-folder contract (runs/<id>/):
   job.json        The run's state, replaced atomically (temporary file + rename) under run.lock:
                   {"version": 1, "run_id", "config": {"data", "model", "train"} (config.to_dict),
                    "status": "queued" | "running" | "finished" | "failed" | "cancelled",
-                   "message": why it ended (English), "created" / "started" / "finished": Unix times,
+                   "message": why it ended (English, as the CLI and logs say it),
+                   "error": a failed run's reason as errors.record keeps it ({"key", "values"}, nested for
+                            its phase and cause): what the app words in the reader's language, or null,
+                   "created" / "started" / "finished": Unix times,
                    "phase": {"name": "starting" | "loading" | "training" | "measuring" | "saving",
                              "kind": "ae" ..., "epoch", "epochs", "what": "ELBO" | "IWAE" | ..., "since"},
                    "worker": {"pid", "host", "ticks" (its /proc start time), "exit"} or null,
@@ -60,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
-from .errors import LatentExplorerError, TrainingCancelled
+from .errors import LatentExplorerError, Phrase, TrainingCancelled, TrainingError, from_record, record
 from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, check_run, check_train_set
 from .store import LEADS, RUN_PREFIX, SET_KINDS, check_out_dir, hold, safe_name
 from .store import runs_dir as default_runs_dir
@@ -100,7 +103,7 @@ class Job:
     status: str = "queued"  # queued, running, finished, failed, cancelled
     message: str = ""
     phase: dict = field(default_factory=dict)  # name, kind, epoch, epochs, what, since
-    error: LatentExplorerError | None = None  # why a run failed, with its key for the app's language
+    error: Phrase | None = None  # why a run failed (job.json's record): its key and values for the app's language
     history: dict[str, list[dict]] = field(default_factory=dict)  # kind -> per-epoch rows
     snapshots: dict[str, tuple[int, np.ndarray]] = field(default_factory=dict)  # kind -> (epoch, (N, D) codes)
     snapshot_colour: tuple[str, np.ndarray | None, list[str] | None] = ("none", None, None)  # kind, values, names
@@ -240,7 +243,11 @@ def run_name(config: RunConfig, runs_dir: str | Path, name: str | None = None) -
     if name and name.strip():
         wanted = safe_name(name.strip())
         if (runs_dir / wanted).exists():
-            raise LatentExplorerError(f"a run named {wanted!r} exists already on this server; choose another name")
+            raise LatentExplorerError(
+                f"a run named {wanted!r} exists already on this server; choose another name",
+                key="err_run_run_named_exists",
+                wanted=repr(wanted),
+            )
         return wanted
     base = default_name(config)
     wanted, n = base, 1
@@ -271,14 +278,22 @@ def start_job(config: RunConfig, runs_dir: str | Path, snapshot_every: int = 5, 
     runs_dir.mkdir(parents=True, exist_ok=True)
     with _locked(runs_dir / ".queue.lock"):  # names and the queue's bound: one creator at a time
         if len(_active_states(runs_dir)["queued"]) >= MAX_QUEUED_RUNS:
-            raise LatentExplorerError(f"{MAX_QUEUED_RUNS} runs are waiting already; try again when some have started")
+            raise LatentExplorerError(
+                f"{MAX_QUEUED_RUNS} runs are waiting already; try again when some have started",
+                key="err_run_runs_waiting_already",
+                max_queued_runs=MAX_QUEUED_RUNS,
+            )
         run_id = run_name(config, runs_dir, name)
         folder = runs_dir / run_id
         with hold(folder):  # FolderBusy now when another writer (the CLI, an import) holds the name
             try:
                 folder.mkdir()  # exclusive: a folder another writer just made is refused
             except FileExistsError:
-                raise LatentExplorerError(f"a run named {run_id!r} was saved meanwhile; choose another name") from None
+                raise LatentExplorerError(
+                    f"a run named {run_id!r} was saved meanwhile; choose another name",
+                    key="err_run_run_named_saved",
+                    run_id=repr(run_id),
+                ) from None
             state = {
                 "version": 1,
                 "run_id": run_id,
@@ -484,31 +499,39 @@ def _heartbeat_age(folder: Path) -> float | None:
         return None
 
 
-def _death(folder: Path, state: dict) -> tuple[str, dict] | None:
-    """Why a running run's worker is known to be gone (English, and as a keyed error for the reader's
-    language), or None while it may be alive."""
+def _death(folder: Path, state: dict) -> TrainingError | None:
+    """Why a running run's worker is known to be gone, or None while it may be alive."""
     worker = state.get("worker") or {}
     age = _heartbeat_age(folder)
     if not worker.get("pid"):
         since = worker.get("since") or state.get("started") or 0
         if time.time() - since > START_SECONDS and (age is None or age > STALE_SECONDS):
-            why = f"its worker process did not start within {START_SECONDS:.0f} s"
-            return why, {"key": "err_worker_no_start", "values": {"seconds": int(START_SECONDS)}}
+            return TrainingError(
+                f"its worker process did not start within {START_SECONDS:.0f} s",
+                key="err_run_no_start",
+                seconds=START_SECONDS,
+            )
         return None
     alive = _alive(worker)
     if alive is False or (alive is None and age is not None and age > STALE_SECONDS):
         popen = _CHILDREN.get(worker["pid"])
         code = popen.returncode if popen is not None else None
-        how = f"killed by signal {-code}" if code is not None and code < 0 else "killed or crashed"
-        phase = state.get("phase") or {}
-        last = _last_log_line(folder)
-        why = f"its worker process ({worker['pid']}) ended while {phase_words(phase)} ({how})" + (
-            f"; its log ends: {last}" if last else ""
-        )
-        values = {"pid": worker["pid"], "log": last or "-"}
+        how = Phrase("killed or crashed", "run_how_crashed")
         if code is not None and code < 0:
-            return why, {"key": "err_worker_killed", "values": {**values, "signal": -code}}
-        return why, {"key": "err_worker_died", "values": values}
+            how = Phrase(f"killed by signal {-code}", "run_how_signal", signal=-code)
+        pid, phase, last = worker["pid"], phase_words(state.get("phase") or {}), _last_log_line(folder)
+        if last:
+            return TrainingError(
+                f"its worker process ({pid}) ended while {phase} ({how}); its log ends: {last}",
+                key="err_run_died_log",
+                pid=pid,
+                phase=phase,
+                how=how,
+                last=last,
+            )
+        return TrainingError(
+            f"its worker process ({pid}) ended while {phase} ({how})", key="err_run_died", pid=pid, phase=phase, how=how
+        )
     return None
 
 
@@ -531,19 +554,19 @@ def reap(folder: Path) -> bool:
     def change(state):
         if state["status"] != "running":
             return False
-        death = _death(folder, state)
-        if death is None:
+        why = _death(folder, state)
+        if why is None:
             return False
-        why, error = death
         reason.append(why)
         if _set_complete(folder, _config(state)):
             state.update(status="finished", message=f"saved as {RUN_PREFIX}{folder.name}")
         else:
             _discard_partial(folder, _config(state))
-            state.update(status="failed", message=f"{why}; nothing was saved", error=error)
+            failed = unsaved(why)
+            state.update(status="failed", message=str(failed), error=record(failed))
         state["finished"] = time.time()
         if state.get("worker"):
-            state["worker"]["exit"] = why
+            state["worker"]["exit"] = str(why)
 
     _update(folder, change)
     if reason:
@@ -551,14 +574,32 @@ def reap(folder: Path) -> bool:
     return bool(reason)
 
 
-def phase_words(phase: dict) -> str:
-    """The phase in a few English words, for messages stored in job.json."""
-    name, kind = phase.get("name", ""), phase.get("kind", "").upper()
+def phase_words(phase: dict) -> Phrase:
+    """The phase in a few words (English, keyed for the app), for why a run failed."""
+    name, kind = phase.get("name", ""), str(phase.get("kind", "")).upper()
     if name == "training":
-        return f"training the {kind} (epoch {phase.get('epoch', 0)} of {phase.get('epochs', '?')})"
+        epoch, epochs = phase.get("epoch", 0), phase.get("epochs", "?")
+        return Phrase(
+            f"training the {kind} (epoch {epoch} of {epochs})",
+            "run_while_training",
+            kind=kind,
+            epoch=epoch,
+            epochs=epochs,
+        )
     if name == "measuring":
-        return f"measuring the {kind}" + (f" ({phase['what']})" if phase.get("what") else "")
-    return {"starting": "starting", "loading": "loading the data", "saving": "saving"}.get(name, name or "starting")
+        if phase.get("what"):  # one of the measurements runs.py names (train_page.RUN_WHAT_KEYS)
+            what = str(phase["what"])
+            what = Phrase(what, "run_what_" + what.lower().replace(" ", "_"))
+            return Phrase(f"measuring the {kind} ({what})", "run_while_measuring_what", kind=kind, what=what)
+        return Phrase(f"measuring the {kind}", "run_while_measuring", kind=kind)
+    if name in ("loading", "saving"):
+        return Phrase({"loading": "loading the data", "saving": "saving"}[name], f"run_while_{name}")
+    return Phrase("starting", "run_while_starting")
+
+
+def unsaved(why: LatentExplorerError) -> TrainingError:
+    """A run's failure, said with what it means for the run: nothing of it was kept."""
+    return TrainingError(f"{why}; nothing was saved", key="err_run_unsaved", error=why)
 
 
 def _set_complete(folder: Path, config: RunConfig) -> bool:
@@ -640,7 +681,7 @@ def job_from_state(folder: Path, state: dict, details: bool = True) -> Job | Non
         finished=summary["finished"],
         cancelling=state["status"] == "running" and (folder / CANCEL).exists(),
     )
-    job.error = _error(summary, job.message)
+    job.error = from_record(state.get("error"))
     if details:
         job.history = _history(folder, kinds)
         job.snapshots, job.snapshot_colour = _snapshots(folder, kinds)
@@ -714,14 +755,8 @@ def _summary(runs_dir: Path, name: str, entry: dict) -> Job | None:
         epochs=int(job.get("epochs") or 0),
         cancelling=job["status"] == "running" and (runs_dir / name / CANCEL).exists(),
         saved=entry.get("saved", False),
-        error=_error(job, job.get("message") or ""),
+        error=from_record(job.get("error")),
     )
-
-
-def _error(summary: dict, message: str) -> LatentExplorerError | None:
-    """The keyed error of a failed run's summary (store.job_summary checked its shape), for the app to word."""
-    error = summary.get("error")
-    return None if not error else LatentExplorerError(message, key=error["key"], **error["values"])
 
 
 def list_runs(runs_dir: str | Path | None = None) -> list[Job]:
@@ -860,7 +895,7 @@ class _Worker:
 
     def on_phase(self, name: str, kind: str = "", what: str = "") -> None:
         if self.should_stop():  # a cancel or the time limit also stops a long measurement
-            raise TrainingCancelled("stopped")
+            raise TrainingCancelled("stopped", key="err_run_stopped")
         self.set_phase(name=name, kind=kind, what=what)
 
     def _train(self) -> tuple[str, str]:
@@ -886,26 +921,35 @@ class _Worker:
         return "finished", f"saved as {RUN_PREFIX}{self.folder.name}"
 
     def run(self) -> tuple[str, str]:
-        """(status, message) the run ended with; the set published whole when finished."""
+        """(status, message) the run ended with; the set published whole when finished. A failure's reason is
+        kept keyed in self.error too, so the app words it in the reader's language."""
         try:
             with hold(self.folder):  # one writer per folder (store.hold): the CLI cannot write into a live run
                 return self._train()
         except _Stopped as exc:
-            return "failed", f"{exc}; nothing was saved"
+            return self.failed(unsaved(exc))
         except TrainingCancelled:
             if self.timed_out:
-                minutes = f"{self.max_seconds / 60:g}"
-                return "failed", f"stopped at the time limit of {minutes} minutes a run; nothing was saved"
+                minutes = self.max_seconds / 60
+                return self.failed(
+                    unsaved(
+                        TrainingError(
+                            f"stopped at the time limit of {minutes:g} minutes a run",
+                            key="err_run_time_limit",
+                            minutes=minutes,
+                        )
+                    )
+                )
             return "cancelled", "nothing was saved"
         except LatentExplorerError as exc:
-            if exc.key:  # kept in job.json, so the app words it in the reader's language
-                self.error = {
-                    "key": exc.key,
-                    "values": {k: v if isinstance(v, (int, float)) else str(v) for k, v in exc.values.items()},
-                }
-            return "failed", str(exc)
+            return self.failed(exc)
         except Exception as exc:  # a worker must always report, never die silently
-            return "failed", f"{type(exc).__name__}: {exc}"
+            kind = type(exc).__name__
+            return self.failed(TrainingError(f"{kind}: {exc}", key="err_run_crashed", kind=kind, error=exc))
+
+    def failed(self, exc: LatentExplorerError) -> tuple[str, str]:
+        self.error = record(exc)
+        return "failed", str(exc)
 
 
 def _claim(folder: Path) -> dict | None:
@@ -926,7 +970,7 @@ def _claim(folder: Path) -> dict | None:
 
 
 def _on_signal(signum, frame):
-    raise _Stopped(f"stopped by signal {signum}")
+    raise _Stopped(f"stopped by signal {signum}", key="err_run_signal", signum=signum)
 
 
 def work(folder: str | Path) -> int:
@@ -948,7 +992,7 @@ def work(folder: str | Path) -> int:
     threading.Thread(target=heartbeat, name="heartbeat", daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_signal)
-    status, message = "failed", "the worker stopped before it reported"
+    status, message = worker.failed(TrainingError("the worker stopped before it reported", key="err_run_no_report"))
     try:
         status, message = worker.run()
     finally:
@@ -957,7 +1001,9 @@ def work(folder: str | Path) -> int:
             _discard_partial(folder, worker.config)
 
         def end(state):
-            state.update(status=status, message=message, finished=time.time(), error=worker.error)
+            state.update(
+                status=status, message=message, finished=time.time(), error=worker.error if status == "failed" else None
+            )
             state["phase"] = {**state.get("phase", {}), "since": time.time()}
 
         (folder / CANCEL).unlink(missing_ok=True)  # first: the folder's last change is the final job.json

@@ -103,7 +103,16 @@ def check_pixel_values(n: int, shape: tuple[int, ...], source: str) -> None:
     if values > MAX_PIXEL_VALUES:
         raise BudgetError(
             f"{named(source)}{n:,} images of {'x'.join(map(str, shape))} are {values / 1e6:,.0f} M pixel values; "
-            f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey {MAX_SIDE} px images)"
+            f"this server holds at most {MAX_PIXEL_VALUES / 1e6:,.0f} M (e.g. {MAX_IMAGES:,} grey "
+            f"{MAX_SIDE} px images)",
+            key="err_limit_images_pixel_values",
+            prefix=named(source),
+            n=n,
+            shape="x".join(map(str, shape)),
+            millions=values / 1e6,
+            limit_millions=MAX_PIXEL_VALUES / 1e6,
+            max_images=MAX_IMAGES,
+            max_side=MAX_SIDE,
         )
 
 
@@ -111,13 +120,26 @@ def check_path_text(text: object, what: str = "path") -> str:
     """Path text from a form, a URL or a file: a string without NUL or control characters, of a
     length the OS accepts. Checked before the text reaches Path() or the file system."""
     if not isinstance(text, str):
-        raise LatentExplorerError(f"not a usable {what}: text expected, got {type(text).__name__}")
+        raise LatentExplorerError(
+            f"not a usable {what}: text expected, got {type(text).__name__}",
+            key="err_limit_usable_text_expected",
+            what=what,
+            type=type(text).__name__,
+        )
     if len(text) > MAX_PATH_CHARS or any(len(part) > 255 for part in text.split("/")):
         raise LatentExplorerError(
-            f"not a usable {what}: too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,}, 255 a name)"
+            f"not a usable {what}: too long ({len(text):,} characters; at most {MAX_PATH_CHARS:,}, 255 a name)",
+            key="err_limit_usable_too_long",
+            what=what,
+            n=len(text),
+            max_path_chars=MAX_PATH_CHARS,
         )
     if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise LatentExplorerError(f"not a usable {what}: it contains a control character (such as a NUL byte)")
+        raise LatentExplorerError(
+            f"not a usable {what}: it contains a control character (such as a NUL byte)",
+            key="err_limit_usable_contains_control",
+            what=what,
+        )
     return text
 
 
@@ -135,7 +157,10 @@ def check_train_set(n: int) -> None:
     if n > MAX_TRAIN_IMAGES:
         raise BudgetError(
             f"the dataset has {n:,} training images; this server trains on at most "
-            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)"
+            f"{MAX_TRAIN_IMAGES:,} (set a smaller training-set size)",
+            key="err_limit_dataset_training_images",
+            n=n,
+            max_train_images=MAX_TRAIN_IMAGES,
         )
 
 
@@ -152,7 +177,11 @@ def check_run(config, *, batch: bool = False, server: bool = False) -> None:
             got=config.train.epochs,
         )
     if server and config.data.n_train is not None and config.data.n_train > MAX_TRAIN_IMAGES:
-        raise BudgetError(f"at most {MAX_TRAIN_IMAGES:,} training images on this server")
+        raise BudgetError(
+            f"at most {MAX_TRAIN_IMAGES:,} training images on this server",
+            key="err_limit_most_training_images",
+            max_train_images=MAX_TRAIN_IMAGES,
+        )
     check_data(config.data)
     if config.model.in_shape is not None:
         check_model(config.model, config.train.batch_size if batch else None)
@@ -163,9 +192,24 @@ def check_image_size(w: int, h: int, name: str, max_pixels: int, max_side: int |
     from .errors import DatasetError
 
     if w * h > max_pixels:
-        raise DatasetError(f"{named(name)}{w}x{h} pixels; the limit is {max_pixels:,} per image")
+        raise DatasetError(
+            f"{named(name)}{w}x{h} pixels; the limit is {max_pixels:,} per image",
+            key="err_limit_pixels_limit_per",
+            prefix=named(name),
+            w=w,
+            h=h,
+            max_pixels=max_pixels,
+        )
     if max_side is not None and not (MIN_SIDE <= w <= max_side and MIN_SIDE <= h <= max_side):
-        raise DatasetError(f"{named(name)}{w}x{h}; image sides must be {MIN_SIDE} to {max_side} pixels")
+        raise DatasetError(
+            f"{named(name)}{w}x{h}; image sides must be {MIN_SIDE} to {max_side} pixels",
+            key="err_limit_image_sides_pixels",
+            prefix=named(name),
+            w=w,
+            h=h,
+            min_side=MIN_SIDE,
+            max_side=max_side,
+        )
 
 
 class Deadline:
@@ -176,7 +220,12 @@ class Deadline:
 
     def check(self) -> None:
         if time.monotonic() > self.end:
-            raise BudgetError(f"{self.what} took over {self.seconds:g} s; refused")
+            raise BudgetError(
+                f"{self.what} took over {self.seconds:g} s; refused",
+                key="err_limit_took_over_refused",
+                what=self.what,
+                seconds=self.seconds,
+            )
 
 
 # --- models ----------------------------------------------------------------------------------------
@@ -259,7 +308,11 @@ def check_model(config, batch_size: int | None = None) -> None:
         if need > MAX_ACTIVATION_BYTES:
             raise BudgetError(
                 f"a batch of {batch_size:,} needs about {need / 2**20:,.0f} MiB of activations for this model; "
-                f"the limit is {MAX_ACTIVATION_BYTES // 2**20} MiB (use a smaller batch)"
+                f"the limit is {MAX_ACTIVATION_BYTES // 2**20} MiB (use a smaller batch)",
+                key="err_limit_batch_needs_about",
+                batch_size=batch_size,
+                mib=need / 2**20,
+                limit_mib=MAX_ACTIVATION_BYTES // 2**20,
             )
 
 

@@ -84,10 +84,19 @@ def mlp_decoder(config: ModelConfig, extra_in: int = 0, latent_in: int | None = 
 def conv_channels(config: ModelConfig) -> tuple[int, int]:
     """The conv family's two stride-2 layers halve each side twice: check what that needs."""
     if len(config.channels) != 2 or any(ch < 1 for ch in config.channels):
-        raise LatentExplorerError(f"the conv family needs exactly 2 positive channel counts, got {config.channels}")
+        raise LatentExplorerError(
+            f"the conv family needs exactly 2 positive channel counts, got {config.channels}",
+            key="err_model_conv_family_needs",
+            channels=config.channels,
+        )
     if config.in_shape is not None and (config.in_shape[1] % 4 or config.in_shape[2] % 4):
         h, w = config.in_shape[1:]
-        raise LatentExplorerError(f"the conv family needs sides divisible by 4 (28, 32); got {h}x{w}: use --family mlp")
+        raise LatentExplorerError(
+            f"the conv family needs sides divisible by 4 (28, 32); got {h}x{w}: use --family mlp",
+            key="err_model_conv_family_needs2",
+            h=h,
+            w=w,
+        )
     return config.channels
 
 

@@ -68,7 +68,11 @@ def part_of(path: Path) -> str:
     if rank not in (2, 4):
         raise OnnxError(
             f"{path.name}: {len(inputs)} input(s) of rank {rank}; an encoder takes images (B, C, H, W), "
-            "a decoder codes (B, latent size)"
+            "a decoder codes (B, latent size)",
+            key="err_onnx_input_rank_encoder",
+            path=path.name,
+            n=len(inputs),
+            rank=rank,
         )
     return "decoder" if rank == 2 else "encoder"
 
@@ -79,13 +83,23 @@ def _detect_encoder(path: Path) -> tuple[str, dict[str, str]]:
     writes them in the order forward returns them: mu, then logvar)."""
     inputs, names = _io(path)
     if len(inputs) != 1:
-        raise OnnxError(f"{path.name}: {len(inputs)} inputs; an encoder takes one, the images x")
+        raise OnnxError(
+            f"{path.name}: {len(inputs)} inputs; an encoder takes one, the images x",
+            key="err_onnx_inputs_encoder_takes",
+            path=path.name,
+            n=len(inputs),
+        )
     kind = next((k for k, wanted in ONNX_ENCODER_OUTPUTS.items() if set(names) == set(wanted)), None)
     if kind is None and len(names) in (1, 2):
         kind = "z" if len(names) == 1 else "mu_logvar"
         return kind, {"x": inputs[0].name, **dict(zip(ONNX_ENCODER_OUTPUTS[kind], names))}
     if kind is None:
-        raise OnnxError(f"{path.name}: outputs {names[:4]}; an encoder outputs z, or mu and logvar (in that order)")
+        raise OnnxError(
+            f"{path.name}: outputs {names[:4]}; an encoder outputs z, or mu and logvar (in that order)",
+            key="err_onnx_outputs_encoder_outputs",
+            path=path.name,
+            names=names[:4],
+        )
     return kind, {"x": inputs[0].name, **{n: n for n in names}}
 
 
@@ -94,18 +108,36 @@ def _detect_decoder(path: Path, output: str | None = None) -> tuple[str, int, di
     user says), its latent size, and the graph's name for each of z and its output."""
     inputs, names = _io(path)
     if len(names) != 1:
-        raise OnnxError(f"{path.name}: outputs {names[:4]}; a decoder outputs one tensor, the images")
+        raise OnnxError(
+            f"{path.name}: outputs {names[:4]}; a decoder outputs one tensor, the images",
+            key="err_onnx_outputs_decoder_outputs",
+            path=path.name,
+            names=names[:4],
+        )
     kind = output or (names[0] if names[0] in ONNX_DECODER_OUTPUTS else None)
     if kind not in ONNX_DECODER_OUTPUTS:
         raise OnnxError(
             f"{path.name}: its output {names[0][:80]!r} is not named {', '.join(ONNX_DECODER_OUTPUTS)}; "
-            "say which it gives (--decoder-output; in the app, 'the decoder outputs')"
+            "say which it gives (--decoder-output; in the app, 'the decoder outputs')",
+            key="err_onnx_output_named_say",
+            path=path.name,
+            names=repr(names[0][:80]),
+            choices=", ".join(ONNX_DECODER_OUTPUTS),
         )
     if len(inputs) != 1:
-        raise OnnxError(f"{path.name}: {len(inputs)} inputs; a decoder takes one, the codes z")
+        raise OnnxError(
+            f"{path.name}: {len(inputs)} inputs; a decoder takes one, the codes z",
+            key="err_onnx_inputs_decoder_takes",
+            path=path.name,
+            n=len(inputs),
+        )
     dims = dims_of(inputs[0])
     if len(dims) != 2 or dims[1] is None:
-        raise OnnxError(f"{path.name}: its input must be z of shape [B, latent size] with a fixed latent size")
+        raise OnnxError(
+            f"{path.name}: its input must be z of shape [B, latent size] with a fixed latent size",
+            key="err_onnx_input_shape_latent",
+            path=path.name,
+        )
     return kind, dims[1], {"z": inputs[0].name, kind: names[0]}
 
 
@@ -137,7 +169,9 @@ def build_manifest(
             member["names"] = names
         models[kind] = member
     if latent_dim is None:
-        raise OnnxError("no decoder to read the latent size from; give --latent-dim")
+        raise OnnxError(
+            "no decoder to read the latent size from; give --latent-dim", key="err_onnx_decoder_read_latent"
+        )
     return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -195,11 +229,13 @@ def import_onnx(
     for part, given in (("encoder", encoders), ("decoder", decoders)):
         for kind, path in given.items():
             if kind not in PAIR_KINDS:
-                raise OnnxError(f"{kind}: a model of an ONNX set is an ae or a vae")
+                raise OnnxError(
+                    f"{kind}: a model of an ONNX set is an ae or a vae", key="err_onnx_model_onnx_set", kind=kind
+                )
             if not Path(path).is_file():
-                raise OnnxError(f"{path}: no such {part} file")
+                raise OnnxError(f"{path}: no such {part} file", key="err_onnx_such_file", path=path, part=part)
     if not encoders and not decoders:
-        raise OnnxError("give an encoder, a decoder or both")
+        raise OnnxError("give an encoder, a decoder or both", key="err_onnx_encoder_decoder_both")
     probe_config = RunConfig(data=data, model=ModelConfig(in_shape=None), train=TrainConfig())
     dataset = dataset_for(probe_config)
     shape = tuple(dataset.image_shape)
@@ -241,10 +277,15 @@ def export_set(set_dir: str | Path, out: str | Path) -> Path:
     if loaded.kind != "pair":
         raise LatentExplorerError(
             f"{set_dir}: a {loaded.kind} set; export-onnx writes pairs (ae + vae): a conditional model also "
-            "takes a condition c, which an ONNX set's encoder (x) and decoder (z) do not"
+            "takes a condition c, which an ONNX set's encoder (x) and decoder (z) do not",
+            key="err_onnx_set_export_onnx",
+            set_dir=set_dir,
+            kind=loaded.kind,
         )
     if getattr(loaded.lead.model, "differentiable", True) is False:
-        raise LatentExplorerError(f"{set_dir}: already an ONNX set; copy its folder instead")
+        raise LatentExplorerError(
+            f"{set_dir}: already an ONNX set; copy its folder instead", key="err_onnx_already_onnx_set", set_dir=set_dir
+        )
     out = check_out_dir(out)
     lead = loaded.lead
     shape = tuple(lead.config.model.in_shape)
@@ -347,12 +388,22 @@ def _sort_graphs(folder: Path, names: list[str]) -> tuple[dict[str, Path], dict[
         else:
             kind = named or guess_kind(path)
             if kind in encoders:
-                raise OnnxError(f"{name}: a second {kind} encoder; name the files ae... and vae...")
+                raise OnnxError(
+                    f"{name}: a second {kind} encoder; name the files ae... and vae...",
+                    key="err_onnx_second_encoder_name",
+                    name=name,
+                    kind=kind,
+                )
             encoders[kind] = path
     for path in unsure:
         kind = next(iter(encoders)) if len(encoders) == 1 else "vae"
         if kind in decoders:
-            raise OnnxError(f"{path.name}: a second {kind} decoder; name the files ae... and vae...")
+            raise OnnxError(
+                f"{path.name}: a second {kind} decoder; name the files ae... and vae...",
+                key="err_onnx_second_decoder_name",
+                path=path.name,
+                kind=kind,
+            )
         decoders[kind] = path
     return encoders, decoders
 
@@ -368,12 +419,21 @@ def import_uploaded(
 
     graphs = {n: raw for n, raw in files.items() if n.lower().endswith(".onnx")}
     if not graphs or len(graphs) > 4:
-        raise OnnxError(f"upload one to four .onnx files (an encoder and/or a decoder per model); got {len(graphs)}")
+        raise OnnxError(
+            f"upload one to four .onnx files (an encoder and/or a decoder per model); got {len(graphs)}",
+            key="err_onnx_upload_four_onnx",
+            n=len(graphs),
+        )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         for index, (file_name, raw) in enumerate(graphs.items()):
             if len(raw) > MAX_ONNX_BYTES:
-                raise OnnxError(f"{file_name[:80]}: over {MAX_ONNX_BYTES // 2**20} MiB")
+                raise OnnxError(
+                    f"{file_name[:80]}: over {MAX_ONNX_BYTES // 2**20} MiB",
+                    key="err_onnx_over_mib",
+                    file_name=file_name[:80],
+                    mib=MAX_ONNX_BYTES // 2**20,
+                )
             safe = safe_name(Path(file_name).stem).lower()
             (folder / f"{safe}-{index}.onnx").write_bytes(raw)
         if MANIFEST in files:  # an exported set: its manifest says the data, the likelihood and the value range
@@ -388,7 +448,7 @@ def import_uploaded(
                 "value_range": tuple(manifest["value_range"]),
             }
         elif data is None:
-            raise OnnxError("say which data the models were trained on")
+            raise OnnxError("say which data the models were trained on", key="err_onnx_say_which_data")
         else:
             options = {}
         names = [p.name for p in folder.glob("*.onnx")]

@@ -30,7 +30,7 @@ from torch import nn
 from . import limits
 from .checkpoint import Checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict
-from .errors import CheckpointError, LatentExplorerError
+from .errors import CheckpointError, LatentExplorerError, Phrase
 from .kinds import PAIR_KINDS
 from .models import LOGVAR_RANGE, Posterior
 from .schema import ONNX_ENCODER_OUTPUTS, check_manifest, onnx_roles
@@ -96,22 +96,46 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
 
     found = {v.name: v for v in values}
     if set(found) != set(expected):
-        raise OnnxError(f"{name}: {what} are {sorted(found)[:4]}; the manifest needs {sorted(expected)}")
+        raise OnnxError(
+            f"{name}: {what} are {sorted(found)[:4]}; the manifest needs {sorted(expected)}",
+            key="err_onnx_manifest_needs",
+            name=name,
+            what=what,
+            found=sorted(found)[:4],
+            expected=sorted(expected),
+        )
     for key, dims in expected.items():
         value = found[key]
         if not value.type.HasField("tensor_type") or value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
-            raise OnnxError(f"{name}: {what[:-1]} {key!r} must be a float32 tensor")
+            raise OnnxError(
+                f"{name}: {what[:-1]} {key!r} must be a float32 tensor",
+                key="err_onnx_float_tensor",
+                name=name,
+                what=what[:-1],
+                field=repr(key),
+            )
         if not value.type.tensor_type.HasField("shape"):
             continue  # no declared shape: every run's output is checked instead
         got = dims_of(value)
         if len(got) != 1 + len(dims) or any(g is not None and g != d for g, d in zip(got[1:], dims)):
             shown = ["B" if g is None else g for g in got]
             raise OnnxError(
-                f"{name}: {what[:-1]} {key!r} has shape {shown}; the manifest needs [B, {', '.join(map(str, dims))}]"
+                f"{name}: {what[:-1]} {key!r} has shape {shown}; the manifest needs [B, {', '.join(map(str, dims))}]",
+                key="err_onnx_shape_manifest_needs",
+                name=name,
+                what=what[:-1],
+                field=repr(key),
+                shown=shown,
+                choices=", ".join(map(str, dims)),
             )
         if got[0] is not None and got[0] != 1:
             raise OnnxError(
-                f"{name}: {what[:-1]} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis"
+                f"{name}: {what[:-1]} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis",
+                key="err_onnx_fixed_batch_export",
+                name=name,
+                what=what[:-1],
+                field=repr(key),
+                batch=got[0],
             )
 
 
@@ -119,10 +143,21 @@ def read_capped(path: Path) -> bytes:
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise OnnxError(f"{path.name}: cannot read it ({exc.strerror or exc})") from None
+        raise OnnxError(
+            f"{path.name}: cannot read it ({exc.strerror or exc})",
+            key="err_onnx_cannot_read",
+            path=path.name,
+            detail=exc.strerror or exc,
+        ) from None
     if size > limits.MAX_ONNX_BYTES:
         cap = limits.MAX_ONNX_BYTES // 2**20
-        raise OnnxError(f"{path.name}: {size / 2**20:,.0f} MiB; this server takes ONNX files of at most {cap} MiB")
+        raise OnnxError(
+            f"{path.name}: {size / 2**20:,.0f} MiB; this server takes ONNX files of at most {cap} MiB",
+            key="err_onnx_mib_server_takes",
+            path=path.name,
+            mib=size / 2**20,
+            cap=cap,
+        )
     return path.read_bytes()
 
 
@@ -132,7 +167,12 @@ def parse_model(raw: bytes, name: str):
     try:
         return onnx.load_model_from_string(raw)  # never load_external_data: no path in the file is followed
     except Exception as exc:  # protobuf raises its own DecodeError, or others on truncated input
-        raise OnnxError(f"{name}: not an ONNX model ({type(exc).__name__})") from None
+        raise OnnxError(
+            f"{name}: not an ONNX model ({type(exc).__name__})",
+            key="err_onnx_onnx_model",
+            name=name,
+            type=type(exc).__name__,
+        ) from None
 
 
 def _check_operators(model, name: str) -> None:
@@ -140,22 +180,48 @@ def _check_operators(model, name: str) -> None:
     import onnx
 
     if model.functions:
-        raise OnnxError(f"{name}: defines its own functions ({model.functions[0].domain}); only ONNX's operators run")
+        raise OnnxError(
+            f"{name}: defines its own functions ({model.functions[0].domain}); only ONNX's operators run",
+            key="err_onnx_defines_own_functions",
+            name=name,
+            domain=model.functions[0].domain,
+        )
     bad = sorted({op.domain for op in model.opset_import} - set(ALLOWED_DOMAINS))
     if bad:
-        raise OnnxError(f"{name}: uses the custom operator domain {bad[0]!r}; only ONNX's own operators run here")
+        raise OnnxError(
+            f"{name}: uses the custom operator domain {bad[0]!r}; only ONNX's own operators run here",
+            key="err_onnx_uses_custom_operator",
+            name=name,
+            domain=repr(bad[0]),
+        )
     opset = next((op.version for op in model.opset_import if op.domain in ALLOWED_DOMAINS), None)
     low, high = limits.ONNX_OPSETS
     if opset is None or not low <= opset <= high:
-        raise OnnxError(f"{name}: opset {opset}; this server runs opsets {low} to {high}")
+        raise OnnxError(
+            f"{name}: opset {opset}; this server runs opsets {low} to {high}",
+            key="err_onnx_opset_server_runs",
+            name=name,
+            opset=opset,
+            low=low,
+            high=high,
+        )
     for graph in _graphs(model.graph):
         for node in graph.node:
             if node.domain not in ALLOWED_DOMAINS:
-                raise OnnxError(f"{name}: node {node.op_type!r} is from the custom domain {node.domain!r}")
+                raise OnnxError(
+                    f"{name}: node {node.op_type!r} is from the custom domain {node.domain!r}",
+                    key="err_onnx_node_custom_domain",
+                    name=name,
+                    op_type=repr(node.op_type),
+                    domain=repr(node.domain),
+                )
         for tensor in _tensors(graph):
             if tensor.data_location == onnx.TensorProto.EXTERNAL or len(tensor.external_data):
                 raise OnnxError(
-                    f"{name}: tensor {tensor.name!r} points at an external data file; keep the weights in the .onnx"
+                    f"{name}: tensor {tensor.name!r} points at an external data file; keep the weights in the .onnx",
+                    key="err_onnx_tensor_points_external",
+                    name=name,
+                    tensor=repr(tensor.name),
                 )
 
 
@@ -169,7 +235,12 @@ def load_graph(path: Path, inputs: dict[str, tuple[int, ...]], outputs: dict[str
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx.checker.ValidationError and friends
-        raise OnnxError(f"{path.name}: fails the ONNX checker ({str(exc).splitlines()[0][:200]})") from None
+        raise OnnxError(
+            f"{path.name}: fails the ONNX checker ({str(exc).splitlines()[0][:200]})",
+            key="err_onnx_fails_onnx_checker",
+            path=path.name,
+            detail=str(exc).splitlines()[0][:200],
+        ) from None
     weights = {t.name for t in model.graph.initializer}
     _check_io([v for v in model.graph.input if v.name not in weights], inputs, "inputs", path.name)
     _check_io(model.graph.output, outputs, "outputs", path.name)
@@ -244,14 +315,18 @@ _ASKED = re.compile(r"smaller than requested bytes of (\d+)")
 
 
 def _stopped_because(exc: Exception, late: bool) -> str:
-    """Why a run failed, in one line: over its time budget, over the memory cap, or onnxruntime's reason."""
+    """Why a run failed, in one line (keyed, but onnxruntime's own reason): over its time budget, over the
+    memory cap, or what onnxruntime said."""
     if late:
-        return f"took longer than {limits.ONNX_CALL_SECONDS:g} s"
+        seconds = limits.ONNX_CALL_SECONDS
+        return Phrase(f"took longer than {seconds:g} s", "onnx_took_longer", seconds=seconds)
     text = str(exc)
     asked = _ASKED.search(text)
     if asked:
-        cap = limits.ONNX_MEMORY_BYTES // 2**20
-        return f"asked for {int(asked.group(1)) / 2**20:,.0f} MiB; ONNX models here share at most {cap} MiB"
+        mib, cap = int(asked.group(1)) / 2**20, limits.ONNX_MEMORY_BYTES // 2**20
+        return Phrase(
+            f"asked for {mib:,.0f} MiB; ONNX models here share at most {cap} MiB", "onnx_asked_for", mib=mib, cap=cap
+        )
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
@@ -278,7 +353,12 @@ class Graph:
                 raw, options, providers=["CPUExecutionProvider"], disabled_optimizers=["ConstantFolding"]
             )
         except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
-            raise OnnxError(f"{name}: onnxruntime cannot run it ({str(exc).splitlines()[0][:200]})") from None
+            raise OnnxError(
+                f"{name}: onnxruntime cannot run it ({str(exc).splitlines()[0][:200]})",
+                key="err_onnx_onnxruntime_cannot_run",
+                name=name,
+                detail=str(exc).splitlines()[0][:200],
+            ) from None
         self.name, self.outputs = name, outputs
         self.input = self.session.get_inputs()[0].name
         self.sha256 = hashlib.sha256(raw).hexdigest()
@@ -302,7 +382,13 @@ class Graph:
         try:
             values = self.session.run(list(self.outputs.values()), {self.input: array}, run)
         except Exception as exc:
-            raise OnnxError(f"{self.name}: stopped ({_stopped_because(exc, WATCHDOG.fired(ticket))})") from None
+            why = _stopped_because(exc, WATCHDOG.fired(ticket))
+            raise OnnxError(
+                f"{self.name}: stopped ({why})",
+                key="err_onnx_stopped",
+                name=self.name,
+                why=why,
+            ) from None
         finally:
             WATCHDOG.disarm(ticket)
         out = {}
@@ -310,13 +396,31 @@ class Graph:
             want = (len(array), *shapes[key])
             if not isinstance(value, np.ndarray) or value.shape != want:
                 got = getattr(value, "shape", type(value).__name__)
-                raise OnnxError(f"{self.name}: output {key!r} has shape {got}, expected {want}")
+                raise OnnxError(
+                    f"{self.name}: output {key!r} has shape {got}, expected {want}",
+                    key="err_onnx_output_shape_expected",
+                    name=self.name,
+                    field=repr(key),
+                    got=got,
+                    want=want,
+                )
             value = value.astype(np.float32, copy=False)
             if not np.isfinite(value).all():
-                raise OnnxError(f"{self.name}: output {key!r} holds NaN or infinite values")
+                raise OnnxError(
+                    f"{self.name}: output {key!r} holds NaN or infinite values",
+                    key="err_onnx_output_holds_nan",
+                    name=self.name,
+                    field=repr(key),
+                )
             if np.abs(value).max(initial=0) > limits.MAX_ONNX_VALUE:
                 raise OnnxError(
-                    f"{self.name}: output {key!r} reaches {np.abs(value).max():.3g} (at most {limits.MAX_ONNX_VALUE:g})"
+                    f"{self.name}: output {key!r} reaches {np.abs(value).max():.3g} (at most "
+                    f"{limits.MAX_ONNX_VALUE:g})",
+                    key="err_onnx_output_reaches_most",
+                    name=self.name,
+                    field=repr(key),
+                    largest=np.abs(value).max(),
+                    max_onnx_value=limits.MAX_ONNX_VALUE,
                 )
             out[key] = value
         return out
@@ -361,7 +465,7 @@ class OnnxModel(nn.Module):
 
     def encode(self, x: torch.Tensor) -> Posterior:
         if self.onnx_encoder is None:
-            raise OnnxError("this ONNX model has no encoder: codes need one")
+            raise OnnxError("this ONNX model has no encoder: codes need one", key="err_onnx_onnx_model_encoder")
         lo, hi = self.value_range
         array = x.detach().to(torch.float32).numpy() * (hi - lo) + lo  # [0, 1] -> the model's range
         names = ONNX_ENCODER_OUTPUTS[self.encoder_kind]
@@ -374,7 +478,7 @@ class OnnxModel(nn.Module):
 
     def _decoded(self, z: torch.Tensor) -> torch.Tensor:
         if self.onnx_decoder is None:
-            raise OnnxError("this ONNX model has no decoder: images need one")
+            raise OnnxError("this ONNX model has no decoder: images need one", key="err_onnx_onnx_model_decoder")
         out = self.onnx_decoder(z.detach().to(torch.float32).numpy(), {self.decoder_kind: tuple(self.config.in_shape)})
         return torch.from_numpy(out[self.decoder_kind])
 
@@ -408,22 +512,38 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
     path = Path(directory) / MANIFEST
     try:
         if path.stat().st_size > 1_000_000:
-            raise CheckpointError(f"{MANIFEST}: larger than 1 MB")
+            raise CheckpointError(f"{MANIFEST}: larger than 1 MB", key="err_onnx_larger", manifest=MANIFEST)
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise CheckpointError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+        raise CheckpointError(
+            f"{path}: cannot read it ({exc.strerror or exc})",
+            key="err_onnx_cannot_read",
+            path=path,
+            detail=exc.strerror or exc,
+        ) from None
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise CheckpointError(f"{MANIFEST}: not valid JSON ({type(exc).__name__})") from None
+        raise CheckpointError(
+            f"{MANIFEST}: not valid JSON ({type(exc).__name__})",
+            key="err_onnx_valid_json",
+            manifest=MANIFEST,
+            type=type(exc).__name__,
+        ) from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise CheckpointError(f"{MANIFEST}: not a {FORMAT} manifest")
+        raise CheckpointError(
+            f"{MANIFEST}: not a {FORMAT} manifest", key="err_onnx_manifest", manifest=MANIFEST, format=FORMAT
+        )
     if manifest.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{MANIFEST}: format version {manifest.get('format_version')!r}; this program reads {FORMAT_VERSION}"
+            f"{MANIFEST}: format version {manifest.get('format_version')!r}; this program reads {FORMAT_VERSION}",
+            key="err_onnx_format_version_program",
+            manifest=MANIFEST,
+            version=repr(manifest.get("format_version")),
+            format_version=FORMAT_VERSION,
         )
     try:
         check_manifest(manifest)
     except LatentExplorerError as exc:
-        raise CheckpointError(f"{MANIFEST}: {exc}") from None
+        raise CheckpointError(f"{MANIFEST}: {exc}", key="err_onnx_manifest_bad", manifest=MANIFEST, error=exc) from None
     return manifest
 
 
@@ -484,7 +604,11 @@ def load_member(directory: Path, manifest: dict[str, Any], kind: str) -> Checkpo
         raw = load_graph(path, *renamed)
         want = member.get("sha256", {}).get(part)
         if want is not None and hashlib.sha256(raw).hexdigest() != want:
-            raise OnnxError(f"{path.name}: does not match its manifest (SHA-256 differs)")
+            raise OnnxError(
+                f"{path.name}: does not match its manifest (SHA-256 differs)",
+                key="err_onnx_does_match_manifest",
+                path=path.name,
+            )
         graphs[part] = Graph(raw, path.name, {role: names[role] for role in outputs})
     config = member_config(manifest, kind)
     model = OnnxModel(

@@ -248,7 +248,12 @@ def render(text: str, root: Path = ROOT) -> str:
     def fill(match: re.Match) -> str:
         name = match["name"]
         if name not in BLOCKS:
-            raise LatentExplorerError(f"README block {name!r} has no generator (known: {', '.join(BLOCKS)})")
+            raise LatentExplorerError(
+                f"README block {name!r} has no generator (known: {', '.join(BLOCKS)})",
+                key="err_report_readme_block_generator",
+                name=repr(name),
+                choices=", ".join(BLOCKS),
+            )
         return match.group(1) + BLOCKS[name](root) + match.group(4)
 
     return BLOCK.sub(fill, text)

@@ -57,7 +57,11 @@ def train_and_save(
     # One writer per folder for the whole run: a second run (CLI or app, any process) is refused at once.
     with hold(out) if is_main() else nullcontext():
         if new and out.exists():
-            raise LatentExplorerError(f"{out}: a run by this name was saved meanwhile; nothing was written")
+            raise LatentExplorerError(
+                f"{out}: a run by this name was saved meanwhile; nothing was written",
+                key="err_save_run_name_saved",
+                out=out,
+            )
         dataset = dataset if dataset is not None else load_dataset(config.data)
         check_split_sizes(len(dataset.train), len(dataset.test), config.data.name)  # before training
         for run in pair_configs(config).values():  # the memory a run takes, checked before any is allocated

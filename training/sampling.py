@@ -11,11 +11,14 @@ from .errors import TrainingError
 def fit_gaussian(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and covariance (D, D) of codes: the AE's stand-in for a prior."""
     d = codes.shape[1]
-    if len(codes) < 2 or not np.isfinite(codes).all():  # np.cov gives NaN, and sampling fails in an SVD
+    finite = int(np.isfinite(codes).all(axis=1).sum())
+    if len(codes) < 2 or finite < len(codes):  # np.cov gives NaN, and sampling fails in an SVD
         raise TrainingError(
-            f"cannot fit a Gaussian to {len(codes)} training codes"
-            + ("" if np.isfinite(codes).all() else " that are not all finite")
-            + ": the AE's samples need at least 2 finite codes"
+            f"cannot fit a Gaussian to {len(codes)} training codes ({finite} of them finite): "
+            "the AE's samples need at least 2 finite codes",
+            key="err_sample_gaussian",
+            n=len(codes),
+            finite=finite,
         )
     return codes.mean(0), np.cov(codes, rowvar=False).reshape(d, d) + 1e-6 * np.eye(d)
 

@@ -37,8 +37,9 @@ class SchemaError(LatentExplorerError):
     """A sidecar field of the wrong type, range, length or depth; the message names the field."""
 
 
-def _fail(where: str, why: str) -> None:
-    raise SchemaError(f"{where}: {why}")
+def _fail(where: str, why: str, *, key: str, **values) -> None:
+    """why: the English words after the field's name; key's catalogue text is "{where}: " and their words."""
+    raise SchemaError(f"{where}: {why}", key=key, where=where, **values)
 
 
 def _is_number(value: Any) -> bool:
@@ -48,20 +49,33 @@ def _is_number(value: Any) -> bool:
 def check_json(value: Any, where: str, depth: int = 0) -> None:
     """Bounded JSON: depth, item counts, string lengths, finite numbers."""
     if depth > MAX_DEPTH:
-        _fail(where, f"nested deeper than {MAX_DEPTH} levels")
+        _fail(
+            where, f"nested deeper than {MAX_DEPTH} levels", key="err_schema_nested_deeper_levels", max_depth=MAX_DEPTH
+        )
     if isinstance(value, str):
         if len(value) > MAX_TEXT or "\x00" in value:
-            _fail(where, f"text longer than {MAX_TEXT} characters or holding a NUL byte")
+            _fail(
+                where,
+                f"text longer than {MAX_TEXT} characters or holding a NUL byte",
+                key="err_schema_text_longer_characters",
+                max_text=MAX_TEXT,
+            )
     elif isinstance(value, float) and not math.isfinite(value):
-        _fail(where, "not a finite number")
+        _fail(where, "not a finite number", key="err_schema_finite_number")
     elif isinstance(value, (list, dict)):
         if len(value) > MAX_ITEMS:
-            _fail(where, f"{len(value):,} entries; at most {MAX_ITEMS:,}")
+            _fail(
+                where,
+                f"{len(value):,} entries; at most {MAX_ITEMS:,}",
+                key="err_schema_entries_most",
+                n=len(value),
+                max_items=MAX_ITEMS,
+            )
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, item in items:
             check_json(item, f"{where}.{key}", depth + 1)
     elif value is not None and not isinstance(value, (bool, int, float)):
-        _fail(where, f"unexpected {type(value).__name__}")
+        _fail(where, f"unexpected {type(value).__name__}", key="err_schema_unexpected", type=type(value).__name__)
 
 
 # --- configs: types from the dataclass annotations -------------------------------------------------
@@ -100,20 +114,26 @@ def _describe(hint: Any) -> str:
 def check_config(data: Any, cls: type, where: str) -> Any:
     """A config dict: known keys only, each of its annotated type; then the config's validate()."""
     if not isinstance(data, dict):
-        _fail(where, f"must be an object, got {type(data).__name__}")
+        _fail(where, f"must be an object, got {type(data).__name__}", key="err_schema_object", type=type(data).__name__)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - names)
     if unknown:
-        _fail(where, f"unknown field(s) {unknown[:5]}")
+        _fail(where, f"unknown field(s) {unknown[:5]}", key="err_schema_unknown_field", unknown=unknown[:5])
     for key, value in data.items():
         if not _matches(value, hints[key]):
-            _fail(f"{where}.{key}", f"must be {_describe(hints[key])}, got {json_repr(value)}")
+            _fail(
+                f"{where}.{key}",
+                f"must be {_describe(hints[key])}, got {json_repr(value)}",
+                key="err_schema_wrong_type",
+                wanted=_describe(hints[key]),
+                got=json_repr(value),
+            )
     config = cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
     try:
         config.validate()
     except LatentExplorerError as exc:
-        _fail(where, str(exc))
+        _fail(where, str(exc), key="err_schema_config", error=exc)
     return config
 
 
@@ -138,12 +158,22 @@ def _check_numbers(value: Any, where: str) -> None:
             else:
                 _check_numbers(item, f"{where}.{key}")
         return
-    _fail(where, f"must be a number, a list of numbers or an object of them; got {json_repr(value)}")
+    _fail(
+        where,
+        f"must be a number, a list of numbers or an object of them; got {json_repr(value)}",
+        key="err_schema_number_list_numbers",
+        got=json_repr(value),
+    )
 
 
 def _check_text(value: Any, where: str) -> None:
     if not isinstance(value, str) or len(value) > 200:
-        _fail(where, f"must be text of at most 200 characters, got {json_repr(value)}")
+        _fail(
+            where,
+            f"must be text of at most 200 characters, got {json_repr(value)}",
+            key="err_schema_text_most_characters",
+            got=json_repr(value),
+        )
 
 
 DATA_STATS = {  # known data_stats keys -> check
@@ -160,19 +190,28 @@ DATA_STATS = {  # known data_stats keys -> check
 
 def check_data_stats(stats: Any, where: str = "data_stats") -> None:
     if not isinstance(stats, dict):
-        _fail(where, f"must be an object, got {type(stats).__name__}")
+        _fail(
+            where, f"must be an object, got {type(stats).__name__}", key="err_schema_object", type=type(stats).__name__
+        )
     for key, value in stats.items():
         ok = DATA_STATS[key](value) if key in DATA_STATS else (value is None or isinstance(value, (str, int, float)))
         if not ok:
-            _fail(f"{where}.{key}", f"unexpected value {json_repr(value)}")
+            _fail(
+                f"{where}.{key}",
+                f"unexpected value {json_repr(value)}",
+                key="err_schema_unexpected_value",
+                got=json_repr(value),
+            )
 
 
 def check_history(history: Any, where: str = "history") -> None:
     if not isinstance(history, list):
-        _fail(where, f"must be a list, got {type(history).__name__}")
+        _fail(
+            where, f"must be a list, got {type(history).__name__}", key="err_schema_list", type=type(history).__name__
+        )
     for i, row in enumerate(history):
         if not isinstance(row, dict) or not all(v is None or _is_number(v) for v in row.values()):
-            _fail(f"{where}[{i}]", "must be an object of numbers")
+            _fail(f"{where}[{i}]", "must be an object of numbers", key="err_schema_object_numbers")
 
 
 def _check_run(sidecar: dict[str, Any]) -> None:
@@ -180,16 +219,22 @@ def _check_run(sidecar: dict[str, Any]) -> None:
     configs = {}
     for key, cls in CONFIGS.items():
         if key not in sidecar:
-            _fail(key, "missing")
+            _fail(key, "missing", key="err_schema_missing")
         configs[key] = check_config(sidecar[key], cls, key)
     if sidecar["model"].get("kind", sidecar["kind"]) != sidecar["kind"]:
-        _fail("kind", f"{sidecar['kind']!r} but the model config says {sidecar['model'].get('kind')!r}")
+        _fail(
+            "kind",
+            f"{sidecar['kind']!r} but the model config says {sidecar['model'].get('kind')!r}",
+            key="err_schema_model_config_says",
+            kind=repr(sidecar["kind"]),
+            model_kind=repr(sidecar["model"].get("kind")),
+        )
     if sidecar["model"].get("in_shape") is None:
-        _fail("model.in_shape", "missing: a saved model knows its image shape")
+        _fail("model.in_shape", "missing: a saved model knows its image shape", key="err_schema_missing_saved_model")
     try:
         check_run(RunConfig(**configs))  # the data and the model within the budgets, before either is built
     except LatentExplorerError as exc:
-        _fail("config", str(exc))
+        _fail("config", str(exc), key="err_schema_config", error=exc)
 
 
 def check_sidecar(sidecar: dict[str, Any]) -> None:
@@ -197,19 +242,29 @@ def check_sidecar(sidecar: dict[str, Any]) -> None:
     check_json(sidecar, "sidecar")
     for key in ("kind", "weights_sha256"):
         if not isinstance(sidecar.get(key), str):
-            _fail(key, f"must be text, got {json_repr(sidecar.get(key))}")
+            _fail(
+                key,
+                f"must be text, got {json_repr(sidecar.get(key))}",
+                key="err_schema_text2",
+                got=json_repr(sidecar.get(key)),
+            )
     _check_run(sidecar)
     check_data_stats(sidecar.get("data_stats", {}))
     metrics = sidecar.get("metrics", {})
     if not isinstance(metrics, dict):
-        _fail("metrics", f"must be an object, got {type(metrics).__name__}")
+        _fail(
+            "metrics",
+            f"must be an object, got {type(metrics).__name__}",
+            key="err_schema_object",
+            type=type(metrics).__name__,
+        )
     _check_numbers(metrics, "metrics")
     check_history(sidecar.get("history", []))
     versions = sidecar.get("versions", {})
     if not isinstance(versions, dict) or not all(isinstance(v, str) for v in versions.values()):
-        _fail("versions", "must be an object of text")
+        _fail("versions", "must be an object of text", key="err_schema_object_text")
     if not isinstance(sidecar.get("created", ""), str):
-        _fail("created", "must be text")
+        _fail("created", "must be text", key="err_schema_text")
 
 
 # --- ONNX manifests (training/onnxset.py): the same checks, for a set of models from elsewhere -------
@@ -233,10 +288,15 @@ def _check_names(member: dict, where: str) -> None:
     """names: {part: {role: the graph's own name}}, for graphs exported with other input/output names."""
     names = member.get("names", {})
     if not isinstance(names, dict):
-        _fail(f"{where}.names", "must be an object")
+        _fail(f"{where}.names", "must be an object", key="err_schema_object_plain")
     for part, mapping in names.items():
         if part not in ONNX_INPUTS or not member.get(part):
-            _fail(f"{where}.names", f"names a part the member does not have: {json_repr(part)}")
+            _fail(
+                f"{where}.names",
+                f"names a part the member does not have: {json_repr(part)}",
+                key="err_schema_names_part_member",
+                got=json_repr(part),
+            )
         roles = onnx_roles(member, part)
         if (
             not isinstance(mapping, dict)
@@ -244,34 +304,71 @@ def _check_names(member: dict, where: str) -> None:
             or not all(isinstance(v, str) and 0 < len(v) <= 200 for v in mapping.values())
             or len(set(mapping.values())) != len(mapping)
         ):
-            _fail(f"{where}.names.{part}", f"must map each of {list(roles)} to a distinct graph name (text)")
+            _fail(
+                f"{where}.names.{part}",
+                f"must map each of {list(roles)} to a distinct graph name (text)",
+                key="err_schema_map_each_distinct",
+                choices=list(roles),
+            )
 
 
 def _check_member(member: Any, where: str) -> None:
     from .losses import LIKELIHOODS
 
     if not isinstance(member, dict):
-        _fail(where, f"must be an object, got {type(member).__name__}")
+        _fail(
+            where,
+            f"must be an object, got {type(member).__name__}",
+            key="err_schema_object",
+            type=type(member).__name__,
+        )
     unknown = sorted(set(member) - MEMBER_KEYS)
     if unknown:
-        _fail(where, f"unknown field(s) {unknown[:5]}")
+        _fail(where, f"unknown field(s) {unknown[:5]}", key="err_schema_unknown_field", unknown=unknown[:5])
     encoder, decoder = member.get("encoder"), member.get("decoder")
     if encoder is not None and encoder not in ONNX_ENCODER_OUTPUTS:
-        _fail(f"{where}.encoder", f"must be one of {list(ONNX_ENCODER_OUTPUTS)} or null, got {json_repr(encoder)}")
+        _fail(
+            f"{where}.encoder",
+            f"must be one of {list(ONNX_ENCODER_OUTPUTS)} or null, got {json_repr(encoder)}",
+            key="err_schema_null",
+            choices=list(ONNX_ENCODER_OUTPUTS),
+            got=json_repr(encoder),
+        )
     if decoder is not None and decoder not in ONNX_DECODER_OUTPUTS:
-        _fail(f"{where}.decoder", f"must be one of {list(ONNX_DECODER_OUTPUTS)} or null, got {json_repr(decoder)}")
+        _fail(
+            f"{where}.decoder",
+            f"must be one of {list(ONNX_DECODER_OUTPUTS)} or null, got {json_repr(decoder)}",
+            key="err_schema_null",
+            choices=list(ONNX_DECODER_OUTPUTS),
+            got=json_repr(decoder),
+        )
     if encoder is None and decoder is None:
-        _fail(where, "has neither an encoder nor a decoder")
+        _fail(where, "has neither an encoder nor a decoder", key="err_schema_neither_encoder_nor")
     if member.get("likelihood", "bernoulli") not in LIKELIHOODS:
-        _fail(f"{where}.likelihood", f"must be one of {list(LIKELIHOODS)}, got {json_repr(member.get('likelihood'))}")
+        _fail(
+            f"{where}.likelihood",
+            f"must be one of {list(LIKELIHOODS)}, got {json_repr(member.get('likelihood'))}",
+            key="err_schema_one_of",
+            choices=list(LIKELIHOODS),
+            got=json_repr(member.get("likelihood")),
+        )
     sigma = member.get("gaussian_sigma", 0.1)
     if not _is_number(sigma) or not 0 < sigma <= 100:
-        _fail(f"{where}.gaussian_sigma", f"must be a number in (0, 100], got {json_repr(sigma)}")
+        _fail(
+            f"{where}.gaussian_sigma",
+            f"must be a number in (0, 100], got {json_repr(sigma)}",
+            key="err_schema_number",
+            got=json_repr(sigma),
+        )
     sha = member.get("sha256", {})
     if not isinstance(sha, dict) or not all(
         k in ("encoder", "decoder") and isinstance(v, str) and len(v) == 64 for k, v in sha.items()
     ):
-        _fail(f"{where}.sha256", "must map encoder/decoder to 64-character hex digests")
+        _fail(
+            f"{where}.sha256",
+            "must map encoder/decoder to 64-character hex digests",
+            key="err_schema_map_encoder_decoder",
+        )
     _check_numbers(member.get("metrics", {}), f"{where}.metrics")
     _check_names(member, where)
 
@@ -282,39 +379,89 @@ def _check_geometry(manifest: dict) -> None:
 
     dim = manifest["latent_dim"]
     if not _matches(dim, int) or not 1 <= dim <= MAX_LATENT_DIM:
-        _fail("latent_dim", f"must be an integer 1 to {MAX_LATENT_DIM}, got {json_repr(dim)}")
+        _fail(
+            "latent_dim",
+            f"must be an integer 1 to {MAX_LATENT_DIM}, got {json_repr(dim)}",
+            key="err_schema_integer",
+            max_latent_dim=MAX_LATENT_DIM,
+            got=json_repr(dim),
+        )
     shape = manifest["image_shape"]
     if not _matches(shape, tuple[int, int, int]) or shape[0] not in (1, 3):
-        _fail("image_shape", f"must be [C, H, W] with C 1 or 3, got {json_repr(shape)}")
+        _fail(
+            "image_shape",
+            f"must be [C, H, W] with C 1 or 3, got {json_repr(shape)}",
+            key="err_schema_shape_chw",
+            got=json_repr(shape),
+        )
     if not all(MIN_SIDE <= side <= MAX_SIDE for side in shape[1:]):
-        _fail("image_shape", f"sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {json_repr(shape)}")
+        _fail(
+            "image_shape",
+            f"sides must be {MIN_SIDE} to {MAX_SIDE} pixels, got {json_repr(shape)}",
+            key="err_schema_sides_pixels",
+            min_side=MIN_SIDE,
+            max_side=MAX_SIDE,
+            got=json_repr(shape),
+        )
     lo_hi = manifest["value_range"]
     if not (isinstance(lo_hi, list) and len(lo_hi) == 2 and all(_is_number(v) for v in lo_hi) and lo_hi[0] < lo_hi[1]):
-        _fail("value_range", f"must be [low, high] with low < high, got {json_repr(lo_hi)}")
+        _fail(
+            "value_range",
+            f"must be [low, high] with low < high, got {json_repr(lo_hi)}",
+            key="err_schema_low_high_low",
+            got=json_repr(lo_hi),
+        )
 
 
 def check_manifest(manifest: Any) -> None:
     """An ONNX set's manifest (onnx.json); SchemaError names the first field that is wrong."""
     if not isinstance(manifest, dict):
-        _fail("manifest", f"must be an object, got {type(manifest).__name__}")
+        _fail(
+            "manifest",
+            f"must be an object, got {type(manifest).__name__}",
+            key="err_schema_object",
+            type=type(manifest).__name__,
+        )
     check_json(manifest, "manifest")
     missing, unknown = MANIFEST_KEYS - set(manifest), set(manifest) - MANIFEST_KEYS - MANIFEST_OPTIONAL
     if missing or unknown:
-        _fail("manifest", f"missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}")
+        _fail(
+            "manifest",
+            f"missing {sorted(missing)[:5]}, unknown {sorted(unknown)[:5]}",
+            key="err_schema_missing_unknown",
+            missing=sorted(missing)[:5],
+            unknown=sorted(unknown)[:5],
+        )
     _check_geometry(manifest)
     lo_hi = manifest["value_range"]
     check_config(manifest["data"], DataConfig, "data")
     models = manifest["models"]
     if not isinstance(models, dict) or not models or set(models) - set(ONNX_MEMBERS):
-        _fail("models", f"must map one or both of {list(ONNX_MEMBERS)} to a model, got {json_repr(models)}")
+        _fail(
+            "models",
+            f"must map one or both of {list(ONNX_MEMBERS)} to a model, got {json_repr(models)}",
+            key="err_schema_map_both_model",
+            choices=list(ONNX_MEMBERS),
+            got=json_repr(models),
+        )
     for kind, member in models.items():
         _check_member(member, f"models.{kind}")
         if member.get("decoder") in ("logits", "probabilities") and lo_hi != [0, 1]:
-            _fail(f"models.{kind}.decoder", f"{member['decoder']} are for images in [0, 1]; value_range is {lo_hi}")
+            _fail(
+                f"models.{kind}.decoder",
+                f"{member['decoder']} are for images in [0, 1]; value_range is {lo_hi}",
+                key="err_schema_images_value_range",
+                decoder=member["decoder"],
+                lo_hi=lo_hi,
+            )
     vae = models.get("vae")
     if vae is not None and vae.get("encoder") == "z":
-        _fail("models.vae.encoder", "a VAE's encoder gives mu and logvar (a Gaussian); declare the model as ae")
+        _fail(
+            "models.vae.encoder",
+            "a VAE's encoder gives mu and logvar (a Gaussian); declare the model as ae",
+            key="err_schema_vae_encoder_gives",
+        )
     check_data_stats(manifest.get("data_stats", {}))
     for key in ("source", "created"):
         if not isinstance(manifest.get(key, ""), str):
-            _fail(key, "must be text")
+            _fail(key, "must be text", key="err_schema_text")

@@ -30,7 +30,7 @@ from typing import Iterator, Literal
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
 from .config import RunConfig
 from .datasets import Dataset
-from .errors import CheckpointError, LatentExplorerError, not_written
+from .errors import CheckpointError, LatentExplorerError, from_record, not_written
 from .kinds import CONDITIONAL_KINDS, PAIR_KINDS
 from .limits import check_path_text
 from .onnxset import MANIFEST, OnnxModel, is_pair, load_onnx_members, read_manifest
@@ -75,7 +75,11 @@ def _inside(text: str, roots: list[Path], what: str) -> Path:
     if not any(path == root or root in path.parents for root in roots):
         raise LatentExplorerError(
             f"{what} {text[:200]!r}: paths are limited to {', '.join(str(r) for r in roots)} "
-            "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the files"
+            "(set LATENT_EXPLORER_IMPORT_ROOTS to allow more), or upload the files",
+            key="err_store_paths_limited_set",
+            what=what,
+            text=repr(text[:200]),
+            choices=", ".join(str(r) for r in roots),
         )
     return path
 
@@ -270,27 +274,8 @@ def job_summary(state: dict) -> dict | None:
             if isinstance(k, str) and isinstance(v, (str, int, float)) and len(str(v)) < 200
         },
         "epochs": epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else 0,
-        "error": _keyed_error(state.get("error")),
+        "error": state.get("error") if from_record(state.get("error")) is not None else None,  # why it failed, keyed
     }
-
-
-def _keyed_error(error) -> dict | None:
-    """A failed run's error as job.json keeps it ({"key", "values"}: the app words it in the reader's
-    language), or None when absent or not of that shape."""
-    if not isinstance(error, dict) or not isinstance(error.get("key"), str):
-        return None
-    values = error.get("values") if isinstance(error.get("values"), dict) else {}
-    values = {  # keyword names only (LatentExplorerError(**values)), never its own "key" or "message"
-        k: v
-        for k, v in values.items()
-        if isinstance(k, str)
-        and k.isidentifier()
-        and k not in ("key", "message")
-        and isinstance(v, (str, int, float))
-        and not isinstance(v, bool)
-        and len(str(v)) < 300
-    }
-    return {"key": error["key"][:100], "values": values}
 
 
 def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
@@ -745,7 +730,9 @@ def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
     members = {kind: load_checkpoint(directory / kind, device) for kind in SET_KINDS[set_kind_of(directory)]}
     reason = _disagreement(members)
     if reason:
-        raise CheckpointError(f"{directory}: {reason}")
+        raise CheckpointError(
+            f"{directory}: {reason}", key="err_store_unusable_folder", directory=directory, reason=reason
+        )
     return ModelSet(directory, members)
 
 
@@ -774,7 +761,11 @@ def dataset_for(config: RunConfig, data_dir: str | None = None) -> Dataset:
     if config.model.in_shape is not None and tuple(dataset.image_shape) != tuple(config.model.in_shape):
         raise CheckpointError(
             f"the data ({config.data.name}) are {'x'.join(map(str, dataset.image_shape))} images; the model "
-            f"takes {'x'.join(map(str, config.model.in_shape))}"
+            f"takes {'x'.join(map(str, config.model.in_shape))}",
+            key="err_store_data_images_model",
+            name=config.data.name,
+            shape="x".join(map(str, dataset.image_shape)),
+            shape2="x".join(map(str, config.model.in_shape)),
         )
     return dataset
 
@@ -803,7 +794,9 @@ def staged_dir(target: str | Path, *, replace: bool = False) -> Iterator[Path]:
             staging.rename(target)
             shutil.rmtree(old, ignore_errors=True)
         elif target.exists():
-            raise LatentExplorerError(f"{target} exists already; nothing was written")
+            raise LatentExplorerError(
+                f"{target} exists already; nothing was written", key="err_store_exists_already_nothing", target=target
+            )
         else:
             staging.rename(target)
     except OSError as exc:
@@ -818,17 +811,29 @@ def check_out_dir(out: str | Path, *, force: bool = False) -> Path:
     --out fails before training, not after it."""
     out = Path(check_path_text(str(out), "output folder"))
     if out.exists() and not out.is_dir():
-        raise LatentExplorerError(f"{out}: exists and is not a folder; choose another output folder")
+        raise LatentExplorerError(
+            f"{out}: exists and is not a folder; choose another output folder",
+            key="err_store_exists_folder_choose",
+            out=out,
+        )
     resolved, bundled = out.resolve(), BUNDLED.resolve()
     if not force and (resolved == bundled or bundled in resolved.parents):
         raise LatentExplorerError(
-            f"{out}: the bundled sets live in {bundled}; write elsewhere, or pass --force to write there"
+            f"{out}: the bundled sets live in {bundled}; write elsewhere, or pass --force to write there",
+            key="err_store_bundled_sets_live",
+            out=out,
+            bundled=bundled,
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         os.rmdir(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=STAGING_SUFFIX, dir=out.parent))
     except OSError as exc:
-        raise LatentExplorerError(f"{out}: cannot write there ({exc.strerror or exc})") from None
+        raise LatentExplorerError(
+            f"{out}: cannot write there ({exc.strerror or exc})",
+            key="err_store_cannot_write_there",
+            out=out,
+            detail=exc.strerror or exc,
+        ) from None
     return out
 
 
@@ -852,7 +857,12 @@ def hold(folder: str | Path) -> Iterator[Path]:
         folder.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:  # a read-only, full or removed folder
-        raise LatentExplorerError(f"{folder}: cannot write there ({exc.strerror or exc}); nothing written") from None
+        raise LatentExplorerError(
+            f"{folder}: cannot write there ({exc.strerror or exc}); nothing written",
+            key="err_store_cannot_write_there2",
+            folder=folder,
+            detail=exc.strerror or exc,
+        ) from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         if os.fstat(fd).st_ino != os.stat(lock).st_ino:  # its holder removed it as we opened it: still busy
@@ -862,7 +872,10 @@ def hold(folder: str | Path) -> Iterator[Path]:
         os.close(fd)
         raise FolderBusy(
             f"{folder}: another run or import (process {holder}) is writing this folder; refused at once, "
-            "nothing written. Wait for it to finish, or choose another name"
+            "nothing written. Wait for it to finish, or choose another name",
+            key="err_store_another_run_import",
+            folder=folder,
+            holder=holder,
         ) from None
     try:
         with contextlib.suppress(OSError):  # the holder's pid, for the refusal; a full disk may not take it

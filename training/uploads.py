@@ -37,10 +37,12 @@ def _check_member(info: zipfile.ZipInfo) -> None:
     name = info.filename
     path = PurePosixPath(name)
     if name.startswith("/") or "\\" in name or any(part == ".." for part in path.parts) or ":" in path.parts[0]:
-        raise DatasetError(f"zip entry {name!r} points outside the archive; refused", key="err_zip_outside", entry=name)
+        raise DatasetError(
+            f"zip entry {name!r} points outside the archive; refused", key="err_zip_outside", entry=repr(name)
+        )
     mode = (info.external_attr >> 16) & 0o170000
     if mode == 0o120000:
-        raise DatasetError(f"zip entry {name!r} is a symbolic link; refused", key="err_zip_link", entry=name)
+        raise DatasetError(f"zip entry {name!r} is a symbolic link; refused", key="err_zip_link", entry=repr(name))
 
 
 def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
@@ -56,17 +58,27 @@ def _image_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     if not members:
         raise DatasetError("the zip holds no files", key="err_zip_empty")
     if len(members) > limits.MAX_IMAGES:
-        raise DatasetError(f"the zip holds {len(members):,} files; the limit is {limits.MAX_IMAGES:,}")
+        raise DatasetError(
+            f"the zip holds {len(members):,} files; the limit is {limits.MAX_IMAGES:,}",
+            key="err_upload_zip_holds_files",
+            n=len(members),
+            max_images=limits.MAX_IMAGES,
+        )
     total = sum(m.file_size for m in members)
     if total > limits.MAX_UNPACKED_BYTES:
         raise DatasetError(
-            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {limits.MAX_UNPACKED_BYTES // 2**20} MiB"
+            f"the zip unpacks to {total / 2**20:.0f} MiB; the limit is {limits.MAX_UNPACKED_BYTES // 2**20} MiB",
+            key="err_upload_zip_unpacks_mib",
+            mib=total / 2**20,
+            limit_mib=limits.MAX_UNPACKED_BYTES // 2**20,
         )
     others = [m.filename for m in members if PurePosixPath(m.filename).suffix.lower() not in IMAGE_SUFFIXES]
     if others:
         raise DatasetError(
-            f"only PNG and JPEG images are accepted; found {others[0]!r}"
-            + (f" and {len(others) - 1} more" if len(others) > 1 else "")
+            f"only PNG and JPEG images are accepted; found {others[0]!r} ({len(others)} such files in all)",
+            key="err_upload_not_images",
+            found=repr(others[0]),
+            n=len(others),
         )
     return sorted(members, key=lambda m: m.filename)
 
@@ -81,7 +93,16 @@ def _header_size(name: str, raw: bytes) -> tuple[int, int]:
 def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
     if len(shapes) > 1:
         (a, first), (b, second) = list(shapes.items())[:2]
-        raise DatasetError(f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}")
+        raise DatasetError(
+            f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}",
+            key="err_upload_images_same_size",
+            first=first,
+            a=a[1],
+            a2=a[0],
+            second=second,
+            b=b[1],
+            b2=b[0],
+        )
 
 
 def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) -> np.ndarray:
@@ -126,12 +147,16 @@ def arrays_from_npz(data: bytes) -> tuple[np.ndarray, np.ndarray | None, list[st
     arrays = readers.read_npz(io.BytesIO(data), "", max_images=limits.MAX_IMAGES)  # headers checked first
     x, y = arrays["x"], arrays.get("y")
     if x.size == 0:
-        raise DatasetError("'x' is empty")
+        raise DatasetError("'x' is empty", key="err_upload_empty")
     if y is not None:
         y = np.asarray(y)
         if y.shape != (len(x),) or not np.issubdtype(y.dtype, np.integer) or (y < 0).any() or y.max() > 999:
             raise DatasetError(
-                f"'y' must be {len(x)} integer labels from 0 to 999; got shape {y.shape}, dtype {y.dtype}"
+                f"'y' must be {len(x)} integer labels from 0 to 999; got shape {y.shape}, dtype {y.dtype}",
+                key="err_upload_integer_labels_shape",
+                n=len(x),
+                shape=y.shape,
+                dtype=y.dtype,
             )
     return x, y, None
 
@@ -158,7 +183,11 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
         raise DatasetError(f"{file_name}: the file is empty", key="err_file_empty", name=file_name)
     if len(data) > limits.MAX_UPLOAD_BYTES:
         raise DatasetError(
-            f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {limits.MAX_UPLOAD_BYTES // 2**20} MiB"
+            f"{file_name}: {len(data) / 2**20:.1f} MiB; the limit is {limits.MAX_UPLOAD_BYTES // 2**20} MiB",
+            key="err_upload_mib_limit_mib",
+            file_name=file_name,
+            mib=len(data) / 2**20,
+            limit_mib=limits.MAX_UPLOAD_BYTES // 2**20,
         )
     suffix = Path(file_name).suffix.lower()
     read = {".zip": images_from_zip, ".npz": arrays_from_npz}.get(suffix)
@@ -172,12 +201,17 @@ def import_upload(file_name: str, data: bytes, uploads_dir: str | Path) -> Impor
         x, y, class_names = read(data)
         x = check_images(x, file_name)  # (N, C, H, W), its dtype kept: no float copy
     except LatentExplorerError as exc:  # a DatasetError or a BudgetError
-        msg = str(exc)
-        if msg.startswith(file_name):
-            raise DatasetError(msg, key=exc.key, **exc.values) from None
-        raise DatasetError(f"{file_name}: {msg}", key="err_in_file", name=file_name, error=exc) from None
+        if str(exc).startswith(file_name):
+            raise DatasetError(str(exc), key=exc.key, **exc.values) from None
+        raise DatasetError(f"{file_name}: {exc}", key="err_in_file", name=file_name, error=exc) from None
     except Exception as exc:  # whatever a broken archive raises (zipfile, zlib, bz2, lzma): the one refusal
-        raise DatasetError(f"{file_name}: not a readable {suffix} file ({readers.unreadable(exc)})") from None
+        raise DatasetError(
+            f"{file_name}: not a readable {suffix} file ({readers.unreadable(exc)})",
+            key="err_upload_readable_file",
+            file_name=file_name,
+            suffix=suffix,
+            detail=readers.unreadable(exc),
+        ) from None
     if y is not None and class_names is None:
         class_names = [str(c) for c in range(int(y.max()) + 1)]
 

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+from training.errors import LatentExplorerError, Phrase
+
 HERE = Path(__file__).parent
 LANGUAGES = ("en", "zh")  # the URL's ?lang= values
 NAMES = {"en": "English", "zh": "中文"}
@@ -42,6 +44,22 @@ def tr(lang: str, key: str, **values) -> str:
 
 Words = Callable[..., str]  # t(key, **values) -> the catalogue's text: what figures and sentences are given
 ENGLISH: Words = partial(tr, "en")
+
+
+def error_words(t: Words, exc: BaseException | Phrase, escape: Callable[[object], str] = str) -> str:
+    """An error's message in t's language: its catalogue text when training/ gave it a key, values that are
+    keyed themselves worded the same way and the others passed through escape; else the English after a
+    translated lead-in. A key or values the catalogue cannot format (a hostile job.json) fall back so too."""
+    key = getattr(exc, "key", None) if isinstance(exc, (LatentExplorerError, Phrase)) else None
+    if key:
+        shown = {k: v if isinstance(v, (int, float)) else escape(v) for k, v in exc.values.items()}
+        shown |= {k: error_words(t, v, escape) for k, v in exc.values.items() if isinstance(v, (BaseException, Phrase))}
+        try:
+            return t(key, **shown)
+        except (KeyError, ValueError, IndexError, TypeError):
+            pass
+    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+    return t("err_untranslated", detail=escape(detail))
 
 
 def language_of(locale: str | None) -> str:

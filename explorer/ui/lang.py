@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.i18n import LANGUAGES, NAMES, language_of, tr
+from explorer.i18n import LANGUAGES, NAMES, error_words, language_of, tr
 from explorer.ui import urlstate
 from explorer.ui.text import plain
-from training.errors import LatentExplorerError
+from training.errors import Phrase
 
 KEY = "lang"
-_NESTED = {"error"}  # values that are exceptions: shown through error_text (already Markdown-safe)
 
 
 def browser_language() -> str:
@@ -57,13 +56,7 @@ def switch() -> None:
     )
 
 
-def error_text(exc: BaseException, safe: bool = True) -> str:
-    """An exception's message in the current language: its catalogue text when training/ gave it a key,
-    else the English message after a translated lead-in. safe: its values Markdown-escaped (for st.error);
-    False for a caller that escapes the whole line itself."""
-    escape = plain if safe else str
-    if isinstance(exc, LatentExplorerError) and exc.key:
-        shown = {k: error_text(v, safe) if isinstance(v, BaseException) else v for k, v in exc.values.items()}
-        return t(exc.key, **{k: escape(v) if isinstance(v, str) and k not in _NESTED else v for k, v in shown.items()})
-    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return t("err_untranslated", detail=escape(detail))
+def error_text(exc: BaseException | Phrase, safe: bool = True) -> str:
+    """An exception's message (or a Phrase's words) in the current language (explorer.i18n.error_words). safe:
+    values Markdown-escaped (for st.error); False for a caller that escapes the whole line itself."""
+    return error_words(t, exc, plain if safe else str)
