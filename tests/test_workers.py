@@ -144,9 +144,8 @@ def test_a_killed_worker_leaves_its_run_failed_with_the_reason(runs):
     assert f"its worker process ({pid}) ended while training the AE (epoch" in job.message
     assert "killed or crashed" in job.message and job.message.endswith("nothing was saved")
     chinese = error_words(partial(tr, "zh"), job.error)  # job.json keeps the reason keyed: the app words it
-    assert chinese.startswith(f"训练进程（{pid}）在训练 AE（第 ") and chinese.endswith(
-        "被终止或崩溃）；没有保存任何内容"
-    )
+    assert chinese.startswith(f"训练进程（{pid}）在训练 AE（第 ") and "（被终止或崩溃）" in chinese, chinese
+    assert chinese.endswith("；没有保存任何内容"), chinese  # the worker's last log line, if any, quoted as it is
     (listed,) = jobs.list_runs()  # the run list (the index's summary) words it the same
     assert error_words(partial(tr, "zh"), listed.error) == chinese
     assert not list((runs / "doomed").glob("*.safetensors")) and "runs/doomed" not in store.find_sets()

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
-from .errors import CheckpointError, LatentExplorerError, not_written
+from .errors import CheckpointError, LatentExplorerError, Phrase, not_written
 from .models import Autoencoder, build_model
 from .schema import check_sidecar
 
@@ -72,6 +72,9 @@ def library_versions() -> dict[str, str]:
     import numpy
 
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__}
+
+
+DECODER_OUTPUTS = Phrase("decoder outputs", "word_decoder_outputs")  # what check_outputs names
 
 
 def save_checkpoint(
@@ -377,16 +380,16 @@ def check_outputs(model, name: str) -> None:
     c = condition_for(config, x, torch.arange(CHECK_BATCH) % (config.n_classes or 1), g)
     prior = torch.randn((CHECK_BATCH, model.latent_dim), generator=g)  # (B, D) from N(0, I)
     if config.kind == "regression":
-        outputs = {"decoder outputs": model.decoder(c)}
+        outputs = {DECODER_OUTPUTS: model.decoder(c)}
     else:
         posterior = model.encode(x) if c is None else model.encode(x, c)
         codes = torch.cat([posterior.mean, prior])  # the test codes' stand-in, and prior samples
         logits = model.decode_logits(codes) if c is None else model.decode_logits(codes, c.repeat(2, 1))
-        outputs = {"codes": posterior.mean, "decoder outputs": logits}
+        outputs = {Phrase("codes", "word_codes"): posterior.mean, DECODER_OUTPUTS: logits}
         if posterior.std is not None:
-            outputs["posterior standard deviations"] = posterior.std
+            outputs[Phrase("posterior standard deviations", "word_posterior_stds")] = posterior.std
     for what, values in outputs.items():
-        limit = MAX_ABS_CODE if what != "decoder outputs" else MAX_ABS_LOGIT
+        limit = MAX_ABS_CODE if what != DECODER_OUTPUTS else MAX_ABS_LOGIT
         finite = torch.isfinite(values)
         if not finite.all():
             share = float(finite.float().mean())

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from . import limits, moons, readers
-from .errors import DatasetError
+from .errors import DatasetError, Phrase
 from .limits import MAX_SIDE, MIN_SIDE
 
 if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
@@ -501,7 +501,10 @@ def read_image_folder(root: Path, size: int) -> tuple[np.ndarray, np.ndarray | N
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = classes != ["."]
     limits.check_pixel_values(len(files), (3, size, size), root.name)  # before the first decode
-    deadline = limits.Deadline(10 * limits.IMPORT_SECONDS, f"decoding the images under {root.name}")
+    deadline = limits.Deadline(
+        10 * limits.IMPORT_SECONDS,
+        Phrase(f"decoding the images under {root.name}", "word_decoding_folder", folder=root.name),
+    )
     x = np.empty((len(files), size, size, 3), dtype=np.uint8)  # (N, size, size, 3)
     for i, path in enumerate(files):
         with readers.decode_image(path, path.name, max_side=None) as im:

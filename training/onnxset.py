@@ -91,6 +91,7 @@ def dims_of(value_info) -> list[int | None]:
 
 
 def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str) -> None:
+    what, one = Phrase(what, f"word_onnx_{what}"), Phrase(what[:-1], f"word_onnx_{what[:-1]}")  # inputs, input
     """Graph inputs or outputs against {name: (dims after the batch)}: names, float32, rank, fixed sides."""
     import onnx
 
@@ -108,10 +109,10 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
         value = found[key]
         if not value.type.HasField("tensor_type") or value.type.tensor_type.elem_type != onnx.TensorProto.FLOAT:
             raise OnnxError(
-                f"{name}: {what[:-1]} {key!r} must be a float32 tensor",
+                f"{name}: {one} {key!r} must be a float32 tensor",
                 key="err_onnx_float_tensor",
                 name=name,
-                what=what[:-1],
+                one=one,
                 field=repr(key),
             )
         if not value.type.tensor_type.HasField("shape"):
@@ -120,20 +121,20 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
         if len(got) != 1 + len(dims) or any(g is not None and g != d for g, d in zip(got[1:], dims)):
             shown = ["B" if g is None else g for g in got]
             raise OnnxError(
-                f"{name}: {what[:-1]} {key!r} has shape {shown}; the manifest needs [B, {', '.join(map(str, dims))}]",
+                f"{name}: {one} {key!r} has shape {shown}; the manifest needs [B, {', '.join(map(str, dims))}]",
                 key="err_onnx_shape_manifest_needs",
                 name=name,
-                what=what[:-1],
+                one=one,
                 field=repr(key),
                 shown=shown,
                 choices=", ".join(map(str, dims)),
             )
         if got[0] is not None and got[0] != 1:
             raise OnnxError(
-                f"{name}: {what[:-1]} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis",
+                f"{name}: {one} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis",
                 key="err_onnx_fixed_batch_export",
                 name=name,
-                what=what[:-1],
+                one=one,
                 field=repr(key),
                 batch=got[0],
             )

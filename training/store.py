@@ -30,7 +30,7 @@ from typing import Iterator, Literal
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
 from .config import RunConfig
 from .datasets import Dataset
-from .errors import CheckpointError, LatentExplorerError, from_record, not_written
+from .errors import CheckpointError, LatentExplorerError, Phrase, from_record, not_written
 from .kinds import CONDITIONAL_KINDS, PAIR_KINDS
 from .limits import check_path_text
 from .onnxset import MANIFEST, OnnxModel, is_pair, load_onnx_members, read_manifest
@@ -86,7 +86,7 @@ def _inside(text: str, roots: list[Path], what: str) -> Path:
 
 def allowed_path(text: str) -> Path:
     """The resolved path if it lies inside an import root; LatentExplorerError otherwise."""
-    return _inside(text, import_roots(), "path")
+    return _inside(text, import_roots(), Phrase("path", "word_path"))
 
 
 def safe_name(text: str) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import limits, readers
 from .datasets import IMAGE_SUFFIXES, check_images
-from .errors import DatasetError, LatentExplorerError
+from .errors import DatasetError, LatentExplorerError, Phrase
 from .store import held_free_folder, safe_name, staged_dir
 
 
@@ -114,7 +114,7 @@ def _decode_members(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo]) ->
         _check_same_size(shapes)
     (h, w) = next(iter(shapes))
     limits.check_pixel_values(len(members), (1, h, w), "the zip")
-    deadline = limits.Deadline(limits.IMPORT_SECONDS, "decoding the zip's images")
+    deadline = limits.Deadline(limits.IMPORT_SECONDS, Phrase("decoding the zip's images", "word_decoding_zip"))
     x = np.empty((len(members), h, w, 1), dtype=np.uint8)
     for i, m in enumerate(members):
         rgb = np.asarray(readers.decode_image(io.BytesIO(archive.read(m)), m.filename))  # (H, W, 3)

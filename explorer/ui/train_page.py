@@ -320,8 +320,12 @@ def latest_files(files: list, wanted: set[str]) -> dict:
     latest = {f.name: f for f in files}
     missing = wanted - set(latest)
     if missing:
+        got = ", ".join(sorted(latest)) or "-"
         raise LatentExplorerError(
-            f"upload {', '.join(sorted(wanted))}; missing {', '.join(sorted(missing))} "
-            f"(got {', '.join(sorted(latest)) or 'nothing'})"
+            f"upload {', '.join(sorted(wanted))}; missing {', '.join(sorted(missing))} (got {got})",
+            key="err_upload_missing_files",
+            wanted=", ".join(sorted(wanted)),
+            missing=", ".join(sorted(missing)),
+            got=got,
         )
     return {name: latest[name] for name in sorted(wanted)}
