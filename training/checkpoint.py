@@ -313,7 +313,7 @@ def _check_tensors(state: dict[str, torch.Tensor], expected: dict[str, torch.Ten
                 name=name,
                 field=key,
                 shape=tuple(tensor.shape),
-                shape2=tuple(expected[key].shape),
+                wanted=tuple(expected[key].shape),
             )
         if tensor.dtype != torch.float32:
             raise CheckpointError(

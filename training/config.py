@@ -316,7 +316,7 @@ class LabConfig:
                 f"regimes must be among {', '.join(moons.REGIMES)}; got {','.join(self.regimes)!r}",
                 key="err_cfg_regimes_among",
                 choices=", ".join(moons.REGIMES),
-                choices2=repr(",".join(self.regimes)),
+                got=repr(",".join(self.regimes)),
             )
         if not 1 <= self.seeds <= 20:
             raise LatentExplorerError("seeds must be 1 to 20", key="err_cfg_seeds")

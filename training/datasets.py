@@ -404,8 +404,8 @@ def check_images(x: np.ndarray, source: str) -> np.ndarray:
             source=source,
             min_side=MIN_SIDE,
             max_side=MAX_SIDE,
-            shape=x.shape[2],
-            shape2=x.shape[3],
+            h=x.shape[2],
+            w=x.shape[3],
         )
     limits.check_pixel_values(len(x), x.shape[1:], source)
     if x.dtype != np.uint8:

@@ -765,7 +765,7 @@ def dataset_for(config: RunConfig, data_dir: str | None = None) -> Dataset:
             key="err_store_data_images_model",
             name=config.data.name,
             shape="x".join(map(str, dataset.image_shape)),
-            shape2="x".join(map(str, config.model.in_shape)),
+            model_shape="x".join(map(str, config.model.in_shape)),
         )
     return dataset
 

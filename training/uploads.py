@@ -97,11 +97,11 @@ def _check_same_size(shapes: dict[tuple[int, int], str]) -> None:
             f"images must all be the same size: {first} is {a[1]}x{a[0]}, {second} is {b[1]}x{b[0]}",
             key="err_upload_images_same_size",
             first=first,
-            a=a[1],
-            a2=a[0],
+            w1=a[1],
+            h1=a[0],
             second=second,
-            b=b[1],
-            b2=b[0],
+            w2=b[1],
+            h2=b[0],
         )
 
 
