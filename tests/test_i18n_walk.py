@@ -143,6 +143,9 @@ def check(lang: str, walked: dict) -> None:
     if lang == "zh":
         left = {page: english_left(texts, names) for page, (texts, names) in walked.items()}
         assert not any(left.values()), {p: sorted(w) for p, w in left.items() if w}
+        untranslated = CATALOGUES["zh"]["err_untranslated"].split("{")[0]  # an error shown without its key
+        quoted = {page: [t for t in texts if untranslated in t] for page, (texts, _) in walked.items()}
+        assert not any(quoted.values()), quoted
     else:
         allowed = {CATALOGUES["zh"][k] for k in ()} | {"中文", "语言"}
         cjk = {

@@ -7,34 +7,51 @@ Callers must treat what they get as read-only.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import streamlit as st
 
 from explorer import figures, latents
-from explorer.i18n import tr
 from explorer.projection import Projection, make_projection
+from explorer.ui.lang import t
 from training.bank import Bank, bank_for
 from training.datasets import Dataset
 from training.store import ModelSet, dataset_for, load_set
 
 
-def spinner(key: str) -> str:
-    """A cache spinner's text in both languages: Streamlit takes it once, when the function is decorated."""
-    return f"{tr('en', key)} · {tr('zh', key)}"
+def cached(spinner: str, **options):
+    """st.cache_resource(**options) whose spinner says catalogue key `spinner` in the reader's language.
+    Streamlit fixes show_spinner's text once, when the function is decorated (it was both languages at once);
+    this spinner is drawn at call time instead, after st.spinner's half-second delay, so a cache hit shows
+    nothing, as before."""
+
+    def wrap(fn):
+        inner = st.cache_resource(show_spinner=False, **options)(fn)
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with st.spinner(t(spinner)):
+                return inner(*args, **kwargs)
+
+        call.clear = inner.clear
+        return call
+
+    return wrap
 
 
-@st.cache_resource(max_entries=16, show_spinner=spinner("spin_loading_models"))
+@cached("spin_loading_models", max_entries=16)
 def model_set(path: str, stamp: float) -> ModelSet:
     """A pair or conditional set; stamp (SetInfo.stamp) changes when a sidecar is rewritten."""
     return load_set(path)
 
 
-@st.cache_resource(max_entries=8, show_spinner=spinner("spin_preparing_dataset"))
+@cached("spin_preparing_dataset", max_entries=8)
 def dataset(path: str, stamp: float) -> Dataset:
     return dataset_for(model_set(path, stamp).lead.config)  # allowed roots, no download, shape checked
 
 
-@st.cache_resource(max_entries=32, show_spinner=spinner("spin_encoding_test_split"))
+@cached("spin_encoding_test_split", max_entries=32)
 def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
     data = getattr(dataset(path, stamp), split)
     return latents.encode(model_set(path, stamp)[kind].model, data.x)
@@ -47,7 +64,7 @@ def latent_map_figure(path: str, stamp: float, options: tuple, _build):
     return _build()
 
 
-@st.cache_resource(max_entries=32, show_spinner=spinner("spin_fitting_projection"))
+@cached("spin_fitting_projection", max_entries=32)
 def projection(path: str, stamp: float, kind: str, method: str, params: tuple) -> Projection:
     model_codes = codes(path, stamp, kind)
     return make_projection(method, model_codes.mean.shape[1], **dict(params)).fit(model_codes.mean)
@@ -60,7 +77,7 @@ def flat_train_images(path: str, stamp: float) -> np.ndarray:
     return x.reshape(len(x), -1).numpy()
 
 
-@st.cache_resource(max_entries=8, show_spinner=spinner("spin_rendering_reference_bank"))
+@cached("spin_rendering_reference_bank", max_entries=8)
 def bank(path: str, stamp: float) -> Bank:
     """True moon renders for moons pairs; the training images (a proxy) for anything else."""
     return bank_for(dataset(path, stamp))
@@ -73,7 +90,7 @@ def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
 
 
-@st.cache_resource(max_entries=16, show_spinner=spinner("spin_scoring_likelihoods"))
+@cached("spin_scoring_likelihoods", max_entries=16)
 def likelihoods(path: str, stamp: float, n: int, sigma: float):
     """explorer.likelihoods.Likelihoods: the pair's VAE's decodes of its first n test images under every p(x|z)."""
     from explorer.likelihoods import measure
@@ -90,7 +107,7 @@ def lab_results(path: str, mtime: float) -> dict:
     return json.loads(Path(path).read_text())
 
 
-@st.cache_resource(max_entries=32, show_spinner=spinner("spin_summing_mixture"))
+@cached("spin_summing_mixture", max_entries=32)
 def tour_mixture(path: str, stamp: float, index: int):
     """explorer.tour.Mixture: one test image's p(x) as a sum of decoder Gaussians over the pair's 2-D prior."""
     from explorer import tour

@@ -172,7 +172,7 @@ function buildSliders(view, row) {
     grid.appendChild(el("label", null, `z${d}`));
     const input = el("input");
     Object.assign(input, { type: "range", min: lo, max: hi, step: (hi - lo) / 500 });
-    input.setAttribute("aria-label", `latent dimension ${d}`);
+    input.setAttribute("aria-label", data.words.dimension.replace("{d}", d));
     input.dataset.dim = d;
     grid.appendChild(input);
     const out = el("output");
@@ -204,7 +204,7 @@ function makePad(view) {
   const pad = el("canvas", "le-pad");
   pad.width = 360; pad.height = 360;
   pad.tabIndex = 0;
-  pad.setAttribute("aria-label", "latent pad: drag to decode, arrow keys move");
+  pad.setAttribute("aria-label", view.data.words.pad);
   const [x0, x1, y0, y1] = view.data.bounds;
   const toCode = (px, py) => [x0 + (px / 360) * (x1 - x0), y1 - (py / 360) * (y1 - y0)];
   const toPixel = (z) => [((z[0] - x0) / (x1 - x0)) * 360, ((y1 - z[1]) / (y1 - y0)) * 360];
@@ -229,7 +229,7 @@ function makePad(view) {
 function buildMap(view, row) {  // display only: the codes and the current point, redrawn in a millisecond
   const { pad, draw } = makePad(view);
   pad.classList.add("le-map");
-  pad.setAttribute("aria-label", view.data.label || "latent map");
+  pad.setAttribute("aria-label", view.data.label || view.data.words.map);
   row.appendChild(pad);
   view.update = (d) => { view.data = d; view.cursor = d.value.slice(); draw(); };
 }
@@ -255,7 +255,7 @@ function buildScrub(view, row, box) {  // t from 0 to 1 along each model's own p
   const wrap = el("div", "le-scrub");
   const input = el("input");
   Object.assign(input, { type: "range", min: 0, max: 1, step: 0.001 });
-  input.setAttribute("aria-label", "interpolation t");
+  input.setAttribute("aria-label", view.data.words.t);
   const out = el("output");
   wrap.appendChild(input); wrap.appendChild(out);
   box.insertBefore(wrap, row);
@@ -272,9 +272,7 @@ const BUILDERS = { sliders: buildSliders, pad: buildPad, map: buildMap, scrub: b
 function build(root, data, setStateValue, inBrowser) {
   const box = el("div", "le-root");
   root.appendChild(box);
-  if (data.mode !== "map") box.appendChild(el("div", "le-mode", inBrowser
-    ? "Decoding in your browser: the image follows every move."
-    : "Decoding on the server: values stream while you drag (throttled), the image below follows."));
+  if (data.mode !== "map") box.appendChild(el("div", "le-mode", inBrowser ? data.words.browser : data.words.server));
   const view = { mode: data.mode, signature: data.signature, inBrowser, dragging: false, data };
   const figures = data.models.map(figureFor);
   attachDecoding(view, figures, setStateValue);

@@ -47,6 +47,9 @@ def _decoders(models: list[tuple[str, Autoencoder]], in_browser: bool) -> tuple[
     return described, decoders
 
 
+JS_WORDS = ("browser", "server", "dimension", "pad", "map", "t")  # drag.js fills {d} in "dimension" itself
+
+
 def drag_component(
     key: str,
     mode: str,
@@ -66,6 +69,7 @@ def drag_component(
         "decoders": decoders,
         "state_name": state_name,
         "throttle_ms": 100,
+        "words": {w: lang.t("drag_js_" + w) for w in JS_WORDS},  # the component's own lines, in the page's language
         # Rebuild the widget (not just refresh it) when what it controls changes.
         "signature": f"{mode}:{','.join(m['id'] for m in described)}:{payload.get('signature', '')}",
         **payload,

@@ -104,7 +104,7 @@ function draw(chart) {
     svg.appendChild(star);
   });
   svg.dataset.pick = layer.label; // what is drawn, for tests and screen readers
-  svg.setAttribute("aria-label", `current point: ${layer.label}`);
+  svg.setAttribute("aria-label", layer.aria || layer.label);
   return true;
 }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from explorer.ui.bridge import component_data
+from explorer.ui.lang import t
 
 _COMPONENT = st.components.v2.component(
     "latent_explorer_map_pick",
@@ -22,6 +23,7 @@ def pick_layer(key: str, chart: str, points: list, label: str, on_click, probe: 
     a dot, or (probe given) on empty space as item `probe`, calls on_click() with the click in
     st.session_state[key]["click"]."""
     data = {"chart": chart, "points": points, "label": label, "probes": probe is not None, "probe": probe}
+    data["aria"] = t("pick_current", label=label)  # what a screen reader says of the star
     _COMPONENT(key=key, data=component_data(data), on_click_change=on_click, height="content")
 
 

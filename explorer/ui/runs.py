@@ -124,11 +124,11 @@ def _split() -> tuple[list[jobs.Job], list[jobs.Job]]:
 
 def _row(job: jobs.Job, action) -> None:
     """One run of the list: its link, its status, and action(job) (Cancel or Remove)."""
-    c = st.columns([4, 5, 2], vertical_alignment="center")
-    with c[0]:
+    c = st.columns([9, 2], vertical_alignment="center")  # the name over its status: at 800 px a name beside
+    with c[0]:  # its status was cut to "moons-sparse-2d-20261"
         run_link(job)
-    c[1].caption(status(job))
-    with c[2]:
+        st.caption(status(job))
+    with c[1]:
         action(job)
 
 
