@@ -345,27 +345,35 @@ def remove_run(run_id: str, runs_dir: str | Path | None = None) -> None:
 
     folder = _folder(run_id, runs_dir)
     if folder is None:
-        raise LatentExplorerError(f"no run {run_id!r} on this server", key="err_run_gone", run=str(run_id)[:80])
+        raise _gone(run_id)
     try:
         with hold(folder), _locked(folder / LOCK):  # no writer of it now, and no state change while we look
             state = read_state(folder)
             if state is not None and state["status"] in ACTIVE:
                 raise LatentExplorerError(
-                    f"run {run_id!r} is {state['status']}: cancel it first", key="err_run_active", run=run_id
+                    f"Run {run_id} is still queued or training: cancel it first, then remove it.",
+                    key="err_run_active",
+                    run=run_id,
                 )
             trash = folder.parent / f".{folder.name}.removed{STAGING_SUFFIX}"
             shutil.rmtree(trash, ignore_errors=True)
             os.rename(folder, trash)
     except FolderBusy:
         raise LatentExplorerError(
-            f"run {run_id!r} is being written by another process; try again when it is done",
+            f"Run {run_id} is being written by another process right now; nothing was removed. Try again when it "
+            "is done.",
             key="err_run_busy",
             run=run_id,
         ) from None
     except FileNotFoundError:  # removed by someone else meanwhile
-        raise LatentExplorerError(f"no run {run_id!r} on this server", key="err_run_gone", run=run_id) from None
+        raise _gone(run_id) from None
     index_changed(folder.parent, folder.name)
     shutil.rmtree(trash, ignore_errors=True)
+
+
+def _gone(run_id: object) -> LatentExplorerError:
+    run = str(run_id)[:80]  # an id from a URL or a click: shown, never used as a path
+    return LatentExplorerError(f"No run {run} on this server (removed meanwhile?).", key="err_run_gone", run=run)
 
 
 def _folder(run_id: str, runs_dir: str | Path | None) -> Path | None:
