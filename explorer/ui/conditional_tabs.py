@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
-from explorer.ui.lang import t
+from explorer.ui.lang import t, words
 from explorer.ui.widgets import open_set, show_image, show_strip
 from training.conditions import MASKS
 
@@ -64,7 +64,7 @@ def fill_half(set_id: str, cvae, regression, data) -> None:
     urlstate.seed("cond_mask", MASKS[0], options=list(MASKS))
     item = cols[0].number_input(t("cond_test_image"), 0, len(test) - 1, key="cond_item")
     mask_kind = cols[1].radio(
-        t("cond_visible"), MASKS, format_func=lambda m: t("mask_" + m), horizontal=True, key="cond_mask"
+        t("cond_visible"), MASKS, format_func=lambda m, t=words(): t("mask_" + m), horizontal=True, key="cond_mask"
     )
     n = cols[2].slider(t("cond_completions"), *urlstate.bounds("cond_n"), key="cond_n")
     seed = cols[3].number_input(t("lab_seed"), *urlstate.bounds("cond_fill_seed"), key="cond_fill_seed")

@@ -10,7 +10,7 @@ from explorer import figures
 from explorer.ui import cache, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS, View
-from explorer.ui.lang import t
+from explorer.ui.lang import t, words
 from explorer.ui.text import plain
 from training import moons
 from training.lab import LEVEL, SAME_WITHIN, ratio_class
@@ -125,6 +125,6 @@ def regime_switch(view: View) -> None:
         horizontal=True,
         key="lab_regime",
         on_change=switch,
-        format_func=lambda r: t("regime_" + r),
+        format_func=lambda r, t=words(): t("regime_" + r),
         help=t("lab_regime_help"),
     )

@@ -8,6 +8,8 @@ With no lang in the URL the browser's locale decides (st.context.locale). The si
 
 from __future__ import annotations
 
+from functools import partial
+
 import streamlit as st
 
 from explorer.i18n import LANGUAGES, NAMES, error_words, language_of, tr
@@ -35,6 +37,12 @@ def current() -> str:
 def t(key: str, **values) -> str:
     """The catalogue text of `key` in the current language, formatted with values."""
     return tr(current(), key, **values)
+
+
+def words():
+    """t bound to the current language, for a format_func: Streamlit (and AppTest) call it after the script
+    run, when the session's language can no longer be read (a zh page's options came back in English)."""
+    return partial(tr, current())
 
 
 def seed() -> str:

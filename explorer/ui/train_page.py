@@ -10,7 +10,7 @@ import streamlit as st
 from explorer import figures
 from explorer.i18n import ENGLISH, Words
 from explorer.ui.context import KINDS
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, t, words
 from explorer.ui.likelihood_section import likelihood_explainer
 from explorer.ui.text import plain
 from training import moons
@@ -47,8 +47,8 @@ def train_form(user_data: dict, view=None) -> dict | None:
     # to their values below. A word left in Session State from the other language falls back to the default.
     regime_of = {t("regime_" + r): r for r in moons.REGIMES}
     models_of = {t(MODEL_KEYS[m]): m for m in MODEL_CHOICES}
-    for key, words in (("train_regime", regime_of), ("train_models", models_of)):
-        if st.session_state.get(key) not in words:
+    for key, labels in (("train_regime", regime_of), ("train_models", models_of)):
+        if st.session_state.get(key) not in labels:
             st.session_state.pop(key, None)
     with st.form("train_form"):
         st.markdown(t("train_lead"))
@@ -82,7 +82,7 @@ def train_form(user_data: dict, view=None) -> dict | None:
             t("train_likelihood"),
             list(LIKELIHOODS),
             key="train_likelihood",
-            format_func=lambda k: t(f"lik_{k.replace('-', '_')}"),
+            format_func=lambda k, t=words(): t(f"lik_{k.replace('-', '_')}"),
             help=t("train_likelihood_help"),
         )
         f["sigma"] = c[1].number_input(
@@ -159,7 +159,7 @@ def onnx_data_choice():
     output = c[1].selectbox(
         t("ckpt_onnx_output"),
         [None, *ONNX_DECODER_OUTPUTS],
-        format_func=lambda o: t("ckpt_onnx_output_named") if o is None else o,
+        format_func=lambda o, t=words(): t("ckpt_onnx_output_named") if o is None else o,
         key="ckpt_onnx_output",
         help=t("ckpt_onnx_output_help"),
     )

@@ -8,7 +8,7 @@ from explorer.figures import step_distances
 from explorer.ui import cache, drag, endpoints, urlstate, widgets
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, current_view, projection_progress
-from explorer.ui.lang import t
+from explorer.ui.lang import t, words
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
 from training import paths
@@ -34,7 +34,9 @@ if "phase" in test.factors:
 elif test.y is not None:
     modes.insert(0, "by class")
 urlstate.seed("ends_mode", modes[0], options=modes)
-mode = st.radio(t("cmp_ends"), modes, format_func=lambda m: t(ENDS_KEYS[m]), horizontal=True, key="ends_mode")
+mode = st.radio(
+    t("cmp_ends"), modes, format_func=lambda m, t=words(): t(ENDS_KEYS[m]), horizontal=True, key="ends_mode"
+)
 ends = st.columns(2)
 if mode == "by phase":
     a, b = endpoints.phase_pair(
@@ -52,13 +54,17 @@ urlstate.seed("steps", 11)
 steps = settings[0].slider(t("cmp_steps"), *urlstate.bounds("steps"), key="steps")
 urlstate.seed("interp", list(paths.INTERPOLATIONS)[0], options=list(paths.INTERPOLATIONS))
 method = settings[1].radio(
-    t("cmp_path"), list(paths.INTERPOLATIONS), format_func=lambda m: t("interp_" + m), horizontal=True, key="interp"
+    t("cmp_path"),
+    list(paths.INTERPOLATIONS),
+    format_func=lambda m, t=words(): t("interp_" + m),
+    horizontal=True,
+    key="interp",
 )
 urlstate.seed("vae_codes", "posterior mean", options=["posterior mean", "sample"])
 vae_mode = settings[2].radio(
     t("cmp_vae_ends"),
     ["posterior mean", "sample"],
-    format_func=lambda m: t("cmp_mean" if m == "posterior mean" else "cmp_sample"),
+    format_func=lambda m, t=words(): t("cmp_mean" if m == "posterior mean" else "cmp_sample"),
     horizontal=True,
     key="vae_codes",
     help=t("cmp_vae_ends_help"),
