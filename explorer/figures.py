@@ -6,6 +6,7 @@ Figures take their words as an argument: t(key, **values) -> text from the catal
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 from plotly.subplots import make_subplots
 
+from explorer import images
 from explorer.i18n import ENGLISH, Words
 from training.kinds import KINDS
 
@@ -28,6 +30,7 @@ MODEBAR_CLEARANCE = 60
 TITLED_MARGIN = dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10)
 # Side-by-side panels: plotly's default gap puts the right panel's y title over the left panel at 800 px.
 Y_TITLE_STANDOFF = 3
+RUG_MARKS = 600  # a rug's marks across its axis: about one per pixel of a wide chart
 
 
 def scatter(n_points: int, **kwargs):
@@ -297,7 +300,7 @@ def hole_maps(
             go.Heatmap(
                 x=panel.xs,
                 y=panel.ys,
-                z=panel.distances,
+                z=np.asarray(panel.distances, np.float32),  # half the bytes of float64; hover shows 4 digits
                 coloraxis="coloraxis",
                 hovertemplate=f"(%{{x:.2f}}, %{{y:.2f}}) {t('fig_distance')} %{{z:.4f}}<extra></extra>",
             ),
@@ -446,7 +449,7 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480, t: Wo
         go.Heatmap(
             x=np.linspace(r.lo[0], r.hi[0], n),
             y=np.linspace(r.lo[1], r.hi[1], n),
-            z=r.density,
+            z=np.asarray(r.density, np.float32),  # half the bytes of float64; hover shows 3 digits
             colorscale="Greys",
             colorbar={"title": "p(z|x)"},
             hovertemplate="z0 %{x:.3f}<br>z1 %{y:.3f}<br>p(z|x) %{z:.3g}<extra></extra>",
@@ -563,9 +566,17 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
     for i, panel in enumerate(panels):
         strip = np.concatenate(list(panel.images[:, 0]), axis=1)  # (H, n*W)
         half = (panel.codes[1] - panel.codes[0]) / 2 if len(panel.codes) > 1 else 0.5
-        x = np.linspace(panel.codes[0] - half, panel.codes[-1] + half, strip.shape[1])
+        dx = (panel.codes[-1] - panel.codes[0] + 2 * half) / strip.shape[1]  # each decode spans its code's cell
+        # One PNG, not a heatmap of every pixel: the browser decodes it natively (the heatmap's 0.5 MB of
+        # numbers took Plotly about a second to draw in Chromium, the tour's slowest step).
+        png = base64.b64encode(images.png_bytes(images.to_uint8(strip))).decode()
         fig.add_trace(
-            go.Heatmap(z=strip[::-1], x=x, colorscale="gray", zmin=0, zmax=1, showscale=False, hoverinfo="skip"),
+            go.Image(
+                source=f"data:image/png;base64,{png}",
+                x0=float(panel.codes[0] - half + dx / 2),  # the first pixel's centre
+                dx=float(dx),
+                hoverinfo="skip",
+            ),
             row=2 * i + 1,
             col=1,
         )
@@ -589,10 +600,15 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
                 )
             fig.update_yaxes(title_text=t("fig_phase"), range=[-0.05, 1.0], row=2 * i + 2, col=1)
         if panel.data_codes is not None:
+            # One rug mark per screen pixel at most (600 across the axis): thousands of SVG markers, most
+            # drawn over each other, were a large part of the tour's step-6 drawing time in Chromium.
+            codes = np.asarray(panel.data_codes, np.float64)
+            lo, width = float(codes.min()), float(np.ptp(codes)) / RUG_MARKS or 1.0
+            rug = (np.unique(np.round((codes - lo) / width)) * width + lo).astype(np.float32)
             fig.add_trace(
                 go.Scatter(
-                    x=panel.data_codes,
-                    y=np.full(len(panel.data_codes), -0.02),
+                    x=rug,
+                    y=np.full(len(rug), -0.02, np.float32),
                     mode="markers",
                     name=t("fig_data_codes"),
                     legendgroup="data",

@@ -397,3 +397,36 @@ def test_an_ae_code_off_the_grid_is_drawn_at_its_edge_and_the_last_ess_label_ins
     assert zh.name == CATALOGUES["zh"]["fig_ae_code_off"]
     curve = figures.iwae_curve(r).data[0]
     assert curve.textposition[-1] == "bottom left" and curve.text[-1] == "ESS 376.0"
+
+
+def test_the_decoder_line_is_sent_as_pictures_and_its_rug_one_mark_per_pixel():
+    """Issue 27 item 1: the tour's step 6 sent 0.5 MB (a heatmap of every pixel of every decode and a marker per
+    data code) and Plotly took about a second to draw it in Chromium. The strip is a PNG placed on the code axis,
+    the rug at most RUG_MARKS marks, and the picture still shows the decodes in order (bright where they are)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from explorer import figures
+
+    n, side = 81, 28
+    images = np.zeros((n, 1, side, side), np.float32)
+    images[:, 0, :, : side // 2] = np.linspace(0, 1, n)[:, None, None]  # brightness grows along the line
+    codes = np.linspace(-3, 3, n)
+    data = np.random.default_rng(0).normal(size=20_000)
+    panel = figures.LinePanel("VAE", codes, images, np.linspace(0, 1, n), np.ones(n, bool), data)
+    fig = figures.line_strips([panel, panel])
+    assert len(fig.to_json()) < 60_000
+    strips = [tr for tr in fig.data if tr.type == "image"]
+    assert len(strips) == 2 and not any(tr.type == "heatmap" for tr in fig.data)
+    strip = strips[0]
+    half = (codes[1] - codes[0]) / 2  # each decode spans its code's cell
+    dx = (codes[-1] - codes[0] + 2 * half) / (n * side)
+    assert (strip.x0, strip.dx) == (pytest.approx(codes[0] - half + dx / 2), pytest.approx(dx))
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(strip.source.split(",", 1)[1]))))
+    assert png.shape == (side, n * side)
+    assert png[0, 0] == 0 and png[0, (n - 1) * side] == 255 and png[0, side - 1] == 0
+    rug = next(tr for tr in fig.data if tr.name == "data codes")
+    assert len(rug.x) <= figures.RUG_MARKS
+    assert min(rug.x) == pytest.approx(data.min(), abs=1e-5) and max(rug.x) == pytest.approx(data.max(), rel=1e-2)
