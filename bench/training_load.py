@@ -1,7 +1,7 @@
 """The Decoder slider while two runs train (issue 23, item 2): p50 against the same with none.
 
 One server, one runs folder, Chromium: the slider measured with no run, then with two runs
-started from the Train page (digits, 4,000 images, 200 epochs: minutes of training), first with that
+started from the Train page (moons, 20,000 images, 200 epochs: many minutes of training), first with that
 page still open (it polls the runs: its figures are drawn by this machine's Chromium and the server),
 then closed (the runs train on in their workers: the figure the target is about), then the runs
 cancelled from a reopened Train page. Runs that train inside the server (threads) take its cores and
@@ -32,7 +32,7 @@ def start_runs(browser, url: str, names: list[str]):
     page.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=180_000)
     wait_for_app(page, 180_000)
     for name in names:
-        page.get_by_label("Training images (0: all)").fill("4000")
+        page.get_by_label("Training images (0: all)").fill("20000")  # still training after every measurement
         page.get_by_label("Epochs (max 200)").fill("200")
         page.get_by_role("textbox", name="Run name").fill(name)
         page.get_by_role("button", name="Train the pair").click()

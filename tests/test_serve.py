@@ -259,7 +259,7 @@ def test_a_class_queues_cancels_from_another_tab_sees_a_killed_worker_removes_an
             time.sleep(0.5)
 
         student.locator(".st-key-remove_q-c button").click()
-        student.locator(".st-key-remove_yes_q-c button").click()
+        student.locator(".st-key-remove_yes_q-c").get_by_role("button", name="Remove for good").click()
         student.get_by_text("Removed q-c.").wait_for()
         assert not (runs / "q-c").exists()
         teacher.goto(f"{url}/train?dataset=digits&pair=digits-2d", timeout=BROWSER_TIMEOUT_MS)  # the other process
