@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import DEVICES, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .config import DEVICES, OBJECTIVES, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
 from .errors import LatentExplorerError, TrainingCancelled
 from .kinds import LABELS, PAIR_KINDS
 from .metric_text import summary_line
@@ -102,6 +102,13 @@ def add_model_arguments(train: argparse.ArgumentParser) -> None:
     model.add_argument("--hidden", type=parse_ints, default=default(ModelConfig, "hidden"), help="e.g. 256,128")
     model.add_argument("--beta", type=float, default=default(ModelConfig, "beta"))
     model.add_argument(
+        "--posterior",
+        default=default(ModelConfig, "posterior"),
+        choices=Registry(".posteriors", "POSTERIORS"),
+        metavar="Q",
+        help="VAE's q(z|x): %(choices)s (diagonal, full-covariance Gaussian, normalising flow)",
+    )
+    model.add_argument(
         "--likelihood",
         default=default(ModelConfig, "likelihood"),
         metavar="L",
@@ -120,6 +127,15 @@ def add_training_arguments(train: argparse.ArgumentParser) -> None:
         type=int,
         default=default(TrainConfig, "kl_warmup_epochs"),
         help="epochs to ramp the KL weight up",
+    )
+    fitting.add_argument(
+        "--objective",
+        default=default(TrainConfig, "objective"),
+        choices=OBJECTIVES,
+        help="VAE: the ELBO, or the importance-weighted bound of Burda et al. (2015) with --k draws",
+    )
+    fitting.add_argument(
+        "--k", dest="iwae_k", type=int, default=default(TrainConfig, "iwae_k"), help="--objective iwae: draws per image"
     )
     fitting.add_argument("--seed", type=int, default=default(TrainConfig, "seed"))
     fitting.add_argument(

@@ -24,6 +24,8 @@ PRECISIONS: tuple[str, ...] = ("32", "bf16", "16")
 _DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,2})?|mps")
 
 MAX_LATENT_DIM = 128
+OBJECTIVES: tuple[str, ...] = ("elbo", "iwae")
+MAX_IWAE_K = 1000  # each step decodes batch x k images
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # auto: CUDA when present, else CPU
 
 
@@ -87,6 +89,7 @@ class ModelConfig:
     in_shape: tuple[int, int, int] | None = None  # (C, H, W), filled in from the data
     condition: str = "none"  # cvae / regression: key of training.conditions.CONDITIONS
     n_classes: int | None = None  # label condition: filled in from the data
+    posterior: str = "diag"  # vae: key of training.posteriors.POSTERIORS (diag, full, flow); old sidecars: diag
 
     def validate(self) -> None:
         if self.condition == "label" and self.n_classes is not None and not 2 <= self.n_classes <= 1000:
@@ -129,12 +132,14 @@ class ModelConfig:
         from .kinds import KINDS
         from .losses import LIKELIHOODS
         from .models import FAMILIES
+        from .posteriors import POSTERIORS
 
         for what, value, registry in (
             ("model", self.kind, KINDS),
             ("architecture", self.family, FAMILIES),
             ("likelihood", self.likelihood, LIKELIHOODS),
             ("condition", self.condition, {"none": None, **CONDITIONS}),
+            ("posterior", self.posterior, POSTERIORS),
         ):
             if value not in registry:
                 raise LatentExplorerError(
@@ -162,6 +167,13 @@ class ModelConfig:
                 key="err_cfg_takes_condition_model",
                 kind=self.kind,
             )
+        if self.posterior != "diag" and self.kind != "vae":
+            raise LatentExplorerError(
+                f"--posterior {self.posterior} is for the VAE; the {self.kind} has a diagonal one or none",
+                key="err_cfg_posterior_vae_only",
+                posterior=self.posterior,
+                kind=self.kind,
+            )
         check = FAMILIES[self.family].check
         if check is not None:
             check(self)
@@ -178,6 +190,8 @@ class TrainConfig:
     world_size: int = 1  # processes that trained it (torchrun), filled in by fit()
     threads: int | None = 1  # torch CPU threads; 1 won in bench/ on small models (None: torch's default)
     kl_warmup_epochs: int = 0  # VAE: ramp the KL weight from 0 to beta over these epochs
+    objective: str = "elbo"  # VAE: one of OBJECTIVES; iwae: Burda et al. (2015)'s bound with iwae_k draws
+    iwae_k: int = 50  # importance samples per image under objective iwae (k = 1 is the ELBO)
 
     def validate(self) -> None:
         if not 1 <= self.epochs <= 10_000:
@@ -220,6 +234,23 @@ class TrainConfig:
             )
         if self.kl_warmup_epochs < 0:
             raise LatentExplorerError("kl_warmup_epochs must be >= 0", key="err_cfg_warmup_epochs")
+        self._check_objective()
+
+    def _check_objective(self) -> None:
+        if self.objective not in OBJECTIVES:
+            raise LatentExplorerError(
+                f"objective must be one of {', '.join(OBJECTIVES)}; got {self.objective!r}",
+                key="err_cfg_objective",
+                choices=", ".join(OBJECTIVES),
+                objective=repr(self.objective),
+            )
+        if not 1 <= self.iwae_k <= MAX_IWAE_K:
+            raise LatentExplorerError(
+                f"k (IWAE draws per image) must be 1 to {MAX_IWAE_K}, got {self.iwae_k}",
+                key="err_cfg_iwae_k",
+                most=MAX_IWAE_K,
+                k=self.iwae_k,
+            )
 
 
 C = TypeVar("C", DataConfig, ModelConfig, TrainConfig)
@@ -274,6 +305,14 @@ class RunConfig:
         self.data.validate()
         self.model.validate()
         self.train.validate()
+        if self.train.objective == "iwae":
+            if self.model.kind == "cvae":
+                raise LatentExplorerError("the IWAE objective is for the VAE", key="err_cfg_iwae_vae_only")
+            if self.model.kind == "vae" and (self.model.beta != 1 or self.train.kl_warmup_epochs):
+                raise LatentExplorerError(
+                    "the IWAE objective bounds log p(x) only at beta 1 without KL warm-up; drop --beta / --kl-warmup",
+                    key="err_cfg_iwae_beta",
+                )
 
 
 @dataclass

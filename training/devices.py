@@ -128,7 +128,8 @@ def float32(output: Output) -> Output:
     A no-op (no copies) at precision 32."""
     p = output.posterior
     std = None if p.std is None else p.std.float()
-    return Output(output.logits.float(), output.z.float(), Posterior(p.mean.float(), std))
+    log_q = None if output.log_q is None else output.log_q.float()
+    return Output(output.logits.float(), output.z.float(), Posterior(p.mean.float(), std, p.q), log_q)
 
 
 # --- where the training data lives ----------------------------------------------------------------

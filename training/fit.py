@@ -79,12 +79,13 @@ def rank_randomness(
 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """This rank's rows of the randomness a global batch of n needs: the half masks (shared generator)
     and the VAE's noise (seeded global RNG), drawn for all n rows on every rank and sliced, so each
-    sample gets the draw it would get in one process."""
+    sample gets the draw it would get in one process. Under the IWAE objective: iwae_k draws per row."""
     masks = noise = None
     if config.model.condition == "half":
         masks = random_masks(n, config.model.in_shape, generator)[part].to(device)  # (rows, C, H, W)
     if distributed.unwrap(model).is_variational:
-        noise = torch.randn(n, config.model.latent_dim, device=device)[part]  # (rows, D)
+        draws = (config.train.iwae_k,) if config.train.objective == "iwae" and config.model.kind == "vae" else ()
+        noise = torch.randn(n, *draws, config.model.latent_dim, device=device)[part]  # (rows, [K,] D)
     return masks, noise
 
 
@@ -280,9 +281,15 @@ def fit(
 
 
 def pair_configs(config: RunConfig) -> dict[str, RunConfig]:
-    """A pair: an AE and a VAE from the same data, architecture, seed and schedule."""
+    """A pair: an AE and a VAE from the same data, architecture, seed and schedule (the posterior
+    family is the VAE's alone: the AE's code is a point)."""
     return {
-        kind: dataclasses.replace(config, model=dataclasses.replace(config.model, kind=kind))
+        kind: dataclasses.replace(
+            config,
+            model=dataclasses.replace(
+                config.model, kind=kind, posterior=config.model.posterior if kind == "vae" else "diag"
+            ),
+        )
         for kind in kinds_of(config)
     }
 

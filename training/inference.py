@@ -24,7 +24,8 @@ import torch
 
 from .errors import LatentExplorerError
 from .losses import reconstruction_nll
-from .models import prior_log_density
+from .models import family_q, prior_log_density, sample_with_log_prob
+from .posteriors import Flow, Gaussian, free_for
 
 NLL = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits, x), both (N, C, H, W) -> (N,)
 CHUNK = 1 << 20  # decoded pixel values per chunk (4 MB of float32): bounds memory; the likelihood's
@@ -67,66 +68,19 @@ def require_2d(model) -> None:
         )
 
 
-# --- Gaussians over z: z = mean + scale_tril @ eps --------------------------------------------
-
-
-@dataclass
-class Gaussian:
-    """A batch of Gaussians N(mean, L L^T), diagonal or full covariance."""
-
-    mean: torch.Tensor  # (B, D)
-    scale_tril: torch.Tensor  # (B, D, D) lower triangular, positive diagonal
-
-    @classmethod
-    def diagonal(cls, mean: torch.Tensor, std: torch.Tensor) -> Gaussian:
-        return cls(mean, torch.diag_embed(std))
-
-    @classmethod
-    def from_cov(cls, mean: torch.Tensor, cov: torch.Tensor) -> Gaussian:
-        return cls(mean, torch.linalg.cholesky(cov))
-
-    @property
-    def cov(self) -> torch.Tensor:
-        return self.scale_tril @ self.scale_tril.transpose(-1, -2)
-
-    @property
-    def std(self) -> torch.Tensor:
-        return self.cov.diagonal(dim1=-2, dim2=-1).sqrt()
-
-    def log_det_scale(self) -> torch.Tensor:
-        """log |det L| = half the log-determinant of the covariance: (B,)."""
-        return self.scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
-
-    def sample(self, eps: torch.Tensor) -> torch.Tensor:
-        """eps (B, S, D) or shared (S, D) standard normals -> z (B, S, D)."""
-        return self.mean[:, None] + eps @ self.scale_tril.transpose(-1, -2)
-
-    def log_prob_of_eps(self, eps: torch.Tensor) -> torch.Tensor:
-        """log q(z) at z = sample(eps), from eps alone (no triangular solve): (B, S)."""
-        d = self.mean.shape[-1]
-        return -0.5 * eps.pow(2).sum(-1) - self.log_det_scale()[:, None] - 0.5 * d * math.log(2 * math.pi)
-
-    def kl_to_prior(self) -> torch.Tensor:
-        """KL(N(m, LL^T) || N(0, I)) = 0.5 (tr LL^T + |m|^2 - D - log det LL^T): (B,).
-
-        The diagonal case is Kingma and Welling (2014), Appendix B; losses.kl_to_standard_normal."""
-        d = self.mean.shape[-1]
-        trace = self.scale_tril.pow(2).sum((-1, -2))
-        return 0.5 * (trace + self.mean.pow(2).sum(-1) - d) - self.log_det_scale()
-
-    def detach(self) -> Gaussian:
-        return Gaussian(self.mean.detach(), self.scale_tril.detach())
+Q = Gaussian | Flow  # any posterior family's q (training/posteriors.py)
 
 
 @torch.no_grad()
-def encoder_q(model, x: torch.Tensor) -> Gaussian:
+def encoder_q(model, x: torch.Tensor) -> Q:
+    """The encoder's q(z|x) in the model's own family (diag, full or flow)."""
     posterior = model.encode(x)
     if posterior.std is None:
         raise LatentExplorerError(
             "exact inference compares q(z|x) with p(z|x): it needs a VAE, not an AE",
             key="err_exact_exact_inference_compares",
         )
-    return Gaussian.diagonal(posterior.mean, posterior.std)
+    return family_q(posterior)
 
 
 def correlation(cov: torch.Tensor) -> torch.Tensor:
@@ -394,12 +348,12 @@ def log_posterior_grid(
 
 @dataclass
 class Bounds:
-    """Monte Carlo bounds of log p(x) under a Gaussian q, per image."""
+    """Monte Carlo bounds of log p(x) under a q of any family, per image."""
 
-    elbo: torch.Tensor  # (B,) E_q log p(x|z) - KL(q || p(z)), the KL in closed form
+    elbo: torch.Tensor  # (B,) E_q log p(x|z) - KL(q || p(z)), the KL in closed form where q has one
     elbo_se: torch.Tensor  # (B,) its Monte Carlo standard error
     reconstruction: torch.Tensor  # (B,) E_q log p(x|z)
-    kl_prior: torch.Tensor  # (B,) KL(q || N(0, I)), closed form
+    kl_prior: torch.Tensor  # (B,) KL(q || N(0, I)), closed form (a flow's: from the same draws)
     iwae: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean IWAE-k over S/k groups
     iwae_se: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) its s.e. (nan from one group)
     ess: dict[int, torch.Tensor] = field(default_factory=dict)  # k -> (B,) mean (sum w)^2 / sum w^2
@@ -410,7 +364,7 @@ class Bounds:
 def bounds(
     model,
     x: torch.Tensor,
-    q: Gaussian,
+    q: Q,
     *,
     nll: NLL | None = None,
     n_samples: int = IWAE_GROUPS * max(IWAE_KS),
@@ -426,17 +380,21 @@ def bounds(
     """
     gen = torch.Generator().manual_seed(seed)
     eps = torch.randn((len(x), n_samples, q.mean.shape[-1]), generator=gen)  # (B, S, D)
-    z = q.sample(eps)
+    z, log_q = sample_with_log_prob(q, eps)
     log_lik = log_likelihoods(model, x, z, nll)  # (B, S)
+    log_w = (log_lik + prior_log_density(z) - log_q).double()  # (B, S)
     kl = q.kl_to_prior()
+    # no closed form (flow): the KL from the same draws, and the ELBO's error from the whole integrand
+    integrand = log_lik if kl is not None else log_w.float()
+    if kl is None:
+        kl = (log_q - prior_log_density(z)).mean(1)
     out = Bounds(
         elbo=log_lik.mean(1) - kl,
-        elbo_se=log_lik.std(1) / math.sqrt(n_samples),
+        elbo_se=integrand.std(1) / math.sqrt(n_samples),
         reconstruction=log_lik.mean(1),
         kl_prior=kl,
         n_samples=n_samples,
     )
-    log_w = (log_lik + prior_log_density(z) - q.log_prob_of_eps(eps)).double()  # (B, S)
     for k in ks:
         if k > n_samples:
             continue
@@ -462,26 +420,6 @@ def gauss_hermite(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     grid = torch.cartesian_prod(*[torch.from_numpy(nodes)] * d).reshape(-1, d)
     w = torch.cartesian_prod(*[torch.from_numpy(weights)] * d).reshape(-1, d).prod(-1)
     return grid.float(), (w / w.sum()).float()
-
-
-class _Family:
-    """Gaussians over z as one flat vector per image: mean, log of L's diagonal (and, full, L's
-    off-diagonal), so that any step gives a valid Gaussian."""
-
-    def __init__(self, d: int, full: bool):
-        self.d, self.full = d, full
-        self.lower = torch.tril(torch.ones(d, d), -1).bool()
-
-    def pack(self, g: Gaussian) -> torch.Tensor:
-        parts = [g.mean, g.scale_tril.diagonal(dim1=-2, dim2=-1).log()]
-        return torch.cat(parts + ([g.scale_tril[:, self.lower]] if self.full else []), 1).detach().clone()
-
-    def unpack(self, theta: torch.Tensor) -> Gaussian:
-        d = self.d
-        scale = torch.diag_embed(theta[:, d : 2 * d].exp())
-        if self.full:
-            scale = scale.masked_scatter(self.lower.expand_as(scale), theta[:, 2 * d :])
-        return Gaussian(theta[:, :d], scale)
 
 
 def _derivatives(objective: Callable, theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -552,17 +490,19 @@ def _newton(objective: Callable, theta: torch.Tensor, steps: int, tol: float) ->
 def optimise_q(
     model,
     x: torch.Tensor,
-    start: Gaussian,
+    start: Q,
     *,
     nll: NLL | None = None,
     full_covariance: bool = False,
+    family: str | None = None,
     steps: int = Q_STEPS,
     tol: float = Q_TOL,
     nodes: int = 8,
     batch: int = 64,
 ) -> Gaussian:
-    """q*: each image's ELBO maximised over q's mean and log-std (and, full_covariance, the
-    off-diagonal of its Cholesky factor), by trust-region Newton steps from `start` (_newton): at
+    """q*: each image's ELBO maximised within a family (posteriors.Free): over q's mean and log-std,
+    and for `full` (or full_covariance) the off-diagonal of its Cholesky factor, for `flow` the flow's
+    context (its layers are the model's), by trust-region Newton steps from `start` (_newton): at
     most `steps` tries, stopping once a step would gain less than tol nats. The ELBO never falls
     below start's, and the 4-5 parameters of a 2-D Gaussian make the exact Hessian cheap (autograd).
     It reaches the optimum that up to 2,000 Adam steps from q reached, in a handful of derivative passes.
@@ -572,27 +512,40 @@ def optimise_q(
     (with kinks where a ReLU decoder has them: hence the trust region), and exact wherever
     log p(x|z) is a low-degree polynomial over q's width. 64 random draws instead
     left q* measurably short of the optimum (a bias, not noise). Judge the result with fresh draws
-    (bounds()), not with these nodes. nll must be twice differentiable (losses' are)."""
+    (bounds()), not with these nodes. nll must be twice differentiable (losses' are). family None: the
+    start's own (a flow's, else diag, or full with full_covariance)."""
     if not getattr(model, "differentiable", True):  # an ONNX decoder: no gradients, q* stays the encoder's q
         return start
     nll = nll or model_nll(model)
     d = start.mean.shape[-1]
     eps, weight = gauss_hermite(nodes, d)  # (S, D), (S,)
-    family = _Family(d, full_covariance)
+    if family is None:
+        family = "flow" if isinstance(start, Flow) else "full" if full_covariance else "diag"
+    free = free_for(start, family)
     found = []
     for s in range(0, len(x), batch):
         xb = x[s : s + batch]
 
         def elbo(theta: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-            g = family.unpack(theta)
-            rows = g.sample(eps).reshape(-1, d)  # (b * S, D)
-            log_lik = _log_lik_rows(model, nll, xb[images].repeat_interleave(len(eps), 0), rows)
-            return log_lik.reshape(len(images), -1) @ weight - g.kl_to_prior()
+            q = free.unpack(theta)
+            z, log_q = sample_with_log_prob(q, eps.expand(len(theta), -1, -1))  # (b, S, D), (b, S)
+            log_lik = _log_lik_rows(model, nll, xb[images].repeat_interleave(len(eps), 0), z.reshape(-1, d))
+            log_lik = log_lik.reshape(len(images), -1)
+            kl = q.kl_to_prior()
+            if kl is None:  # a flow: the KL under the same nodes
+                kl = (log_q - prior_log_density(z)) @ weight
+            return log_lik @ weight - kl
 
-        begin = family.pack(Gaussian(start.mean[s : s + batch], start.scale_tril[s : s + batch]))
-        theta = _newton(elbo, begin, steps, tol)
-        found.append(family.unpack(theta).detach())
-    return Gaussian(torch.cat([g.mean for g in found]), torch.cat([g.scale_tril for g in found]))
+        theta = _newton(elbo, free.pack(start.rows(slice(s, s + batch))), steps, tol)
+        found.append(free.unpack(theta).detach())
+    return concat(found)
+
+
+def concat(qs: list[Q]) -> Q:
+    """One batch from several batches of the same family."""
+    if isinstance(qs[0], Flow):
+        return Flow(concat([q.base for q in qs]), torch.cat([q.context for q in qs]), qs[0].layers)
+    return Gaussian(torch.cat([g.mean for g in qs]), torch.cat([g.scale_tril for g in qs]))
 
 
 # --- everything for a batch of images -----------------------------------------------------------

@@ -16,22 +16,28 @@ import torch
 from torch import nn
 
 from .errors import LatentExplorerError
+from .posteriors import LOGVAR_RANGE, Flow, Gaussian, extra_heads, q_from_features
 
 if TYPE_CHECKING:  # annotations only: config imports no registry, the registries no config
     from .config import ModelConfig
 
-LOGVAR_RANGE = (-30.0, 20.0)  # keeps exp() finite when a VAE goes astray
-
 
 class Posterior(NamedTuple):
-    mean: torch.Tensor  # (B, D)
-    std: torch.Tensor | None  # (B, D); None for the AE
+    mean: torch.Tensor  # (B, D); a flow's: T(base mean), the code of the picture
+    std: torch.Tensor | None  # (B, D) marginal std (a flow's: its base's); None for the AE
+    q: Gaussian | Flow | None = None  # the whole q of a full or flow VAE; None: N(mean, diag(std^2))
 
 
 class Output(NamedTuple):
-    logits: torch.Tensor  # (B, C, H, W): decoder output before the sigmoid
-    z: torch.Tensor  # (B, D): the code that was decoded
+    logits: torch.Tensor  # (B, C, H, W): decoder output before the sigmoid; (B*K, C, H, W) for K draws each
+    z: torch.Tensor  # (B, D): the code that was decoded; (B, K, D) for K draws each (IWAE)
     posterior: Posterior
+    log_q: torch.Tensor | None = None  # (B,) or (B, K): log q(z) at z, where the loss needs it (flow, IWAE)
+
+
+def family_q(posterior: Posterior) -> Gaussian | Flow:
+    """The q a posterior stands for, whatever its family."""
+    return posterior.q if posterior.q is not None else Gaussian.diagonal(posterior.mean, posterior.std)
 
 
 class UnconditionalModel(Protocol):
@@ -201,16 +207,47 @@ class Autoencoder(nn.Module):
 
 
 class VAE(Autoencoder):
-    """q(z|x) = N(mean, diag(std^2)); z = mean + std * eps while training (reparameterisation)."""
+    """q(z|x) from config.posterior's family (training/posteriors.py): N(mean, diag(std^2)) by default;
+    z = mean + std * eps while training (reparameterisation), or the family's own reparameterised draw."""
 
     is_variational = True
 
     def __init__(self, config: ModelConfig):
         super().__init__(config)
+        self.posterior = config.posterior
         self.logvar_head = nn.Linear(self.mean_head.in_features, config.latent_dim)
+        for name, layer in extra_heads(config.posterior, self.mean_head.in_features, config.latent_dim).items():
+            setattr(self, name, layer)
 
     def encode(self, x: torch.Tensor) -> Posterior:
-        return gaussian_posterior(self.encoder(x), self.mean_head, self.logvar_head)
+        h = self.encoder(x)
+        if self.posterior == "diag":  # the path of old: no q object to build
+            return gaussian_posterior(h, self.mean_head, self.logvar_head)
+        q = q_from_features(self, self.posterior, h)
+        return Posterior(q.mean, q.std, q)
+
+    def forward(self, x: torch.Tensor, sample: bool | None = None, noise: torch.Tensor | None = None) -> Output:
+        """noise: (B, D) as for the AE, or (B, K, D) for K draws per image (IWAE): then z is (B, K, D)
+        and the logits (B*K, C, H, W). log_q is filled in wherever the loss cannot do without it."""
+        sample = self.training if sample is None else sample
+        posterior = self.encode(x)
+        if not sample or (posterior.q is None and (noise is None or noise.dim() == 2)):
+            z = self.sample_code(posterior, sample, noise)
+            return Output(self.decode_logits(z), z, posterior)
+        q = family_q(posterior)
+        eps = noise if noise is not None else torch.randn_like(posterior.mean)
+        z, log_q = sample_with_log_prob(q, eps if eps.dim() == 3 else eps[:, None])  # (B, K, D), (B, K)
+        logits = self.decode_logits(z.flatten(0, 1))
+        if eps.dim() == 2:
+            z, log_q = z[:, 0], log_q[:, 0]
+        return Output(logits, z, posterior, log_q)
+
+
+def sample_with_log_prob(q: Gaussian | Flow, eps: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """z = q's draw from eps (B, K, D) and log q(z) (B, K), reparameterised."""
+    if isinstance(q, Flow):
+        return q.sample_and_log_prob(eps)
+    return q.sample(eps), q.log_prob_of_eps(eps)
 
 
 # --- conditional models: the condition c is a one-hot label or a visible half plus its mask -----
@@ -296,5 +333,5 @@ def build_model(config: ModelConfig) -> Autoencoder:
 
 
 def prior_log_density(z: torch.Tensor) -> torch.Tensor:
-    """log N(z; 0, I) summed over dimensions: (B, D) -> (B,)."""
+    """log N(z; 0, I) summed over dimensions: (..., D) -> (...)."""
     return -0.5 * (z.pow(2) + math.log(2 * math.pi)).sum(-1)

@@ -38,6 +38,7 @@ from .onnxset import (
     probe,
     read_capped,
 )
+from .posteriors import POSTERIORS
 from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_OUTPUTS, check_manifest
 from .store import (
     RUN_PREFIX,
@@ -285,6 +286,15 @@ def export_set(set_dir: str | Path, out: str | Path) -> Path:
     if getattr(loaded.lead.model, "differentiable", True) is False:
         raise LatentExplorerError(
             f"{set_dir}: already an ONNX set; copy its folder instead", key="err_onnx_already_onnx_set", set_dir=set_dir
+        )
+    posterior = loaded["vae"].config.model.posterior
+    if posterior != "diag":
+        raise LatentExplorerError(
+            f"its VAE's q(z|x) is --posterior {posterior} ({POSTERIORS[posterior]}); an ONNX set's VAE encoder "
+            "outputs a diagonal Gaussian (mu, logvar) only, so it cannot be exported",
+            key="err_onnx_posterior",
+            posterior=posterior,
+            name=POSTERIORS[posterior],
         )
     out = check_out_dir(out)
     lead = loaded.lead

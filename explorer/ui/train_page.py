@@ -95,6 +95,7 @@ def train_form(user_data: dict, view=None) -> dict | None:
         f["lr"] = c[1].number_input(t("train_lr"), 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
         f["seed"] = c[2].number_input(t("lab_seed"), 0, 1_000_000, 0, key="train_seed")
         f["warmup"] = c[3].number_input(t("train_warmup"), 0, 1000, 0, key="train_warmup")
+        f.update(posterior_inputs())
         f["name"] = st.text_input(
             t("train_name"),
             key="train_name",
@@ -233,10 +234,41 @@ def train_config(form: dict, uploads: Path) -> RunConfig:
         likelihood=form.get("likelihood", ModelConfig.likelihood),
         gaussian_sigma=float(form.get("sigma", ModelConfig.gaussian_sigma)),
     )
+    model.posterior = form.get("posterior", "diag") if kind == "vae" else "diag"
     train = TrainConfig(
-        epochs=int(form["epochs"]), lr=float(form["lr"]), seed=seed, kl_warmup_epochs=int(form["warmup"])
+        epochs=int(form["epochs"]),
+        lr=float(form["lr"]),
+        seed=seed,
+        kl_warmup_epochs=int(form["warmup"]),
+        objective=form.get("objective", "elbo"),
+        iwae_k=int(form.get("iwae_k", 50)),
     )
     return RunConfig(data, model, train)
+
+
+def posterior_inputs() -> dict:
+    """The VAE's posterior family and training objective (issue 28): one row of the form."""
+    from training.config import MAX_IWAE_K, OBJECTIVES
+    from training.posteriors import POSTERIORS
+
+    c = st.columns(4)
+    return {
+        "posterior": c[0].selectbox(
+            t("train_posterior"),
+            list(POSTERIORS),
+            key="train_posterior",
+            format_func=lambda k: t(f"posterior_{k}"),
+            help=t("train_posterior_help"),
+        ),
+        "objective": c[1].selectbox(
+            t("train_objective"),
+            list(OBJECTIVES),
+            key="train_objective",
+            format_func=lambda k: t(f"objective_{k}"),
+            help=t("train_objective_help"),
+        ),
+        "iwae_k": c[2].number_input(t("train_k"), 1, MAX_IWAE_K, 50, key="train_k", help=t("train_k_help")),
+    }
 
 
 def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:

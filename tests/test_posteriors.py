@@ -1,0 +1,204 @@
+"""Posterior families and the IWAE objective (issue 28): closed-form checks, cheap."""
+
+import math
+
+import pytest
+import torch
+
+from tests.test_inference import LinearGaussian, gaussian_nll, kl_gaussians, ppca  # noqa: F401 (fixture)
+from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from training.errors import LatentExplorerError
+from training.inference import encoder_q, optimise_q
+from training.losses import loss_terms
+from training.models import build_model
+from training.posteriors import POSTERIORS, Flow, Gaussian, make_flow
+
+SHAPE = (1, 8, 8)
+
+
+def tiny_vae(posterior: str, latent_dim: int = 2) -> torch.nn.Module:
+    return build_model(ModelConfig(latent_dim=latent_dim, hidden=(16,), in_shape=SHAPE, posterior=posterior))
+
+
+def randomise(module: torch.nn.Module, scale: float = 0.3) -> None:
+    """Weights away from the zero initialisation, so a flow is not the identity."""
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=gen))
+
+
+def test_full_q_star_is_the_ppca_posterior_and_diag_is_not(ppca):  # noqa: F811
+    """Probabilistic PCA: the full-covariance q* is the true posterior (to 1e-4) and its approximation
+    gap KL(q* || p(z|x)) is 0; the diagonal q* keeps a gap (mean-field cannot hold the correlation)."""
+    model, x = ppca
+    mean, cov = model.posterior(x)
+    start = encoder_q(model, x)
+    diag = optimise_q(model, x, start, nll=gaussian_nll, family="diag", steps=200, tol=1e-10)
+    full = optimise_q(model, x, diag, nll=gaussian_nll, family="full", steps=200, tol=1e-10)
+    assert (full.mean - mean).abs().max() < 1e-4
+    assert (full.cov - cov).abs().max() < 1e-4
+    full_gap = kl_gaussians(full.mean, full.cov, mean, cov.expand_as(full.cov))  # = log p(x) - ELBO(q*), exact
+    diag_gap = kl_gaussians(diag.mean, diag.cov, mean, cov.expand_as(diag.cov))
+    assert full_gap.abs().max() < 1e-4
+    assert diag_gap.min() > 0.1  # the posterior's correlation is near -0.98: mean-field loses nats
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 3])
+def test_flow_at_zero_init_is_its_base_gaussian(latent_dim):
+    gen = torch.Generator().manual_seed(1)
+    base = Gaussian.diagonal(torch.randn(4, latent_dim, generator=gen), torch.rand(4, latent_dim, generator=gen) + 0.2)
+    q = Flow(base, torch.randn(4, 8, generator=gen), make_flow(latent_dim))
+    eps = torch.randn(4, 7, latent_dim, generator=gen)
+    z, log_q = q.sample_and_log_prob(eps)
+    assert torch.equal(z, base.sample(eps))
+    assert torch.allclose(log_q, base.log_prob_of_eps(eps), atol=1e-6)
+    anywhere = 3 * torch.randn(4, 5, latent_dim, generator=gen)
+    assert torch.allclose(q.log_prob(anywhere), base.log_prob(anywhere), atol=1e-5)
+
+
+@pytest.mark.parametrize("latent_dim", [1, 2, 3])
+def test_flow_log_det_matches_autograd_jacobian(latent_dim):
+    """log|det dT/dz0| the flow reports against the Jacobian autograd computes, on random inputs and
+    random weights; and log_prob (through the inverse) agrees with the sampling path."""
+    layers = make_flow(latent_dim)
+    randomise(layers)
+    gen = torch.Generator().manual_seed(2)
+    context = torch.randn(1, 8, generator=gen)
+    base = Gaussian.diagonal(torch.zeros(1, latent_dim), torch.ones(1, latent_dim))
+    q = Flow(base, context, layers)
+    for _ in range(3):
+        z0 = torch.randn(1, 1, latent_dim, generator=gen, dtype=torch.float32)
+        t = q.transform()
+        z, ladj = t.call_and_ladj(z0)
+        jac = torch.autograd.functional.jacobian(lambda v: t(v.reshape(1, 1, -1)).reshape(-1), z0.reshape(-1))
+        assert torch.allclose(ladj.reshape(()), torch.linalg.slogdet(jac)[1], atol=1e-4)
+        assert not torch.allclose(z, z0)  # the randomised flow moves points
+    eps = torch.randn(1, 6, latent_dim, generator=gen)
+    z, log_q = q.sample_and_log_prob(eps)
+    assert torch.allclose(q.log_prob(z), log_q, atol=1e-4)
+
+
+def test_full_head_is_a_valid_cholesky_factor_and_its_density_is_exact():
+    model = tiny_vae("full", 3)
+    randomise(model)
+    x = torch.rand(5, *SHAPE, generator=torch.Generator().manual_seed(3))
+    q = encoder_q(model, x)
+    diag = q.scale_tril.diagonal(dim1=-2, dim2=-1)
+    assert (diag > 0).all() and torch.equal(q.scale_tril, q.scale_tril.tril())
+    assert (q.scale_tril.tril(-1) != 0).any()  # a real full covariance, not the diagonal
+    z = q.rsample(4, torch.Generator().manual_seed(4))
+    truth = torch.distributions.MultivariateNormal(q.mean[:, None], scale_tril=q.scale_tril[:, None])
+    assert torch.allclose(q.log_prob(z), truth.log_prob(z), atol=1e-4)
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(q.mean, scale_tril=q.scale_tril),
+        torch.distributions.MultivariateNormal(torch.zeros(3), torch.eye(3)),
+    )
+    assert torch.allclose(q.kl_to_prior(), kl, atol=1e-4)
+
+
+def _grads(model, loss) -> torch.Tensor:
+    model.zero_grad()
+    loss.backward()
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+
+def test_iwae_with_one_draw_gives_the_elbos_gradients():
+    """k = 1: the flow (whose ELBO estimates the KL at the draw) gets exactly the ELBO's gradients
+    under the same noise; the diagonal VAE (closed-form KL) gets them in expectation: the mean over
+    many draws of the difference is within 4 standard errors of 0 for every weight."""
+    x = torch.rand(3, *SHAPE, generator=torch.Generator().manual_seed(6))
+    flow = tiny_vae("flow")
+    randomise(flow, 0.1)
+    flow.train()
+    noise = torch.randn(3, 2, generator=torch.Generator().manual_seed(7))
+    elbo = _grads(flow, loss_terms(flow(x, noise=noise), x, "bernoulli", 1.0).total)
+    iwae = _grads(flow, loss_terms(flow(x, noise=noise[:, None]), x, "bernoulli", 1.0).total)
+    assert torch.allclose(elbo, iwae, rtol=1e-5, atol=1e-6)
+
+    diag = tiny_vae("diag")
+    diag.train()
+    draws = 512
+    xs = x.repeat(draws, 1, 1, 1)
+    noise = torch.randn(len(xs), 2, generator=torch.Generator().manual_seed(8))
+    differences = []
+    for chunk in range(0, draws, 64):  # per-draw gradients, 64 draws of all 3 images at a time
+        rows = slice(chunk * 3, (chunk + 64) * 3)
+        closed = _grads(diag, loss_terms(diag(xs[rows], noise=noise[rows]), xs[rows], "bernoulli", 1.0).total)
+        drawn = loss_terms(diag(xs[rows], noise=noise[rows, None]), xs[rows], "bernoulli", 1.0).total
+        differences.append(closed - _grads(diag, drawn))
+    d = torch.stack(differences)  # (8, P): means over 64 draws each
+    se = d.std(0) / math.sqrt(len(d))
+    assert (d.mean(0).abs() <= 4 * se + 1e-6).all()
+    assert (d.abs().max() > 1e-4).item()  # not trivially equal: the KL's draw does move each estimate
+
+
+def test_configs_name_the_families_and_objectives():
+    assert set(POSTERIORS) == {"diag", "full", "flow"}
+    for posterior in POSTERIORS:
+        ModelConfig(posterior=posterior).validate()
+    with pytest.raises(LatentExplorerError, match="unknown posterior"):
+        ModelConfig(posterior="mixture").validate()
+    with pytest.raises(LatentExplorerError, match="for the VAE"):
+        ModelConfig(kind="ae", posterior="full").validate()
+    with pytest.raises(LatentExplorerError, match="objective"):
+        TrainConfig(objective="vr").validate()
+    with pytest.raises(LatentExplorerError, match="k \\(IWAE"):
+        TrainConfig(objective="iwae", iwae_k=0).validate()
+    with pytest.raises(LatentExplorerError, match="beta 1"):
+        RunConfig(DataConfig(), ModelConfig(beta=2.0), TrainConfig(objective="iwae")).validate()
+
+
+def test_cli_refuses_an_unknown_family_in_one_line(capsys):
+    from training.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--posterior", "mixture", "--out", "/nonexistent/never"])
+    assert exit_.value.code == 2
+    assert "posterior" in capsys.readouterr().err
+
+
+def _saved_pair(folder, posterior: str):
+    """An AE + VAE pair saved without training (weights randomised): what checkpoints need to carry."""
+    from training.checkpoint import save_checkpoint
+
+    data = DataConfig("moons", regime="sparse", image_size=8)
+    models = {}
+    for kind in ("ae", "vae"):
+        config = RunConfig(
+            data, ModelConfig(kind=kind, hidden=(16,), in_shape=SHAPE, posterior=posterior if kind == "vae" else "diag")
+        )
+        models[kind] = build_model(config.model)
+        randomise(models[kind], 0.1)
+        save_checkpoint(folder, models[kind], config)
+    return models
+
+
+@pytest.mark.parametrize("posterior", ["full", "flow"])
+def test_checkpoints_keep_the_family_and_onnx_export_refuses_it(tmp_path, posterior):
+    from training.checkpoint import load_checkpoint, read_sidecar
+    from training.onnxio import export_set
+
+    models = _saved_pair(tmp_path / "pair", posterior)
+    assert read_sidecar(tmp_path / "pair" / "vae")["model"]["posterior"] == posterior
+    loaded = load_checkpoint(tmp_path / "pair" / "vae").model
+    x = torch.rand(4, *SHAPE, generator=torch.Generator().manual_seed(9))
+    eps = torch.randn(4, 3, 2, generator=torch.Generator().manual_seed(10))
+    before = encoder_q(models["vae"].eval(), x).sample(eps)
+    assert torch.equal(encoder_q(loaded, x).sample(eps), before)
+    with pytest.raises(LatentExplorerError, match=f"--posterior {posterior}"):
+        export_set(tmp_path / "pair", tmp_path / "onnx")
+    assert not (tmp_path / "onnx").exists()
+
+
+def test_a_sidecar_from_before_the_families_is_a_diagonal_vae():
+    from pathlib import Path
+
+    from training.checkpoint import read_sidecar
+    from training.config import ModelConfig as Model
+    from training.config import from_dict
+
+    sidecar = read_sidecar(Path(__file__).resolve().parent.parent / "checkpoints" / "digits-2d" / "vae")
+    model = dict(sidecar["model"])
+    model.pop("posterior", None)  # as written before the field existed
+    assert from_dict(Model, model).posterior == "diag"
