@@ -440,6 +440,22 @@ def covariance_ellipse(mean: np.ndarray, cov: np.ndarray, k: float, segments: in
     return mean + k * np.stack([np.cos(t), np.sin(t)], 1) @ np.linalg.cholesky(cov).T
 
 
+def add_ellipses(fig: go.Figure, mean: np.ndarray, cov: np.ndarray, name: str, colour: str) -> None:
+    """A Gaussian's 1/2/3-sigma ellipses, one legend entry."""
+    for k in (1, 2, 3):
+        e = covariance_ellipse(mean, cov, k)
+        fig.add_scatter(
+            x=e[:, 0],
+            y=e[:, 1],
+            mode="lines",
+            line={"color": colour, "width": 2.5 - 0.5 * k},
+            name=name,
+            legendgroup=name,
+            showlegend=k == 1,
+            hoverinfo="skip",
+        )
+
+
 def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480, t: Words = ENGLISH) -> go.Figure:
     """Exact p(z|x) as a heat map; q's 1/2/3-sigma ellipses, q*'s, the prior's contours, the AE's code.
 
@@ -455,22 +471,9 @@ def posterior_map(r, ae_code: np.ndarray | None = None, height: int = 480, t: Wo
             hovertemplate="z0 %{x:.3f}<br>z1 %{y:.3f}<br>p(z|x) %{z:.3g}<extra></extra>",
         )
     )
+    add_ellipses(fig, r.q_mean, r.q_cov, t("fig_q"), MODEL_COLOURS["VAE"])
+    add_ellipses(fig, r.star_mean, r.star_cov, t("fig_q_star"), "#ff7f0e")
     for k in (1, 2, 3):
-        for mean, cov, name, colour in (
-            (r.q_mean, r.q_cov, t("fig_q"), MODEL_COLOURS["VAE"]),
-            (r.star_mean, r.star_cov, t("fig_q_star"), "#ff7f0e"),
-        ):
-            e = covariance_ellipse(mean, cov, k)
-            fig.add_scatter(
-                x=e[:, 0],
-                y=e[:, 1],
-                mode="lines",
-                line={"color": colour, "width": 2.5 - 0.5 * k},
-                name=name,
-                legendgroup=name,
-                showlegend=k == 1,
-                hoverinfo="skip",
-            )
         e = covariance_ellipse(np.zeros(2), np.eye(2), k)
         fig.add_scatter(
             x=e[:, 0],
@@ -695,4 +698,38 @@ def phase_density(
         fig.update_xaxes(title_text=labels["phase"], range=[0, 1], row=1, col=i)
     fig.update_yaxes(title_text=labels["log_px"], row=1, col=1)
     fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
+    return fig
+
+
+def family_map(panel, title: str, height: int = 340, t: Words = ENGLISH) -> go.Figure:
+    """One model's exact p(z|x) as a heat map with its encoder's q over it (1/2/3-sigma ellipses for a
+    Gaussian, density contours for a flow) and its family's q* (ellipses of its moments).
+
+    panel: explorer.inference.FamilyPanel."""
+    n = panel.density.shape[0]
+    z0, z1 = np.linspace(panel.lo[0], panel.hi[0], n), np.linspace(panel.lo[1], panel.hi[1], n)
+    fig = go.Figure(go.Heatmap(x=z0, y=z1, z=panel.density, colorscale="Greys", showscale=False, hoverinfo="skip"))
+    if panel.q_density is not None:
+        fig.add_contour(
+            x=z0,
+            y=z1,
+            z=panel.q_density,
+            contours={"coloring": "lines"},
+            line={"width": 1.5},
+            colorscale=[[0, MODEL_COLOURS["VAE"]], [1, MODEL_COLOURS["VAE"]]],
+            showscale=False,
+            name=t("fig_q"),
+            showlegend=True,
+            hoverinfo="skip",
+        )
+    ellipses = [(panel.star_moments, t("fig_q_star"), "#ff7f0e")]
+    if panel.q_density is None:
+        ellipses.insert(0, (panel.q_moments, t("fig_q"), MODEL_COLOURS["VAE"]))
+    for (mean, cov), name, colour in ellipses:
+        add_ellipses(fig, mean, cov, name, colour)
+    fig.update_xaxes(range=[panel.lo[0], panel.hi[0]], title="z0")
+    fig.update_yaxes(range=[panel.lo[1], panel.hi[1]], title="z1")
+    fig.update_layout(
+        title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"}
+    )
     return fig

@@ -11,7 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from training.inference import IWAE_KS, exact_log_px, infer, log_posterior_grid, spread_index
+from training.inference import (
+    IWAE_KS,
+    bounds,
+    encoder_q,
+    exact_log_px,
+    infer,
+    log_posterior_grid,
+    optimise_q,
+    spread_index,
+)
+from training.posteriors import Flow, moments
 
 
 @dataclass
@@ -78,8 +88,8 @@ def _np(t: torch.Tensor) -> np.ndarray:
 def analyse_image(vae, x: torch.Tensor, n_heat: int = 100) -> ImageInference:
     """x (1, C, H, W): exact posterior, the encoder's bounds, q* and the heat map, in one go."""
     r = infer(vae, x)
-    q_mean, q_cov = _np(r.q.mean[0]), _np(r.q.cov[0])
-    star_mean, star_cov = _np(r.q_star.mean[0]), _np(r.q_star.cov[0])
+    q_mean, q_cov = (_np(m[0]) for m in moments(r.q))
+    star_mean, star_cov = (_np(m[0]) for m in moments(r.q_star))
     post_mean, post_cov = _np(r.exact.mean[0]), _np(r.exact.cov[0])
     lo, hi = view_box((post_mean, post_cov), (q_mean, q_cov), (star_mean, star_cov))
     log_density = log_posterior_grid(vae, x, r.log_px[0], tuple(lo), tuple(hi), n_heat)
@@ -132,3 +142,110 @@ def split_gaps(vae, x: torch.Tensor, n: int = 100) -> SplitGaps:
     index = spread_index(len(x), n)
     r = infer(vae, x[index], n_samples=1000)
     return SplitGaps(index.numpy(), _np(r.kl_posterior), _np(r.approximation_gap), _np(r.amortisation_gap))
+
+
+# --- posterior families (issue 28): each family's q against the exact posterior -------------------
+
+FAMILY_K = 50  # the IWAE-k shown per family: the bundled IWAE set's k
+FAMILY_DRAWS = 1000  # draws per image for each ELBO and IWAE-k (1000 / 50 = 20 groups of k)
+SPLIT_N = 30  # test images per family across the split: each needs its exact log p(x) and q* per model
+
+
+@dataclass
+class FamilyNumbers:
+    """One model and one family of q over a batch of images (nats, (N,) each): the encoder's q and q*
+    (the best q of that family for each image, optimised on the same decoder)."""
+
+    log_px: np.ndarray
+    elbo: np.ndarray  # the encoder's q
+    elbo_se: np.ndarray
+    iwae: np.ndarray  # IWAE-FAMILY_K under the encoder's q
+    elbo_star: np.ndarray  # q*'s
+
+    @property
+    def kl_posterior(self) -> np.ndarray:
+        return self.log_px - self.elbo
+
+    @property
+    def approximation(self) -> np.ndarray:
+        return self.log_px - self.elbo_star
+
+    @property
+    def amortisation(self) -> np.ndarray:
+        return self.elbo_star - self.elbo
+
+
+@dataclass
+class FamilyPanel:
+    """What the page draws for one model: its exact posterior and its q and q* over it (first image)."""
+
+    numbers: FamilyNumbers
+    posterior: str  # the model's family (diag, full, flow)
+    density: np.ndarray  # (n, n) exact p(z|x) on the box, rows along z1
+    q_density: np.ndarray | None  # (n, n) the encoder's q on the box: a flow's (drawn as contours)
+    q_moments: tuple[np.ndarray, np.ndarray]  # (2,), (2, 2): a Gaussian q's ellipses
+    star_moments: tuple[np.ndarray, np.ndarray]
+    lo: np.ndarray
+    hi: np.ndarray
+
+
+def family_numbers(vae, x: torch.Tensor, family: str | None = None, seed: int = 0) -> tuple[FamilyNumbers, object]:
+    """log p(x), the encoder's ELBO and IWAE-k, and q* within `family` (None: the model's own) for the
+    images x (N, C, H, W); also q* itself."""
+    q = encoder_q(vae, x)
+    exact = exact_log_px(vae, x, q=q)
+    enc = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
+    start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
+    star = optimise_q(vae, x, start, family=family)
+    opt = bounds(vae, x, star, n_samples=FAMILY_DRAWS, ks=(), seed=seed + 1)  # fresh draws judge q*
+    numbers = FamilyNumbers(_np(exact.log_px), _np(enc.elbo), _np(enc.elbo_se), _np(enc.iwae[FAMILY_K]), _np(opt.elbo))
+    return numbers, star
+
+
+@torch.no_grad()
+def family_panel(vae, x: torch.Tensor, n: int = 80) -> FamilyPanel:
+    """x (1, C, H, W): one retrained model's numbers and drawing."""
+    numbers, star = family_numbers(vae, x)
+    q = encoder_q(vae, x)
+    q_m, star_m = (tuple(_np(m[0]) for m in moments(g)) for g in (q, star))
+    exact = exact_log_px(vae, x, q=q)
+    lo, hi = view_box((_np(exact.mean[0]), _np(exact.cov[0])), q_m, star_m)
+    density = _np(log_posterior_grid(vae, x, exact.log_px[0], tuple(lo), tuple(hi), n).exp())
+    q_density = None
+    if isinstance(q, Flow):
+        z0, z1 = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
+        z = torch.from_numpy(np.stack(np.meshgrid(z0, z1, indexing="xy"), -1).reshape(1, -1, 2)).float()
+        q_density = _np(q.log_prob(z).exp().reshape(n, n))
+    return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi)
+
+
+def same_decoder(vae, x: torch.Tensor) -> dict[str, FamilyNumbers]:
+    """The inference-only comparison: one decoder, q* within each family this model can hold (diag and
+    full always; flow when the model has a flow), so log p(x) stays put and only q changes."""
+    families = ["diag", "full"] + (["flow"] if vae.config.posterior == "flow" else [])
+    return {f: family_numbers(vae, x, f)[0] for f in families}
+
+
+def interval(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
+    """Mean and half-width of its 95 % normal interval (per-image values, N >= 2)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.mean()), float(z * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
+
+
+def split_families(models: dict[str, object], x: torch.Tensor, n: int | None = None) -> dict[str, FamilyNumbers]:
+    """Each retrained model's numbers on n test images spread through the split (the same images for all)."""
+    index = spread_index(len(x), SPLIT_N if n is None else n)
+    return {name: family_numbers(vae, x[index])[0] for name, vae in models.items()}
+
+
+def compare_gaps(numbers: dict[str, FamilyNumbers], base: str = "diag") -> list[tuple[str, str, float, float]]:
+    """(family, part, mean change, half-width) of each family's gap against the base's on the same images:
+    part approximation or amortisation; change = base's gap - this family's (positive: it closes nats)."""
+    out = []
+    for name, r in numbers.items():
+        if name == base:
+            continue
+        for part in ("approximation", "amortisation"):
+            mean, half = interval(getattr(numbers[base], part) - getattr(r, part))
+            out.append((name, part, mean, half))
+    return out

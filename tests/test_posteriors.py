@@ -202,3 +202,54 @@ def test_a_sidecar_from_before_the_families_is_a_diagonal_vae():
     model = dict(sidecar["model"])
     model.pop("posterior", None)  # as written before the field existed
     assert from_dict(Model, model).posterior == "diag"
+
+
+@pytest.mark.slow
+def test_inference_page_measures_each_family(tmp_path, monkeypatch):
+    """A set and its -full, -flow and -iwae50 siblings (untrained, saved as the bundled ones are named):
+    the Inference page draws each family's q over its exact posterior, tabulates the pick's numbers,
+    compares q* families on the same decoder, and across the split says which gap each family closes."""
+    import explorer.inference
+    from tests.helpers import open_app
+
+    data = DataConfig("moons", regime="sparse", n_train=64, n_test=8, image_size=16)
+    for name, posterior in (("fam", "diag"), ("fam-full", "full"), ("fam-flow", "flow"), ("fam-iwae50", "diag")):
+        from training.checkpoint import save_checkpoint
+
+        for kind in ("ae", "vae"):
+            config = RunConfig(
+                data,
+                ModelConfig(
+                    kind=kind, hidden=(16,), in_shape=(1, 16, 16), posterior=posterior if kind == "vae" else "diag"
+                ),
+                TrainConfig(objective="iwae" if name.endswith("iwae50") else "elbo"),
+            )
+            torch.manual_seed(len(name))
+            save_checkpoint(tmp_path / name, build_model(config.model), config)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path))
+    monkeypatch.setattr(explorer.inference, "SPLIT_N", 4)
+    at = open_app("explorer/ui/pages/inference.py", dataset="moons", pair="runs/fam", pick="2")
+    assert "Posterior families: which q closes which gap" in [s.value for s in at.subheader]
+
+    def table(first_column: str, rows: int = 4):
+        """The one table whose first column is this (dataframes carry no key in AppTest)."""
+        found = [d.value for d in at.dataframe if d.value.columns[0] == first_column and len(d.value) == rows]
+        assert len(found) == 1, [d.value.columns[0] for d in at.dataframe]
+        return found[0]
+
+    pick = table("model")
+    assert list(pick["model"]) == [
+        "diagonal Gaussian",
+        "full-covariance Gaussian",
+        "normalising flow",
+        "diagonal, IWAE-50 trained",
+    ]
+    same = table("family of q*", 2)
+    approx = [float(v) for v in same["approximation gap"]]
+    assert approx[1] <= approx[0] + 0.01  # full q* holds every diagonal q: never a larger gap on one decoder
+    at.toggle(key="family_split").set_value(True).run(timeout=300)
+    assert not at.exception and not at.error
+    split = [d.value for d in at.dataframe if d.value.columns[0] == "model" and "±" in str(d.value["ELBO"][0])][0]
+    assert all("±" in v for v in split["ELBO"])
+    sentence = next(m.value for m in at.markdown if "approximation gap" in m.value and "nats" in m.value)
+    assert sentence.count("diagonal Gaussian") == 6  # one clause per family and part of the gap

@@ -451,7 +451,30 @@ def step_7(c: TourContext) -> None:
         )
     )
     infinite_mixture(c, r.log_px)
+    family_line_7(c, pair_id, index)
     full_page(c, "inference", pair=pair_id, pick=index)
+
+
+def family_line_7(c: TourContext, pair_id: str, index: int) -> None:
+    """Issue 28: the full-covariance family on the same decoder, one live number."""
+    info = find_sets("pair").get(pair_id)
+    if info is None:
+        return
+    same = cache.same_decoder(str(info.path), info.stamp, index)
+    st.markdown(c.t("s7_families", diag=same["diag"].approximation[0], full=same["full"].approximation[0]))
+
+
+def family_line_8(c: TourContext, pair_id: str) -> None:
+    """Issue 28: the IWAE-50-trained sibling's exact NLL beside this pair's, one live number each."""
+    sets = find_sets("pair")
+    base, trained = sets.get(pair_id), sets.get(f"{pair_id}-iwae50")
+    if base is None or trained is None:
+        return
+    metrics = [cache.model_set(str(i.path), i.stamp)["vae"].metrics for i in (base, trained)]
+    nll = [m.get("exact_nll") for m in metrics]
+    if None not in nll:
+        n = metrics[1].get("exact_n_images")
+        st.markdown(c.t("s8_families", pair=plain(trained.id), iwae_nll=nll[1], elbo_nll=nll[0], n=n))
 
 
 def step_8(c: TourContext) -> None:
@@ -478,6 +501,7 @@ def step_8(c: TourContext) -> None:
             ess=r.ess[k],
         )
     )
+    family_line_8(c, pair_id)
     full_page(c, "inference", pair=pair_id, pick=index)
 
 

@@ -4,13 +4,16 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
-from explorer.ui import urlstate, waiting
+from explorer.inference import FAMILY_K
+from explorer.ui import cache, urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import current_view
 from explorer.ui.lang import t
 from explorer.ui.sampling_section import posterior_methods_section
 from explorer.ui.widgets import pick_index, show_image
 from training.inference import Q_TOL
+
+FAMILY_SUFFIXES = {"diag": "", "full": "-full", "flow": "-flow", "iwae50": "-iwae50"}  # bundled siblings
 
 view = current_view()
 st.title(t("nav_inference"))
@@ -94,3 +97,102 @@ if st.toggle(t("inf_split_toggle"), key="inference_split"):
     named[t("inf_amort_short")] = gaps.amortisation
     x_title = colouring.title or t("map_test_item")
     plotly_chart(gap_scatter(values, named, x_title, t=t), key="gap_scatter")
+
+
+def family_members() -> tuple[tuple[str, str, float], ...]:
+    """(family, path, stamp) of the sets trained like this one with each posterior family (bundled
+    siblings named <pair>-full, -flow, -iwae50), this set first; just this set when it has none."""
+    from training.store import find_sets
+
+    sets = find_sets()
+    base = view.pair_id
+    for suffix in FAMILY_SUFFIXES.values():
+        if suffix and base.endswith(suffix):
+            base = base[: -len(suffix)]
+    found = [(name, sets[base + suffix]) for name, suffix in FAMILY_SUFFIXES.items() if base + suffix in sets]
+    found.sort(key=lambda item: item[1].id != view.pair_id)  # this set first: its decoder is "same decoder"
+    if not found or found[0][1].id != view.pair_id:
+        own = view.model("vae").config.posterior
+        found.insert(0, (own, sets[view.pair_id]) if view.pair_id in sets else (own, None))
+    return tuple((name, str(info.path), info.stamp) for name, info in found if info is not None)
+
+
+def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
+    """One sentence per comparison, from the numbers: which family closes which part of the gap."""
+    parts = []
+    for name, part, mean, half in rows:
+        words = dict(family=t(f"fam_{name}"), part=t(f"fam_part_{part}"), half=half)
+        if not abs(mean) > half:  # the 95 % interval of the paired difference holds 0 (or is undefined)
+            parts.append(t("fam_no_clear", mean=mean, **words))
+        else:
+            parts.append(t("fam_closes" if mean > 0 else "fam_widens", mean=abs(mean), **words))
+    return " ".join(parts)
+
+
+def families_section() -> None:
+    """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
+    from explorer.figures import family_map
+    from explorer.inference import compare_gaps, interval
+
+    st.subheader(t("fam_title"))
+    st.caption(t("fam_lead"))
+    members = family_members()
+    if not members:
+        return
+    r = cache.family_panels(members, index)
+    st.markdown(f"**{t('fam_same_decoder')}**")
+    st.caption(t("fam_same_decoder_lead"))
+    same = r["same_decoder"]
+    st.dataframe(
+        {
+            t("fam_q_family"): [t(f"fam_{f}") for f in same],
+            "ELBO(q*)": [f"{n.elbo_star[0]:.2f}" for n in same.values()],
+            t("inf_approximation"): [f"{n.approximation[0]:.2f}" for n in same.values()],
+        },
+        hide_index=True,
+        key="fam_same_table",
+    )
+    st.markdown(f"**{t('fam_retrained')}**")
+    st.caption(t("fam_retrained_lead"))
+    panels = r["panels"]
+    cols = st.columns(2)
+    for i, (name, panel) in enumerate(panels.items()):
+        with cols[i % 2]:
+            plotly_chart(family_map(panel, t(f"fam_{name}"), t=t), key=f"fam_map_{name}")
+    st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
+    urlstate.seed("family_split", False)
+    if len(members) > 1 and st.toggle(t("fam_split_toggle"), key="family_split"):
+        numbers = cache.split_families(members)
+        st.dataframe(family_table(numbers, None, interval), hide_index=True, key="fam_split_table")
+        n = len(next(iter(numbers.values())).log_px)
+        st.caption(t("fam_split_caption", n=n))
+        if "diag" in numbers:
+            st.markdown(gap_sentence(compare_gaps(numbers)))
+
+
+def family_table(numbers: dict, item: int | None, interval=None) -> dict[str, list[str]]:
+    """Rows per family: log p(x), ELBO, IWAE-k, KL(q || p(z|x)) and the gap's two parts; one image's
+    values (item) or the split's means with 95 % intervals."""
+
+    def cell(values) -> str:
+        if item is not None:
+            return f"{values[item]:.2f}"
+        mean, half = interval(values)
+        return f"{mean:.2f} ± {half:.2f}"
+
+    columns = {
+        t("inf_log_px"): "log_px",
+        "ELBO": "elbo",
+        f"IWAE-{FAMILY_K}": "iwae",
+        "KL(q ‖ p(z|x))": "kl_posterior",
+        t("inf_approximation"): "approximation",
+        t("inf_amortisation"): "amortisation",
+    }
+    table = {t("fam_model"): [t(f"fam_{name}") for name in numbers]}
+    for title, field in columns.items():
+        table[title] = [cell(getattr(n, field)) for n in numbers.values()]
+    return table
+
+
+if getattr(view.model("vae"), "differentiable", True):
+    families_section()
