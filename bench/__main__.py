@@ -31,6 +31,7 @@ SECTIONS = [
     "runs",
     "workers",
     "long",
+    "families",
 ]
 
 
@@ -63,6 +64,7 @@ ROWS_SECTIONS = {
     "runs": "runs_scale",
     "workers": "training_load",
     "long": "long_requests",
+    "families": "families",  # issue 28: each posterior family's training speed, the page's per-pick analysis
 }
 NOTES: list[str] = []  # why a target was missed, with this run's numbers
 

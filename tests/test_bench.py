@@ -14,8 +14,11 @@ def run_bench(tmp_path, sections: str) -> str:
 
 @pytest.mark.slow
 def test_compute_and_training_benchmarks_run(tmp_path):
-    text = run_bench(tmp_path, "compute,training")
+    text = run_bench(tmp_path, "compute,training,families")
     for path in (
+        "training samples/s, flow against diag",
+        "training samples/s, iwae50 against diag",
+        "Inference page: every family for one pick",
         "decode one latent",
         "64x64 hole-map grid",
         "encode 10,000 images",
