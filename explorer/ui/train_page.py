@@ -252,19 +252,19 @@ def posterior_inputs() -> dict:
     from training.posteriors import POSTERIORS
 
     c = st.columns(4)
+    # the options are the labels (as the regime's are): a language switch then reruns with valid options
+    posterior_of = {t(f"posterior_{k}"): k for k in POSTERIORS}
     return {
-        "posterior": c[0].selectbox(
-            t("train_posterior"),
-            list(POSTERIORS),
-            key="train_posterior",
-            format_func=lambda k: t(f"posterior_{k}"),
-            help=t("train_posterior_help"),
-        ),
+        "posterior": posterior_of[
+            c[0].selectbox(
+                t("train_posterior"), list(posterior_of), key="train_posterior", help=t("train_posterior_help")
+            )
+        ],
         "objective": c[1].selectbox(
             t("train_objective"),
             list(OBJECTIVES),
             key="train_objective",
-            format_func=lambda k: t(f"objective_{k}"),
+            format_func=str.upper,  # the bounds' names (ELBO, IWAE), the same in every language
             help=t("train_objective_help"),
         ),
         "iwae_k": c[2].number_input(t("train_k"), 1, MAX_IWAE_K, 50, key="train_k", help=t("train_k_help")),
