@@ -69,6 +69,32 @@ def split_gaps(path: str, stamp: float, n: int = 100):
     return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)
 
 
+def family_panels(members: tuple[tuple[str, str, float], ...], index: int) -> dict:
+    """name -> explorer.inference.FamilyPanel of one test image under each (name, path, stamp) set's VAE
+    (the posterior families retrained on the same data), plus "same decoder": the first set's decoder
+    with q* in each family (issue 28)."""
+    from explorer.inference import family_panel
+
+    x = dataset(members[0][1], members[0][2]).test.x[index : index + 1]
+    panels = {name: family_panel(model_set(path, stamp)["vae"].model, x) for name, path, stamp in members}
+    return {"panels": panels, "same_decoder": same_decoder(members[0][1], members[0][2], index)}
+
+
+def same_decoder(path: str, stamp: float, index: int) -> dict:
+    """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in each family."""
+    from explorer.inference import same_decoder as measure
+
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
+def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = None) -> dict:
+    """name -> explorer.inference.FamilyNumbers on n test images spread through the split."""
+    from explorer.inference import split_families as measure
+
+    models = {name: model_set(path, stamp)["vae"].model for name, path, stamp in members}
+    return measure(models, dataset(members[0][1], members[0][2]).test.x, n)
+
+
 def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, object, bytes]:
     """One model's n x n grid over its 2-D latent plane, the decodes tiled as one uint8 image, and its PNG."""
     model = model_set(path, stamp)[kind].model

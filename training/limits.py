@@ -68,6 +68,9 @@ LONG_REQUEST_SECONDS = {  # wall-clock budget of one request, its wait for a fre
     "hole_map": 60.0,  # one model's 64 x 64 hole map
     "tour_midpoint": 90.0,  # the tour's measured midpoint
     "line_panels": 60.0,  # a 1-D pair's whole line
+    "family_panels": 120.0,  # one image under each posterior family's set (up to 4) and q* per family (issue 28)
+    "same_decoder": 60.0,  # one image's q* in each family on one decoder (the tour's step 7)
+    "split_families": 600.0,  # each family's set on 30 test images: exact log p(x) and q* for each
 }
 ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this long is stopped
 MAX_SESSION_REQUESTS = 8  # under way for one tab (asked within ABANDON_SECONDS); a page asks for at most 2

@@ -98,35 +98,6 @@ def likelihoods(path: str, stamp: float, n: int, sigma: float):
     return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[:n], sigma)
 
 
-@st.cache_resource(max_entries=64, show_spinner=spinner("spin_integrating_posterior"))
-def family_panels(members: tuple[tuple[str, str, float], ...], index: int) -> dict:
-    """name -> explorer.inference.FamilyPanel of one test image under each (name, path, stamp) set's VAE
-    (the posterior families retrained on the same data), plus "same decoder": the first set's decoder
-    with q* in each family (explorer.inference.same_decoder). Cached per pick."""
-    from explorer.inference import family_panel
-
-    x = dataset(members[0][1], members[0][2]).test.x[index : index + 1]
-    panels = {name: family_panel(model_set(path, stamp)["vae"].model, x) for name, path, stamp in members}
-    return {"panels": panels, "same_decoder": same_decoder(members[0][1], members[0][2], index)}
-
-
-@st.cache_resource(max_entries=64, show_spinner=spinner("spin_integrating_posterior"))
-def same_decoder(path: str, stamp: float, index: int) -> dict:
-    """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in each family."""
-    from explorer.inference import same_decoder as measure
-
-    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
-
-
-@st.cache_resource(max_entries=8, show_spinner=spinner("spin_measuring_gaps"))
-def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = None) -> dict:
-    """name -> explorer.inference.FamilyNumbers on n test images spread through the split."""
-    from explorer.inference import split_families as measure
-
-    models = {name: model_set(path, stamp)["vae"].model for name, path, stamp in members}
-    return measure(models, dataset(members[0][1], members[0][2]).test.x, n)
-
-
 @st.cache_data(max_entries=4)
 def lab_results(path: str, mtime: float) -> dict:
     """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""

@@ -460,7 +460,9 @@ def family_line_7(c: TourContext, pair_id: str, index: int) -> None:
     info = find_sets("pair").get(pair_id)
     if info is None:
         return
-    same = cache.same_decoder(str(info.path), info.stamp, index)
+    same = waiting.result("same_decoder", (str(info.path), info.stamp, index), "long_task_same_decoder", "tour_same")
+    if same is None:
+        return
     st.markdown(c.t("s7_families", diag=same["diag"].approximation[0], full=same["full"].approximation[0]))
 
 

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
 from explorer.inference import FAMILY_K
-from explorer.ui import cache, urlstate, waiting
+from explorer.ui import urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import current_view
 from explorer.ui.lang import t
@@ -139,7 +139,9 @@ def families_section() -> None:
     members = family_members()
     if not members:
         return
-    r = cache.family_panels(members, index)
+    r = waiting.result("family_panels", (members, index), "long_task_family_panels", "family_panels")
+    if r is None:  # computing in the background; the page reruns when it is ready
+        return
     st.markdown(f"**{t('fam_same_decoder')}**")
     st.caption(t("fam_same_decoder_lead"))
     same = r["same_decoder"]
@@ -162,7 +164,9 @@ def families_section() -> None:
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
     urlstate.seed("family_split", False)
     if len(members) > 1 and st.toggle(t("fam_split_toggle"), key="family_split"):
-        numbers = cache.split_families(members)
+        numbers = waiting.result("split_families", (members, None), "long_task_split_families", "split_families")
+        if numbers is None:
+            return
         st.dataframe(family_table(numbers, None, interval), hide_index=True, key="fam_split_table")
         n = len(next(iter(numbers.values())).log_px)
         st.caption(t("fam_split_caption", n=n))
