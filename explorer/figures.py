@@ -375,35 +375,135 @@ def training_curves(history: dict[str, list[dict]], t: Words = ENGLISH) -> go.Fi
     return fig
 
 
-@dataclass
-class BetaPoint:
-    beta: float
-    recon_mse: float
-    prior_validity: float
-    name: str  # the run folder
+def equal_elbo_levels(totals: list[float], n: int = 5) -> np.ndarray:
+    """Values of R + D (= -ELBO) for the lines of equal ELBO: round steps spanning totals, about n lines."""
+    lo, hi = min(totals), max(totals)
+    raw = max(hi - lo, 1e-6) / (n - 1)
+    step = 10 ** np.floor(np.log10(raw))
+    step *= next(m for m in (1, 2, 5, 10) if m * step >= raw)
+    return np.arange(np.floor(lo / step) * step, hi + step, step)
 
 
-def beta_tradeoff(points: list[BetaPoint], n_samples: int, t: Words = ENGLISH) -> go.Figure:
-    """Reconstruction and prior-sample distance against β, one point per VAE (log β when all > 0)."""
-    points = sorted(points, key=lambda p: (p.beta, p.recon_mse, p.prior_validity, p.name))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[t("fig_recon_mse"), t("fig_prior_distance", n=n_samples)])
-    log = min(p.beta for p in points) > 0
-    betas = np.array([p.beta for p in points])  # arrays: plotly checks a list element by element (a class's runs)
-    for col, values in ((1, [p.recon_mse for p in points]), (2, [p.prior_validity for p in points])):
+def rate_distortion(curves: dict[str, list], t: Words = ENGLISH, height: int = 460) -> go.Figure:
+    """The rate-distortion plane (Alemi et al. 2018): per curve (one setting) and beta, the mean rate and
+    distortion over seeds with their intervals, every seed faintly, active units beside each point, the
+    beta = 1 point starred, and dashed lines of equal ELBO (R + D = const, slope -1).
+
+    curves: name -> training.sweep.BetaSummary list (rate and distortion as (mean, low, high))."""
+    fig = go.Figure()
+    summaries = [s for found in curves.values() for s in found]
+    seeds = [rd for s in summaries for rd in s.per_seed]
+    x_hi = max(max(r for r, _ in seeds), max(s.rate.high for s in summaries)) * 1.08 + 1e-3
+    levels = equal_elbo_levels([r + d for r, d in seeds])
+    xs = np.array([0.0, x_hi])
+    fig.add_trace(
+        go.Scatter(
+            x=np.concatenate([np.append(xs, np.nan) for _ in levels]),
+            y=np.concatenate([np.append(c - xs, np.nan) for c in levels]),
+            mode="lines",
+            line=dict(color="#999", width=1, dash="dash"),
+            name=t("fig_rd_equal_elbo"),
+            hoverinfo="skip",
+        )
+    )
+    for c in levels:  # each line's value where it enters the plot at the top left
+        fig.add_annotation(
+            x=0,
+            y=c,
+            text=f"{-c:g}",
+            showarrow=False,
+            xanchor="left",
+            yanchor="bottom",
+            font=dict(size=10, color="#777"),
+        )
+    for i, (name, found) in enumerate(curves.items()):
+        colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
+        group = f"curve{i}"
         fig.add_trace(
             go.Scatter(
-                x=betas,
-                y=np.array(values),
-                mode="markers+lines",
-                text=np.array([p.name for p in points]),
+                x=[r for s in found for r, _ in s.per_seed],
+                y=[d for s in found for _, d in s.per_seed],
+                mode="markers",
+                marker=dict(size=5, color=colour, opacity=0.35),
+                name=t("fig_rd_seeds"),
+                legendgroup=group,
                 showlegend=False,
-            ),
-            row=1,
-            col=col,
+                hovertext=[
+                    t("fig_rd_seed_hover", run=run, beta=f"{s.beta:g}", rate=f"{r:.2f}", distortion=f"{d:.2f}")
+                    for s in found
+                    for run, (r, d) in zip(s.runs, s.per_seed)
+                ],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
         )
-        fig.update_xaxes(title_text="β", type="log" if log else "linear", row=1, col=col)
-    fig.update_layout(height=320, margin=TITLED_MARGIN)
+        fig.add_trace(
+            go.Scatter(
+                x=[s.rate.mean for s in found],
+                y=[s.distortion.mean for s in found],
+                mode="markers+lines+text",
+                marker=dict(size=9, color=colour),
+                line=dict(color=colour, width=1.5),
+                error_x=interval_bars([s.rate for s in found], colour),
+                error_y=interval_bars([s.distortion for s in found], colour),
+                text=[
+                    t("fig_rd_label", beta=f"{s.beta:g}", active=f"{s.active_units[0]:.3g}", dim=s.latent_dim)
+                    for s in found
+                ],
+                textposition="middle right",
+                textfont=dict(size=10),
+                name=name,
+                legendgroup=group,
+                hovertext=[_rd_hover(s, t) for s in found],
+                hovertemplate="%{hovertext}<extra></extra>",
+            )
+        )
+    ones = [s for s in summaries if s.beta == 1.0]
+    if ones:
+        fig.add_trace(
+            go.Scatter(
+                x=[s.rate.mean for s in ones],
+                y=[s.distortion.mean for s in ones],
+                mode="markers",
+                marker=dict(symbol="star", size=17, color="rgba(0,0,0,0)", line=dict(color="#111", width=1.5)),
+                name=t("fig_rd_beta_one"),
+                hoverinfo="skip",
+            )
+        )
+    d_all = [d for _, d in seeds] + [v for s in summaries for v in (s.distortion.low, s.distortion.high)]
+    pad = (max(d_all) - min(d_all)) * 0.08 + 1e-3
+    fig.update_layout(
+        height=height,
+        margin=TITLED_MARGIN,
+        xaxis=dict(title=t("fig_rate"), range=[0, x_hi], rangemode="tozero"),
+        yaxis=dict(title=t("fig_distortion"), range=[min(d_all) - pad, max(d_all) + pad]),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
+    )
     return fig
+
+
+def interval_bars(intervals: list, colour: str) -> dict:
+    """Plotly error bars from (mean, low, high) intervals (asymmetric)."""
+    return dict(
+        type="data",
+        symmetric=False,
+        array=[high - mean for mean, _, high in intervals],
+        arrayminus=[mean - low for mean, low, _ in intervals],
+        thickness=1,
+        color=colour,
+    )
+
+
+def _rd_hover(s, t: Words) -> str:
+    return t(
+        "fig_rd_hover",
+        beta=f"{s.beta:g}",
+        seeds=s.seeds,
+        rate=f"{s.rate.mean:.2f} ({s.rate.low:.2f}–{s.rate.high:.2f})",
+        distortion=f"{s.distortion.mean:.2f} ({s.distortion.low:.2f}–{s.distortion.high:.2f})",
+        elbo=f"{-(s.rate.mean + s.distortion.mean):.2f}",
+        active=f"{s.active_units[0]:.3g} ({s.active_units[1]}–{s.active_units[2]})",
+        dim=s.latent_dim,
+    )
 
 
 def class_map_png(

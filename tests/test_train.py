@@ -16,6 +16,7 @@ from tests.helpers import npz_bytes, open_app, slow_run, tiny_run, wait, zip_wit
 from training import jobs, limits, store, uploads
 from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
+from training.runs import train_and_save
 from training.store import load_set
 
 TRAIN = "explorer/ui/pages/train.py"
@@ -221,17 +222,28 @@ def test_collapse_warning_names_what_to_try():
     assert collapse_warning({"active_units": 6, "latent_dim": 8}, 1.0) is None
 
 
-def test_beta_tradeoff_is_drawn_from_the_users_runs(dirs):
-    from training.runs import train_and_save
+def test_the_rate_distortion_plane_is_drawn_from_the_users_runs(dirs):
+    from training.config import TrainConfig
 
     runs, _ = dirs
     for beta in (0.5, 4.0):
-        config = dataclasses.replace(tiny_run(), model=ModelConfig(latent_dim=3, hidden=(16,), beta=beta))
-        train_and_save(config, runs / f"beta-{beta}", progress_bar=False, iwae_k=2)
-    at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5")
-    assert any("Your runs on moons under runs/, one point per VAE." in c.value for c in at.caption)
-    for beta in (0.5, 4.0):
-        assert "prior_validity" in json.loads((runs / f"beta-{beta}" / "vae.json").read_text())["metrics"]
+        for seed in (0, 1):
+            config = dataclasses.replace(
+                tiny_run(),
+                model=ModelConfig(latent_dim=3, hidden=(16,), beta=beta),
+                train=TrainConfig(epochs=1, batch_size=64, seed=seed),
+            )
+            train_and_save(config, runs / f"beta-{beta}-s{seed}", progress_bar=False, iwae_k=2)
+    at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5-s0")
+    assert not at.exception
+    assert any("Your runs on moons under runs/: one curve per setting" in c.value for c in at.caption)
+    fig = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "rate_distortion" in c.proto.id)
+    means = next(t for t in fig["data"] if t.get("mode") == "markers+lines+text")
+    for i, beta in enumerate((0.5, 4.0)):  # each point: the mean of its two seeds' sidecar numbers
+        m = [json.loads((runs / f"beta-{beta}-s{s}" / "vae.json").read_text())["metrics"] for s in (0, 1)]
+        assert means["x"][i] == pytest.approx(np.mean([v["rate"] for v in m]))
+        assert means["y"][i] == pytest.approx(np.mean([v["distortion"] for v in m]))
+    assert "1-D" not in means["name"] and "3-D mlp 16" in means["name"]  # the curve named by its setting
 
 
 @pytest.mark.slow  # CVAE training: test_conditional's command-line run; the page: test_conditional

@@ -319,8 +319,11 @@ def test_titled_charts_leave_room_for_the_toolbar_and_hole_maps_name_their_path(
     )
     holes = figures.hole_maps([panel, panel], "distance")
     epochs = [{"epoch": 1, **{f"{s}_{t}": 1.0 for s in ("train", "test") for t in ("reconstruction", "kl", "total")}}]
-    points = [figures.BetaPoint(b, 0.1, 0.2, "r") for b in (0.5, 1.0)]
-    for fig in (holes, figures.training_curves({"vae": epochs}), figures.beta_tradeoff(points, 10)):
+    from training.sweep import by_beta
+
+    rows = [dict(beta=b, rate=1.0, distortion=2.0, active_units=1, latent_dim=2, run="r") for b in (0.5, 1.0)]
+    plane = figures.rate_distortion({"r": by_beta(rows)})
+    for fig in (holes, figures.training_curves({"vae": epochs}), plane):
         assert fig.layout.margin.t >= figures.MODEBAR_CLEARANCE
     names = [t.name for t in holes.data if t.showlegend]
     assert "path: 6 → 2" in names and not any("crescent" in n for n in names)

@@ -114,18 +114,22 @@ def test_writers_at_once_lose_no_update(runs, tiny_pair_dir):
     assert all(e["sets"] and e["sets"][0]["dataset"] == "moons" for e in entries.values())
 
 
-def test_the_beta_chart_and_imports_read_the_index_not_the_sidecars(runs, tiny_pair_dir):
-    from explorer.ui.train_page import beta_points
+def test_the_beta_plane_and_imports_read_the_index_not_the_sidecars(runs, tiny_pair_dir):
+    from explorer.ui.train_page import beta_curves
 
     copies(tiny_pair_dir, runs, 2)
     sets = store.find_sets("pair")
     vae = json.loads((tiny_pair_dir / "vae.json").read_text())
-    assert sets["runs/copy-000"].point == (
+    point = sets["runs/copy-000"].point
+    assert (point.beta, point.rate, point.distortion, point.active_units, point.seed) == (
         vae["model"]["beta"],
-        vae["metrics"]["recon_mse"],
-        vae["metrics"]["prior_validity"],
+        vae["metrics"]["rate"],
+        vae["metrics"]["distortion"],
+        vae["metrics"]["active_units"],
+        vae["train"]["seed"],
     )
-    assert [p.name for p in beta_points(sets, "moons")] == ["copy-000", "copy-001"]
+    (curve,) = beta_curves(sets, "moons").values()  # the copies share a setting: one curve, one beta
+    assert curve[0].runs == ["copy-000", "copy-001"] and curve[0].seeds == 2
     assert store.import_set(tiny_pair_dir, "again") == "runs/copy-000"  # the same weights: by their SHA-256
 
 

@@ -1,4 +1,4 @@
-"""Command line: python -m training, or latent-explorer once installed, {serve,train,eval,lab,defaults,
+"""Command line: python -m training, or latent-explorer once installed, {serve,train,eval,lab,sweep,defaults,
 import-onnx,export-onnx,report} (see --help).
 
 Arguments are parsed before torch is imported (it takes seconds): a bad flag is refused at once.
@@ -17,7 +17,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import DEVICES, OBJECTIVES, PRECISIONS, DataConfig, LabConfig, ModelConfig, RunConfig, TrainConfig
+from .config import (
+    DEVICES,
+    OBJECTIVES,
+    PRECISIONS,
+    DataConfig,
+    LabConfig,
+    ModelConfig,
+    RunConfig,
+    SweepConfig,
+    TrainConfig,
+)
 from .errors import LatentExplorerError, TrainingCancelled
 from .kinds import LABELS, PAIR_KINDS
 from .metric_text import summary_line
@@ -169,6 +179,24 @@ def add_lab_parser(sub) -> None:
     lab.add_argument("--out", default="lab")
 
 
+def add_sweep_parser(sub) -> None:
+    sweep = sub.add_parser("sweep", help="train VAEs per beta and seed and place them on the rate-distortion plane")
+    sweep.add_argument(
+        "--beta", default=",".join(f"{b:g}" for b in default(SweepConfig, "betas")), help="comma-separated KL weights"
+    )
+    sweep.add_argument("--seeds", type=int, default=default(SweepConfig, "seeds"), help="seeds 0 .. N-1 per beta")
+    dataset = sweep.add_argument("--dataset", default=default(SweepConfig, "dataset"), help="one of: %(names)s")
+    dataset.names = Registry(".datasets", "DATASETS")
+    sweep.add_argument("--regime", default="full", choices=list(REGIMES), help="moons: training phases")
+    sweep.add_argument("--latent-dim", type=int, default=default(SweepConfig, "latent_dim"))
+    sweep.add_argument("--hidden", type=parse_ints, default=default(SweepConfig, "hidden"), help="e.g. 128,64")
+    sweep.add_argument("--epochs", type=int, default=default(SweepConfig, "epochs"))
+    sweep.add_argument("--batch-size", type=int, default=default(SweepConfig, "batch_size"))
+    sweep.add_argument("--lr", type=float, default=default(SweepConfig, "lr"))
+    sweep.add_argument("--n-train", type=int, default=None)
+    sweep.add_argument("--out", default="lab/beta", help="results.json, results.md and runs/ go here")
+
+
 def add_onnx_parsers(sub) -> None:
     im = sub.add_parser("import-onnx", help="check ONNX encoder/decoder graphs and add them to runs/ as a set")
     im.add_argument(
@@ -255,6 +283,7 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
     )
 
     add_lab_parser(sub)
+    add_sweep_parser(sub)
     add_onnx_parsers(sub)
     report = sub.add_parser("report", help="rewrite README.md's generated result sections from their files")
     report.add_argument("--check", action="store_true", help="only say whether they are current (exit 1 if not)")
@@ -599,6 +628,22 @@ def command_lab(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_sweep(args: argparse.Namespace) -> int:
+    from .limits import check_run
+    from .store import check_out_dir
+    from .sweep import parse_betas, run_sweep, trend_sentence
+
+    sweep = from_args(SweepConfig, args, betas=parse_betas(args.beta))
+    sweep.validate()  # every run, and its budget, before minutes of training
+    for beta in sweep.betas:
+        check_run(sweep.run_config(beta, 0), batch=True)
+    check_out_dir(args.out)
+    results = run_sweep(sweep, args.out)
+    print(trend_sentence(results))
+    print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
+    return 0
+
+
 def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
     """[KIND=]FILE flags -> {kind: path}; a bare FILE's kind from default_kind(path)."""
     from .limits import check_path_text
@@ -709,6 +754,7 @@ COMMANDS = {
     "eval": command_eval,
     "defaults": command_defaults,
     "lab": command_lab,
+    "sweep": command_sweep,
     "import-onnx": command_import_onnx,
     "export-onnx": command_export_onnx,
     "worker": command_worker,

@@ -11,6 +11,7 @@ Configs round-trip through to_dict/from_dict, which is how checkpoints store the
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -374,3 +375,49 @@ class LabConfig:
         for regime in self.regimes:
             for latent_dim in self.latent_dims:
                 self.pair_config(regime, latent_dim, 0).validate()
+
+
+MAX_BETAS = 16  # a sweep's beta values
+MAX_SEEDS = 20
+
+
+@dataclass
+class SweepConfig:
+    """A sweep: one VAE per beta and seed, every other setting shared (the bundled digits-8d's by default)."""
+
+    betas: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+    seeds: int = 3  # seeds 0 .. seeds-1: each seeds the data split, the initial weights and the batch order
+    dataset: str = "digits"  # key of training.datasets.DATASETS (not one that needs --data)
+    regime: str = "full"  # moons only
+    latent_dim: int = 8
+    hidden: tuple[int, ...] = (128, 64)
+    epochs: int = 150
+    batch_size: int = 64
+    lr: float = 1e-3
+    n_train: int | None = None  # None: the dataset's default size
+
+    def run_config(self, beta: float, seed: int) -> RunConfig:
+        return RunConfig(
+            DataConfig(self.dataset, regime=self.regime, n_train=self.n_train, seed=seed),
+            ModelConfig(latent_dim=self.latent_dim, hidden=self.hidden, beta=beta),
+            TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed),
+        )
+
+    def validate(self) -> None:
+        """The sweep's own ranges, then one run's (beta and seed do not change what else is valid)."""
+        from .datasets import DATASETS  # here: datasets imports this module for annotations only
+
+        if not 1 <= len(self.betas) <= MAX_BETAS:
+            raise LatentExplorerError(f"--beta takes 1 to {MAX_BETAS} values, got {len(self.betas)}")
+        if len(set(self.betas)) != len(self.betas):
+            raise LatentExplorerError(f"--beta values must differ, got {','.join(f'{b:g}' for b in self.betas)}")
+        for beta in self.betas:
+            if not (math.isfinite(beta) and 0 < beta <= 1000):
+                raise LatentExplorerError(f"each beta must be above 0 and at most 1000, got {beta:g}")
+        if not 1 <= self.seeds <= MAX_SEEDS:
+            raise LatentExplorerError(f"--seeds must be 1 to {MAX_SEEDS}, got {self.seeds}")
+        spec = DATASETS.get(self.dataset)
+        if spec is not None and spec.needs_path:
+            raise LatentExplorerError(f"the sweep trains on a named dataset, not {self.dataset!r} (it needs --data)")
+        for beta in self.betas:
+            self.run_config(beta, 0).validate()

@@ -103,6 +103,7 @@ def elbo_and_iwae(
         "elbo_samples": budget.elbo_samples,
         "elbo_n_images": len(few),
         "elbo_kl": float(elbo.kl_prior.mean()),  # KL(q || p(z)) of the model's own family
+        **rate_distortion(elbo),
         "iwae_nll": -float(iwae.iwae[k].mean()),
         "iwae_se": float(iwae.iwae_se[k].pow(2).sum().sqrt() / len(few)),  # of the mean, from the groups' spread
         "iwae_k": k,
@@ -110,6 +111,12 @@ def elbo_and_iwae(
         "iwae_ess": float(iwae.ess[k].mean()),
         "iwae_n_images": len(few),
     }
+
+
+def rate_distortion(b) -> dict[str, float]:
+    """The ELBO's two terms (Alemi et al. 2018), nats per image, from the same draws: rate = KL(q(z|x) || p(z)),
+    distortion = E_q[-log p(x|z)]; -ELBO = rate + distortion exactly. b: inference.Bounds."""
+    return {"rate": float(b.kl_prior.mean()), "distortion": -float(b.reconstruction.mean())}
 
 
 @torch.no_grad()

@@ -1,7 +1,8 @@
 """README.md's result sections, generated: `python -m training report` (or `make docs`) rewrites every
 block between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` from the files its numbers live
 in (checkpoints/METRICS.md and the sidecars, written by `python -m training defaults`; lab/results.json,
-written by `python -m training lab`; bench/results.md, written by `python -m bench`; the independent
+written by `python -m training lab`; lab/beta/results.json, written by `python -m training sweep`;
+bench/results.md, written by `python -m bench`; the independent
 check's numbers as issue 15 gave them, docs/check-issue-15.json). tests/test_report.py fails when a block
 differs from what this would write, so no number in those blocks is typed by hand.
 """
@@ -231,8 +232,26 @@ def distributed_table(root: Path) -> str:
     return bench_rows(root, ("training, 1 vs 2 processes", "ESTIMATE"), side_by_side=True)
 
 
+def beta_section(root: Path) -> str:
+    """The beta sweep's command, per-beta table and ends, from lab/beta/results.json."""
+    from .sweep import summary_table, sweep_command, trend_sentence
+
+    results = json.loads((root / "lab" / "beta" / "results.json").read_text())
+    config = results["config"]
+    lines = [
+        f"`{sweep_command(config)}`: {len(results['runs'])} VAEs, {config['epochs']} epochs each; every run is in "
+        "[`lab/beta/results.md`](lab/beta/results.md).",
+        "",
+        *summary_table(results),
+        "",
+        trend_sentence(results),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "bundled": bundled_table,
+    "beta": beta_section,
     "exact-check": exact_check,
     "mnist5k": mnist5k_section,
     "cvae": cvae_section,

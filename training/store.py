@@ -16,6 +16,7 @@ import functools
 import itertools
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -25,7 +26,7 @@ import time
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Iterator, Literal, NamedTuple
 
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
 from .config import RunConfig
@@ -109,6 +110,19 @@ def _roots() -> tuple[tuple[Path, str], ...]:
 # --- listing ---------------------------------------------------------------------------------------
 
 
+class RunPoint(NamedTuple):
+    """A trained VAE on the Train page's rate-distortion plane (training/sweep.py), kept in the index so the
+    page reads no sidecar: runs of one setting that differ only in beta and seed form one curve."""
+
+    beta: float
+    rate: float  # KL(q(z|x) || p(z)), nats per test image
+    distortion: float  # E_q[-log p(x|z)], nats per test image
+    active_units: int
+    latent_dim: int
+    seed: int
+    setting: str  # everything else the run was trained from (run_setting): its curve
+
+
 @dataclass(frozen=True)
 class SetInfo:
     """What a listing knows of a set without loading weights (all from its sidecars)."""
@@ -122,7 +136,7 @@ class SetInfo:
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
     source: str = "torch"  # "onnx": graphs run by onnxruntime (training/onnxset.py); pages ask its capabilities
     weights: tuple[str, ...] = ()  # each member's weights_sha256 (runs/ only: imports compare them)
-    point: tuple[float, float, float] | None = None  # a VAE's (beta, recon_mse, prior_validity), runs/ only
+    point: RunPoint | None = None  # a VAE's place on the rate-distortion plane, runs/ only
 
 
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
@@ -233,7 +247,8 @@ def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
 # own mtime changes.
 
 INDEX, INDEX_LOCK, JOB_STATE = ".index.json", ".index.lock", "job.json"
-INDEX_VERSION = 3  # 2: ONNX sets (kinds, source); 3: a failed run's keyed error
+INDEX_VERSION = 4  # 2: ONNX sets (kinds, source); 3: a failed run's keyed error; 4: a VAE's point is its
+# rate and distortion (RunPoint)
 _ACTIVE = ("queued", "running")
 _MEMO: dict[str, tuple[tuple, dict]] = {}  # runs dir -> (index file version, its entries)
 
@@ -322,16 +337,44 @@ def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
     return facts
 
 
-def _beta_point(sidecars: dict) -> list[float] | None:
-    """A VAE's (beta, recon_mse, prior_validity) for the beta chart, when it recorded them."""
+def _beta_point(sidecars: dict) -> list | None:
+    """A VAE's RunPoint fields for the rate-distortion plane, when it recorded its ELBO."""
     try:
         vae = sidecars["vae"]
         m = vae["metrics"]
-        if "prior_validity" in m:
-            return [float(vae["model"]["beta"]), float(m["recon_mse"]), float(m["prior_validity"])]
+        if "elbo" not in m:
+            return None
+        # Saved before rate and distortion were recorded: the closed-form KL is the rate, and the ELBO
+        # (the same closed-form KL subtracted) gives the distortion.
+        rate = float(m.get("rate", m["kl"]))
+        distortion = float(m.get("distortion", -m["elbo"] - m["kl"]))
+        beta, seed = float(vae["model"]["beta"]), int(vae["train"]["seed"])
+        return [beta, rate, distortion, int(m["active_units"]), int(m["latent_dim"]), seed, run_setting(vae)]
     except (KeyError, TypeError, ValueError):
-        pass
-    return None
+        return None
+
+
+def run_setting(sidecar: dict) -> str:
+    """What a VAE was trained from besides beta and seed, as a JSON key (the page words it): runs with the
+    same key are one curve on the plane. The data seed counts with the seed; device and threads do not."""
+    m, d, t = sidecar["model"], sidecar["data"], sidecar["train"]
+    fields = {
+        "dim": m["latent_dim"],
+        "family": m["family"],
+        "hidden": "-".join(map(str, m["hidden"])),
+        "likelihood": m["likelihood"],
+        "regime": d["regime"] if d["name"] == "moons" else "",
+        "jitter": bool(d["jitter"]),
+        "n_train": d.get("n_train") or 0,
+        "epochs": t["epochs"],
+        "batch": t["batch_size"],
+        "lr": t["lr"],
+        "warmup": t.get("kl_warmup_epochs") or 0,
+        "posterior": m.get("posterior", "diag"),  # sidecars from before the families: diagonal
+        "objective": t.get("objective", "elbo"),
+        "iwae_k": t.get("iwae_k", 50),
+    }
+    return json.dumps(fields, sort_keys=True)
 
 
 def _entry(folder: Path, stamp: int) -> dict:
@@ -397,7 +440,16 @@ def _valid_set(name: str, s) -> bool:
         and isinstance(s.get("stamp"), _NUMBER)
         and isinstance(s.get("weights"), list)
         and all(isinstance(w, str) for w in s["weights"])
-        and (s.get("point") is None or (len(s["point"]) == 3 and all(isinstance(v, _NUMBER) for v in s["point"])))
+        and (s.get("point") is None or _valid_point(s["point"]))
+    )
+
+
+def _valid_point(p) -> bool:
+    return (
+        isinstance(p, list)
+        and len(p) == len(RunPoint._fields)
+        and all(isinstance(v, _NUMBER) and math.isfinite(v) for v in p[:-1])
+        and isinstance(p[-1], str)
     )
 
 
@@ -655,7 +707,7 @@ def _run_sets(runs: Path, kind: SetKind | None = None) -> dict[str, SetInfo]:
                     s["stamp"],
                     s["source"],
                     tuple(s["weights"]),
-                    tuple(s["point"]) if s["point"] else None,
+                    RunPoint(*s["point"]) if s["point"] else None,
                 )
             )
     memo[1][kind] = found = {info.id: info for info in sorted(found, key=lambda i: i.path)}

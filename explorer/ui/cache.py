@@ -113,3 +113,15 @@ def tour_mixture(path: str, stamp: float, index: int):
     from explorer import tour
 
     return tour.mixture(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def sweep_results(path: str, stamp: float):
+    """A beta sweep's results.json (training.sweep.read_results: validated) and its per-beta summaries,
+    or None; stamp: the file's mtime."""
+    from pathlib import Path
+
+    from training.sweep import read_results, summaries
+
+    results = read_results(Path(path))
+    return None if results is None else (results, summaries(results))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import streamlit as st
 
-from explorer import figures
 from explorer.i18n import ENGLISH, Words
 from explorer.ui.context import KINDS
 from explorer.ui.lang import error_text, t, words
@@ -271,14 +270,52 @@ def posterior_inputs() -> dict:
     }
 
 
-def beta_points(sets: dict, dataset: str) -> list[figures.BetaPoint]:
-    """One point per trained VAE on dataset that recorded prior validity: the index of runs/ has
-    each VAE's (beta, recon_mse, prior_validity), so no sidecar is read here (SetInfo.point)."""
-    return [
-        figures.BetaPoint(*info.point, info.path.name)
-        for info in sets.values()
-        if info.id.startswith(RUN_PREFIX) and info.dataset == dataset and info.point is not None
-    ]
+def beta_curves(sets: dict, dataset: str, t: Words = ENGLISH) -> dict[str, list]:
+    """The user's VAEs on dataset on the rate-distortion plane: one curve per setting (named in words),
+    each summarised per beta over its seeds. The index of runs/ has each VAE's RunPoint, so no sidecar
+    is read here (SetInfo.point)."""
+    from training.sweep import curves
+
+    found = [info for info in sets.values() if info.id.startswith(RUN_PREFIX) and info.dataset == dataset]
+    found = [info for info in found if info.point is not None]
+    named = curves([info.point for info in found], [info.path.name for info in found])
+    return {setting_label(setting, t): summaries for setting, summaries in named.items()}
+
+
+def setting_label(setting: str, t: Words = ENGLISH) -> str:
+    """A curve's name: store.run_setting's key in words (the key itself if it is not one)."""
+    import json
+
+    try:
+        f = json.loads(setting)
+        words = [t("train_beta_setting", **{k: f[k] for k in ("dim", "family", "hidden", "epochs", "batch")})]
+        words += [f"{f['likelihood']}", f"lr {float(f['lr']):g}"]
+        words += [t("regime_" + f["regime"])] if f["regime"] in moons.REGIMES else []
+        words += [t("train_jitter")] if f["jitter"] else []
+        words += [t("train_beta_setting_n", n=int(f["n_train"]))] if f["n_train"] else []
+        words += [t("train_beta_setting_warmup", n=int(f["warmup"]))] if f["warmup"] else []
+        words += [t("posterior_" + f["posterior"])] if f.get("posterior", "diag") != "diag" else []
+        words += [f"IWAE-{int(f['iwae_k'])}"] if f.get("objective") == "iwae" else []  # the bound's name
+    except (ValueError, TypeError, KeyError):
+        return setting
+    return ", ".join(words)
+
+
+def bundled_sweep_curve(t: Words = ENGLISH) -> tuple[dict, dict[str, list]] | None:
+    """The committed sweep (lab/beta/results.json) and its one curve, or None when it is absent."""
+    from explorer.ui import cache
+    from training.sweep import BUNDLED, sweep_setting
+
+    path = BUNDLED / "results.json"
+    try:
+        stamp = path.stat().st_mtime
+    except OSError:
+        return None
+    found = cache.sweep_results(str(path), stamp)
+    if found is None:
+        return None
+    results, summaries = found
+    return results, {setting_label(sweep_setting(results["config"]), t): summaries}
 
 
 def upload_rows(uploads: dict[str, dict], t: Words = ENGLISH) -> list[dict]:

@@ -10,13 +10,21 @@ from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import collapse_warning, current_view
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
-from explorer.ui.train_page import beta_points, checkpoint_import, dataset_upload, train_config, train_form
+from explorer.ui.train_page import (
+    beta_curves,
+    bundled_sweep_curve,
+    checkpoint_import,
+    dataset_upload,
+    train_config,
+    train_form,
+)
 from training import jobs, uploads
 from training.devices import resolve_device
 from training.errors import LatentExplorerError
+from training.lab import LEVEL
 from training.metrics import ACTIVE_UNIT_THRESHOLD
-from training.runs import PRIOR_SAMPLES
 from training.store import find_sets, runs_dir, uploads_dir
+from training.sweep import sweep_command
 
 view = current_view()
 st.title(t("nav_train"))
@@ -65,9 +73,22 @@ if kl.size:
         st.warning(warning)
 
 st.subheader(t("train_beta"))
-points = beta_points(find_sets("pair"), view.dataset.name)
-if len(points) < 2:
+curves = beta_curves(find_sets("pair"), view.dataset.name, t=t)
+if not any(len(found) >= 2 for found in curves.values()):  # a curve needs two betas
     st.caption(t("train_beta_none", dataset=plain(view.dataset.name)))
 else:
-    plotly_chart(figures.beta_tradeoff(points, PRIOR_SAMPLES, t=t), key="beta_tradeoff")
-    st.caption(t("train_beta_runs", dataset=plain(view.dataset.name)), help=t("help_beta"))
+    plotly_chart(figures.rate_distortion(curves, t=t), key="rate_distortion")
+    st.caption(t("train_beta_runs", dataset=plain(view.dataset.name), level=f"{LEVEL:.0%}"), help=t("help_beta"))
+bundled = bundled_sweep_curve(t=t)
+if bundled is not None:
+    results, curve = bundled
+    plotly_chart(figures.rate_distortion(curve, t=t), key="rate_distortion_bundled")
+    config = results["config"]
+    told = t(
+        "train_beta_bundled",
+        runs=len(results["runs"]),
+        dataset=plain(config["dataset"]),
+        seeds=config["seeds"],
+        command=sweep_command(config),
+    )
+    st.caption(told, help=t("help_beta"))
