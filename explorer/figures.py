@@ -406,16 +406,21 @@ def rate_distortion(curves: dict[str, list], t: Words = ENGLISH, height: int = 4
             hoverinfo="skip",
         )
     )
-    for c in levels:  # each line's value where it enters the plot at the top left
-        fig.add_annotation(
-            x=0,
-            y=c,
-            text=f"{-c:g}",
-            showarrow=False,
-            xanchor="left",
-            yanchor="bottom",
-            font=dict(size=10, color="#777"),
-        )
+    d_all = [d for _, d in seeds] + [v for s in summaries for v in (s.distortion.low, s.distortion.high)]
+    pad = (max(d_all) - min(d_all)) * 0.08 + 1e-3
+    y_lo, y_hi = min(d_all) - pad, max(d_all) + pad
+    for c in levels:  # each line's ELBO at its low end: below the curve of points lies nothing to cover
+        x, y = (c - y_lo, y_lo) if c - y_lo <= x_hi else (x_hi, c - x_hi)
+        if 0 <= x <= x_hi and y_lo <= y <= y_hi:
+            fig.add_annotation(
+                x=x,
+                y=y,
+                text=f"{-c:g}",
+                showarrow=False,
+                xanchor="right",
+                yanchor="bottom",
+                font=dict(size=10, color="#777"),
+            )
     for i, (name, found) in enumerate(curves.items()):
         colour = CLASS_COLOURS[i % len(CLASS_COLOURS)]
         group = f"curve{i}"
@@ -446,10 +451,10 @@ def rate_distortion(curves: dict[str, list], t: Words = ENGLISH, height: int = 4
                 error_x=interval_bars([s.rate for s in found], colour),
                 error_y=interval_bars([s.distortion for s in found], colour),
                 text=[
-                    t("fig_rd_label", beta=f"{s.beta:g}", active=f"{s.active_units[0]:.3g}", dim=s.latent_dim)
+                    t("fig_rd_label", beta=f"{s.beta:g}", active=f"{s.active_units[0]:.2g}", dim=s.latent_dim)
                     for s in found
                 ],
-                textposition="middle right",
+                textposition="top right",
                 textfont=dict(size=10),
                 name=name,
                 legendgroup=group,
@@ -469,13 +474,11 @@ def rate_distortion(curves: dict[str, list], t: Words = ENGLISH, height: int = 4
                 hoverinfo="skip",
             )
         )
-    d_all = [d for _, d in seeds] + [v for s in summaries for v in (s.distortion.low, s.distortion.high)]
-    pad = (max(d_all) - min(d_all)) * 0.08 + 1e-3
     fig.update_layout(
         height=height,
         margin=TITLED_MARGIN,
         xaxis=dict(title=t("fig_rate"), range=[0, x_hi], rangemode="tozero"),
-        yaxis=dict(title=t("fig_distortion"), range=[min(d_all) - pad, max(d_all) + pad]),
+        yaxis=dict(title=t("fig_distortion"), range=[y_lo, y_hi]),
         legend=dict(orientation="h", yanchor="top", y=-0.18, x=0),
     )
     return fig
