@@ -407,17 +407,33 @@ class SweepConfig:
         """The sweep's own ranges, then one run's (beta and seed do not change what else is valid)."""
         from .datasets import DATASETS  # here: datasets imports this module for annotations only
 
-        if not 1 <= len(self.betas) <= MAX_BETAS:
-            raise LatentExplorerError(f"--beta takes 1 to {MAX_BETAS} values, got {len(self.betas)}")
-        if len(set(self.betas)) != len(self.betas):
-            raise LatentExplorerError(f"--beta values must differ, got {','.join(f'{b:g}' for b in self.betas)}")
+        n, betas = len(self.betas), ",".join(f"{b:g}" for b in self.betas)
+        if not 1 <= n <= MAX_BETAS:
+            raise LatentExplorerError(
+                f"--beta takes 1 to {MAX_BETAS} values, got {n}", key="err_sweep_betas_count", most=MAX_BETAS, n=n
+            )
+        if len(set(self.betas)) != n:
+            raise LatentExplorerError(
+                f"--beta values must differ, got {betas}", key="err_sweep_betas_repeat", betas=betas
+            )
         for beta in self.betas:
             if not (math.isfinite(beta) and 0 < beta <= 1000):
-                raise LatentExplorerError(f"each beta must be above 0 and at most 1000, got {beta:g}")
+                raise LatentExplorerError(
+                    f"each beta must be above 0 and at most 1000, got {beta:g}", key="err_sweep_beta_range", beta=beta
+                )
         if not 1 <= self.seeds <= MAX_SEEDS:
-            raise LatentExplorerError(f"--seeds must be 1 to {MAX_SEEDS}, got {self.seeds}")
+            raise LatentExplorerError(
+                f"--seeds must be 1 to {MAX_SEEDS}, got {self.seeds}",
+                key="err_sweep_seeds",
+                most=MAX_SEEDS,
+                seeds=self.seeds,
+            )
         spec = DATASETS.get(self.dataset)
         if spec is not None and spec.needs_path:
-            raise LatentExplorerError(f"the sweep trains on a named dataset, not {self.dataset!r} (it needs --data)")
+            raise LatentExplorerError(
+                f"the sweep trains on a named dataset, not {self.dataset!r} (it needs --data)",
+                key="err_sweep_dataset_path",
+                dataset=repr(self.dataset),
+            )
         for beta in self.betas:
             self.run_config(beta, 0).validate()

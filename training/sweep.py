@@ -45,22 +45,36 @@ def parse_betas(text: str) -> tuple[float, ...]:
         try:
             values.append(float(part))
         except ValueError:
-            raise LatentExplorerError(f"--beta takes comma-separated numbers such as 0.5,1,2; got {part!r}") from None
+            raise LatentExplorerError(
+                f"--beta takes comma-separated numbers such as 0.5,1,2; got {part!r}",
+                key="err_sweep_beta_text",
+                text=repr(part),
+            ) from None
     return tuple(values)
 
 
-def _setting(sidecar: dict) -> dict:
-    """What a saved run was trained from, in the fields a sweep fixes (to compare with the wanted run)."""
-    model, data, train = sidecar["model"], sidecar["data"], sidecar["train"]
-    return {
-        "model": {k: v for k, v in model.items() if k not in ("in_shape", "n_classes")},
-        "data": data,
-        "train": {k: train[k] for k in _TRAIN_FIELDS},
-    }
+def _setting(configs: dict) -> dict:
+    """What a run was trained from, in the fields a sweep fixes; configs: the sidecar's model, data and train
+    dicts, read through the dataclasses so that a field added since the run was saved takes its default."""
+    from .config import DataConfig, ModelConfig, TrainConfig, from_dict
+
+    model, data, train = (
+        to_dict(from_dict(cls, configs[name]))
+        for cls, name in ((ModelConfig, "model"), (DataConfig, "data"), (TrainConfig, "train"))
+    )
+    return json.loads(
+        json.dumps(
+            {
+                "model": {k: v for k, v in model.items() if k not in ("in_shape", "n_classes")},
+                "data": data,
+                "train": {k: train[k] for k in _TRAIN_FIELDS},
+            }
+        )
+    )
 
 
 def _wanted(config: RunConfig) -> dict:
-    return json.loads(json.dumps(_setting({k: to_dict(getattr(config, k)) for k in ("model", "data", "train")})))
+    return _setting({k: to_dict(getattr(config, k)) for k in ("model", "data", "train")})
 
 
 def saved_run(folder: Path, config: RunConfig) -> dict | None:
@@ -73,7 +87,9 @@ def saved_run(folder: Path, config: RunConfig) -> dict | None:
     sidecar = read_sidecar(folder / "vae")  # schema-checked: a broken one is refused with its reason
     if _setting(sidecar) != _wanted(config):
         raise LatentExplorerError(
-            f"{folder} holds a run of other settings than this sweep's; choose another --out or remove it"
+            f"{folder} holds a run of other settings than this sweep's; choose another --out or remove it",
+            key="err_sweep_other_settings",
+            folder=str(folder),
         )
     return sidecar
 
@@ -89,6 +105,8 @@ def run_row(beta: float, seed: int, sidecar: dict) -> dict:
         "distortion": m["distortion"],
         "elbo": m["elbo"],
         "elbo_se": m["elbo_se"],
+        "n_images": m.get("elbo_n_images", m["n_images"]),  # test images the ELBO's terms average over
+        "elbo_samples": m["elbo_samples"],
         "iwae_nll": m["iwae_nll"],
         "iwae_k": m["iwae_k"],
         "active_units": m["active_units"],
@@ -282,15 +300,20 @@ def results_markdown(results: dict) -> str:
     """out/results.md, every word and number from results.json."""
     config = results["config"]
     trained = results["trained_now"]
+    train_seconds = sum(r["train_seconds"] for r in results["runs"])
+    images = sorted({r["n_images"] for r in results["runs"]})
+    draws = sorted({r["elbo_samples"] for r in results["runs"]})
     lines = [
         "# β sweep: the rate-distortion plane",
         "",
         f"Generated from results.json by `training.sweep.results_markdown` (no hand-written text): "
-        f"`{sweep_command(config)}` ({len(results['runs'])} VAEs, {results['seconds']:.0f} s for this command, "
-        f"which trained {trained} and read the rest from their checkpoints under runs/).",
+        f"`{sweep_command(config)}` ({len(results['runs'])} VAEs, {train_seconds:.0f} s of training in all; this "
+        f"command took {results['seconds']:.0f} s and trained {trained}, reading the rest from their checkpoints "
+        "under runs/).",
         "",
         "Rate R = KL(q(z|x) ‖ p(z)) and distortion D = E_q[-log p(x|z)] (Bernoulli), nats per test image, "
-        "averaged over the whole test split with 100 draws of z per image; -ELBO = R + D (Alemi et al. 2018). "
+        f"averaged over {' or '.join(map(str, images))} test images spread through the split with "
+        f"{' or '.join(map(str, draws))} draws of z per image; -ELBO = R + D (Alemi et al. 2018). "
         f"Intervals: {results['level']:.0%} Student-t over seeds. The ELBO against β = 1 is paired by seed (each "
         "seed fixes the data split, initial weights and batch order); a side is named only where the t-test "
         "gives p < 0.05 and the interval excludes 0. Active units: latent dimensions whose posterior mean "
