@@ -21,7 +21,6 @@ from bench.harness import CHROMIUM_ARGS, ROOT, chromium_path, streamlit_server, 
 
 TARGET = 1.5  # slider p50 while two runs train, within this factor of the p50 with none
 DECODER = "decoder?dataset=digits&pair=digits-2d"
-RUNNING = re.compile(r"running: V?AE epoch")
 PATIENCE_MS = 180_000  # a page opened while two runs train on a shared 2-core machine
 
 
@@ -48,8 +47,11 @@ def start_runs(browser, url: str, names: list[str]):
     return page
 
 
-def still_training(page) -> int:
-    return len(RUNNING.findall(page.locator('[data-testid="stMain"]').inner_text()))
+def still_training(runs: Path, names: list[str]) -> int:
+    """How many of the runs are still training, as their folders say (the record every process reads)."""
+    import json
+
+    return sum(json.loads((runs / name / "job.json").read_text())["status"] == "running" for name in names)
 
 
 def cancel_runs(page, names: list[str]) -> None:
@@ -78,7 +80,7 @@ def slider_while_training(quick: bool) -> dict:
             train = browser.new_page(viewport={"width": 1400, "height": 1400})
             train.goto(url_of_train, timeout=180_000)
             wait_for_app(train, 180_000)
-            training_after = still_training(train)  # both must still be training for the figure to count
+            training_after = still_training(Path(tmp) / "runs", names)  # both, for the figure to count
             cancel_runs(train, names)
             idle_after = slider_latency(browser, url, DECODER, n, PATIENCE_MS)
             train.close()
