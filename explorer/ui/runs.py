@@ -176,7 +176,8 @@ def ended_list() -> None:
 
 
 def _remove(job: jobs.Job) -> None:
-    """Remove, then (this run only) Remove / Keep: the folder goes on the second click."""
+    """Remove, then (this run only) Remove for good / Keep: the folder goes on the second click. No icons:
+    in the row's narrow column at 800 px an icon broke "Remove" mid-word."""
     if st.session_state.get("runs_remove") == job.run_id:
         st.button(
             t("run_remove_confirm"),
@@ -184,7 +185,6 @@ def _remove(job: jobs.Job) -> None:
             on_click=_removed,
             args=(job.run_id,),
             type="primary",
-            icon=":material/delete_forever:",
             help=t("run_remove_help", run=plain(job.run_id)),
         )
         st.button(t("run_remove_keep"), key=f"remove_no_{job.run_id}", on_click=_keep)
@@ -194,7 +194,6 @@ def _remove(job: jobs.Job) -> None:
             key=f"remove_{job.run_id}",
             on_click=_ask_remove,
             args=(job.run_id,),
-            icon=":material/delete:",
         )
 
 
