@@ -20,6 +20,9 @@ def test_bundled_pair_loads_and_is_small(name):
         assert checkpoint.config.data.name == DEFAULTS[name].data.name
         assert checkpoint.config.model.latent_dim == DEFAULTS[name].model.latent_dim
         assert checkpoint.config.model.condition == DEFAULTS[name].model.condition
+        if kind == "vae":  # the posterior family and objective it was trained with (issue 28)
+            assert checkpoint.config.model.posterior == DEFAULTS[name].model.posterior
+            assert checkpoint.config.train.objective == DEFAULTS[name].train.objective
         assert checkpoint.history and all(torch.isfinite(torch.tensor(h["test_total"])) for h in checkpoint.history)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from contextlib import nullcontext
 from pathlib import Path
@@ -154,6 +155,15 @@ def _digits(latent_dim: int) -> RunConfig:
     )
 
 
+def _with_posterior(config: RunConfig, posterior: str = "diag", objective: str = "elbo", k: int = 50) -> RunConfig:
+    """A bundled pair's run with another posterior family or objective: same data, architecture and seed."""
+    return dataclasses.replace(
+        config,
+        model=dataclasses.replace(config.model, posterior=posterior),
+        train=dataclasses.replace(config.train, objective=objective, iwae_k=k),
+    )
+
+
 def _digits_cvae(condition: str, beta: float) -> RunConfig:
     return RunConfig(
         DataConfig("digits"),
@@ -196,6 +206,12 @@ DEFAULTS: dict[str, RunConfig] = {
     # At 28x28 beta = 0.5 left z little to do (KL 2.9 nats, completions 0.0058 apart); beta = 0.2
     # keeps 7 nats and 1.4x the diversity; beta = 0.1 was no more diverse and blurrier.
     "mnist5k-half-cvae": _mnist5k_cvae(0.2),
+    # Posterior families and the IWAE objective (issue 28), beside the diagonal ELBO pairs above
+    "moons-sparse-2d-full": _with_posterior(_moons("sparse"), "full"),
+    "moons-sparse-2d-flow": _with_posterior(_moons("sparse"), "flow"),
+    "digits-2d-full": _with_posterior(_digits(2), "full"),
+    "digits-2d-flow": _with_posterior(_digits(2), "flow"),
+    "digits-2d-iwae50": _with_posterior(_digits(2), "diag", "iwae", 50),
 }
 
 
