@@ -74,6 +74,14 @@ def slider_ranges(codes: Codes, variational: bool, margin: float = 0.1) -> np.nd
     return np.stack(padded_bounds(codes.mean, margin, min_extent=1e-3), axis=1)
 
 
+def slider_setup(codes: Codes | None, variational: bool, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """(D, 2) slider bounds and the dimensions given sliders; with no codes (a decoder without its
+    encoder) the prior's +-3 sigma and the first MAX_SLIDERS dimensions."""
+    if codes is None:
+        return np.tile([-3.0, 3.0], (dim, 1)), np.arange(min(dim, MAX_SLIDERS))
+    return slider_ranges(codes, variational), most_active_dims(codes)
+
+
 def most_active_dims(codes: Codes, k: int = MAX_SLIDERS) -> np.ndarray:
     """Indices of the k dimensions whose codes vary most across the data, in index order."""
     variance = codes.mean.var(0)

@@ -98,8 +98,11 @@ def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = 
 def manifold(path: str, stamp: float, kind: str, n: int) -> tuple[latents.ManifoldGrid, object, bytes]:
     """One model's n x n grid over its 2-D latent plane, the decodes tiled as one uint8 image, and its PNG."""
     model = model_set(path, stamp)[kind].model
-    train = None if model.is_variational else codes(path, stamp, kind, "train").mean
-    grid = latents.model_manifold_grid(model, n, train)
+    if getattr(model, "can_encode", True):
+        train = None if model.is_variational else codes(path, stamp, kind, "train").mean
+        grid = latents.model_manifold_grid(model, n, train)
+    else:  # a decoder without its encoder: no codes to fit, the prior's quantiles
+        grid = latents.manifold_grid(n)
     tiled = images.grid(latents.decode(model, grid.codes), n, pad=0)
     return grid, tiled, images.png_bytes(tiled)
 

@@ -14,7 +14,7 @@ from torch import nn
 
 from explorer.i18n import CATALOGUES
 from explorer.ui.context import PAIRLESS
-from tests.helpers import PAGES, open_app, run_cli
+from tests.helpers import PAGES, image_with_caption, open_app, run_cli
 from training.onnxio import export_module, export_set
 from training.onnxset import MANIFEST
 from training.store import dataset_for, find_sets, load_set
@@ -247,6 +247,73 @@ def test_every_page_opens_an_imported_onnx_pair(onnx_runs, monkeypatch, page, pa
         return
     assert at.sidebar.selectbox(key="pair").value == pair
     assert any("ONNX" in c.value for c in at.sidebar.caption)
+
+
+SINGLE = {  # set name -> import flags: one model, or one half of one
+    "vae-encoder": ["--encoder", "vae_enc.onnx", "--latent-dim", "2"],
+    "vae-decoder": ["--decoder", "vae_dec.onnx"],
+    "lone-ae": ["--encoder", "ae_enc.onnx", "--decoder", "ae=ae_dec.onnx"],
+    "lone-vae": ["--encoder", "vae_enc.onnx", "--decoder", "vae_dec.onnx"],
+}
+# What each page needs (View.needs); a set without it gets that one line, a set with it gets the page.
+PAGE_NEEDS = {
+    "latent_map": "encoder",
+    "decoder": "decoder",
+    "drag": "decoder",
+    "manifold": "decoder",
+    "inference": "density",
+    "compare": "pair",
+    "half_moon": "pair",
+    "tour": "pair",
+}
+HAS = {
+    "vae-encoder": {"encoder"},
+    "vae-decoder": {"decoder"},
+    "lone-ae": {"encoder", "decoder"},
+    "lone-vae": {"encoder", "decoder", "density"},
+}
+
+
+@pytest.fixture(scope="session")
+def single_runs(tmp_path_factory, user_graphs):
+    """A runs folder with SINGLE's sets imported by the CLI."""
+    runs = tmp_path_factory.mktemp("single-runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LATENT_EXPLORER_RUNS", str(runs))
+        for name, flags in SINGLE.items():
+            flags = [f"ae={user_graphs / f[3:]}" if f.startswith("ae=") else f for f in flags]
+            flags = [str(user_graphs / f) if f.endswith(".onnx") and "=" not in f else f for f in flags]
+            result = run_cli("import-onnx", *flags, *TINY_DATA, "--name", name)
+            assert result.returncode == 0, result.stderr
+    return runs
+
+
+@pytest.mark.parametrize("page", PAGE_NEEDS)
+@pytest.mark.parametrize("name", SINGLE)
+def test_every_page_opens_a_single_model_set_or_says_what_it_needs(single_runs, monkeypatch, page, name):
+    """Listed in the sidebar beside the pairs; a page that can work with what was brought does (no error),
+    the others say in one line what they would need (en; the zh walk covers the catalogue)."""
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(single_runs))
+    at = open_app(f"explorer/ui/pages/{page}.py", dataset="moons", pair=f"runs/{name}")
+    assert at.sidebar.selectbox(key="pair").value == f"runs/{name}"
+    need = PAGE_NEEDS[page]
+    said = CATALOGUES["en"][f"needs_{need}"].split("{pair}")[0]
+    told = [i.value for i in at.info if i.value.startswith(said)]
+    if need in HAS[name] and need != "pair":
+        assert not told
+        assert at.title and (at.image or at.get("plotly_chart") or at.slider), page
+    else:
+        assert told and f"runs/{name}" in told[0]
+
+
+def test_a_decoder_alone_gets_sliders_over_the_prior_and_decodes(single_runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(single_runs))
+    at = open_app("explorer/ui/pages/decoder.py", dataset="moons", pair="runs/vae-decoder")
+    assert (at.slider(key="z0").min, at.slider(key="z0").max, at.slider(key="z0").value) == (-3.0, 3.0, 0.0)
+    before = image_with_caption(at, "VAE decodes").value
+    at.slider(key="z0").set_value(2.0).run()
+    assert not at.exception and image_with_caption(at, "VAE decodes").value != before
+    assert any(c.value.startswith("VAE has no encoder") for c in at.caption)
 
 
 def test_decoder_slider_decodes_through_onnxruntime(onnx_runs, monkeypatch):

@@ -47,10 +47,11 @@ def metrics_table_help(m: dict) -> dict[str, str]:
 
 
 def metrics_rows(pair: ModelSet, latent_dim: int) -> dict[str, dict[str, str]]:
-    """Row (metric) -> {AE, VAE} -> text; '–' where a model has no such number (an AE has no likelihood)."""
+    """Row (metric) -> {AE, VAE} -> text; '–' where a model has no such number (an AE has no likelihood).
+    A set of one model (an ONNX import) has its one column."""
     names = {"BCE": "BCE", "ELBO": "ELBO", "NLL": "NLL", "active": t("side_active")}
     rows: dict[str, dict[str, str]] = {name: {} for name in names.values()}
-    for kind in KINDS:
+    for kind in (k for k in KINDS if k in pair.members):
         cells = metric_cells(pair[kind].metrics, latent_dim, t("side_one_draw"), t("side_exact"))
         for key, name in names.items():
             rows[name][LABELS[kind]] = cells[key]
@@ -70,7 +71,44 @@ class View:
 
     @property
     def latent_dim(self) -> int:
-        return self.pair["vae"].config.model.latent_dim
+        return self.pair.lead.config.model.latent_dim
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """The set's models: ae and vae for a pair, one of them for a single ONNX model."""
+        return tuple(k for k in KINDS if k in self.pair.members)
+
+    @property
+    def encoding(self) -> tuple[str, ...]:
+        """The models with an encoder: those with codes (self.codes) and a latent map."""
+        return tuple(self.codes)
+
+    @property
+    def decoding(self) -> tuple[str, ...]:
+        return tuple(k for k in self.kinds if getattr(self.model(k), "can_decode", True))
+
+    def needs(self, need: str) -> None:
+        """Stop the page with one line saying what it would need, when the set cannot give it:
+        "pair" (an AE and a VAE, each with both halves), "encoder", "decoder", "density"."""
+        has = {
+            "pair": self.pair.kind == "pair",
+            "encoder": bool(self.encoding),
+            "decoder": bool(self.decoding),
+            "density": "vae" in self.encoding and "vae" in self.decoding and self.model("vae").is_variational,
+        }
+        if not has[need]:
+            st.info(t("needs_" + need, pair=plain(self.pair_id), has=self.describe_members()), icon=":material/info:")
+            st.stop()
+
+    def describe_members(self) -> str:
+        """ "VAE: encoder and decoder" or "AE: decoder only": what each model of the set brought."""
+        parts = []
+        for kind in self.kinds:
+            model = self.model(kind)
+            enc, dec = getattr(model, "can_encode", True), getattr(model, "can_decode", True)
+            halves = "halves_both" if enc and dec else "halves_enc" if enc else "halves_dec"
+            parts.append(t("set_member", model=LABELS[kind], halves=t(halves)))
+        return t("list_sep").join(parts)
 
     def model(self, kind: str):
         return self.pair[kind].model
@@ -162,7 +200,7 @@ def apply_projection(method: str, values: dict) -> None:
 
 
 def describe_training(pair: ModelSet) -> str:
-    c = pair["vae"].config
+    c = pair.lead.config
     if pair.source == "onnx":  # graphs from elsewhere: no architecture or schedule of ours to tell
         data = c.data.name + (f" ({c.data.regime})" if c.data.name == "moons" else "")
         return t("side_onnx_describe", data=data, latent=c.model.latent_dim)
@@ -183,10 +221,16 @@ def describe_training(pair: ModelSet) -> str:
     )
 
 
+def model_sets() -> dict:
+    """The sets the sidebar offers: pairs, and ONNX sets of one model or with a half missing (pages
+    ask the set what it can do: View.needs)."""
+    return {i: info for i, info in find_sets().items() if info.kind in ("pair", "onnx")}
+
+
 def sidebar():
     """Dataset and pair choosers (under the language switch); state lives in the URL. Returns the sidebar
     box that pair_metrics fills once the page is drawn (its table imports pandas: not before the first map)."""
-    choices = find_sets("pair")
+    choices = model_sets()
     asked = st.session_state.get("pair")
     if choices and asked is not None and asked not in choices:  # a pasted or old link: say what exists
         st.warning(t("side_unknown_pair", pair=plain(str(asked)), pairs=", ".join(choices)), icon=":material/warning:")
@@ -226,14 +270,16 @@ def pair_metrics(box) -> None:
         # A markdown table, not st.dataframe: that imports pandas and loads the grid's JS while the
         # browser is still drawing a cold start's first map (0.5-1.5 s of both cores here).
         rows = metrics_rows(view.pair, view.latent_dim)
-        table = "| | AE | VAE |\n|---|--:|--:|\n" + "".join(
-            f"| {name} | {plain(row['AE'])} | {plain(row['VAE'])} |\n" for name, row in rows.items()
+        labels = [LABELS[k] for k in view.kinds]
+        table = f"| | {' | '.join(labels)} |\n|---|{'--:|' * len(labels)}\n" + "".join(
+            f"| {name} | {' | '.join(plain(row[label]) for label in labels)} |\n" for name, row in rows.items()
         )
         st.markdown(table)
-        collapse = collapse_warning(view.pair["vae"].metrics, view.pair["vae"].config.model.beta)
+        lead = view.pair.lead
+        collapse = collapse_warning(lead.metrics, lead.config.model.beta)
         if collapse:
             st.warning(collapse)
-        told = metrics_table_help(view.pair["vae"].metrics)
+        told = metrics_table_help(lead.metrics)
         st.caption(t("side_metrics_caption"), help="  \n".join(f"**{name}**: {text}" for name, text in told.items()))
 
 
@@ -253,14 +299,15 @@ def collapse_warning(metrics: dict, beta: float) -> str | None:
 def current_view() -> View:
     """The pair chosen in the sidebar, loaded through the caches; errors stop the page with st.error."""
     pair_id = st.session_state.get("pair")
-    choices = find_sets("pair")
+    choices = model_sets()
     if pair_id not in choices:
         pair_id = next(iter(choices))
     path, stamp = str(choices[pair_id].path), choices[pair_id].stamp
     try:
         pair = cache.model_set(path, stamp)
         data = cache.dataset(path, stamp)
-        codes = {kind: cache.codes(path, stamp, kind) for kind in KINDS}
+        encoding = [k for k in KINDS if k in pair.members and getattr(pair[k].model, "can_encode", True)]
+        codes = {kind: cache.codes(path, stamp, kind) for kind in encoding}
     except (LatentExplorerError, OSError) as exc:
         st.error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)))
         st.stop()

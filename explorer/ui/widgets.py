@@ -35,13 +35,14 @@ def pick_index(view: View) -> int:
     return int(np.clip(st.session_state.get("pick", view.default_item()), 0, len(view.dataset.test) - 1))
 
 
-def probe_code() -> tuple[int, np.ndarray] | None:
-    """(panel, code) of an empty-space pick on a 2-D map (URL: at=x,y and at_kind), if that was the last pick."""
+def probe_code(view: View) -> tuple[str, np.ndarray] | None:
+    """(model kind, code) of an empty-space pick on a 2-D map (URL: at=x,y and at_kind), if that was the
+    last pick; the kind is one of the set's models with a map."""
     z = latents.parse_code(st.session_state.get("at"), 2)
-    if z is None:
+    if z is None or not view.encoding:
         return None
     kind = st.session_state.get("at_kind", "vae")
-    return (KINDS.index(kind) if kind in KINDS else 1), np.clip(z, -1e3, 1e3).astype(np.float32)
+    return (kind if kind in view.encoding else view.encoding[-1]), np.clip(z, -1e3, 1e3).astype(np.float32)
 
 
 def clear_probe() -> None:
@@ -75,11 +76,11 @@ def on_map_select(chart_key: str, on_pick=None) -> None:
     (on_pick or apply_pick)(panel, item, float(point["x"]), float(point["y"]))
 
 
-def apply_pick(panel: int, item: int, x: float, y: float) -> None:
-    """A pick on a latent map: a code picks its test item; empty space (2-D) picks that location."""
+def apply_pick(panel: int, item: int, x: float, y: float, kinds: tuple[str, ...] = KINDS) -> None:
+    """A pick on a latent map (panels: kinds): a code picks its test item; empty space (2-D) picks that location."""
     if item == PROBE:
         st.session_state["at"] = f"{x:.4g},{y:.4g}"
-        st.session_state["at_kind"] = KINDS[panel] if 0 <= panel < len(KINDS) else "vae"
+        st.session_state["at_kind"] = kinds[panel] if 0 <= panel < len(kinds) else kinds[-1]
     else:
         st.session_state["pick"] = item
         clear_probe()
@@ -93,9 +94,9 @@ def map_panels(
     markers: dict[str, np.ndarray] | None = None,
     probes: bool = False,
 ) -> list[MapPanel]:
-    """One panel per model: codes projected (identity for 2-D), paths and markers transformed alike."""
+    """One panel per model with an encoder: codes projected (identity for 2-D), paths and markers alike."""
     panels = []
-    for kind in KINDS:
+    for kind in view.encoding:
         codes = view.codes[kind]
         proj = view.projection(kind)
         two_d = view.latent_dim == 2
@@ -156,8 +157,8 @@ def pick_on_map(view: View, chart: str) -> None:
 
     key = f"{chart}_pick"
     marks = picked_codes(view)
-    points = [view.projection(kind).transform(marks[kind][None])[0].tolist() for kind in KINDS]
-    probe = probe_code()
+    points = [view.projection(kind).transform(marks[kind][None])[0].tolist() for kind in view.encoding]
+    probe = probe_code(view)
     label = (
         t("map_pick_item", index=pick_index(view))
         if probe is None
@@ -165,21 +166,23 @@ def pick_on_map(view: View, chart: str) -> None:
     )
 
     def on_click() -> None:
-        pick = clicked(key, len(KINDS), len(view.dataset.test), PROBE)
+        pick = clicked(key, len(view.encoding), len(view.dataset.test), PROBE)
         if pick is not None:
-            apply_pick(*pick)
+            apply_pick(*pick, kinds=view.encoding)
 
     pick_layer(key, chart, points, label, on_click, PROBE if view.latent_dim == 2 else None)
 
 
 def picked_codes(view: View) -> dict[str, np.ndarray]:
-    """The current point in each model's space: the picked item's code, or the probed location."""
-    probe = probe_code()
+    """The current point in each model's space: the picked item's code, or the probed location; the
+    origin for a model without an encoder (the centre of the prior)."""
+    probe = probe_code(view)
     index = pick_index(view)
-    out = {kind: view.codes[kind].mean[index] for kind in KINDS}
+    out = {kind: view.codes[kind].mean[index] for kind in view.encoding}
+    out |= {kind: np.zeros(view.latent_dim, np.float32) for kind in view.kinds if kind not in out}
     if probe is not None and view.latent_dim == 2:
-        panel, code = probe
-        out[KINDS[panel]] = code
+        kind, code = probe
+        out[kind] = code
     return out
 
 
@@ -195,7 +198,7 @@ def open_set(info):
 
 
 def pair_models(view: View) -> dict:
-    return {kind: view.model(kind) for kind in KINDS}
+    return {kind: view.model(kind) for kind in view.kinds}
 
 
 def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> None:

@@ -22,9 +22,10 @@ ENDS_KEYS = {
 }
 
 view = current_view()
-test, models = view.dataset.test, widgets.pair_models(view)
 st.title(t("nav_compare"))
+view.needs("pair")
 projection_progress(view)  # a >2-D pair's maps: PCA until the URL's slow projection has fitted
+test, models = view.dataset.test, widgets.pair_models(view)
 st.caption(t("cmp_lead"))
 
 # --- endpoints ---------------------------------------------------------------------------------

@@ -5,22 +5,22 @@ import streamlit as st
 
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
-from explorer.ui.context import KINDS, LABELS, current_view, describe_projection, projection_progress
+from explorer.ui.context import LABELS, current_view, describe_projection, projection_progress
 from explorer.ui.drag import point_map
 from explorer.ui.lang import t
-from explorer.ui.widgets import pair_models, picked_codes, show_image, show_nearest
+from explorer.ui.widgets import picked_codes, show_image, show_nearest
 
 view = current_view()
 st.title(t("nav_decoder"))
 st.caption(t("dec_lead"))
+view.needs("decoder")
 projection_progress(view)  # a >2-D pair's map: PCA until the URL's slow projection has fitted
 
-urlstate.seed("dec_model", "vae", options=KINDS)
-kind = st.radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="dec_model")
+urlstate.seed("dec_model", view.decoding[-1], options=view.decoding)  # the VAE when there is one
+kind = st.radio(t("dec_model"), view.decoding, format_func=LABELS.get, horizontal=True, key="dec_model")
 model = view.model(kind)
-codes = view.codes[kind]
-ranges = latents.slider_ranges(codes, model.is_variational)
-dims = latents.most_active_dims(codes)
+codes = view.codes.get(kind)  # None: a decoder without its encoder, explored over the prior
+ranges, dims = latents.slider_setup(codes, model.is_variational, view.latent_dim)
 start = picked_codes(view)[kind]
 
 # New starting point (another item, pair or model): move the sliders there. On the first run the
@@ -45,7 +45,7 @@ def decoder_panel() -> None:
             if view.latent_dim > latents.MAX_SLIDERS
             else t("dec_dims_all", dim=view.latent_dim)
         )
-        span = t("dec_span_prior" if model.is_variational else "dec_span_codes")
+        span = t("dec_span_prior" if model.is_variational or codes is None else "dec_span_codes")
         st.caption(t("dec_sliders", model=LABELS[kind], note=note, span=span))
         for d in dims:
             lo, hi = (float(v) for v in ranges[d])
@@ -56,6 +56,9 @@ def decoder_panel() -> None:
         show_image(image, t("dec_decodes", model=LABELS[kind], code=latents.format_code(z[dims], 4)), target=240)
     with right:
         show_nearest(view, image, t("dec_nearest"))
+    if codes is None:
+        st.caption(t("dec_no_encoder", model=LABELS[kind]))
+        return
     projected = "" if view.latent_dim == 2 else f" ({describe_projection(*view.shown_projection())})"
     st.caption(t("dec_map", model=LABELS[kind], projected=projected))
     point_map(view, kind, z, "decoder_map")
@@ -65,9 +68,13 @@ decoder_panel()
 
 st.subheader(t("dec_grid"))
 st.caption(t("dec_grid_lead"))
+gridded = [k for k in view.encoding if k in view.decoding]  # traversals run through a picked item's code
+if not gridded:
+    st.info(t("dec_grid_needs"), icon=":material/info:")
+    st.stop()
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
-top = latents.most_active_dims(view.codes["vae"], 2)  # the VAE's two most active: a collapsed one shows nothing
+top = latents.most_active_dims(view.codes[gridded[-1]], 2)  # the VAE's two most active: a collapsed one shows nothing
 urlstate.seed("grid_a", int(top[0]), options=all_dims)
 urlstate.seed("grid_b", int(top[-1]), options=all_dims)
 dim_a = d_cols[0].selectbox(t("dec_rows"), all_dims, key="grid_a")
@@ -77,8 +84,9 @@ size = d_cols[2].slider(t("dec_grid_size"), *urlstate.bounds("grid_n"), key="gri
 if dim_a == dim_b and view.latent_dim > 1:
     st.info(t("dec_same_dims"))
 else:
-    grids = analyses.traversal_grids(pair_models(view), view.codes, picked_codes(view), (dim_a, dim_b), size)
-    for col, k in zip(st.columns(2), KINDS):
+    models = {k: view.model(k) for k in gridded}
+    grids = analyses.traversal_grids(models, view.codes, picked_codes(view), (dim_a, dim_b), size)
+    for col, k in zip(st.columns(2), gridded):
         scale = max(1, 360 // (size * grids[k].shape[-1]))
         picture = images.upscale(images.grid(grids[k], size), scale)
         col.image(picture, caption=t("dec_grid_caption", model=LABELS[k], a=dim_a, b=dim_b), width=picture.shape[1])

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import latents
 from explorer.ui import urlstate
-from explorer.ui.context import KINDS, LABELS, current_view, projection_progress
+from explorer.ui.context import LABELS, current_view, projection_progress
 from explorer.ui.drag import browser_can_decode, component_value, drag_component, last_value, pad_bounds, point_colours
 from explorer.ui.lang import t
 from explorer.ui.text import plain
@@ -16,10 +16,11 @@ PAD_POINTS = 1500
 view = current_view()
 st.title(t("nav_drag"))
 st.caption(t("drag_lead"))
+view.needs("decoder")
 projection_progress(view)  # a >2-D pair's map: PCA until the URL's slow projection has fitted
 top = st.columns([1, 2])  # model and mode stacked: at 800 px three columns cut the toggle's label
-urlstate.seed("drag_model", "vae", options=KINDS)
-kind = top[0].radio(t("dec_model"), KINDS, format_func=LABELS.get, horizontal=True, key="drag_model")
+urlstate.seed("drag_model", view.decoding[-1], options=view.decoding)  # the VAE when there is one
+kind = top[0].radio(t("dec_model"), view.decoding, format_func=LABELS.get, horizontal=True, key="drag_model")
 model = view.model(kind)
 can_browser = browser_can_decode(model)
 urlstate.seed("drag_server", not can_browser)
@@ -32,12 +33,13 @@ in_server = top[0].toggle(
 server = in_server or not can_browser
 top[1].caption(t("drag_mode_server" if server else "drag_mode_browser") + " " + t("drag_fallback"))
 
-codes = view.codes[kind]
-ranges = latents.slider_ranges(codes, model.is_variational)
-dims = latents.most_active_dims(codes)
+codes = view.codes.get(kind)  # None: a decoder without its encoder, explored over the prior
+ranges, dims = latents.slider_setup(codes, model.is_variational, view.latent_dim)
 # Where a code from the browser, a typed field or the URL may lie.
 # Generous (ten times the larger of them around 0): empty space far out stays reachable, 1e308 does not.
-_reach = 10 * np.maximum(np.abs(ranges).max(1), np.abs(np.stack(latents.padded_bounds(codes.mean, 0.15))).max(0))
+_reach = 10 * np.abs(ranges).max(1)
+if codes is not None:
+    _reach = np.maximum(_reach, 10 * np.abs(np.stack(latents.padded_bounds(codes.mean, 0.15))).max(0))
 z_box = (-np.maximum(_reach, 1.0), np.maximum(_reach, 1.0))
 
 
@@ -84,7 +86,7 @@ def drag_panel() -> None:
     payload = {"dims": dims, "ranges": ranges[dims], "base": z, "value": z, "signature": ",".join(map(str, dims))}
     models = [(LABELS[kind], model)]
     drag_component(f"drag_sliders_{kind}", "sliders", models, payload, "z", in_browser=not server)
-    if view.latent_dim == 2:
+    if view.latent_dim == 2 and codes is not None:  # the pad shows the model's codes under the pointer
         take, cols = point_colours(view, PAD_POINTS)
         st.markdown(t("drag_pad", model=LABELS[kind]))
         pad = {"bounds": pad_bounds(codes.mean, 0.15), "points": codes.mean[take], "colours": cols, "value": z[:2]}

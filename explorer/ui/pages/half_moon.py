@@ -17,10 +17,11 @@ HOLE_GRID = 64
 PRIOR_SAMPLES = 1000
 
 view = current_view()
+st.title(t("nav_lab"))
+view.needs("pair")
 test, models = view.dataset.test, pair_models(view)
 bank = cache.bank(view.path, view.stamp)
 is_moons = "phase" in test.factors
-st.title(t("nav_lab"))
 st.caption(analyses.distance_caption(bank, t=t))
 if bank.is_proxy:
     st.info(t("lab_proxy_note"))

@@ -21,6 +21,7 @@ st.caption(t("inf_lead"))
 if view.latent_dim != 2:
     st.info(t("inf_not_2d", dim=view.latent_dim))
     st.stop()
+view.needs("density")
 
 urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
 st.number_input(t("map_test_item"), min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick")
@@ -40,7 +41,8 @@ with left:
         + t("inf_p", m0=r.post_mean[0], m1=r.post_mean[1], s0=post_sd[0], s1=post_sd[1], corr=r.post_corr)
     )
 with right:
-    plotly_chart(posterior_map(r, view.codes["ae"].mean[index], t=t), key="posterior_map")
+    ae_code = view.codes["ae"].mean[index] if "ae" in view.codes else None  # a lone VAE: no AE code to mark
+    plotly_chart(posterior_map(r, ae_code, t=t), key="posterior_map")
     st.caption(t("inf_map_caption"))
 
 st.subheader(t("inf_identity"))

@@ -6,7 +6,6 @@ from explorer import latents
 from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
 from explorer.ui.context import (
-    KINDS,
     LABELS,
     apply_projection,
     current_view,
@@ -20,6 +19,7 @@ from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code
 
 view = current_view()
 st.title(t("nav_map"))
+view.needs("encoder")
 st.caption(t("map_lead_2d" if view.latent_dim == 2 else "map_lead"))
 
 controls = st.columns([1, 2]) if view.latent_dim > 2 else [st.container()]  # 2-D: the toggle has the row
@@ -81,30 +81,36 @@ def picked(view) -> None:
 
 def show_pick(view) -> None:
     index = pick_index(view)
-    probe = probe_code()
+    probe = probe_code(view)
     x = view.dataset.test.x[index].numpy()
     if probe is not None and view.latent_dim == 2:
-        panel, z = probe
-        kind = KINDS[panel]
+        kind, z = probe
         st.subheader(t("map_empty_space", model=LABELS[kind], x=z[0], y=z[1]))
         cols = st.columns(4)
         with cols[0]:
-            show_image(latents.decode(view.model(kind), z[None])[0], t("map_decodes_here", model=LABELS[kind]))
+            if kind in view.decoding:
+                show_image(latents.decode(view.model(kind), z[None])[0], t("map_decodes_here", model=LABELS[kind]))
+            else:
+                st.caption(t("map_no_decoder", model=LABELS[kind]))
     else:
         st.subheader(t("map_item", index=index, item=plain(view.describe_item(index))))
         cols = st.columns(4)
         with cols[0]:
             show_image(x, t("cap_original"))
-        for col, kind in zip(cols[1:], KINDS):
+        for col, kind in zip(cols[1:], [k for k in view.encoding if k in view.decoding]):
             code = view.codes[kind].mean[index]
             recon = latents.decode(view.model(kind), code[None])[0]
             mse = float(((recon - x) ** 2).mean())
             with col:
                 show_image(recon, t("map_recon", model=LABELS[kind], mse=mse))
         with cols[3]:
-            for kind in KINDS:
+            for kind in view.encoding:
                 st.markdown(t("map_code", model=LABELS[kind], code=latents.format_code(view.codes[kind].mean[index])))
-            st.markdown(t("map_std", std=latents.format_code(view.codes["vae"].std[index])))
+            if "vae" in view.codes and view.codes["vae"].std is not None:
+                st.markdown(t("map_std", std=latents.format_code(view.codes["vae"].std[index])))
+            blind = [LABELS[k] for k in view.encoding if k not in view.decoding]
+            if blind:  # codes but no decoder: no reconstruction to show
+                st.caption(t("map_no_decoder", model=t("list_sep").join(blind)))
 
 
 picked(view)

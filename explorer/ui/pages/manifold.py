@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.figures import latent_maps
 from explorer.ui import cache, urlstate, waiting
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import KINDS, LABELS, current_view
+from explorer.ui.context import LABELS, current_view
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from explorer.ui.widgets import map_panels
@@ -24,6 +24,7 @@ def png_button(label: str, data: bytes, name: str, key: str) -> None:
 view = current_view()
 stem = view.pair_id.replace("/", "_")  # runs/x -> runs_x in file names
 st.title(t("nav_manifold"))
+view.needs("decoder")
 if view.latent_dim != 2:
     st.info(t("grid_not_2d", pair=plain(view.pair_id), dim=view.latent_dim), icon=":material/grid_on:")
     st.stop()
@@ -32,12 +33,12 @@ urlstate.seed("mgrid_n", 20, options=list(GRID_SIZES))
 n = st.select_slider(t("grid_size"), GRID_SIZES, key="mgrid_n", help=t("grid_size_help"))
 st.caption(t("grid_lead"))
 
-grids_asked = [("manifold", (view.path, view.stamp, kind, n)) for kind in KINDS]
+grids_asked = [("manifold", (view.path, view.stamp, kind, n)) for kind in view.decoding]
 computed = waiting.results(grids_asked, "long_task_manifold", "grid")
 if computed is None:
     st.stop()
 grids = {}
-for column, kind, (grid, image, png) in zip(st.columns(len(KINDS)), KINDS, computed):
+for column, kind, (grid, image, png) in zip(st.columns(2), view.decoding, computed):
     grids[kind] = grid
     with column:
         st.subheader(LABELS[kind])
@@ -51,20 +52,24 @@ for column, kind, (grid, image, png) in zip(st.columns(len(KINDS)), KINDS, compu
             f"grid_png_{kind}",
         )
 
+if not view.encoding:  # no codes to map: the grids are all there is
+    st.stop()
 st.subheader(t("grid_where"))
 colouring = view.colouring()
 if colouring.kind != "label":
     st.caption(t("grid_no_labels"))
 figure = latent_maps(map_panels(view), colouring, t=t)
-for col, kind in enumerate(KINDS, start=1):  # the region each grid covers
+for col, kind in enumerate(view.encoding, start=1):  # the region each grid covers
+    if kind not in grids:
+        continue
     g = grids[kind]
     box = dict(x0=g.xs[0], x1=g.xs[-1], y0=g.ys[-1], y1=g.ys[0], line=dict(color="#444", dash="dash", width=1))
     figure.add_shape(type="rect", row=1, col=col, **box)
 plotly_chart(figure, key="manifold_map", config={"displaylogo": False, "scrollZoom": True})
 st.caption(t("grid_dashed"))
 if colouring.kind == "label":
-    buttons = st.columns(len(KINDS))
-    for column, kind in zip(buttons, KINDS):
+    buttons = st.columns(2)
+    for column, kind in zip(buttons, view.encoding):
         title = f"{view.pair_id}: {LABELS[kind]}"  # names only: matplotlib's bundled font has no Chinese glyphs
         with column:
             png_button(

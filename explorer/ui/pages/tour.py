@@ -30,6 +30,9 @@ def go(target: int) -> None:
 lang = current()
 t = partial(tr, lang)
 view = current_view()
+if view.pair.kind != "pair":
+    st.title(t("page_title"))
+view.needs("pair")
 crescent, full = tour.endpoints(view.dataset)
 state = {"dataset": st.session_state.get("dataset", ""), "pair": view.pair_id}
 if lang != "en":  # a full page opened from the tour leads back to the tour in its language
