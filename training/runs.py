@@ -209,6 +209,7 @@ DEFAULTS: dict[str, RunConfig] = {
     # Posterior families and the IWAE objective (issue 28), beside the diagonal ELBO pairs above
     "moons-sparse-2d-full": _with_posterior(_moons("sparse"), "full"),
     "moons-sparse-2d-flow": _with_posterior(_moons("sparse"), "flow"),
+    "moons-sparse-2d-iwae50": _with_posterior(_moons("sparse"), "diag", "iwae", 50),
     "digits-2d-full": _with_posterior(_digits(2), "full"),
     "digits-2d-flow": _with_posterior(_digits(2), "flow"),
     "digits-2d-iwae50": _with_posterior(_digits(2), "diag", "iwae", 50),
