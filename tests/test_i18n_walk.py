@@ -19,7 +19,7 @@ FIELD = {
     "log", "exp", "nats", "MiB", "PNG", "JPEG", "GIF", "CDF", "SVD", "E_q", "Newton",
     "Kingma", "Welling", "Cremer", "Li", "Duvenaud", "README", "Latent", "Explorer",
     "SHA", "mlp", "conv", "cpu", "cuda", "CUDA", "PyTorch", "float",  # as PyTorch and the CLI name them
-    "EM", "dz", "ONNX",  # the EM algorithm; the integral's dz
+    "EM", "dz", "ONNX", "Metropolis",  # the EM algorithm; the integral's dz; Metropolis sampling
     "Language", "English",  # the language switch is written in both languages
 }  # fmt: skip
 # Text that is code or data, not words: `code spans`, file and folder names, URLs, Material icons, Plotly's
@@ -191,7 +191,9 @@ def test_every_tour_step_speaks_one_language(app, lang):
 
 # --- behind every button, toggle and checkbox (issue 24: the sections the first look does not open) ---------------
 # Expanders and tabs need no opening: their contents are in the page as AppTest draws it, open or not.
-NOT_PRESSED = {"train_submit"}  # starts a run: the walk below starts its runs itself, a running and a failed one
+# train_submit starts a run (the walk starts its own, a running and a failed one); remove_yes_ deletes a run's
+# folder (the tests' shared tiny pairs): its question (remove_) is walked, not the deletion.
+NOT_PRESSED = ("train_submit", "remove_yes_")
 
 
 def press_everything(at, page: str) -> dict[str, list[str]]:
@@ -201,7 +203,8 @@ def press_everything(at, page: str) -> dict[str, list[str]]:
     pressed: set[str] = set()
     while True:
         widgets = [*at.button, *at.toggle, *at.checkbox]
-        todo = [w for w in widgets if w.key and w.key not in pressed | NOT_PRESSED and not w.disabled]
+        todo = [w for w in widgets if w.key and w.key not in pressed and not w.key.startswith(NOT_PRESSED)]
+        todo = [w for w in todo if not w.disabled]
         if not todo:
             return seen
         widget = todo[0]
@@ -212,22 +215,28 @@ def press_everything(at, page: str) -> dict[str, list[str]]:
 
 
 @pytest.mark.slow  # every page of the moons pair in zh, each control pressed: about two minutes of AppTest
-def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, monkeypatch):
+def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, tmp_path, monkeypatch):
     """The Inference page's split over 100 test images (4 here: the same code and words, seconds not minutes), the
     latent map's ellipses, the Drag page's in-server decoding, the Train page's checkpoint loader and a run's
     Cancel, the first-visit hint's dismissal; and the Train page with one run training and one failed."""
+    import shutil
+
     import explorer.inference
     from tests.helpers import in_process_workers, slow_run, tiny_run, wait
     from training import jobs
 
+    runs = tmp_path / "runs"  # its own runs/ (the session's app_runs stay as other tests expect them)
+    shutil.copytree(app_runs, runs)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    names = identifiers("moons") | {"too-slow", "training-now"}
     real = explorer.inference.split_gaps
     monkeypatch.setattr(explorer.inference, "split_gaps", lambda vae, x, n=100: real(vae, x, 4))
     in_process_workers(monkeypatch)
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
-    failed = wait(jobs.start_job(tiny_run(), app_runs, name="too-slow"))  # stopped at the time limit
+    failed = wait(jobs.start_job(tiny_run(), runs, name="too-slow"))  # stopped at the time limit
     assert failed.status == "failed" and failed.error is not None, failed.message
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 600)
-    running = jobs.start_job(slow_run(), app_runs, name="training-now")
+    running = jobs.start_job(slow_run(), runs, name="training-now")
 
     walked = {}
     for page in PAGES:
@@ -238,6 +247,5 @@ def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, m
         walked |= press_everything(at, f"train run={run}")
     assert any(k.endswith("cancel_training-now") for k in walked), list(walked)  # the run list's Cancel pressed
     assert any("inference_split" in k for k in walked) and any("ckpt_load" in k for k in walked), list(walked)
-    names = identifiers("moons") | {"too-slow", "training-now"}
     check("zh", {page: (texts, names) for page, texts in walked.items()})
-    assert jobs.get_run(running.run_id, app_runs).status in ("cancelled", "running")  # Cancel asked it to stop
+    assert jobs.get_run(running.run_id, runs).status in ("cancelled", "running")  # Cancel asked it to stop
