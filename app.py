@@ -20,6 +20,7 @@ from explorer.ui import lang, settle_garbage, urlstate  # noqa: E402
 from explorer.ui.context import (  # noqa: E402
     NUMERIC_FAILURES,
     PAIRLESS,
+    PageEnd,
     failure_reason,
     pair_metrics,
     pairless_sidebar,
@@ -80,6 +81,8 @@ try:
         metrics = sidebar()
     first_visit_hint(page)
     page.run()
+except PageEnd:  # the page said what it cannot show (View.needs): the links and metrics below still draw
+    pass
 except NUMERIC_FAILURES as exc:  # a model that computes nonsense: the page says so, never a traceback
     st.error(lang.t("view_not_drawn", pair=plain(st.session_state.get("pair", "")), reason=failure_reason(exc)))
 except OnnxError as exc:  # a user's graph failed or misbehaved here: this page says so, the others go on

@@ -58,6 +58,11 @@ def metrics_rows(pair: ModelSet, latent_dim: int) -> dict[str, dict[str, str]]:
     return rows
 
 
+class PageEnd(Exception):
+    """A page has said why it shows no more; app.py ends it there. Not st.stop(): after st.stop() the
+    sidebar's page links (drawn once the page has run) never reach the browser."""
+
+
 @dataclass
 class View:
     """The chosen pair with its data and test-split codes (all cached, read-only)."""
@@ -98,7 +103,7 @@ class View:
         }
         if not has[need]:
             st.info(t("needs_" + need, pair=plain(self.pair_id), has=self.describe_members()), icon=":material/info:")
-            st.stop()
+            raise PageEnd
 
     def describe_members(self) -> str:
         """ "VAE: encoder and decoder" or "AE: decoder only": what each model of the set brought."""

@@ -5,7 +5,7 @@ import streamlit as st
 
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
-from explorer.ui.context import LABELS, current_view, describe_projection, projection_progress
+from explorer.ui.context import LABELS, PageEnd, current_view, describe_projection, projection_progress
 from explorer.ui.drag import point_map
 from explorer.ui.lang import t
 from explorer.ui.widgets import picked_codes, show_image, show_nearest
@@ -71,7 +71,7 @@ st.caption(t("dec_grid_lead"))
 gridded = [k for k in view.encoding if k in view.decoding]  # traversals run through a picked item's code
 if not gridded:
     st.info(t("dec_grid_needs"), icon=":material/info:")
-    st.stop()
+    raise PageEnd
 d_cols = st.columns([1, 1, 1, 3])
 all_dims = list(range(view.latent_dim))
 top = latents.most_active_dims(view.codes[gridded[-1]], 2)  # the VAE's two most active: a collapsed one shows nothing
