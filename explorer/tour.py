@@ -14,11 +14,11 @@ import torch
 
 from explorer import analyses, latents
 from training.bank import Bank, manifold_distance
-from training.lab import t_interval
 from training.losses import kl_to_standard_normal
 from training.metrics import active_units, reconstruction_errors
 from training.models import LOGVAR_RANGE, Posterior, reparameterise
 from training.moons import CRESCENT, FULL, nearest_phase_index
+from training.stats import t_interval
 
 STEPS = 10  # nine steps and the closing statement
 PATH_STEPS = 11  # decodes along a straight line, endpoints included

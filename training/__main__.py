@@ -30,7 +30,7 @@ from .config import (
 )
 from .errors import LatentExplorerError, TrainingCancelled
 from .kinds import LABELS, PAIR_KINDS
-from .metric_text import summary_line
+from .metric_text import conditional_table, summary_line
 from .moons import REGIMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -466,36 +466,6 @@ def eval_conditional(path: Path, args: argparse.Namespace) -> int:
     else:
         print(conditional_table(metrics))
     return 0
-
-
-def conditional_table(metrics: dict) -> str:
-    from .lab import LEVEL
-
-    if "completion" in metrics:
-        m = metrics["completion"]
-        rows = [
-            "| fill in the missing half | regression | CVAE |",
-            "|---|---|---|",
-            f"| MSE to the truth (missing half) | {m['regression_error']:.4f} | best of {m['n_samples']}: "
-            f"{m['cvae_best_of_n_error']:.4f}, mean {m['cvae_mean_error']:.4f} |",
-            f"| diversity (mean pairwise MSE of completions) | 0 | {m['cvae_diversity']:.4f} |",
-            f"| sharpness (mean gradient; truth {m['sharpness_truth']:.4f}) | {m['sharpness_regression']:.4f} | "
-            f"{m['sharpness_cvae']:.4f} |",
-            f"| sharpness, CVAE minus regression ({LEVEL:.0%} t-interval over image halves) | | "
-            f"{m['sharpness_difference']:+.4f} ({m['sharpness_difference_low']:+.4f} to "
-            f"{m['sharpness_difference_high']:+.4f}) |",
-            f"| MSE to the mean of the CVAE's samples | {m['regression_to_sample_mean']:.4f} | one sample to the mean "
-            f"of the other {m['n_samples'] - 1}: {m['sample_to_others_mean']:.4f} |",
-            f"| the CVAE samples' own variance (per pixel) | | {m['sample_variance']:.4f} |",
-            f"| CVAE reconstruction of the visible half (MSE) | - | {m['cvae_visible_error']:.4f} |",
-        ]
-        return "\n".join(rows) + f"\n\n{m['n_images']} test images x 4 halves (top, bottom, left, right)."
-    m = metrics["labels"]
-    return (
-        f"class-conditional samples: variance across z for a fixed label {m['within_class_variance']:.4f}, "
-        f"across labels for a fixed z {m['across_class_variance']:.4f}; sharpness CVAE {m['sharpness_cvae']:.4f}, "
-        f"regression {m['sharpness_regression']:.4f}"
-    )
 
 
 def command_defaults(args: argparse.Namespace) -> int:

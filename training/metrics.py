@@ -259,7 +259,7 @@ def completion_metrics(cvae, regression, x: torch.Tensor, n_samples: int = 8, se
     samples) minus the regression's, paired per image and half, with its t-interval over those.
     """
     from .conditions import MASKS, half_condition, half_mask
-    from .lab import t_interval
+    from .stats import t_interval
 
     gen = torch.Generator().manual_seed(seed)
     per_mask, sharp_diffs = {}, []

@@ -101,7 +101,7 @@ def _verdict(low: float, high: float, above: str, below: str) -> str:
 
 def blur_sentences(m: dict, what: str) -> str:
     """The blur argument from a half-image CVAE's completion metrics (training.metrics.completion_metrics)."""
-    from .lab import LEVEL
+    from .stats import LEVEL
 
     s, reg, loo = m["n_samples"], m["regression_to_sample_mean"], m["sample_to_others_mean"]
     closer = (
@@ -129,7 +129,7 @@ def blur_sentences(m: dict, what: str) -> str:
 
 def cvae_section(root: Path) -> str:
     """The bundled digits-half-cvae's table and blur argument, and the label CVAE's variances."""
-    from .__main__ import conditional_table
+    from .metric_text import conditional_table
 
     m = _metrics(root, "digits-half-cvae", "cvae")
     labels = _metrics(root, "digits-label-cvae", "cvae")["labels"]

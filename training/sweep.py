@@ -23,8 +23,9 @@ import numpy as np
 
 from .config import RunConfig, SweepConfig, to_dict
 from .errors import LatentExplorerError
-from .lab import LEVEL, _write_atomic, t_interval, t_test_p
+from .lab import _write_atomic
 from .metrics import Budget
+from .stats import LEVEL, t_interval, t_test_p
 
 BUNDLED = Path(__file__).resolve().parent.parent / "lab" / "beta"  # the committed sweep (results only)
 # The sweep's measurement: the ELBO's two terms on the whole test split from 100 draws per image (as

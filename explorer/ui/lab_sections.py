@@ -13,8 +13,9 @@ from explorer.ui.context import LABELS, View
 from explorer.ui.lang import t, words
 from explorer.ui.text import plain
 from training import moons
-from training.lab import LEVEL, SAME_WITHIN, ratio_class
 from training.lab import RESULTS as LAB_RESULTS
+from training.lab import ratio_class
+from training.stats import LEVEL, SAME_WITHIN
 from training.store import BUNDLED, find_sets
 
 

@@ -21,8 +21,8 @@ from explorer.ui.train_page import (
 from training import jobs, uploads
 from training.devices import resolve_device
 from training.errors import LatentExplorerError
-from training.lab import LEVEL
 from training.metrics import ACTIVE_UNIT_THRESHOLD
+from training.stats import LEVEL
 from training.store import find_sets, runs_dir, uploads_dir
 from training.sweep import sweep_command
 
