@@ -175,3 +175,31 @@ def test_half_moon_lab_shows_the_whole_line_of_a_1d_pair(tiny_1d_runs):
     at = open_app(LAB, dataset="moons", pair="runs/tiny-1d")
     assert not at.exception
     assert any(s.value == "The whole 1-D line" for s in at.subheader)
+
+
+@pytest.mark.parametrize("page", ["explorer/ui/pages/manifold.py", "explorer/ui/pages/inference.py"])
+def test_a_page_that_ends_early_still_draws_the_sidebar_links(page):
+    # digits-8d is not 2-D: both pages say so and draw nothing more, and the ten page links still come
+    at = open_app(page, dataset="digits", pair="digits-8d")
+    assert at.info, "the page should say why it shows no more"
+    assert len(at.page_link) >= 10, [p.label for p in at.page_link]
+
+
+def test_no_page_ends_with_st_stop():
+    # after st.stop() nothing drawn later (the sidebar's page links, the metrics table) reaches the
+    # browser; a page that ends early raises context.PageEnd, which app.py catches
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    calls = [
+        f"{path.relative_to(root)}:{node.lineno}"
+        for path in [root / "app.py", *sorted((root / "explorer").rglob("*.py"))]
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "stop"
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "st"
+    ]
+    assert not calls, calls

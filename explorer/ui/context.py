@@ -245,7 +245,7 @@ def sidebar():
     with st.sidebar:
         if not choices:
             st.error(t("side_no_pairs"))
-            st.stop()
+            raise PageEnd
         datasets = sorted({info.dataset for info in choices.values()})
         default_dataset = "moons" if "moons" in datasets else datasets[0]
         urlstate.seed("dataset", default_dataset, options=datasets)
@@ -315,7 +315,7 @@ def current_view() -> View:
         codes = {kind: cache.codes(path, stamp, kind) for kind in encoding}
     except (LatentExplorerError, OSError) as exc:
         st.error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)))
-        st.stop()
+        raise PageEnd
     return View(pair_id, path, stamp, pair, data, codes)
 
 

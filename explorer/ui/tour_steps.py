@@ -14,7 +14,7 @@ import streamlit as st
 from explorer import analyses, figures, latents, tour
 from explorer.ui import cache, waiting
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import KINDS, LABELS, View
+from explorer.ui.context import KINDS, LABELS, PageEnd, View
 from explorer.ui.lab_sections import lab_text
 from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
@@ -119,7 +119,7 @@ def step_2(c: TourContext) -> None:
     maps = [("hole_map", (c.view.path, c.view.stamp, kind, a, b, HOLE_GRID)) for kind in KINDS]
     computed = waiting.results(maps, "long_task_hole_map", "tour_holes")
     if computed is None:  # its progress is drawn; the page reruns when the maps are ready
-        st.stop()
+        raise PageEnd
     panels = []
     for kind, (grid, dist) in zip(KINDS, computed):
         path = h.interps[kind].path
@@ -288,7 +288,7 @@ def step_6(c: TourContext) -> None:
     request = (c.view.path, c.view.stamp, c.crescent, c.full, steps, *lab)
     m = waiting.result("tour_midpoint", request, "long_task_tour_midpoint", "tour_midpoint")
     if m is None:
-        st.stop()
+        raise PageEnd
     for kind in KINDS:
         s = m.scores[kind]
         st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
@@ -354,7 +354,7 @@ def whole_line(c: TourContext) -> None:
     pair = cache.model_set(path, stamp)
     panels = waiting.result("line_panels", (path, stamp, tuple(LABELS.items())), "long_task_line_panels", "tour_line")
     if panels is None:
-        st.stop()
+        raise PageEnd
     real = [
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
@@ -386,7 +386,7 @@ def inference_image(c: TourContext) -> tuple[str, int, object] | None:
     pair_id, path, stamp, index = found
     r = waiting.result("inference", (path, stamp, index), "long_task_inference", "tour_inference")
     if r is None:
-        st.stop()
+        raise PageEnd
     return pair_id, index, r
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 from explorer.i18n import LANGUAGES, tr
 from explorer.ui import urlstate
 from explorer.ui.conditional_tabs import choose_set, draw_class, fill_half
+from explorer.ui.context import PageEnd
 from explorer.ui.lang import t
 from training.store import find_sets
 
@@ -18,7 +19,7 @@ label_sets = [s for s, info in choices.items() if info.condition == "label"]
 half_sets = [s for s, info in choices.items() if info.condition == "half"]
 if not choices:
     st.info(t("cond_none"))
-    st.stop()
+    raise PageEnd
 
 # The URL carries the tab's label (st.tabs has no format_func): a label in either language selects its tab.
 TAB_KEYS = ["cond_tab_class", "cond_tab_fill"]

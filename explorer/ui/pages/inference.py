@@ -7,7 +7,7 @@ from explorer.figures import gap_scatter, iwae_curve, posterior_map
 from explorer.inference import FAMILY_K
 from explorer.ui import urlstate, waiting
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import current_view
+from explorer.ui.context import PageEnd, current_view
 from explorer.ui.lang import t
 from explorer.ui.sampling_section import posterior_methods_section
 from explorer.ui.widgets import pick_index, show_image
@@ -20,7 +20,7 @@ st.title(t("nav_inference"))
 st.caption(t("inf_lead"))
 if view.latent_dim != 2:
     st.info(t("inf_not_2d", dim=view.latent_dim))
-    st.stop()
+    raise PageEnd
 view.needs("density")
 
 urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
@@ -28,7 +28,7 @@ st.number_input(t("map_test_item"), min_value=0, max_value=len(view.dataset.test
 index = pick_index(view)
 r = waiting.result("inference", (view.path, view.stamp, index), "long_task_inference", "inference")
 if r is None:  # computing in the background: its progress is drawn, the page reruns when it is ready
-    st.stop()
+    raise PageEnd
 
 left, right = st.columns([1, 3])
 with left:
@@ -74,7 +74,7 @@ posterior_methods_section(view, index)  # q vs the exact grid vs a Metropolis ch
 st.subheader(t("inf_gaps"))
 if not getattr(view.model("vae"), "differentiable", True):  # an ONNX decoder: q* needs its gradients
     st.info(t("inf_onnx_q_star"))
-    st.stop()
+    raise PageEnd
 st.caption(t("inf_gaps_lead"))
 cols = st.columns(3)
 cols[0].metric("ELBO(q*)", f"{r.elbo_star:.2f} ± {r.elbo_star_se:.2f}", help=t("help_elbo"))
@@ -92,7 +92,7 @@ urlstate.seed("inference_split", False)
 if st.toggle(t("inf_split_toggle"), key="inference_split"):
     gaps = waiting.result("split_gaps", (view.path, view.stamp, 100), "long_task_split_gaps", "split_gaps")
     if gaps is None:
-        st.stop()
+        raise PageEnd
     colouring = view.colouring()
     values = colouring.values[gaps.index] if colouring.values is not None else gaps.index
     named = {"KL(q ‖ p(z|x))": gaps.kl_posterior, t("inf_approx_short"): gaps.approximation}

@@ -7,6 +7,7 @@ from explorer.projection import MAX_FIT_POINTS, PROJECTIONS
 from explorer.ui import urlstate
 from explorer.ui.context import (
     LABELS,
+    PageEnd,
     apply_projection,
     current_view,
     describe_projection,
@@ -63,7 +64,7 @@ try:
     static_map(view, "map_chart", ellipses)
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
     st.error(t("map_failed", error=error_text(exc)))
-    st.stop()
+    raise PageEnd
 
 
 @st.fragment

@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.figures import latent_maps
 from explorer.ui import cache, urlstate, waiting
 from explorer.ui.bridge import plotly_chart
-from explorer.ui.context import LABELS, current_view
+from explorer.ui.context import LABELS, PageEnd, current_view
 from explorer.ui.lang import t
 from explorer.ui.text import plain
 from explorer.ui.widgets import map_panels
@@ -27,7 +27,7 @@ st.title(t("nav_manifold"))
 view.needs("decoder")
 if view.latent_dim != 2:
     st.info(t("grid_not_2d", pair=plain(view.pair_id), dim=view.latent_dim), icon=":material/grid_on:")
-    st.stop()
+    raise PageEnd
 
 urlstate.seed("mgrid_n", 20, options=list(GRID_SIZES))
 n = st.select_slider(t("grid_size"), GRID_SIZES, key="mgrid_n", help=t("grid_size_help"))
@@ -36,7 +36,7 @@ st.caption(t("grid_lead"))
 grids_asked = [("manifold", (view.path, view.stamp, kind, n)) for kind in view.decoding]
 computed = waiting.results(grids_asked, "long_task_manifold", "grid")
 if computed is None:
-    st.stop()
+    raise PageEnd
 grids = {}
 for column, kind, (grid, image, png) in zip(st.columns(2), view.decoding, computed):
     grids[kind] = grid
@@ -53,7 +53,7 @@ for column, kind, (grid, image, png) in zip(st.columns(2), view.decoding, comput
         )
 
 if not view.encoding:  # no codes to map: the grids are all there is
-    st.stop()
+    raise PageEnd
 st.subheader(t("grid_where"))
 colouring = view.colouring()
 if colouring.kind != "label":
