@@ -20,6 +20,7 @@ FIELD = {
     "Kingma", "Welling", "Cremer", "Li", "Duvenaud", "README", "Latent", "Explorer",
     "SHA", "mlp", "conv", "cpu", "cuda", "CUDA", "PyTorch", "float",  # as PyTorch and the CLI name them
     "EM", "dz", "ONNX", "Metropolis",  # the EM algorithm; the integral's dz; Metropolis sampling
+    "Alemi", "Burda", "Cholesky",  # authors cited (Alemi et al. 2018, Burda et al. 2015); the Cholesky factor
     "Language", "English",  # the language switch is written in both languages
 }  # fmt: skip
 # Text that is code or data, not words: `code spans`, file and folder names, URLs, Material icons, Plotly's
@@ -216,9 +217,10 @@ def press_everything(at, page: str) -> dict[str, list[str]]:
 
 @pytest.mark.slow  # every page of the moons pair in zh, each control pressed: about two minutes of AppTest
 def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, tmp_path, monkeypatch):
-    """The Inference page's split over 100 test images (4 here: the same code and words, seconds not minutes), the
-    latent map's ellipses, the Drag page's in-server decoding, the Train page's checkpoint loader and a run's
-    Cancel, the first-visit hint's dismissal; and the Train page with one run training and one failed."""
+    """The Inference page's split over 100 test images (4 here: the same code and words, seconds not minutes) and
+    each posterior family's split (3 here), the latent map's ellipses, the Drag page's in-server decoding, the
+    Train page's checkpoint loader and a run's Cancel, the first-visit hint's dismissal; and the Train page with
+    one run training and one failed."""
     import shutil
 
     import explorer.inference
@@ -231,6 +233,7 @@ def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, t
     names = identifiers("moons") | {"too-slow", "training-now"}
     real = explorer.inference.split_gaps
     monkeypatch.setattr(explorer.inference, "split_gaps", lambda vae, x, n=100: real(vae, x, 4))
+    monkeypatch.setattr(explorer.inference, "SPLIT_N", 3)  # each family's split: 3 images, not 30 (minutes inline)
     in_process_workers(monkeypatch)
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
     failed = wait(jobs.start_job(tiny_run(), runs, name="too-slow"))  # stopped at the time limit

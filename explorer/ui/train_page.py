@@ -289,7 +289,7 @@ def setting_label(setting: str, t: Words = ENGLISH) -> str:
     try:
         f = json.loads(setting)
         words = [t("train_beta_setting", **{k: f[k] for k in ("dim", "family", "hidden", "epochs", "batch")})]
-        words += [f"{f['likelihood']}", f"lr {float(f['lr']):g}"]
+        words += [t(f"lik_{f['likelihood'].replace('-', '_')}"), t("train_beta_setting_lr", lr=f"{float(f['lr']):g}")]
         words += [t("regime_" + f["regime"])] if f["regime"] in moons.REGIMES else []
         words += [t("train_jitter")] if f["jitter"] else []
         words += [t("train_beta_setting_n", n=int(f["n_train"]))] if f["n_train"] else []
