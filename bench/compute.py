@@ -99,7 +99,7 @@ class ItemDataset(torch.utils.data.Dataset):
 def textbook_loss(output, x: torch.Tensor) -> torch.Tensor:
     """pytorch/examples vae/main.py's loss_function: BCE summed plus the closed-form KLD."""
     bce = F.binary_cross_entropy_with_logits(output.logits, x, reduction="sum")
-    mean, std = output.posterior
+    mean, std = output.posterior.mean, output.posterior.std
     return (bce + kl_to_standard_normal(mean, std).sum()) / len(x)
 
 

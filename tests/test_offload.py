@@ -191,7 +191,8 @@ def test_the_inference_page_draws_progress_cancels_and_then_draws_the_result(app
     at.button(key="long_cancel_inference").click().run()
     assert any("cancelled" in i.value for i in at.info) and not progress_lines(at)
     at.button(key="long_again_inference").click().run()
-    assert run_until(at, lambda a: len(a.metric) >= 3)
+    # the image's numbers, then the page's later requests (each posterior family's panel) until none is pending
+    assert run_until(at, lambda a: len(a.metric) >= 3 and not progress_lines(a))
     labels = [m.label for m in at.metric]
     assert labels[0].startswith("log p(x)") and labels[1:3] == ["ELBO", "KL(q ‖ p(z|x))"]
     assert not progress_lines(at) and not at.error
