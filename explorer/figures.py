@@ -833,6 +833,9 @@ def family_map(panel, title: str, height: int = 340, t: Words = ENGLISH) -> go.F
     fig.update_xaxes(range=[panel.lo[0], panel.hi[0]], title="z0")
     fig.update_yaxes(range=[panel.lo[1], panel.hi[1]], title="z1")
     fig.update_layout(
-        title=title, height=height, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"}
+        title=dict(text=title, y=1, yref="paper", yanchor="bottom"),  # just above the plot, below the toolbar
+        height=height,
+        margin=TITLED_MARGIN,
+        legend={"orientation": "h"},
     )
     return fig
