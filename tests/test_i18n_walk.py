@@ -117,26 +117,36 @@ def english_left(texts: list[str], names: set[str]) -> set[str]:
 BASE = "explorer/ui/pages/"
 PAGES = ["latent_map", "decoder", "drag", "compare", "manifold", "inference", "half_moon", "conditional", "train"]
 PAIRS = {"moons": "moons-sparse-2d", "digits": "digits-2d", "mnist5k": "mnist5k-2d"}
-EXTRA: dict[str, dict] = {}  # the inference split (100 images of quadrature, minutes) stays off
+# Each walk: the sidebar's dataset and pair, and the pages whose words change with them. The Conditional page (every
+# conditional set, through its choosers) and the Train page read no pair: walked once, beside moons. digits-8d
+# adds what only a code of more than two dimensions shows (the map's projection form, the grid's dimensions).
+WALKS = {
+    "moons": ("moons", "moons-sparse-2d", PAGES),
+    "digits": ("digits", "digits-2d", PAGES[:-2]),
+    "mnist5k": ("mnist5k", "mnist5k-2d", PAGES[:-2]),
+    "digits-8d": ("digits", "digits-8d", ["latent_map", "decoder", "compare"]),
+}
 
 
-def identifiers(dataset: str) -> set[str]:
+def identifiers(pair: str) -> set[str]:
     """Names the app shows as the user or the bundle wrote them: datasets, sets, runs."""
     from training.datasets import DATASETS
     from training.store import find_sets
 
     sets = {*find_sets("pair"), *find_sets("conditional")}
-    return {PAIRS[dataset], *DATASETS, *sets, *(s.split("/")[-1] for s in sets)}
+    return {pair, *DATASETS, *sets, *(s.split("/")[-1] for s in sets)}
 
 
-def walk_pages(app, lang: str, dataset: str, pages: list[str]) -> dict[str, list[str]]:
-    pair, names = PAIRS[dataset], identifiers(dataset)
+def walk_pages(app, lang: str, walk: str) -> dict[str, tuple[list[str], set[str]]]:
+    """Every page of the walk as opened and after each option of each of its choosers."""
+    dataset, pair, pages = WALKS[walk]
+    names = identifiers(pair)
     out = {}
     for page in pages:
-        at = app(BASE + page + ".py", lang=lang, dataset=dataset, pair=pair, **EXTRA.get(page, {}))
-        texts = visible_texts(at)
-        assert len(texts) > 10, (page, texts)
-        out[page] = (texts, names)
+        at = app(BASE + page + ".py", lang=lang, dataset=dataset, pair=pair)
+        seen = choose_everything(at, page)
+        assert all(len(texts) > 10 for texts in seen.values()), (page, seen)
+        out |= {state: (texts, names) for state, texts in seen.items()}
     return out
 
 
@@ -156,6 +166,52 @@ def check(lang: str, walked: dict) -> None:
         assert not any(cjk.values()), cjk
 
 
+# --- every option of every chooser (issue 24: radios, selectboxes, segmented controls, select sliders) -------------
+CHOOSERS = ("radio", "selectbox", "segmented_control", "select_slider")
+# The sidebar's dataset and pair are walked one pair at a time (PAIRS), the language switch by the lang parameter,
+# the tour's steps one by one above.
+NOT_CHOSEN = ("dataset", "pair", "lang", "step")
+
+
+def choose(widget, option: str) -> None:
+    """Select an option by the label the reader sees, as the browser sends it (the widget's format_func leaves
+    a label as it is: passed through it, a label would not map back)."""
+    from streamlit.runtime.state.common import TESTING_KEY
+
+    formats, labels = widget.root.session_state[TESTING_KEY], set(widget.options)
+    formats[widget.id] = lambda v, f=formats[widget.id]: v if v in labels else f(v)
+    widget.set_value(option)
+
+
+def selected(widget) -> list[str]:
+    """The labels a chooser shows as chosen."""
+    try:
+        if widget.type == "button_group":
+            return list(widget.formatted_values)
+        return [widget.options[widget.index]] if widget.type != "select_slider" else []
+    except (TypeError, ValueError, KeyError, IndexError):
+        return []
+
+
+def choose_everything(at, page: str) -> dict[str, list[str]]:
+    """The page's texts as opened, then after choosing each option of each chooser once (in the order the page
+    shows them; choices stay made, so each option is seen once, not every combination)."""
+    seen = {page: visible_texts(at)}
+    done: set[tuple[str, str]] = set()
+    while True:
+        widgets = [w for kind in CHOOSERS for w in getattr(at, kind) if w.key and w.key not in NOT_CHOSEN]
+        done |= {(w.key, o) for w in widgets for o in selected(w)}  # what is shown is seen
+        todo = [(w, o) for w in widgets if not w.disabled for o in w.options if (w.key, o) not in done]
+        if not todo:
+            return seen
+        widget, option = todo[0]
+        done.add((widget.key, option))
+        choose(widget, option)
+        at.run()
+        assert not at.exception, (page, widget.key, option, at.exception)
+        seen[f"{page} · {widget.key}={option}"] = visible_texts(at)
+
+
 def test_the_checks_catch_what_they_are_for():
     assert english_left(["月相 0.100，AE 的编码 z = (1.0, 2.0)"], set()) == set()
     assert english_left(["选一个 pair，`python -m training eval` 重新计算"], set()) == {"pair"}
@@ -163,30 +219,26 @@ def test_the_checks_catch_what_they_are_for():
     assert english_left(["%{customdata[1]} 编号<extra></extra>"], set()) == set()
 
 
-@pytest.mark.slow  # every page twice over moons: about a minute of AppTest
+@pytest.mark.slow  # every page and option, per walk and language: 30 s (digits-8d) to 2 min (moons) of AppTest
+@pytest.mark.parametrize("walk", list(WALKS))
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_page_over_moons_speaks_one_language(app, lang):
-    check(lang, walk_pages(app, lang, "moons", PAGES))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("dataset", ["digits", "mnist5k"])
-def test_the_pages_that_change_with_the_data_speak_chinese(app, dataset):
-    """Digits and mnist5k colour by class, score against training images (a proxy) and name their classes."""
-    check("zh", walk_pages(app, "zh", dataset, ["latent_map", "compare", "manifold", "inference", "half_moon"]))
+def test_every_page_and_option_speaks_one_language(app, lang, walk):
+    walked = walk_pages(app, lang, walk)
+    assert len(walked) > len(WALKS[walk][2]), list(walked)  # options were chosen, not only the pages opened
+    check(lang, walked)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_every_tour_step_speaks_one_language(app, lang):
+def test_every_tour_step_and_option_speaks_one_language(app, lang):
     from explorer import tour
-    from training.store import find_sets
 
-    names = {"moons-sparse-2d", "moons-sparse-1d", "moons", *find_sets("pair")}
+    names = identifiers("moons-sparse-2d") | {"moons-sparse-1d"}
     walked = {}
     for step in range(1, tour.STEPS + 1):
         at = app(BASE + "tour.py", lang=lang, dataset="moons", pair="moons-sparse-2d", step=str(step))
-        walked[f"tour {step}"] = (visible_texts(at), names)
+        walked |= {state: (texts, names) for state, texts in choose_everything(at, f"tour {step}").items()}
+    assert any("tour_moon=" in s for s in walked) and any("tour_k=" in s for s in walked), list(walked)
     check(lang, walked)
 
 
@@ -230,7 +282,7 @@ def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, t
     runs = tmp_path / "runs"  # its own runs/ (the session's app_runs stay as other tests expect them)
     shutil.copytree(app_runs, runs)
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
-    names = identifiers("moons") | {"too-slow", "training-now"}
+    names = identifiers(PAIRS["moons"]) | {"too-slow", "training-now"}
     real = explorer.inference.split_gaps
     monkeypatch.setattr(explorer.inference, "split_gaps", lambda vae, x, n=100: real(vae, x, 4))
     monkeypatch.setattr(explorer.inference, "SPLIT_N", 3)  # each family's split: 3 images, not 30 (minutes inline)
