@@ -32,6 +32,24 @@ def encode(model: Autoencoder, x: torch.Tensor) -> Codes:
     return Codes(np.concatenate(means), np.concatenate(stds) if stds else None)
 
 
+def split_codes(model, split) -> Codes:
+    """A split's codes: the model's encoder on its images, or the codes an embeddings set was given
+    (training/embeddings.py: its one table is both splits)."""
+    table = getattr(model, "table", None)
+    return Codes(table, None) if table is not None else encode(model, split.x)
+
+
+def nearest_codes(codes: np.ndarray, index: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k items whose codes lie nearest item index's (Euclidean, in the full latent space; the item
+    itself left out): indices and distances, nearest first."""
+    dist = np.sqrt(((codes.astype(np.float64) - codes[index]) ** 2).sum(axis=1))
+    dist[index] = np.inf
+    k = min(k, len(codes) - 1)
+    order = np.argpartition(dist, k - 1)[:k] if k < len(codes) - 1 else np.arange(len(codes))[dist < np.inf]
+    order = order[np.argsort(dist[order], kind="stable")]
+    return order, dist[order]
+
+
 @torch.no_grad()
 def decode(model: Autoencoder, z: np.ndarray) -> np.ndarray:
     """(N, D) codes -> (N, C, H, W) images in [0, 1]."""

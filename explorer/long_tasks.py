@@ -31,7 +31,7 @@ def dataset(path: str, stamp: float):
 
 @lru_cache(maxsize=16)
 def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
-    return latents.encode(model_set(path, stamp)[kind].model, getattr(dataset(path, stamp), split).x)
+    return latents.split_codes(model_set(path, stamp)[kind].model, getattr(dataset(path, stamp), split))
 
 
 @lru_cache(maxsize=4)

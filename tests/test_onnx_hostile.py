@@ -313,3 +313,129 @@ def test_every_call_checks_its_outputs_not_only_the_import_probe(tmp_path, monke
         model.decode(torch.tensor([[float("nan"), 0.0]]))
     with pytest.raises(OnnxError, match="has no encoder"):
         model.encode(torch.zeros(1, 1, SIDE, SIDE))
+
+
+# --- embeddings only: hostile codes, labels and images ---------------------------------------------------------
+
+EMB_N, EMB_D = 12, 3
+
+
+def npy(array, allow_pickle=False) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    np.save(out, array, allow_pickle=allow_pickle)
+    return out.getvalue()
+
+
+def good_codes() -> np.ndarray:
+    return np.random.default_rng(0).normal(size=(EMB_N, EMB_D)).astype(np.float32)
+
+
+def csv(rows) -> bytes:
+    return "\n".join(",".join(str(v) for v in row) for row in rows).encode()
+
+
+def huge_header() -> bytes:
+    """An .npy whose header claims 10^12 float64 values over a body of 16 bytes: refused before numpy allocates."""
+    raw = npy(np.zeros(2))
+    return raw.replace(b"(2,)", b"(1000000000000,)").replace(b"'descr'", b"'descr'", 1)
+
+
+nan_codes, big_codes = good_codes(), good_codes()
+nan_codes[3, 1], big_codes[0, 0] = np.nan, 1e30
+EMB_HOSTILE = {  # case -> (files by name, the words of its refusal)
+    "pickled object array": ({"codes.npy": npy(np.array([{"a": 1}] * EMB_N), allow_pickle=True)}, "no pickles"),
+    "header claiming 10^12 values": ({"codes.npy": huge_header()}, "the file does not hold that"),
+    "not an npy at all": ({"codes.npy": b"\x93NUMPY garbage"}, "not a readable .npy file"),
+    "NaN code": ({"codes.npy": npy(nan_codes)}, "NaN or infinite"),
+    "infinite code in a csv": ({"codes.csv": csv([[1, "inf", 2]] * EMB_N)}, "NaN or infinite"),
+    "gigantic code": ({"codes.npy": npy(big_codes)}, "codes reach 1e+30"),
+    "one column": ({"codes.npy": npy(np.zeros((EMB_N, 1), np.float32))}, "1 columns; codes of 2 to 1024"),
+    "2,000 columns": ({"codes.csv": csv([[0] * 2000] * EMB_N)}, "2,000 columns"),
+    "too few rows": ({"codes.npy": npy(np.zeros((3, EMB_D), np.float32))}, "3 codes; 8 to 10,000"),
+    "too many csv rows": ({"codes.csv": csv([[0, 1]] * 10_002)}, "at most 10,000 here"),
+    "ragged csv": ({"codes.csv": csv([[0, 1, 2]] * 5 + [[0, 1]] * 7)}, "rows have [2, 3] fields"),
+    "words in a csv": ({"codes.csv": csv([[0, 1]] * 5 + [["x", 2]] * 7)}, "not a table of numbers"),
+    "not utf-8": ({"codes.csv": b"\xff\xfe\x00" * 40}, "not UTF-8 text"),
+    "codes as json": ({"codes.json": b"[[1, 2]]"}, "codes come as .npy, .csv or .tsv"),
+    "strings as codes": ({"codes.npy": npy(np.array([["a", "b"]] * EMB_N))}, "codes must be numbers"),
+    "fewer labels": ({"codes.npy": npy(good_codes()), "labels.npy": npy(np.arange(EMB_N - 1))}, "11 labels for 12"),
+    "float labels": ({"codes.npy": npy(good_codes()), "labels.npy": npy(np.ones(EMB_N))}, "labels must be one"),
+    "a long label": (
+        {"codes.npy": npy(good_codes()), "labels.txt": ("x" * 65 + "\n") * EMB_N},
+        "not a short printable string",
+    ),
+    "markup in a label": (
+        {"codes.npy": npy(good_codes()), "labels.txt": "<img src=x onerror=alert(1)>\n" * EMB_N},
+        "no < or >",
+    ),
+    "300 classes": ({"codes.npy": npy(np.zeros((300, 2), np.float32)), "labels.npy": npy(np.arange(300))}, "300 dist"),
+    "fewer images": (
+        {"codes.npy": npy(good_codes()), "images.npy": npy(np.zeros((EMB_N - 2, 8, 8), np.uint8))},
+        "10 images for 12 codes",
+    ),
+    "images out of range": (
+        {"codes.npy": npy(good_codes()), "images.npy": npy(np.full((EMB_N, 8, 8), 3.0, np.float32))},
+        "pixel values must be in [0, 1]",
+    ),
+    "two files of codes": ({"a.npy": npy(good_codes()), "b.npy": npy(good_codes())}, "a second file of codes"),
+}
+
+
+@pytest.mark.parametrize("case", EMB_HOSTILE)
+def test_hostile_embeddings_are_refused_with_their_reason_and_nothing_is_written(case, tmp_path, monkeypatch):
+    """Through the CLI (one line on stderr, exit 2) with each file where the upload sorter puts it."""
+    from training.embeddings import sort_files
+
+    files, reason = EMB_HOSTILE[case]
+    files = {name: raw.encode() if isinstance(raw, str) else raw for name, raw in files.items()}
+    for name, raw in files.items():
+        (tmp_path / name).write_bytes(raw)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    try:
+        roles = {role: tmp_path / name for role, (name, _) in sort_files(files).items()}
+    except Exception as exc:  # the sorter refused it (the app's upload says the same)
+        assert reason in str(exc)
+        return
+    flags = [f for role in ("labels", "images") if role in roles for f in (f"--{role}", str(roles[role]))]
+    result = run_cli("import-embeddings", str(roles["codes"]), *flags, "--name", "hostile")
+    assert result.returncode == 2, result.stdout
+    assert reason in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    runs = tmp_path / "runs"
+    assert not runs.is_dir() or not list(runs.iterdir())  # not even a hidden staging folder
+
+
+def test_an_embeddings_file_over_the_cap_is_refused_before_it_is_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_EMBEDDING_BYTES", 1024)
+    (tmp_path / "codes.npy").write_bytes(npy(np.zeros((EMB_N, 100), np.float32)))
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    result = run_cli("import-embeddings", str(tmp_path / "codes.npy"), "--name", "hostile")
+    assert result.returncode == 2 and "a file of embeddings is at most 0 MiB" in result.stderr
+
+
+def test_an_embeddings_set_spoiled_on_disk_is_not_listed_and_not_loaded(tmp_path, monkeypatch):
+    """runs/ is anyone's: a codes file swapped after import fails its digest; a manifest pointing its data
+    outside the set's folder is never followed (dataset_for reads only the set roots)."""
+    import json
+
+    from training.config import DataConfig, RunConfig
+    from training.errors import CheckpointError, LatentExplorerError
+    from training.store import dataset_for, find_sets, load_set
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    (tmp_path / "codes.npy").write_bytes(npy(good_codes()))
+    assert run_cli("import-embeddings", str(tmp_path / "codes.npy"), "--name", "e").returncode == 0
+    folder = tmp_path / "runs" / "e"
+    assert "runs/e" in find_sets()
+    (folder / "codes.npy").write_bytes(npy(good_codes() + 1))
+    with pytest.raises(CheckpointError, match="SHA-256 differs"):
+        load_set(folder)
+    manifest = json.loads((folder / "embeddings.json").read_text())
+    (tmp_path / "spoiled.json").write_text(json.dumps({**manifest, "n": 10**9}))
+    (tmp_path / "spoiled.json").rename(folder / "embeddings.json")  # a rename, as any writer's: the listing sees it
+    assert "runs/e" not in find_sets()
+    outside = RunConfig(data=DataConfig(name="embeddings", path=str(tmp_path)))
+    with pytest.raises(LatentExplorerError, match="paths are limited to"):
+        dataset_for(outside)

@@ -1,5 +1,5 @@
 """Command line: python -m training, or latent-explorer once installed, {serve,train,eval,lab,sweep,defaults,
-import-onnx,export-onnx,report} (see --help).
+import-onnx,import-embeddings,export-onnx,report} (see --help).
 
 Arguments are parsed before torch is imported (it takes seconds): a bad flag is refused at once.
 Choices come from the registries, read lazily; defaults come from the config dataclasses.
@@ -232,6 +232,12 @@ def add_onnx_parsers(sub) -> None:
     im.add_argument("--value-range", default="0,1", help="the images' value range the encoder expects (low,high)")
     im.add_argument("--latent-dim", type=int, default=None, help="only when there is no decoder to read it from")
     im.add_argument("--name", required=True, help="the set's folder name under runs/")
+
+    em = sub.add_parser("import-embeddings", help="add codes (N x d) with labels and images to runs/ as a set")
+    em.add_argument("codes", help="the codes: an N x d table as .npy, .csv or .tsv (a header line allowed)")
+    em.add_argument("--labels", default=None, help="N labels (integers or short strings): .npy, or one a line")
+    em.add_argument("--images", default=None, help="the N images as .npy: (N, H, W), (N, C, H, W) or (N, H, W, C)")
+    em.add_argument("--name", required=True, help="the set's folder name under runs/")
 
     ex = sub.add_parser("export-onnx", help="write a pair (bundled or trained) as ONNX graphs and a manifest")
     ex.add_argument("set", help="a bundled set (moons-sparse-2d), runs/NAME, or a set folder")
@@ -685,6 +691,23 @@ def command_import_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_import_embeddings(args: argparse.Namespace) -> int:
+    from .embeddings import read_embeddings, read_file
+    from .onnxio import import_embeddings
+
+    emb = read_embeddings(
+        read_file(args.codes),
+        None if args.labels is None else read_file(args.labels),
+        None if args.images is None else read_file(args.images),
+    )
+    imported = import_embeddings(emb, args.name, "import-embeddings")
+    n, d = emb.codes.shape
+    classes = "no labels" if emb.class_names is None else f"{len(emb.class_names)} labels"
+    images = "with images" if emb.images is not None else "no images"
+    print(f"imported {imported.set_id}: {n} codes of {d} numbers, {classes}, {images}")
+    return 0
+
+
 def command_export_onnx(args: argparse.Namespace) -> int:
     from .limits import check_path_text
     from .onnxio import export_set
@@ -726,6 +749,7 @@ COMMANDS = {
     "lab": command_lab,
     "sweep": command_sweep,
     "import-onnx": command_import_onnx,
+    "import-embeddings": command_import_embeddings,
     "export-onnx": command_export_onnx,
     "worker": command_worker,
     "report": command_report,

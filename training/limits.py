@@ -87,6 +87,12 @@ MAX_ONNX_VALUE = 1e6  # |codes| and |decoder outputs| above this are refused as 
 # stopped before it gets it), and the rows per run that keep an honest model far below it.
 ONNX_MEMORY_BYTES = 512 * 2**20
 ONNX_BATCH = 512
+# Embeddings only (training/embeddings.py): codes a user brings, with labels and optionally images
+MAX_EMBEDDING_BYTES = MAX_UPLOAD_BYTES  # one file of codes, labels or images (the app's upload cap too)
+EMBEDDING_ROWS = (8, 10_000)  # N: enough to project; as many as the latent map draws without lag
+EMBEDDING_DIMS = (2, 1024)  # d
+MAX_LABEL_CHARS = 64  # one string label
+MAX_CLASSES = 256  # distinct labels (each a colour and a legend entry)
 
 IMAGE_FORMATS = ["PNG", "JPEG"]  # what Pillow may decode; never EPS (Ghostscript), never a plugin zoo
 

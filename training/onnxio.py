@@ -1,4 +1,5 @@
-"""Import and export of ONNX sets (the CLI's import-onnx and export-onnx; the app's upload).
+"""Import and export of ONNX sets (the CLI's import-onnx and export-onnx; the app's upload), and of
+embeddings (import-embeddings and the same upload; training/embeddings.py validates them).
 
 import_onnx: graphs given by kind, their outputs read from the graphs, a manifest written beside
 copies of them in a hidden staging folder under runs/, every check of training/onnxset.py run on
@@ -19,6 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import embeddings
 from .checkpoint import atomic_write_bytes
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, to_dict
 from .errors import LatentExplorerError
@@ -464,3 +466,12 @@ def import_uploaded(
         names = [p.name for p in folder.glob("*.onnx")]
         encoders, decoders = _sort_graphs(folder, names)
         return import_onnx(encoders, decoders, data, name, source="upload", decoder_output=decoder_output, **options)
+
+
+def import_embeddings(emb: embeddings.Embeddings, name: str, source: str = "") -> Imported:
+    """Write validated embeddings as runs/NAME (the next free name), staged then renamed, held (store.hold)
+    like every import; read back through embeddings' checks before the rename."""
+    with held_free_folder(runs_dir(), safe_name(name)) as target, staged_dir(target) as staging:
+        manifest = embeddings.write_embeddings(staging, emb, source)
+        embeddings.load_members(staging)
+    return Imported(RUN_PREFIX + target.name, target, manifest)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Literal, NamedTuple
 
+from . import embeddings
 from .checkpoint import Checkpoint, load_checkpoint, read_sidecar
 from .config import RunConfig
 from .datasets import Dataset
@@ -134,13 +135,14 @@ class SetInfo:
     dataset: str  # DataConfig.name (sets whose sidecars fail the schema are not listed)
     condition: str  # ModelConfig.condition: "none" for pairs
     stamp: float  # newest sidecar mtime: changes whenever a member is rewritten
-    source: str = "torch"  # "onnx": graphs run by onnxruntime (training/onnxset.py); pages ask its capabilities
+    source: str = "torch"  # "onnx": graphs run by onnxruntime (training/onnxset.py); pages ask its capabilities;
+    # "embeddings": codes a user brought (training/embeddings.py)
     weights: tuple[str, ...] = ()  # each member's weights_sha256 (runs/ only: imports compare them)
     point: RunPoint | None = None  # a VAE's place on the rate-distortion plane, runs/ only
 
 
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
-    if (path / MANIFEST).is_file():
+    if (path / MANIFEST).is_file() or (path / embeddings.MANIFEST).is_file():
         return _onnx_info(set_id, path)
     try:
         stats = [(path / f"{member}.json").stat() for member in SET_KINDS[kind]]
@@ -179,11 +181,26 @@ def _log_once(path: Path, stamp: float, reason: str) -> None:
 
 
 def _onnx_info(set_id: str, path: Path) -> SetInfo | None:
+    """An ONNX set's or an embeddings set's listing facts, from its manifest."""
+    for name, check in ((MANIFEST, _checked_onnx_info), (embeddings.MANIFEST, _checked_embeddings_info)):
+        try:
+            st = (path / name).stat()
+        except OSError:
+            continue
+        return check(set_id, path, (st.st_ino, st.st_mtime_ns, st.st_size, st.st_mtime))
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def _checked_embeddings_info(set_id: str, path: Path, version: tuple) -> SetInfo | None:
+    stamp = version[-1]
     try:
-        st = (path / MANIFEST).stat()
-    except OSError:
+        embeddings.read_manifest(path)
+    except (LatentExplorerError, OSError) as exc:
+        _log_once(path, stamp, str(exc))
         return None
-    return _checked_onnx_info(set_id, path, (st.st_ino, st.st_mtime_ns, st.st_size, st.st_mtime))
+    info = (embeddings.MEMBER,), embeddings.DATA_NAME, "none", stamp, "embeddings"
+    return SetInfo(set_id, path, "onnx", *info)
 
 
 @functools.lru_cache(maxsize=512)
@@ -203,7 +220,8 @@ def sets_below(root: str | Path, kind: SetKind | None = None) -> list[tuple[Path
     (any part of the path below root starting with ".") are skipped: they are staging or backups."""
     root = Path(root)
     found = []
-    for manifest in root.rglob(MANIFEST):  # ONNX sets: a pair when both members have both halves
+    manifests = [*root.rglob(MANIFEST), *root.rglob(embeddings.MANIFEST)]
+    for manifest in sorted(manifests):  # ONNX sets (a pair when both members have both halves), embeddings
         hidden = any(part.startswith(".") for part in manifest.parent.relative_to(root).parts)
         info = None if hidden else _onnx_info("", manifest.parent)
         if info is not None and kind in (None, info.kind):
@@ -432,7 +450,7 @@ def _valid_set(name: str, s) -> bool:
         and not any(p.startswith(".") for p in parts)  # no .., no hidden folder: never outside runs/
         and s.get("id") == RUN_PREFIX + rel
         and s.get("kind") in (*SET_KINDS, "onnx")
-        and s.get("source") in ("torch", "onnx")
+        and s.get("source") in ("torch", "onnx", "embeddings")
         and isinstance(s.get("kinds"), list)
         and all(isinstance(k, str) for k in s["kinds"])
         and isinstance(s.get("dataset"), str)
@@ -742,7 +760,10 @@ class ModelSet:
 
     @property
     def source(self) -> str:
-        """ "onnx" for graphs run by onnxruntime, "torch" for this package's own models."""
+        """ "onnx" for graphs run by onnxruntime, "embeddings" for codes a user brought, "torch" for this
+        package's own models."""
+        if getattr(self.lead.model, "embeddings", False):
+            return "embeddings"
         return "onnx" if isinstance(self.lead.model, OnnxModel) else "torch"
 
 
@@ -779,6 +800,8 @@ def load_set(directory: str | Path, device: str = "cpu") -> ModelSet:
         raise CheckpointError(f"{directory}: no such directory", key="err_no_folder", folder=str(directory))
     if (directory / MANIFEST).is_file():
         return ModelSet(directory, load_onnx_members(directory))
+    if (directory / embeddings.MANIFEST).is_file():
+        return ModelSet(directory, embeddings.load_members(directory))
     members = {kind: load_checkpoint(directory / kind, device) for kind in SET_KINDS[set_kind_of(directory)]}
     reason = _disagreement(members)
     if reason:
@@ -802,6 +825,8 @@ def dataset_for(config: RunConfig, data_dir: str | None = None) -> Dataset:
     from .datasets import DOWNLOADS_ALLOWED, load_dataset
 
     data = config.data if data_dir is None else dataclasses.replace(config.data, data_dir=data_dir)
+    if data.name == embeddings.DATA_NAME:  # the set's own files, in a set folder of ours
+        return embeddings.dataset(_inside(data.path or "", [BUNDLED.resolve(), runs_dir().resolve()], "data.path"))
     for field, text in (("data.path", data.path), ("data.data_dir", None if data_dir else data.data_dir)):
         if text is not None:
             _inside(text, data_roots(), field)

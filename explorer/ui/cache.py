@@ -53,8 +53,7 @@ def dataset(path: str, stamp: float) -> Dataset:
 
 @cached("spin_encoding_test_split", max_entries=32)
 def codes(path: str, stamp: float, kind: str, split: str = "test") -> latents.Codes:
-    data = getattr(dataset(path, stamp), split)
-    return latents.encode(model_set(path, stamp)[kind].model, data.x)
+    return latents.split_codes(model_set(path, stamp)[kind].model, getattr(dataset(path, stamp), split))
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

@@ -101,12 +101,30 @@ class View:
             "decoder": bool(self.decoding),
             "density": "vae" in self.encoding and "vae" in self.decoding and self.model("vae").is_variational,
         }
+        if not has[need] and self.embeddings:
+            st.info(t("emb_needs", pair=plain(self.pair_id), what=t("emb_need_" + need)), icon=":material/info:")
+            raise PageEnd
         if not has[need]:
             st.info(t("needs_" + need, pair=plain(self.pair_id), has=self.describe_members()), icon=":material/info:")
             raise PageEnd
 
+    @property
+    def embeddings(self) -> bool:
+        """Codes a user brought (training/embeddings.py): no encoder, no decoder, maybe no images."""
+        return self.pair.source == "embeddings"
+
+    @property
+    def has_images(self) -> bool:
+        return getattr(self.model(self.kinds[0]), "has_images", True)
+
+    def label(self, kind: str) -> str:
+        """How pages name a model of the set: AE or VAE, or the embeddings."""
+        return t("emb_label") if self.embeddings else LABELS[kind]
+
     def describe_members(self) -> str:
         """ "VAE: encoder and decoder" or "AE: decoder only": what each model of the set brought."""
+        if self.embeddings:
+            return t("emb_members", n=len(self.dataset.test), dim=self.latent_dim)
         parts = []
         for kind in self.kinds:
             model = self.model(kind)
@@ -206,6 +224,8 @@ def apply_projection(method: str, values: dict) -> None:
 
 def describe_training(pair: ModelSet) -> str:
     c = pair.lead.config
+    if pair.source == "embeddings":  # codes brought as they are: nothing was trained here
+        return t("side_emb_describe", n=pair.lead.data_stats["n_test"], dim=c.model.latent_dim)
     if pair.source == "onnx":  # graphs from elsewhere: no architecture or schedule of ours to tell
         data = c.data.name + (f" ({c.data.regime})" if c.data.name == "moons" else "")
         return t("side_onnx_describe", data=data, latent=c.model.latent_dim)
@@ -271,6 +291,8 @@ def pairless_sidebar() -> None:
 def pair_metrics(box) -> None:
     """The pair's key metrics into the sidebar box that sidebar() returned."""
     view = current_view()
+    if view.embeddings:  # no model, so no metric of one
+        return
     with box:
         # A markdown table, not st.dataframe: that imports pandas and loads the grid's JS while the
         # browser is still drawing a cold start's first map (0.5-1.5 s of both cores here).

@@ -118,13 +118,27 @@ def checkpoint_import() -> None:
     c = st.columns([3, 1])
     folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder=t("ckpt_placeholder"))
     files = st.file_uploader(
-        t("ckpt_files"), accept_multiple_files=True, key="ckpt_files", type=["json", "safetensors", "onnx"]
+        t("ckpt_files"),
+        accept_multiple_files=True,
+        key="ckpt_files",
+        type=["json", "safetensors", "onnx", "npy", "csv", "tsv", "txt"],
+        help=t("ckpt_files_help"),
     )
     onnx_data = onnx_data_choice() if any(f.name.lower().endswith(".onnx") for f in files or []) else None
+    codes = [f for f in files or [] if f.name.lower().endswith(EMBEDDING_SUFFIXES)]
+    if codes and onnx_data is None:
+        st.caption(t("ckpt_emb_lead", n=len(codes)))
     if not c[1].button(t("ckpt_load"), key="ckpt_load"):
         return
     try:
-        if files and onnx_data is not None:
+        if codes and onnx_data is None:
+            from training.embeddings import read_embeddings, sort_files
+            from training.onnxio import import_embeddings
+
+            roles = sort_files({f.name: f.getvalue() for f in codes})
+            emb = read_embeddings(roles["codes"], roles.get("labels"), roles.get("images"))
+            st.success(t("ckpt_loaded", name=plain(import_embeddings(emb, "uploaded-embeddings", "upload").set_id)))
+        elif files and onnx_data is not None:
             from training.onnxio import import_uploaded
 
             data, output = onnx_data
@@ -143,6 +157,9 @@ def checkpoint_import() -> None:
             st.info(t("ckpt_nothing"))
     except (LatentExplorerError, OSError) as exc:
         st.error(t("ckpt_not_loaded", error=error_text(exc)))
+
+
+EMBEDDING_SUFFIXES = (".npy", ".csv", ".tsv", ".txt")  # codes, labels and images of an embeddings set
 
 
 def onnx_data_choice():

@@ -102,9 +102,9 @@ def map_panels(
         two_d = view.latent_dim == 2
         points = proj.embedding_
         panel = MapPanel(
-            t("map_panel", model=LABELS[kind])
+            t("map_panel", model=view.label(kind))
             if two_d
-            else t("map_panel_proj", model=LABELS[kind], method=proj.name.upper(), dim=view.latent_dim),
+            else t("map_panel_proj", model=view.label(kind), method=proj.name.upper(), dim=view.latent_dim),
             points,
             axis_titles=("z0", "z1") if two_d else (f"{proj.name.upper()} 1", f"{proj.name.upper()} 2"),
             colour=MODEL_COLOURS[LABELS[kind]],

@@ -18,10 +18,10 @@ FAMILY_SUFFIXES = {"diag": "", "full": "-full", "flow": "-flow", "iwae50": "-iwa
 view = current_view()
 st.title(t("nav_inference"))
 st.caption(t("inf_lead"))
+view.needs("density")  # first: a set without a VAE is told what it lacks, whatever its latent size
 if view.latent_dim != 2:
     st.info(t("inf_not_2d", dim=view.latent_dim))
     raise PageEnd
-view.needs("density")
 
 urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
 st.number_input(t("map_test_item"), min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick")

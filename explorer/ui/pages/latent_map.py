@@ -16,12 +16,14 @@ from explorer.ui.context import (
 )
 from explorer.ui.lang import error_text, t
 from explorer.ui.text import plain
-from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, static_map
+from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, show_strip, static_map
+
+NEIGHBOURS = 8  # nearest items listed under a pick when the set has no decoder
 
 view = current_view()
 st.title(t("nav_map"))
 view.needs("encoder")
-st.caption(t("map_lead_2d" if view.latent_dim == 2 else "map_lead"))
+st.caption(t("emb_map_lead" if view.embeddings else "map_lead_2d" if view.latent_dim == 2 else "map_lead"))
 
 controls = st.columns([1, 2]) if view.latent_dim > 2 else [st.container()]  # 2-D: the toggle has the row
 urlstate.seed("ellipses", view.latent_dim == 2)
@@ -86,18 +88,21 @@ def show_pick(view) -> None:
     x = view.dataset.test.x[index].numpy()
     if probe is not None and view.latent_dim == 2:
         kind, z = probe
-        st.subheader(t("map_empty_space", model=LABELS[kind], x=z[0], y=z[1]))
+        st.subheader(t("map_empty_space", model=view.label(kind), x=z[0], y=z[1]))
         cols = st.columns(4)
         with cols[0]:
             if kind in view.decoding:
                 show_image(latents.decode(view.model(kind), z[None])[0], t("map_decodes_here", model=LABELS[kind]))
             else:
-                st.caption(t("map_no_decoder", model=LABELS[kind]))
+                st.caption(t("map_no_decoder", model=view.label(kind)))
     else:
         st.subheader(t("map_item", index=index, item=plain(view.describe_item(index))))
         cols = st.columns(4)
         with cols[0]:
-            show_image(x, t("cap_original"))
+            if view.has_images:
+                show_image(x, t("cap_original"))
+            else:
+                st.caption(t("emb_no_images"))
         for col, kind in zip(cols[1:], [k for k in view.encoding if k in view.decoding]):
             code = view.codes[kind].mean[index]
             recon = latents.decode(view.model(kind), code[None])[0]
@@ -106,12 +111,30 @@ def show_pick(view) -> None:
                 show_image(recon, t("map_recon", model=LABELS[kind], mse=mse))
         with cols[3]:
             for kind in view.encoding:
-                st.markdown(t("map_code", model=LABELS[kind], code=latents.format_code(view.codes[kind].mean[index])))
+                st.markdown(
+                    t("map_code", model=view.label(kind), code=latents.format_code(view.codes[kind].mean[index]))
+                )
             if "vae" in view.codes and view.codes["vae"].std is not None:
                 st.markdown(t("map_std", std=latents.format_code(view.codes["vae"].std[index])))
             blind = [LABELS[k] for k in view.encoding if k not in view.decoding]
-            if blind:  # codes but no decoder: no reconstruction to show
+            if blind and not view.embeddings:  # codes but no decoder: no reconstruction to show
                 st.caption(t("map_no_decoder", model=t("list_sep").join(blind)))
+        for kind in (k for k in view.encoding if k not in view.decoding):  # nothing decoded: the nearest items
+            neighbours(view, kind, index)
+
+
+def neighbours(view, kind: str, index: int) -> None:
+    """The items whose codes lie nearest the pick's, in the full latent space (not the 2-D map)."""
+    order, dist = latents.nearest_codes(view.codes[kind].mean, index, NEIGHBOURS)
+    st.markdown(t("map_neighbours", model=view.label(kind), k=len(order), dim=view.latent_dim))
+    captions = [
+        t("map_neighbour", index=int(i), item=plain(view.describe_item(int(i))), dist=float(d))
+        for i, d in zip(order, dist)
+    ]
+    if view.has_images:
+        show_strip(view.dataset.test.x[order].numpy(), captions)
+    else:
+        st.markdown("\n".join(f"{n + 1}. {c}" for n, c in enumerate(captions)))
 
 
 picked(view)
