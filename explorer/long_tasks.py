@@ -127,6 +127,13 @@ def tour_midpoint(path: str, stamp: float, a: int, b: int, steps: int, lab_path:
     return tour.midpoint(models, found, bank(path, stamp), dataset(path, stamp), a, b, steps, pair["vae"].config, lab)
 
 
+def likelihoods(path: str, stamp: float, n: int, sigma: float):
+    """explorer.likelihoods.Likelihoods: the pair's VAE's decodes of its first n test images under every p(x|z)."""
+    from explorer.likelihoods import measure
+
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[:n], sigma)
+
+
 def line_panels(path: str, stamp: float, labels: tuple[tuple[str, str], ...]):
     """A 1-D pair's whole line, decoded, for both models."""
     from explorer import analyses

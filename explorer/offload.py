@@ -5,10 +5,15 @@ worker process (`python -m explorer.offload`, nice 10, one thread) so a t-SNE fi
 split never holds the session that asked, and the server's own threads keep a core for interactive
 reruns. What holds for every request:
 
-    bounded      each task has a wall-clock budget (training.limits.LONG_REQUEST_SECONDS); past it
-                 the worker is killed and the request fails with that limit's message
+    bounded      each task has a budget of its worker's CPU time (training.limits.LONG_REQUEST_SECONDS,
+                 enforced by the kernel: RLIMIT_CPU), so a loaded machine slows a fair request without
+                 killing it; a wall-clock backstop (WALL_FACTOR times the budget) stops one that waits
+                 on something forever. Past either the worker is killed and the request fails with the
+                 limit's message
     shared       identical requests (task, arguments) from any session of the process are one ticket;
-                 its result is kept (LRU) and served to the next asker without work
+                 its result is kept (LRU) and served to the next asker without work. Across the server
+                 processes of one runs folder results are kept on disk (explorer/shared_results.py) and
+                 a request another process computes is waited for, not computed again
     limited      at most K computing at once on this machine: each worker takes one of K flock slots
                  (a file per slot under the temp folder, released by the kernel if the worker dies)
     abandonable  a request no page has asked about for ABANDON_SECONDS is stopped, and Cancel stops it
@@ -26,6 +31,7 @@ import hashlib
 import importlib
 import logging
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -38,10 +44,12 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from explorer import shared_results
 from training.errors import LatentExplorerError
 from training.limits import (
     ABANDON_SECONDS,
     LONG_REQUEST_SECONDS,
+    LONG_REQUEST_WALL_FACTOR,
     MAX_LONG_REQUESTS,
     MAX_QUEUED_REQUESTS,
     MAX_SESSION_REQUESTS,
@@ -88,11 +96,13 @@ class Ticket:
 
     task: str
     args: tuple
-    seconds: float  # the budget
-    state: str = "queued"  # queued, starting (its worker), waiting (for a slot), running, done, failed, cancelled
+    seconds: float  # the budget, in CPU seconds of its worker
+    state: str = "queued"  # queued, starting (its worker), elsewhere (another process computes it), waiting
+    # (for a slot), running, done, failed, cancelled
     created: float = field(default_factory=time.monotonic)
     started: float | None = None
     ended: float | None = None
+    cpu: float = 0.0  # CPU seconds its worker has spent on it (read while it runs)
     result: Any = None
     error: BaseException | None = None
     waiters: dict[str, float] = field(default_factory=dict)  # who asked -> when they last asked
@@ -111,6 +121,10 @@ class Ticket:
         if self.started is None:
             return 0.0
         return (self.ended or time.monotonic()) - self.started
+
+    def used(self) -> float:
+        """The part of its budget used: CPU time, or the wall-clock backstop's share when that is larger."""
+        return max(self.cpu / self.seconds, self.elapsed() / (self.seconds * LONG_REQUEST_WALL_FACTOR))
 
     def seen(self, who: str) -> None:
         self.waiters[who] = time.monotonic()
@@ -177,8 +191,36 @@ def _portable(exc: BaseException) -> BaseException:
         return LatentExplorerError(f"{type(exc).__name__}: {exc}")
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system, every thread) of a process: this one, or another's from /proc (Linux);
+    0.0 when it cannot be read."""
+    if pid is None:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rpartition(")")[2].split()  # after the command name, which may hold spaces
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
+def cpu_budget(seconds: float) -> None:
+    """Let this process spend `seconds` more CPU time (RLIMIT_CPU, whole seconds): past it the kernel
+    ends it with SIGXCPU, which the server reports as the request's time limit."""
+    used = cpu_seconds()
+    _, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    soft = resource.RLIM_INFINITY if seconds == float("inf") else int(used + seconds) + 1
+    if hard != resource.RLIM_INFINITY:
+        soft = hard if soft == resource.RLIM_INFINITY else min(soft, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CPU, (soft, hard))
+
+
 def worker_main(fd: int, folder: str, k: int, tasks: str) -> None:
-    """A worker: nice 10, one thread, killed with its server; one task at a time, each inside a slot."""
+    """A worker: nice 10, one thread, killed with its server; one task at a time. Each takes its request's
+    lock in the shared results (another process computing it: wait, then read its result), then a slot,
+    then computes within its CPU budget and stores what it computed for every process."""
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent, never run on orphaned
         import ctypes
 
@@ -191,15 +233,35 @@ def worker_main(fd: int, folder: str, k: int, tasks: str) -> None:
     conn = Connection(fd)
     while True:
         try:
-            task, args = conn.recv()
+            task, args, seconds = conn.recv()
         except (EOFError, OSError):
             return
-        with slot(Path(folder), k, on_wait=lambda: conn.send(("waiting", None))):
-            conn.send(("running", None))
-            try:
-                conn.send(("done", run_task(task, args, tasks)))
-            except BaseException as exc:  # the page shows it; the worker goes on with the next task
-                conn.send(("failed", _portable(exc)))
+        name = shared_results.key(task, args)
+        with shared_results.computing(name, on_wait=lambda: conn.send(("elsewhere", None))):
+            found = shared_results.load(name)
+            if found is not shared_results.MISS:  # computed by another process (or before this one started)
+                conn.send(("done", found))
+                continue
+            with slot(Path(folder), k, on_wait=lambda: conn.send(("waiting", None))):
+                conn.send(("running", cpu_seconds()))
+                cpu_budget(seconds)
+                try:
+                    result = run_task(task, args, tasks)
+                except BaseException as exc:  # the page shows it; the worker goes on with the next task
+                    conn.send(("failed", _portable(exc)))
+                    continue
+                finally:
+                    cpu_budget(float("inf"))  # between requests (reading a shared result) no limit runs
+                shared_results.store(name, result)
+                conn.send(("done", result))
+
+
+def over_budget(seconds: float) -> RequestStopped:
+    return RequestStopped(
+        f"stopped after {seconds:.0f} s of CPU time, the limit of this request; nothing was kept",
+        key="err_long_over_budget",
+        seconds=seconds,
+    )
 
 
 class Worker:
@@ -219,6 +281,7 @@ class Worker:
         self.conn = Connection(mine.detach())
         self.ticket: Ticket | None = None
         self.idle_since = time.monotonic()
+        self.cpu_start = 0.0  # the worker's CPU time when its ticket started running
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -258,6 +321,19 @@ class Runner:
             raise LatentExplorerError(f"unknown long request {task!r}")
         key = (task, tuple(args))
         new = False
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+            under_way = key in self._live
+        if not under_way and not self.inline:  # another server process may have computed it: no worker needed
+            found = shared_results.load(shared_results.key(task, key[1]))
+            if found is not shared_results.MISS:
+                ticket = Ticket(task, key[1], self.budgets[task])
+                ticket._finish("done", found)
+                with self._lock:
+                    self._keep(ticket)
+                return ticket
         with self._lock:
             if key in self._kept:
                 self._kept.move_to_end(key)
@@ -396,13 +472,23 @@ class Runner:
         for ticket in list(self._live.values()):
             if ticket.waiters and now - max(ticket.waiters.values()) > ABANDON_SECONDS:
                 self._stop(ticket, "cancelled", None)
-            elif ticket.state == "running" and ticket.elapsed() > ticket.seconds:
-                error = RequestStopped(
-                    f"stopped after {ticket.seconds:.0f} s, the time limit of this request; nothing was kept",
-                    key="err_long_over_budget",
-                    seconds=ticket.seconds,
-                )
-                self._stop(ticket, "failed", error)
+            elif ticket.state == "running":
+                worker = next((w for w in self._workers if w.ticket is ticket), None)
+                if worker is not None:
+                    ticket.cpu = max(ticket.cpu, cpu_seconds(worker.proc.pid) - worker.cpu_start)
+                if ticket.cpu > ticket.seconds + 2.0:  # RLIMIT_CPU did not act (another OS): stopped here
+                    self._stop(ticket, "failed", over_budget(ticket.seconds))
+                elif ticket.elapsed() > ticket.seconds * LONG_REQUEST_WALL_FACTOR:
+                    wall, cpu = round(ticket.elapsed()), round(ticket.cpu)
+                    error = RequestStopped(
+                        f"stopped after {wall} s of waiting for it ({cpu} s of CPU time used of its "
+                        f"{ticket.seconds:.0f}); nothing was kept",
+                        key="err_long_over_wall",
+                        seconds=wall,
+                        cpu=cpu,
+                        limit=ticket.seconds,
+                    )
+                    self._stop(ticket, "failed", error)
         for w in list(self._workers):
             if w.ticket is None and (now - w.idle_since > IDLE_SECONDS or w.proc.poll() is not None):
                 self._workers.remove(w)
@@ -428,7 +514,7 @@ class Runner:
                 return
             ticket = self._queue.popleft()
             try:
-                idle.conn.send((ticket.task, ticket.args))
+                idle.conn.send((ticket.task, ticket.args, ticket.seconds))
             except OSError:  # a worker that died idle: drop it, the ticket goes back to the front
                 self._workers.remove(idle)
                 self._queue.appendleft(ticket)
@@ -445,7 +531,9 @@ class Runner:
                 ticket = worker.ticket
                 if worker in self._workers:
                     self._workers.remove(worker)
-                if ticket is not None and not ticket.done:
+                if ticket is not None and not ticket.done and code == -signal.SIGXCPU:  # its CPU budget, spent
+                    self._stop(ticket, "failed", over_budget(ticket.seconds))
+                elif ticket is not None and not ticket.done:
                     error = RequestStopped(
                         f"its worker process ended (exit code {code}); nothing was kept",
                         key="err_long_worker_died",
@@ -458,11 +546,11 @@ class Runner:
             return
         if what == "running":
             with self._lock:
-                ticket.state, ticket.started = "running", time.monotonic()
+                ticket.state, ticket.started, worker.cpu_start = "running", time.monotonic(), float(payload)
             return
-        if what == "waiting":
+        if what in ("waiting", "elsewhere"):
             with self._lock:
-                ticket.state = "waiting"
+                ticket.state = what
             return
         worker.ticket, worker.idle_since = None, time.monotonic()
         self._settle(ticket, "done" if what == "done" else "failed", payload if what == "done" else None,

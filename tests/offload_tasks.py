@@ -20,3 +20,19 @@ def refuse(name: str) -> None:
 
 def die(code: int) -> None:
     os._exit(code)
+
+
+def spin(seconds: float) -> float:
+    """Burn CPU for `seconds` of this process's CPU time; returns the CPU time it used."""
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        sum(range(10_000))
+    return time.process_time() - start
+
+
+def count(path: str, seconds: float, tag: str = "") -> tuple[int, str]:
+    """Append this worker's pid to the file at `path`, then sleep: the file's lines count the computations."""
+    with open(path, "a") as f:
+        f.write(f"{os.getpid()}\n")
+    time.sleep(seconds)
+    return os.getpid(), tag

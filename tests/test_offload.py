@@ -9,7 +9,7 @@ import pytest
 from explorer import offload
 from explorer.offload import RequestStopped, Runner
 
-BUDGETS = {"sleep": 30.0, "refuse": 30.0, "die": 30.0}
+BUDGETS = {"sleep": 30.0, "refuse": 30.0, "die": 30.0, "spin": 30.0, "count": 30.0}
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_at_most_k_compute_at_once_across_server_processes(runners):
     requests never overlap, and the one kept waiting says so."""
     first, second = runners(k=1), runners(k=1)
     for runner in (first, second):  # each with its worker started (torch imported), so b asks for the slot at once
-        finish(runner.submit("sleep", (0.0, "warm"), who="s"))
+        finish(runner.submit("sleep", (0.0, f"warm {id(runner)}"), who="s"))  # not shared: its own request
     a = first.submit("sleep", (3.0, "a"), who="s")
     assert finish_running(a)
     b = second.submit("sleep", (0.2, "b"), who="s")
@@ -81,22 +81,61 @@ def finish_running(ticket, seconds=90):
 
 
 @pytest.mark.slow  # worker processes start (each imports torch)
-def test_a_request_over_its_budget_is_stopped_and_its_worker_killed(runners):
-    runner = runners(budgets={**BUDGETS, "sleep": 1.0})
-    ticket = runner.submit("sleep", (60.0,), who="s")
+def test_a_request_over_its_cpu_budget_is_stopped_and_its_worker_killed(runners, monkeypatch):
+    """The budget is the worker's CPU time (the kernel's RLIMIT_CPU): a request spinning past it is ended;
+    one that only takes wall-clock time (a loaded machine, a sleep) is not, up to the wall-clock backstop."""
+    monkeypatch.setattr(
+        offload, "LONG_REQUEST_WALL_FACTOR", 20.0
+    )  # the backstop far off: a nice-10 spin on a busy machine
+    runner = runners(budgets={**BUDGETS, "spin": 1.0, "sleep": 1.0})
+    fair = finish(runner.submit("sleep", (2.0, "fair"), who="s"))  # 2 s of wall clock, no CPU: within 1 s of CPU
+    assert fair.state == "done" and fair.elapsed() >= 2.0
+    ticket = runner.submit("spin", (60.0,), who="s")
     assert finish_running(ticket)
     pid = runner._workers[0].proc.pid
-    finish(ticket, 15)
+    finish(ticket, 30)
     assert ticket.state == "failed" and isinstance(ticket.error, RequestStopped)
     assert ticket.error.key == "err_long_over_budget" and ticket.error.values == {"seconds": 1.0}
-    assert 1.0 <= ticket.elapsed() < 5.0
     deadline = time.monotonic() + 10
     while alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not alive(pid)
     with pytest.raises(RequestStopped):
-        runner.submit("sleep", (60.0,), who="s").value()  # kept as failed: not started again by a rerun
-    assert runner.computed == 1
+        runner.submit("spin", (60.0,), who="s").value()  # kept as failed: not started again by a rerun
+    assert runner.computed == 2
+
+
+@pytest.mark.slow  # a worker process starts
+def test_a_request_that_never_ends_is_stopped_by_the_wall_clock_backstop(runners, monkeypatch):
+    monkeypatch.setattr(offload, "LONG_REQUEST_WALL_FACTOR", 2.0)
+    runner = runners(budgets={**BUDGETS, "sleep": 1.0})
+    ticket = finish(runner.submit("sleep", (60.0,), who="s"), 60)
+    assert ticket.state == "failed" and ticket.error.key == "err_long_over_wall"
+    assert 2.0 <= ticket.elapsed() < 6.0 and ticket.error.values["limit"] == 1.0 and ticket.error.values["cpu"] <= 1
+
+
+@pytest.mark.slow  # worker processes start (each imports torch)
+def test_two_server_processes_asking_the_same_request_compute_it_once(runners, tmp_path):
+    """Two runners (two server processes' worth) over one runs folder ask for the same request at once: one
+    worker computes it, the other waits for it (and says so), both get its result; a third process started
+    later reads it from disk without starting a worker."""
+    log = tmp_path / "computed.txt"
+    first, second = runners(k=2), runners(k=2)
+    for runner in (first, second):  # workers started (torch imported): b's asks while a's computes
+        finish(runner.submit("sleep", (0.0, f"warm {id(runner)}"), who="s"))
+    a = first.submit("count", (str(log), 5.0), who="s")
+    assert finish_running(a)
+    b = second.submit("count", (str(log), 5.0), who="s")
+    deadline = time.monotonic() + 60
+    while b.state != "elsewhere" and not b.done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert b.state == "elsewhere"  # its worker waits on the request's lock, holding no slot
+    assert finish(a).value() == finish(b).value()
+    assert len(log.read_text().split()) == 1  # computed once
+    third = runners(k=2)
+    c = third.submit("count", (str(log), 5.0), who="s")
+    assert c.state == "done" and c.value() == a.value() and not third._workers
+    assert len(log.read_text().split()) == 1
 
 
 @pytest.mark.slow  # worker processes start (each imports torch)
@@ -155,9 +194,11 @@ def test_unknown_tasks_are_refused(runners):
 
 
 @pytest.fixture
-def process_mode(monkeypatch):
-    """The app's own runner in process mode (as `make run` has it), fresh for the test, shut down after."""
+def process_mode(monkeypatch, tmp_path):
+    """The app's own runner in process mode (as `make run` has it), fresh for the test, shut down after;
+    its results kept on disk for this test alone (the session's runs folder is shared by other tests)."""
     monkeypatch.setenv("LATENT_EXPLORER_LONG", "process")
+    monkeypatch.setenv("LATENT_EXPLORER_RESULTS", str(tmp_path / "results"))
     monkeypatch.setattr(offload, "_runner", None)
     monkeypatch.setattr(offload, "ABANDON_SECONDS", 600.0)  # no progress fragment asks again here
     yield
@@ -294,3 +335,159 @@ def test_a_set_edited_on_disk_while_the_app_holds_it_fails_its_long_request_with
     assert any("cannot be drawn" in e.value and "tiny-moons" in e.value for e in at.error), [e.value for e in at.error]
     at.switch_page("explorer/ui/pages/decoder.py").run()
     assert not at.exception and not at.error
+
+
+def test_shared_results_round_trip_the_result_types_without_pickle(tmp_path):
+    """What the tasks return (dataclasses of arrays, dicts keyed by ints, tuples, bytes, NaN) comes back
+    equal from the .npz; a fitted t-SNE comes back placing codes where the original does."""
+    import numpy as np
+
+    from explorer import shared_results as sr
+    from explorer.inference import SplitGaps
+    from explorer.latents import ManifoldGrid
+    from explorer.projection import TSNE
+
+    grid = ManifoldGrid(np.zeros((4, 2), np.float32), np.arange(2.0), np.arange(2.0)[::-1], "prior")
+    value = {
+        "grid": (grid, np.ones((2, 3), np.uint8), b"\x89PNG"),
+        "gaps": SplitGaps(np.arange(3), np.array([0.1, np.nan, 2.0]), np.zeros(3), np.ones(3)),
+        "iwae": {1: -90.5, 50: float("nan")},
+        7: [np.float32(1.5), None, True, "text"],
+    }
+    assert sr.store("k1", value, tmp_path)
+    back = sr.load("k1", tmp_path)
+    assert back.keys() == value.keys() and back[7] == value[7] and type(back[7][0]) is np.float32
+    g, tiled, png = back["grid"]
+    assert isinstance(g, ManifoldGrid) and g.source == "prior" and (g.ys == grid.ys).all() and png == b"\x89PNG"
+    assert tiled.dtype == np.uint8 and tiled.shape == (2, 3)
+    assert isinstance(back["gaps"], SplitGaps) and np.array_equal(
+        back["gaps"].kl_posterior, value["gaps"].kl_posterior, equal_nan=True
+    )
+    assert back["iwae"][1] == -90.5 and np.isnan(back["iwae"][50])
+    codes = np.random.default_rng(0).normal(size=(40, 3)).astype(np.float32)
+    fitted = TSNE(perplexity=5.0, max_fit=30).fit(codes)
+    assert sr.store("k2", fitted, tmp_path)
+    again = sr.load("k2", tmp_path)
+    probe = np.concatenate([codes[:5], codes[:3] + 0.01])
+    assert (
+        isinstance(again, TSNE)
+        and again.perplexity == 5.0
+        and (again.transform(probe) == fitted.transform(probe)).all()
+    )
+    assert not sr.store("k3", object(), tmp_path) and not (tmp_path / "k3.npz").exists()  # unstorable: not kept
+
+
+def test_shared_results_refuse_a_tampered_file_and_delete_it(tmp_path):
+    """A result file is trusted only as written: another request's file, a class outside the result modules,
+    an object array (a pickle inside), a truncated file or other fields are a miss, and the file is gone."""
+    import io
+    import json
+
+    import numpy as np
+
+    from explorer import shared_results as sr
+    from explorer.inference import SplitGaps
+
+    def write(name, meta, **arrays):
+        buffer = io.BytesIO()
+        np.savez(buffer, structure=np.frombuffer(json.dumps(meta).encode(), np.uint8), **arrays)
+        (tmp_path / f"{name}.npz").write_bytes(buffer.getvalue())
+
+    sr.store("good", SplitGaps(np.arange(2), np.zeros(2), np.zeros(2), np.zeros(2)), tmp_path)
+    (tmp_path / "moved.npz").write_bytes((tmp_path / "good.npz").read_bytes())  # another key's file
+    write("foreign", {"format": sr.FORMAT, "key": "foreign", "value": {"class": "os:system", "fields": {}}})
+    write(
+        "fields",
+        {
+            "format": sr.FORMAT,
+            "key": "fields",
+            "value": {"class": "explorer.inference:SplitGaps", "fields": {"index": 1}},
+        },
+    )
+    write(
+        "objects", {"format": sr.FORMAT, "key": "objects", "value": {"array": 0}}, a0=np.array([{"x": 1}], dtype=object)
+    )
+    (tmp_path / "cut.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:100])
+    for name in ("moved", "foreign", "fields", "objects", "cut"):
+        assert sr.load(name, tmp_path) is sr.MISS, name
+        assert not (tmp_path / f"{name}.npz").exists(), name
+    assert isinstance(sr.load("good", tmp_path), SplitGaps)
+
+
+def test_shared_results_stay_within_their_size_dropping_the_least_recently_used(tmp_path):
+    import numpy as np
+
+    from explorer import shared_results as sr
+
+    block = np.zeros(5_000, np.uint8)  # ~5.4 kB a file
+    for name in ("a", "b", "c"):
+        assert sr.store(name, block, tmp_path, limit=100_000)
+        time.sleep(0.01)
+    os.utime(tmp_path / "a.npz", (time.time() + 5, time.time() + 5))  # "a" read since (load touches it)
+    assert sr.store("d", np.zeros(30_000, np.uint8), tmp_path, limit=50_000) is False  # over a quarter: not kept
+    assert sr.store("e", np.zeros(1_000, np.uint8), tmp_path, limit=17_000)  # 4 files > 17 kB: the oldest goes
+    kept = sorted(p.stem for p in tmp_path.glob("*.npz"))
+    assert kept == ["a", "c", "e"] and sum(p.stat().st_size for p in tmp_path.glob("*.npz")) <= 17_000
+
+
+@pytest.mark.slow  # a worker process starts (torch import)
+def test_the_train_pages_likelihood_scores_come_from_a_worker(app, process_mode):
+    """The Train form's likelihood explainer scores 200 decodes in a worker: the page returns with its
+    progress (the form usable meanwhile), then draws the table; a second server process reads it from disk."""
+    from explorer.i18n import CATALOGUES
+    from tests.helpers import TINY_MOONS
+
+    at = app("explorer/ui/pages/train.py", dataset="moons", pair=TINY_MOONS)
+    assert progress_lines(at) and CATALOGUES["en"]["long_task_likelihoods"] in progress_lines(at)[0]
+    assert at.selectbox(key="train_likelihood").options  # the form is there meanwhile
+    col = CATALOGUES["en"]["col_likelihood"]
+    assert run_until(at, lambda a: any(col in d.value.columns for d in a.dataframe))
+    assert not progress_lines(at) and not at.error
+    offload._runner.shutdown()
+    offload._runner = None  # another server process: a fresh runner, no worker yet
+    again = app("explorer/ui/pages/train.py", dataset="moons", pair=TINY_MOONS)
+    assert any(col in d.value.columns for d in again.dataframe) and not progress_lines(again)
+    assert not offload._runner._workers  # read from the shared results, computed by nobody here
+
+
+def same(a, b, where="result"):
+    """a and b equal all the way down (types, dtypes, NaN where NaN)."""
+    import dataclasses
+
+    import numpy as np
+
+    assert type(a) is type(b), where
+    if dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            same(getattr(a, f.name), getattr(b, f.name), f"{where}.{f.name}")
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for k in a:
+            same(a[k], b[k], f"{where}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{where}[{i}]")
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True), where
+    else:
+        assert a == b or a != a and b != b, where
+
+
+@pytest.mark.slow  # an exact posterior, a manifold grid, a hole map and the likelihoods of the tiny pair
+@pytest.mark.parametrize(
+    "task, args",
+    [
+        ("inference", (0,)),
+        ("manifold", ("vae", 5)),
+        ("hole_map", ("ae", 0, 1, 8)),
+        ("likelihoods", (10, 0.1)),
+    ],
+)
+def test_the_tasks_own_results_come_back_from_disk_as_computed(tiny_pair_dir, tmp_path, task, args):
+    from explorer import long_tasks
+    from explorer import shared_results as sr
+
+    value = getattr(long_tasks, task)(str(tiny_pair_dir), 1.0, *args)
+    assert sr.store(task, value, tmp_path)
+    same(value, sr.load(task, tmp_path))

@@ -143,6 +143,9 @@ def test_a_killed_worker_leaves_its_run_failed_with_the_reason(runs):
     child = jobs._CHILDREN.pop(pid)  # as if another server process had started it: only /proc to go by
     os.kill(pid, signal.SIGKILL)
     child.wait(30)
+    (runs / "doomed" / "ae.safetensors").write_bytes(b"half")  # what it was writing when it died
+    with store.hold(runs / "doomed"):  # another writer holds the folder now: nothing of it is deleted under it
+        assert not jobs.reap(runs / "doomed") and (runs / "doomed" / "ae.safetensors").exists()
     job = jobs.get_run("doomed")
     assert job.status == "failed", job
     assert f"its worker process ({pid}) ended while training the AE (epoch" in job.message

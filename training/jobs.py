@@ -65,7 +65,7 @@ import numpy as np
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
 from .errors import LatentExplorerError, Phrase, TrainingCancelled, TrainingError, from_record, record
 from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, check_run, check_train_set
-from .store import LEADS, RUN_PREFIX, SET_KINDS, check_out_dir, hold, safe_name
+from .store import LEADS, RUN_PREFIX, SET_KINDS, FolderBusy, check_out_dir, hold, safe_name
 from .store import runs_dir as default_runs_dir
 
 MAX_QUEUED_RUNS = 50  # runs waiting beyond the running ones: a bound on what one class can pile up
@@ -576,7 +576,11 @@ def reap(folder: Path) -> bool:
         if state.get("worker"):
             state["worker"]["exit"] = str(why)
 
-    _update(folder, change)
+    try:
+        with hold(folder):  # its files are deleted: never while a live writer (a new run, an import) holds it
+            _update(folder, change)
+    except FolderBusy:
+        return False
     if reason:
         _index_changed(folder.parent, folder.name)
     return bool(reason)

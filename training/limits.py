@@ -59,7 +59,7 @@ MAX_IWAE_K = 5_000  # importance samples per image for eval's IWAE bound
 # Long requests from the app's pages (explorer/offload.py): computed in worker processes (nice 10, one
 # thread), never in a page's script thread; identical requests share one computation.
 MAX_LONG_REQUESTS = 2  # computing at once across every server process of one machine ($LATENT_EXPLORER_MAX_REQUESTS)
-LONG_REQUEST_SECONDS = {  # wall-clock budget of one request, its wait for a free slot not counted; stopped past it
+LONG_REQUEST_SECONDS = {  # CPU seconds one request may use in its worker (RLIMIT_CPU); stopped past it
     "projection": 180.0,  # a UMAP or t-SNE fit (at most PROJECTION_FIT_POINTS codes)
     "inference": 60.0,  # one test image's exact posterior, IWAE curve and q* (Exact inference, the tour)
     "split_gaps": 240.0,  # the inference gaps of 100 test images
@@ -71,7 +71,10 @@ LONG_REQUEST_SECONDS = {  # wall-clock budget of one request, its wait for a fre
     "family_panels": 120.0,  # one image under each posterior family's set (up to 4) and q* per family (issue 28)
     "same_decoder": 60.0,  # one image's q* in each family on one decoder (the tour's step 7)
     "split_families": 600.0,  # each family's set on 30 test images: exact log p(x) and q* for each
+    "likelihoods": 60.0,  # the Train page's 200 decodes scored under every likelihood
 }
+LONG_REQUEST_WALL_FACTOR = 4.0  # wall-clock backstop: stopped after this many times its CPU budget of computing
+LONG_RESULTS_BYTES = 256 * 2**20  # long requests' results kept on disk for every server process (LRU beyond it)
 ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this long is stopped
 MAX_SESSION_REQUESTS = 8  # under way for one tab (asked within ABANDON_SECONDS); a page asks for at most 2
 MAX_QUEUED_REQUESTS = 16  # waiting for a worker in one server process; more are refused, not queued

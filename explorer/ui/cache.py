@@ -89,14 +89,6 @@ def class_map_png(path: str, stamp: float, kind: str, title: str) -> bytes:
     return figures.class_map_png(codes(path, stamp, kind).mean, data.test.y.numpy(), data.class_names, title)
 
 
-@cached("spin_scoring_likelihoods", max_entries=16)
-def likelihoods(path: str, stamp: float, n: int, sigma: float):
-    """explorer.likelihoods.Likelihoods: the pair's VAE's decodes of its first n test images under every p(x|z)."""
-    from explorer.likelihoods import measure
-
-    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[:n], sigma)
-
-
 @st.cache_data(max_entries=4)
 def lab_results(path: str, mtime: float) -> dict:
     """The half-moon lab's results.json (numbers over seeds), re-read when the file changes."""

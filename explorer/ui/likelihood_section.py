@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from explorer.ui import cache
+from explorer.ui import waiting
 from explorer.ui.context import View
 from explorer.ui.lang import t
 from explorer.ui.text import plain
@@ -16,7 +16,10 @@ IMAGES = 200  # test images scored: enough for a standard error of a few percent
 def likelihood_explainer(view: View, sigma: float) -> None:
     with st.expander(t("lik_title"), icon=":material/functions:"):
         st.markdown(t("lik_meaning"))
-        r = cache.likelihoods(view.path, view.stamp, IMAGES, float(sigma))
+        request = (view.path, view.stamp, IMAGES, float(sigma))
+        r = waiting.result("likelihoods", request, "long_task_likelihoods", "likelihoods")
+        if r is None:  # its progress is drawn; the form goes on meanwhile
+            return
         rows = [
             {
                 t("col_likelihood"): t(f"lik_{row.key.replace('-', '_')}"),

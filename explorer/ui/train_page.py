@@ -87,8 +87,6 @@ def train_form(user_data: dict, view=None) -> dict | None:
         f["sigma"] = c[1].number_input(
             t("train_sigma"), 0.01, 1.0, ModelConfig.gaussian_sigma, 0.01, key="train_sigma", help=t("train_sigma_help")
         )
-        if view is not None:
-            likelihood_explainer(view, f["sigma"])
         c = st.columns(4)
         f["epochs"] = c[0].number_input(t("train_epochs", max=MAX_EPOCHS), 1, MAX_EPOCHS, 20, key="train_epochs")
         f["lr"] = c[1].number_input(t("train_lr"), 1e-5, 1.0, 1e-3, format="%.5f", key="train_lr")
@@ -103,6 +101,8 @@ def train_form(user_data: dict, view=None) -> dict | None:
             help=t("train_name_help"),
         )
         submitted = st.form_submit_button(t("train_submit"), key="train_submit", type="primary")
+    if view is not None:  # below the form: its scores are a long request, whose Cancel button a form cannot hold
+        likelihood_explainer(view, f["sigma"])
     return f if submitted else None
 
 

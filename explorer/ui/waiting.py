@@ -91,7 +91,9 @@ def describe(ticket: Ticket) -> str:
         return t("long_starting")
     if ticket.state == "waiting":
         return t("long_waiting", k=runner().k)
-    return t("long_running", elapsed=ticket.elapsed(), limit=ticket.seconds)
+    if ticket.state == "elsewhere":
+        return t("long_elsewhere")
+    return t("long_running", elapsed=ticket.elapsed(), cpu=ticket.cpu, limit=ticket.seconds)
 
 
 @st.fragment(run_every=POLL)
@@ -101,5 +103,5 @@ def _progress(requests: list[Request], what: str) -> None:
         st.rerun()  # the whole page, which now finds the results
     pending = [tk for tk in tickets if not tk.done]
     st.markdown(t("long_progress", what=t(what), where=describe(pending[0])))
-    st.progress(min(1.0, max(tk.elapsed() / tk.seconds for tk in pending)))
+    st.progress(min(1.0, max(tk.used() for tk in pending)))
     st.caption(t("long_note"))
