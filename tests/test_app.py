@@ -57,7 +57,8 @@ def test_moving_a_slider_changes_the_decoded_image(app):
     after = image_with_caption(at, "VAE decodes")
     assert after.value != before
     assert "2.50" in after.captions[0]
-    assert len([im for im in at.image if im.captions and im.captions[0].startswith("0.")]) == 5  # 5 nearest images
+    nearest = [h.proto.body for h in at.get("html") if "le-nearest" in h.proto.body]  # one element, 5 images
+    assert len(nearest) == 1 and nearest[0].count('<img src="data:image/png;base64,') == 5
 
 
 def test_ae_sliders_span_the_codes_range(app):

@@ -107,3 +107,15 @@ def test_component_data_reaches_the_browser_without_importing_pandas():
     imported, payload = out.split(" ", 1)
     assert imported == "False"
     assert json.loads(json.loads(payload)["json"]) == {"points": [[1.0, 2.0], None], "w": [0.0, 0.0, 0.0], "n": 4}
+
+
+def test_component_data_splices_a_part_encoded_before():
+    """The point map's points are encoded once (bridge.json_object) and spliced into each move's data: the
+    browser reads the same object as if all of it had been encoded at once, non-finite values as null."""
+    from explorer.ui.bridge import component_data, json_object
+
+    data, part = {"value": np.float32(0.5), "label": "VAE"}, {"points": np.array([[1.0, np.nan]]), "c": ["#fff"]}
+    whole = json.loads(component_data({**data, **part})["json"])
+    assert json.loads(component_data(data, json_object(part))["json"]) == whole
+    assert whole["points"] == [[1.0, None]]
+    assert json.loads(component_data({}, json_object(part))["json"]) == json.loads(json_object(part))

@@ -65,7 +65,7 @@ def nearest_by_mse(
 ) -> tuple[np.ndarray, np.ndarray]:
     """k nearest bank rows by mean squared error: (M, P), (N, P) -> indices (M, k), distances (M, k)."""
     q = queries.reshape(len(queries), -1).astype(np.float32)
-    b = bank.reshape(len(bank), -1).astype(np.float32)
+    b = bank.reshape(len(bank), -1).astype(np.float32, copy=False)  # the bank is float32 already: no copy a call
     k = min(k, len(b))
     b_sq = (b * b).sum(1)[None]
     all_idx, all_dist = [], []

@@ -20,9 +20,18 @@ import numpy as np
 import streamlit as st
 
 
-def component_data(data: dict) -> dict[str, str]:
-    """data (numpy arrays and scalars allowed) as {"json": text} for a component's JS to parse."""
-    return {"json": json.dumps(finite(data), allow_nan=False)}
+def component_data(data: dict, encoded: str = "{}") -> dict[str, str]:
+    """data (numpy arrays and scalars allowed) as {"json": text} for a component's JS to parse; `encoded`,
+    a JSON object text made by json_object (cached by the caller), adds its members unencoded again."""
+    text = json.dumps(finite(data), allow_nan=False)
+    if encoded.strip() not in ("{}", ""):
+        text = text[:-1] + ", " + encoded.strip()[1:] if data else encoded
+    return {"json": text}
+
+
+def json_object(data: dict) -> str:
+    """The JSON object text of data as component_data would write it, for component_data(encoded=...)."""
+    return json.dumps(finite(data), allow_nan=False)
 
 
 def finite(value):

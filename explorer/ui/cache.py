@@ -7,12 +7,13 @@ Callers must treat what they get as read-only.
 
 from __future__ import annotations
 
+import base64
 import functools
 
 import numpy as np
 import streamlit as st
 
-from explorer import figures, latents
+from explorer import figures, images, latents
 from explorer.projection import Projection, make_projection
 from explorer.ui.lang import t
 from training.bank import Bank, bank_for
@@ -28,13 +29,31 @@ def cached(spinner: str, **options):
 
     def wrap(fn):
         inner = st.cache_resource(show_spinner=False, **options)(fn)
+        # Arguments this process has computed once: their calls are hits and skip the spinner, whose timer
+        # thread and clearing message cost a hit more than the hit itself (a slider move calls one).
+        # An entry evicted since is recomputed without a spinner.
+        hits: set = set()
 
         @functools.wraps(fn)
         def call(*args, **kwargs):
-            with st.spinner(t(spinner)):
+            try:
+                key = (args, tuple(sorted(kwargs.items())))
+                known = key in hits
+            except TypeError:  # an unhashable argument: always the spinner
+                key, known = None, False
+            if known:
                 return inner(*args, **kwargs)
+            with st.spinner(t(spinner)):
+                value = inner(*args, **kwargs)
+            if key is not None and len(hits) < 4096:
+                hits.add(key)
+            return value
 
-        call.clear = inner.clear
+        def clear():
+            hits.clear()
+            inner.clear()
+
+        call.clear = clear
         return call
 
     return wrap
@@ -74,6 +93,23 @@ def flat_train_images(path: str, stamp: float) -> np.ndarray:
     """(N, P) float32 training images, the bank for nearest-image look-ups."""
     x = dataset(path, stamp).train.x
     return x.reshape(len(x), -1).numpy()
+
+
+@functools.lru_cache(maxsize=4096)
+def train_image_uri(path: str, stamp: float, index: int, scale: int) -> str:
+    """A training image enlarged scale times, as a PNG data URI (a few hundred bytes to a few kB): the nearest
+    images a slider move shows repeat from move to move, so each is encoded once per process, and the browser
+    fetches none of them. A plain lru_cache: st.cache_resource's key hashing costs more than the look-up."""
+    image = dataset(path, stamp).train.x[index].numpy()
+    png = images.png_bytes(images.upscale(images.to_uint8(image), scale))
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def point_map_json(path: str, stamp: float, kind: str, projection: tuple, _build) -> str:
+    """The light point map's points, colours and bounds as one JSON object text (tens of kB), by pair, model
+    and projection: built once, not on every slider move (bridge.component_data splices it in)."""
+    return _build()
 
 
 @cached("spin_rendering_reference_bank", max_entries=8)

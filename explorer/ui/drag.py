@@ -11,7 +11,7 @@ import streamlit as st
 
 from explorer import figures, latents, webdecoder
 from explorer.ui import cache, lang, urlstate
-from explorer.ui.bridge import component_data
+from explorer.ui.bridge import component_data, json_object
 from explorer.ui.context import KINDS, LABELS, View
 from explorer.ui.widgets import pair_models, show_image
 from training.bank import manifold_distance
@@ -58,9 +58,11 @@ def drag_component(
     state_name: str,
     on_release=None,
     in_browser: bool = True,
+    encoded: str = "{}",
 ):
-    """Mount the component. mode: sliders | pad | scrub. Returns the component result
-    (result.<state_name> is the value released last, or streamed in server mode)."""
+    """Mount the component. mode: sliders | pad | scrub | map. Returns the component result
+    (result.<state_name> is the value released last, or streamed in server mode). encoded: more of the
+    payload, already JSON (bridge.json_object), that the caller keeps between reruns."""
     in_browser = in_browser and all(browser_can_decode(m) for _, m in models)
     described, decoders = _decoders(models, in_browser)
     data = {
@@ -75,7 +77,7 @@ def drag_component(
         **payload,
     }
     callbacks = {f"on_{state_name}_change": on_release or (lambda: None)}
-    return _COMPONENT(key=key, data=component_data(data), **callbacks)
+    return _COMPONENT(key=key, data=component_data(data, encoded), **callbacks)
 
 
 def last_value(key: str, name: str):
@@ -119,22 +121,31 @@ def point_colours(view: View, limit: int) -> tuple[np.ndarray, list[str]]:
     return take, figures.point_colours(view.colouring(), take)
 
 
-def point_map(view: View, kind: str, z: np.ndarray, key: str) -> None:
-    """A light map (canvas, not plotly) of one model's codes with the current point marked.
+def point_map_data(view: View, kind: str) -> tuple[Any, str]:
+    """(projection, the map's points, colours and bounds as JSON) for point_map: a page computes them in its
+    run, outside the fragment that draws the map, so a slider move neither looks them up nor encodes them."""
+    proj = view.projection(kind)
+
+    def build() -> str:
+        take, colours = point_colours(view, 1500)
+        points = proj.embedding_
+        bounds = pad_bounds(points, 0.1, min_extent=1e-5)
+        # 6 significant digits of the map's extent: finer than any canvas, a third of full floats' text
+        decimals = max(0, 6 - int(np.floor(np.log10(max(bounds[1] - bounds[0], bounds[3] - bounds[2])))))
+        return json_object(
+            {"bounds": bounds, "points": np.round(points[take].astype(np.float64), decimals), "colours": colours}
+        )
+
+    return proj, cache.point_map_json(view.path, view.stamp, kind, view.shown_projection(), build)
+
+
+def point_map(data: tuple[Any, str], label: str, z: np.ndarray, key: str) -> None:
+    """A light map (canvas, not plotly) of one model's codes (point_map_data) with the current point marked.
 
     It redraws in about a millisecond, so a slider move is not held up by a chart remount.
     """
-    proj = view.projection(kind)
-    take, colours = point_colours(view, 1500)
-    points = proj.embedding_
-    payload = {
-        "bounds": pad_bounds(points, 0.1, min_extent=1e-5),
-        "points": points[take],
-        "colours": colours,
-        "value": proj.transform(z[None])[0],
-        "label": lang.t("map_panel", model=LABELS[kind]),
-    }
-    drag_component(key, "map", [], payload, "z")
+    proj, encoded = data
+    drag_component(key, "map", [], {"value": proj.transform(z[None])[0], "label": label}, "z", encoded=encoded)
 
 
 @st.fragment

@@ -201,14 +201,23 @@ def pair_models(view: View) -> dict:
     return {kind: view.model(kind) for kind in view.kinds}
 
 
-def show_nearest(view: View, image_chw: np.ndarray, title: str, k: int = 5) -> None:
-    """The k training images nearest to image_chw, captioned with their MSE."""
-    idx, dist = nearest_by_mse(image_chw[None], view.train_bank(), k=k)
+def show_nearest(view: View, image_chw: np.ndarray, title: str, bank: np.ndarray | None = None, k: int = 5) -> None:
+    """The k training images nearest to image_chw, captioned with their MSE. bank: view.train_bank(), which
+    a fragment passes in from its page's run (a look-up per slider move otherwise)."""
+    idx, dist = nearest_by_mse(image_chw[None], view.train_bank() if bank is None else bank, k=k)
     st.markdown(title, help=t("help_nearest"))
-    row = st.container(horizontal=True, gap="small")  # wraps in a narrow column instead of squeezing captions
-    for i, d in zip(idx[0], dist[0]):
-        with row:
-            show_image(view.dataset.train.x[i].numpy(), f"{d:.4f}", target=64)
+    height, width = image_chw.shape[-2:]
+    scale = images.display_scale(width, 64)
+    # One HTML element with the images inline, each encoded once per process: a slider move sends one element
+    # here, not k + 1, and the browser fetches no image for it (st.image: k media files and k requests)
+    uris = [cache.train_image_uri(view.path, view.stamp, int(i), scale) for i in idx[0]]
+    figures_ = "".join(
+        f'<figure style="margin:0;text-align:center"><img src="{uri}" '
+        f'width="{width * scale}" height="{height * scale}" alt="{d:.4f}" style="image-rendering:pixelated">'
+        f'<figcaption style="font-size:0.875rem;opacity:0.6">{d:.4f}</figcaption></figure>'
+        for uri, d in zip(uris, dist[0])
+    )
+    st.html(f'<div class="le-nearest" style="display:flex;flex-wrap:wrap;gap:0.5rem">{figures_}</div>')
 
 
 # analyses.PRIOR_SOURCES -> the catalogue's words for them

@@ -6,7 +6,7 @@ import streamlit as st
 from explorer import analyses, images, latents
 from explorer.ui import urlstate
 from explorer.ui.context import LABELS, PageEnd, current_view, describe_projection, projection_progress
-from explorer.ui.drag import point_map
+from explorer.ui.drag import point_map, point_map_data
 from explorer.ui.lang import t
 from explorer.ui.widgets import picked_codes, show_image, show_nearest
 
@@ -32,6 +32,9 @@ if st.session_state.get("_origin_decoder", origin) != origin:
 st.session_state["_origin_decoder"] = origin
 for d in dims:
     urlstate.seed(f"z{d}", float(np.clip(start[d], *ranges[d])), *(float(v) for v in ranges[d]))
+# Looked up once a page run, not on every slider move (the fragment below reruns alone)
+bank = view.train_bank()
+map_data = None if codes is None else point_map_data(view, kind)
 
 
 @st.fragment
@@ -55,13 +58,13 @@ def decoder_panel() -> None:
     with middle:
         show_image(image, t("dec_decodes", model=LABELS[kind], code=latents.format_code(z[dims], 4)), target=240)
     with right:
-        show_nearest(view, image, t("dec_nearest"))
+        show_nearest(view, image, t("dec_nearest"), bank)
     if codes is None:
         st.caption(t("dec_no_encoder", model=LABELS[kind]))
         return
     projected = "" if view.latent_dim == 2 else f" ({describe_projection(*view.shown_projection())})"
     st.caption(t("dec_map", model=LABELS[kind], projected=projected))
-    point_map(view, kind, z, "decoder_map")
+    point_map(map_data, t("map_panel", model=LABELS[kind]), z, "decoder_map")
 
 
 decoder_panel()

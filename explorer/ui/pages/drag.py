@@ -70,6 +70,9 @@ def adopt_releases() -> None:
             st.session_state["dz"] = latents.code_param(z)
 
 
+bank = view.train_bank()  # looked up once a page run, not on every move (the fragment reruns alone)
+
+
 @st.fragment
 def drag_panel() -> None:
     adopt_releases()
@@ -100,7 +103,7 @@ def drag_panel() -> None:
             image, t("drag_decodes", where=where, model=LABELS[kind], code=latents.format_code(z, 4)), target=140
         )
     with cols[1]:
-        show_nearest(view, image, t("drag_nearest"))
+        show_nearest(view, image, t("drag_nearest"), bank)
 
 
 drag_panel()
