@@ -94,6 +94,36 @@ def test_a_first_build_lists_the_newest_at_once_and_reads_the_rest_in_the_backgr
     assert set(json.loads((runs / store.INDEX).read_text())["entries"]) == set(index)
 
 
+def test_a_run_started_during_a_first_build_is_listed_at_once(runs, tiny_pair_dir, monkeypatch):
+    """The builder reads the old folders (held here until released); a run queued and a set saved meanwhile
+    are listed by the next look, not when the build ends."""
+    copies(tiny_pair_dir, runs, 3)
+    for i in range(3):
+        os.utime(runs / f"copy-{i:03d}", ns=(10**18 + i, 10**18 + i))
+    monkeypatch.setattr(store, "SCAN_BATCH", 2)
+    store._SEEN.clear()
+    release, real = threading.Event(), store._entry
+
+    def held(folder, stamp):
+        if threading.current_thread().name.startswith("index "):
+            release.wait(60)
+        return real(folder, stamp)
+
+    monkeypatch.setattr(store, "_entry", held)
+    try:
+        assert store.run_index(runs).pending == 1
+        (runs / "queued-now").mkdir()
+        (runs / "queued-now" / store.JOB_STATE).write_text(json.dumps({"version": 1, "status": "queued"}))
+        shutil.copytree(tiny_pair_dir, runs / "saved-now")
+        index = store.run_index(runs)
+        assert index.pending == 1 and index.live == ("queued-now",) and index["saved-now"]["sets"]
+        assert "runs/saved-now" in store.find_sets() and "runs/copy-000" not in store.find_sets()
+    finally:
+        release.set()
+    index = store.wait_for_index(runs)
+    assert index.pending == 0 and set(index) == {"copy-000", "copy-001", "copy-002", "queued-now", "saved-now"}
+
+
 def test_writers_at_once_lose_no_update(runs, tiny_pair_dir):
     """Eight writers (threads: flock holds between them as between processes) add folders at once."""
     copies(tiny_pair_dir, runs, 1)

@@ -563,7 +563,10 @@ def run_index(runs: Path | None = None) -> Index:
     seen = _SEEN.get(str(runs))
     building = _BUILDERS.get(str(runs))
     if building is not None and building.is_alive() and seen is not None:
-        pass  # the builder reads the rest (and whatever changed meanwhile) and scans again when done
+        # The builder reads the folders it found and scans again when done; a folder added or changed since
+        # it started (a run just queued) is read by the look that notices it, so it is listed at once
+        if _LOOKED.get(str(runs)) != key:
+            seen = _new_during_build(runs, key, seen)
     elif seen is None or seen.key != key or time.monotonic() - seen.scanned > RESCAN_SECONDS:
         return _scan(runs, key, SCAN_BATCH)
     if not seen.index.live:
@@ -586,6 +589,36 @@ def run_index(runs: Path | None = None) -> Index:
 
 SCAN_BATCH = 25  # changed folders a look reads itself (a quarter of a second or so); a thread reads the rest
 _BUILDERS: dict[str, threading.Thread] = {}  # runs dir -> the thread reading what a look left
+_BUILD_STARTED: dict[str, tuple[int, set]] = {}  # runs dir -> (time.time_ns(), folder names) as its builder started
+_LOOKED: dict[str, tuple] = {}  # runs dir -> the key a look during its build last read new folders at
+
+
+def _new_during_build(runs: Path, key: tuple, seen: _Seen) -> _Seen:
+    """While the builder reads every folder: the folders added or changed since it started (newest first,
+    SCAN_BATCH at most) read now, and removed ones dropped, into what this process lists meanwhile."""
+    started, known = _BUILD_STARTED.get(str(runs), (0, set()))
+    started -= 10**9  # file times lag the clock by a tick: a second's margin
+    try:
+        folders = {e.name: e.stat().st_mtime_ns for e in os.scandir(runs) if not e.name.startswith(".") and e.is_dir()}
+    except OSError:
+        return seen
+    index = Index({name: e for name, e in seen.index.items() if name in folders})
+    fresh = [
+        (stamp, name)
+        for name, stamp in folders.items()
+        if (name not in known or stamp >= started) and _stale(index.get(name), stamp)
+    ]
+    fresh.sort(reverse=True)
+    if len(fresh) <= SCAN_BATCH:  # else the next look reads the next batch
+        _LOOKED[str(runs)] = key
+    for stamp, name in fresh[:SCAN_BATCH]:
+        index[name] = _entry(runs / name, stamp)
+    if index == seen.index:
+        return seen
+    index.generation, index.pending = next(_GENERATIONS), seen.index.pending
+    index.live = tuple(name for name, e in index.items() if e.get("live"))
+    seen = _SEEN[str(runs)] = _Seen(seen.key, seen.scanned, index)
+    return seen
 
 
 def _scan(runs: Path, key: tuple, batch: int | None = None) -> Index:
@@ -614,7 +647,7 @@ def _scan(runs: Path, key: tuple, batch: int | None = None) -> Index:
     index.pending = pending
     _SEEN[str(runs)] = _Seen(None if pending else key, time.monotonic(), index)
     if pending:
-        _build_in_background(runs)
+        _build_in_background(runs, {name for name, _ in folders})
     return index
 
 
@@ -637,7 +670,7 @@ def _stale(entry: dict | None, stamp: int) -> bool:
     return entry is None or entry.get("stamp") != stamp or bool(entry.get("live"))
 
 
-def _build_in_background(runs: Path) -> None:
+def _build_in_background(runs: Path, folders: set) -> None:
     def build():
         try:
             _scan(runs, _runs_key(runs) or (0, None))
@@ -648,6 +681,7 @@ def _build_in_background(runs: Path) -> None:
         thread = _BUILDERS.get(str(runs))
         if thread is None or not thread.is_alive():
             thread = _BUILDERS[str(runs)] = threading.Thread(target=build, name=f"index {runs}", daemon=True)
+            _BUILD_STARTED[str(runs)] = (time.time_ns(), folders)
             thread.start()
 
 
