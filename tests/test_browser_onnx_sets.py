@@ -183,3 +183,40 @@ def test_a_lone_onnx_decoder_in_chinese_at_800px_sliders_decode_and_the_map_says
         assert not page.locator("[data-testid=stException]").count()
         assert not errors, errors
         page.close()
+
+
+SERVER_CAPTION = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+    .map(c => c.textContent).find(t => t.startsWith('server: VAE decodes')) || ''"""
+
+
+def test_a_lone_2d_decoder_gets_the_drag_pad_decoded_on_the_server(browser, tmp_path, monkeypatch):
+    """No encoder, so no codes under the pad: it spans the prior's box, and dragging streams codes that the
+    server decodes through onnxruntime while the button is down; the release goes into the URL."""
+    from training.onnxio import export_set
+    from training.store import set_path
+
+    exported = export_set(set_path("moons-sparse-2d"), tmp_path / "exported")
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    flags = ["--decoder", str(exported / "vae.decoder.onnx"), "--data", "moons", "--regime", "sparse"]
+    assert run_cli("import-onnx", *flags, "--name", "lone").returncode == 0
+    env = {"LATENT_EXPLORER_RUNS": str(tmp_path / "runs"), "LATENT_EXPLORER_UPLOADS": str(tmp_path / "uploads")}
+    with streamlit_server(env=env, max_seconds=600) as url:
+        errors: list = []
+        page = open_drawn(browser, f"{url}/drag?dataset=moons&pair=runs/lone", 800, 1100, errors)
+        pad = page.locator("canvas.le-pad")
+        pad.wait_for()
+        box = pad.bounding_box()
+        seen = {page.evaluate(SERVER_CAPTION)}
+        page.mouse.move(box["x"] + 20, box["y"] + 200)
+        page.mouse.down()
+        for i in range(1, 4):  # three stops while the button stays down: the server decodes each
+            for j in range(10):
+                page.mouse.move(box["x"] + 20 + 25 * i + 2 * j, box["y"] + 200 - 10 * i - j)
+            page.wait_for_function(f"(seen) => !seen.includes(({SERVER_CAPTION})())", arg=sorted(seen))
+            seen.add(page.evaluate(SERVER_CAPTION))
+        page.mouse.up()
+        assert len(seen - {""}) >= 3
+        page.wait_for_url("**dz=**")
+        assert not page.locator("[data-testid=stException]").count()
+        assert not errors, errors
+        page.close()

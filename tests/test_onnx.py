@@ -316,6 +316,13 @@ def test_a_decoder_alone_gets_sliders_over_the_prior_and_decodes(single_runs, mo
     assert any(c.value.startswith("VAE has no encoder") for c in at.caption)
 
 
+def test_a_lone_2d_decoder_gets_the_drag_pad_over_the_prior(single_runs, monkeypatch):
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(single_runs))
+    at = open_app("explorer/ui/pages/drag.py", dataset="moons", pair="runs/vae-decoder")
+    pad = CATALOGUES["en"]["drag_pad_prior"].format(model="VAE")
+    assert [m.value for m in at.markdown if m.value.startswith("**Latent pad**")] == [pad]
+
+
 def test_decoder_slider_decodes_through_onnxruntime(onnx_runs, monkeypatch):
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(onnx_runs))
     at = open_app("explorer/ui/pages/decoder.py", dataset="moons", pair="runs/theirs")

@@ -94,6 +94,11 @@ def drag_panel() -> None:
         st.markdown(t("drag_pad", model=LABELS[kind]))
         pad = {"bounds": pad_bounds(codes.mean, 0.15), "points": codes.mean[take], "colours": cols, "value": z[:2]}
         drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server)
+    elif view.latent_dim == 2:  # a decoder without its encoder: no codes to draw, the pad spans the prior's box
+        st.markdown(t("drag_pad_prior", model=LABELS[kind]))
+        bounds = [*ranges[0], *ranges[1]]
+        pad = {"bounds": bounds, "points": np.zeros((0, 2)), "colours": [], "value": np.clip(z[:2], -3, 3)}
+        drag_component(f"drag_pad_{kind}", "pad", models, pad, "z", in_browser=not server)
     image = latents.decode(model, z[None])[0]
     cols = st.columns([1, 3])
     with cols[0]:
