@@ -320,3 +320,21 @@ def test_step_7_shows_p_of_x_as_a_mixture_with_its_components(app, lang):
     exact = re.findall(r"-?\d+\.\d\d\b", after)[0]  # the exact integral follows the sums
     finest, exact = float(finest), float(exact)
     assert abs(finest - exact) < 0.05
+
+
+def test_the_step_widget_takes_its_value_from_one_place_and_logs_no_warning(app, monkeypatch):
+    """Issue 27: Back / Next write the step into Session State; a default= as well made Streamlit log 'created
+    with a default value but also had its value set via the Session State API' (once per process: reset here)."""
+    from streamlit.elements.lib import policies
+
+    warned = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *args, **kw: warned.append(msg % args))
+    at = app("explorer/ui/pages/tour.py", pair=TINY_MOONS, dataset="moons")
+    assert at.session_state["step"] == 1 and at.segmented_control(key="step").value == 1
+    at.button(key="tour_next").click().run()
+    at.button(key="tour_next").click().run()
+    at.button(key="tour_back").click().run()
+    assert at.session_state["step"] == 2 and not at.exception
+    assert at.subheader[0].value == CATALOGUES["en"]["s2_title"]
+    assert not [w for w in warned if "default value" in w], warned

@@ -6,9 +6,10 @@ explorer/tour.py and explorer/inference.py through explorer/ui/cache.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
+import numpy as np
 import streamlit as st
 
 from explorer import analyses, figures, latents, tour
@@ -23,6 +24,9 @@ from training.lab import RESULTS as LAB_RESULTS
 from training.store import BUNDLED, find_sets
 
 HOLE_GRID = 64
+# Test codes a step's chart draws, spread through the split: each is an SVG node in the browser, and with all
+# 1,000 of a moons split steps 2 and 3 took 3 s to draw in Chromium; the full pages draw every code.
+MAP_POINTS = 250
 SPARSE_1D = "moons-sparse-1d"  # the tutorial's own 1-D code (step 6)
 SPARSE_2D = "moons-sparse-2d"  # steps 7-8 integrate the posterior: they need a 2-D code
 code = latents.format_code
@@ -35,10 +39,15 @@ class TourContext:
     t: Callable[..., str]
     view: View
     models: dict  # kind -> model
-    bank: Bank
     crescent: int
     full: int
     state: dict  # query parameters every "open in the full page" link carries
+
+    @property
+    def bank(self) -> Bank:
+        """The reference bank, built when a step first needs it (step 1 does not: a fresh server's first view
+        no longer waits on it)."""
+        return cache.bank(self.view.path, self.view.stamp)
 
     @property
     def x(self):
@@ -54,6 +63,11 @@ def full_page(c: TourContext, page: str, **params) -> None:
     st.page_link(
         f"explorer/ui/pages/{page}.py", label=c.t("open_full"), icon=":material/open_in_new:", query_params=query
     )
+
+
+def spread(n: int) -> np.ndarray:
+    """Indices of at most MAP_POINTS of n items, evenly through them."""
+    return np.unique(np.linspace(0, n - 1, min(n, MAP_POINTS)).astype(int))
 
 
 def item_control(c: TourContext, key: str, label: str) -> int:
@@ -123,11 +137,10 @@ def step_2(c: TourContext) -> None:
     panels = []
     for kind, (grid, dist) in zip(KINDS, computed):
         path = h.interps[kind].path
-        panels.append(
-            analyses.hole_panel(
-                LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
-            )
+        panel = analyses.hole_panel(
+            LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
         )
+        panels.append(panel if panel.codes is None else replace(panel, codes=panel.codes[spread(len(panel.codes))]))
     plotly_chart(figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t), key="tour_holes")
     full_page(c, "compare", **line_state(c, pos))
 
@@ -152,9 +165,12 @@ def step_3(c: TourContext) -> None:
         c.t("s3_result", z=code(s.z), grad_mean=code(s.grad_mean), grad_std=code(s.grad_std), distance=s.distance)
     )
     if c.view.latent_dim == 2:
-        vae_codes = c.view.codes["vae"]
-        panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean, std=vae_codes.std, marker=s.z)
-        plotly_chart(figures.latent_maps([panel], c.view.colouring(), height=380, t=c.t), key="tour_ellipses")
+        vae_codes, colouring = c.view.codes["vae"], c.view.colouring()
+        take = spread(len(vae_codes.mean))
+        panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean[take], std=vae_codes.std[take], marker=s.z)
+        if colouring.values is not None:
+            colouring = replace(colouring, values=colouring.values[take])
+        plotly_chart(figures.latent_maps([panel], colouring, height=380, t=c.t), key="tour_ellipses")
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
 
@@ -272,13 +288,14 @@ def pair_switch(c: TourContext) -> None:
     if other not in sets:
         return
     key = "s6_use_2d" if other == SPARSE_2D else "s6_use_1d"
-    st.button(
+    if st.button(
         c.t(key, pair=other),
         key="tour_use_pair",
         on_click=use_pair,
         args=(other, sets[other].dataset),
         icon=":material/swap_horiz:",
-    )
+    ):
+        st.rerun(scope="app")  # the step runs in a fragment: the sidebar and the context follow the new pair
 
 
 def step_6(c: TourContext) -> None:

@@ -12,8 +12,8 @@ import streamlit as st
 
 from explorer import tour
 from explorer.i18n import tr
-from explorer.ui import cache
-from explorer.ui.context import current_view
+from explorer.ui import urlstate
+from explorer.ui.context import PageEnd, current_view
 from explorer.ui.keys import arrow_keys
 from explorer.ui.lang import current
 from explorer.ui.text import plain
@@ -37,27 +37,36 @@ crescent, full = tour.endpoints(view.dataset)
 state = {"dataset": st.session_state.get("dataset", ""), "pair": view.pair_id}
 if lang != "en":  # a full page opened from the tour leads back to the tour in its language
     state["lang"] = lang
-context = TourContext(t, view, pair_models(view), cache.bank(view.path, view.stamp), crescent, full, state)
+context = TourContext(t, view, pair_models(view), crescent, full, state)
 
 st.title(t("page_title"))
 st.markdown(t("intro", pair=plain(view.pair_id)))
-step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind="query-params", default=1) or 1
-row = st.container(horizontal=True, vertical_alignment="center")  # the buttons as wide as their labels
-row.button(t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=":material/arrow_back:")
-row.button(
-    t("next"),
-    key="tour_next",
-    on_click=go,
-    args=(step + 1,),
-    disabled=step >= tour.STEPS,
-    icon=":material/arrow_forward:",
-)
-row.caption(t("keys_hint"))
 arrow_keys("tour_keys", "tour_back", "tour_next")
-st.divider()
 
-st.subheader(t(f"s{step}_title"))
-if step != tour.STEPS:  # the closing step has its own lead-in
-    st.markdown(t(f"s{step}_body"))
-with st.spinner(t("step_computing", step=step), show_time=True):  # a step's first visit computes for seconds
-    STEPS[step](context)
+
+@st.fragment
+def walk(context: TourContext) -> None:
+    """The step picker, Back / Next and the step: a step change reruns this alone, as a Decoder slider reruns its
+    fragment (the sidebar, its metrics and page links are not rebuilt and re-sent)."""
+    if "step" not in st.session_state and "step" not in st.query_params:
+        st.session_state["step"] = 1  # no default= as well: go() writes the key, and both would warn every run
+    step = st.segmented_control(t("step"), list(range(1, tour.STEPS + 1)), key="step", bind="query-params") or 1
+    row = st.container(horizontal=True, vertical_alignment="center")  # the buttons as wide as their labels
+    back, forward = ":material/arrow_back:", ":material/arrow_forward:"
+    row.button(t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=back)
+    row.button(t("next"), key="tour_next", on_click=go, args=(step + 1,), disabled=step >= tour.STEPS, icon=forward)
+    row.caption(t("keys_hint"))
+    st.divider()
+    st.subheader(t(f"s{step}_title"))
+    if step != tour.STEPS:  # the closing step has its own lead-in
+        st.markdown(t(f"s{step}_body"))
+    try:
+        with st.spinner(t("step_computing", step=step), show_time=True):  # a step's first visit computes
+            STEPS[step](context)
+    except PageEnd:  # a step waiting on a background request: its progress is drawn, and it reruns the page
+        pass
+    finally:
+        urlstate.publish()  # a fragment rerun: app.py's publish does not run
+
+
+walk(context)
