@@ -143,3 +143,11 @@ def line_panels(path: str, stamp: float, labels: tuple[tuple[str, str], ...]):
     test = {kind: codes(path, stamp, kind) for kind in PAIR_KINDS}
     train = {kind: codes(path, stamp, kind, "train") for kind in PAIR_KINDS}
     return analyses.line_panels(models, test, train, bank(path, stamp), dict(labels))
+
+
+def tour_mixture(path: str, stamp: float, index: int):
+    """The tour's step 7: one test image's p(x) as a sum of the decoder's Gaussians over the 2-D prior
+    (explorer.tour.Mixture: about 5,400 decodes)."""
+    from explorer import tour
+
+    return tour.mixture(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])

@@ -70,6 +70,7 @@ LONG_REQUEST_SECONDS = {  # CPU seconds one request may use in its worker (RLIMI
     "line_panels": 60.0,  # a 1-D pair's whole line
     "family_panels": 120.0,  # one image under each posterior family's set (up to 4) and q* per family (issue 28)
     "same_decoder": 60.0,  # one image's q* in each family on one decoder (the tour's step 7)
+    "tour_mixture": 60.0,  # one image's p(x) as a sum over 8^2 ... 64^2 decoder components (the tour's step 7)
     "split_families": 600.0,  # each family's set on 30 test images: exact log p(x) and q* for each
     "likelihoods": 60.0,  # the Train page's 200 decodes scored under every likelihood
 }

@@ -134,14 +134,6 @@ def lab_results(path: str, mtime: float) -> dict:
     return json.loads(Path(path).read_text())
 
 
-@cached("spin_summing_mixture", max_entries=32)
-def tour_mixture(path: str, stamp: float, index: int):
-    """explorer.tour.Mixture: one test image's p(x) as a sum of decoder Gaussians over the pair's 2-D prior."""
-    from explorer import tour
-
-    return tour.mixture(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
-
-
 @st.cache_data(max_entries=4, show_spinner=False)
 def sweep_results(path: str, stamp: float):
     """A beta sweep's results.json (training.sweep.read_results: validated) and its per-beta summaries,

@@ -411,7 +411,9 @@ def infinite_mixture(c: TourContext, log_px: float) -> None:
     """p(x) as a mixture of the decoder's Gaussians p(x|z) over the prior: a few components, their weights,
     and the sum over ever finer grids of them against the exact log p(x)."""
     pair_id, path, stamp, index = inference_source(c)
-    m = cache.tour_mixture(path, stamp, index)
+    m = waiting.result("tour_mixture", (path, stamp, index), "long_task_tour_mixture", "tour_mixture")
+    if m is None:  # its progress is drawn; the page reruns when the sum is ready
+        return
     st.latex(r"p(x) = \int p(x|z)\,p(z)\,dz \;\approx\; \sum_k w_k\, p(x|z_k),\quad w_k = p(z_k)\,h^2")
     sums = ", ".join(f"{n}×{n}: {v:.2f}" for n, v in m.log_px.items())
     st.markdown(c.t("s7_mixture", item=index, sums=sums, exact=log_px, mass=m.prior_mass))
