@@ -10,6 +10,7 @@ import torch
 
 from explorer import latents, tour
 from explorer.i18n import CATALOGUES
+from explorer.ui import context
 from explorer.ui.urlstate import parse
 from tests.helpers import ROOT, TINY_MOONS, open_app
 from training.bank import bank_for
@@ -239,13 +240,32 @@ def test_the_midpoint_step_offers_the_bundled_1d_pair_and_back(app):
 def test_an_unknown_pair_in_the_url_says_which_pairs_exist_and_a_known_one_brings_its_dataset(app):
     at = app(None, pair="checkpoints/moons-sparse-1d")
     said = [w.value for w in at.warning if "checkpoints/moons-sparse-1d" in w.value]
-    assert len(said) == 1 and "moons-sparse-1d," in said[0] and "digits-2d" in said[0], said
+    assert len(said) == 1 and "closest names: moons-sparse-1d," in said[0], said  # the closest name first
+    named = said[0].split("closest names: ", 1)[1].split(" (choose", 1)[0].split(", ")
+    assert len(named) == context.NAMED_PAIRS and f"It has {len(context.model_sets())} pairs" in said[0]
     assert at.sidebar.selectbox(key="pair").value == "moons-sparse-2d"
     at.run()  # said once: the URL now names the pair shown
     assert not [w for w in at.warning if "checkpoints/" in w.value]
     at = app(None, pair="digits-2d")  # a link without its dataset
     assert at.sidebar.selectbox(key="dataset").value == "digits"
     assert at.sidebar.selectbox(key="pair").value == "digits-2d"
+
+
+def test_a_long_pair_list_is_searched_not_sent_whole(app, monkeypatch):
+    """Beyond PAIR_OPTIONS pairs the chooser sends that many (the chosen one always among them) and a search box
+    finds the others."""
+    monkeypatch.setattr(context, "PAIR_OPTIONS", 2)
+    moons = [p for p, info in context.model_sets().items() if info.dataset == "moons"]
+    chosen = [p for p in moons if not p.startswith("runs/") and "sparse-1d" not in p][-1]  # not among the first 2
+    at = app(None, dataset="moons", pair=chosen)
+    pairs = at.sidebar.selectbox(key="pair")
+    assert pairs.value == chosen and len(pairs.options) == 3 and pairs.options[0] == chosen
+    assert f"2 of {len(moons)} pairs listed" in " ".join(c.value for c in at.sidebar.caption)
+    at.sidebar.text_input(key="pair_find").input("sparse-1d").run()
+    assert "moons-sparse-1d" in at.sidebar.selectbox(key="pair").options
+    assert at.sidebar.selectbox(key="pair").value == chosen  # still the one shown
+    at.sidebar.text_input(key="pair_find").input("no such name").run()
+    assert at.sidebar.selectbox(key="pair").options == [chosen] and not at.exception
 
 
 def test_a_gaussian_codes_entropy_has_no_floor_and_sigma_rows_are_its_quantiles():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +21,7 @@ from training.errors import LatentExplorerError
 from training.kinds import KINDS as ALL_KINDS
 from training.kinds import PAIR_KINDS as KINDS
 from training.metric_text import metric_cells
-from training.store import ModelSet, find_sets
+from training.store import RUN_PREFIX, ModelSet, find_sets
 
 SLOW_PROJECTIONS = tuple(MAX_FIT_POINTS)  # UMAP, t-SNE: fitted in the background (explorer/offload.py)
 
@@ -258,7 +259,12 @@ def sidebar():
     choices = model_sets()
     asked = st.session_state.get("pair")
     if choices and asked is not None and asked not in choices:  # a pasted or old link: say what exists
-        st.warning(t("side_unknown_pair", pair=plain(str(asked)), pairs=", ".join(choices)), icon=":material/warning:")
+        near = difflib.get_close_matches(str(asked), choices, n=NAMED_PAIRS, cutoff=0.4)
+        near += [p for p in choices if p not in near][: NAMED_PAIRS - len(near)]  # a few names, and the count
+        pairs = ", ".join(plain(p) for p in near)
+        st.warning(
+            t("side_unknown_pair", pair=plain(str(asked)), count=len(choices), pairs=pairs), icon=":material/warning:"
+        )
     elif asked in choices and not st.session_state.get("_pair_seen"):  # a link's pair of another dataset
         st.session_state["dataset"] = choices[asked].dataset
     st.session_state["_pair_seen"] = True
@@ -273,10 +279,32 @@ def sidebar():
         options = [p for p, info in choices.items() if info.dataset == dataset_name]
         preferred = next((p for p in options if p.endswith("moons-sparse-2d")), options[0])
         urlstate.seed("pair", preferred, options=options)
-        st.selectbox(t("side_pair"), options, key="pair")
+        st.selectbox(t("side_pair"), shown_pairs(options, choices), key="pair")
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         return st.container()
+
+
+NAMED_PAIRS = 6  # pairs an unknown pair's warning names (the closest names), beside their count
+PAIR_OPTIONS = 40  # pairs the chooser sends at most; beyond it a search box finds the others
+
+
+def shown_pairs(options: list[str], choices: dict) -> list[str]:
+    """The chooser's options: all of them up to PAIR_OPTIONS; beyond, a search box (transient, not in the URL)
+    above it and the first PAIR_OPTIONS whose name contains its text, the bundled ones first and then the
+    newest runs, always with the chosen pair."""
+    if len(options) <= PAIR_OPTIONS:
+        return options
+    query = st.text_input(t("side_pair_search"), key="pair_find", placeholder=t("side_pair_search_hint")).strip()
+    found = [p for p in options if query.lower() in p.lower()]
+    found.sort(key=lambda p: (p.startswith(RUN_PREFIX), -choices[p].stamp if p.startswith(RUN_PREFIX) else 0))
+    shown = found[:PAIR_OPTIONS]
+    chosen = st.session_state.get("pair")
+    if chosen in options and chosen not in shown:
+        shown.insert(0, chosen)
+    words = "side_pair_shown" if found else "side_pair_none"
+    st.caption(t(words, shown=min(len(found), PAIR_OPTIONS), count=len(options), query=plain(query)))
+    return shown
 
 
 # Pages that read no model pair (their own sets instead): the sidebar shows neither the pair's chooser
