@@ -737,6 +737,12 @@ def _bands(mask: np.ndarray, phases: np.ndarray) -> list[tuple[float, float]]:
     return [(float(phases[a]), float(phases[b - 1])) for a, b in zip(edges[::2], edges[1::2])]
 
 
+def _shading_entry(name: str, show: bool = True) -> go.Scatter:
+    """A legend entry for the training phases' shading (vrects have none)."""
+    marker = dict(size=10, color="rgba(44,160,44,0.3)", symbol="square")
+    return go.Scatter(x=[None], y=[None], mode="markers", marker=marker, name=name, showlegend=show)
+
+
 def phase_density(
     curves: dict,
     seen: dict[str, np.ndarray],
@@ -786,20 +792,37 @@ def phase_density(
             row=1,
             col=i,
         )
-        fig.add_trace(  # legend entry for the shading (vrects have none)
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                marker=dict(size=10, color="rgba(44,160,44,0.3)", symbol="square"),
-                name=labels["training"],
-                showlegend=i == 1,
-            ),
-            row=1,
-            col=i,
-        )
+        fig.add_trace(_shading_entry(labels["training"], i == 1), row=1, col=i)
         fig.update_xaxes(title_text=labels["phase"], range=[0, 1], row=1, col=i)
     fig.update_yaxes(title_text=labels["log_px"], row=1, col=1)
+    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
+    return fig
+
+
+def family_density(
+    curves: dict, seen: np.ndarray, labels: dict[str, str], names: dict[str, str], height: int = 320
+) -> go.Figure:
+    """log p(x) over phase under one model per posterior family, overlaid, the training phases shaded.
+    curves: lab results' family_curves (one row of log_px each); seen: (P,) training-phase mask; labels:
+    "training", "phase", "log_px"; names: family -> its legend entry, in the reader's language."""
+    fig = go.Figure()
+    phases = np.asarray(next(iter(curves.values()))["phases"])
+    for lo, hi in _bands(seen, phases):
+        fig.add_vrect(x0=lo, x1=hi, fillcolor="#2ca02c", opacity=0.12, line_width=0)
+    for i, (family, curve) in enumerate(curves.items()):
+        fig.add_trace(
+            go.Scatter(
+                x=phases,
+                y=np.asarray(curve["log_px"]).mean(0),
+                mode="lines",
+                line=dict(color=CLASS_COLOURS[i]),
+                name=names[family],
+                hovertemplate="%{x:.2f}: %{y:.1f}<extra></extra>",
+            )
+        )
+    fig.add_trace(_shading_entry(labels["training"]))
+    fig.update_xaxes(title_text=labels["phase"], range=[0, 1])
+    fig.update_yaxes(title_text=labels["log_px"])
     fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig
 

@@ -33,3 +33,11 @@ def test_metrics_table_lists_every_default():
             assert f"| {name} | AE |" in table and f"| {name} | VAE |" in table
         else:
             assert f"### {name}" in table
+
+
+def test_metrics_md_is_what_the_defaults_command_writes_from_the_sidecars():
+    """Every number in METRICS.md comes from a sidecar or a file through defaults_table: a digit changed
+    by hand, or a sidecar re-measured without rewriting the table, fails here."""
+    from training.__main__ import defaults_table
+
+    assert (CHECKPOINTS / "METRICS.md").read_text() == defaults_table(CHECKPOINTS)

@@ -155,3 +155,35 @@ def test_phase_finding_reads_a_dip_at_the_half_moons():
 def test_committed_results_md_is_generated_from_results_json():
     results = json.loads((ROOT / "lab" / "results.json").read_text())
     assert results_markdown(results) == (ROOT / "lab" / "results.md").read_text()
+
+
+@pytest.mark.slow
+def test_family_curves_measure_each_bundled_family_once_and_skip_a_model_of_another_size(
+    tiny_pair_dir, tmp_path, monkeypatch
+):
+    import shutil
+
+    from training import inference
+    from training.config import LabConfig
+    from training.lab import FAMILY_SETS, PHASES, family_curves, family_sentence
+
+    root, out = tmp_path / "bundled", tmp_path / "lab"
+    shutil.copytree(tiny_pair_dir, root / FAMILY_SETS["flow"])  # the other families absent: left out
+    lab = LabConfig(regimes=("sparse",), latent_dims=(2,), image_size=16)
+    found = family_curves(lab, out, root)
+    assert list(found) == ["flow"] and found["flow"]["set"] == FAMILY_SETS["flow"]
+    log_px = np.asarray(found["flow"]["log_px"])
+    assert log_px.shape == (1, len(PHASES)) and np.isfinite(log_px).all()
+    assert found["flow"]["difference"] == pytest.approx(found["flow"]["half_minus_seen"][0])
+    assert f"{found['flow']['difference']:+.1f} nats" in family_sentence("flow", found["flow"], None)
+    assert (out / "runs" / f"family-{FAMILY_SETS['flow']}.json").is_file()  # kept beside the lab, not in root
+    assert sorted(p.name for p in (root / FAMILY_SETS["flow"]).iterdir()) == sorted(
+        p.name for p in tiny_pair_dir.iterdir()
+    )
+
+    def fail(*args, **kwargs):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(inference, "exact_log_px", fail)
+    assert family_curves(lab, out, root)["flow"]["log_px"] == found["flow"]["log_px"]  # read from the cache
+    assert family_curves(LabConfig(regimes=("sparse",), latent_dims=(2,), image_size=28), out, root) == {}

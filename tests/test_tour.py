@@ -201,9 +201,9 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
     import json
 
     from explorer.i18n import tr
-    from explorer.ui.lab_sections import phase_text
+    from explorer.ui.lab_sections import family_text, phase_text
     from explorer.ui.tour_steps import lab_line
-    from training.lab import RESULTS, phase_sentence
+    from training.lab import RESULTS, family_sentence, phase_sentence
 
     results = json.loads(RESULTS.read_text())
     rows = results["comparisons"]
@@ -224,6 +224,12 @@ def test_lab_lines_in_english_are_the_labs_own_sentences_and_in_chinese_carry_th
     for regime, finding in results.get("phase_curves", {}).items():
         assert phase_text(partial(tr, "en"), regime, finding) == phase_sentence(regime, finding)
         assert f"{finding['difference']:+.1f}" in phase_text(partial(tr, "zh"), regime, finding)
+    families = results["family_curves"]
+    assert set(families) == {"diag", "full", "flow", "iwae50"}  # every bundled posterior family's curve
+    for family, finding in families.items():
+        en = family_text(partial(tr, "en"), family, finding, families["diag"])
+        assert en == family_sentence(family, finding, families["diag"])
+        assert f"{finding['difference']:+.1f}" in family_text(partial(tr, "zh"), family, finding, families["diag"])
 
 
 def test_the_midpoint_step_offers_the_bundled_1d_pair_and_back(app):

@@ -527,8 +527,18 @@ def remeasure_defaults(out: Path, names: list[str], started: float) -> int:
 
 def write_defaults_table(out: Path) -> None:
     """checkpoints/METRICS.md: the test-split metrics of every bundled pair, from their sidecars."""
+    from .checkpoint import atomic_write_bytes
+    from .store import hold
+
+    text = defaults_table(out)
+    with hold(out / "METRICS.md"):  # two `defaults` runs of different sets each write the whole table
+        atomic_write_bytes(out / "METRICS.md", text.encode())
+
+
+def defaults_table(out: Path) -> str:
+    """The text of METRICS.md for the sets in out, every number from their sidecars and files."""
     from .checkpoint import read_sidecar
-    from .metric_text import elbo_text, nll_text
+    from .metric_text import elbo_text, measurement_text, nll_text
     from .store import sets_below
 
     rows = [
@@ -554,25 +564,14 @@ def write_defaults_table(out: Path) -> None:
     for directory in (path for path, kind in found if kind == "conditional"):
         m = read_sidecar(directory / "cvae")["metrics"]
         rows.append(f"\n### {directory.name}\n\n" + conditional_table(m))
-    text = (
+    return (
         "# Bundled default pairs\n\nTest-split metrics written by `make defaults` "
         "(`python -m training defaults`); re-measure any with `python -m training eval checkpoints/NAME`. "
-        "NLL: -log p(x) in nats per image, exact by quadrature for 2-D latents (training/inference.py), "
-        "else the IWAE-k bound with the effective sample size of its weights; both on 200 test images "
-        "spread evenly through the split. "
-        "ELBO: all test images, 100 draws each, with its Monte Carlo standard error. Bernoulli floor: the least "
-        "Bernoulli NLL any model can reach on these test images (their pixels are fractional), so a Bernoulli "
-        "NLL is comparable only with one on the same data; a Gaussian or continuous-Bernoulli NLL has no such "
-        "offset. Sample distance: mean distance of 1,000 decoded samples (VAE: N(0, I); AE: a Gaussian fitted to its "
-        "codes) to the nearest true moon render, or for digits to the nearest training image (a proxy).\n\n"
-        + "\n".join(rows)
-        + "\n"
+        + measurement_text()
+        + " Bernoulli floor: the least Bernoulli NLL any model can reach on these test images (their pixels are "
+        "fractional), so a Bernoulli NLL is comparable only with one on the same data; a Gaussian or "
+        "continuous-Bernoulli NLL has no such offset.\n\n" + "\n".join(rows) + "\n"
     )
-    from .checkpoint import atomic_write_bytes
-    from .store import hold
-
-    with hold(out / "METRICS.md"):  # two `defaults` runs of different sets each write the whole table
-        atomic_write_bytes(out / "METRICS.md", text.encode())
 
 
 def command_lab(args: argparse.Namespace) -> int:
@@ -595,11 +594,15 @@ def command_lab(args: argparse.Namespace) -> int:
         for dim in lab.latent_dims:
             check_run(lab.pair_config(regime, dim, 0), batch=True)
     check_out_dir(args.out)
-    from .lab import phase_sentence
+    from .lab import cost_text, family_sentence, phase_sentence
 
     results = run_lab(lab, args.out)
     for regime, finding in results["phase_curves"].items():  # the density finding, from the numbers
         print(phase_sentence(regime, finding))
+    families = results["family_curves"]
+    for family, finding in families.items():
+        print(family_sentence(family, finding, families.get("diag")))
+    print(cost_text(results))
     print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
     return 0
 

@@ -112,8 +112,18 @@ def log_likelihoods(model, x: torch.Tensor, z: torch.Tensor, nll: NLL | None = N
     m = z.shape[1]
     flat = z.reshape(b * m, -1)
     image = torch.arange(b * m) // m  # which image each code belongs to
-    parts = [_log_lik_rows(model, nll, x[image[s : s + rows]], flat[s : s + rows]) for s in range(0, b * m, rows)]
-    return torch.cat(parts).reshape(b, m)
+    # written into one tensor made up front: a small result kept per chunk sat above each chunk's freed
+    # temporaries on glibc's heap, which then could not shrink (a re-measure of moons-sparse-1d reached
+    # 12.7 GB resident; 200 images x 4,000 draws: 2.96 GB that way, 0.60 GB this way)
+    chunks = range(0, b * m, rows)
+    if torch.is_grad_enabled():  # a sampler's gradients flow through torch.cat, not an in-place copy
+        return torch.cat(
+            [_log_lik_rows(model, nll, x[image[s : s + rows]], flat[s : s + rows]) for s in chunks]
+        ).reshape(b, m)
+    out = torch.empty(b * m, dtype=z.dtype)
+    for s in chunks:
+        out[s : s + rows] = _log_lik_rows(model, nll, x[image[s : s + rows]], flat[s : s + rows])
+    return out.reshape(b, m)
 
 
 # --- quadrature ---------------------------------------------------------------------------------

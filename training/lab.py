@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .bank import Bank, bank_for
+from .bank import BANK_PHASES, Bank, bank_for
 from .config import LabConfig
 from .datasets import Dataset, load_dataset
 from .geometry import closest_half_moon, padded_bounds
@@ -37,7 +37,7 @@ from .moons import (
 from .paths import lerp
 from .runs import train_and_save
 from .sampling import fit_gaussian, gaussian_codes
-from .stats import LEVEL, SAME_WITHIN, sign_flip_p, t_interval, t_test_p
+from .stats import LEVEL, SAME_WITHIN, sign_flip_floor, sign_flip_p, t_interval, t_test_p
 from .store import load_set
 
 RESULTS = Path(__file__).resolve().parent.parent / "lab" / "results.json"  # the committed lab run
@@ -127,6 +127,27 @@ def score_pair(pair_dir: Path, dataset: Dataset, lab: LabConfig, seed: int) -> d
     return scores
 
 
+def pair_cost(pair_dir: Path) -> dict | None:
+    """What training a pair cost, from its sidecars: each model's training seconds, threads, and when it
+    was saved. Copied into scores.json, so the record outlives the weights (the lab's folders of seeds 0-4
+    were removed once scored, and their cost with them); None when neither holds it."""
+    from .checkpoint import read_sidecar
+
+    cache = pair_dir / "scores.json"
+    saved = json.loads(cache.read_text()) if cache.is_file() else None
+    if not all((pair_dir / f"{kind}.json").is_file() for kind in PAIR_KINDS):
+        return (saved or {}).get("cost")
+    sidecars = {kind: read_sidecar(pair_dir / kind) for kind in PAIR_KINDS}
+    cost = {
+        **{f"{kind}_seconds": float(sidecars[kind]["metrics"]["train_seconds"]) for kind in PAIR_KINDS},
+        "threads": int(sidecars["vae"]["train"].get("threads") or 1),
+        "trained": max(str(sidecars[kind].get("created", "")) for kind in PAIR_KINDS),
+    }
+    if saved is not None and saved.get("cost") != cost:
+        _write_atomic(cache, json.dumps({**saved, "cost": cost}))
+    return cost
+
+
 PHASES = np.linspace(0.0, 1.0, 51)  # the phase curve's renders: every 0.02 of a cycle, both ends the new moon
 
 
@@ -135,26 +156,95 @@ def _curve_settings(lab: LabConfig) -> dict:
 
 
 @torch.no_grad()
-def phase_curve(pair_dir: Path, lab: LabConfig) -> dict | None:
+def phase_curve(pair_dir: Path, lab: LabConfig, cache: Path | None = None) -> dict | None:
     """Exact log p(x) of fresh renders at every phase of PHASES under a 2-D pair's VAE, kept in
-    pair_dir/phase_curve.json (reused while the settings are unchanged); None without a 2-D VAE."""
-    cache = pair_dir / "phase_curve.json"
+    pair_dir/phase_curve.json (reused while the settings are unchanged); None without a 2-D VAE of the
+    renders' size. cache: keep it there instead (a bundled set's folder is not the lab's to write); the
+    VAE's weights then join the settings, so new weights are measured anew."""
+    from .checkpoint import read_sidecar
+
+    settings = _curve_settings(lab)
+    if cache is not None:
+        if not (pair_dir / "vae.json").is_file():
+            return None
+        settings["weights"] = read_sidecar(pair_dir / "vae")["weights_sha256"]
+    cache = cache or pair_dir / "phase_curve.json"
     if cache.is_file():
         saved = json.loads(cache.read_text())
-        if saved.get("settings") == _curve_settings(lab):
+        if saved.get("settings") == settings:
             return saved["curve"]
     if not (pair_dir / "vae.json").is_file():
         return None
     vae = load_set(pair_dir)["vae"].model
-    if vae.latent_dim != 2:
+    if vae.latent_dim != 2 or tuple(vae.config.in_shape) != (1, lab.image_size, lab.image_size):
         return None
     from .inference import exact_log_px
 
     x = torch.from_numpy(render(PHASES, lab.image_size))[:, None]  # (P, 1, H, W)
     exact = exact_log_px(vae, x)
     curve = {"log_px": exact.log_px.tolist(), "error": exact.error.tolist()}
-    _write_atomic(cache, json.dumps({"settings": _curve_settings(lab), "curve": curve}))
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(cache, json.dumps({"settings": settings, "curve": curve}))
     return curve
+
+
+# The bundled sparse 2-D VAE of each posterior family, and the one trained on IWAE-50 (issue 28): the same
+# data, architecture, seed and schedule (training.runs.DEFAULTS), one trained model each.
+FAMILY_SETS = {
+    "diag": "moons-sparse-2d",
+    "full": "moons-sparse-2d-full",
+    "flow": "moons-sparse-2d-flow",
+    "iwae50": "moons-sparse-2d-iwae50",
+}
+FAMILY_REGIME = "sparse"
+
+
+def family_curves(lab: LabConfig, out: Path, root: Path | None = None) -> dict:
+    """log p(x) over phase under each of FAMILY_SETS (in root, default the bundled sets), with the same
+    finding as phase_curves; kept in out/runs/family-<set>.json. One model each: no band over seeds."""
+    from .store import BUNDLED
+
+    found = {}
+    if FAMILY_REGIME not in lab.regimes or 2 not in lab.latent_dims:
+        return found
+    for family, name in FAMILY_SETS.items():
+        curve = phase_curve((root or BUNDLED) / name, lab, cache=out / "runs" / f"family-{name}.json")
+        if curve is not None:
+            log_px = np.array([curve["log_px"]])  # (1, phases)
+            found[family] = {
+                "set": name,
+                "phases": PHASES.tolist(),
+                "seeds": [0],
+                "log_px": log_px.tolist(),
+                "max_error": max(curve["error"]),
+                **phase_finding(FAMILY_REGIME, log_px),
+            }
+    return found
+
+
+def family_sentence(family: str, f: dict, reference: dict | None) -> str:
+    """A family's half-moon density against its training phases, and against the diagonal VAE's: one
+    trained model each, so the only uncertainty is the quadrature's."""
+    against = (
+        f"; {f['half_moon_log_px'] - reference['half_moon_log_px']:+.1f} nats on the half moons and "
+        f"{f['seen_log_px'] - reference['seen_log_px']:+.1f} on the training phases against the diagonal Gaussian's"
+        if reference is not None and reference is not f
+        else ""
+    )
+    return (
+        f"{FAMILY_WORDS[family]} (`{f['set']}`): half-moon phases {f['difference']:+.1f} nats per image against the "
+        f"training phases away from a half moon (mean log p(x) {f['half_moon_log_px']:.1f} against "
+        f"{f['seen_log_px']:.1f}{against}; one trained model, no interval over seeds; quadrature error under "
+        f"{f['max_error']:.1e} nats)."
+    )
+
+
+FAMILY_WORDS = {
+    "diag": "diagonal Gaussian",
+    "full": "full-covariance Gaussian",
+    "flow": "normalising flow",
+    "iwae50": "diagonal, IWAE-50 trained",
+}
 
 
 def phase_curves(lab: LabConfig, out: Path) -> dict:
@@ -267,7 +357,7 @@ def ratio_class(ci: dict) -> str:
         return "vae" if ci["low"] > 1 else "ae"
     if 1 / (1 + SAME_WITHIN) <= ci["low"] and ci["high"] <= 1 + SAME_WITHIN:
         return "same"
-    return "few" if 2 / 2 ** ci["seeds"] >= 0.05 else "unclear"
+    return "few" if sign_flip_floor(ci["seeds"]) >= 0.05 else "unclear"
 
 
 RATIO_WORDS = {
@@ -345,7 +435,7 @@ def comparisons(cells: list[dict], lab: LabConfig) -> list[dict]:
 def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print, progress_bar: bool = False) -> dict:
     out = Path(out)
     started = time.perf_counter()
-    results: dict = {"config": asdict(lab), "cells": [], "trained_now": 0, "scored_now": 0}
+    results: dict = {"config": asdict(lab), "cells": [], "trained_now": 0, "scored_now": 0, "costs": {}}
     for regime in lab.regimes:
         for latent_dim in lab.latent_dims:
             per_seed: dict[str, list[dict]] = {kind: [] for kind in PAIR_KINDS}
@@ -364,6 +454,9 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
                     results["scored_now"] += 1
                 for kind in PAIR_KINDS:
                     per_seed[kind].append(scores[kind])
+                cost = pair_cost(pair_dir)
+                if cost is not None:
+                    results["costs"][pair_dir.name] = cost
             for kind in PAIR_KINDS:
                 results["cells"].append(
                     {
@@ -377,6 +470,7 @@ def run_lab(lab: LabConfig, out: str | Path, log: Callable[[str], None] = print,
             log(f"scored {regime} / latent {latent_dim}")
     results["comparisons"] = comparisons(results["cells"], lab)
     results["phase_curves"] = phase_curves(lab, out)
+    results["family_curves"] = family_curves(lab, out)
     results["seconds"] = time.perf_counter() - started
     out.mkdir(parents=True, exist_ok=True)
     _write_atomic(out / "results.json", json.dumps(results, indent=1))
@@ -404,6 +498,100 @@ def lab_command(lab: dict) -> str:
     )
 
 
+def _pairs(results: dict) -> int:
+    return sum(len(c["per_seed"]) for c in results["cells"]) // 2
+
+
+def _seed_runs(seeds: list[int]) -> str:
+    """[3, 4, 5, 9] -> "3-5, 9"."""
+    runs: list[list[int]] = []
+    for seed in sorted(seeds):
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return ", ".join(f"{r[0]}-{r[-1]}" if len(r) > 1 else str(r[0]) for r in runs)
+
+
+def _cost_cells(costs: dict) -> str:
+    """Which pairs have a cost record, by cell: "gap-2 seeds 3-9, sparse-2 seeds 3-9"."""
+    cells: dict[str, list[int]] = {}
+    for name in costs:
+        cell, seed = name.rsplit("-s", 1)
+        cells.setdefault(cell.removesuffix("d"), []).append(int(seed))
+    return ", ".join(f"{cell} seeds {_seed_runs(seeds)}" for cell, seeds in cells.items())
+
+
+def cost_text(results: dict) -> str:
+    """What training the lab's pairs cost, from their records (pair_cost), not this pass's wall clock."""
+    costs, pairs = results.get("costs") or {}, _pairs(results)
+    if not costs:
+        return f"Training cost: none of the {pairs} pairs kept a record of it."
+    per_model = {kind: [c[f"{kind}_seconds"] for c in costs.values()] for kind in PAIR_KINDS}
+    total = sum(map(sum, per_model.values()))
+    spans = ", ".join(
+        f"{LABELS[kind]} median {np.median(v):.0f} s ({min(v):.0f} to {max(v):.0f} s)" for kind, v in per_model.items()
+    )
+    when = sorted(c["trained"][:16].replace("T", " ") for c in costs.values())
+    last = when[-1][11:] if when[-1][:10] == when[0][:10] else when[-1]
+    threads = sorted({c["threads"] for c in costs.values()})
+    missing = pairs - len(costs)
+    rest = (
+        f" The other {missing} pairs' cost was not kept: their folders were removed once scored, before the lab "
+        "copied it into scores.json."
+        if missing > 0
+        else ""
+    )
+    return (
+        f"Training cost, from the pairs' own records (each model's training time in its sidecar, "
+        f"{'/'.join(map(str, threads))} thread{'s' if threads != [1] else ''}, beside other work): {len(costs)} of "
+        f"the {pairs} pairs ({_cost_cells(costs)}); per pair {spans}; {total:.0f} s of training in all; "
+        f"saved {when[0]} to {last} UTC (each pair in lab/results.md, Training cost).{rest}"
+    )
+
+
+def _cost_table(results: dict) -> list[str]:
+    costs = results.get("costs") or {}
+    if not costs:
+        return []
+    lines = [
+        "",
+        "## Training cost",
+        "",
+        "| pair | " + " | ".join(f"{LABELS[kind]} training, s" for kind in PAIR_KINDS) + " | threads | saved (UTC) |",
+        "|---|" + "---|" * len(PAIR_KINDS) + "---|---|",
+    ]
+    for name, c in sorted(
+        costs.items(), key=lambda item: (item[0].rsplit("-s", 1)[0], int(item[0].rsplit("-s", 1)[1]))
+    ):
+        times = " | ".join(f"{c[f'{kind}_seconds']:.0f}" for kind in PAIR_KINDS)
+        lines.append(f"| {name} | {times} | {c['threads']} | {c['trained'][:16].replace('T', ' ')} |")
+    return lines
+
+
+def method_text(lab: dict) -> str:
+    """What the lab command does, every number from the results' config (the README's lab block)."""
+    n, headline = lab["seeds"], lab.get("headline", ())
+    more = (
+        f"; the headline cells {', '.join(headline)} run {lab['headline_seeds']} seeds, where it can reach "
+        f"{sign_flip_floor(lab['headline_seeds']):.2g}"
+        if headline
+        else ""
+    )
+    return (
+        f"trains an AE/VAE pair for every regime, latent size and seed ({lab['epochs']} epochs each, "
+        f"{lab['n_train']:,} training moons) and scores them on the test split, which covers every phase. A decoded "
+        f"image's *distance* is its mean squared pixel error to the nearest of {BANK_PHASES:,} true renders; its "
+        "*recovered phase* is that render's phase. For each model: the straight path between a crescent's and a full "
+        f"moon's codes ({lab['steps']} steps), {lab['random_pairs']} random pairs, a search of the whole latent box "
+        f"({lab['search_codes']:,} codes) for the decode closest to a half moon, and {lab['prior_samples']:,} prior "
+        f"samples; for the 2-D VAEs, the exact log p(x) of fresh renders at {len(PHASES)} phases over the whole "
+        "cycle. Each AE/VAE comparison is a ratio over seeds paired by their data, with a t-interval on the "
+        "log-ratios and the exact p of a sign-flip test over all 2^n sign patterns: with "
+        f"{n} seeds that p cannot go below {sign_flip_floor(n):.4g}, so a verdict (in bold) needs more seeds{more}."
+    )
+
+
 def _headline(lab: dict) -> str:
     headline = lab.get("headline", ())
     if not headline:
@@ -422,13 +610,12 @@ def _header(results: dict) -> list[str]:
         "",
         "Generated from results.json by `training.lab.results_markdown` (no hand-written text): "
         f"`{lab_command(lab)}` "
-        f"({lab['epochs']} epochs, {lab['n_train']} training moons, {lab['steps']}-step paths, "
-        f"{results['seconds']:.0f} s for this command, which trained {results['trained_now']} and scored "
-        f"{results['scored_now']} of the {sum(len(c['per_seed']) for c in results['cells']) // 2} pairs; "
-        "the rest it read from lab/runs/*/scores.json, written by the same code with the same settings). "
-        f"Mean ± std over {lab['seeds']} seeds; {_headline(lab)}.",
+        f"({lab['epochs']} epochs, {lab['n_train']} training moons, {lab['steps']}-step paths; "
+        f"{_pairs(results)} pairs, of which this pass trained {results['trained_now']} and scored "
+        f"{results['scored_now']}, reading the rest from lab/runs/*/scores.json, written by the same code with the "
+        f"same settings). Mean ± std over {lab['seeds']} seeds; {_headline(lab)}. {cost_text(results)}",
         "",
-        "Distance: mean squared pixel error to the nearest of 1,000 true renders (0 = a real moon). "
+        f"Distance: mean squared pixel error to the nearest of {BANK_PHASES:,} true renders (0 = a real moon). "
         f"A decode is a *real moon of phase p* when p is its nearest render's phase and it is no further from that "
         f"render than the renders {PHASE_TOLERANCE} of a cycle away are (so an all-black image is not a new moon). "
         f"Half moon: a recovered phase within {HALF_MOON_BAND} of 0.25 or 0.75. *Worst*: the largest distance on "
@@ -506,7 +693,10 @@ def _ratio_table(results: dict) -> list[str]:
         "",
         "Each cell: the geometric mean over seeds of the per-seed AE/VAE ratio, its t-interval (on the logs), "
         "and the exact two-sided p of a paired sign-flip test (all 2^n sign patterns of the seeds' log-ratios; "
-        "with 5 seeds it cannot go below 0.0625, with 10 below 0.002). Above 1: the VAE's number is lower "
+        + "; ".join(
+            f"with {n} seeds it cannot go below {sign_flip_floor(n):.3g}" for n in sorted({c["seeds"] for c in comps})
+        )
+        + "). Above 1: the VAE's number is lower "
         "(better). **Bold**: the test holds at 5 % and the interval excludes 1. *Box*: distances under the "
         f"real-moon tolerance at a half moon ({half_moon_tolerance(results['config']['image_size']):.4f}) count "
         "as that tolerance: both models reach a real half moon there, whatever their ratio.",
@@ -566,7 +756,20 @@ def _phase_section(results: dict) -> list[str]:
         "In `gap` and `sparse` no half moon was seen in training; `full` saw every phase and is the control.",
         "",
     ]
-    return lines + [f"- {phase_sentence(regime, f)}" for regime, f in curves.items()]
+    lines += [f"- {phase_sentence(regime, f)}" for regime, f in curves.items()]
+    return lines + _family_lines(results)
+
+
+def _family_lines(results: dict) -> list[str]:
+    families = results.get("family_curves") or {}
+    if not families:
+        return []
+    return [
+        "",
+        f"The same under the bundled `{FAMILY_REGIME}` 2-D VAE of each posterior family (and the diagonal one "
+        "trained on IWAE-50), on the same data, architecture, seed and schedule:",
+        "",
+    ] + [f"- {family_sentence(k, f, families.get('diag'))}" for k, f in families.items()]
 
 
 def _cell_of(results: dict, regime: str, dim: int, kind: str) -> dict:
@@ -580,4 +783,4 @@ def _cell(results: dict, regime: str, dim: int, kind: str) -> dict:
 def results_markdown(results: dict) -> str:
     """lab/results.md, every word and number from results.json."""
     lines = _header(results) + _path_table(results) + _sample_table(results) + _ratio_table(results)
-    return "\n".join(lines + _verdicts(results) + _phase_section(results)) + "\n"
+    return "\n".join(lines + _verdicts(results) + _phase_section(results) + _cost_table(results)) + "\n"

@@ -87,3 +87,21 @@ def conditional_table(metrics: dict) -> str:
         f"across labels for a fixed z {m['across_class_variance']:.4f}; sharpness CVAE {m['sharpness_cvae']:.4f}, "
         f"regression {m['sharpness_regression']:.4f}"
     )
+
+
+def measurement_text() -> str:
+    """How the bundled sets' test metrics are measured, every number from the budget that measures them
+    (metrics.FULL) and the sample count (runs.PRIOR_SAMPLES): METRICS.md and the README say it alike."""
+    from .metrics import FULL
+    from .runs import PRIOR_SAMPLES
+
+    b = FULL
+    return (
+        f"ELBO, NLL and Bernoulli floor on the same {b.n_images} test images spread evenly through the split: the "
+        f"ELBO from {b.elbo_samples} draws an image ± its Monte Carlo standard error; NLL: -log p(x) in nats per "
+        f"image, exact by quadrature for 2-D latents (training/inference.py), else IWAE-{b.iwae_k} ± its standard "
+        f"error ({b.iwae_groups} groups of {b.iwae_k:,} draws an image) with the effective sample size of its "
+        f"weights. *Sample distance*: mean distance of {PRIOR_SAMPLES:,} decoded samples (VAE: N(0, I); AE: a "
+        "Gaussian fitted to its codes) to the nearest true moon render, or for digits to the nearest training "
+        "image (a proxy)."
+    )

@@ -21,30 +21,69 @@ ROOT = Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- generated: (?P<name>[a-z0-9-]+) -->\n)(?P<body>.*?)(<!-- /generated: (?P=name) -->)", re.S)
 
 
+LOW_ESS = 0.01  # an IWAE-k whose weights' effective sample size is under this share of k: q misses the posterior
+
+
 def bundled_table(root: Path) -> str:
-    """The bundled pairs' test-split table, as checkpoints/METRICS.md has it."""
+    """How the bundled pairs are measured, and their test-split table as checkpoints/METRICS.md has it."""
+    from .metric_text import measurement_text
+    from .store import sets_below
+
     lines = (root / "checkpoints" / "METRICS.md").read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| pair |"))
     end = next((i for i in range(start, len(lines)) if not lines[i].startswith("|")), len(lines))
-    return "\n".join(lines[start:end]) + "\n"
+    low = []
+    for directory, kind in sets_below(root / "checkpoints"):
+        m = _metrics(root, directory.name, "vae") if kind == "pair" else {}
+        if "iwae_ess" in m and "exact_nll" not in m and m["iwae_ess"] < LOW_ESS * m["iwae_k"]:
+            low.append(f"{directory.name}: {m['iwae_ess']:.0f} of {m['iwae_k']:,}")
+    loose = (
+        f" Where the effective sample size is under {LOW_ESS:.0%} of the draws ({'; '.join(low)}), the encoder's q "
+        "is far from the posterior and the IWAE number is an upper bound on the NLL that more draws would still lower."
+        if low
+        else ""
+    )
+    return measurement_text() + loose + "\n\n" + "\n".join(lines[start:end]) + "\n"
+
+
+def eval_method(root: Path) -> str:
+    """What `python -m training eval` reports, every number from the budget that measures it (metrics.FULL)."""
+    from .metrics import ACTIVE_UNIT_THRESHOLD, FULL
+
+    return (
+        "`eval` reports, on the test split: reconstruction (summed BCE per image, and per-pixel MSE), and for the "
+        f"VAE, on {FULL.n_images} test images spread evenly through the split, the ELBO ± its standard error "
+        f"({FULL.elbo_samples} draws an image), an importance-weighted NLL bound (IWAE, k = {FULL.iwae_k} by "
+        f"default, the mean of {FULL.iwae_groups} groups of k draws an image ± the standard error from their "
+        "spread, with its ESS; exact by quadrature for 2-D latents) and the Bernoulli floor of those same images, "
+        "and on the whole split KL per dimension and active units (dimensions whose posterior mean varies across "
+        f"the data with variance above {ACTIVE_UNIT_THRESHOLD}, Burda et al. 2015).\n"
+    )
 
 
 def lab_section(root: Path) -> str:
     """The half-moon lab's command, verdicts and density finding, from lab/results.json."""
-    from .lab import _phase_section, _verdicts, lab_command, phase_sentence
+    from .lab import _family_lines, _phase_section, _verdicts, cost_text, lab_command, method_text, phase_sentence
 
     results = json.loads((root / "lab" / "results.json").read_text())
     lab = results["config"]
-    pairs = sum(len(c["per_seed"]) for c in results["cells"]) // 2
     lines = [
-        f"`{lab_command(lab)}`: {pairs} pairs, {lab['epochs']} epochs each. Every number, per seed and as mean "
-        "± std, is in [`lab/results.md`](lab/results.md); the verdicts over seeds:",
+        f"```\n{lab_command(lab)}\n```",
+        "",
+        method_text(lab) + " Every number, per seed and as mean ± std, is in [`lab/results.md`](lab/results.md) and "
+        "`lab/results.json`, from which `python -m training report` writes this block.",
+        "",
+        cost_text(results),
+        "",
+        "The verdicts over seeds:",
+        "",
     ]
     lines += _verdicts(results)[3:]  # without its heading
     curves = results.get("phase_curves") or {}
     if curves:
         lines += ["", _phase_section(results)[3]]  # the section's explanation
         lines += [""] + [f"- {phase_sentence(regime, f)}" for regime, f in curves.items()]
+        lines += _family_lines(results)
     return "\n".join(lines) + "\n"
 
 
@@ -250,6 +289,7 @@ def beta_section(root: Path) -> str:
 
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
+    "eval": eval_method,
     "bundled": bundled_table,
     "beta": beta_section,
     "exact-check": exact_check,

@@ -13,8 +13,8 @@ from explorer.ui.context import LABELS, View
 from explorer.ui.lang import t, words
 from explorer.ui.text import plain
 from training import moons
+from training.lab import FAMILY_REGIME, ratio_class
 from training.lab import RESULTS as LAB_RESULTS
-from training.lab import ratio_class
 from training.stats import LEVEL, SAME_WITHIN
 from training.store import BUNDLED, find_sets
 
@@ -91,10 +91,41 @@ def phase_density() -> None:
         "phase": t("fig_phase"),
         "log_px": t("lab_phase_log_px"),
     }
-    names = {r: t("regime_" + r) for r in curves}
+    names = {r: t("lab_phase_panel", regime=t("regime_" + r), n=len(c["seeds"])) for r, c in curves.items()}
     plotly_chart(figures.phase_density(curves, seen, labels, names), key="lab_phase_density")
     for regime, finding in curves.items():
         st.markdown(f"- {phase_text(t, regime, finding)}")
+    families = results.get("family_curves")
+    if families:
+        st.caption(t("lab_family_caption", regime=t("regime_" + FAMILY_REGIME)))
+        mask = moons.in_training_regime(np.asarray(next(iter(families.values()))["phases"]), FAMILY_REGIME)
+        names = {f: t(f"fam_{f}") for f in families}
+        plotly_chart(figures.family_density(families, mask, labels, names), key="lab_family_density")
+        for family, finding in families.items():
+            st.markdown(f"- {family_text(t, family, finding, families.get('diag'))}")
+
+
+def family_text(t: Callable[..., str], family: str, f: dict, reference: dict | None) -> str:
+    """A posterior family's phase-density finding in t's language; in English training.lab.family_sentence's."""
+    against = (
+        t(
+            "lab_family_against",
+            half=f["half_moon_log_px"] - reference["half_moon_log_px"],
+            rest=f["seen_log_px"] - reference["seen_log_px"],
+        )
+        if reference is not None and reference is not f
+        else ""
+    )
+    return t(
+        "lab_family_line",
+        family=t(f"fam_{family}"),
+        set=f["set"],
+        diff=f["difference"],
+        half=f["half_moon_log_px"],
+        rest=f["seen_log_px"],
+        against=against,
+        error=f["max_error"],
+    )
 
 
 def whole_line(view, models, bank) -> None:
