@@ -46,6 +46,33 @@ def bundled_table(root: Path) -> str:
     return measurement_text() + loose + "\n\n" + "\n".join(lines[start:end]) + "\n"
 
 
+def limits_text(root: Path) -> str:
+    """The shared server's limits on runs, uploads, datasets and models, from training/limits.py's table."""
+    from . import limits as L
+
+    mib = 2**20
+    return (
+        f"Training: at most {L.MAX_EPOCHS} epochs and {L.MAX_TRAIN_IMAGES:,} training images a run, "
+        f"{L.MAX_RUN_SECONDS / 60:.0f} minutes of it, and {L.MAX_CONCURRENT_RUNS} runs training at once across all "
+        "users and every server process sharing the runs folder (`$LATENT_EXPLORER_MAX_RUNS`); a run beyond that "
+        "waits in a queue, its place shown, and starts when one ends. Each run is a worker process "
+        "(`python -m training worker runs/<id>`, one thread, below the web server's CPU priority) whose folder is "
+        "its record: state, phase and elapsed time, per-epoch progress and latent snapshots (the contract is in "
+        "`training/jobs.py`), so any tab of any server process watches and cancels it, it survives a server "
+        "restart, and a worker killed mid-run leaves its run marked failed with the reason and no part of a set. "
+        "The list of sets and runs comes from an index (`runs/.index.json`) that reads a folder again only when it "
+        "changed, so a page costs the same however many runs are saved. Hitting a limit says which one. Uploads: "
+        f"{L.MAX_UPLOAD_BYTES // mib} MiB, {L.MAX_IMAGES:,} images, {L.MAX_UNPACKED_BYTES // mib} MiB unpacked, "
+        f"{L.MAX_UPLOAD_PIXELS / mib:g} megapixel and {L.MIN_SIDE} to {L.MAX_SIDE} pixels a side per image, one "
+        "size for all images; PNG/JPEG only in a zip (judged by content), no pickles in an .npz (.npz headers are "
+        f"checked before any array is loaded). Every dataset holds at most {L.MAX_PIXEL_VALUES / 1e6:.0f} M pixel "
+        f"values ({L.MAX_IMAGES:,} grey {L.MAX_SIDE} px images); a model at most {L.MAX_PARAMETERS / 1e6:g} M "
+        f"parameters and {L.MAX_LAYERS} hidden layers, a training batch at most {L.MAX_ACTIVATION_BYTES // mib} MiB "
+        "of activations, both computed from the config before anything is built (`training/limits.py`). A refused "
+        "upload names the problem and the limit and leaves nothing behind.\n"
+    )
+
+
 def eval_method(root: Path) -> str:
     """What `python -m training eval` reports, every number from the budget that measures it (metrics.FULL)."""
     from .metrics import ACTIVE_UNIT_THRESHOLD, FULL
@@ -290,6 +317,7 @@ def beta_section(root: Path) -> str:
 
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "eval": eval_method,
+    "limits": limits_text,
     "bundled": bundled_table,
     "beta": beta_section,
     "exact-check": exact_check,
