@@ -160,8 +160,29 @@ def test_a_declared_shape_that_does_not_match_the_data_is_refused(tmp_path, monk
     refused(tmp_path, monkeypatch, decoder(out_dims=(1, 8, 32)), "has shape ['B', 1, 8, 32]")
 
 
-def test_a_fixed_batch_is_refused(tmp_path, monkeypatch):
-    refused(tmp_path, monkeypatch, decoder(batch=4), "fixed batch of 4")
+@pytest.mark.parametrize("batch", [1, 4])
+def test_a_fixed_batch_graph_runs_in_chunks_of_its_batch_and_decodes_as_a_dynamic_one(tmp_path, monkeypatch, batch):
+    """torch.onnx without dynamic_axes fixes the batch: such a graph runs its batch of rows at a time (the
+    last chunk padded, its extra rows dropped), every call of any size giving what the dynamic graph gives."""
+    import torch
+
+    from training.onnxset import load_onnx_members
+
+    result, left = imported(tmp_path, monkeypatch, decoder(batch=batch))
+    assert result.returncode == 0, result.stderr
+    fixed = load_onnx_members(tmp_path / "runs" / "hostile")["vae"].model
+    assert fixed.onnx_decoder.fixed_batch == batch
+    (tmp_path / "runs" / "hostile").rename(tmp_path / "fixed")
+    assert imported(tmp_path, monkeypatch, decoder())[0].returncode == 0
+    dynamic = load_onnx_members(tmp_path / "runs" / "hostile")["vae"].model
+    assert dynamic.onnx_decoder.fixed_batch is None
+    z = torch.randn(11, D, generator=torch.Generator().manual_seed(0))
+    for n in (1, 3, 11):
+        assert torch.equal(fixed.decode(z[:n]), dynamic.decode(z[:n]))
+
+
+def test_a_fixed_batch_over_the_rows_a_run_takes_is_refused(tmp_path, monkeypatch):
+    refused(tmp_path, monkeypatch, decoder(batch=limits.ONNX_BATCH + 1), f"fixed batch of {limits.ONNX_BATCH + 1}")
 
 
 def test_nan_outputs_are_refused_at_import(tmp_path, monkeypatch):

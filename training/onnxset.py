@@ -129,14 +129,16 @@ def _check_io(values, expected: dict[str, tuple[int, ...]], what: str, name: str
                 shown=shown,
                 choices=", ".join(map(str, dims)),
             )
-        if got[0] is not None and got[0] != 1:
+        if got[0] is not None and not 1 <= got[0] <= limits.ONNX_BATCH:
             raise OnnxError(
-                f"{name}: {one} {key!r} has a fixed batch of {got[0]}; export it with a dynamic batch axis",
+                f"{name}: {one} {key!r} has a fixed batch of {got[0]}; this server runs 1 to "
+                f"{limits.ONNX_BATCH} rows at a time (or a dynamic batch axis)",
                 key="err_onnx_fixed_batch_export",
                 name=name,
                 one=one,
                 field=repr(key),
                 batch=got[0],
+                most=limits.ONNX_BATCH,
             )
 
 
@@ -361,18 +363,31 @@ class Graph:
                 detail=str(exc).splitlines()[0][:200],
             ) from None
         self.name, self.outputs = name, outputs
-        self.input = self.session.get_inputs()[0].name
+        first = self.session.get_inputs()[0]
+        self.input = first.name
+        # A graph exported with a fixed batch (torch.onnx without dynamic_axes) runs that many rows a time;
+        # load_graph has checked it is 1 to ONNX_BATCH.
+        batch = first.shape[0] if first.shape else None
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
         self.sha256 = hashlib.sha256(raw).hexdigest()
 
     def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
-        """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time; every output (by the manifest's name)
+        """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time (a fixed-batch graph: its batch, the
+        last chunk padded with zeros and its extra rows dropped); every output (by the manifest's name)
         finite, at most MAX_ONNX_VALUE, of shape (B, *shapes[name])."""
         array = np.ascontiguousarray(array, np.float32)
-        step = limits.ONNX_BATCH
-        parts = [self._run(array[s : s + step], shapes) for s in range(0, max(len(array), 1), step)]
+        step = self.fixed_batch or limits.ONNX_BATCH
+        parts = [self._chunk(array[s : s + step], shapes) for s in range(0, max(len(array), 1), step)]
         if len(parts) == 1:
             return parts[0]
         return {key: np.concatenate([p[key] for p in parts]) for key in shapes}
+
+    def _chunk(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        short = (self.fixed_batch or 0) - len(array)
+        if short <= 0:
+            return self._run(array, shapes)
+        padded = np.concatenate([array, np.zeros((short, *array.shape[1:]), np.float32)])
+        return {key: value[: len(array)] for key, value in self._run(padded, shapes).items()}
 
     def _run(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         import onnxruntime as ort
