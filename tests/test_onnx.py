@@ -336,7 +336,7 @@ def test_decoder_slider_decodes_through_onnxruntime(onnx_runs, monkeypatch):
 
 def test_onnx_graphs_run_with_one_thread_on_the_cpu(onnx_runs):
     members = load_set(onnx_runs / "theirs")
-    session = members["vae"].model.onnx_decoder.session
+    session = members["vae"].model.onnx_decoder.live_session()
     assert session.get_providers() == ["CPUExecutionProvider"]
     assert session.get_session_options().intra_op_num_threads == 1
     codes = np.zeros((3, 2), np.float32)

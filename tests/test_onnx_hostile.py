@@ -460,3 +460,33 @@ def test_an_embeddings_set_spoiled_on_disk_is_not_listed_and_not_loaded(tmp_path
     outside = RunConfig(data=DataConfig(name="embeddings", path=str(tmp_path)))
     with pytest.raises(LatentExplorerError, match="paths are limited to"):
         dataset_for(outside)
+
+
+def test_live_sessions_are_bounded_by_bytes_and_a_dropped_one_is_made_again_from_its_checked_file(
+    tmp_path, monkeypatch
+):
+    """The app caches up to 16 loaded sets; what their onnxruntime sessions hold is bounded by the graphs'
+    bytes (limits.ONNX_WEIGHT_BYTES): past it the least recently run session is dropped, and made again from
+    its file (same SHA-256, or refused) when it is next run."""
+    import torch
+
+    from training.onnxset import LIVE, OnnxError, load_onnx_members
+
+    models = {}
+    for name, scale in (("a", 0.01), ("b", 0.02)):
+        assert imported(tmp_path, monkeypatch, decoder(scale=scale))[0].returncode == 0
+        (tmp_path / "runs" / "hostile").rename(tmp_path / name)
+        models[name] = load_onnx_members(tmp_path / name)["vae"].model
+    size = models["a"].onnx_decoder.size
+    monkeypatch.setattr(limits, "ONNX_WEIGHT_BYTES", size + size // 2)  # room for one graph, not two
+    z = torch.ones(2, D)
+    first = models["a"].decode(z)
+    models["b"].decode(z)
+    assert models["a"].onnx_decoder.session is None and models["b"].onnx_decoder.session is not None
+    assert LIVE.held() <= limits.ONNX_WEIGHT_BYTES
+    assert torch.equal(models["a"].decode(z), first)  # made again from its file
+    assert models["b"].onnx_decoder.session is None
+    (tmp_path / "a" / "vae.decoder.onnx").write_bytes(decoder(scale=0.5).SerializeToString())
+    models["b"].decode(z)  # drops a's session again; its file has changed meanwhile
+    with pytest.raises(OnnxError, match="SHA-256 differs"):
+        models["a"].decode(z)

@@ -91,6 +91,10 @@ MAX_ONNX_VALUE = 1e6  # |codes| and |decoder outputs| above this are refused as 
 # stopped before it gets it), and the rows per run that keep an honest model far below it.
 ONNX_MEMORY_BYTES = 512 * 2**20
 ONNX_BATCH = 512
+# The graphs' own bytes (their weights) that live onnxruntime sessions of one process hold at once: past it
+# the least recently run graph's session is dropped (and made again from its file when next run), so the
+# app's cache of loaded sets is bounded by bytes, not by its count of sets (16 sets of 4 graphs of 64 MiB).
+ONNX_WEIGHT_BYTES = 512 * 2**20
 # Embeddings only (training/embeddings.py): codes a user brings, with labels and optionally images
 MAX_EMBEDDING_BYTES = MAX_UPLOAD_BYTES  # one file of codes, labels or images (the app's upload cap too)
 EMBEDDING_ROWS = (8, 10_000)  # N: enough to project; as many as the latent map draws without lag

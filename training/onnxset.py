@@ -15,11 +15,13 @@ intra-op thread and a time budget per call, and every output is checked (finite,
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
 import re
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -333,12 +335,77 @@ def _stopped_because(exc: Exception, late: bool) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
+class LiveSessions:
+    """The graphs whose onnxruntime sessions are alive in this process, least recently run first, with
+    their bytes: past limits.ONNX_WEIGHT_BYTES the oldest sessions are dropped (never the one just used)."""
+
+    def __init__(self):
+        self.lock, self.live = threading.Lock(), collections.OrderedDict()  # id -> (weakref to Graph, bytes)
+
+    def used(self, graph: "Graph") -> None:
+        with self.lock:
+            key = id(graph)
+            if key in self.live:
+                self.live.move_to_end(key)
+            else:
+                self.live[key] = (weakref.ref(graph, lambda _, key=key: self._gone(key)), graph.size)
+            total = sum(size for _, size in self.live.values())
+            for old in list(self.live):
+                if total <= limits.ONNX_WEIGHT_BYTES or old == key:
+                    break
+                ref, size = self.live.pop(old)
+                if ref() is not None:
+                    ref().session = None  # a run under way keeps its own reference until it ends
+                total -= size
+
+    def _gone(self, key: int) -> None:
+        with self.lock:
+            self.live.pop(key, None)
+
+    def held(self) -> int:
+        with self.lock:
+            return sum(size for ref, size in self.live.values() if ref() is not None and ref().session is not None)
+
+
+LIVE = LiveSessions()
+
+
 class Graph:
     """One checked graph in an onnxruntime session: CPU, one thread, the shared capped arena, a time
-    budget per call, at most limits.ONNX_BATCH rows a run."""
+    budget per call, at most limits.ONNX_BATCH rows a run. The session may be dropped to keep the
+    process's sessions within limits.ONNX_WEIGHT_BYTES (LIVE); it is made again from `path`, whose bytes
+    must still have the same SHA-256."""
 
-    def __init__(self, raw: bytes, name: str, outputs: dict[str, str]):
+    def __init__(self, raw: bytes, name: str, outputs: dict[str, str], path: Path | None = None):
         """outputs: the manifest's name of each output (mu, logits...) -> the graph's own."""
+        self.session = self._make_session(raw, name)
+        self.name, self.outputs, self.path, self.size = name, outputs, path, len(raw)
+        first = self.session.get_inputs()[0]
+        self.input = first.name
+        # A graph exported with a fixed batch (torch.onnx without dynamic_axes) runs that many rows a time;
+        # load_graph has checked it is 1 to ONNX_BATCH.
+        batch = first.shape[0] if first.shape else None
+        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
+        self.sha256 = hashlib.sha256(raw).hexdigest()
+        LIVE.used(self)
+
+    def live_session(self):
+        """The session, made again from the file when LIVE dropped it."""
+        session = self.session
+        if session is None:
+            raw = read_capped(self.path) if self.path is not None else b""
+            if hashlib.sha256(raw).hexdigest() != self.sha256:
+                raise OnnxError(
+                    f"{self.name}: does not match its manifest (SHA-256 differs)",
+                    key="err_onnx_does_match_manifest",
+                    path=self.name,
+                )
+            session = self.session = self._make_session(raw, self.name)
+        LIVE.used(self)
+        return session
+
+    @staticmethod
+    def _make_session(raw: bytes, name: str):
         import onnxruntime as ort
 
         shared_arena()
@@ -352,7 +419,7 @@ class Graph:
         try:
             # No constant folding: it runs while the session is made, outside the arena (a ConstantOfShape
             # of 900 MB became a 900 MB weight the session held), and torch's exports are folded already.
-            self.session = ort.InferenceSession(
+            return ort.InferenceSession(
                 raw, options, providers=["CPUExecutionProvider"], disabled_optimizers=["ConstantFolding"]
             )
         except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
@@ -362,14 +429,6 @@ class Graph:
                 name=name,
                 detail=str(exc).splitlines()[0][:200],
             ) from None
-        self.name, self.outputs = name, outputs
-        first = self.session.get_inputs()[0]
-        self.input = first.name
-        # A graph exported with a fixed batch (torch.onnx without dynamic_axes) runs that many rows a time;
-        # load_graph has checked it is 1 to ONNX_BATCH.
-        batch = first.shape[0] if first.shape else None
-        self.fixed_batch = batch if isinstance(batch, int) and batch > 0 else None
-        self.sha256 = hashlib.sha256(raw).hexdigest()
 
     def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
         """Run on (B, ...) float32, limits.ONNX_BATCH rows at a time (a fixed-batch graph: its batch, the
@@ -396,7 +455,7 @@ class Graph:
         run.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")  # hand back what it grew
         ticket = WATCHDOG.arm(run)
         try:
-            values = self.session.run(list(self.outputs.values()), {self.input: array}, run)
+            values = self.live_session().run(list(self.outputs.values()), {self.input: array}, run)
         except Exception as exc:
             why = _stopped_because(exc, WATCHDOG.fired(ticket))
             raise OnnxError(
@@ -625,7 +684,7 @@ def load_member(directory: Path, manifest: dict[str, Any], kind: str) -> Checkpo
                 key="err_onnx_does_match_manifest",
                 path=path.name,
             )
-        graphs[part] = Graph(raw, path.name, {role: names[role] for role in outputs})
+        graphs[part] = Graph(raw, path.name, {role: names[role] for role in outputs}, path)
     config = member_config(manifest, kind)
     model = OnnxModel(
         config,
