@@ -15,7 +15,7 @@ from torch import nn
 from explorer.i18n import CATALOGUES
 from explorer.ui.context import PAIRLESS
 from tests.helpers import PAGES, image_with_caption, open_app, run_cli
-from training.onnxio import export_module, export_set
+from training.onnxio import EncoderGraph, export_module, export_set
 from training.onnxset import MANIFEST
 from training.store import dataset_for, find_sets, load_set
 
@@ -207,6 +207,43 @@ def test_graphs_exported_under_their_own_names_are_imported_and_run_like_torch(t
         got = model.encode(x)
         assert torch.allclose(got.mean, mu, atol=1e-5) and torch.allclose(got.std, torch.exp(0.5 * logvar), atol=1e-5)
         assert torch.allclose(model.decode(mu), torch.sigmoid(decoder(mu)), atol=1e-5)
+
+
+class LogvarFirst(nn.Module):
+    """A VAE encoder whose forward returns (logvar, mu): exported under other names, position misleads."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner = EncoderGraph(model)
+
+    def forward(self, x):
+        mu, logvar = self.inner(x)
+        return logvar, mu
+
+
+@pytest.mark.parametrize("order", ["logvar_first", "mu_first"])
+def test_two_unnamed_encoder_outputs_are_read_in_the_order_the_decoder_reconstructs_from(tmp_path, monkeypatch, order):
+    """With both halves the import tries each order on test images: the one whose codes the decoder turns
+    back into the images is mu; a (logvar, mu) graph is mapped the other way round and the manifest says so."""
+    from training.onnxio import DecoderGraph
+    from training.store import set_path
+
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path / "runs"))
+    vae = load_set(set_path("moons-sparse-2d"))["vae"].model
+    encoder = LogvarFirst(vae) if order == "logvar_first" else EncoderGraph(vae)
+    export_module(encoder, torch.zeros(1, 1, 28, 28), tmp_path / "enc.onnx", "images", ("out_a", "out_b"))
+    export_module(DecoderGraph(vae), torch.zeros(1, 2), tmp_path / "dec.onnx", "z", ("logits",))
+    flags = ["--encoder", str(tmp_path / "enc.onnx"), "--decoder", str(tmp_path / "dec.onnx")]
+    result = run_cli("import-onnx", *flags, "--data", "moons", "--regime", "sparse", "--name", "theirs")
+    assert result.returncode == 0, result.stderr
+    member = json.loads((tmp_path / "runs" / "theirs" / MANIFEST).read_text())["models"]["vae"]
+    swapped = order == "logvar_first"
+    assert member["names"]["encoder"]["mu"] == ("out_b" if swapped else "out_a")
+    assert ("encoder_order" in member) == swapped and ("read as logvar, mu" in result.stdout) == swapped
+    x = dataset_for(load_set(set_path("moons-sparse-2d"))["vae"].config).test.x[:16]
+    with torch.no_grad():
+        got, want = load_set(tmp_path / "runs" / "theirs")["vae"].model.encode(x), vae.encode(x)
+    assert torch.allclose(got.mean, want.mean, atol=1e-5) and torch.allclose(got.std, want.std, atol=1e-5)
 
 
 def test_import_lists_the_users_pair_beside_the_bundled_ones(onnx_runs, monkeypatch):

@@ -686,8 +686,13 @@ def command_import_onnx(args: argparse.Namespace) -> int:
         source="import-onnx",
         decoder_output=args.decoder_output,
     )
+    order = {
+        k: f", outputs read as {m['encoder_order']}"
+        for k, m in imported.manifest["models"].items()
+        if "encoder_order" in m
+    }
     kinds = ", ".join(
-        f"{k} ({m['encoder'] or 'no'} encoder, {m['decoder'] or 'no'} decoder)"
+        f"{k} ({m['encoder'] or 'no'} encoder{order.get(k, '')}, {m['decoder'] or 'no'} decoder)"
         for k, m in imported.manifest["models"].items()
     )
     print(f"imported {imported.set_id}: {kinds}; latent {imported.manifest['latent_dim']}, data {args.data}")

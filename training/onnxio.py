@@ -41,7 +41,7 @@ from .onnxset import (
     read_capped,
 )
 from .posteriors import POSTERIORS
-from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_OUTPUTS, check_manifest
+from .schema import ONNX_DECODER_OUTPUTS, ONNX_ENCODER_ORDERS, ONNX_ENCODER_OUTPUTS, check_manifest
 from .store import (
     RUN_PREFIX,
     check_out_dir,
@@ -269,7 +269,40 @@ def import_onnx(
         write_set(staging, manifest, files)
         members = load_onnx_members(staging)  # the static checks, on the copies that will be kept
         probe(members, dataset.test.x[:PROBE_IMAGES])
+        swapped = [k for k in members if _positional(encoders.get(k)) and _reads_swapped(members[k].model, dataset)]
+        for kind in swapped:  # the graph gives logvar first: the manifest maps its names the other way round
+            names = manifest["models"][kind]["names"]["encoder"]
+            names["mu"], names["logvar"] = names["logvar"], names["mu"]
+            manifest["models"][kind]["encoder_order"] = ONNX_ENCODER_ORDERS[0]
+        if swapped:
+            write_set(staging, manifest, {})
+            probe(load_onnx_members(staging), dataset.test.x[:PROBE_IMAGES])
     return Imported(RUN_PREFIX + target.name, target, manifest)
+
+
+ORDER_IMAGES = 64  # test images on which an encoder's two unnamed outputs are told apart
+ORDER_MARGIN = 0.5  # the other order is taken when its reconstruction error is below half this order's
+
+
+def _positional(path: Path | None) -> bool:
+    """An encoder whose two outputs are not called mu and logvar: read by position (mu first) until
+    _reads_swapped has looked."""
+    if path is None:
+        return False
+    names = _io(path)[1]
+    return len(names) == 2 and set(names) != set(ONNX_ENCODER_OUTPUTS["mu_logvar"])
+
+
+def _reads_swapped(model, dataset) -> bool:
+    """With both halves: does the decoder reconstruct the test images far better from the second output
+    than from the first? Then the graph gives (logvar, mu), not the (mu, logvar) its position says."""
+    if not (model.can_encode and model.can_decode):
+        return False
+    x = dataset.test.x[:ORDER_IMAGES]
+    lo, hi = model.value_range
+    out = model.onnx_encoder(x.numpy() * (hi - lo) + lo, {n: (model.latent_dim,) for n in ("mu", "logvar")})
+    error = {n: float(((model.decode(torch.from_numpy(out[n])) - x) ** 2).mean()) for n in ("mu", "logvar")}
+    return error["logvar"] < ORDER_MARGIN * error["mu"]
 
 
 def export_set(set_dir: str | Path, out: str | Path) -> Path:

@@ -274,7 +274,8 @@ ONNX_DECODER_OUTPUTS = ("logits", "probabilities", "mean")  # a graph output of 
 ONNX_MEMBERS = ("ae", "vae")
 MANIFEST_KEYS = {"format", "format_version", "latent_dim", "image_shape", "value_range", "data", "models"}
 MANIFEST_OPTIONAL = {"data_stats", "source", "created"}
-MEMBER_KEYS = {"encoder", "decoder", "likelihood", "gaussian_sigma", "sha256", "metrics", "names"}
+MEMBER_KEYS = {"encoder", "decoder", "likelihood", "gaussian_sigma", "sha256", "metrics", "names", "encoder_order"}
+ONNX_ENCODER_ORDERS = ("logvar, mu (by reconstruction error)",)  # what an import found out (onnxio._reads_swapped)
 ONNX_INPUTS = {"encoder": "x", "decoder": "z"}  # each part's one input, by the name the manifest gives it
 
 
@@ -344,6 +345,14 @@ def _check_member(member: Any, where: str) -> None:
         )
     if encoder is None and decoder is None:
         _fail(where, "has neither an encoder nor a decoder", key="err_schema_neither_encoder_nor")
+    if member.get("encoder_order", ONNX_ENCODER_ORDERS[0]) not in ONNX_ENCODER_ORDERS:
+        _fail(
+            f"{where}.encoder_order",
+            f"must be one of {list(ONNX_ENCODER_ORDERS)}, got {json_repr(member.get('encoder_order'))}",
+            key="err_schema_one_of",
+            choices=list(ONNX_ENCODER_ORDERS),
+            got=json_repr(member.get("encoder_order")),
+        )
     if member.get("likelihood", "bernoulli") not in LIKELIHOODS:
         _fail(
             f"{where}.likelihood",
