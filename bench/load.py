@@ -199,6 +199,15 @@ class Session:
             self.ws = None
 
 
+def idle_seconds() -> float:
+    """Idle core-seconds of the whole machine since boot (/proc/stat: idle + iowait), 0 where unreadable."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def cpu_seconds(pids: list[int]) -> float:
     """User + system CPU seconds of these processes so far (Linux /proc)."""
     tick, total = os.sysconf("SC_CLK_TCK"), 0.0
@@ -221,6 +230,7 @@ class Round:
     rss_before_mb: float = 0.0
     rss_during_mb: float = 0.0
     load_average: float = 0.0
+    machine_idle_s: float = 0.0  # idle core-seconds of the whole machine in the window (/proc/stat)
 
 
 async def _student(base: str, pool, r: Round, opened: asyncio.Event, window: dict, stop: asyncio.Event):
@@ -260,10 +270,11 @@ async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
     if late:
         r.errors.append(f"{len(late)} sessions had not opened after {OPEN_LIMIT_S:.0f} s")
     await asyncio.sleep(1.5)  # every session has moved at least once: the window starts in steady state
-    cpu0, gen0, window["start"] = cpu_seconds(pids), time.process_time(), time.perf_counter()
+    cpu0, gen0, idle0, window["start"] = cpu_seconds(pids), time.process_time(), idle_seconds(), time.perf_counter()
     await asyncio.sleep(window_s)
     window["end"] = time.perf_counter()
     r.server_cpu_s, r.generator_cpu_s = cpu_seconds(pids) - cpu0, time.process_time() - gen0
+    r.machine_idle_s = idle_seconds() - idle0
     r.window_s = window["end"] - window["start"]
     r.rss_during_mb = rss_mb(pids)
     r.load_average = os.getloadavg()[0]
@@ -302,6 +313,7 @@ def summary(r: Round) -> dict:
         "server_cpu_per_move_s": r.server_cpu_s / len(moves) if moves else float("nan"),
         "server_cores": r.server_cpu_s / r.window_s if r.window_s else float("nan"),
         "generator_cores": r.generator_cpu_s / r.window_s if r.window_s else float("nan"),
+        "idle_cores": r.machine_idle_s / r.window_s if r.window_s else float("nan"),
         "mb_per_session": (r.rss_during_mb - r.rss_before_mb) / r.sessions,
         "rss_mb": r.rss_during_mb,
         "load_average": r.load_average,
@@ -525,6 +537,20 @@ def capacity(r: dict) -> dict:
     }
 
 
+def demand_note(r: dict, c: dict) -> str:
+    """What the largest class asks of the machine against what was idle while it was measured."""
+    n = max(r["counts"])
+    last = [x for k in ("one", "balanced") for x in r[k] or [] if x["sessions"] == n and "idle_cores" in x]
+    if not last:
+        return ""
+    idle = ", ".join(f"{x['idle_cores']:.2f}" for x in last)
+    return (
+        f" {n} students moving once a second ask {n} x {1000 * c['cpu_per_move_s']:.0f} ms = "
+        f"{n * c['cpu_per_move_s']:.2f} cores of server CPU, beside the generator's; while {n} were measured "
+        f"(one process, then behind HAProxy) the machine had {idle} of its {r['cores']} cores idle."
+    )
+
+
 def capacity_table(r: dict) -> str:
     """The README's table ("For a class"), from bench/load.json."""
     c = capacity(r)
@@ -563,7 +589,7 @@ def capacity_table(r: dict) -> str:
             f"the queue. Planned at {HEADROOM:.0%} of a core: "
             f"{1000 * c['cpu_per_move_s']:.0f} ms of server CPU a move makes one process hold about "
             f"{c['per_process']} students moving a slider every second, a {r['cores']}-core machine "
-            f"{c['per_machine']}; {plans}.",
+            f"{c['per_machine']}; {plans}.{demand_note(r, c)}",
         ]
     )
 
@@ -596,6 +622,11 @@ def rows(quick: bool, row, results: dict) -> list[str]:
     return rows_from(r, row)
 
 
+def idle_note(x: dict, cores: int) -> str:
+    """How much of the machine was idle during a round (rounds measured before this was recorded: nothing)."""
+    return f"the machine had {x['idle_cores']:.2f} of {cores} cores idle; " if "idle_cores" in x else ""
+
+
 def rows_from(r: dict, row) -> list[str]:
     """The load section's rows from measure()'s figures."""
     lone = r["one"][0]["p50_s"]
@@ -617,7 +648,8 @@ def rows_from(r: dict, row) -> list[str]:
                     f"{1000 * x['server_cpu_per_move_s']:.0f} ms a move ({x['server_cores']:.2f} cores busy); "
                     f"{x['mb_per_session']:.1f} MB a session; map + Decoder opened in {x['open_p50_s']:.1f} s p50, "
                     f"{x['open_max_s']:.1f} s the last; the generator used {x['generator_cores']:.2f} of a core; "
-                    f"load average {x['load_average']:.1f}",
+                    + (idle_note(x, r["cores"]))
+                    + f"load average {x['load_average']:.1f}",
                     ok if largest else None,
                     why=f"{x['sessions']} sessions and their load generator on {r['cores']} cores shared with "
                     f"other work (load average {x['load_average']:.1f}): the servers were busy "
