@@ -82,7 +82,7 @@ def test_latent_explorer_runs_from_outside_the_source_tree(installed, tmp_path):
     assert str(bin_dir.parent) in where.stdout, where  # the installed copy, not the source tree
     helped = _run(bin_dir / "latent-explorer", "--help", cwd=tmp_path)
     assert helped.returncode == 0, helped.stderr
-    for command in ("serve", "train", "eval", "lab", "import-onnx", "export-onnx"):
+    for command in ("serve", "train", "eval", "lab", "import-onnx", "import-embeddings", "export-onnx"):
         assert command in helped.stdout
     measured = _run(bin_dir / "latent-explorer", "eval", "digits-8d", "--iwae-k", "5", cwd=tmp_path)
     assert measured.returncode == 0, measured.stderr[-2000:]
