@@ -90,7 +90,7 @@ def fake_load_results(p95_60: float = 0.2) -> dict:
             "sessions": n, "moves": 20 * n, "p50_s": 0.05, "p95_s": p95, "open_p50_s": 1.0, "open_max_s": 2.0,
             "errors": errors, "first_error": "boom" if errors else "", "server_cpu_per_move_s": 0.02,
             "server_cores": 0.02 * n, "generator_cores": 0.1, "mb_per_session": 0.5, "rss_mb": 1000.0,
-            "load_average": 3.0,
+            "load_average": 3.0, "idle_cores": 0.25,
         }  # fmt: skip
 
     memory = {"idle_mb": 400.0, "open_mb": [420.0], "after_mb": [405.0, 406.0], "final_mb": 404.0}
@@ -121,6 +121,8 @@ def test_load_rows_give_the_verdict_and_the_capacity(p95_60, met):
     assert "+4.0 MB" in next(line for line in rows if "heap after" in line) and "+30.0 MB" in rows[-2]
     table = capacity_table(r)
     assert table.count("\n| ") == 3 and "a class of 300: 9 processes on 5 2-core machines" in table
+    assert "60 students moving once a second ask 60 x 20 ms = 1.20 cores" in table and "0.25, 0.25 of its 2" in table
+    assert "the machine had 0.25 of 2 cores idle" in target
 
 
 def test_the_readme_capacity_table_is_the_one_bench_load_json_makes():
