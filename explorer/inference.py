@@ -13,9 +13,11 @@ import torch
 
 from training.inference import (
     IWAE_KS,
+    Bounds,
     bounds,
     encoder_q,
     exact_log_px,
+    fit_flow_q,
     infer,
     log_posterior_grid,
     optimise_q,
@@ -189,26 +191,51 @@ class FamilyPanel:
     hi: np.ndarray
 
 
-def family_numbers(vae, x: torch.Tensor, family: str | None = None, seed: int = 0) -> tuple[FamilyNumbers, object]:
+def _judge(vae, x: torch.Tensor, q, seed: int) -> np.ndarray:
+    """q's ELBO per image on fresh draws (q*'s search used its own: they would flatter it)."""
+    return _np(bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(), seed=seed).elbo)
+
+
+def family_numbers(
+    vae,
+    x: torch.Tensor,
+    family: str | None = None,
+    seed: int = 0,
+    *,
+    log_px: np.ndarray | None = None,
+    encoder: Bounds | None = None,
+    start=None,
+) -> tuple[FamilyNumbers, object]:
     """log p(x), the encoder's ELBO and IWAE-k, and q* within `family` (None: the model's own) for the
-    images x (N, C, H, W); also q* itself."""
+    images x (N, C, H, W); also q* itself. log_px and encoder (the encoder's bounds with this seed) are
+    reused when given; start: where q*'s search begins (default the encoder's q, its Gaussian base for a
+    Gaussian family). A flow q* for a model without flow layers is a flow of its own per image
+    (fit_flow_q, from start: pass the full-covariance q*)."""
     q = encoder_q(vae, x)
-    exact = exact_log_px(vae, x, q=q)
-    enc = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
-    start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
-    star = optimise_q(vae, x, start, family=family)
-    opt = bounds(vae, x, star, n_samples=FAMILY_DRAWS, ks=(), seed=seed + 1)  # fresh draws judge q*
-    numbers = FamilyNumbers(_np(exact.log_px), _np(enc.elbo), _np(enc.elbo_se), _np(enc.iwae[FAMILY_K]), _np(opt.elbo))
+    if log_px is None:
+        log_px = _np(exact_log_px(vae, x, q=q).log_px)
+    if encoder is None:
+        encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
+    if start is None:
+        start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
+    if family == "flow" and not isinstance(start, Flow):
+        star = fit_flow_q(vae, x, start, seed=seed)
+        # each image its own layers: judged one by one on fresh draws
+        elbo_star = np.array([_judge(vae, x[i : i + 1], s, seed + 1)[0] for i, s in enumerate(star)])
+    else:
+        star = optimise_q(vae, x, start, family=family)
+        elbo_star = _judge(vae, x, star, seed + 1)
+    numbers = FamilyNumbers(log_px, _np(encoder.elbo), _np(encoder.elbo_se), _np(encoder.iwae[FAMILY_K]), elbo_star)
     return numbers, star
 
 
 @torch.no_grad()
-def family_panel(vae, x: torch.Tensor, n: int = 80) -> FamilyPanel:
-    """x (1, C, H, W): one retrained model's numbers and drawing."""
-    numbers, star = family_numbers(vae, x)
+def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object]:
+    """x (1, C, H, W): one retrained model's numbers and drawing, and its q* (same_decoder reuses it)."""
     q = encoder_q(vae, x)
+    exact = exact_log_px(vae, x, q=q)  # once: its log p(x) serves the numbers too
+    numbers, star = family_numbers(vae, x, log_px=_np(exact.log_px))
     q_m, star_m = (tuple(_np(m[0]) for m in moments(g)) for g in (q, star))
-    exact = exact_log_px(vae, x, q=q)
     lo, hi = view_box((_np(exact.mean[0]), _np(exact.cov[0])), q_m, star_m)
     density = _np(log_posterior_grid(vae, x, exact.log_px[0], tuple(lo), tuple(hi), n).exp())
     q_density = None
@@ -216,14 +243,46 @@ def family_panel(vae, x: torch.Tensor, n: int = 80) -> FamilyPanel:
         z0, z1 = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
         z = torch.from_numpy(np.stack(np.meshgrid(z0, z1, indexing="xy"), -1).reshape(1, -1, 2)).float()
         q_density = _np(q.log_prob(z).exp().reshape(n, n))
-    return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi)
+    return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi), star
 
 
-def same_decoder(vae, x: torch.Tensor) -> dict[str, FamilyNumbers]:
-    """The inference-only comparison: one decoder, q* within each family this model can hold (diag and
-    full always; flow when the model has a flow), so log p(x) stays put and only q changes."""
-    families = ["diag", "full"] + (["flow"] if vae.config.posterior == "flow" else [])
-    return {f: family_numbers(vae, x, f)[0] for f in families}
+SAME_DECODER_FAMILIES = ("diag", "full", "flow")
+
+
+def same_decoder(
+    vae, x: torch.Tensor, own: tuple[FamilyNumbers, object] | None = None, families=SAME_DECODER_FAMILIES
+) -> dict[str, FamilyNumbers]:
+    """The inference-only comparison: one decoder, q* within each family, so log p(x) stays put and
+    only q changes. diag from the encoder's Gaussian, full from diag's q*, flow (a flow of its own per
+    image, whatever the model's family) from full's q*: each starts where the smaller family ended.
+    own: the model's numbers and q* in its own family (family_panel's), reused for a Gaussian family."""
+    q = encoder_q(vae, x)
+    log_px = own[0].log_px if own is not None else _np(exact_log_px(vae, x, q=q).log_px)
+    encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=0)  # shared by every family
+    shared = dict(log_px=log_px, encoder=encoder)
+    out, stars = {}, {}
+    gaussian = q.base if isinstance(q, Flow) else q
+    for family in ("diag", "full"):
+        if own is not None and family == vae.config.posterior:
+            out[family], stars[family] = own
+        else:
+            start = stars.get("diag", gaussian) if family == "full" else gaussian
+            out[family], stars[family] = family_numbers(vae, x, family, start=start, **shared)
+    if "flow" in families:
+        out["flow"] = family_numbers(vae, x, "flow", start=stars["full"], **shared)[0]
+    return {f: out[f] for f in families}
+
+
+def pick_families(models: dict[str, object], x: torch.Tensor, families=SAME_DECODER_FAMILIES) -> dict:
+    """Everything the Inference page's families section shows for one image x (1, C, H, W): each model's
+    panel ("panels", name -> FamilyPanel) and the first model's decoder with q* in each family
+    ("same_decoder"), its exact log p(x) and own-family q* computed once for both."""
+    panels, stars = {}, {}
+    for name, vae in models.items():
+        panels[name], stars[name] = family_panel(vae, x)
+    first = next(iter(models))
+    same = same_decoder(models[first], x, own=(panels[first].numbers, stars[first]), families=families)
+    return {"panels": panels, "same_decoder": same}
 
 
 def interval(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:

@@ -70,21 +70,21 @@ def split_gaps(path: str, stamp: float, n: int = 100):
 
 
 def family_panels(members: tuple[tuple[str, str, float], ...], index: int) -> dict:
-    """name -> explorer.inference.FamilyPanel of one test image under each (name, path, stamp) set's VAE
-    (the posterior families retrained on the same data), plus "same decoder": the first set's decoder
-    with q* in each family (issue 28)."""
-    from explorer.inference import family_panel
+    """explorer.inference.pick_families of one test image under each (name, path, stamp) set's VAE (the
+    posterior families retrained on the same data; the first set's decoder for "same decoder")."""
+    from explorer.inference import pick_families
 
     x = dataset(members[0][1], members[0][2]).test.x[index : index + 1]
-    panels = {name: family_panel(model_set(path, stamp)["vae"].model, x) for name, path, stamp in members}
-    return {"panels": panels, "same_decoder": same_decoder(members[0][1], members[0][2], index)}
+    return pick_families({name: model_set(path, stamp)["vae"].model for name, path, stamp in members}, x)
 
 
 def same_decoder(path: str, stamp: float, index: int) -> dict:
-    """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in each family."""
+    """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in the two
+    Gaussian families (the tour's step 7 names those two)."""
     from explorer.inference import same_decoder as measure
 
-    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+    x = dataset(path, stamp).test.x[index : index + 1]
+    return measure(model_set(path, stamp)["vae"].model, x, families=("diag", "full"))
 
 
 def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = None) -> dict:
