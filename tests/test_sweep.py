@@ -38,6 +38,23 @@ def test_rate_and_distortion_are_the_elbos_terms_computed_directly():
     assert m["rate"] == pytest.approx(float(rate), rel=1e-4) and m["rate"] > 0
     assert m["distortion"] == pytest.approx(float(distortion), rel=1e-4)
     assert m["elbo"] == pytest.approx(-(m["rate"] + m["distortion"]), rel=1e-6)
+    assert "elbo_kl" not in m  # one name for one number
+
+
+def test_a_sidecar_from_before_the_plane_reads_its_elbo_kl_as_the_rate(tmp_path):
+    """Sidecars saved before the β plane held the ELBO's KL as elbo_kl (the bundled ones do): read, it is rate."""
+    import shutil
+
+    from training.checkpoint import read_sidecar
+
+    for name in ("vae.json", "vae.safetensors"):
+        shutil.copy(ROOT / "checkpoints" / "moons-sparse-2d" / name, tmp_path / name)
+    sidecar = json.loads((tmp_path / "vae.json").read_text())
+    sidecar["metrics"] = {k: v for k, v in sidecar["metrics"].items() if k not in ("rate", "distortion")}
+    sidecar["metrics"]["elbo_kl"] = 3.25
+    (tmp_path / "vae.json").write_text(json.dumps(sidecar))
+    metrics = read_sidecar(tmp_path / "vae")["metrics"]
+    assert metrics["rate"] == 3.25 and "elbo_kl" not in metrics
 
 
 @pytest.mark.parametrize("beta", [1.0, 4.0])

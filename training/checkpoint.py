@@ -244,6 +244,9 @@ def _read_sidecar(sidecar_path: Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{sidecar_path.name}: {exc}", key="err_ckpt_sidecar_bad", sidecar=sidecar_path.name, error=exc
         ) from None
+    metrics = sidecar.get("metrics")
+    if isinstance(metrics, dict) and "elbo_kl" in metrics:  # a sidecar from before the β plane: the ELBO's
+        metrics.setdefault("rate", metrics.pop("elbo_kl"))  # KL was saved as elbo_kl; it is the rate, one name
     return sidecar
 
 

@@ -362,10 +362,10 @@ def _beta_point(sidecars: dict) -> list | None:
         m = vae["metrics"]
         if "elbo" not in m:
             return None
-        # Saved before rate and distortion were recorded: the closed-form KL is the rate, and the ELBO
-        # (the same closed-form KL subtracted) gives the distortion.
+        # Saved before rate and distortion were recorded: the ELBO's KL (elbo_kl, read as rate) or else the
+        # closed-form KL is the rate, and -ELBO minus that rate the distortion, so -ELBO = R + D still holds.
         rate = float(m.get("rate", m["kl"]))
-        distortion = float(m.get("distortion", -m["elbo"] - m["kl"]))
+        distortion = float(m.get("distortion", -m["elbo"] - rate))
         beta, seed = float(vae["model"]["beta"]), int(vae["train"]["seed"])
         return [beta, rate, distortion, int(m["active_units"]), int(m["latent_dim"]), seed, run_setting(vae)]
     except (KeyError, TypeError, ValueError):
