@@ -11,16 +11,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from training.families import SAME_DECODER_FAMILIES, FamilyNumbers, family_numbers, same_decoder
 from training.inference import (
     IWAE_KS,
-    Bounds,
-    bounds,
     encoder_q,
     exact_log_px,
-    fit_flow_q,
     infer,
     log_posterior_grid,
-    optimise_q,
     spread_index,
 )
 from training.posteriors import Flow, moments
@@ -148,34 +145,6 @@ def split_gaps(vae, x: torch.Tensor, n: int = 100) -> SplitGaps:
 
 # --- posterior families (issue 28): each family's q against the exact posterior -------------------
 
-FAMILY_K = 50  # the IWAE-k shown per family: the bundled IWAE set's k
-FAMILY_DRAWS = 1000  # draws per image for each ELBO and IWAE-k (1000 / 50 = 20 groups of k)
-SPLIT_N = 30  # test images per family across the split: each needs its exact log p(x) and q* per model
-
-
-@dataclass
-class FamilyNumbers:
-    """One model and one family of q over a batch of images (nats, (N,) each): the encoder's q and q*
-    (the best q of that family for each image, optimised on the same decoder)."""
-
-    log_px: np.ndarray
-    elbo: np.ndarray  # the encoder's q
-    elbo_se: np.ndarray
-    iwae: np.ndarray  # IWAE-FAMILY_K under the encoder's q
-    elbo_star: np.ndarray  # q*'s
-
-    @property
-    def kl_posterior(self) -> np.ndarray:
-        return self.log_px - self.elbo
-
-    @property
-    def approximation(self) -> np.ndarray:
-        return self.log_px - self.elbo_star
-
-    @property
-    def amortisation(self) -> np.ndarray:
-        return self.elbo_star - self.elbo
-
 
 @dataclass
 class FamilyPanel:
@@ -189,44 +158,6 @@ class FamilyPanel:
     star_moments: tuple[np.ndarray, np.ndarray]
     lo: np.ndarray
     hi: np.ndarray
-
-
-def _judge(vae, x: torch.Tensor, q, seed: int) -> np.ndarray:
-    """q's ELBO per image on fresh draws (q*'s search used its own: they would flatter it)."""
-    return _np(bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(), seed=seed).elbo)
-
-
-def family_numbers(
-    vae,
-    x: torch.Tensor,
-    family: str | None = None,
-    seed: int = 0,
-    *,
-    log_px: np.ndarray | None = None,
-    encoder: Bounds | None = None,
-    start=None,
-) -> tuple[FamilyNumbers, object]:
-    """log p(x), the encoder's ELBO and IWAE-k, and q* within `family` (None: the model's own) for the
-    images x (N, C, H, W); also q* itself. log_px and encoder (the encoder's bounds with this seed) are
-    reused when given; start: where q*'s search begins (default the encoder's q, its Gaussian base for a
-    Gaussian family). A flow q* for a model without flow layers is a flow of its own per image
-    (fit_flow_q, from start: pass the full-covariance q*)."""
-    q = encoder_q(vae, x)
-    if log_px is None:
-        log_px = _np(exact_log_px(vae, x, q=q).log_px)
-    if encoder is None:
-        encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
-    if start is None:
-        start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
-    if family == "flow" and not isinstance(start, Flow):
-        star = fit_flow_q(vae, x, start, seed=seed)
-        # each image its own layers: judged one by one on fresh draws
-        elbo_star = np.array([_judge(vae, x[i : i + 1], s, seed + 1)[0] for i, s in enumerate(star)])
-    else:
-        star = optimise_q(vae, x, start, family=family)
-        elbo_star = _judge(vae, x, star, seed + 1)
-    numbers = FamilyNumbers(log_px, _np(encoder.elbo), _np(encoder.elbo_se), _np(encoder.iwae[FAMILY_K]), elbo_star)
-    return numbers, star
 
 
 @torch.no_grad()
@@ -246,33 +177,6 @@ def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object
     return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi), star
 
 
-SAME_DECODER_FAMILIES = ("diag", "full", "flow")
-
-
-def same_decoder(
-    vae, x: torch.Tensor, own: tuple[FamilyNumbers, object] | None = None, families=SAME_DECODER_FAMILIES
-) -> dict[str, FamilyNumbers]:
-    """The inference-only comparison: one decoder, q* within each family, so log p(x) stays put and
-    only q changes. diag from the encoder's Gaussian, full from diag's q*, flow (a flow of its own per
-    image, whatever the model's family) from full's q*: each starts where the smaller family ended.
-    own: the model's numbers and q* in its own family (family_panel's), reused for a Gaussian family."""
-    q = encoder_q(vae, x)
-    log_px = own[0].log_px if own is not None else _np(exact_log_px(vae, x, q=q).log_px)
-    encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=0)  # shared by every family
-    shared = dict(log_px=log_px, encoder=encoder)
-    out, stars = {}, {}
-    gaussian = q.base if isinstance(q, Flow) else q
-    for family in ("diag", "full"):
-        if own is not None and family == vae.config.posterior:
-            out[family], stars[family] = own
-        else:
-            start = stars.get("diag", gaussian) if family == "full" else gaussian
-            out[family], stars[family] = family_numbers(vae, x, family, start=start, **shared)
-    if "flow" in families:
-        out["flow"] = family_numbers(vae, x, "flow", start=stars["full"], **shared)[0]
-    return {f: out[f] for f in families}
-
-
 def pick_families(models: dict[str, object], x: torch.Tensor, families=SAME_DECODER_FAMILIES) -> dict:
     """Everything the Inference page's families section shows for one image x (1, C, H, W): each model's
     panel ("panels", name -> FamilyPanel) and the first model's decoder with q* in each family
@@ -283,28 +187,3 @@ def pick_families(models: dict[str, object], x: torch.Tensor, families=SAME_DECO
     first = next(iter(models))
     same = same_decoder(models[first], x, own=(panels[first].numbers, stars[first]), families=families)
     return {"panels": panels, "same_decoder": same}
-
-
-def interval(values: np.ndarray, z: float = 1.96) -> tuple[float, float]:
-    """Mean and half-width of its 95 % normal interval (per-image values, N >= 2)."""
-    v = np.asarray(values, dtype=np.float64)
-    return float(v.mean()), float(z * v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else float("nan")
-
-
-def split_families(models: dict[str, object], x: torch.Tensor, n: int | None = None) -> dict[str, FamilyNumbers]:
-    """Each retrained model's numbers on n test images spread through the split (the same images for all)."""
-    index = spread_index(len(x), SPLIT_N if n is None else n)
-    return {name: family_numbers(vae, x[index])[0] for name, vae in models.items()}
-
-
-def compare_gaps(numbers: dict[str, FamilyNumbers], base: str = "diag") -> list[tuple[str, str, float, float]]:
-    """(family, part, mean change, half-width) of each family's gap against the base's on the same images:
-    part approximation or amortisation; change = base's gap - this family's (positive: it closes nats)."""
-    out = []
-    for name, r in numbers.items():
-        if name == base:
-            continue
-        for part in ("approximation", "amortisation"):
-            mean, half = interval(getattr(numbers[base], part) - getattr(r, part))
-            out.append((name, part, mean, half))
-    return out

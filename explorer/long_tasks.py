@@ -81,7 +81,7 @@ def family_panels(members: tuple[tuple[str, str, float], ...], index: int) -> di
 def same_decoder(path: str, stamp: float, index: int) -> dict:
     """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in the two
     Gaussian families (the tour's step 7 names those two)."""
-    from explorer.inference import same_decoder as measure
+    from training.families import same_decoder as measure
 
     x = dataset(path, stamp).test.x[index : index + 1]
     return measure(model_set(path, stamp)["vae"].model, x, families=("diag", "full"))
@@ -89,7 +89,7 @@ def same_decoder(path: str, stamp: float, index: int) -> dict:
 
 def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = None) -> dict:
     """name -> explorer.inference.FamilyNumbers on n test images spread through the split."""
-    from explorer.inference import split_families as measure
+    from training.families import split_families as measure
 
     models = {name: model_set(path, stamp)["vae"].model for name, path, stamp in members}
     return measure(models, dataset(members[0][1], members[0][2]).test.x, n)

@@ -109,6 +109,23 @@ def tiny_run(epochs=2, n_test=8, n_train=128, **data):
     )
 
 
+def beta_runs(runs: Path, betas=(0.5, 4.0), seeds=(0, 1)) -> None:
+    """Tiny 3-D VAEs under runs/beta-<beta>-s<seed>, one per beta and seed: a user's own curve on the plane."""
+    import dataclasses
+
+    from training.config import ModelConfig, TrainConfig
+    from training.runs import train_and_save
+
+    for beta in betas:
+        for seed in seeds:
+            config = dataclasses.replace(
+                tiny_run(),
+                model=ModelConfig(latent_dim=3, hidden=(16,), beta=beta),
+                train=TrainConfig(epochs=1, batch_size=64, seed=seed),
+            )
+            train_and_save(config, runs / f"beta-{beta}-s{seed}", progress_bar=False, iwae_k=2)
+
+
 def zip_with(entries) -> bytes:
     """A zip archive of (name or ZipInfo, data) entries."""
     buf = io.BytesIO()

@@ -276,6 +276,7 @@ def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, t
     import shutil
 
     import explorer.inference
+    import training.families
     from tests.helpers import in_process_workers, slow_run, tiny_run, wait
     from training import jobs
 
@@ -285,7 +286,7 @@ def test_every_section_behind_a_button_or_toggle_speaks_chinese(app, app_runs, t
     names = identifiers(PAIRS["moons"]) | {"too-slow", "training-now"}
     real = explorer.inference.split_gaps
     monkeypatch.setattr(explorer.inference, "split_gaps", lambda vae, x, n=100: real(vae, x, 4))
-    monkeypatch.setattr(explorer.inference, "SPLIT_N", 3)  # each family's split: 3 images, not 30 (minutes inline)
+    monkeypatch.setattr(training.families, "SPLIT_N", 3)  # each family's split: 3 images, not 30 (minutes inline)
     in_process_workers(monkeypatch)
     monkeypatch.setattr(jobs, "MAX_RUN_SECONDS", 0)
     failed = wait(jobs.start_job(tiny_run(), runs, name="too-slow"))  # stopped at the time limit

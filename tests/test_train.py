@@ -16,7 +16,6 @@ from tests.helpers import npz_bytes, open_app, slow_run, tiny_run, wait, zip_wit
 from training import jobs, limits, store, uploads
 from training.config import DataConfig, ModelConfig
 from training.errors import DatasetError, LatentExplorerError
-from training.runs import train_and_save
 from training.store import load_set
 
 TRAIN = "explorer/ui/pages/train.py"
@@ -223,17 +222,10 @@ def test_collapse_warning_names_what_to_try():
 
 
 def test_the_rate_distortion_plane_is_drawn_from_the_users_runs(dirs):
-    from training.config import TrainConfig
+    from tests.helpers import beta_runs
 
     runs, _ = dirs
-    for beta in (0.5, 4.0):
-        for seed in (0, 1):
-            config = dataclasses.replace(
-                tiny_run(),
-                model=ModelConfig(latent_dim=3, hidden=(16,), beta=beta),
-                train=TrainConfig(epochs=1, batch_size=64, seed=seed),
-            )
-            train_and_save(config, runs / f"beta-{beta}-s{seed}", progress_bar=False, iwae_k=2)
+    beta_runs(runs)
     at = open_app(TRAIN, dataset="moons", pair="runs/beta-0.5-s0")
     assert not at.exception
     assert any("Your runs on moons under runs/: one curve per setting" in c.value for c in at.caption)

@@ -290,6 +290,10 @@ def build_parser(prog: str = "python -m training") -> argparse.ArgumentParser:
 
     add_lab_parser(sub)
     add_sweep_parser(sub)
+    fam = sub.add_parser("families", help="each posterior family's gaps on a pair's test split (lab/families/)")
+    fam.add_argument("--pairs", default="moons-sparse-2d,digits-2d", help="comma-separated pair ids")
+    fam.add_argument("--n", type=int, default=30, help="test images spread through each split")
+    fam.add_argument("--out", default="lab/families", help="results.json and results.md go here")
     add_onnx_parsers(sub)
     report = sub.add_parser("report", help="rewrite README.md's generated result sections from their files")
     report.add_argument("--check", action="store_true", help="only say whether they are current (exit 1 if not)")
@@ -649,6 +653,24 @@ def graph_args(values: list[str], what: str, default_kind) -> dict[str, Path]:
     return found
 
 
+def command_families(args: argparse.Namespace) -> int:
+    from .families import run_families
+    from .store import check_out_dir
+
+    pairs = tuple(p.strip() for p in args.pairs.split(",") if p.strip())
+    if not pairs or not 2 <= args.n <= 1000:
+        raise LatentExplorerError(
+            f"--pairs needs at least one pair id and --n 2 to 1000 (got {args.pairs!r}, {args.n})",
+            key="err_cli_families_args",
+            pairs=repr(args.pairs),
+            n=args.n,
+        )
+    check_out_dir(args.out)
+    results = run_families(pairs, args.n, args.out)
+    print(f"wrote {Path(args.out) / 'results.md'} and results.json in {results['seconds']:.0f} s")
+    return 0
+
+
 def command_report(args: argparse.Namespace) -> int:
     from .report import report
 
@@ -756,6 +778,7 @@ COMMANDS = {
     "defaults": command_defaults,
     "lab": command_lab,
     "sweep": command_sweep,
+    "families": command_families,
     "import-onnx": command_import_onnx,
     "import-embeddings": command_import_embeddings,
     "export-onnx": command_export_onnx,

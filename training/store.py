@@ -395,6 +395,67 @@ def run_setting(sidecar: dict) -> str:
     return json.dumps(fields, sort_keys=True)
 
 
+# --- posterior-family siblings: the same VAE trained with another q family or objective (issue 28) ---
+
+# what may differ between siblings: the q family and the objective, and how (not what) a run trained
+SIBLING_FREE = {
+    "model": ("posterior",),
+    "train": ("objective", "iwae_k", "device", "threads", "world_size"),
+    "data": ("data_dir",),
+}
+
+
+def sibling_key(sidecar: dict) -> str:
+    """What a VAE is apart from its posterior family and training objective, as a JSON key: the dataset
+    (its config and the recorded facts of the data it read: sizes, shape, pixel mean), the architecture
+    and latent size, the schedule and the seeds. Sets with equal keys are siblings."""
+    parts = {
+        section: {k: v for k, v in (sidecar.get(section) or {}).items() if k not in free}
+        for section, free in SIBLING_FREE.items()
+    }
+    stats = sidecar.get("data_stats") or {}
+    parts["data_stats"] = {k: stats.get(k) for k in ("name", "image_shape", "n_train", "n_test", "pixel_mean")}
+    return json.dumps(parts, sort_keys=True)
+
+
+def sibling_variant(sidecar: dict) -> str:
+    """How a sibling differs: its family (diag, full, flow), with -iwae<k> when IWAE-trained."""
+    posterior = (sidecar.get("model") or {}).get("posterior", "diag")  # before the families: diagonal
+    train = sidecar.get("train") or {}
+    return posterior if train.get("objective", "elbo") == "elbo" else f"{posterior}-iwae{train.get('iwae_k', 50)}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _sibling_facts(path: str, stamp: float) -> tuple[str, str] | None:
+    """(sibling_key, sibling_variant) of a pair's VAE; cached by its sidecars' stamp (a rewrite changes it)."""
+    try:
+        sidecar = read_sidecar(Path(path) / "vae")
+    except (CheckpointError, OSError):
+        return None
+    return sibling_key(sidecar), sibling_variant(sidecar)
+
+
+def family_siblings(set_id: str) -> dict[str, SetInfo]:
+    """variant -> pair, for the pair set_id and every pair (bundled or a user's run) whose VAE is the same
+    apart from its posterior family or objective, read from their sidecars: this set first, then one per
+    other variant (the first found). Empty for an unknown set, an ONNX set or one without a VAE."""
+    sets = find_sets("pair")
+    own = sets.get(set_id)
+    if own is None or own.source != "torch" or "vae" not in own.kinds:
+        return {}
+    facts = _sibling_facts(str(own.path), own.stamp)
+    if facts is None:
+        return {}
+    found = {facts[1]: own}
+    for info in sets.values():
+        if info.dataset != own.dataset or info.source != "torch" or "vae" not in info.kinds:
+            continue  # a cheap filter before any sidecar is read
+        other = _sibling_facts(str(info.path), info.stamp)
+        if other is not None and other[0] == facts[0]:
+            found.setdefault(other[1], info)
+    return found
+
+
 def _entry(folder: Path, stamp: int) -> dict:
     """A folder's index entry, read from its files (stat taken before: a change while reading
     leaves the entry stale, so the next reader reads it again)."""

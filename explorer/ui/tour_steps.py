@@ -21,7 +21,7 @@ from explorer.ui.text import plain
 from explorer.ui.widgets import show_image, show_strip
 from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
-from training.store import BUNDLED, find_sets
+from training.store import BUNDLED, family_siblings, find_sets
 
 HOLE_GRID = 64
 # Test codes a step's chart draws, spread through the split: each is an SVG node in the browser, and with all
@@ -487,8 +487,8 @@ def family_line_7(c: TourContext, pair_id: str, index: int) -> None:
 
 def family_line_8(c: TourContext, pair_id: str) -> None:
     """Issue 28: the IWAE-50-trained sibling's exact NLL beside this pair's, one live number each."""
-    sets = find_sets("pair")
-    base, trained = sets.get(pair_id), sets.get(f"{pair_id}-iwae50")
+    siblings = family_siblings(pair_id)  # found by what they are (store.sibling_key), not by name
+    base, trained = siblings.get("diag"), siblings.get("diag-iwae50")
     if base is None or trained is None:
         return
     metrics = [cache.model_set(str(i.path), i.stamp)["vae"].metrics for i in (base, trained)]

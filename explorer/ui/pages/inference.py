@@ -4,16 +4,14 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
-from explorer.inference import FAMILY_K
 from explorer.ui import urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import PageEnd, current_view
 from explorer.ui.lang import t
 from explorer.ui.sampling_section import posterior_methods_section
 from explorer.ui.widgets import pick_index, show_image
+from training.families import FAMILY_K
 from training.inference import Q_TOL
-
-FAMILY_SUFFIXES = {"diag": "", "full": "-full", "flow": "-flow", "iwae50": "-iwae50"}  # bundled siblings
 
 view = current_view()
 st.title(t("nav_inference"))
@@ -102,28 +100,27 @@ if st.toggle(t("inf_split_toggle"), key="inference_split"):
 
 
 def family_members() -> tuple[tuple[str, str, float], ...]:
-    """(family, path, stamp) of the sets trained like this one with each posterior family (bundled
-    siblings named <pair>-full, -flow, -iwae50), this set first; just this set when it has none."""
-    from training.store import find_sets
+    """(variant, path, stamp) of this set and its siblings (training.families.siblings: trained like it
+    with another posterior family or objective, found by their sidecars), this set first."""
+    from training.families import siblings
 
-    sets = find_sets()
-    base = view.pair_id
-    for suffix in FAMILY_SUFFIXES.values():
-        if suffix and base.endswith(suffix):
-            base = base[: -len(suffix)]
-    found = [(name, sets[base + suffix]) for name, suffix in FAMILY_SUFFIXES.items() if base + suffix in sets]
-    found.sort(key=lambda item: item[1].id != view.pair_id)  # this set first: its decoder is "same decoder"
-    if not found or found[0][1].id != view.pair_id:
-        own = view.model("vae").config.posterior
-        found.insert(0, (own, sets[view.pair_id]) if view.pair_id in sets else (own, None))
-    return tuple((name, str(info.path), info.stamp) for name, info in found if info is not None)
+    found = siblings(view.pair_id)
+    return tuple((name, str(info.path), info.stamp) for name, info in found.items())
+
+
+def family_label(name: str) -> str:
+    """A variant's name in the reader's language: its family, and its objective when IWAE-trained."""
+    family, _, objective = name.partition("-")
+    if not objective:
+        return t(f"fam_{family}")
+    return t("fam_iwae", family=t(f"fam_{family}"), k=int(objective.removeprefix("iwae")))
 
 
 def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
     """One sentence per comparison, from the numbers: which family closes which part of the gap."""
     parts = []
     for name, part, mean, half in rows:
-        words = dict(family=t(f"fam_{name}"), part=t(f"fam_part_{part}"), half=half)
+        words = dict(family=family_label(name), part=t(f"fam_part_{part}"), half=half)
         if not abs(mean) > half:  # the 95 % interval of the paired difference holds 0 (or is undefined)
             parts.append(t("fam_no_clear", mean=mean, **words))
         else:
@@ -134,7 +131,7 @@ def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
 def families_section() -> None:
     """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
     from explorer.figures import family_map
-    from explorer.inference import compare_gaps, interval
+    from training.families import compare_gaps, interval
 
     st.subheader(t("fam_title"))
     st.caption(t("fam_lead"))
@@ -149,7 +146,7 @@ def families_section() -> None:
     same = r["same_decoder"]
     st.dataframe(
         {
-            t("fam_q_family"): [t(f"fam_{f}") for f in same],
+            t("fam_q_family"): [family_label(f) for f in same],
             "ELBO(q*)": [f"{n.elbo_star[0]:.2f}" for n in same.values()],
             t("inf_approximation"): [f"{n.approximation[0]:.2f}" for n in same.values()],
         },
@@ -162,7 +159,7 @@ def families_section() -> None:
     cols = st.columns(2)
     for i, (name, panel) in enumerate(panels.items()):
         with cols[i % 2]:
-            plotly_chart(family_map(panel, t(f"fam_{name}"), t=t), key=f"fam_map_{name}")
+            plotly_chart(family_map(panel, family_label(name), t=t), key=f"fam_map_{name}")
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
     urlstate.seed("family_split", False)
     if len(members) > 1 and st.toggle(t("fam_split_toggle"), key="family_split"):
@@ -194,7 +191,7 @@ def family_table(numbers: dict, item: int | None, interval=None) -> dict[str, li
         t("inf_approximation"): "approximation",
         t("inf_amortisation"): "amortisation",
     }
-    table = {t("fam_model"): [t(f"fam_{name}") for name in numbers]}
+    table = {t("fam_model"): [family_label(name) for name in numbers]}
     for title, field in columns.items():
         table[title] = [cell(getattr(n, field)) for n in numbers.values()]
     return table

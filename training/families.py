@@ -1,0 +1,283 @@
+"""Posterior families (issue 28): each family's q and its best q* against the exact posterior, per image,
+for one model (its own family) or one decoder (every family: the inference-only comparison), and the
+split's means with intervals and paired differences. numpy out. `python -m training families` writes
+them to lab/families/ (results.json, results.md) and the Inference page shows them live.
+
+Here, not in explorer/, because the command needs it and training/ never imports explorer/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .inference import bounds, encoder_q, exact_log_px, fit_flow_q, optimise_q, spread_index
+from .posteriors import Flow
+from .stats import t_interval
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy().astype(np.float64)
+
+
+FAMILY_K = 50  # the IWAE-k shown per family: the bundled IWAE set's k
+FAMILY_DRAWS = 1000  # draws per image for each ELBO and IWAE-k (1000 / 50 = 20 groups of k)
+SPLIT_N = 30  # test images per family across the split: each needs its exact log p(x) and q* per model
+
+
+@dataclass
+class FamilyNumbers:
+    """One model and one family of q over a batch of images (nats, (N,) each): the encoder's q and q*
+    (the best q of that family for each image, optimised on the same decoder)."""
+
+    log_px: np.ndarray
+    elbo: np.ndarray  # the encoder's q
+    elbo_se: np.ndarray
+    iwae: np.ndarray  # IWAE-FAMILY_K under the encoder's q
+    elbo_star: np.ndarray  # q*'s
+
+    @property
+    def kl_posterior(self) -> np.ndarray:
+        return self.log_px - self.elbo
+
+    @property
+    def approximation(self) -> np.ndarray:
+        return self.log_px - self.elbo_star
+
+    @property
+    def amortisation(self) -> np.ndarray:
+        return self.elbo_star - self.elbo
+
+
+def _judge(vae, x: torch.Tensor, q, seed: int) -> np.ndarray:
+    """q's ELBO per image on fresh draws (q*'s search used its own: they would flatter it)."""
+    return _np(bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(), seed=seed).elbo)
+
+
+def family_numbers(
+    vae,
+    x: torch.Tensor,
+    family: str | None = None,
+    seed: int = 0,
+    *,
+    log_px: np.ndarray | None = None,
+    encoder=None,
+    start=None,
+) -> tuple[FamilyNumbers, object]:
+    """log p(x), the encoder's ELBO and IWAE-k, and q* within `family` (None: the model's own) for the
+    images x (N, C, H, W); also q* itself. log_px and encoder (the encoder's bounds with this seed) are
+    reused when given; start: where q*'s search begins (default the encoder's q, its Gaussian base for a
+    Gaussian family). A flow q* for a model without flow layers is a flow of its own per image
+    (fit_flow_q, from start: pass the full-covariance q*)."""
+    q = encoder_q(vae, x)
+    if log_px is None:
+        log_px = _np(exact_log_px(vae, x, q=q).log_px)
+    if encoder is None:
+        encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
+    if start is None:
+        start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
+    if family == "flow" and not isinstance(start, Flow):
+        star = fit_flow_q(vae, x, start, seed=seed)
+        # each image its own layers: judged one by one on fresh draws
+        elbo_star = np.array([_judge(vae, x[i : i + 1], s, seed + 1)[0] for i, s in enumerate(star)])
+    else:
+        star = optimise_q(vae, x, start, family=family)
+        elbo_star = _judge(vae, x, star, seed + 1)
+    numbers = FamilyNumbers(log_px, _np(encoder.elbo), _np(encoder.elbo_se), _np(encoder.iwae[FAMILY_K]), elbo_star)
+    return numbers, star
+
+
+SAME_DECODER_FAMILIES = ("diag", "full", "flow")
+
+
+def same_decoder(
+    vae, x: torch.Tensor, own: tuple[FamilyNumbers, object] | None = None, families=SAME_DECODER_FAMILIES
+) -> dict[str, FamilyNumbers]:
+    """The inference-only comparison: one decoder, q* within each family, so log p(x) stays put and
+    only q changes. diag from the encoder's Gaussian, full from diag's q*, flow (a flow of its own per
+    image, whatever the model's family) from full's q*: each starts where the smaller family ended.
+    own: the model's numbers and q* in its own family (family_panel's), reused for a Gaussian family."""
+    q = encoder_q(vae, x)
+    log_px = own[0].log_px if own is not None else _np(exact_log_px(vae, x, q=q).log_px)
+    encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=0)  # shared by every family
+    shared = dict(log_px=log_px, encoder=encoder)
+    out, stars = {}, {}
+    gaussian = q.base if isinstance(q, Flow) else q
+    for family in ("diag", "full"):
+        if own is not None and family == vae.config.posterior:
+            out[family], stars[family] = own
+        else:
+            start = stars.get("diag", gaussian) if family == "full" else gaussian
+            out[family], stars[family] = family_numbers(vae, x, family, start=start, **shared)
+    if "flow" in families:
+        out["flow"] = family_numbers(vae, x, "flow", start=stars["full"], **shared)[0]
+    return {f: out[f] for f in families}
+
+
+def interval(values: np.ndarray) -> tuple[float, float]:
+    """Mean and half-width of its 95 % Student-t interval over images (nan for one image)."""
+    mean, low, high = t_interval(np.asarray(values, dtype=np.float64))
+    return mean, (high - low) / 2 if len(values) > 1 else float("nan")
+
+
+def split_families(models: dict[str, object], x: torch.Tensor, n: int | None = None) -> dict[str, FamilyNumbers]:
+    """Each retrained model's numbers on n test images spread through the split (the same images for all)."""
+    index = spread_index(len(x), SPLIT_N if n is None else n)
+    return {name: family_numbers(vae, x[index])[0] for name, vae in models.items()}
+
+
+def compare_gaps(numbers: dict[str, FamilyNumbers], base: str = "diag") -> list[tuple[str, str, float, float]]:
+    """(family, part, mean change, half-width) of each family's gap against the base's on the same images:
+    part approximation or amortisation; change = base's gap - this family's (positive: it closes nats)."""
+    out = []
+    for name, r in numbers.items():
+        if name == base:
+            continue
+        for part in ("approximation", "amortisation"):
+            mean, half = interval(getattr(numbers[base], part) - getattr(r, part))
+            out.append((name, part, mean, half))
+    return out
+
+
+# --- python -m training families: the split's numbers written down (lab/families/) -------------------
+
+DEFAULT_PAIRS = ("moons-sparse-2d", "digits-2d")
+FIELDS = ("log_px", "elbo", "elbo_se", "iwae", "elbo_star")  # FamilyNumbers' per-image arrays, as stored
+
+
+ORDER = ("diag", "full", "flow")  # the sidecar schema's families
+
+
+def siblings(set_id: str) -> dict:
+    """variant -> SetInfo of set_id and its siblings (store.family_siblings: the same VAE with another
+    posterior family or objective, read from the sidecars, bundled or a user's runs): this set first (its
+    decoder is the same-decoder comparison's), then diag, full, flow, then IWAE-trained ones."""
+    from .store import family_siblings
+
+    found = family_siblings(set_id)
+    names = list(found)[:1] + sorted(list(found)[1:], key=lambda n: ("-" in n, ORDER.index(n.partition("-")[0]), n))
+    return {name: found[name] for name in names}
+
+
+def measure_pair(set_id: str, n: int = SPLIT_N) -> dict:
+    """One pair and its siblings (store.family_siblings) on n test images spread through the split: each
+    retrained model's numbers, and this pair's decoder with q* in every family. Per-image values."""
+    from .errors import LatentExplorerError
+    from .store import dataset_for, load_set
+
+    found = siblings(set_id)
+    if not found:
+        raise LatentExplorerError(
+            f"{set_id!r} is not a pair with a VAE of this package", key="err_families_not_pair", set_id=repr(set_id)
+        )
+    models = {name: load_set(info.path)["vae"] for name, info in found.items()}
+    own = next(iter(models.values()))
+    x = dataset_for(own.config).test.x
+    index = spread_index(len(x), n)
+    retrained = {name: family_numbers(vae.model, x[index])[0] for name, vae in models.items()}
+    same = same_decoder(own.model, x[index])
+
+    def arrays(numbers: FamilyNumbers) -> dict[str, list[float]]:
+        return {f: [round(float(v), 4) for v in getattr(numbers, f)] for f in FIELDS}
+
+    return {
+        "sets": {name: info.id for name, info in found.items()},
+        "images": [int(i) for i in index],
+        "retrained": {name: arrays(r) for name, r in retrained.items()},
+        "same_decoder": {name: arrays(r) for name, r in same.items()},
+    }
+
+
+def numbers_of(stored: dict[str, list[float]]) -> FamilyNumbers:
+    return FamilyNumbers(*(np.asarray(stored[f], dtype=np.float64) for f in FIELDS))
+
+
+LABELS = {"diag": "diagonal Gaussian", "full": "full-covariance Gaussian", "flow": "normalising flow"}
+
+
+def label(name: str) -> str:
+    family, _, objective = name.partition("-")
+    return LABELS[family] + (f", IWAE-{objective.removeprefix('iwae')} trained" if objective else "")
+
+
+def _cell(values: np.ndarray) -> str:
+    mean, half = interval(values)
+    return f"{mean:.2f} ± {half:.2f}"
+
+
+def gap_table(numbers: dict[str, FamilyNumbers], parts: tuple[str, ...]) -> list[str]:
+    lines = ["| q | " + " | ".join(p.replace("_", " ") for p in parts) + " |", "|---" * (len(parts) + 1) + "|"]
+    for name, r in numbers.items():
+        lines.append(f"| {label(name)} | " + " | ".join(_cell(getattr(r, p)) for p in parts) + " |")
+    return lines
+
+
+def difference_lines(numbers: dict[str, FamilyNumbers], parts=("approximation", "amortisation")) -> list[str]:
+    """Each family against the diagonal Gaussian on the same images: the paired difference of each gap part
+    with its 95 % t-interval, and what it supports ("no clear difference" where the interval holds 0)."""
+    lines = []
+    for name, part, mean, half in compare_gaps(numbers):
+        if part not in parts:
+            continue
+        if not abs(mean) > half:
+            verdict = "no clear difference"
+        else:
+            verdict = f"closes {mean:.2f} nats" if mean > 0 else f"widens it by {-mean:.2f} nats"
+        lines.append(f"- {label(name)}, {part} gap: {verdict} (diag's minus this: {mean:+.2f} ± {half:.2f})")
+    return lines
+
+
+def summary_lines(results: dict, full: bool) -> list[str]:
+    """The README block (full=False: the gap tables only) or results.md's body (full=True)."""
+    lines = []
+    for set_id, pair in results["pairs"].items():
+        retrained = {k: numbers_of(v) for k, v in pair["retrained"].items()}
+        same = {k: numbers_of(v) for k, v in pair["same_decoder"].items()}
+        n = len(pair["images"])
+        lines += [f"**{set_id}**, {n} test images spread through the split (mean ± 95 % t-interval, nats):", ""]
+        lines += ["Retrained with each q (each its own decoder):", ""]
+        parts = ("kl_posterior", "approximation", "amortisation") if full else ("approximation", "amortisation")
+        lines += gap_table(retrained, (("log_px", "elbo", "iwae") if full else ()) + parts)
+        lines += ["", *difference_lines(retrained), ""]
+        lines += [f"Same decoder ({set_id}'s), q* in each family (inference only):", ""]
+        lines += gap_table(same, ("approximation",))
+        lines += ["", *difference_lines(same, ("approximation",)), ""]
+        if full:
+            lines += ["Sets: " + ", ".join(f"{label(k)} `{v}`" for k, v in pair["sets"].items()), ""]
+    return lines
+
+
+def results_markdown(results: dict) -> str:
+    """lab/families/results.md, every number from results.json."""
+    head = [
+        "# Posterior families: the split's gaps",
+        "",
+        f"Written by `{results['command']}` in {results['seconds']:.0f} s; every number below is in results.json.",
+        "Approximation gap: log p(x) − ELBO(q*), q* the best q of the family for each image on that decoder; "
+        "amortisation gap: ELBO(q*) − ELBO(q), q the encoder's. log p(x) by quadrature, each ELBO from "
+        f"{FAMILY_DRAWS:,} fresh draws, IWAE-{FAMILY_K} from the same. Differences are paired per image.",
+        "",
+    ]
+    return "\n".join(head + summary_lines(results, full=True)).rstrip() + "\n"
+
+
+def run_families(pairs: tuple[str, ...], n: int, out: str) -> dict:
+    """Measure every pair, then write out/results.json and out/results.md (atomically)."""
+    import json
+    import time
+    from pathlib import Path
+
+    from .checkpoint import atomic_write_bytes
+
+    started = time.perf_counter()
+    measured = {set_id: measure_pair(set_id, n) for set_id in pairs}
+    command = "python -m training families" + ("" if tuple(pairs) == DEFAULT_PAIRS else f" --pairs {','.join(pairs)}")
+    command += "" if n == SPLIT_N else f" --n {n}"
+    results = {"command": command, "n": n, "seconds": time.perf_counter() - started, "pairs": measured}
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(folder / "results.json", json.dumps(results, indent=1).encode())
+    atomic_write_bytes(folder / "results.md", results_markdown(results).encode())
+    return results
