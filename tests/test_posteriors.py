@@ -291,3 +291,26 @@ def test_a_flow_q_star_of_its_own_holds_a_curved_posterior():
     gain = float(judged[1].elbo - judged[0].elbo)
     assert gain > 0.2, gain  # 0.38 nats measured
     assert float(judged[1].elbo) < log_px + 3 * float(judged[1].elbo_se)
+
+
+def test_the_families_report_is_what_its_generator_writes_from_its_json():
+    """lab/families/results.md: every number from results.json (python -m training families wrote both)."""
+    import json
+    from pathlib import Path
+
+    from training.families import results_markdown
+
+    folder = Path(__file__).resolve().parent.parent / "lab" / "families"
+    results = json.loads((folder / "results.json").read_text())
+    assert (folder / "results.md").read_text() == results_markdown(results)
+    assert set(results["pairs"]) == {"moons-sparse-2d", "digits-2d"}
+
+
+@pytest.mark.parametrize("args", [["--n", "1"], ["--pairs", "no-such-pair", "--n", "2"]])
+def test_the_families_command_refuses_bad_arguments_in_one_line(args, tmp_path, capsys):
+    from training.__main__ import main
+
+    assert main(["families", *args, "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert not (tmp_path / "out").exists()  # nothing written

@@ -207,8 +207,18 @@ def _cell(values: np.ndarray) -> str:
     return f"{mean:.2f} ± {half:.2f}"
 
 
+HEADERS = {
+    "log_px": "log p(x)",
+    "elbo": "ELBO",
+    "iwae": f"IWAE-{FAMILY_K}",
+    "kl_posterior": "KL(q ‖ p(z|x))",
+    "approximation": "approximation gap",
+    "amortisation": "amortisation gap",
+}
+
+
 def gap_table(numbers: dict[str, FamilyNumbers], parts: tuple[str, ...]) -> list[str]:
-    lines = ["| q | " + " | ".join(p.replace("_", " ") for p in parts) + " |", "|---" * (len(parts) + 1) + "|"]
+    lines = ["| q | " + " | ".join(HEADERS[p] for p in parts) + " |", "|---" * (len(parts) + 1) + "|"]
     for name, r in numbers.items():
         lines.append(f"| {label(name)} | " + " | ".join(_cell(getattr(r, p)) for p in parts) + " |")
     return lines

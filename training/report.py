@@ -315,11 +315,26 @@ def beta_section(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def families_section(root: Path) -> str:
+    """Each posterior family's split gaps and paired differences, from lab/families/results.json."""
+    from .families import summary_lines
+
+    results = json.loads((root / "lab" / "families" / "results.json").read_text())
+    lines = [
+        f"`{results['command']}`, {results['seconds']:.0f} s; every image's numbers in "
+        "[`lab/families/results.md`](lab/families/results.md) and results.json.",
+        "",
+        *summary_lines(results, full=False),
+    ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "eval": eval_method,
     "limits": limits_text,
     "bundled": bundled_table,
     "beta": beta_section,
+    "families": families_section,
     "exact-check": exact_check,
     "mnist5k": mnist5k_section,
     "cvae": cvae_section,
