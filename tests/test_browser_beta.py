@@ -46,7 +46,7 @@ def test_the_bundled_beta_plane_survives_a_reload_fits_800_px_and_speaks_chinese
 
 
 FAMILY_MAPS = """() => [...document.querySelectorAll('[class*="st-key-fam_map_"] .js-plotly-plot')].map(p => ({
-  title: p.layout && p.layout.title ? p.layout.title.text : null,
+  title: p.querySelector('.gtitle') ? p.querySelector('.gtitle').textContent : null,  // as drawn, tags gone
   right: p.getBoundingClientRect().right,
 }))"""
 
