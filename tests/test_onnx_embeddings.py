@@ -115,3 +115,24 @@ def test_the_map_and_a_decoding_page_speak_chinese(emb_runs, monkeypatch):
     assert [i.value for i in at.info if i.icon != ":material/lightbulb:"] == [
         zh["emb_needs"].format(pair="runs/five", what=zh["emb_need_decoder"])
     ]
+
+
+def test_a_slow_projection_is_asked_for_the_sets_own_codes_only(emb_runs, monkeypatch):
+    """UMAP and t-SNE fit in a worker (explorer/long_tasks.py), one request per model with codes: a set of
+    one (embeddings, a lone model) asks once, for its own member (it asked for ae and vae: 'vae' failed)."""
+    from explorer import long_tasks
+    from explorer.ui.cache import codes as cached_codes
+    from explorer.ui.context import View
+
+    runs, _ = emb_runs
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(runs))
+    info = find_sets()["runs/five"]
+    loaded = load_set(info.path)
+    data = dataset_for(loaded.lead.config)
+    view = View(
+        "runs/five", str(info.path), info.stamp, loaded, data, {"ae": cached_codes(str(info.path), info.stamp, "ae")}
+    )
+    requests = view.projection_requests("tsne", (("perplexity", 5.0),))
+    assert [args[2] for _, args in requests] == ["ae"]
+    fitted = [long_tasks.projection(*args) for _, args in requests]
+    assert fitted[0].embedding_.shape == (N, 2)

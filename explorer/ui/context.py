@@ -163,8 +163,9 @@ class View:
         return moons.nearest_phase_index(phases, moons.CRESCENT)
 
     def projection_requests(self, method: str, params: tuple) -> list:
-        """The long requests (explorer/offload.py) that fit a slow projection for both models."""
-        return [("projection", (self.path, self.stamp, kind, method, params)) for kind in KINDS]
+        """The long requests (explorer/offload.py) that fit a slow projection for each model with codes (both
+        of a pair; one for a single model or embeddings)."""
+        return [("projection", (self.path, self.stamp, kind, method, params)) for kind in self.encoding]
 
     def shown_projection(self) -> tuple[str, tuple]:
         """The projection the maps use: the URL's choice, or PCA while a slow one (UMAP, t-SNE) is still
@@ -178,7 +179,7 @@ class View:
     def projection(self, kind: str) -> Projection:
         method, params = self.shown_projection()
         if self.latent_dim > 2 and method in SLOW_PROJECTIONS:  # fitted by a worker, kept by the runner
-            return dict(zip(KINDS, waiting.ready(self.projection_requests(method, params))))[kind]
+            return dict(zip(self.encoding, waiting.ready(self.projection_requests(method, params))))[kind]
         return cache.projection(self.path, self.stamp, kind, method, params)
 
     def train_bank(self) -> np.ndarray:
