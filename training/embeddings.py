@@ -139,9 +139,9 @@ def _npy(raw: bytes, name: str, max_values: int) -> np.ndarray:
     return array.reshape(shape, order="F" if fortran else "C")
 
 
-def _text_rows(raw: bytes, name: str, max_rows: int) -> list[list[str]]:
-    """Non-empty lines of a .csv / .tsv / .txt split into fields (a tab if the first line has one, else a
-    comma); refused past max_rows before the rest is split."""
+def _text_lines(raw: bytes, name: str, max_rows: int) -> tuple[list[str], str]:
+    """Non-empty lines of a .csv / .tsv / .txt and their separator (a tab if the first line has one, else a
+    comma); refused past max_rows."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -155,7 +155,11 @@ def _text_rows(raw: bytes, name: str, max_rows: int) -> list[list[str]]:
             n=len(lines),
             cap=max_rows - 1,
         )
-    sep = "\t" if lines and "\t" in lines[0] else ","
+    return lines, "\t" if lines and "\t" in lines[0] else ","
+
+
+def _text_rows(raw: bytes, name: str, max_rows: int) -> list[list[str]]:
+    lines, sep = _text_lines(raw, name, max_rows)
     return [[field.strip() for field in line.split(sep)] for line in lines]
 
 
@@ -181,11 +185,12 @@ def _dims_refused(name: str, d: int) -> EmbeddingsError:
 
 def _text_codes(raw: bytes, name: str) -> np.ndarray:
     """A .csv / .tsv of numbers, one code a row (an optional header line of names), within the bounds
-    before a field is converted."""
-    rows = _text_rows(raw, name, limits.EMBEDDING_ROWS[1] + 1)
-    if rows and not all(_is_number(v) for v in rows[0]):
-        rows = rows[1:]  # a header of column names
-    widths = {len(r) for r in rows}
+    before a field is converted, and converted a row at a time into the array (no table of strings: a
+    50 MiB file of them held several times its size)."""
+    lines, sep = _text_lines(raw, name, limits.EMBEDDING_ROWS[1] + 1)
+    if lines and not all(_is_number(v) for v in lines[0].split(sep)):
+        lines = lines[1:]  # a header of column names
+    widths = {line.count(sep) + 1 for line in lines}
     if len(widths) > 1:
         raise EmbeddingsError(
             f"{name}: rows have {sorted(widths)[:4]} fields; every row holds one code of d numbers",
@@ -195,8 +200,10 @@ def _text_codes(raw: bytes, name: str) -> np.ndarray:
         )
     if widths and max(widths) > limits.EMBEDDING_DIMS[1]:
         raise _dims_refused(name, max(widths))
+    codes = np.empty((len(lines), max(widths, default=0)))
     try:
-        return np.array([[float(v) for v in row] for row in rows], dtype=np.float64).reshape(len(rows), -1)
+        for i, line in enumerate(lines):
+            codes[i] = [float(v) for v in line.split(sep)]
     except ValueError as exc:
         raise EmbeddingsError(
             f"{name}: not a table of numbers ({str(exc)[:80]})",
@@ -204,6 +211,7 @@ def _text_codes(raw: bytes, name: str) -> np.ndarray:
             name=name,
             detail=str(exc)[:80],
         ) from None
+    return codes
 
 
 def read_codes(name: str, raw: bytes) -> np.ndarray:
