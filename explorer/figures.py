@@ -28,6 +28,7 @@ WEBGL_ABOVE = 5000
 # Plotly's toolbar (modebar) floats over the top ~30 px of a chart: titles and top legends start below it.
 MODEBAR_CLEARANCE = 60
 TITLED_MARGIN = dict(l=10, r=10, t=MODEBAR_CLEARANCE, b=10)
+UNDER_AXIS_LEGEND = dict(orientation="h", yanchor="top", y=-0.25, x=0)  # below the x axis's title, not over it
 # Side-by-side panels: plotly's default gap puts the right panel's y title over the left panel at 800 px.
 Y_TITLE_STANDOFF = 3
 RUG_MARKS = 600  # a rug's marks across its axis: about one per pixel of a wide chart
@@ -795,7 +796,7 @@ def phase_density(
         fig.add_trace(_shading_entry(labels["training"], i == 1), row=1, col=i)
         fig.update_xaxes(title_text=labels["phase"], range=[0, 1], row=1, col=i)
     fig.update_yaxes(title_text=labels["log_px"], row=1, col=1)
-    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
+    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=UNDER_AXIS_LEGEND)
     return fig
 
 
@@ -823,7 +824,7 @@ def family_density(
     fig.add_trace(_shading_entry(labels["training"]))
     fig.update_xaxes(title_text=labels["phase"], range=[0, 1])
     fig.update_yaxes(title_text=labels["log_px"])
-    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=dict(orientation="h"))
+    fig.update_layout(height=height, margin=TITLED_MARGIN, legend=UNDER_AXIS_LEGEND)
     return fig
 
 
