@@ -763,7 +763,17 @@ def phase_density(
         values = np.asarray(curves[regime]["log_px"])  # (seeds, P)
         mean, sd = values.mean(0), values.std(0)
         for lo, hi in _bands(seen[regime], phases):
-            fig.add_vrect(x0=lo, x1=hi, fillcolor="#2ca02c", opacity=0.12, line_width=0, row=1, col=i)
+            # exclude_empty_subplots: this panel has no trace yet, and plotly would drop the shape
+            fig.add_vrect(
+                x0=lo,
+                x1=hi,
+                fillcolor="#2ca02c",
+                opacity=0.12,
+                line_width=0,
+                row=1,
+                col=i,
+                exclude_empty_subplots=False,
+            )
         fig.add_trace(
             go.Scatter(
                 x=np.concatenate([phases, phases[::-1]]),

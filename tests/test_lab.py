@@ -187,3 +187,19 @@ def test_family_curves_measure_each_bundled_family_once_and_skip_a_model_of_anot
     monkeypatch.setattr(inference, "exact_log_px", fail)
     assert family_curves(lab, out, root)["flow"]["log_px"] == found["flow"]["log_px"]  # read from the cache
     assert family_curves(LabConfig(regimes=("sparse",), latent_dims=(2,), image_size=28), out, root) == {}
+
+
+def test_the_density_charts_shade_every_panels_training_phases():
+    """Each regime's panel carries its own shading (plotly dropped shapes added to a panel before its
+    traces: the chart showed none), and the families' chart the sparse regime's."""
+    from explorer import figures
+    from training.lab import PHASES
+
+    labels = dict(mean="mean", band="band", training="training", phase="phase", log_px="log p(x)")
+    curves = {r: {"phases": PHASES.tolist(), "log_px": np.zeros((2, len(PHASES))).tolist()} for r in ("gap", "sparse")}
+    seen = {r: moons.in_training_regime(PHASES, r) for r in curves}
+    shapes = figures.phase_density(curves, seen, labels).layout.shapes
+    assert [s.xref for s in shapes] == ["x"] * 3 + ["x2"] * 3  # gap: 3 runs of training phases, sparse: 3
+    names = {"diag": "diagonal"}
+    family = figures.family_density({"diag": curves["sparse"]}, seen["sparse"], labels, names)
+    assert len(family.layout.shapes) == 3 and family.data[0].name == "diagonal"
