@@ -32,6 +32,7 @@ SECTIONS = [
     "workers",
     "long",
     "families",
+    "hostile",
 ]
 
 
@@ -64,6 +65,7 @@ ROWS_SECTIONS = {
     "runs": "runs_scale",
     "workers": "training_load",
     "long": "long_requests",
+    "hostile": "hostile",  # the robustness table's peak memory of hostile inputs within the limits
     "families": "families",  # issue 28: each posterior family's training speed, the page's per-pick analysis
 }
 NOTES: list[str] = []  # why a target was missed, with this run's numbers

@@ -140,3 +140,15 @@ def app_url():
 
 def pytest_configure(config):
     os.environ.setdefault("LATENT_EXPLORER_DATA", str(ROOT / ".pytest-data"))
+
+
+@pytest.fixture(scope="module")
+def offload_url(tmp_path_factory):
+    """A server of the module's browser tests whose long requests run in worker processes (as `make run`
+    has them), with a runs folder (and so shared results) of its own."""
+    from bench.harness import streamlit_server
+
+    root = tmp_path_factory.mktemp("offload")
+    env = {"LATENT_EXPLORER_LONG": "process", "LATENT_EXPLORER_RUNS": str(root / "runs")}
+    with streamlit_server(env=env, max_seconds=1200) as base:
+        yield base

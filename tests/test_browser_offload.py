@@ -4,7 +4,6 @@ result is drawn without a reload and kept for the next visit, and Cancel stops o
 
 import pytest
 
-from bench.harness import streamlit_server
 from tests.helpers import DECODED, open_drawn, wait_drawn
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -15,14 +14,6 @@ WAITING = "() => document.body.innerText.includes('hourglass_top')"
 CAPTION = "() => document.querySelector('[data-testid=stForm] [data-testid=stMarkdownContainer]')?.innerText || ''"
 
 
-@pytest.fixture(scope="module")
-def url(tmp_path_factory):
-    root = tmp_path_factory.mktemp("offload")
-    env = {"LATENT_EXPLORER_LONG": "process", "LATENT_EXPLORER_RUNS": str(root / "runs")}
-    with streamlit_server(env=env, max_seconds=900) as base:
-        yield base
-
-
 def open_waiting(browser, url: str):
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     page.set_default_timeout(300_000)
@@ -31,7 +22,8 @@ def open_waiting(browser, url: str):
     return page
 
 
-def test_a_long_request_shows_progress_leaves_other_tabs_free_and_arrives_without_a_reload(browser, url):
+def test_a_long_request_shows_progress_leaves_other_tabs_free_and_arrives_without_a_reload(browser, offload_url):
+    url = offload_url
     a = open_waiting(browser, url + "/" + LONG)
     text = a.inner_text('[data-testid="stMain"]')
     assert "编码的投影" in text and any(w in text for w in ("正在启动", "等待", "已计算", "排队"))  # in Chinese
@@ -54,7 +46,8 @@ def test_a_long_request_shows_progress_leaves_other_tabs_free_and_arrives_withou
         page.close()
 
 
-def test_cancel_stops_a_long_request_and_run_again_starts_it(browser, url):
+def test_cancel_stops_a_long_request_and_run_again_starts_it(browser, offload_url):
+    url = offload_url
     page = open_waiting(browser, url + "/" + TSNE)
     page.get_by_role("button", name="取消").click()
     page.get_by_text("已取消").wait_for()

@@ -3,8 +3,9 @@ block between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` from th
 in (checkpoints/METRICS.md and the sidecars, written by `python -m training defaults`; lab/results.json,
 written by `python -m training lab`; lab/beta/results.json, written by `python -m training sweep`;
 bench/results.md, written by `python -m bench`; the independent
-check's numbers as issue 15 gave them, docs/check-issue-15.json). tests/test_report.py fails when a block
-differs from what this would write, so no number in those blocks is typed by hand.
+check's numbers as issue 15 gave them, docs/check-issue-15.json; the robustness table's text,
+docs/robustness.md). tests/test_report.py fails when a block differs from what this would write, so no
+number in those blocks is typed by hand.
 """
 
 from __future__ import annotations
@@ -329,6 +330,83 @@ def families_section(root: Path) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def bench_row(root: Path, start: str) -> tuple[list[str], str]:
+    """The cells of bench/results.md's first row whose path starts with `start`, and when its section ran;
+    LatentExplorerError when there is none (the README would otherwise show a number nothing measured)."""
+    when = ""
+    for line in (root / "bench" / "results.md").read_text().splitlines():
+        if line.startswith("`") and "python -m bench" in line and " UTC" in line:
+            when = line.split("), ", 1)[1].split(" UTC")[0] + " UTC"
+        elif line.startswith("| ") and line[2:].startswith(start):
+            return [c.strip() for c in line.strip().strip("|").split(" | ")], when
+    raise LatentExplorerError(
+        f"bench/results.md has no row '{start}': run `python -m bench` for it",
+        key="err_report_no_bench_row",
+        start=start,
+    )
+
+
+LONG_BENCH = (
+    "Decoder page with a fresh t-SNE of mnist5k-16d",
+    "Decoder slider p50 while 4 tabs wait for long requests, in worker processes",
+)
+
+
+def robustness_section(root: Path) -> str:
+    """README's robustness table and limits paragraph: the text of docs/robustness.md, each number in it from
+    training/limits.py or bench/results.md (hostile inputs' peak memory, the slider under load and beside
+    long requests)."""
+    from . import limits as L
+    from .datasets import min_images
+
+    text = (root / "docs" / "robustness.md").read_text().split("-->\n", 1)[1]  # without its editing note
+    memory, when = [], ""
+    for case in ("moons-20000", "hidden-4096x6", "checkpoint-4096x8", "npz-20000x128x128", "npz-60000x28x28",
+                 "zip-5000x128"):  # fmt: skip
+        cells, when = bench_row(root, f"hostile input peak memory: {case}")
+        memory.append(f"{case}: {cells[1]} {cells[3].split(',')[0]} (budget {cells[2].rsplit(', ', 1)[0][2:]})")
+    load, load_when = bench_row(root, "load: 10 sessions, one process")
+    same, long_when = bench_row(root, LONG_BENCH[0])
+    tabs, _ = bench_row(root, LONG_BENCH[1])
+    ratio = re.search(r"\*\*([0-9.]+x)\*\*", tabs[3])
+    sooner = re.search(r"\*\*([0-9.]+x)\*\* sooner", same[3])
+    values = {
+        "memory": "; ".join(memory) + f" (`python -m bench --only hostile`, {when})",
+        "load": f"{load[1]} with 10 sessions on one server process: `python -m bench --only load`, {load_when}",
+        "long_bench": (
+            f"the Decoder page with a fresh t-SNE answers its slider {sooner[1] if sooner else '?'} sooner than when "
+            f"the page's thread computed it ({same[1]} p50 from opening it); its slider p50 beside four tabs waiting "
+            f"for long requests {tabs[1]}, {ratio[1] if ratio else '?'} its p50 alone (`python -m bench --only long`, "
+            f"{long_when})"
+        ),
+        "max_long": L.MAX_LONG_REQUESTS,
+        "wall_factor": L.LONG_REQUEST_WALL_FACTOR,
+        "results_mib": L.LONG_RESULTS_BYTES // 2**20,
+        "abandon": L.ABANDON_SECONDS,
+        "session_max": L.MAX_SESSION_REQUESTS,
+        "queue_max": L.MAX_QUEUED_REQUESTS,
+        "long_limits": ", ".join(f"`{task}` {seconds:g} s" for task, seconds in L.LONG_REQUEST_SECONDS.items()),
+        "epochs": L.MAX_EPOCHS,
+        "train_images": L.MAX_TRAIN_IMAGES,
+        "runs": L.MAX_CONCURRENT_RUNS,
+        "run_minutes": L.MAX_RUN_SECONDS / 60,
+        "upload_mib": L.MAX_UPLOAD_BYTES // 2**20,
+        "max_images": L.MAX_IMAGES,
+        "unpacked_mib": L.MAX_UNPACKED_BYTES // 2**20,
+        "upload_mpx": L.MAX_UPLOAD_PIXELS / 2**20,
+        "max_side": L.MAX_SIDE,
+        "min_images": min_images(),
+        "umap_points": L.PROJECTION_FIT_POINTS["umap"],
+        "umap_default": L.PROJECTION_WORK["umap"][1],
+        "tsne_points": L.PROJECTION_FIT_POINTS["tsne"],
+        "tsne_default": L.PROJECTION_WORK["tsne"][1],
+        "tsne_100": L.projection_fit_points("tsne", {"perplexity": 100}),
+        "iwae_k": L.MAX_IWAE_K,
+        "margin_mib": L.SAVE_MARGIN_BYTES // 2**20,
+    }
+    return text.format(**values)
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "eval": eval_method,
     "limits": limits_text,
@@ -341,6 +419,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "lab": lab_section,
     "speed": speed_table,
     "distributed": distributed_table,
+    "robustness": robustness_section,
 }
 
 
