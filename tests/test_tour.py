@@ -364,3 +364,17 @@ def test_the_step_widget_takes_its_value_from_one_place_and_logs_no_warning(app,
     assert at.session_state["step"] == 2 and not at.exception
     assert at.subheader[0].value == CATALOGUES["en"]["s2_title"]
     assert not [w for w in warned if "default value" in w], warned
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_step_3_says_its_map_draws_a_spread_of_the_codes_not_all(app, lang):
+    """The chart draws MAP_POINTS codes of a larger split; the caption gives both counts (the split's from its data)."""
+    from explorer.ui.tour_steps import MAP_POINTS
+    from training.datasets import load_dataset
+
+    at = app("explorer/ui/pages/tour.py", lang=lang, step="3", pair="moons-sparse-2d", dataset="moons")
+    assert not at.exception and not at.error
+    total = len(load_dataset(load_set(ROOT / "checkpoints" / "moons-sparse-2d")["vae"].config.data).test.x)
+    assert total > MAP_POINTS
+    said = CATALOGUES[lang]["tour_map_subset"].format(shown=MAP_POINTS, total=total)
+    assert said in [c.value for c in at.caption]

@@ -70,6 +70,12 @@ def spread(n: int) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, min(n, MAP_POINTS)).astype(int))
 
 
+def subset_caption(c: TourContext, total: int) -> None:
+    """Say when a chart draws a spread of the split's codes, not all of them."""
+    if total > MAP_POINTS:
+        st.caption(c.t("tour_map_subset", shown=len(spread(total)), total=total))
+
+
 def item_control(c: TourContext, key: str, label: str) -> int:
     return tour.item_at(c.view.dataset, st.slider(label, 0.0, 1.0, tour.CRESCENT, 0.01, key=key))
 
@@ -142,6 +148,8 @@ def step_2(c: TourContext) -> None:
         )
         panels.append(panel if panel.codes is None else replace(panel, codes=panel.codes[spread(len(panel.codes))]))
     plotly_chart(figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t), key="tour_holes")
+    if c.view.latent_dim == 2:  # codes are drawn only on a 2-D plane
+        subset_caption(c, len(c.view.codes["vae"].mean))
     full_page(c, "compare", **line_state(c, pos))
 
 
@@ -171,6 +179,7 @@ def step_3(c: TourContext) -> None:
         if colouring.values is not None:
             colouring = replace(colouring, values=colouring.values[take])
         plotly_chart(figures.latent_maps([panel], colouring, height=380, t=c.t), key="tour_ellipses")
+        subset_caption(c, len(vae_codes.mean))
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
 
