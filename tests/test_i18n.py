@@ -361,4 +361,96 @@ def test_a_run_records_why_it_failed_as_keys_and_reads_back_only_what_it_writes(
         deep = {"key": "err_run_unsaved", "values": {"error": deep}}
     assert from_record(deep) is None
     unknown = from_record({"key": "no_such_key", "values": {"x": "<b>"}})  # formats as the untranslated lead-in
-    assert error_words(partial(tr, "zh"), unknown) == tr("zh", "err_untranslated", detail="")
+    assert error_words(partial(tr, "zh"), unknown) == tr("zh", "err_untranslated", detail=tr("zh", "quoted_error"))
+
+
+# --- text from outside: what failed in the reader's words first, the text itself collapsed below --------------------
+def tiny_graph(op: str) -> bytes:
+    from onnx import TensorProto, helper
+
+    io = [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 2]) for n in ("x", "y")]
+    graph = helper.make_graph([helper.make_node(op, ["x"], ["y"])], "g", io[:1], io[1:])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model.SerializeToString()
+
+
+def onnx_failures() -> dict[str, Exception]:
+    """onnxruntime's own failures, one of each class (out of memory as onnxruntime words it: no cheap real one)."""
+    import numpy as np
+
+    from training.errors import LatentExplorerError
+    from training.onnxset import Graph, _stopped_because
+
+    found = {}
+    for key, raw in (("onnx_fail_invalid_graph", b"not a model"), ("onnx_fail_unsupported_op", tiny_graph("Nope"))):
+        with pytest.raises(LatentExplorerError) as caught:
+            Graph(raw, "encoder.onnx", {"y": "y"})
+        found[key] = caught.value
+    with pytest.raises(LatentExplorerError) as caught:
+        Graph(tiny_graph("Identity"), "decoder.onnx", {"y": "y"})(np.zeros((1, 3), np.float32), {"y": (2,)})
+    found["onnx_fail_type_shape"] = caught.value
+    memory = RuntimeError("[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Failed to allocate memory for requested buffer")
+    found["onnx_fail_memory"] = LatentExplorerError(
+        key="err_onnx_stopped", name="d", why=_stopped_because(memory, False)
+    )
+    return found
+
+
+def test_onnxruntime_failures_are_named_by_class_and_their_text_only_quoted():
+    from functools import partial
+
+    from explorer.i18n import error_words
+    from training.errors import Quoted, from_record, originals, record
+
+    for key, exc in onnx_failures().items():
+        raw = originals(exc)
+        assert len(raw) == 1 and raw[0].startswith("[ONNXRuntimeError]"), (key, raw)
+        quoted = next(v for v in exc.values.values() if isinstance(v, Quoted))
+        assert quoted.key == key, (key, str(exc))
+        for lang in ("zh", "en"):
+            shown = error_words(partial(tr, lang), exc)
+            assert tr(lang, key) in shown and "ONNXRuntimeError" not in shown, (lang, shown)
+        assert english_left_of(error_words(partial(tr, "zh"), exc)) <= {"onnxruntime", "encoder", "decoder", "onnx"}
+        assert raw[0] in str(exc) or not str(exc)  # the CLI's English line quotes it as before
+        again = from_record(record(exc))  # a run's job.json keeps the text and its class
+        assert originals(again) == raw and error_words(partial(tr, "zh"), again) == error_words(partial(tr, "zh"), exc)
+
+
+def english_left_of(text: str) -> set[str]:
+    from tests.test_i18n_walk import english_left
+
+    return english_left([text], set())
+
+
+def test_an_error_quoting_outside_text_shows_chinese_first_and_the_text_collapsed(monkeypatch):
+    """The app's error box says what failed in Chinese; the original text sits in a collapsed 原文 detail; a
+    Python error the app has no words for reads the same way."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import streamlit as st
+
+        from explorer.ui.lang import error_text, show_error, t
+        from tests.test_i18n import onnx_failures
+
+        st.session_state["lang"] = "zh"
+        exc = onnx_failures()["onnx_fail_unsupported_op"]
+        show_error(t("err_open_set", set="s", error=error_text(exc)), exc)
+        show_error(
+            t("map_failed", error=error_text(ValueError("perplexity must be less than n_samples"))),
+            ValueError("perplexity must be less than n_samples"),
+        )
+
+    at = AppTest.from_function(page, default_timeout=60).run()
+    assert not at.exception, at.exception
+    assert len(at.error) == 2 and all(
+        not english_left_of(e.value) - {"onnxruntime", "encoder", "onnx"} for e in at.error
+    ), [e.value for e in at.error]
+    assert CATALOGUES["zh"]["onnx_fail_unsupported_op"] in at.error[0].value
+    assert CATALOGUES["zh"]["quoted_error"] in at.error[1].value
+    assert [e.label for e in at.expander] == [CATALOGUES["zh"]["original_text"]] * 2
+    assert (
+        "No Op registered for Nope" in at.code[0].value and at.code[1].value == "perplexity must be less than n_samples"
+    )
+    assert not any(e.proto.expanded for e in at.expander)

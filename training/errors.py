@@ -27,6 +27,24 @@ class Phrase(str):
         return phrase
 
 
+class Quoted(Phrase):
+    """Text from outside this code, kept as it was written: onnxruntime's or Python's exception text, a dead
+    worker's last log line. str() is that text (the CLI prints it); key names, in the app's catalogues, what kind
+    of failure it was recognised as (or only where the text is). The app shows that sentence and the text itself
+    only in a collapsed "original text" detail (explorer/ui/lang.py show_originals)."""
+
+    def __new__(cls, text: str, key: str = "quoted_error"):
+        return super().__new__(cls, text, key)
+
+
+def originals(words, depth: int = 0) -> list[str]:
+    """The quoted texts inside an error or phrase (its values, and theirs), in order, each once."""
+    found = [str(words)] if isinstance(words, Quoted) else []
+    for value in getattr(words, "values", {}).values() if depth <= MAX_RECORD_DEPTH else ():
+        found += [q for q in originals(value, depth + 1) if q not in found]
+    return found
+
+
 MAX_RECORD_DEPTH = 3  # an error inside an error inside an error: deeper is not what this code writes
 
 
@@ -35,7 +53,9 @@ def record(words: LatentExplorerError | Phrase) -> dict:
     {"key", "values"}, a value that is itself keyed as the same kind of dict, other values numbers or text."""
     values = {}
     for name, value in words.values.items():
-        if isinstance(value, (LatentExplorerError, Phrase)) and getattr(value, "key", None):
+        if isinstance(value, Quoted):
+            values[name] = {"key": value.key, "values": {}, "quoted": str(value)[:1000]}
+        elif isinstance(value, (LatentExplorerError, Phrase)) and getattr(value, "key", None):
             values[name] = record(value)
         else:
             values[name] = value if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
@@ -49,6 +69,8 @@ def from_record(data, depth: int = 0) -> Phrase | None:
         return None
     if depth > MAX_RECORD_DEPTH or len(data["key"]) > 100 or len(data["values"]) > 20:
         return None
+    if isinstance(data.get("quoted"), str) and not data["values"]:
+        return Quoted(data["quoted"][:1000], data["key"])
     values = {}
     for name, value in data["values"].items():
         if isinstance(value, dict):

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict, to_dict
-from .errors import LatentExplorerError, Phrase, TrainingCancelled, TrainingError, from_record, record
+from .errors import LatentExplorerError, Phrase, Quoted, TrainingCancelled, TrainingError, from_record, record
 from .limits import MAX_CONCURRENT_RUNS, MAX_EPOCHS, MAX_RUN_SECONDS, check_run, check_train_set
 from .store import LEADS, RUN_PREFIX, SET_KINDS, FolderBusy, check_out_dir, hold, safe_name
 from .store import runs_dir as default_runs_dir
@@ -529,6 +529,7 @@ def _death(folder: Path, state: dict) -> TrainingError | None:
             how = Phrase(f"killed by signal {-code}", "run_how_signal", signal=-code)
         pid, phase, last = worker["pid"], phase_words(state.get("phase") or {}), _last_log_line(folder)
         if last:
+            last = Quoted(last, "quoted_log_line")
             return TrainingError(
                 f"its worker process ({pid}) ended while {phase} ({how}); its log ends: {last}",
                 key="err_run_died_log",

@@ -32,7 +32,7 @@ from torch import nn
 from . import limits
 from .checkpoint import Checkpoint
 from .config import DataConfig, ModelConfig, RunConfig, TrainConfig, from_dict
-from .errors import CheckpointError, LatentExplorerError, Phrase
+from .errors import CheckpointError, LatentExplorerError, Phrase, Quoted
 from .kinds import PAIR_KINDS
 from .models import LOGVAR_RANGE, Posterior
 from .schema import ONNX_ENCODER_OUTPUTS, check_manifest, onnx_roles
@@ -240,11 +240,12 @@ def load_graph(path: Path, inputs: dict[str, tuple[int, ...]], outputs: dict[str
     try:
         onnx.checker.check_model(model)
     except Exception as exc:  # onnx.checker.ValidationError and friends
+        detail = onnx_quoted(str(exc))
         raise OnnxError(
-            f"{path.name}: fails the ONNX checker ({str(exc).splitlines()[0][:200]})",
+            f"{path.name}: fails the ONNX checker ({detail})",
             key="err_onnx_fails_onnx_checker",
             path=path.name,
-            detail=str(exc).splitlines()[0][:200],
+            detail=detail,
         ) from None
     weights = {t.name for t in model.graph.initializer}
     _check_io([v for v in model.graph.input if v.name not in weights], inputs, "inputs", path.name)
@@ -317,6 +318,21 @@ def shared_arena() -> None:
 
 
 _ASKED = re.compile(r"smaller than requested bytes of (\d+)")
+# onnxruntime's and the ONNX checker's failures by class, from their status names and usual wording (first match
+# wins): what the app says before it shows their text.
+FAILURES = (
+    ("onnx_fail_memory", r"Failed to allocate|bad_alloc|out of memory|MemoryError|smaller than requested bytes"),
+    ("onnx_fail_unsupported_op", r"NOT_IMPLEMENTED|Could not find an implementation|No Op registered|not a registered"),
+    ("onnx_fail_invalid_graph", r"INVALID_GRAPH|INVALID_PROTOBUF|NO_MODEL|Protobuf parsing|not topologically sorted"),
+    ("onnx_fail_type_shape", r"INVALID_ARGUMENT|[Tt]ype ?[Ee]rror|type \(|[Ss]hape|dimension|[Rr]ank"),
+)
+
+
+def onnx_quoted(text: str) -> Quoted:
+    """onnxruntime's (or the checker's) first line of an error, with the class of failure it reads as."""
+    line = text.splitlines()[0][:200] if text else ""
+    key = next((k for k, pattern in FAILURES if re.search(pattern, text)), "quoted_onnx")
+    return Quoted(line, key)
 
 
 def _stopped_because(exc: Exception, late: bool) -> str:
@@ -332,7 +348,7 @@ def _stopped_because(exc: Exception, late: bool) -> str:
         return Phrase(
             f"asked for {mib:,.0f} MiB; ONNX models here share at most {cap} MiB", "onnx_asked_for", mib=mib, cap=cap
         )
-    return text.splitlines()[0][:200] if text else type(exc).__name__
+    return onnx_quoted(text) if text else type(exc).__name__
 
 
 class LiveSessions:
@@ -423,11 +439,12 @@ class Graph:
                 raw, options, providers=["CPUExecutionProvider"], disabled_optimizers=["ConstantFolding"]
             )
         except Exception as exc:  # onnxruntime's Fail / InvalidGraph / NotImplemented
+            detail = onnx_quoted(str(exc))
             raise OnnxError(
-                f"{name}: onnxruntime cannot run it ({str(exc).splitlines()[0][:200]})",
+                f"{name}: onnxruntime cannot run it ({detail})",
                 key="err_onnx_onnxruntime_cannot_run",
                 name=name,
-                detail=str(exc).splitlines()[0][:200],
+                detail=detail,
             ) from None
 
     def __call__(self, array: np.ndarray, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from training.errors import LatentExplorerError, Phrase
+from training.errors import LatentExplorerError, Phrase, Quoted, originals
 
 HERE = Path(__file__).parent
 LANGUAGES = ("en", "zh")  # the URL's ?lang= values
@@ -48,8 +48,9 @@ ENGLISH: Words = partial(tr, "en")
 
 def error_words(t: Words, exc: BaseException | Phrase, escape: Callable[[object], str] = str) -> str:
     """An error's message in t's language: its catalogue text when training/ gave it a key, values that are
-    keyed themselves worded the same way and the others passed through escape; else the English after a
-    translated lead-in. A key or values the catalogue cannot format (a hostile job.json) fall back so too."""
+    keyed themselves worded the same way and the others passed through escape; else a sentence saying that its
+    text is quoted below (quoted_texts gives that text). A key or values the catalogue cannot format (a hostile
+    job.json) fall back so too."""
     key = getattr(exc, "key", None) if isinstance(exc, (LatentExplorerError, Phrase)) else None
     if key:
         shown = {k: v if isinstance(v, (int, float)) else escape(v) for k, v in exc.values.items()}
@@ -58,8 +59,27 @@ def error_words(t: Words, exc: BaseException | Phrase, escape: Callable[[object]
             return t(key, **shown)
         except (KeyError, ValueError, IndexError, TypeError):
             pass
-    detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-    return t("err_untranslated", detail=escape(detail))
+    return t("err_untranslated", detail=error_words(t, unkeyed(exc), escape))
+
+
+def unkeyed(exc: BaseException | Phrase) -> Quoted:
+    """An error with no words of this app's (Python's, a library's, or a key the catalogue cannot format): its
+    own text, quoted."""
+    return Quoted(exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc) or type(exc).__name__)
+
+
+def quoted_texts(exc: BaseException | Phrase) -> list[str]:
+    """The text from outside that error_words names but does not show (explorer/ui/lang.py shows it, collapsed)."""
+    keyed = isinstance(exc, (LatentExplorerError, Phrase)) and getattr(exc, "key", None)
+    if keyed and isinstance(exc, Quoted):
+        return [str(exc)]
+    if not keyed:
+        return [str(unkeyed(exc))]
+    found = originals(exc)
+    for value in exc.values.values():
+        if isinstance(value, BaseException) and not getattr(value, "key", None):
+            found += [q for q in quoted_texts(value) if q not in found]
+    return found
 
 
 def language_of(locale: str | None) -> str:

@@ -13,7 +13,7 @@ from explorer import latents
 from explorer.figures import Colouring
 from explorer.projection import MAX_FIT_POINTS, Projection
 from explorer.ui import cache, urlstate, waiting
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, show_error, t
 from explorer.ui.text import plain
 from training import moons
 from training.datasets import Dataset
@@ -365,7 +365,7 @@ def current_view() -> View:
         encoding = [k for k in KINDS if k in pair.members and getattr(pair[k].model, "can_encode", True)]
         codes = {kind: cache.codes(path, stamp, kind) for kind in encoding}
     except (LatentExplorerError, OSError) as exc:
-        st.error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)))
+        show_error(t("err_open_pair", pair=plain(pair_id), error=error_text(exc)), exc)
         raise PageEnd
     return View(pair_id, path, stamp, pair, data, codes)
 

@@ -12,7 +12,7 @@ from functools import partial
 
 import streamlit as st
 
-from explorer.i18n import LANGUAGES, NAMES, error_words, language_of, tr
+from explorer.i18n import LANGUAGES, NAMES, error_words, language_of, quoted_texts, tr
 from explorer.ui import urlstate
 from explorer.ui.text import plain
 from training.errors import Phrase
@@ -68,3 +68,18 @@ def error_text(exc: BaseException | Phrase, safe: bool = True) -> str:
     """An exception's message (or a Phrase's words) in the current language (explorer.i18n.error_words). safe:
     values Markdown-escaped (for st.error); False for a caller that escapes the whole line itself."""
     return error_words(t, exc, plain if safe else str)
+
+
+def show_error(message: str, exc: BaseException | Phrase, **kwargs) -> None:
+    """st.error(message) (the error's words, error_text(exc), inside it), then the text from outside the app that
+    those words leave out (onnxruntime's, Python's, a dead worker's log line) as it was written, in a collapsed
+    detail: the reader first reads what failed in their language."""
+    st.error(message, **kwargs)
+    show_originals(exc)
+
+
+def show_originals(exc: BaseException | Phrase | None) -> None:
+    texts = quoted_texts(exc) if exc is not None else []
+    if any(texts):
+        with st.expander(t("original_text"), expanded=False, icon=":material/notes:"):
+            st.code("\n".join(texts), language=None, wrap_lines=True)

@@ -12,7 +12,7 @@ import streamlit as st
 from explorer import analyses, figures
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import LABELS
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, show_originals, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import run_status
 from training import jobs
@@ -128,6 +128,8 @@ def _row(job: jobs.Job, action) -> None:
     with c[0]:  # its status was cut to "moons-sparse-2d-20261"
         run_link(job)
         st.caption(status(job))
+        if job.status == "failed":
+            show_originals(getattr(job, "error", None))
     with c[1]:
         action(job)
 

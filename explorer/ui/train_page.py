@@ -9,9 +9,10 @@ import streamlit as st
 
 from explorer.i18n import ENGLISH, Words
 from explorer.ui.context import KINDS
-from explorer.ui.lang import error_text, t, words
+from explorer.ui.lang import error_text, show_error, t, words
 from explorer.ui.likelihood_section import likelihood_explainer
 from explorer.ui.text import plain
+from explorer.ui.uploader import file_uploader
 from training import moons
 from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from training.errors import LatentExplorerError
@@ -117,7 +118,7 @@ def checkpoint_import() -> None:
     st.caption(t("ckpt_lead"))
     c = st.columns([3, 1])
     folder = c[0].text_input(t("ckpt_folder"), key="ckpt_path", placeholder=t("ckpt_placeholder"))
-    files = st.file_uploader(
+    files = file_uploader(
         t("ckpt_files"),
         accept_multiple_files=True,
         key="ckpt_files",
@@ -156,7 +157,7 @@ def checkpoint_import() -> None:
         else:
             st.info(t("ckpt_nothing"))
     except (LatentExplorerError, OSError) as exc:
-        st.error(t("ckpt_not_loaded", error=error_text(exc)))
+        show_error(t("ckpt_not_loaded", error=error_text(exc)), exc)
 
 
 EMBEDDING_SUFFIXES = (".npy", ".csv", ".tsv", ".txt")  # codes, labels and images of an embeddings set
@@ -212,7 +213,7 @@ def dataset_upload(user_data: dict) -> None:
 
     st.subheader(t("data_title"))
     st.caption(t("data_lead", lo=MIN_SIDE, hi=MAX_SIDE, mib=MAX_UPLOAD_BYTES // 2**20, images=MAX_IMAGES))
-    st.file_uploader(t("data_upload"), type=["zip", "npz"], key="upload_data", on_change=_import_chosen)
+    file_uploader(t("data_upload"), type=["zip", "npz"], key="upload_data", on_change=_import_chosen)
     if "import_message" in st.session_state:
         st.success(plain(st.session_state.pop("import_message")), icon=":material/check_circle:")
     if "import_error" in st.session_state:

@@ -10,7 +10,7 @@ from typing import Any
 import streamlit as st
 
 from explorer.offload import RequestRefused, RequestStopped, Ticket, runner
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, show_error, t
 
 GRACE = 0.8  # seconds a script waits for a quick result (a cached one, a small pair) before drawing progress
 POLL = 1.0  # seconds between the progress fragment's looks
@@ -61,7 +61,9 @@ def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
     if failed is not None:
         if not isinstance(failed.error, RequestStopped):
             raise failed.error
-        st.error(t("long_failed", what=t(what), reason=error_text(failed.error)), icon=":material/timer_off:")
+        show_error(
+            t("long_failed", what=t(what), reason=error_text(failed.error)), failed.error, icon=":material/timer_off:"
+        )
         st.button(t("long_again"), key=f"long_again_{name}", on_click=runner().forget, args=(failed,))
         return None
     if all(tk.state == "done" for tk in tickets):

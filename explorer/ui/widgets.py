@@ -10,7 +10,7 @@ from explorer.figures import MODEL_COLOURS, PROBE, MapPanel, latent_maps
 from explorer.ui import cache
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import KINDS, LABELS, PageEnd, View
-from explorer.ui.lang import current, error_text, t
+from explorer.ui.lang import current, error_text, show_error, t
 from explorer.ui.text import plain
 from training.bank import nearest_by_mse
 from training.errors import LatentExplorerError
@@ -192,7 +192,7 @@ def open_set(info):
     try:
         models, data = cache.model_set(path, info.stamp), cache.dataset(path, info.stamp)
     except (LatentExplorerError, OSError) as exc:
-        st.error(t("err_open_set", set=plain(info.id), error=error_text(exc)))
+        show_error(t("err_open_set", set=plain(info.id), error=error_text(exc)), exc)
         raise PageEnd
     return models[info.kinds[0]], models[info.kinds[1]], data
 

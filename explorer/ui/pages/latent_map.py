@@ -14,7 +14,7 @@ from explorer.ui.context import (
     projection_choice,
     projection_progress,
 )
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, show_error, t
 from explorer.ui.text import plain
 from explorer.ui.widgets import clear_probe, pick_index, pick_on_map, probe_code, show_image, show_strip, static_map
 
@@ -65,7 +65,7 @@ try:
         projection_progress(view)
     static_map(view, "map_chart", ellipses)
 except Exception as exc:  # a projection can fail on odd data (t-SNE perplexity, UMAP on few points)
-    st.error(t("map_failed", error=error_text(exc)))
+    show_error(t("map_failed", error=error_text(exc)), exc)
     raise PageEnd
 
 

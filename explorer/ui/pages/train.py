@@ -8,7 +8,7 @@ from explorer import figures
 from explorer.ui import runs
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import collapse_warning, current_view
-from explorer.ui.lang import error_text, t
+from explorer.ui.lang import error_text, show_error, t
 from explorer.ui.text import plain
 from explorer.ui.train_page import (
     beta_curves,
@@ -40,7 +40,7 @@ if form is not None:
         job = jobs.start_job(train_config(form, uploads_dir()), runs_dir(), name=form["name"])
         st.session_state["train_job"] = st.query_params["run"] = job.run_id
     except LatentExplorerError as exc:
-        st.error(t("train_cannot", error=error_text(exc)))
+        show_error(t("train_cannot", error=error_text(exc)), exc)
 
 run_id = runs.shown_run()
 if run_id:
