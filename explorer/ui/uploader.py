@@ -52,7 +52,9 @@ def uploader_css(key: str, words: tuple[str, ...]) -> str:
     for (where, how), text in zip(SWAPS, words, strict=True):
         scope = "" if "Tooltip" in where else f".st-key-{key}"
         # visibility keeps the hidden English out of the accessibility tree too; the drawn words are visible
-        hide = "{ display: none; }" if how == "p" else "{ font-size: 0; visibility: hidden; }"
+        # and may wrap: Streamlit cuts its own line with an ellipsis, which cut a longer one at 800 px
+        hide = "{ display: none; }" if how == "p" else "{ font-size: 0; visibility: hidden; white-space: normal; "
+        hide += "" if how == "p" else "overflow: visible; text-overflow: clip; }"
         size = "" if how == "p" else " font-size: 0.875rem; visibility: visible;"
         rules.append(f"{scope} {where}{' > p' if how == 'p' else ''} {hide}")
         rules.append(f"{scope} {where}::after {{ content: {css_string(text)};{size} }}")
