@@ -243,7 +243,7 @@ FAMILY_WORDS = {
     "diag": "diagonal Gaussian",
     "full": "full-covariance Gaussian",
     "flow": "normalising flow",
-    "iwae50": "diagonal, IWAE-50 trained",
+    "iwae50": "diagonal Gaussian, IWAE-50 trained",
 }
 
 

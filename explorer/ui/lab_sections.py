@@ -99,10 +99,17 @@ def phase_density() -> None:
     if families:
         st.caption(t("lab_family_caption", regime=t("regime_" + FAMILY_REGIME)))
         mask = moons.in_training_regime(np.asarray(next(iter(families.values()))["phases"]), FAMILY_REGIME)
-        names = {f: t(f"fam_{f}") for f in families}
+        names = {f: family_word(t, f) for f in families}
         plotly_chart(figures.family_density(families, mask, labels, names), key="lab_family_density")
         for family, finding in families.items():
             st.markdown(f"- {family_text(t, family, finding, families.get('diag'))}")
+
+
+def family_word(t: Callable[..., str], family: str) -> str:
+    """A family of training.lab.FAMILY_SETS in t's language: iwae50 is the diagonal one trained on IWAE-50."""
+    if family.startswith("iwae"):
+        return t("fam_iwae", family=t("fam_diag"), k=int(family.removeprefix("iwae")))
+    return t(f"fam_{family}")
 
 
 def family_text(t: Callable[..., str], family: str, f: dict, reference: dict | None) -> str:
@@ -118,7 +125,7 @@ def family_text(t: Callable[..., str], family: str, f: dict, reference: dict | N
     )
     return t(
         "lab_family_line",
-        family=t(f"fam_{family}"),
+        family=family_word(t, family),
         set=f["set"],
         diff=f["difference"],
         half=f["half_moon_log_px"],
