@@ -4,6 +4,8 @@ in one line that it needs more. Hostile files are in tests/test_onnx_hostile.py.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -111,6 +113,11 @@ def test_the_map_and_a_decoding_page_speak_chinese(emb_runs, monkeypatch):
     zh = CATALOGUES["zh"]
     at = open_app("explorer/ui/pages/latent_map.py", dataset="embeddings", pair="runs/five", lang="zh")
     assert any(m.value.startswith("**最近邻**（嵌入）") for m in at.markdown)
+    # the sidebar names an embeddings set as such, and the map offers no Gaussians it does not have
+    assert at.sidebar.selectbox(key="pair").label == zh["side_emb_set"]
+    assert not at.toggle and "ellipses" not in at.query_params
+    title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["annotations"][0]["text"]
+    assert zh["emb_map_panel"] in title and "嵌入 " not in title
     at = open_app("explorer/ui/pages/decoder.py", dataset="embeddings", pair="runs/five", lang="zh")
     assert [i.value for i in at.info if i.icon != ":material/lightbulb:"] == [
         zh["emb_needs"].format(pair="runs/five", what=zh["emb_need_decoder"])

@@ -17,6 +17,7 @@ from explorer.ui.lang import error_text, show_error, t
 from explorer.ui.text import plain
 from training import moons
 from training.datasets import Dataset
+from training.embeddings import DATA_NAME as EMBEDDINGS_DATA
 from training.errors import LatentExplorerError
 from training.kinds import KINDS as ALL_KINDS
 from training.kinds import PAIR_KINDS as KINDS
@@ -280,7 +281,8 @@ def sidebar():
         options = [p for p, info in choices.items() if info.dataset == dataset_name]
         preferred = next((p for p in options if p.endswith("moons-sparse-2d")), options[0])
         urlstate.seed("pair", preferred, options=options)
-        st.selectbox(t("side_pair"), shown_pairs(options, choices), key="pair")
+        label = t("side_emb_set") if dataset_name == EMBEDDINGS_DATA else t("side_pair")
+        st.selectbox(label, shown_pairs(options, choices), key="pair")
         view = current_view()
         st.caption(f"**{plain(view.pair_id)}**: {plain(describe_training(view.pair))}")  # the box cuts long names
         return st.container()

@@ -101,10 +101,11 @@ def map_panels(
         proj = view.projection(kind)
         two_d = view.latent_dim == 2
         points = proj.embedding_
+        keys = ("emb_map_panel", "emb_map_panel_proj") if view.embeddings else ("map_panel", "map_panel_proj")
         panel = MapPanel(
-            t("map_panel", model=view.label(kind))
+            t(keys[0], model=view.label(kind))
             if two_d
-            else t("map_panel_proj", model=view.label(kind), method=proj.name.upper(), dim=view.latent_dim),
+            else t(keys[1], model=view.label(kind), method=proj.name.upper(), dim=view.latent_dim),
             points,
             axis_titles=("z0", "z1") if two_d else (f"{proj.name.upper()} 1", f"{proj.name.upper()} 2"),
             colour=MODEL_COLOURS[LABELS[kind]],

@@ -26,13 +26,15 @@ view.needs("encoder")
 st.caption(t("emb_map_lead" if view.embeddings else "map_lead_2d" if view.latent_dim == 2 else "map_lead"))
 
 controls = st.columns([1, 2]) if view.latent_dim > 2 else [st.container()]  # 2-D: the toggle has the row
-urlstate.seed("ellipses", view.latent_dim == 2)
-ellipses = controls[0].toggle(
-    t("map_ellipses"),
-    key="ellipses",
-    disabled=view.latent_dim != 2,
-    help=t("map_ellipses_help"),
-)
+ellipses = False  # embeddings are points, not Gaussians: no toggle that could do nothing
+if not view.embeddings:
+    urlstate.seed("ellipses", view.latent_dim == 2)
+    ellipses = controls[0].toggle(
+        t("map_ellipses"),
+        key="ellipses",
+        disabled=view.latent_dim != 2,
+        help=t("map_ellipses_help"),
+    )
 
 if view.latent_dim > 2:
     method, params = projection_choice()
