@@ -31,10 +31,11 @@ NOT_WORDS = [
     r":[a-z]+\[",  # Streamlit's colour directives (:green[...])
     r"%\{[^}]*\}",
     r"<extra></extra>|<br>",
+    r"</?[a-z]+(?:\s[^>]*)?>",  # HTML tags (an inline image's figure: its data: URI, its style)
     r"https?://\S+",
     r"\\[A-Za-z]+",
     r"--[a-z-]+",
-    r"[\w.-]*\.(?:safetensors|json|npz|zip|png|gif|py|po)\b",
+    r"[\w.-]*\.(?:safetensors|json|npz|zip|png|gif|py|po|npy|csv|tsv|txt|onnx)\b",
     r"\b(?:runs|checkpoints|lab|training|explorer)/[\w./*-]*",
     r"\bz_?\d+\b|\bcz\d+\b",
     r"\d+(?:\.\d+)?e[-+]?\d+",
