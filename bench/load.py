@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import random
 import statistics
 import time
 import urllib.request
@@ -233,14 +234,19 @@ class Round:
     machine_idle_s: float = 0.0  # idle core-seconds of the whole machine in the window (/proc/stat)
 
 
-async def _student(base: str, pool, r: Round, opened: asyncio.Event, window: dict, stop: asyncio.Event):
+async def _student(
+    base: str, pool, r: Round, opened: asyncio.Event, window: dict, stop: asyncio.Event, phase: float = 0.0
+):
     """Open the map and the Decoder page, then move z0 once a second (the next move waits for the last
-    image, as a person waits to see it) until told to stop; moves inside the window are counted."""
+    image, as a person waits to see it) until told to stop; moves inside the window are counted. phase
+    (0-1 s) is when in each second this student moves: students do not move in step, while sessions that
+    finished opening together would."""
     s = Session(base, pool)
     try:
         first = await s.open()
         r.open_s.append(first + await s.decoder())
         opened.set()
+        await asyncio.sleep(phase)
         next_at = time.perf_counter()
         while not stop.is_set():
             next_at += 1.0
@@ -262,7 +268,8 @@ async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
     window: dict = {}
     stop = asyncio.Event()
     events = [asyncio.Event() for _ in range(n)]
-    tasks = [asyncio.create_task(_student(base, pool, r, e, window, stop)) for e in events]
+    phases = random.Random(n).random  # seeded: the same moments each run
+    tasks = [asyncio.create_task(_student(base, pool, r, e, window, stop, phases())) for e in events]
     waits = [asyncio.create_task(e.wait()) for e in events]
     _, late = await asyncio.wait(waits, timeout=OPEN_LIMIT_S)
     for task in late:  # still opening: measured as they are, and said
