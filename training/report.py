@@ -500,6 +500,19 @@ def mnist5k_data(root: Path) -> str:
     )
 
 
+def load_sessions(root: Path) -> str:
+    """How many sessions `python -m bench --only load` measured, from bench/load.json."""
+    load = json.loads((root / "bench" / "load.json").read_text())
+    counts = [f"{n:,}" for n in load["counts"]]
+    memory = load["memory"]
+    return (
+        f"It measures {', '.join(counts[:-1])} and {counts[-1]} sessions, on one process and on "
+        f"{load['processes']} behind HAProxy; and memory that comes back: a server's heap after {memory['cycles']} "
+        f"classes of {memory['sessions']} sessions open and close, with and without the background `reclaim()` "
+        "(`explorer/ui/__init__.py`), in [`bench/results.md`](bench/results.md).\n"
+    )
+
+
 BLOCKS: dict[str, Callable[[Path], str]] = {
     "eval": eval_method,
     "limits": limits_text,
@@ -516,6 +529,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
     "onnx-limits": onnx_limits,
     "embeddings-limits": embeddings_limits,
     "mnist5k-data": mnist5k_data,
+    "load-sessions": load_sessions,
 }
 BLOCKS_ZH: dict[str, Callable[[Path], str]] = {  # README.zh-CN.md's, in Chinese
     "embeddings-limits-zh": embeddings_limits_zh,
