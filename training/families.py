@@ -8,7 +8,7 @@ Here, not in explorer/, because the command needs it and training/ never imports
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -32,15 +32,30 @@ class FamilyNumbers:
     """One model and one family of q over a batch of images (nats, (N,) each): the encoder's q and q*
     (the best q of that family for each image, optimised on the same decoder)."""
 
-    log_px: np.ndarray
+    log_px: np.ndarray  # exact (quadrature): no standard error
     elbo: np.ndarray  # the encoder's q
-    elbo_se: np.ndarray
-    iwae: np.ndarray  # IWAE-FAMILY_K under the encoder's q
-    elbo_star: np.ndarray  # q*'s
+    elbo_se: np.ndarray  # each Monte Carlo number's standard error, as bounds() gives it
+    iwae: np.ndarray  # IWAE-FAMILY_K under the encoder's q, over FAMILY_DRAWS / FAMILY_K groups
+    iwae_se: np.ndarray
+    elbo_star: np.ndarray  # q*'s, on fresh draws
+    elbo_star_se: np.ndarray
 
     @property
     def kl_posterior(self) -> np.ndarray:
         return self.log_px - self.elbo
+
+    # a gap's error is its Monte Carlo ELBOs' (log p(x) is exact; the two ELBOs use independent draws)
+    @property
+    def kl_posterior_se(self) -> np.ndarray:
+        return self.elbo_se
+
+    @property
+    def approximation_se(self) -> np.ndarray:
+        return self.elbo_star_se
+
+    @property
+    def amortisation_se(self) -> np.ndarray:
+        return np.hypot(self.elbo_se, self.elbo_star_se)
 
     @property
     def approximation(self) -> np.ndarray:
@@ -51,9 +66,10 @@ class FamilyNumbers:
         return self.elbo_star - self.elbo
 
 
-def _judge(vae, x: torch.Tensor, q, seed: int) -> np.ndarray:
-    """q's ELBO per image on fresh draws (q*'s search used its own: they would flatter it)."""
-    return _np(bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(), seed=seed).elbo)
+def _judge(vae, x: torch.Tensor, q, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """q's ELBO and its s.e. per image on fresh draws (q*'s search used its own: they would flatter it)."""
+    judged = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(), seed=seed)
+    return _np(judged.elbo), _np(judged.elbo_se)
 
 
 def family_numbers(
@@ -81,11 +97,20 @@ def family_numbers(
     if family == "flow" and not isinstance(start, Flow):
         star = fit_flow_q(vae, x, start, seed=seed)
         # each image its own layers: judged one by one on fresh draws
-        elbo_star = np.array([_judge(vae, x[i : i + 1], s, seed + 1)[0] for i, s in enumerate(star)])
+        judged = [_judge(vae, x[i : i + 1], s, seed + 1) for i, s in enumerate(star)]
+        elbo_star, elbo_star_se = (np.concatenate(v) for v in zip(*judged))
     else:
         star = optimise_q(vae, x, start, family=family)
-        elbo_star = _judge(vae, x, star, seed + 1)
-    numbers = FamilyNumbers(log_px, _np(encoder.elbo), _np(encoder.elbo_se), _np(encoder.iwae[FAMILY_K]), elbo_star)
+        elbo_star, elbo_star_se = _judge(vae, x, star, seed + 1)
+    numbers = FamilyNumbers(
+        log_px=log_px,
+        elbo=_np(encoder.elbo),
+        elbo_se=_np(encoder.elbo_se),
+        iwae=_np(encoder.iwae[FAMILY_K]),
+        iwae_se=_np(encoder.iwae_se[FAMILY_K]),
+        elbo_star=elbo_star,
+        elbo_star_se=elbo_star_se,
+    )
     return numbers, star
 
 
@@ -144,7 +169,7 @@ def compare_gaps(numbers: dict[str, FamilyNumbers], base: str = "diag") -> list[
 # --- python -m training families: the split's numbers written down (lab/families/) -------------------
 
 DEFAULT_PAIRS = ("moons-sparse-2d", "digits-2d")
-FIELDS = ("log_px", "elbo", "elbo_se", "iwae", "elbo_star")  # FamilyNumbers' per-image arrays, as stored
+FIELDS = tuple(f.name for f in fields(FamilyNumbers))  # its per-image arrays, as stored
 
 
 ORDER = ("diag", "full", "flow")  # the sidecar schema's families
@@ -191,7 +216,7 @@ def measure_pair(set_id: str, n: int = SPLIT_N) -> dict:
 
 
 def numbers_of(stored: dict[str, list[float]]) -> FamilyNumbers:
-    return FamilyNumbers(*(np.asarray(stored[f], dtype=np.float64) for f in FIELDS))
+    return FamilyNumbers(**{f: np.asarray(stored[f], dtype=np.float64) for f in FIELDS})
 
 
 LABELS = {"diag": "diagonal Gaussian", "full": "full-covariance Gaussian", "flow": "normalising flow"}
@@ -267,7 +292,9 @@ def results_markdown(results: dict) -> str:
         f"Written by `{results['command']}` in {results['seconds']:.0f} s; every number below is in results.json.",
         "Approximation gap: log p(x) − ELBO(q*), q* the best q of the family for each image on that decoder; "
         "amortisation gap: ELBO(q*) − ELBO(q), q the encoder's. log p(x) by quadrature, each ELBO from "
-        f"{FAMILY_DRAWS:,} fresh draws, IWAE-{FAMILY_K} from the same. Differences are paired per image.",
+        f"{FAMILY_DRAWS:,} fresh draws, IWAE-{FAMILY_K} from the same in {FAMILY_DRAWS // FAMILY_K} groups of "
+        f"{FAMILY_K}; results.json gives every image's Monte Carlo numbers with their standard errors (elbo_se, "
+        "iwae_se, elbo_star_se: the draws' or the groups' spread). Differences are paired per image.",
         "",
     ]
     return "\n".join(head + summary_lines(results, full=True)).rstrip() + "\n"

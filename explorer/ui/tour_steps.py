@@ -491,7 +491,9 @@ def family_line_7(c: TourContext, pair_id: str, index: int) -> None:
     same = waiting.result("same_decoder", (str(info.path), info.stamp, index), "long_task_same_decoder", "tour_same")
     if same is None:
         return
-    st.markdown(c.t("s7_families", diag=same["diag"].approximation[0], full=same["full"].approximation[0]))
+    gaps = {f: same[f].approximation[0] for f in ("diag", "full")}
+    gaps |= {f"{f}_se": same[f].approximation_se[0] for f in ("diag", "full")}
+    st.markdown(c.t("s7_families", **gaps))
 
 
 def family_line_8(c: TourContext, pair_id: str) -> None:

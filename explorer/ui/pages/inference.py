@@ -10,7 +10,7 @@ from explorer.ui.context import PageEnd, current_view
 from explorer.ui.lang import t
 from explorer.ui.sampling_section import posterior_methods_section
 from explorer.ui.widgets import pick_index, show_image
-from training.families import FAMILY_K
+from training.families import FAMILY_DRAWS, FAMILY_K
 from training.inference import Q_TOL
 
 view = current_view()
@@ -147,8 +147,8 @@ def families_section() -> None:
     st.dataframe(
         {
             t("fam_q_family"): [family_label(f) for f in same],
-            "ELBO(q*)": [f"{n.elbo_star[0]:.2f}" for n in same.values()],
-            t("inf_approximation"): [f"{n.approximation[0]:.2f}" for n in same.values()],
+            "ELBO(q*)": [f"{n.elbo_star[0]:.2f} ± {n.elbo_star_se[0]:.2f}" for n in same.values()],
+            t("inf_approximation"): [f"{n.approximation[0]:.2f} ± {n.approximation_se[0]:.2f}" for n in same.values()],
         },
         hide_index=True,
         key="fam_same_table",
@@ -161,6 +161,7 @@ def families_section() -> None:
         with cols[i % 2]:
             plotly_chart(family_map(panel, family_label(name), t=t), key=f"fam_map_{name}")
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
+    st.caption(t("fam_pick_caption", draws=FAMILY_DRAWS, k=FAMILY_K, groups=FAMILY_DRAWS // FAMILY_K))
     urlstate.seed("family_split", False)
     if len(members) > 1 and st.toggle(t("fam_split_toggle"), key="family_split"):
         numbers = waiting.result("split_families", (members, None), "long_task_split_families", "split_families")
@@ -175,11 +176,14 @@ def families_section() -> None:
 
 def family_table(numbers: dict, item: int | None, interval=None) -> dict[str, list[str]]:
     """Rows per family: log p(x), ELBO, IWAE-k, KL(q || p(z|x)) and the gap's two parts; one image's
-    values (item) or the split's means with 95 % intervals."""
+    values (item) with each Monte Carlo number's standard error (log p(x) is exact), or the split's
+    means with 95 % intervals."""
 
-    def cell(values) -> str:
+    def cell(n, field: str) -> str:
+        values = getattr(n, field)
         if item is not None:
-            return f"{values[item]:.2f}"
+            se = getattr(n, f"{field}_se", None)
+            return f"{values[item]:.2f}" + ("" if se is None else f" ± {se[item]:.2f}")
         mean, half = interval(values)
         return f"{mean:.2f} ± {half:.2f}"
 
@@ -193,7 +197,7 @@ def family_table(numbers: dict, item: int | None, interval=None) -> dict[str, li
     }
     table = {t("fam_model"): [family_label(name) for name in numbers]}
     for title, field in columns.items():
-        table[title] = [cell(getattr(n, field)) for n in numbers.values()]
+        table[title] = [cell(n, field) for n in numbers.values()]
     return table
 
 
