@@ -346,6 +346,9 @@ def test_step_7_shows_p_of_x_as_a_mixture_with_its_components(app, lang):
     exact = re.findall(r"-?\d+\.\d\d\b", after)[0]  # the exact integral follows the sums
     finest, exact = float(finest), float(exact)
     assert abs(finest - exact) < 0.05
+    # the same decoder's families: each approximation gap with its Monte Carlo standard error
+    families = next(m.value for m in at.markdown if words["s7_families"].split("{diag")[0] in m.value)
+    assert len(re.findall(r"\d\.\d\d ± \d+\.\d\d", families)) == 2, families
 
 
 def test_the_step_widget_takes_its_value_from_one_place_and_logs_no_warning(app, monkeypatch):
