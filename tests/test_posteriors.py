@@ -1,6 +1,7 @@
 """Posterior families and the IWAE objective (issue 28): closed-form checks, cheap."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -249,12 +250,14 @@ def test_inference_page_measures_each_family(tmp_path, monkeypatch):
         "diagonal Gaussian, IWAE-50 trained",
     ]
     # every Monte Carlo number of the pick with its standard error; the quadrature's log p(x) without
+    # (a flow q* that holds this posterior leaves an s.e. that rounds to 0.00: the gaps may show it)
     for column in ("ELBO", "IWAE-50", "KL(q ‖ p(z|x))", "approximation gap", "amortisation gap"):
-        assert all(float(v.split(" ± ")[1]) > 0 for v in pick[column]), (column, list(pick[column]))
+        assert all(re.fullmatch(r"-?\d+\.\d\d ± \d+\.\d\d", v) for v in pick[column]), (column, list(pick[column]))
+    assert all(float(v.split(" ± ")[1]) > 0 for v in pick["ELBO"]), list(pick["ELBO"])
     assert not any("±" in v for v in pick["log p(x), exact"])
     assert any("standard error" in c.value for c in at.caption)
     same = table("family of q*", 3)
-    assert all(float(v.split(" ± ")[1]) > 0 for v in same["ELBO(q*)"]), list(same["ELBO(q*)"])
+    assert all(re.fullmatch(r"-?\d+\.\d\d ± \d+\.\d\d", v) for v in same["ELBO(q*)"]), list(same["ELBO(q*)"])
     assert list(same["family of q*"]) == ["diagonal Gaussian", "full-covariance Gaussian", "normalising flow"]
     approx = [float(v.split(" ± ")[0]) for v in same["approximation gap"]]
     # each family starts from the smaller one's q* and keeps it unless it does better: never a larger gap
