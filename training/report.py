@@ -324,8 +324,9 @@ def families_section(root: Path) -> str:
 
     results = json.loads((root / "lab" / "families" / "results.json").read_text())
     lines = [
-        f"`{results['command']}`, {results['seconds']:.0f} s; every image's numbers in "
-        "[`lab/families/results.md`](lab/families/results.md) and results.json.",
+        f"`{results['command']}`, {results['seconds']:.0f} s; the split's tables in "
+        "[`lab/families/results.md`](lab/families/results.md), every image's numbers with their Monte Carlo "
+        "standard errors in results.json.",
         "",
         *summary_lines(results, full=False),
     ]
