@@ -417,7 +417,16 @@ def bound_claims(r) -> list[Claim]:
     estep = decided("estep", diff - half, diff + half, **values, approx_se=r.elbo_star_se)
     closed = gaps[0] - gaps[-1]  # IWAE-k - ELBO, from the same draws: their s.e.s added, not in quadrature
     half = Z95 * (r.iwae_se[k] + r.elbo_se)
-    iwae = decided("iwae", closed - half, closed + half, k=k, gap=gaps[-1], gap_se=r.iwae_se[k], elbo_gap=gaps[0])
+    iwae = decided(
+        "iwae",
+        closed - half,
+        closed + half,
+        k=k,
+        gap=gaps[-1],
+        gap_se=r.iwae_se[k],
+        elbo_gap=gaps[0],
+        elbo_gap_se=r.iwae_se[ks[0]],
+    )
     if not rising:  # a gap that grows back with k: "closes in as k grows" fails whatever the ends say
         iwae.verdict = "fails"
     return [elbo, estep, iwae]

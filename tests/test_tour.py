@@ -171,6 +171,12 @@ def test_bound_claims_follow_the_numbers():
     assert [c.verdict for c in close] == ["holds", "unclear", "unclear"]
     low, high = close[1].interval
     assert low < 0 < high and high - low == pytest.approx(2 * 1.96 * 0.1 * 5**0.5, rel=1e-3)
+    # the IWAE line gives both gaps with their standard errors (k = 1 is the ELBO's)
+    assert close[2].values["elbo_gap_se"] == 0.1 and close[2].values["gap_se"] == 0.1
+    from explorer.i18n import tr
+
+    line = tr("en", "c_iwae_numbers", **close[2].values)
+    assert line.count("±") == 2, line
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -530,6 +530,7 @@ def step_8(c: TourContext) -> None:
             gap=r.log_px - r.iwae[k],
             log_px=r.log_px,
             elbo_gap=r.log_px - r.iwae[1],
+            elbo_gap_se=r.iwae_se[1],
             ess=r.ess[k],
         )
     )
