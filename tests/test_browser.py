@@ -34,7 +34,9 @@ def test_clicking_empty_space_on_a_2d_map_decodes_that_location(browser, app_url
     plot = page.locator(".js-plotly-plot").first
     # Inside the AE's loop of codes, where no test image lies.
     click_until(page, plot, (0.25, 0.55), page.locator("h3").filter(has_text="Empty space in the AE's map"))
-    assert page.get_by_text("AE decodes this location").count() == 1
+    decoded = page.get_by_text("AE decodes this location")
+    decoded.first.wait_for(timeout=60_000)  # the heading can arrive before the decode's caption under load
+    assert decoded.count() == 1
     page.close()
 
 

@@ -131,7 +131,9 @@ def point_map_data(view: View, kind: str) -> tuple[Any, str]:
         points = proj.embedding_
         bounds = pad_bounds(points, 0.1, min_extent=1e-5)
         # 6 significant digits of the map's extent: finer than any canvas, a third of full floats' text
-        decimals = max(0, 6 - int(np.floor(np.log10(max(bounds[1] - bounds[0], bounds[3] - bounds[2])))))
+        extent = max(bounds[1] - bounds[0], bounds[3] - bounds[2])
+        # a model that computes nonsense has no finite extent: full digits then, its NaN become null
+        decimals = max(0, 6 - int(np.floor(np.log10(extent)))) if np.isfinite(extent) and extent > 0 else 6
         return json_object(
             {"bounds": bounds, "points": np.round(points[take].astype(np.float64), decimals), "colours": colours}
         )
