@@ -348,3 +348,27 @@ PAGES = [
     "conditional",
     "train",
 ]
+
+
+def server_caption(model: str) -> str:
+    """JS: the Drag page's caption of the image the server decoded for model (AE or VAE), '' before one."""
+    return (
+        "() => [...document.querySelectorAll('[data-testid=\"stImageCaption\"]')]"
+        f".map(c => c.textContent).find(t => t.startsWith('server: {model} decodes')) || ''"
+    )
+
+
+def drag_in_three_stops(page, caption: str) -> set[str]:
+    """Drag across the latent pad with the button down, stopping three times until the server's caption
+    (caption: JS, server_caption) changes; returns every caption seen, the one before the drag too."""
+    box = page.locator("canvas.le-pad").bounding_box()
+    seen = {page.evaluate(caption)}
+    page.mouse.move(box["x"] + 20, box["y"] + 200)
+    page.mouse.down()
+    for i in range(1, 4):  # three stops while the button stays down: the server decodes each
+        for j in range(10):
+            page.mouse.move(box["x"] + 20 + 25 * i + 2 * j, box["y"] + 200 - 10 * i - j)
+        page.wait_for_function(f"(seen) => !seen.includes(({caption})())", arg=sorted(seen))
+        seen.add(page.evaluate(caption))
+    page.mouse.up()
+    return seen

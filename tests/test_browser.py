@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.helpers import DECODED, click_until, open_drawn
+from tests.helpers import DECODED, click_until, drag_in_three_stops, open_drawn, server_caption
 
 pytestmark = pytest.mark.browser
 FRAMES = "() => window.__latentExplorer.stats.frames"
@@ -161,23 +161,9 @@ def test_arrow_keys_move_a_focused_slider_and_the_image_follows(browser, app_url
     page.close()
 
 
-SERVER_CAPTION = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-    .map(c => c.textContent).find(t => t.startsWith('server: AE decodes')) || ''"""
-
-
 def test_server_mode_streams_values_while_dragging(browser, app_url):
     page, errors = open_drag(browser, app_url, "dataset=moons&pair=moons-sparse-2d&drag_model=AE&drag_server=true")
-    pad = page.locator("canvas.le-pad")
-    box = pad.bounding_box()
-    seen = {page.evaluate(SERVER_CAPTION)}
-    page.mouse.move(box["x"] + 20, box["y"] + 200)
-    page.mouse.down()
-    for i in range(1, 4):  # three stops while the button stays down: the server decodes each
-        for j in range(10):
-            page.mouse.move(box["x"] + 20 + 25 * i + 2 * j, box["y"] + 200 - 10 * i - j)
-        page.wait_for_function(f"(seen) => !seen.includes(({SERVER_CAPTION})())", arg=sorted(seen))
-        seen.add(page.evaluate(SERVER_CAPTION))
-    page.mouse.up()
+    seen = drag_in_three_stops(page, server_caption("AE"))
     assert len(seen - {""}) >= 3  # the server decoded several positions before the release
     assert not errors
     page.close()

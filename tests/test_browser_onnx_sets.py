@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 
 from bench.harness import streamlit_server
-from tests.helpers import BROWSER_TIMEOUT_MS, open_drawn, run_cli, wait_drawn, wait_still
+from tests.helpers import (
+    BROWSER_TIMEOUT_MS,
+    drag_in_three_stops,
+    open_drawn,
+    run_cli,
+    server_caption,
+    wait_drawn,
+    wait_still,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -185,10 +193,6 @@ def test_a_lone_onnx_decoder_in_chinese_at_800px_sliders_decode_and_the_map_says
         page.close()
 
 
-SERVER_CAPTION = """() => [...document.querySelectorAll('[data-testid="stImageCaption"]')]
-    .map(c => c.textContent).find(t => t.startsWith('server: VAE decodes')) || ''"""
-
-
 def test_a_lone_2d_decoder_gets_the_drag_pad_decoded_on_the_server(browser, tmp_path, monkeypatch):
     """No encoder, so no codes under the pad: it spans the prior's box, and dragging streams codes that the
     server decodes through onnxruntime while the button is down; the release goes into the URL."""
@@ -205,16 +209,7 @@ def test_a_lone_2d_decoder_gets_the_drag_pad_decoded_on_the_server(browser, tmp_
         page = open_drawn(browser, f"{url}/drag?dataset=moons&pair=runs/lone", 800, 1100, errors)
         pad = page.locator("canvas.le-pad")
         pad.wait_for()
-        box = pad.bounding_box()
-        seen = {page.evaluate(SERVER_CAPTION)}
-        page.mouse.move(box["x"] + 20, box["y"] + 200)
-        page.mouse.down()
-        for i in range(1, 4):  # three stops while the button stays down: the server decodes each
-            for j in range(10):
-                page.mouse.move(box["x"] + 20 + 25 * i + 2 * j, box["y"] + 200 - 10 * i - j)
-            page.wait_for_function(f"(seen) => !seen.includes(({SERVER_CAPTION})())", arg=sorted(seen))
-            seen.add(page.evaluate(SERVER_CAPTION))
-        page.mouse.up()
+        seen = drag_in_three_stops(page, server_caption("VAE"))
         assert len(seen - {""}) >= 3
         page.wait_for_url("**dz=**")
         assert not page.locator("[data-testid=stException]").count()
