@@ -372,3 +372,12 @@ def drag_in_three_stops(page, caption: str) -> set[str]:
         seen.add(page.evaluate(caption))
     page.mouse.up()
     return seen
+
+
+def load_on_train_page(page, files: list[str], chosen, name: str) -> None:
+    """Upload files in the Train page's "load your own" area, wait until chosen (a locator: the files as the
+    page lists them) shows, press Load, and wait for "Loaded as runs/<name>"."""
+    page.locator(".st-key-ckpt_files input[type=file]").set_input_files(files)
+    chosen.wait_for()
+    page.locator(".st-key-ckpt_load button").click()
+    page.get_by_text(f"Loaded as runs/{name}").wait_for(timeout=BROWSER_TIMEOUT_MS)

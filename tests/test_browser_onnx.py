@@ -4,7 +4,7 @@ move a Decoder slider, reload."""
 import pytest
 
 from bench.harness import streamlit_server
-from tests.helpers import BROWSER_TIMEOUT_MS, DECODED, open_drawn, wait_drawn, wait_still
+from tests.helpers import BROWSER_TIMEOUT_MS, DECODED, load_on_train_page, open_drawn, wait_drawn, wait_still
 
 pytestmark = pytest.mark.browser
 
@@ -20,10 +20,7 @@ def test_upload_an_onnx_pair_then_map_click_slider_and_reload(browser, tmp_path)
         errors: list = []
         page = open_drawn(browser, f"{url}/train?dataset=moons&pair=moons-sparse-2d", 1400, 1400, errors)
         files = sorted(str(p) for p in exported.iterdir())
-        page.locator(".st-key-ckpt_files input[type=file]").set_input_files(files)
-        page.locator(".st-key-ckpt_files").get_by_text("onnx.json").wait_for()
-        page.locator(".st-key-ckpt_load button").click()
-        page.get_by_text("Loaded as runs/uploaded-onnx").wait_for(timeout=BROWSER_TIMEOUT_MS)
+        load_on_train_page(page, files, page.locator(".st-key-ckpt_files").get_by_text("onnx.json"), "uploaded-onnx")
 
         page.goto(f"{url}/?dataset=moons&pair=runs/uploaded-onnx", timeout=BROWSER_TIMEOUT_MS)
         wait_drawn(page)

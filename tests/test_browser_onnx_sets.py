@@ -9,6 +9,7 @@ from bench.harness import streamlit_server
 from tests.helpers import (
     BROWSER_TIMEOUT_MS,
     drag_in_three_stops,
+    load_on_train_page,
     open_drawn,
     run_cli,
     server_caption,
@@ -48,10 +49,7 @@ def test_upload_embeddings_then_map_click_neighbours_reload_and_chinese(browser,
         errors: list = []
         page = open_drawn(browser, f"{url}/train", 1400, 1400, errors)
         files = [str(tmp_path / n) for n in ("vectors.tsv", "metadata.tsv", "images.npy")]
-        page.locator(".st-key-ckpt_files input[type=file]").set_input_files(files)
-        page.get_by_text("3 file(s) of embeddings").wait_for()
-        page.locator(".st-key-ckpt_load button").click()
-        page.get_by_text("Loaded as runs/uploaded-embeddings").wait_for(timeout=BROWSER_TIMEOUT_MS)
+        load_on_train_page(page, files, page.get_by_text("3 file(s) of embeddings"), "uploaded-embeddings")
 
         page.goto(f"{url}/?{pair}", timeout=BROWSER_TIMEOUT_MS)
         wait_drawn(page)
@@ -164,10 +162,8 @@ def test_a_lone_onnx_decoder_in_chinese_at_800px_sliders_decode_and_the_map_says
     with streamlit_server(env=env, max_seconds=900) as url:
         errors: list = []
         page = open_drawn(browser, f"{url}/train?dataset=moons", 1400, 1400, errors)
-        page.locator(".st-key-ckpt_files input[type=file]").set_input_files([str(lone)])
-        page.locator(".st-key-ckpt_files").get_by_text("vae_dec.onnx").wait_for()
-        page.locator(".st-key-ckpt_load button").click()
-        page.get_by_text("Loaded as runs/uploaded-onnx").wait_for(timeout=BROWSER_TIMEOUT_MS)
+        chosen = page.locator(".st-key-ckpt_files").get_by_text("vae_dec.onnx")
+        load_on_train_page(page, [str(lone)], chosen, "uploaded-onnx")
         page.close()
 
         page = open_drawn(browser, f"{url}/decoder?dataset=moons&pair=runs/uploaded-onnx&lang=zh", 800, 1100, errors)
