@@ -42,6 +42,18 @@ def _fail(where: str, why: str, *, key: str, **values) -> None:
     raise SchemaError(f"{where}: {why}", key=key, where=where, **values)
 
 
+def _one_of(record: dict, where: str, field: str, choices, default) -> None:
+    """record[field] (default when absent) must be one of choices."""
+    if record.get(field, default) not in choices:
+        _fail(
+            f"{where}.{field}",
+            f"must be one of {list(choices)}, got {json_repr(record.get(field))}",
+            key="err_schema_one_of",
+            choices=list(choices),
+            got=json_repr(record.get(field)),
+        )
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -345,22 +357,8 @@ def _check_member(member: Any, where: str) -> None:
         )
     if encoder is None and decoder is None:
         _fail(where, "has neither an encoder nor a decoder", key="err_schema_neither_encoder_nor")
-    if member.get("encoder_order", ONNX_ENCODER_ORDERS[0]) not in ONNX_ENCODER_ORDERS:
-        _fail(
-            f"{where}.encoder_order",
-            f"must be one of {list(ONNX_ENCODER_ORDERS)}, got {json_repr(member.get('encoder_order'))}",
-            key="err_schema_one_of",
-            choices=list(ONNX_ENCODER_ORDERS),
-            got=json_repr(member.get("encoder_order")),
-        )
-    if member.get("likelihood", "bernoulli") not in LIKELIHOODS:
-        _fail(
-            f"{where}.likelihood",
-            f"must be one of {list(LIKELIHOODS)}, got {json_repr(member.get('likelihood'))}",
-            key="err_schema_one_of",
-            choices=list(LIKELIHOODS),
-            got=json_repr(member.get("likelihood")),
-        )
+    _one_of(member, where, "encoder_order", ONNX_ENCODER_ORDERS, ONNX_ENCODER_ORDERS[0])
+    _one_of(member, where, "likelihood", LIKELIHOODS, "bernoulli")
     sigma = member.get("gaussian_sigma", 0.1)
     if not _is_number(sigma) or not 0 < sigma <= 100:
         _fail(
