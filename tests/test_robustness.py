@@ -274,6 +274,61 @@ def test_a_run_over_the_time_limit_stops_and_says_so(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("*/*.safetensors"))
 
 
+def test_polling_a_starting_run_never_takes_its_workers_hold(tmp_path, monkeypatch):
+    """CI caught it: a tab's poll (jobs.wait -> reap) held a live run's folder for a moment just as its
+    worker asked for the hold, and the run failed with 'another run ... is writing this folder'."""
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    in_process_workers(monkeypatch)
+    taken = []
+    real_hold = store.hold
+
+    def watched(folder, patience=0.0):
+        taken.append(patience)
+        return real_hold(folder, patience)
+
+    monkeypatch.setattr(jobs, "hold", watched)
+    config = RunConfig(
+        DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=3)
+    )
+    job = jobs.start_job(config, tmp_path)
+    while jobs.get_run(job.run_id, tmp_path).status in ("queued", "running"):
+        jobs.reap(tmp_path / job.run_id)  # as fast as a poll can: it must never hold a live run
+        time.sleep(0.002)
+    assert jobs.get_run(job.run_id, tmp_path).status == "finished"
+    assert taken == [0.0, 3.0]  # start_job's, then the worker's: none from the polls
+
+
+def test_a_worker_waits_out_a_brief_hold_of_its_folder(tmp_path, monkeypatch):
+    """A reader's hold of a moment (a removal refused, a reap) delays a starting worker; it does not fail it."""
+    import threading
+
+    from training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+
+    in_process_workers(monkeypatch)
+    started = jobs.start_job  # queue with no free slot first, so the run starts only after we hold it
+    monkeypatch.setattr(jobs, "promote", lambda runs_dir: None)
+    config = RunConfig(
+        DataConfig("moons", n_train=64, n_test=16, image_size=8), ModelConfig(hidden=(8,)), TrainConfig(epochs=2)
+    )
+    job = started(config, tmp_path)
+    monkeypatch.undo()
+    in_process_workers(monkeypatch)
+    held, release = threading.Event(), threading.Event()
+
+    def reader():
+        with store.hold(tmp_path / job.run_id):
+            held.set()
+            release.wait(5)
+
+    threading.Thread(target=reader, daemon=True).start()
+    held.wait(5)
+    jobs.promote(tmp_path)
+    time.sleep(1.0)  # the worker is waiting for the hold now
+    release.set()
+    assert wait(job).status == "finished"
+
+
 def test_paths_from_the_ui_stay_inside_the_allowed_roots(tmp_path, monkeypatch):
     from training.store import allowed_path, set_path
 

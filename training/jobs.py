@@ -559,6 +559,11 @@ def reap(folder: Path) -> bool:
     """If the run's worker is gone without a word, mark the run failed (or finished, when its set
     was published whole before it died) and remove what it half-wrote. True when it was reaped."""
     reason: list[str] = []
+    # Look without the hold first: every tab's poll calls this, and a hold on a live run's folder, even
+    # for a moment, could refuse its worker the hold it takes as it starts.
+    looked = read_state(folder)
+    if looked is None or looked["status"] != "running" or _death(folder, looked) is None:
+        return False
 
     def change(state):
         if state["status"] != "running":
@@ -937,7 +942,9 @@ class _Worker:
         """(status, message) the run ended with; the set published whole when finished. A failure's reason is
         kept keyed in self.error too, so the app words it in the reader's language."""
         try:
-            with hold(self.folder):  # one writer per folder (store.hold): the CLI cannot write into a live run
+            # one writer per folder (store.hold): the CLI cannot write into a live run; a few seconds' patience
+            # for a reader's brief hold (a removal refused, a reap that found it alive)
+            with hold(self.folder, patience=3.0):
                 return self._train()
         except _Stopped as exc:
             return self.failed(unsaved(exc))

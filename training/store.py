@@ -1017,13 +1017,34 @@ LOCK_SUFFIX = ".lock"
 
 
 @contextmanager
-def hold(folder: str | Path) -> Iterator[Path]:
+def hold(folder: str | Path, patience: float = 0.0) -> Iterator[Path]:
     """Exclusive hold of a folder for one writer, for the whole block: an fcntl lock on a hidden sibling
-    file (.<name>.lock, removed on release), refused at once when another process or thread holds it.
-    The kernel drops the lock when its holder ends, even by kill -9, so a crash never leaves it stuck."""
-    import fcntl
-
+    file (.<name>.lock, removed on release), refused when another process or thread still holds it after
+    `patience` seconds (at once by default). The kernel drops the lock when its holder ends, even by
+    kill -9, so a crash never leaves it stuck."""
     folder = Path(folder)
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fd, lock = _try_hold(folder)
+            break
+        except FolderBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+    try:
+        with contextlib.suppress(OSError):  # the holder's pid, for the refusal; a full disk may not take it
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield folder
+    finally:
+        lock.unlink(missing_ok=True)  # while still held: whoever opens it next makes a new one
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+def _try_hold(folder: Path) -> tuple[int, Path]:
+    """(fd, lock path) of folder's lock, locked; FolderBusy when another writer holds it now."""
     lock = folder.parent / f".{folder.name}{LOCK_SUFFIX}"
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -1049,15 +1070,7 @@ def hold(folder: str | Path) -> Iterator[Path]:
             folder=folder,
             holder=holder,
         ) from None
-    try:
-        with contextlib.suppress(OSError):  # the holder's pid, for the refusal; a full disk may not take it
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield folder
-    finally:
-        lock.unlink(missing_ok=True)  # while still held: whoever opens it next makes a new one
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    return fd, lock
 
 
 @contextmanager
