@@ -206,20 +206,17 @@ def test_a_sidecar_from_before_the_families_is_a_diagonal_vae():
     assert from_dict(Model, model).posterior == "diag"
 
 
-@pytest.mark.slow
-def test_inference_page_measures_each_family(tmp_path, monkeypatch):
-    """A set and its siblings of another family or objective under unrelated names (untrained; found by
-    what their sidecars record, not by name), beside a set that differs in its seed (not a sibling): the
-    Inference page draws each family's q over its exact posterior, tabulates the pick's numbers, compares
-    q* families on the same decoder, and across the split says which gap each family closes."""
-    import training.families
-    from tests.helpers import open_app
+# run folder -> (posterior, objective, seed): a set, its three siblings under unrelated names, and "e", which
+# differs in its seed (not a sibling)
+VARIANTS = {"fam": ("diag", "elbo", 0), "b": ("flow", "elbo", 0), "c": ("full", "elbo", 0)}
+VARIANTS |= {"d": ("diag", "iwae", 0), "e": ("full", "elbo", 1)}
 
-    data = DataConfig("moons", regime="sparse", n_train=64, n_test=8, image_size=16)
+
+def save_family_runs(root, variants: dict[str, tuple[str, str, int]]) -> None:
+    """Untrained 16x16 moons pairs in root/<name>/, the VAE of each family, objective and seed given."""
     from training.checkpoint import save_checkpoint
 
-    variants = {"fam": ("diag", "elbo", 0), "b": ("flow", "elbo", 0), "c": ("full", "elbo", 0)}
-    variants |= {"d": ("diag", "iwae", 0), "e": ("full", "elbo", 1)}  # e: another seed, not a sibling
+    data = DataConfig("moons", regime="sparse", n_train=64, n_test=8, image_size=16)
     for name, (posterior, objective, seed) in variants.items():
         for kind in ("ae", "vae"):
             config = RunConfig(
@@ -230,7 +227,45 @@ def test_inference_page_measures_each_family(tmp_path, monkeypatch):
                 TrainConfig(objective=objective, seed=seed),
             )
             torch.manual_seed(ord(name[0]))
-            save_checkpoint(tmp_path / name, build_model(config.model), config)
+            save_checkpoint(root / name, build_model(config.model), config)
+
+
+def test_sibling_lookup_reads_the_runs_index_not_each_sidecar(tmp_path, monkeypatch):
+    """family_siblings finds a run's siblings from the runs index (written when the runs were listed):
+    a process that has read no sidecar yet (as a new server) looks among many same-dataset runs without
+    reading any of their sidecars, so the lookup costs the same with 1,000 runs as with 5."""
+    from training import store
+
+    extra = {f"other{i:02d}": ("diag", "elbo", 2 + i) for i in range(20)}  # same data, other seeds
+    save_family_runs(tmp_path, VARIANTS | extra)
+    monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path))
+    expected = {"diag": "runs/fam", "flow": "runs/b", "full": "runs/c", "diag-iwae": "runs/d"}
+    found = {name: info.id for name, info in store.family_siblings("runs/fam").items()}
+    assert {name.removesuffix("50"): set_id for name, set_id in found.items()} == expected, found
+    assert next(iter(found.values())) == "runs/fam"  # the asked-for set first
+    # a fresh process: nothing memoised, the index file as the first one wrote it
+    for memo in (store._MEMO, store._SEEN, store._SETS_MEMO):
+        memo.clear()
+    for cached in (store._checked_info, store._bundled_sibling_facts):
+        cached.cache_clear()
+    reads = []
+    real = store.read_sidecar
+    monkeypatch.setattr(store, "read_sidecar", lambda path: reads.append(path) or real(path))
+    assert {name: info.id for name, info in store.family_siblings("runs/fam").items()} == found
+    assert not [p for p in reads if tmp_path in p.parents], reads  # the bundled sets' are read once a process
+    assert store.family_siblings("runs/e") == {"full": store.find_sets("pair")["runs/e"]}  # no sibling of its seed
+
+
+@pytest.mark.slow
+def test_inference_page_measures_each_family(tmp_path, monkeypatch):
+    """A set and its siblings of another family or objective under unrelated names (untrained; found by
+    what their sidecars record, not by name), beside a set that differs in its seed (not a sibling): the
+    Inference page draws each family's q over its exact posterior, tabulates the pick's numbers, compares
+    q* families on the same decoder, and across the split says which gap each family closes."""
+    import training.families
+    from tests.helpers import open_app
+
+    save_family_runs(tmp_path, VARIANTS)
     monkeypatch.setenv("LATENT_EXPLORER_RUNS", str(tmp_path))
     monkeypatch.setattr(training.families, "SPLIT_N", 4)
     at = open_app("explorer/ui/pages/inference.py", dataset="moons", pair="runs/fam", pick="2")

@@ -139,6 +139,7 @@ class SetInfo:
     # "embeddings": codes a user brought (training/embeddings.py)
     weights: tuple[str, ...] = ()  # each member's weights_sha256 (runs/ only: imports compare them)
     point: RunPoint | None = None  # a VAE's place on the rate-distortion plane, runs/ only
+    sibling: tuple[str, str] | None = None  # a pair's VAE's (sibling_key, sibling_variant), runs/ only
 
 
 def _info(set_id: str, path: Path, kind: SetKind) -> SetInfo | None:
@@ -265,8 +266,8 @@ def find_sets(kind: SetKind | None = None) -> dict[str, SetInfo]:
 # own mtime changes.
 
 INDEX, INDEX_LOCK, JOB_STATE = ".index.json", ".index.lock", "job.json"
-INDEX_VERSION = 4  # 2: ONNX sets (kinds, source); 3: a failed run's keyed error; 4: a VAE's point is its
-# rate and distortion (RunPoint)
+INDEX_VERSION = 5  # 2: ONNX sets (kinds, source); 3: a failed run's keyed error; 4: a VAE's point is its
+# rate and distortion (RunPoint); 5: a pair's sibling facts (family_siblings)
 _ACTIVE = ("queued", "running")
 _MEMO: dict[str, tuple[tuple, dict]] = {}  # runs dir -> (index file version, its entries)
 
@@ -328,6 +329,7 @@ def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
         "source": info.source,
         "weights": [],
         "point": None,
+        "sibling": None,
     }
     run = {
         "status": "finished",
@@ -346,6 +348,8 @@ def _set_entry(rel: str, path: Path, set_kind: SetKind) -> dict | None:
             return None
         facts["weights"] = [str(s.get("weights_sha256")) for s in sidecars.values()]
         facts["point"] = _beta_point(sidecars) if info.kind == "pair" else None
+        if info.kind == "pair" and "vae" in sidecars:  # family_siblings reads it here, not from the sidecar
+            facts["sibling"] = [sibling_key(sidecars["vae"]), sibling_variant(sidecars["vae"])]
         lead = sidecars[info.kinds[-1]]  # the VAE of a pair, the regression of a conditional set: the run's config
         seconds = sum(float((s.get("metrics") or {}).get("train_seconds", 0.0)) for s in sidecars.values())
         run.update(created=info.stamp - seconds, started=info.stamp - seconds)
@@ -425,9 +429,10 @@ def sibling_variant(sidecar: dict) -> str:
     return posterior if train.get("objective", "elbo") == "elbo" else f"{posterior}-iwae{train.get('iwae_k', 50)}"
 
 
-@functools.lru_cache(maxsize=4096)
-def _sibling_facts(path: str, stamp: float) -> tuple[str, str] | None:
-    """(sibling_key, sibling_variant) of a pair's VAE; cached by its sidecars' stamp (a rewrite changes it)."""
+@functools.lru_cache(maxsize=64)
+def _bundled_sibling_facts(path: str, stamp: float) -> tuple[str, str] | None:
+    """(sibling_key, sibling_variant) of a bundled pair's VAE, read from its sidecar once per process and
+    stamp (the bundled sets are few; a run's facts come from the runs index, read when it was listed)."""
     try:
         sidecar = read_sidecar(Path(path) / "vae")
     except (CheckpointError, OSError):
@@ -435,22 +440,29 @@ def _sibling_facts(path: str, stamp: float) -> tuple[str, str] | None:
     return sibling_key(sidecar), sibling_variant(sidecar)
 
 
+def _sibling_facts(info: SetInfo) -> tuple[str, str] | None:
+    if info.id.startswith(RUN_PREFIX):
+        return info.sibling
+    return _bundled_sibling_facts(str(info.path), info.stamp)
+
+
 def family_siblings(set_id: str) -> dict[str, SetInfo]:
     """variant -> pair, for the pair set_id and every pair (bundled or a user's run) whose VAE is the same
-    apart from its posterior family or objective, read from their sidecars: this set first, then one per
-    other variant (the first found). Empty for an unknown set, an ONNX set or one without a VAE."""
+    apart from its posterior family or objective, by their sidecars' facts (a run's from the runs index:
+    no sidecar is read, however many runs there are): this set first, then one per other variant (the
+    first found). Empty for an unknown set, an ONNX set or one without a VAE."""
     sets = find_sets("pair")
     own = sets.get(set_id)
     if own is None or own.source != "torch" or "vae" not in own.kinds:
         return {}
-    facts = _sibling_facts(str(own.path), own.stamp)
+    facts = _sibling_facts(own)
     if facts is None:
         return {}
     found = {facts[1]: own}
     for info in sets.values():
         if info.dataset != own.dataset or info.source != "torch" or "vae" not in info.kinds:
-            continue  # a cheap filter before any sidecar is read
-        other = _sibling_facts(str(info.path), info.stamp)
+            continue  # a cheap filter before any facts are looked up
+        other = _sibling_facts(info)
         if other is not None and other[0] == facts[0]:
             found.setdefault(other[1], info)
     return found
@@ -520,7 +532,12 @@ def _valid_set(name: str, s) -> bool:
         and isinstance(s.get("weights"), list)
         and all(isinstance(w, str) for w in s["weights"])
         and (s.get("point") is None or _valid_point(s["point"]))
+        and (s.get("sibling") is None or _valid_sibling(s["sibling"]))
     )
+
+
+def _valid_sibling(v) -> bool:
+    return isinstance(v, list) and len(v) == 2 and all(isinstance(part, str) for part in v)
 
 
 def _valid_point(p) -> bool:
@@ -821,6 +838,7 @@ def _run_sets(runs: Path, kind: SetKind | None = None) -> dict[str, SetInfo]:
                     s["source"],
                     tuple(s["weights"]),
                     RunPoint(*s["point"]) if s["point"] else None,
+                    tuple(s["sibling"]) if s.get("sibling") else None,
                 )
             )
     memo[1][kind] = found = {info.id: info for info in sorted(found, key=lambda i: i.path)}
