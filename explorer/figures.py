@@ -6,7 +6,6 @@ Figures take their words as an argument: t(key, **values) -> text from the catal
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 
 import numpy as np
@@ -676,10 +675,9 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
         dx = (panel.codes[-1] - panel.codes[0] + 2 * half) / strip.shape[1]  # each decode spans its code's cell
         # One PNG, not a heatmap of every pixel: the browser decodes it natively (the heatmap's 0.5 MB of
         # numbers took Plotly about a second to draw in Chromium, the tour's slowest step).
-        png = base64.b64encode(images.png_bytes(images.to_uint8(strip))).decode()
         fig.add_trace(
             go.Image(
-                source=f"data:image/png;base64,{png}",
+                source=images.png_uri(images.to_uint8(strip)),
                 x0=float(panel.codes[0] - half + dx / 2),  # the first pixel's centre
                 dx=float(dx),
                 hoverinfo="skip",

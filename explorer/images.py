@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -41,6 +42,11 @@ def png_bytes(image: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(image).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def png_uri(image: np.ndarray) -> str:
+    """A uint8 image as a PNG data URI: it travels inside its element, the browser fetches nothing."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
 
 
 GREYS = [v for level in range(256) for v in (level, level, level)]  # palette index i = grey level i

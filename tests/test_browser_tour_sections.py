@@ -47,6 +47,6 @@ def test_each_live_section_shows_its_measured_sentence_at_800_px(browser, app_ur
             assert page.locator("[data-testid=stMain] [data-testid=stDataFrame]").count() == 1
         if result == "s7_mixture_result":  # the components as decodes, each captioned with its weight and share
             share = words_of(words["s7_component"])
-            assert page.locator("[data-testid=stImageCaption]").filter(has_text=share).count() == MIXTURE_SHOWN
+            assert page.locator("[data-testid=stMain] figcaption").filter(has_text=share).count() == MIXTURE_SHOWN
         page.close()
     assert not errors, errors

@@ -387,3 +387,24 @@ def test_step_3_says_its_map_draws_a_spread_of_the_codes_not_all(app, lang):
     assert total > MAP_POINTS
     said = CATALOGUES[lang]["tour_map_subset"].format(shown=MAP_POINTS, total=total)
     assert said in [c.value for c in at.caption]
+
+
+def test_a_step_sends_its_images_inline_and_builds_its_chart_once(app, monkeypatch):
+    """A step change in a browser waited on one media request per image and on rebuilding its Plotly figure
+    (40-130 ms): the images travel inside one HTML element as data URIs, and a step shown again sends the
+    figure its first showing built (same pair, language and controls)."""
+    from explorer import figures
+
+    built = []
+    posterior_map = figures.posterior_map
+    monkeypatch.setattr(figures, "posterior_map", lambda *a, **k: built.append(1) or posterior_map(*a, **k))
+    at = app("explorer/ui/pages/tour.py", lang="zh", step="7", pair="moons-sparse-2d", dataset="moons")
+    assert not at.exception and not at.error
+    assert not at.image  # no st.image: each of its pictures is a request the browser makes after the run
+    inline = [h.proto.body for h in at.get("html") if "le-tour-images" in h.proto.body]
+    assert inline and all(body.count("data:image/png;base64,") >= 1 for body in inline)
+    assert inline[0].count("<img") == tour.MIXTURE_SHOWN  # the mixture's components, one element
+    spec = at.get("plotly_chart")[0].proto.spec
+    at.run()
+    assert not at.exception and at.get("plotly_chart")[0].proto.spec == spec
+    assert len(built) <= 1  # built on the first showing (or before this test), never on the rerun

@@ -84,7 +84,8 @@ def finite_figure(fig):
     return fig
 
 
-def plotly_chart(fig, *, where=None, **kwargs):
+def plotly_chart(fig, *, where=None, finite=False, **kwargs):
     """st.plotly_chart (or where.plotly_chart, a column or container) of the figure made finite:
-    every page's Plotly figure leaves through here."""
-    return (where or st).plotly_chart(finite_figure(fig), **kwargs)
+    every page's Plotly figure leaves through here. finite=True: fig is finite_figure's own result, cached
+    and never changed since (its scan took tens of ms a run)."""
+    return (where or st).plotly_chart(fig if finite else finite_figure(fig), **kwargs)

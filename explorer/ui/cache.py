@@ -7,7 +7,6 @@ Callers must treat what they get as read-only.
 
 from __future__ import annotations
 
-import base64
 import functools
 
 import numpy as np
@@ -101,8 +100,7 @@ def train_image_uri(path: str, stamp: float, index: int, scale: int) -> str:
     images a slider move shows repeat from move to move, so each is encoded once per process, and the browser
     fetches none of them. A plain lru_cache: st.cache_resource's key hashing costs more than the look-up."""
     image = dataset(path, stamp).train.x[index].numpy()
-    png = images.png_bytes(images.upscale(images.to_uint8(image), scale))
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return images.png_uri(images.upscale(images.to_uint8(image), scale))
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)

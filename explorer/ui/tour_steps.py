@@ -10,15 +10,17 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
+import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import analyses, figures, latents, tour
+from explorer import analyses, figures, images, latents, tour
 from explorer.ui import cache, waiting
-from explorer.ui.bridge import plotly_chart
+from explorer.ui.bridge import finite_figure, plotly_chart
 from explorer.ui.context import KINDS, LABELS, PageEnd, View
 from explorer.ui.lab_sections import lab_text
+from explorer.ui.lang import current
 from explorer.ui.text import plain
-from explorer.ui.widgets import show_image, show_strip
+from explorer.ui.widgets import inline_images
 from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
 from training.store import BUNDLED, family_siblings, find_sets
@@ -56,6 +58,27 @@ class TourContext:
     @property
     def vae(self):
         return self.models["vae"]
+
+
+def show_images(frames, captions: list[str] | None = None, target: int = 64) -> None:
+    """(C, H, W) images in one row, each about target px wide, captioned: one element with the images inline,
+    so a step change sends them with its messages and the browser fetches none (st.image: a request each)."""
+    height, width = frames[0].shape[-2:]
+    scale = images.display_scale(width, target)
+    uris = [images.png_uri(images.to_uint8(f)) for f in frames]
+    inline_images(uris, captions or [None] * len(uris), width * scale, height * scale, "le-tour-images")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def step_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
+    """A step's figure by everything it draws (key: the chart, its pair's path and stamp, the language, the
+    controls' values): built and made finite once, then only sent (building it took 40-130 ms a step change)."""
+    return finite_figure(_build())
+
+
+def chart(name: str, key: tuple, build: Callable[[], go.Figure]) -> None:
+    """The step's figure `name` (tour_<name>), built by build() on its first showing for key in this language."""
+    plotly_chart(step_figure((name, current(), *key), build), key=f"tour_{name}", finite=True)
 
 
 def full_page(c: TourContext, page: str, **params) -> None:
@@ -109,10 +132,8 @@ def lab_results() -> dict | None:
 def step_1(c: TourContext) -> None:
     item = item_control(c, "tour_phase1", c.t("s1_control"))
     r = tour.reconstruction(c.models, c.view.codes, c.x, item)
-    images = [(r.image, c.t("cap_input"))] + [(r.decoded[k], c.t("cap_decode", model=LABELS[k])) for k in KINDS]
-    for col, (image, caption) in zip(st.columns(6), images):
-        with col:
-            show_image(image, caption, target=112)
+    shown = [(r.image, c.t("cap_input"))] + [(r.decoded[k], c.t("cap_decode", model=LABELS[k])) for k in KINDS]
+    show_images([image for image, _ in shown], [caption for _, caption in shown], target=112)
     st.markdown(c.t("s1_codes", ae_code=code(r.ae_code), vae_mean=code(r.vae_mean), vae_std=code(r.vae_std)))
     st.markdown(c.t("s1_result", ae_mse=r.mse["ae"], ae_bce=r.bce["ae"], vae_mse=r.mse["vae"], vae_bce=r.bce["vae"]))
     full_page(c, "latent_map", pick=item)
@@ -123,7 +144,7 @@ def step_2(c: TourContext) -> None:
     h = tour.hole(c.models, c.view.codes, c.bank, c.crescent, c.full, pos)
     for kind in KINDS:
         st.caption(c.t("s2_strip", model=LABELS[kind], steps=tour.PATH_STEPS))
-        show_strip(h.interps[kind].strip, target=48)
+        show_images(h.interps[kind].strip, target=48)
     mid = h.midpoint
     st.markdown(
         c.t(
@@ -140,14 +161,18 @@ def step_2(c: TourContext) -> None:
     computed = waiting.results(maps, "long_task_hole_map", "tour_holes")
     if computed is None:  # its progress is drawn; the page reruns when the maps are ready
         raise PageEnd
-    panels = []
-    for kind, (grid, dist) in zip(KINDS, computed):
-        path = h.interps[kind].path
-        panel = analyses.hole_panel(
-            LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
-        )
-        panels.append(panel if panel.codes is None else replace(panel, codes=panel.codes[spread(len(panel.codes))]))
-    plotly_chart(figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t), key="tour_holes")
+
+    def build() -> go.Figure:
+        panels = []
+        for kind, (grid, dist) in zip(KINDS, computed):
+            path = h.interps[kind].path
+            panel = analyses.hole_panel(
+                LABELS[kind], grid, dist, c.view.codes[kind].mean, path, c.crescent, c.full, c.t("path_name")
+            )
+            panels.append(panel if panel.codes is None else replace(panel, codes=panel.codes[spread(len(panel.codes))]))
+        return figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t)
+
+    chart("holes", (c.view.path, c.view.stamp, c.crescent, c.full), build)
     if c.view.latent_dim == 2:  # codes are drawn only on a 2-D plane
         subset_caption(c, len(c.view.codes["vae"].mean))
     full_page(c, "compare", **line_state(c, pos))
@@ -168,17 +193,21 @@ def step_3(c: TourContext) -> None:
     s = tour.sample(c.vae, c.bank, c.x[c.crescent], eps)
     left, right = st.columns([1, 3])
     with left:
-        show_image(s.decoded, f"z = μ + {eps:g}·σ", target=140)
+        show_images([s.decoded], [f"z = μ + {eps:g}·σ"], target=140)
     right.markdown(
         c.t("s3_result", z=code(s.z), grad_mean=code(s.grad_mean), grad_std=code(s.grad_std), distance=s.distance)
     )
     if c.view.latent_dim == 2:
-        vae_codes, colouring = c.view.codes["vae"], c.view.colouring()
-        take = spread(len(vae_codes.mean))
-        panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean[take], std=vae_codes.std[take], marker=s.z)
-        if colouring.values is not None:
-            colouring = replace(colouring, values=colouring.values[take])
-        plotly_chart(figures.latent_maps([panel], colouring, height=380, t=c.t), key="tour_ellipses")
+        vae_codes = c.view.codes["vae"]
+
+        def build() -> go.Figure:
+            colouring, take = c.view.colouring(), spread(len(vae_codes.mean))
+            panel = figures.MapPanel(c.t("s3_map"), vae_codes.mean[take], std=vae_codes.std[take], marker=s.z)
+            if colouring.values is not None:
+                colouring = replace(colouring, values=colouring.values[take])
+            return figures.latent_maps([panel], colouring, height=380, t=c.t)
+
+        chart("ellipses", (c.view.path, c.view.stamp, c.crescent, eps), build)
         subset_caption(c, len(vae_codes.mean))
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
@@ -319,10 +348,10 @@ def step_6(c: TourContext) -> None:
         s = m.scores[kind]
         st.caption(c.t("s6_strip", model=LABELS[kind], mean=s["mean_distance"], max=s["max_distance"]))
         captions = [f"{p:.2f}" for p in s["phases"]] if "phases" in s else None
-        show_strip(m.interps[kind].strip, captions, target=64 if captions else 48)  # room for "0.25" under each
+        show_images(m.interps[kind].strip, captions, target=64 if captions else 48)  # room for "0.25" under each
     if m.truth is not None:
         st.caption(c.t("s6_truth"))
-        show_strip(m.truth, target=48)
+        show_images(m.truth, target=48)
     for kind in KINDS:
         s = m.scores[kind]
         phase = s["phases"][m.middle] if "phases" in s else float("nan")
@@ -385,7 +414,7 @@ def whole_line(c: TourContext) -> None:
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
-    plotly_chart(figures.line_strips(panels, t=c.t), key="tour_line_strips")
+    chart("line_strips", (path, stamp), lambda: figures.line_strips(panels, t=c.t))
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
         lab_lines(c, pair["vae"].config.data.regime, 1)
 
@@ -404,8 +433,9 @@ def inference_source(c: TourContext) -> tuple[str, str, float, int] | None:
     return pair_id, path, stamp, index
 
 
-def inference_image(c: TourContext) -> tuple[str, int, object] | None:
-    """(pair id, test item, ImageInference) for step 7's image (an offloaded request: the page waits for it)."""
+def inference_image(c: TourContext) -> tuple[str, int, object, tuple] | None:
+    """(pair id, test item, ImageInference, its request) for step 7's image (an offloaded request: the page
+    waits for it)."""
     found = inference_source(c)
     if found is None:
         return None
@@ -413,7 +443,7 @@ def inference_image(c: TourContext) -> tuple[str, int, object] | None:
     r = waiting.result("inference", (path, stamp, index), "long_task_inference", "tour_inference")
     if r is None:
         raise PageEnd
-    return pair_id, index, r
+    return pair_id, index, r, (path, stamp, index)
 
 
 def infinite_mixture(c: TourContext, log_px: float) -> None:
@@ -429,7 +459,7 @@ def infinite_mixture(c: TourContext, log_px: float) -> None:
     captions = [
         c.t("s7_component", z=code(z, 2), w=w, share=share) for z, w, share in zip(m.codes, m.weights, m.shares)
     ]
-    show_strip(m.decodes, captions, target=64)
+    show_images(m.decodes, captions, target=64)
     st.markdown(
         c.t("s7_mixture_result", shown=len(m.codes), share=float(m.shares.sum()), needed=m.needed, n=m.components)
     )
@@ -449,8 +479,8 @@ def step_7(c: TourContext) -> None:
     if found is None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
-    pair_id, index, r = found
-    plotly_chart(figures.posterior_map(r, height=420, t=c.t), key="tour_posterior")
+    pair_id, index, r, request = found
+    chart("posterior", request, lambda: figures.posterior_map(r, height=420, t=c.t))
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
     st.markdown(
         c.t(
@@ -515,11 +545,14 @@ def step_8(c: TourContext) -> None:
     if found is None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
-    pair_id, index, r = found
+    pair_id, index, r, request = found
     k = st.select_slider(c.t("s8_control"), sorted(r.iwae), value=50 if 50 in r.iwae else max(r.iwae), key="tour_k")
-    curve = figures.iwae_curve(r, t=c.t)
-    curve.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last label inside
-    plotly_chart(curve, key="tour_iwae")
+
+    def curve() -> go.Figure:
+        fig = figures.iwae_curve(r, t=c.t)
+        return fig.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last inside
+
+    chart("iwae", request, curve)
     st.markdown(
         c.t(
             "s8_result",
@@ -549,9 +582,9 @@ def step_9(c: TourContext) -> None:
     cond = tour.conditional(label_set, half_set, half_data.test, label)
     left, right = st.columns([3, 1])
     with left:
-        show_strip(cond.samples[:12], target=44)
+        show_images(cond.samples[:12], target=44)
     with right:
-        show_image(cond.mean_image, c.t("cap_regression"), target=88)
+        show_images([cond.mean_image], [c.t("cap_regression")], target=88)
     st.markdown(c.t("s9_result", n=len(cond.samples), label=label, spread=cond.sample_spread))
     done = cond.completion
     shown = [
@@ -559,10 +592,8 @@ def step_9(c: TourContext) -> None:
         (done.given, c.t("cap_given")),
         (done.regression, c.t("cap_regression")),
     ]
-    for col, (image, caption) in zip(st.columns(4), shown):
-        with col:
-            show_image(image, caption, target=88)
-    show_strip(done.completions, [f"{d:.4f}" for d in done.mse], target=56)
+    show_images([image for image, _ in shown], [caption for _, caption in shown], target=88)
+    show_images(done.completions, [f"{d:.4f}" for d in done.mse], target=56)
     st.markdown(
         c.t(
             "s9_fill",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import numpy as np
 import streamlit as st
 
@@ -212,13 +214,21 @@ def show_nearest(view: View, image_chw: np.ndarray, title: str, bank: np.ndarray
     # One HTML element with the images inline, each encoded once per process: a slider move sends one element
     # here, not k + 1, and the browser fetches no image for it (st.image: k media files and k requests)
     uris = [cache.train_image_uri(view.path, view.stamp, int(i), scale) for i in idx[0]]
+    inline_images(uris, [f"{d:.4f}" for d in dist[0]], width * scale, height * scale, "le-nearest")
+
+
+def inline_images(uris: list[str], captions: list[str | None], width: int, height: int, name: str) -> None:
+    """Images (data URIs) in one HTML element of class `name`, each shown width x height px, pixels kept
+    square, with its caption under it: the element travels with the run's messages and the browser fetches
+    no media file (st.image: one file and one request per image, served by the busy server)."""
     figures_ = "".join(
-        f'<figure style="margin:0;text-align:center"><img src="{uri}" '
-        f'width="{width * scale}" height="{height * scale}" alt="{d:.4f}" style="image-rendering:pixelated">'
-        f'<figcaption style="font-size:0.875rem;opacity:0.6">{d:.4f}</figcaption></figure>'
-        for uri, d in zip(uris, dist[0])
+        f'<figure style="margin:0;text-align:center"><img src="{uri}" width="{width}" height="{height}" '
+        f'alt="{escape(caption or "")}" style="image-rendering:pixelated">'
+        + (f'<figcaption style="font-size:0.875rem;opacity:0.6">{escape(caption)}</figcaption>' if caption else "")
+        + "</figure>"
+        for uri, caption in zip(uris, captions)
     )
-    st.html(f'<div class="le-nearest" style="display:flex;flex-wrap:wrap;gap:0.5rem">{figures_}</div>')
+    st.html(f'<div class="{name}" style="display:flex;flex-wrap:wrap;gap:0.5rem">{figures_}</div>')
 
 
 # analyses.PRIOR_SOURCES -> the catalogue's words for them
