@@ -3,9 +3,11 @@
 Each simulated student does what the frontend does: GET the page (a balancer's sticky cookie comes
 with it), open the websocket /_stcore/stream, send BackMsg rerun requests (the latent map, then the
 Decoder page), then move the z0 slider once a second as a fragment rerun carrying the sliders'
-widget states, and fetch the new decoded image from /media like an <img> does. The time to the new
-image runs from sending the move to the image's last byte. One asyncio process holds every session,
-so its own CPU is small and reported beside the servers'.
+widget states, and fetch the new decoded image from /media like an <img> does, over the tab's one
+kept-alive HTTP connection as a browser does. A move counts only when its image is the new one: the
+caption drawn with it names the code just sent, and the bytes fetched are an image (JPEG or PNG).
+The time to the new image runs from sending the move to the image's last byte. One asyncio process
+holds every session, so its own CPU is small and reported beside the servers'.
 
 LATENT_EXPLORER_LOAD_MEMORY=keep measures the rounds only and keeps the memory-return figures of
 bench/load.json (the row gives their date): the rounds alone fit a 10-minute exclusive slot.
@@ -15,11 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http.client
 import os
 import random
 import statistics
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +30,7 @@ from urllib.parse import urlsplit
 QUERY = "dataset=digits&pair=digits-2d"  # the bundled 8x8 digits pair: what a class opens first
 TIMEOUT_S = 120  # one script run or image; beyond it the interaction counts as an error
 OPEN_LIMIT_S = 300  # a round measures once every session has opened, or after this
+IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # st.image's JPEG, or a PNG
 
 
 def run_async(coro):
@@ -65,22 +68,36 @@ class Session:
         self.sliders = Sliders()
         self.step = 0
         self.texts: list[str] | None = None  # a list: every element of the last run, as protobuf text
+        self.http: http.client.HTTPConnection | None = None  # kept alive, as a browser keeps its tab's
 
     def _get(self, path: str) -> bytes:
-        request = urllib.request.Request(self.base + path, headers={"Cookie": self.cookie} if self.cookie else {})
-        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as r:
-            if r.status != 200:
-                raise LoadError(f"GET {path}: HTTP {r.status}")
-            jar = [c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or []]
-            if jar:
-                self.cookie = "; ".join(jar)
-            return r.read()
+        headers = {"Cookie": self.cookie} if self.cookie else {}
+        for attempt in (0, 1):  # a kept-alive connection the server closed meanwhile: once more on a new one
+            if self.http is None:
+                where = urlsplit(self.base)
+                self.http = http.client.HTTPConnection(where.hostname, where.port, timeout=TIMEOUT_S)
+            try:
+                self.http.request("GET", path, headers=headers)
+                r = self.http.getresponse()
+                body = r.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.http.close()
+                self.http = None
+                if attempt:
+                    raise
+        if r.status != 200:
+            raise LoadError(f"GET {path}: HTTP {r.status}")
+        jar = [c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or []]
+        if jar:
+            self.cookie = "; ".join(jar)
+        return body
 
     async def get(self, path: str) -> bytes:
         try:
             return await asyncio.get_running_loop().run_in_executor(self.pool, self._get, path)
-        except OSError as exc:
-            raise LoadError(f"GET {path}: {exc}") from exc
+        except (OSError, http.client.HTTPException) as exc:
+            raise LoadError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
 
     async def open(self) -> float:
         """The latent map, as a new tab opens it: seconds to the script's end."""
@@ -110,7 +127,10 @@ class Session:
         return time.perf_counter() - started
 
     async def move(self) -> float:
-        """z0 one step along (back and forth), as a fragment rerun; seconds to the new image's last byte."""
+        """z0 one step along (back and forth), as a fragment rerun; seconds to the new image's last byte.
+        LoadError unless the image drawn is the one for the code sent (its caption names that code: a stale
+        image from an earlier move names another) and its bytes are an image."""
+        import numpy as np
         from streamlit.proto.BackMsg_pb2 import BackMsg
 
         lo, hi, step = self.sliders.bounds["z0"]
@@ -128,13 +148,19 @@ class Session:
             w = state.widget_states.widgets.add()
             w.id = widget_id
             w.double_array_value.data.append(self.sliders.values[label])
+        # the caption the page gives the new image: the code as the decoder got it (float32), two decimals
+        shown = list(self.sliders.ids)  # in the order drawn; the caption names the first four
+        code = ", ".join(f"{float(np.float32(self.sliders.values[k])):.2f}" for k in shown[:4])
+        code += " …" if len(shown) > 4 else ""
         started = time.perf_counter()
         images = await self.rerun(msg=msg)
-        decoded = [url for caption, url in images if caption.startswith("VAE decodes")]
+        decoded = [(caption, url) for caption, url in images if caption.startswith("VAE decodes")]
         if not decoded:
             raise LoadError("a slider move drew no decoded image")
-        if len(await self.get(decoded[0])) < 100:
-            raise LoadError("the decoded image came back empty")
+        if decoded[0][0] != f"VAE decodes ({code})":
+            raise LoadError(f"a stale image: sent ({code}), drawn {decoded[0][0]!r}")
+        if not (await self.get(decoded[0][1])).startswith(IMAGE_MAGIC):
+            raise LoadError("the decoded image is neither a JPEG nor a PNG")
         return time.perf_counter() - started
 
     async def rerun(self, page_name: str | None = None, msg=None) -> list[tuple[str, str]]:
@@ -198,6 +224,9 @@ class Session:
             with contextlib.suppress(Exception):
                 await self.ws.close()
             self.ws = None
+        if self.http is not None:
+            self.http.close()
+            self.http = None
 
 
 def idle_seconds() -> float:

@@ -1,5 +1,7 @@
 """The benchmarks run (tiny sizes): `make bench` measures; the test suite only checks they work."""
 
+import re
+
 import pytest
 
 from tests.helpers import run_cli
@@ -102,6 +104,38 @@ def fake_load_results(p95_60: float = 0.2) -> dict:
                    "reclaim": memory, "no_reclaim": {**memory, "final_mb": 430.0}},
         "load_average": (3.0, 2.0, 1.0), "measured_at": 0.0, "generator_cores_max": 0.1,
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "caption, body, error",
+    [
+        ("VAE decodes (0.15, 1.00)", b"\xff\xd8\xff\xe0 a JPEG", None),
+        ("VAE decodes (0.00, 1.00)", b"\xff\xd8\xff\xe0 a JPEG", "a stale image: sent (0.15, 1.00)"),  # the last code
+        ("VAE decodes (0.15, 1.00)", b"<html>not found</html>", "neither a JPEG nor a PNG"),
+    ],
+)
+def test_a_load_move_counts_only_the_new_image(caption, body, error):
+    """The load client's move: z0 goes one step (5 x 0.03) and the image drawn must name that code."""
+    from bench.load import LoadError, Session, Sliders, run_async
+
+    s = Session("http://127.0.0.1:1", pool=None)
+    s.sliders = Sliders({"z0": "w0", "z1": "w1"}, {"z0": 0.0, "z1": 1.0}, {"z0": (-3, 3, 0.03), "z1": (-3, 3, 0.03)})
+    sent = []
+
+    async def rerun(msg=None, page_name=None):
+        sent.append([w.double_array_value.data[0] for w in msg.rerun_script.widget_states.widgets])
+        return [("AE: z0 down", "/media/a.jpg"), (caption, "/media/b.jpg")]
+
+    async def get(path):
+        return body
+
+    s.rerun, s.get = rerun, get
+    if error is None:
+        assert run_async(s.move()) >= 0
+    else:
+        with pytest.raises(LoadError, match=re.escape(error)):
+            run_async(s.move())
+    assert sent == [[pytest.approx(0.15), 1.0]]
 
 
 @pytest.mark.parametrize("p95_60, met", [(0.12, True), (0.2, False)])

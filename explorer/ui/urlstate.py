@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 MAX_TEXT = 200  # characters of any one parameter
@@ -249,10 +249,11 @@ class PageReads:
         """The keys `page` owns in the URL: SHARED and, once it has run in this session, what it read."""
         return set(SHARED) | self.pages.get(page, set())
 
-    def page_query(self, page: str | None = None) -> dict[str, str]:
-        """The URL query of `page` (default: the one running) from Session State."""
+    def page_query(self, page: str | None = None, values: Mapping | None = None) -> dict[str, str]:
+        """The URL query of `page` (default: the one running) from Session State (or `values`, its view
+        keys already read)."""
         keys = self.keys_of(self.current if page is None else page)
-        return {k: v for k, v in view_query(self.state).items() if k in keys}
+        return {k: v for k, v in view_query(self.state, values).items() if k in keys}
 
 
 def read(key: str, default=None):
@@ -296,12 +297,14 @@ def restore(state: MutableMapping, query: dict[str, str], keys: set[str] | None 
             state[key] = typed(key, text)
 
 
-def view_query(state: MutableMapping) -> dict[str, str]:
-    """The view keys of state whose values differ from their defaults, as URL text."""
+def view_query(state: MutableMapping, values: Mapping | None = None) -> dict[str, str]:
+    """The view keys of state (or `values`, read from it) whose values differ from their defaults, as URL text."""
     defaults = state.get(DEFAULTS, {})
+    if values is None:
+        values = {k: state[k] for k in state.keys() if ours(k)}
     out = {}
-    for key in sorted(k for k in state.keys() if ours(k)):
-        text = to_text(state[key])
+    for key in sorted(values):
+        text = to_text(values[key])
         if defaults.get(key) != text:
             out[key] = text
     return out
@@ -403,7 +406,9 @@ def publish() -> None:
     import streamlit as st
 
     state = st.session_state
-    query = {k: v for k, v in PageReads(state).page_query().items() if not _bound(k)}
+    # One pass over Session State (each keys() rebuilds Streamlit's filtered copy): a slider move runs this
+    values = {k: state[k] for k in state.keys() if ours(k)}
+    query = {k: v for k, v in PageReads(state).page_query(values=values).items() if not _bound(k)}
     current = st.query_params.to_dict()
     if {k: v for k, v in current.items() if ours(k)} != query:
         others = {k: v for k, v in current.items() if not ours(k)}  # another part's parameters stay
@@ -414,4 +419,4 @@ def publish() -> None:
         else:
             st.query_params.from_dict({**others, **query})  # one message: one history entry
     state[PUBLISHED] = query
-    state[VALUES] = {k: state[k] for k in state.keys() if ours(k)}
+    state[VALUES] = values
