@@ -44,7 +44,7 @@ def test_each_live_section_shows_its_measured_sentence_at_800_px(browser, app_ur
         page.get_by_text(words_of(words[result])).first.wait_for()
         assert page.evaluate(FITS), (path, lang)
         if result == "s4_info_result":  # one row a bundled VAE, every sigma printed
-            assert page.locator("[data-testid=stMain] [data-testid=stDataFrame]").count() == 1
+            assert page.locator("[data-testid=stMain] table").count() == 1
         if result == "s7_mixture_result":  # the components as decodes, each captioned with its weight and share
             share = words_of(words["s7_component"])
             assert page.locator("[data-testid=stMain] figcaption").filter(has_text=share).count() == MIXTURE_SHOWN

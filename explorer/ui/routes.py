@@ -28,6 +28,8 @@ LAYOUT_CSS = """<style>
 [data-testid="stMain"] .stMarkdownEllipsis, [data-testid="stMain"] .stMarkdownEllipsis * {
   white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
 }
+/* A Markdown table wider than the column scrolls inside itself, as st.dataframe does (the tour's tables at 800 px) */
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] table { display: block; overflow-x: auto; }
 .st-key-page_links_js, .st-key-preload_js { display: none; }
 [data-testid="stSidebar"] table { font-size: 0.8rem; }
 [data-testid="stSidebar"] table td, [data-testid="stSidebar"] table th { padding: 0.2rem 0.4rem; }

@@ -76,9 +76,32 @@ def step_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
     return finite_figure(_build())
 
 
+@st.cache_resource(max_entries=64, show_spinner=False)
+def step_data(key: tuple, _compute: Callable[[], object]):
+    """What a step computed, by everything it depends on (key: the step, the pairs' paths and stamps, the controls'
+    values; never the language): computed on its first showing, then read (step 10's claims took 40-100 ms)."""
+    return _compute()
+
+
 def chart(name: str, key: tuple, build: Callable[[], go.Figure]) -> None:
     """The step's figure `name` (tour_<name>), built by build() on its first showing for key in this language."""
     plotly_chart(step_figure((name, current(), *key), build), key=f"tour_{name}", finite=True)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """rows (dicts with the same keys) as a Markdown table: text in the step's element, where st.dataframe loads
+    the grid's code and draws a canvas on every step change."""
+    keys = list(rows[0])
+    lines = ["| " + " | ".join(plain(k) for k in keys) + " |", "|" + "---|" * len(keys)]
+    return "\n".join(lines + ["| " + " | ".join(plain(row[k]) for k in keys) + " |" for row in rows])
+
+
+def prose(*paragraphs: str | None) -> None:
+    """Paragraphs (None: left out) in one Markdown element: each element is a message the server hands over, and
+    a step of a dozen took a Chromium step change 50-100 ms more than the same words in a few."""
+    text = "\n\n".join(p for p in paragraphs if p)
+    if text:
+        st.markdown(text)
 
 
 def full_page(c: TourContext, page: str, **params) -> None:
@@ -134,8 +157,10 @@ def step_1(c: TourContext) -> None:
     r = tour.reconstruction(c.models, c.view.codes, c.x, item)
     shown = [(r.image, c.t("cap_input"))] + [(r.decoded[k], c.t("cap_decode", model=LABELS[k])) for k in KINDS]
     show_images([image for image, _ in shown], [caption for _, caption in shown], target=112)
-    st.markdown(c.t("s1_codes", ae_code=code(r.ae_code), vae_mean=code(r.vae_mean), vae_std=code(r.vae_std)))
-    st.markdown(c.t("s1_result", ae_mse=r.mse["ae"], ae_bce=r.bce["ae"], vae_mse=r.mse["vae"], vae_bce=r.bce["vae"]))
+    prose(
+        c.t("s1_codes", ae_code=code(r.ae_code), vae_mean=code(r.vae_mean), vae_std=code(r.vae_std)),
+        c.t("s1_result", ae_mse=r.mse["ae"], ae_bce=r.bce["ae"], vae_mse=r.mse["vae"], vae_bce=r.bce["vae"]),
+    )
     full_page(c, "latent_map", pick=item)
 
 
@@ -216,10 +241,12 @@ def step_4(c: TourContext) -> None:
     st.latex(r"\sigma = \exp\!\left(\tfrac{1}{2}\log\sigma^2\right) > 0 \quad\text{" + c.t("s4_every_output") + "}")
     item = item_control(c, "tour_phase4", c.t("s4_control"))
     lv = tour.log_variance(c.view.codes["vae"], item)
-    st.markdown(c.t("s4_result", logvar=code(lv.logvar), std=code(lv.std)))
     lo, hi = lv.split_std
     llo, lhi = lv.split_logvar
-    st.markdown(c.t("s4_split", lo=lo, hi=hi, ratio=lv.ratio, llo=llo, lhi=lhi, step=lv.step_change))
+    prose(
+        c.t("s4_result", logvar=code(lv.logvar), std=code(lv.std)),
+        c.t("s4_split", lo=lo, hi=hi, ratio=lv.ratio, llo=llo, lhi=lhi, step=lv.step_change),
+    )
     st.caption(c.t("s4_clamp", clo=lv.clamp[0], chi=lv.clamp[1]))
     sigma_information(c)
     full_page(c, "latent_map", pick=item, ellipses="true")
@@ -235,7 +262,6 @@ def sigma_information(c: TourContext) -> None:
     ]
     if not rows:
         return
-    st.markdown(c.t("s4_info", tiny=tour.gaussian_entropy(1e-6)))
     table = [
         {
             c.t("col_set"): r.set_id,
@@ -244,14 +270,15 @@ def sigma_information(c: TourContext) -> None:
             c.t("col_sigma_median"): f"{r.quantiles[2]:.3f} [{r.quantiles[1]:.3f}, {r.quantiles[3]:.3f}]",
             c.t("col_sigma_max"): f"{r.quantiles[4]:.3f}",
             c.t("col_entropy"): f"{r.entropy[1]:.2f} … {r.entropy[0]:.2f}",
-            c.t("col_nats"): round(r.nats, 2),
+            c.t("col_nats"): f"{r.nats:.2f}",
         }
         for r in rows
     ]
-    st.dataframe(table, hide_index=True)
     lo, hi = min(r.quantiles[0] for r in rows), max(r.quantiles[4] for r in rows)
     most = max(rows, key=lambda r: r.nats)
-    st.markdown(
+    prose(
+        c.t("s4_info", tiny=tour.gaussian_entropy(1e-6)),
+        markdown_table(table),
         c.t(
             "s4_info_result",
             n=len(rows),
@@ -261,7 +288,7 @@ def sigma_information(c: TourContext) -> None:
             hhi=tour.gaussian_entropy(hi),
             nats=most.nats,
             pair=plain(most.set_id),
-        )
+        ),
     )
 
 
@@ -301,13 +328,13 @@ def step_5(c: TourContext) -> None:
         {
             c.t("col_set"): r.set_id,
             "β": r.beta,
-            c.t("col_kl"): round(r.mean_kl, 2),
+            c.t("col_kl"): f"{r.mean_kl:.2f}",
             c.t("col_active"): f"{r.active}/{r.latent_dim}",
             c.t("col_collapsed"): r.collapsed,
         }
         for r in rows
     ]
-    st.dataframe(table, hide_index=True)
+    st.markdown(markdown_table(table))
     if len({r.beta for r in rows}) == 1:
         st.caption(c.t("s5_one_beta", beta=rows[0].beta))
     full_page(c, "train")
@@ -352,10 +379,11 @@ def step_6(c: TourContext) -> None:
     if m.truth is not None:
         st.caption(c.t("s6_truth"))
         show_images(m.truth, target=48)
+    paragraphs = []
     for kind in KINDS:
         s = m.scores[kind]
         phase = s["phases"][m.middle] if "phases" in s else float("nan")
-        st.markdown(
+        paragraphs.append(
             c.t(
                 "s6_result",
                 model=LABELS[kind],
@@ -364,34 +392,33 @@ def step_6(c: TourContext) -> None:
                 verdict=c.t("holds" if s.get("passes_half_moon") else "fails").lower(),  # mid-sentence
             )
         )
-    if m.lab:
-        for kind in KINDS:
-            cell = m.lab[kind]
-            st.markdown(
-                c.t(
-                    "s6_lab",
-                    model=LABELS[kind],
-                    passes=cell["c2f_passes_half_moon"]["mean"],
-                    passes_sd=cell["c2f_passes_half_moon"]["std"],
-                    dist=cell["c2f_mean_distance"]["mean"],
-                    dist_sd=cell["c2f_mean_distance"]["std"],
-                )
+    for kind in KINDS if m.lab else ():
+        cell = m.lab[kind]
+        paragraphs.append(
+            c.t(
+                "s6_lab",
+                model=LABELS[kind],
+                passes=cell["c2f_passes_half_moon"]["mean"],
+                passes_sd=cell["c2f_passes_half_moon"]["std"],
+                dist=cell["c2f_mean_distance"]["mean"],
+                dist_sd=cell["c2f_mean_distance"]["std"],
             )
+        )
     config = c.view.pair["vae"].config
     if config.data.name == "moons":
-        lab_lines(c, config.data.regime, c.view.latent_dim)
+        paragraphs += lab_lines(c, config.data.regime, c.view.latent_dim)
+    prose(*paragraphs)
     whole_line(c)
     full_page(c, "half_moon", lab_a=tour.CRESCENT, lab_b=tour.FULL, lab_steps=steps)
 
 
-def lab_lines(c: TourContext, regime: str, dim: int) -> None:
+def lab_lines(c: TourContext, regime: str, dim: int) -> list[str]:
     """The lab's sentences over seeds, each with its t-interval and sign-flip p (lab/results.json)."""
-    results = lab_results()
-    if not results:
-        return
-    for row in results.get("comparisons", []):
-        if (row["regime"], row["latent_dim"]) == (regime, dim):
-            st.markdown(c.t("s6_lab_verdict", regime=c.t("regime_" + regime), dim=dim, verdict=lab_line(c.t, row)))
+    return [
+        c.t("s6_lab_verdict", regime=c.t("regime_" + regime), dim=dim, verdict=lab_line(c.t, row))
+        for row in (lab_results() or {}).get("comparisons", [])
+        if (row["regime"], row["latent_dim"]) == (regime, dim)
+    ]
 
 
 def lab_line(t, row: dict) -> str:
@@ -416,7 +443,7 @@ def whole_line(c: TourContext) -> None:
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
     chart("line_strips", (path, stamp), lambda: figures.line_strips(panels, t=c.t))
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
-        lab_lines(c, pair["vae"].config.data.regime, 1)
+        prose(*lab_lines(c, pair["vae"].config.data.regime, 1))
 
 
 def inference_source(c: TourContext) -> tuple[str, str, float, int] | None:
@@ -482,7 +509,8 @@ def step_7(c: TourContext) -> None:
     pair_id, index, r, request = found
     chart("posterior", request, lambda: figures.posterior_map(r, height=420, t=c.t))
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
-    st.markdown(
+    gap = max(r.kl_posterior, 1e-12)
+    prose(
         c.t(
             "s7_result",
             pair=plain(pair_id),
@@ -494,10 +522,7 @@ def step_7(c: TourContext) -> None:
             elbo_se=r.elbo_se,
             draws=r.n_samples,
             gap=r.kl_posterior,
-        )
-    )
-    gap = max(r.kl_posterior, 1e-12)
-    st.markdown(
+        ),
         c.t(
             "s7_estep",
             star=r.elbo_star,
@@ -506,7 +531,7 @@ def step_7(c: TourContext) -> None:
             amort=r.amortisation_gap,
             share=r.amortisation_gap / gap,
             approx=r.approximation_gap,
-        )
+        ),
     )
     infinite_mixture(c, r.log_px)
     family_line_7(c, pair_id, index)
@@ -526,17 +551,19 @@ def family_line_7(c: TourContext, pair_id: str, index: int) -> None:
     st.markdown(c.t("s7_families", **gaps))
 
 
-def family_line_8(c: TourContext, pair_id: str) -> None:
-    """Issue 28: the IWAE-50-trained sibling's exact NLL beside this pair's, one live number each."""
+def family_line_8(c: TourContext, pair_id: str) -> str | None:
+    """Issue 28: the IWAE-50-trained sibling's exact NLL beside this pair's, one live number each (None: no
+    such sibling, or no exact NLL measured)."""
     siblings = family_siblings(pair_id)  # found by what they are (store.sibling_key), not by name
     base, trained = siblings.get("diag"), siblings.get("diag-iwae50")
     if base is None or trained is None:
-        return
+        return None
     metrics = [cache.model_set(str(i.path), i.stamp)["vae"].metrics for i in (base, trained)]
     nll = [m.get("exact_nll") for m in metrics]
-    if None not in nll:
-        n = metrics[1].get("exact_n_images")
-        st.markdown(c.t("s8_families", pair=plain(trained.id), iwae_nll=nll[1], elbo_nll=nll[0], n=n))
+    if None in nll:
+        return None
+    n = metrics[1].get("exact_n_images")
+    return c.t("s8_families", pair=plain(trained.id), iwae_nll=nll[1], elbo_nll=nll[0], n=n)
 
 
 def step_8(c: TourContext) -> None:
@@ -553,7 +580,7 @@ def step_8(c: TourContext) -> None:
         return fig.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last inside
 
     chart("iwae", request, curve)
-    st.markdown(
+    prose(
         c.t(
             "s8_result",
             item=index,
@@ -565,9 +592,9 @@ def step_8(c: TourContext) -> None:
             elbo_gap=r.log_px - r.iwae[1],
             elbo_gap_se=r.iwae_se[1],
             ess=r.ess[k],
-        )
+        ),
+        family_line_8(c, pair_id),
     )
-    family_line_8(c, pair_id)
     full_page(c, "inference", pair=pair_id, pick=index)
 
 
@@ -579,7 +606,8 @@ def step_9(c: TourContext) -> None:
     label_info, label_set, half_info, half_set, half_data = sets
     n_classes = label_set["cvae"].config.n_classes
     label = st.selectbox(c.t("s9_control"), list(range(n_classes)), key="tour_digit")
-    cond = tour.conditional(label_set, half_set, half_data.test, label)
+    key = ("conditional", str(label_info.path), label_info.stamp, str(half_info.path), half_info.stamp, label)
+    cond = step_data(key, lambda: tour.conditional(label_set, half_set, half_data.test, label))
     left, right = st.columns([3, 1])
     with left:
         show_images(cond.samples[:12], target=44)
@@ -620,15 +648,20 @@ def step_9(c: TourContext) -> None:
 
 
 def step_10(c: TourContext) -> None:
-    st.markdown(c.t("s10_body"))
-    recon = tour.reconstruction(c.models, c.view.codes, c.x, c.crescent)
-    hole = tour.hole(c.models, c.view.codes, c.bank, c.crescent, c.full, 0.5)
-    this = next(r for r in beta_rows(c) if r.set_id == c.view.pair_id)
-    sets = conditional_sets()
-    filled = tour.conditional(sets[1], sets[3], sets[4].test, 0) if sets else None
     found = inference_image(c)
-    for claim in tour.closing(recon, hole, this, filled, found[2] if found else None):
-        st.markdown(f"{CLAIM_MARKS[claim.verdict]} " + claim_text(c.t, claim))
+
+    def claims() -> list[tour.Claim]:
+        recon = tour.reconstruction(c.models, c.view.codes, c.x, c.crescent)
+        hole = tour.hole(c.models, c.view.codes, c.bank, c.crescent, c.full, 0.5)
+        this = next(r for r in beta_rows(c) if r.set_id == c.view.pair_id)
+        sets = conditional_sets()
+        filled = tour.conditional(sets[1], sets[3], sets[4].test, 0) if sets else None
+        return tour.closing(recon, hole, this, filled, found[2] if found else None)
+
+    key = ("closing", c.view.path, c.view.stamp, c.state["dataset"], c.crescent, c.full, found and found[3])
+    # One element for the lead-in and every claim (paragraphs): each element is a message the server hands over
+    lines = [f"{CLAIM_MARKS[claim.verdict]} " + claim_text(c.t, claim) for claim in step_data(key, claims)]
+    st.markdown("\n\n".join([c.t("s10_body"), *lines]))
 
 
 CLAIM_MARKS = {

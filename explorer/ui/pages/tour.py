@@ -56,10 +56,9 @@ def walk(context: TourContext) -> None:
     row.button(t("back"), key="tour_back", on_click=go, args=(step - 1,), disabled=step <= 1, icon=back)
     row.button(t("next"), key="tour_next", on_click=go, args=(step + 1,), disabled=step >= tour.STEPS, icon=forward)
     row.caption(t("keys_hint"))
-    st.divider()
-    st.subheader(t(f"s{step}_title"))
-    if step != tour.STEPS:  # the closing step has its own lead-in
-        st.markdown(t(f"s{step}_body"))
+    # The divider, the title and the lead-in in one element: each element is a message the server hands over
+    lead = "" if step == tour.STEPS else "\n\n" + t(f"s{step}_body")  # the closing step has its own lead-in
+    st.markdown(f"---\n\n### {t(f's{step}_title')}{lead}")
     try:
         with st.spinner(t("step_computing", step=step), show_time=True):  # a step's first visit computes
             STEPS[step](context)
