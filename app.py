@@ -1,9 +1,12 @@
 """Latent Explorer: `streamlit run app.py`. Routes pages and draws the shared sidebar."""
 
+import sys
 from pathlib import Path
 
 import streamlit as st
 
+from explorer.i18n import tr
+from explorer.ui import lang, settle_garbage, urlstate
 from explorer.ui.preload import preload_chart_code
 
 # A bundled icon: a Material icon as page_icon is fetched from fonts.gstatic.com (offline: an error).
@@ -12,11 +15,15 @@ st.set_page_config(page_title="Latent Explorer", page_icon=ICON, layout="wide")
 # Before torch and the app's own imports (seconds on a cold start): the browser loads the chart code
 # meanwhile, so the first map is drawn as soon as it arrives.
 preload_chart_code()
+if "torch" not in sys.modules:  # a fresh server: seconds of imports before the page can draw; it says so meanwhile
+    with st.spinner(tr(lang.current(), "app_starting"), show_time=True):
+        import torch  # noqa: F401
+
+        import explorer.ui.context  # noqa: F401
+        import explorer.ui.routes  # noqa: F401
 
 import torch  # noqa: E402
 
-from explorer.i18n import tr  # noqa: E402
-from explorer.ui import lang, settle_garbage, urlstate  # noqa: E402
 from explorer.ui.context import (  # noqa: E402
     NUMERIC_FAILURES,
     PAIRLESS,

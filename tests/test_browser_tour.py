@@ -89,3 +89,22 @@ def test_a_chinese_reader_leaves_the_tour_for_a_full_page_and_comes_back_to_a_ch
     page.locator("h1").filter(has_text=zh["page_title"]).wait_for()
     assert parse_qs(urlparse(page.url).query).get("lang") == ["zh"], page.url
     page.close()
+
+
+@pytest.mark.slow  # a server of its own, started cold
+def test_a_fresh_server_says_it_is_starting_before_it_draws_the_tour(browser):
+    """Issue 27: a fresh server's first /tour?lang=zh showed grey placeholders for seconds while app.py imported
+    torch; now a line in the reader's language says the app is starting, and goes once the page is drawn."""
+    from bench.harness import streamlit_server
+
+    zh = CATALOGUES["zh"]
+    with streamlit_server() as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.set_default_timeout(300_000)
+        page.goto(f"{url}/tour?lang=zh&step=1", wait_until="commit")
+        starting = page.get_by_text(zh["app_starting"])
+        starting.wait_for()
+        assert not page.locator("h1").filter(has_text=zh["page_title"]).count()  # before the page itself
+        page.locator("h1").filter(has_text=zh["page_title"]).wait_for()
+        starting.wait_for(state="detached")
+        page.close()
