@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http.client
+import math
 import os
 import random
 import statistics
@@ -56,11 +56,25 @@ class Sliders:
     fragment: str = ""
 
 
+async def read_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bytes:
+    """An HTTP/1.1 response's body after its headers: chunked, of Content-Length, or to the connection's end."""
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        chunks = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            chunks.append((await reader.readexactly(size + 2))[:-2])
+        while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, then the blank line
+            pass
+        return b"".join(chunks)
+    if "content-length" in headers:
+        return await reader.readexactly(int(headers["content-length"]))
+    return await reader.read()
+
+
 class Session:
     """One browser tab's worth of protocol: one websocket, its cookie, its page and widget state."""
 
-    def __init__(self, base: str, pool: ThreadPoolExecutor):
-        self.base, self.pool = base.rstrip("/"), pool
+    def __init__(self, base: str):
+        self.base = base.rstrip("/")
         self.cookie = ""
         self.ws = None
         self.page_hash = ""
@@ -68,36 +82,53 @@ class Session:
         self.sliders = Sliders()
         self.step = 0
         self.texts: list[str] | None = None  # a list: every element of the last run, as protobuf text
-        self.http: http.client.HTTPConnection | None = None  # kept alive, as a browser keeps its tab's
+        self.http: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None  # kept alive, as a tab's
 
-    def _get(self, path: str) -> bytes:
-        headers = {"Cookie": self.cookie} if self.cookie else {}
-        for attempt in (0, 1):  # a kept-alive connection the server closed meanwhile: once more on a new one
-            if self.http is None:
-                where = urlsplit(self.base)
-                self.http = http.client.HTTPConnection(where.hostname, where.port, timeout=TIMEOUT_S)
+    async def get(self, path: str) -> bytes:
+        """GET path over the tab's kept-alive HTTP/1.1 connection (asyncio: no thread per request), the
+        balancer's cookie sent and kept. A connection the server closed meanwhile: once more on a new one."""
+        for attempt in (0, 1):
             try:
-                self.http.request("GET", path, headers=headers)
-                r = self.http.getresponse()
-                body = r.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                self.http.close()
-                self.http = None
+                return await asyncio.wait_for(self._get(path), TIMEOUT_S)
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
+                self._hang_up()
                 if attempt:
-                    raise
-        if r.status != 200:
-            raise LoadError(f"GET {path}: HTTP {r.status}")
-        jar = [c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or []]
+                    raise LoadError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+            except (OSError, asyncio.TimeoutError, ValueError, IndexError) as exc:
+                self._hang_up()
+                raise LoadError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+    async def _get(self, path: str) -> bytes:
+        where = urlsplit(self.base)
+        if self.http is None:
+            self.http = await asyncio.open_connection(where.hostname, where.port)
+        reader, writer = self.http
+        cookie = f"Cookie: {self.cookie}\r\n" if self.cookie else ""
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {where.netloc}\r\n{cookie}\r\n".encode())
+        await writer.drain()
+        status = int((await reader.readuntil(b"\r\n")).split(b" ", 2)[1])
+        headers, jar = {}, []
+        while (line := await reader.readuntil(b"\r\n")) != b"\r\n":
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value = value.strip()
+            if name.strip().lower() == "set-cookie":
+                jar.append(value.split(";", 1)[0])
+        body = await read_body(reader, headers)
+        if headers.get("connection", "").lower() == "close" or not (
+            {"content-length", "transfer-encoding"} & set(headers)
+        ):
+            self._hang_up()
+        if status != 200:
+            raise LoadError(f"GET {path}: HTTP {status}")
         if jar:
             self.cookie = "; ".join(jar)
         return body
 
-    async def get(self, path: str) -> bytes:
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self.pool, self._get, path)
-        except (OSError, http.client.HTTPException) as exc:
-            raise LoadError(f"GET {path}: {type(exc).__name__}: {exc}") from exc
+    def _hang_up(self) -> None:
+        if self.http is not None:
+            self.http[1].close()
+            self.http = None
 
     async def open(self) -> float:
         """The latent map, as a new tab opens it: seconds to the script's end."""
@@ -224,9 +255,7 @@ class Session:
             with contextlib.suppress(Exception):
                 await self.ws.close()
             self.ws = None
-        if self.http is not None:
-            self.http.close()
-            self.http = None
+        self._hang_up()
 
 
 def idle_seconds() -> float:
@@ -261,16 +290,15 @@ class Round:
     rss_during_mb: float = 0.0
     load_average: float = 0.0
     machine_idle_s: float = 0.0  # idle core-seconds of the whole machine in the window (/proc/stat)
+    generator_lag_s: list[float] = field(default_factory=list)  # the client's event loop, late by (_lag)
 
 
-async def _student(
-    base: str, pool, r: Round, opened: asyncio.Event, window: dict, stop: asyncio.Event, phase: float = 0.0
-):
+async def _student(base: str, r: Round, opened: asyncio.Event, window: dict, stop: asyncio.Event, phase: float = 0.0):
     """Open the map and the Decoder page, then move z0 once a second (the next move waits for the last
     image, as a person waits to see it) until told to stop; moves inside the window are counted. phase
     (0-1 s) is when in each second this student moves: students do not move in step, while sessions that
     finished opening together would."""
-    s = Session(base, pool)
+    s = Session(base)
     try:
         first = await s.open()
         r.open_s.append(first + await s.decoder())
@@ -293,12 +321,11 @@ async def _student(
 
 async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
     r = Round(n, rss_before_mb=rss_mb(pids))
-    pool = ThreadPoolExecutor(max_workers=min(64, 4 + n))
     window: dict = {}
     stop = asyncio.Event()
     events = [asyncio.Event() for _ in range(n)]
     phases = random.Random(n).random  # seeded: the same moments each run
-    tasks = [asyncio.create_task(_student(base, pool, r, e, window, stop, phases())) for e in events]
+    tasks = [asyncio.create_task(_student(base, r, e, window, stop, phases())) for e in events]
     waits = [asyncio.create_task(e.wait()) for e in events]
     _, late = await asyncio.wait(waits, timeout=OPEN_LIMIT_S)
     for task in late:  # still opening: measured as they are, and said
@@ -307,8 +334,10 @@ async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
         r.errors.append(f"{len(late)} sessions had not opened after {OPEN_LIMIT_S:.0f} s")
     await asyncio.sleep(1.5)  # every session has moved at least once: the window starts in steady state
     cpu0, gen0, idle0, window["start"] = cpu_seconds(pids), time.process_time(), idle_seconds(), time.perf_counter()
+    probe = asyncio.create_task(_lag(r.generator_lag_s, window))
     await asyncio.sleep(window_s)
     window["end"] = time.perf_counter()
+    await probe
     r.server_cpu_s, r.generator_cpu_s = cpu_seconds(pids) - cpu0, time.process_time() - gen0
     r.machine_idle_s = idle_seconds() - idle0
     r.window_s = window["end"] - window["start"]
@@ -316,8 +345,16 @@ async def _round(base: str, pids: list[int], n: int, window_s: float) -> Round:
     r.load_average = os.getloadavg()[0]
     stop.set()
     await asyncio.gather(*tasks)
-    pool.shutdown()
     return r
+
+
+async def _lag(out: list[float], window: dict, every: float = 0.01) -> None:
+    """The generator's own delay: how late its event loop wakes from a 10 ms sleep, through the window. A
+    move's time includes this much of the client's queue (its messages wait while the loop serves others)."""
+    while window.get("end") is None:
+        t0 = time.perf_counter()
+        await asyncio.sleep(every)
+        out.append(max(0.0, time.perf_counter() - t0 - every))
 
 
 def run_round(base: str, pids: list[int], n: int, window_s: float) -> Round:
@@ -335,13 +372,30 @@ def settle(pids: list[int], seconds: float = 2.0, quiet: float = 0.05, limit: fl
             return
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The q-quantile as the value at rank round(q n) (the p95 of 900 moves: the 855th fastest); NaN if none."""
+    return float(sorted(values)[max(0, int(round(q * len(values))) - 1)]) if values else float("nan")
+
+
+def quantile_interval(values: list[float], q: float, z: float = 1.96) -> list[float]:
+    """A 95% interval for the q-quantile, distribution-free: the values at ranks n q -/+ z sqrt(n q (1 - q))
+    (order statistics, binomial normal approximation; 900 moves: the 842nd and 868th fastest for the p95)."""
+    if not values:
+        return [float("nan"), float("nan")]
+    ordered, n = sorted(values), len(values)
+    half = z * math.sqrt(n * q * (1 - q))
+    lo, hi = max(1, math.floor(n * q - half)), min(n, math.ceil(n * q + half))
+    return [float(ordered[lo - 1]), float(ordered[hi - 1])]
+
+
 def summary(r: Round) -> dict:
     moves = r.move_s
     return {
         "sessions": r.sessions,
         "moves": len(moves),
         "p50_s": statistics.median(moves) if moves else float("nan"),
-        "p95_s": float(sorted(moves)[max(0, int(round(0.95 * len(moves))) - 1)]) if moves else float("nan"),
+        "p95_s": percentile(moves, 0.95),
+        "p95_ci_s": quantile_interval(moves, 0.95),
         "open_p50_s": statistics.median(r.open_s) if r.open_s else float("nan"),
         "open_max_s": max(r.open_s) if r.open_s else float("nan"),
         "errors": len(r.errors),
@@ -350,6 +404,7 @@ def summary(r: Round) -> dict:
         "server_cores": r.server_cpu_s / r.window_s if r.window_s else float("nan"),
         "generator_cores": r.generator_cpu_s / r.window_s if r.window_s else float("nan"),
         "idle_cores": r.machine_idle_s / r.window_s if r.window_s else float("nan"),
+        "generator_lag_p95_s": percentile(r.generator_lag_s, 0.95),
         "mb_per_session": (r.rss_during_mb - r.rss_before_mb) / r.sessions,
         "rss_mb": r.rss_during_mb,
         "load_average": r.load_average,
@@ -409,9 +464,8 @@ def warm(url: str, pids: list[int], sessions: int) -> None:
     """Every process has loaded the pair and drawn both pages once (a class arrives at a warm server)."""
 
     async def go():
-        pool = ThreadPoolExecutor(max_workers=4)
         for _ in range(sessions):
-            s = Session(url, pool)
+            s = Session(url)
             for attempt in range(3):  # a cold process on a loaded machine may miss a first deadline
                 try:
                     await s.open()
@@ -423,7 +477,6 @@ def warm(url: str, pids: list[int], sessions: int) -> None:
                         raise
                 finally:
                     await s.close()
-        pool.shutdown()
 
     run_async(go())
     settle(pids)
@@ -452,18 +505,16 @@ def memory_return(url: str, pids: list[int], n: int, cycles: int, pause: float) 
         return s
 
     async def go():
-        pool = ThreadPoolExecutor(max_workers=8)
         open_, after = [], []
         for _ in range(cycles):
-            sessions = await asyncio.gather(*(use(Session(url, pool), 3) for _ in range(n)))
+            sessions = await asyncio.gather(*(use(Session(url), 3) for _ in range(n)))
             open_.append(anon_mb(pids))
             for s in sessions:
                 await s.close()
             await asyncio.sleep(pause)
             after.append(anon_mb(pids))
-        await (await use(Session(url, pool), 1)).close()  # a later tab: the last class is let go
+        await (await use(Session(url), 1)).close()  # a later tab: the last class is let go
         await asyncio.sleep(pause)
-        pool.shutdown()
         return open_, after, anon_mb(pids)
 
     open_, after, final = run_async(go())
@@ -486,14 +537,17 @@ def memory_side_by_side(quick: bool) -> dict:
 
 
 def measure(quick: bool) -> dict:
-    """The load table: one process, then len(cores) processes behind HAProxy, at each session count;
-    and the memory-return figure on a fresh process."""
+    """The load table: one process, then one process per core behind HAProxy, at each session count, then
+    one process more than cores at the classes of 30 and more (a process is one Python, one core at most:
+    a move waits behind another in its process, never in another; a third on two cores trades that wait
+    for the kernel's time slicing); and the memory-return figure on a fresh process."""
     from bench.harness import free_port, streamlit_server
     from serve import balanced, find_haproxy
 
     counts, window = ([1, 2], 3.0) if quick else ([1, 10, 30, 60], 15.0)
     processes = max(2, os.cpu_count() or 1)
     out: dict = {"counts": counts, "window_s": window, "processes": processes, "cores": os.cpu_count()}
+    out["processes_more"] = processes + 1
     info: dict = {}
     with streamlit_server(info=info, max_seconds=3600) as url:
         pids = servers_below(info["pid"])
@@ -501,13 +555,14 @@ def measure(quick: bool) -> dict:
         out["idle_private_mb"] = private_mb(pids)
         out["idle_rss_mb"] = rss_mb(pids)
         out["one"] = rounds(url, pids, counts, window)
-    if find_haproxy() is None:
-        out["balanced"] = None  # said so in the row
-    else:
-        with balanced([free_port() for _ in range(processes)], free_port()) as (url, procs):
+    for key, n, classes in (("balanced", processes, counts), ("balanced_more", processes + 1, counts[-2:])):
+        if find_haproxy() is None:
+            out[key] = None  # said so in the row
+            continue
+        with balanced([free_port() for _ in range(n)], free_port()) as (url, procs):
             pids = [p.pid for p in procs]
-            warm(url, pids, 2 * processes)  # leastconn spreads the warm-up tabs over every process
-            out["balanced"] = rounds(url, pids, counts, window)
+            warm(url, pids, 2 * n)  # leastconn spreads the warm-up tabs over every process
+            out[key] = rounds(url, pids, classes, window)
     kept = _kept_memory() if os.environ.get("LATENT_EXPLORER_LOAD_MEMORY") == "keep" and not quick else None
     if kept is None:
         out["memory"], out["memory_measured_at"] = memory_side_by_side(quick), time.time()
@@ -546,7 +601,7 @@ def capacity(r: dict) -> dict:
         ok = [x["sessions"] for x in results or [] if not x["errors"] and x["p95_s"] <= TARGET_RATIO * lone]
         return max(ok, default=0)
 
-    busy = [x for x in r["one"] + (r["balanced"] or []) if x["sessions"] >= 10 and x["moves"]] or r["one"]
+    busy = [x for k in LAYOUTS for x in r.get(k) or [] if x["sessions"] >= 10 and x["moves"]] or r["one"]
     per_move = statistics.median(x["server_cpu_per_move_s"] for x in busy)
     per_session_mb = max(0.0, statistics.median(x["mb_per_session"] for x in busy))
     per_process = int(HEADROOM / per_move)
@@ -565,6 +620,7 @@ def capacity(r: dict) -> dict:
         "lone_p50_s": lone,
         "held_one": held(r["one"]),
         "held_balanced": held(r["balanced"]),
+        "held_more": held(r.get("balanced_more")),
         "cpu_per_move_s": per_move,
         "mb_per_session": per_session_mb,
         "per_process": per_process,
@@ -576,40 +632,88 @@ def capacity(r: dict) -> dict:
 def demand_note(r: dict, c: dict) -> str:
     """What the largest class asks of the machine against what was idle while it was measured."""
     n = max(r["counts"])
-    last = [x for k in ("one", "balanced") for x in r[k] or [] if x["sessions"] == n and "idle_cores" in x]
+    last = [x for k in LAYOUTS for x in r.get(k) or [] if x["sessions"] == n and "idle_cores" in x]
     if not last:
         return ""
     idle = ", ".join(f"{x['idle_cores']:.2f}" for x in last)
     return (
         f" {n} students moving once a second ask {n} x {1000 * c['cpu_per_move_s']:.0f} ms = "
         f"{n * c['cpu_per_move_s']:.2f} cores of server CPU, beside the generator's; while {n} were measured "
-        f"(one process, then behind HAProxy) the machine had {idle} of its {r['cores']} cores idle."
+        f"(one process, then each layout behind HAProxy) the machine had {idle} of its {r['cores']} cores idle."
     )
+
+
+LAYOUTS = ("one", "balanced", "balanced_more")  # measure()'s layouts, in the table's order
+
+
+def layouts(r: dict) -> list[tuple[str, str]]:
+    """(key, label) of each layout in these figures (one measured before the third layout existed: two)."""
+    labels = {
+        "one": "one process",
+        "balanced": f"{r['processes']} processes behind HAProxy",
+        "balanced_more": f"{r.get('processes_more', r['processes'] + 1)} processes behind HAProxy",
+    }
+    return [(k, labels[k]) for k in LAYOUTS if k in r]
+
+
+def interval(x: dict) -> tuple[float, float]:
+    """A round's p95 with its 95% interval (order statistics); rounds recorded without one: the p95 alone."""
+    lo, hi = x.get("p95_ci_s", (x["p95_s"], x["p95_s"]))
+    return float(lo), float(hi)
+
+
+def at_largest(r: dict) -> dict[str, dict]:
+    """Each balancer layout's round at the largest class, by key."""
+    n = max(r["counts"])
+    return {k: x for k in LAYOUTS[1:] for x in r.get(k) or [] if x["sessions"] == n and x["moves"]}
+
+
+def best_layout(r: dict) -> str | None:
+    """The balancer's layout to keep, on which the target is judged: one process per core (what `make serve`
+    starts) unless the other held the largest class clearly better (fewer errors, or a p95 whose 95% interval
+    lies wholly below); None when HAProxy was missing."""
+    at = at_largest(r)
+    if "balanced" not in at or "balanced_more" not in at:
+        return next(iter(at), None)
+    one, more = at["balanced"], at["balanced_more"]
+    if more["errors"] != one["errors"]:
+        return "balanced_more" if more["errors"] < one["errors"] else "balanced"
+    return "balanced_more" if interval(more)[1] < interval(one)[0] else "balanced"
 
 
 def capacity_table(r: dict) -> str:
     """The README's table ("For a class"), from bench/load.json."""
     c = capacity(r)
-    rounds_ = {(x["sessions"], k): x for k in ("one", "balanced") for x in r[k] or []}
+    shown = layouts(r)
+    rounds_ = {(x["sessions"], k): x for k, _ in shown for x in r[k] or []}
     lines = [
-        f"| sessions | one process: p50 / p95 | {r['processes']} processes behind HAProxy: p50 / p95 | errors | "
-        "server CPU a move | servers busy (cores) | memory a session |",
-        "|---|---|---|---|---|---|---|",
+        "| sessions | "
+        + " | ".join(f"{label}: p50 / p95" for _, label in shown)
+        + " | errors | server CPU a move | servers busy (cores) | memory a session |",
+        "|---" * (len(shown) + 5) + "|",
     ]
     for n in r["counts"]:
-        one, bal = rounds_.get((n, "one")), rounds_.get((n, "balanced"))
+        xs = [rounds_.get((n, k)) for k, _ in shown]
         cell = lambda x: f"{x['p50_s']:.3f} s / {x['p95_s']:.3f} s" if x and x["moves"] else "-"  # noqa: E731
-        errors = " + ".join(str(x["errors"]) for x in (one, bal) if x)
-        cpu = statistics.median(x["server_cpu_per_move_s"] for x in (one, bal) if x and x["moves"])
-        mb = statistics.median(x["mb_per_session"] for x in (one, bal) if x)
-        busy = " / ".join(f"{x['server_cores']:.2f}" for x in (one, bal) if x)
-        lines.append(f"| {n} | {cell(one)} | {cell(bal)} | {errors} | {1000 * cpu:.0f} ms | {busy} | {mb:.1f} MB |")
+        errors = " + ".join(str(x["errors"]) for x in xs if x)
+        cpu = statistics.median(x["server_cpu_per_move_s"] for x in xs if x and x["moves"])
+        mb = statistics.median(x["mb_per_session"] for x in xs if x)
+        busy = " / ".join(f"{x['server_cores']:.2f}" for x in xs if x)
+        cells = " | ".join(cell(x) for x in xs)
+        lines.append(f"| {n} | {cells} | {errors} | {1000 * cpu:.0f} ms | {busy} | {mb:.1f} MB |")
     plans = "; ".join(
-        f"a class of {p['students']}: {p['processes']} processes on {p['machines']} {r['cores']}-core "
+        f"a class of {p['students']}: {p['processes']} process{'es' if p['processes'] > 1 else ''} on "
+        f"{p['machines']} {r['cores']}-core "
         f"machine{'s' if p['machines'] > 1 else ''}, {p['memory_gb']:.1f} GB"
         for p in c["plans"]
     )
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(r["measured_at"])) if "measured_at" in r else "-"
+    held = f"{c['held_one']} sessions on one process, {c['held_balanced']} on {r['processes']} behind HAProxy"
+    if r.get("balanced_more") is not None:
+        held += f", {c['held_more']} on {r['processes_more']}"
+    kept = best_layout(r)
+    caveat = lone_note(r, at_largest(r)[kept], dict(shown)[kept]) if kept in at_largest(r) else ""
+    caveat = f" {caveat[0].upper()}{caveat[1:]}." if caveat else ""
     return "\n".join(
         [
             *lines,
@@ -617,16 +721,71 @@ def capacity_table(r: dict) -> str:
             f"Measured {when}, load average {r['load_average'][0]:.1f} on {r['cores']} cores (other work shared "
             f"the machine), the load generator on the same cores ({r['generator_cores_max']:.2f} of a core at most). "
             f"Within {TARGET_RATIO:.0f}x a lone session's p50 ({c['lone_p50_s']:.3f} s) with no error: "
-            f"{c['held_one']} sessions on one process, {c['held_balanced']} on {r['processes']} behind HAProxy "
-            f"(the most measured: {max(r['counts'])}). The servers were never busy more than "
-            f"{max(x['server_cores'] for k in ('one', 'balanced') for x in r[k] or []):.2f} of the {r['cores']} "
-            "cores: where times grow, the processes were waiting for a core the machine's other work held, not "
-            "working, so these times measure that queue. The plan that follows depends on CPU time, not on "
-            f"the queue. Planned at {HEADROOM:.0%} of a core: "
+            f"{held} (the most measured: {max(r['counts'])}).{caveat}{layout_note(r)} {busy_note(r, shown)} "
+            "The plan that follows depends on CPU time, not on the queue. "
+            f"Planned at {HEADROOM:.0%} of a core: "
             f"{1000 * c['cpu_per_move_s']:.0f} ms of server CPU a move makes one process hold about "
             f"{c['per_process']} students moving a slider every second, a {r['cores']}-core machine "
             f"{c['per_machine']}; {plans}.{demand_note(r, c)}",
         ]
+    )
+
+
+def busy_note(r: dict, shown: list[tuple[str, str]]) -> str:
+    """How busy the servers and the machine were: whether the slowest moves waited for CPU the machine lacked."""
+    rounds_ = [x for k, _ in shown for x in r[k] or []]
+    busiest = max(x["server_cores"] for x in rounds_)
+    idle = [x["idle_cores"] for x in rounds_ if x["sessions"] == max(r["counts"]) and "idle_cores" in x]
+    text = f"The servers were never busy more than {busiest:.2f} of the {r['cores']} cores"
+    if idle and min(idle) >= 0.5:
+        return (
+            text + f", and the machine had {min(idle):.2f} or more idle while {max(r['counts'])} were measured: the "
+            "slowest moves met others in their own process (its Python runs one at a time) or a moment's busy core, "
+            "not a machine short of CPU."
+        )
+    return (
+        text + ": where times grow, the processes were waiting for a core the machine's other work held, not "
+        "working, so these times measure that queue."
+    )
+
+
+def layout_note(r: dict) -> str:
+    """How the balancer's layouts compare at the largest class, with both p95s and their intervals (empty
+    with one layout)."""
+    at = at_largest(r)
+    if len(at) < 2:
+        return ""
+    count = {"balanced": r["processes"], "balanced_more": r.get("processes_more")}
+    one, more = at["balanced"], at["balanced_more"]
+
+    def p95(x: dict) -> str:
+        lo, hi = interval(x)
+        return f"{x['p95_s']:.3f} s ({lo:.3f}-{hi:.3f}, {x['errors']} errors)"
+
+    best = best_layout(r)
+    n = max(r["counts"])
+    if best == "balanced" and interval(one)[1] >= interval(more)[0] and one["errors"] == more["errors"]:
+        verdict = f"no clear difference between {count['balanced']} and {count['balanced_more']} processes"
+    else:
+        verdict = f"{count[best]} processes did better"
+    return (
+        f" At {n} sessions, {verdict}: p95 {p95(one)} on {count['balanced']} against {p95(more)} on "
+        f"{count['balanced_more']} (95% intervals); `make serve` keeps "
+        + ("one process per core." if best == "balanced" else f"{count[best]} processes.")
+    )
+
+
+def lone_note(r: dict, x: dict, label: str) -> str:
+    """When the lone session's p50 is not the fastest p50 measured (a process idle between one student's
+    moves answers slower than a busy one): the round x's p95 against the fastest p50 as well."""
+    lone = r["one"][0]["p50_s"]
+    fastest = min((y for k in LAYOUTS for y in r.get(k) or [] if y["moves"]), key=lambda y: y["p50_s"])
+    if fastest["p50_s"] >= lone:
+        return ""
+    return (
+        f"the lone p50 is above the busier rounds' (a process idle between one student's moves answers slower): "
+        f"against the fastest p50 measured ({fastest['p50_s']:.3f} s, {fastest['sessions']} sessions) the p95 of "
+        f"{x['sessions']} sessions on {label} ({x['p95_s']:.3f} s) is {x['p95_s'] / fastest['p50_s']:.1f}x"
     )
 
 
@@ -650,7 +809,7 @@ def rows(quick: bool, row, results: dict) -> list[str]:
 
     r = measure(quick)
     r["measured_at"] = time.time()
-    r["generator_cores_max"] = max(x["generator_cores"] for k in ("one", "balanced") for x in r[k] or [])
+    r["generator_cores_max"] = max(x["generator_cores"] for k in LAYOUTS for x in r.get(k) or [])
     results["load"] = r
     if not quick:
         RESULTS.write_text(json.dumps(r, indent=1) + "\n")
@@ -663,16 +822,35 @@ def idle_note(x: dict, cores: int) -> str:
     return f"the machine had {x['idle_cores']:.2f} of {cores} cores idle; " if "idle_cores" in x else ""
 
 
+def missed_why(x: dict, label: str, lone: float, cores: int) -> str:
+    """Why a round missed the target, from its own figures: where the cores went while it was measured."""
+    busy = x["server_cores"] + x["generator_cores"]
+    text = (
+        f"{x['sessions']} sessions on {label}: the servers were busy {x['server_cores']:.2f} cores and the load "
+        f"generator {x['generator_cores']:.2f}, {busy:.2f} of the machine's {cores}"
+    )
+    if "idle_cores" in x:
+        other = max(0.0, cores - x["idle_cores"] - busy)
+        text += f"; {x['idle_cores']:.2f} were idle and other work held {other:.2f}"
+    return (
+        text + f" (load average {x['load_average']:.1f}). A move costs {1000 * x['server_cpu_per_move_s']:.0f} ms "
+        f"of CPU, so the p95 of {x['p95_s']:.3f} s (lone p50 {lone:.3f} s) is time a move waited for its "
+        "process or for a core: more cores (processes) close it"
+    )
+
+
 def rows_from(r: dict, row) -> list[str]:
-    """The load section's rows from measure()'s figures."""
+    """The load section's rows from measure()'s figures. The target is judged on the balancer's better
+    layout at the largest class (best_layout): the one to keep."""
     lone = r["one"][0]["p50_s"]
+    best = best_layout(r)
     out = []
-    for key, label in (("one", "one process"), ("balanced", f"{r['processes']} processes behind HAProxy")):
+    for key, label in layouts(r):
         if r[key] is None:
             out.append(row(f"load: {label}", "not measured", "-", "HAProxy is not installed", None))
             continue
         for x in r[key]:
-            largest = key == "balanced" and x["sessions"] == max(r["counts"])
+            largest = key == best and x["sessions"] == max(r["counts"])
             ok = not x["errors"] and x["p95_s"] <= TARGET_RATIO * lone
             out.append(
                 row(
@@ -683,13 +861,18 @@ def rows_from(r: dict, row) -> list[str]:
                     f"{x['errors']} errors{': ' + x['first_error'] if x['errors'] else ''}; server CPU "
                     f"{1000 * x['server_cpu_per_move_s']:.0f} ms a move ({x['server_cores']:.2f} cores busy); "
                     f"{x['mb_per_session']:.1f} MB a session; map + Decoder opened in {x['open_p50_s']:.1f} s p50, "
-                    f"{x['open_max_s']:.1f} s the last; the generator used {x['generator_cores']:.2f} of a core; "
+                    f"{x['open_max_s']:.1f} s the last; the generator used {x['generator_cores']:.2f} of a core"
+                    + (
+                        f" and its loop ran {1000 * x['generator_lag_p95_s']:.0f} ms late at p95"
+                        if "generator_lag_p95_s" in x
+                        else ""
+                    )
+                    + "; "
                     + (idle_note(x, r["cores"]))
-                    + f"load average {x['load_average']:.1f}",
+                    + f"load average {x['load_average']:.1f}"
+                    + ("; " + lone_note(r, x, label) if largest and lone_note(r, x, label) else ""),
                     ok if largest else None,
-                    why=f"{x['sessions']} sessions and their load generator on {r['cores']} cores shared with "
-                    f"other work (load average {x['load_average']:.1f}): the servers were busy "
-                    f"{x['server_cores']:.2f} cores' worth; more cores (processes) close it",
+                    why=missed_why(x, label, lone, r["cores"]),
                 )
             )
     m = r["memory"]
@@ -723,10 +906,14 @@ def rows_from(r: dict, row) -> list[str]:
             f"{c['per_process']} / {c['per_machine']}",
             "-",
             f"planned at {HEADROOM:.0%} of a core from {1000 * c['cpu_per_move_s']:.0f} ms of server CPU a move; "
-            f"measured within {TARGET_RATIO:.0f}x: {c['held_one']} on one process, {c['held_balanced']} behind "
-            f"HAProxy; "
+            f"measured within {TARGET_RATIO:.0f}x: {c['held_one']} on one process, {c['held_balanced']} on "
+            f"{r['processes']} behind HAProxy"
+            + (f", {c['held_more']} on {r['processes_more']}" if r.get("balanced_more") is not None else "")
+            + "; "
             + "; ".join(
-                f"{p['students']} students: {p['processes']} processes, {p['memory_gb']:.1f} GB" for p in c["plans"]
+                f"{p['students']} students: {p['processes']} process{'es' if p['processes'] > 1 else ''}, "
+                f"{p['memory_gb']:.1f} GB"
+                for p in c["plans"]
             ),
             None,
         )

@@ -51,7 +51,7 @@ def visit(url: str, cookie: str | None, page: str, check=None):
 
     async def go():
         pool = ThreadPoolExecutor(max_workers=2)
-        s = Session(url, pool)
+        s = Session(url)
         s.cookie = cookie or ""
         s.texts = []
         await s.open()

@@ -506,10 +506,14 @@ def load_sessions(root: Path) -> str:
     load = json.loads((root / "bench" / "load.json").read_text())
     counts = [f"{n:,}" for n in load["counts"]]
     memory = load["memory"]
+    more = load.get("processes_more") if load.get("balanced_more") else None
+    classes = [f"{x['sessions']:,}" for x in load["balanced_more"]] if more else []
+    also = f" (and at {' and '.join(classes)} sessions on {more})" if more else ""
     return (
         f"It measures {', '.join(counts[:-1])} and {counts[-1]} sessions, on one process and on "
-        f"{load['processes']} behind HAProxy; and memory that comes back: a server's heap after {memory['cycles']} "
-        f"classes of {memory['sessions']} sessions open and close, with and without the background `reclaim()` "
+        f"{load['processes']} behind HAProxy{also}; and memory that comes back: a server's heap after "
+        f"{memory['cycles']} classes of {memory['sessions']} sessions open and close, with and without the background "
+        "`reclaim()` "
         "(`explorer/ui/__init__.py`), in [`bench/results.md`](bench/results.md).\n"
     )
 
