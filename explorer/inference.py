@@ -11,7 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from training.families import SAME_DECODER_FAMILIES, FamilyNumbers, family_numbers, same_decoder
+from training.families import (
+    SAME_DECODER_FAMILIES,
+    FamilyNumbers,
+    exact_for,
+    family_numbers,
+    same_decoder,
+    with_log_px,
+)
 from training.inference import (
     IWAE_KS,
     encoder_q,
@@ -164,7 +171,7 @@ class FamilyPanel:
 def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object]:
     """x (1, C, H, W): one retrained model's numbers and drawing, and its q* (same_decoder reuses it)."""
     q = encoder_q(vae, x)
-    exact = exact_log_px(vae, x, q=q)  # once: its log p(x) serves the numbers too
+    exact = exact_for(vae, x, q)  # once: its log p(x) serves the numbers too
     numbers, star = family_numbers(vae, x, log_px=_np(exact.log_px))
     q_m, star_m = (tuple(_np(m[0]) for m in moments(g)) for g in (q, star))
     lo, hi = view_box((_np(exact.mean[0]), _np(exact.cov[0])), q_m, star_m)
@@ -178,12 +185,35 @@ def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object
 
 
 def pick_families(models: dict[str, object], x: torch.Tensor, families=SAME_DECODER_FAMILIES) -> dict:
-    """Everything the Inference page's families section shows for one image x (1, C, H, W): each model's
-    panel ("panels", name -> FamilyPanel) and the first model's decoder with q* in each family
-    ("same_decoder"), its exact log p(x) and own-family q* computed once for both."""
+    """Everything the Inference page's families section shows for one image x (1, C, H, W), in this
+    process: each model's panel ("panels", name -> FamilyPanel) and the first model's decoder with q* in
+    each family ("same_decoder"), its exact log p(x) and own-family q* computed once for both. The page
+    computes the same in parts on the worker pool (a panel per model, the same decoder's q*s without
+    log p(x)) and joins them (join_families): the parts on both cores."""
     panels, stars = {}, {}
     for name, vae in models.items():
         panels[name], stars[name] = family_panel(vae, x)
     first = next(iter(models))
     same = same_decoder(models[first], x, own=(panels[first].numbers, stars[first]), families=families)
     return {"panels": panels, "same_decoder": same}
+
+
+def family_requests(members: tuple[tuple[str, str, float], ...], index: int) -> list[tuple[str, tuple]]:
+    """The Inference page's long requests (explorer/long_tasks.py) for one test image under each (name,
+    path, stamp) family set, the first's decoder for the same-decoder comparison: the same decoder's q*s
+    (a flow fitted per image: the longest part) and the flow set's panel (its own q* by Newton through the
+    flow) first, so the worker pool does not end on one of them while the other core idles."""
+    same = ("same_decoder", (members[0][1], members[0][2], index, SAME_DECODER_FAMILIES, False))
+    order = sorted(members, key=lambda member: not member[0].startswith("flow"))  # stable: else as given
+    return [same, *(("family_panel", (path, stamp, index)) for _, path, stamp in order)]
+
+
+def join_families(members: tuple[tuple[str, str, float], ...], found: list) -> dict:
+    """pick_families' result from the results of family_requests(members, ...), in their order: the
+    panels by name (the first member's is the same decoder's model), and the same decoder's numbers
+    given that panel's exact log p(x)."""
+    requests = family_requests(members, 0)
+    by_path = {args[0]: result for (task, args), result in zip(requests, found) if task == "family_panel"}
+    panels = {name: by_path[path] for name, path, _ in members}
+    first = next(iter(panels.values()))
+    return {"panels": panels, "same_decoder": with_log_px(found[0], first.numbers.log_px)}

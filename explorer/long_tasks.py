@@ -69,22 +69,22 @@ def split_gaps(path: str, stamp: float, n: int = 100):
     return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x, n)
 
 
-def family_panels(members: tuple[tuple[str, str, float], ...], index: int) -> dict:
-    """explorer.inference.pick_families of one test image under each (name, path, stamp) set's VAE (the
-    posterior families retrained on the same data; the first set's decoder for "same decoder")."""
-    from explorer.inference import pick_families
+def family_panel(path: str, stamp: float, index: int):
+    """explorer.inference.FamilyPanel of one test image under the set's VAE (one posterior family's model
+    of the Inference page's families section; the page asks for each on the worker pool at once)."""
+    from explorer.inference import family_panel as measure
 
-    x = dataset(members[0][1], members[0][2]).test.x[index : index + 1]
-    return pick_families({name: model_set(path, stamp)["vae"].model for name, path, stamp in members}, x)
+    return measure(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])[0]
 
 
-def same_decoder(path: str, stamp: float, index: int) -> dict:
-    """family -> explorer.inference.FamilyNumbers of one test image: the set's decoder, q* in the two
-    Gaussian families (the tour's step 7 names those two)."""
+def same_decoder(path: str, stamp: float, index: int, families=("diag", "full"), exact: bool = True) -> dict:
+    """family -> training.families.FamilyNumbers of one test image: the set's decoder, q* in each family
+    (the tour's step 7 names the two Gaussian ones); exact False leaves log p(x) to the caller
+    (explorer.inference.join_families: the Inference page has it from the set's panel)."""
     from training.families import same_decoder as measure
 
     x = dataset(path, stamp).test.x[index : index + 1]
-    return measure(model_set(path, stamp)["vae"].model, x, families=("diag", "full"))
+    return measure(model_set(path, stamp)["vae"].model, x, families=tuple(families), exact=exact)
 
 
 def split_families(members: tuple[tuple[str, str, float], ...], n: int | None = None) -> dict:

@@ -42,6 +42,7 @@ RESULT_MODULES = (
     "explorer.analyses",
     "explorer.likelihoods",
     "explorer.figures",  # LinePanel
+    "training.families",  # FamilyNumbers, inside the Inference page's family panels
 )
 NUMERIC = "biufc"  # numpy dtype kinds a stored array may have
 MISS = object()

@@ -474,7 +474,7 @@ def same(a, b, where="result"):
         assert a == b or a != a and b != b, where
 
 
-@pytest.mark.slow  # an exact posterior, a manifold grid, a hole map and the likelihoods of the tiny pair
+@pytest.mark.slow  # an exact posterior, a manifold grid, a hole map, the likelihoods, the families of the tiny pair
 @pytest.mark.parametrize(
     "task, args",
     [
@@ -482,6 +482,8 @@ def same(a, b, where="result"):
         ("manifold", ("vae", 5)),
         ("hole_map", ("ae", 0, 1, 8)),
         ("likelihoods", (10, 0.1)),
+        ("family_panel", (0,)),  # the Inference page's families section: a panel, the same decoder's q*s
+        ("same_decoder", (0, ("diag", "full", "flow"), False)),
     ],
 )
 def test_the_tasks_own_results_come_back_from_disk_as_computed(tiny_pair_dir, tmp_path, task, args):

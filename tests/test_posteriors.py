@@ -352,6 +352,22 @@ def test_the_families_report_is_what_its_generator_writes_from_its_json():
     assert set(results["pairs"]) == {"moons-sparse-2d", "digits-2d"}
 
 
+def test_the_chinese_readme_shows_the_english_readme_s_family_numbers():
+    """README.zh-CN.md's families block (issue 28) carries every number of README.md's, in the same order,
+    and no English sentence of it (tests/test_report.py checks each block is what the report writes)."""
+    from pathlib import Path
+
+    from training.report import blocks
+
+    root = Path(__file__).resolve().parent.parent
+    english = blocks((root / "README.md").read_text())["families"]
+    chinese = blocks((root / "README.zh-CN.md").read_text())["families-zh"]
+    numbers = re.compile(r"[+-]?\d+(?:\.\d+)?")
+    assert numbers.findall(chinese) == numbers.findall(english) and len(numbers.findall(english)) > 50
+    for english_words in ("no clear difference", "approximation gap", "Retrained", "nats"):
+        assert english_words in english and english_words not in chinese
+
+
 @pytest.mark.parametrize("args", [["--n", "1"], ["--pairs", "no-such-pair", "--n", "2"]])
 def test_the_families_command_refuses_bad_arguments_in_one_line(args, tmp_path, capsys):
     from training.__main__ import main

@@ -8,12 +8,12 @@ Here, not in explorer/, because the command needs it and training/ never imports
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import torch
 
-from .inference import bounds, encoder_q, exact_log_px, fit_flow_q, optimise_q, spread_index
+from .inference import Quadrature, bounds, encoder_q, exact_log_px, fit_flow_q, optimise_q, spread_index
 from .posteriors import Flow
 from .stats import t_interval
 
@@ -25,6 +25,15 @@ def _np(t: torch.Tensor) -> np.ndarray:
 FAMILY_K = 50  # the IWAE-k shown per family: the bundled IWAE set's k
 FAMILY_DRAWS = 1000  # draws per image for each ELBO and IWAE-k (1000 / 50 = 20 groups of k)
 SPLIT_N = 30  # test images per family across the split: each needs its exact log p(x) and q* per model
+# the quadrature's first fine grid per mode (exact_log_px's fine): 24 a side, doubled where the grid
+# without every other point disagrees by more than TOL, agreed with 48 to 4e-4 nats (< TOL) on 40 test
+# images of each bundled moons-sparse-2d and digits-2d family set, in 0.4-0.8x the time
+FAMILY_FINE = 24
+
+
+def exact_for(vae, x: torch.Tensor, q) -> Quadrature:
+    """The families' exact log p(x) and posterior moments of the images x under vae (q: the encoder's)."""
+    return exact_log_px(vae, x, q=q, fine=FAMILY_FINE)
 
 
 @dataclass
@@ -89,7 +98,7 @@ def family_numbers(
     (fit_flow_q, from start: pass the full-covariance q*)."""
     q = encoder_q(vae, x)
     if log_px is None:
-        log_px = _np(exact_log_px(vae, x, q=q).log_px)
+        log_px = _np(exact_for(vae, x, q).log_px)
     if encoder is None:
         encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
     if start is None:
@@ -118,14 +127,24 @@ SAME_DECODER_FAMILIES = ("diag", "full", "flow")
 
 
 def same_decoder(
-    vae, x: torch.Tensor, own: tuple[FamilyNumbers, object] | None = None, families=SAME_DECODER_FAMILIES
+    vae,
+    x: torch.Tensor,
+    own: tuple[FamilyNumbers, object] | None = None,
+    families=SAME_DECODER_FAMILIES,
+    *,
+    exact: bool = True,
 ) -> dict[str, FamilyNumbers]:
     """The inference-only comparison: one decoder, q* within each family, so log p(x) stays put and
     only q changes. diag from the encoder's Gaussian, full from diag's q*, flow (a flow of its own per
     image, whatever the model's family) from full's q*: each starts where the smaller family ended.
-    own: the model's numbers and q* in its own family (family_panel's), reused for a Gaussian family."""
+    own: the model's numbers and q* in its own family (family_panel's), reused for a Gaussian family.
+    exact False: log p(x) left NaN for a caller that has it from elsewhere (with_log_px; the Inference
+    page computes it in the model's panel, on the other core)."""
     q = encoder_q(vae, x)
-    log_px = own[0].log_px if own is not None else _np(exact_log_px(vae, x, q=q).log_px)
+    if own is not None:
+        log_px = own[0].log_px
+    else:
+        log_px = _np(exact_for(vae, x, q).log_px) if exact else np.full(len(x), np.nan)
     encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=0)  # shared by every family
     shared = dict(log_px=log_px, encoder=encoder)
     out, stars = {}, {}
@@ -139,6 +158,11 @@ def same_decoder(
     if "flow" in families:
         out["flow"] = family_numbers(vae, x, "flow", start=stars["full"], **shared)[0]
     return {f: out[f] for f in families}
+
+
+def with_log_px(numbers: dict[str, FamilyNumbers], log_px: np.ndarray) -> dict[str, FamilyNumbers]:
+    """same_decoder(exact=False)'s numbers with the decoder's exact log p(x) put in."""
+    return {f: replace(n, log_px=log_px) for f, n in numbers.items()}
 
 
 def interval(values: np.ndarray) -> tuple[float, float]:
@@ -219,12 +243,52 @@ def numbers_of(stored: dict[str, list[float]]) -> FamilyNumbers:
     return FamilyNumbers(**{f: np.asarray(stored[f], dtype=np.float64) for f in FIELDS})
 
 
-LABELS = {"diag": "diagonal Gaussian", "full": "full-covariance Gaussian", "flow": "normalising flow"}
+# the words of the written reports (results.md, README.md; README.zh-CN.md in Chinese, as the app's zh
+# catalogue words them), by language; every number comes from results.json
+WORDS = {
+    "en": {
+        "diag": "diagonal Gaussian",
+        "full": "full-covariance Gaussian",
+        "flow": "normalising flow",
+        "iwae": "{family}, IWAE-{k} trained",
+        "q": "q",
+        "approximation": "approximation gap",
+        "amortisation": "amortisation gap",
+        "head": "**{set_id}**, {n} test images spread through the split (mean ± 95 % t-interval, nats):",
+        "retrained": "Retrained with each q (each its own decoder):",
+        "same": "Same decoder ({set_id}'s), q* in each family (inference only):",
+        "sets": "Sets: ",
+        "none": "no clear difference",
+        "closes": "closes {mean:.2f} nats",
+        "widens": "widens it by {mean:.2f} nats",
+        "line": "- {family}, {part}: {verdict} (diag's minus this: {diff:+.2f} ± {half:.2f})",
+    },
+    "zh": {
+        "diag": "对角高斯",
+        "full": "全协方差高斯",
+        "flow": "归一化流",
+        "iwae": "{family}，IWAE-{k} 训练",
+        "q": "q 的分布族",
+        "approximation": "近似差距",
+        "amortisation": "摊销差距",
+        "head": "**{set_id}**，测试集中均匀选取的 {n} 张图像（均值 ± 95% t 区间，奈特）：",
+        "retrained": "用各自的 q 重新训练（每个模型有自己的解码器）：",
+        "same": "同一解码器（{set_id} 的），在每个分布族内求 q*（仅推断）：",
+        "sets": "集合：",
+        "none": "没有明显差别",
+        "closes": "缩小了 {mean:.2f} 奈特",
+        "widens": "增大了 {mean:.2f} 奈特",
+        "line": "- {family}，{part}：{verdict}（对角高斯的差距减去它的：{diff:+.2f} ± {half:.2f}）",
+    },
+}
 
 
-def label(name: str) -> str:
+def label(name: str, lang: str = "en") -> str:
     family, _, objective = name.partition("-")
-    return LABELS[family] + (f", IWAE-{objective.removeprefix('iwae')} trained" if objective else "")
+    words = WORDS[lang]
+    if not objective:
+        return words[family]
+    return words["iwae"].format(family=words[family], k=objective.removeprefix("iwae"))
 
 
 def _cell(values: np.ndarray) -> str:
@@ -237,50 +301,53 @@ HEADERS = {
     "elbo": "ELBO",
     "iwae": f"IWAE-{FAMILY_K}",
     "kl_posterior": "KL(q ‖ p(z|x))",
-    "approximation": "approximation gap",
-    "amortisation": "amortisation gap",
 }
 
 
-def gap_table(numbers: dict[str, FamilyNumbers], parts: tuple[str, ...]) -> list[str]:
-    lines = ["| q | " + " | ".join(HEADERS[p] for p in parts) + " |", "|---" * (len(parts) + 1) + "|"]
+def gap_table(numbers: dict[str, FamilyNumbers], parts: tuple[str, ...], lang: str = "en") -> list[str]:
+    words = WORDS[lang]
+    heads = [HEADERS.get(p) or words[p] for p in parts]
+    lines = [f"| {words['q']} | " + " | ".join(heads) + " |", "|---" * (len(parts) + 1) + "|"]
     for name, r in numbers.items():
-        lines.append(f"| {label(name)} | " + " | ".join(_cell(getattr(r, p)) for p in parts) + " |")
+        lines.append(f"| {label(name, lang)} | " + " | ".join(_cell(getattr(r, p)) for p in parts) + " |")
     return lines
 
 
-def difference_lines(numbers: dict[str, FamilyNumbers], parts=("approximation", "amortisation")) -> list[str]:
+def difference_lines(
+    numbers: dict[str, FamilyNumbers], parts=("approximation", "amortisation"), lang: str = "en"
+) -> list[str]:
     """Each family against the diagonal Gaussian on the same images: the paired difference of each gap part
     with its 95 % t-interval, and what it supports ("no clear difference" where the interval holds 0)."""
+    words = WORDS[lang]
     lines = []
     for name, part, mean, half in compare_gaps(numbers):
         if part not in parts:
             continue
         if not abs(mean) > half:
-            verdict = "no clear difference"
+            verdict = words["none"]
         else:
-            verdict = f"closes {mean:.2f} nats" if mean > 0 else f"widens it by {-mean:.2f} nats"
-        lines.append(f"- {label(name)}, {part} gap: {verdict} (diag's minus this: {mean:+.2f} ± {half:.2f})")
+            verdict = words["closes" if mean > 0 else "widens"].format(mean=abs(mean))
+        line = words["line"].format(family=label(name, lang), part=words[part], verdict=verdict, diff=mean, half=half)
+        lines.append(line)
     return lines
 
 
-def summary_lines(results: dict, full: bool) -> list[str]:
-    """The README block (full=False: the gap tables only) or results.md's body (full=True)."""
+def summary_lines(results: dict, full: bool, lang: str = "en") -> list[str]:
+    """The README block (full=False: the gap tables only) or results.md's body (full=True), in lang."""
+    words = WORDS[lang]
     lines = []
     for set_id, pair in results["pairs"].items():
         retrained = {k: numbers_of(v) for k, v in pair["retrained"].items()}
         same = {k: numbers_of(v) for k, v in pair["same_decoder"].items()}
-        n = len(pair["images"])
-        lines += [f"**{set_id}**, {n} test images spread through the split (mean ± 95 % t-interval, nats):", ""]
-        lines += ["Retrained with each q (each its own decoder):", ""]
+        lines += [words["head"].format(set_id=set_id, n=len(pair["images"])), "", words["retrained"], ""]
         parts = ("kl_posterior", "approximation", "amortisation") if full else ("approximation", "amortisation")
-        lines += gap_table(retrained, (("log_px", "elbo", "iwae") if full else ()) + parts)
-        lines += ["", *difference_lines(retrained), ""]
-        lines += [f"Same decoder ({set_id}'s), q* in each family (inference only):", ""]
-        lines += gap_table(same, ("approximation",))
-        lines += ["", *difference_lines(same, ("approximation",)), ""]
+        lines += gap_table(retrained, (("log_px", "elbo", "iwae") if full else ()) + parts, lang)
+        lines += ["", *difference_lines(retrained, lang=lang), ""]
+        lines += [words["same"].format(set_id=set_id), ""]
+        lines += gap_table(same, ("approximation",), lang)
+        lines += ["", *difference_lines(same, ("approximation",), lang), ""]
         if full:
-            lines += ["Sets: " + ", ".join(f"{label(k)} `{v}`" for k, v in pair["sets"].items()), ""]
+            lines += [words["sets"] + ", ".join(f"{label(k, lang)} `{v}`" for k, v in pair["sets"].items()), ""]
     return lines
 
 

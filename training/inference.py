@@ -20,6 +20,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 
 from .errors import LatentExplorerError
@@ -250,6 +251,7 @@ def exact_log_px(
     box: float = 6.0,
     coarse: int = 64,
     fine: int = 48,
+    max_fine: int = 384,
     radius: float = 6.0,
     tol: float = TOL,
     max_rounds: int = 8,
@@ -265,7 +267,7 @@ def exact_log_px(
        whole; each part gets a fine x fine grid along its own principal axes, mean +/- radius sd, so a
        thin, tilted ridge (correlation -0.98) is resolved as well as a round blob. Repeat with the new
        moments until the part moves less than tol; where the grid with every other point dropped
-       disagrees by more than tol, the next grid is twice as fine (up to 8x).
+       disagrees by more than tol, the next grid is twice as fine (up to max_fine points a side).
     """
     require_2d(model)
     nll = nll or model_nll(model)
@@ -321,7 +323,7 @@ def exact_log_px(
             log_part[idx] = new
             mean[idx], cov[idx] = _moments(z_a, lj_a)
         active = (error >= tol) | (moved >= tol) | (rounds == 1)
-        if bool((error[active] >= tol).any()) and n < 8 * fine:
+        if bool((error[active] >= tol).any()) and n < max_fine:
             n *= 2  # not resolved: a finer grid (where moments alone moved, the same size re-centred)
     # per image: the parts' sum; moments of the mixture of the parts
     log_px = torch.full((b,), -math.inf, dtype=torch.float64).scatter_reduce_(0, owner, log_part, "amax")
@@ -429,8 +431,6 @@ def bounds(
 def gauss_hermite(n: int, d: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Product Gauss-Hermite rule for E f(eps), eps ~ N(0, I_d): nodes (n^d, d), weights (n^d,) summing
     to 1; exact when f is a polynomial of degree < 2n in each coordinate."""
-    import numpy as np
-
     nodes, weights = np.polynomial.hermite_e.hermegauss(n)
     grid = torch.cartesian_prod(*[torch.from_numpy(nodes)] * d).reshape(-1, d)
     w = torch.cartesian_prod(*[torch.from_numpy(weights)] * d).reshape(-1, d).prod(-1)
@@ -460,13 +460,17 @@ def _trust_step(g: torch.Tensor, h: torch.Tensor, radius: torch.Tensor) -> tuple
     vals, vecs = torch.linalg.eigh(-h.double())
     vals = vals.abs().clamp(min=1e-9)
     along = (vecs.transpose(1, 2) @ g.double()[..., None])[..., 0]  # g in the eigenbasis
-    lo, hi = torch.zeros_like(radius), along.norm(dim=1) / radius  # ||d(mu)|| <= ||g|| / mu
-    lo = torch.where(along.div(vals).norm(dim=1) <= radius, hi, lo)  # the Newton step fits: mu = 0
+    # the bisection in numpy: 50 rounds of a few (b, P) operations, each a fifth of torch's per-call cost
+    # (it was a fifth of a flow q*'s Newton time); the same float64 arithmetic
+    a, v, r = along.numpy(), vals.numpy(), radius.numpy()
+    fits = np.linalg.norm(a / v, axis=1) <= r  # the Newton step fits: mu = 0
+    lo, hi = np.zeros_like(r), np.linalg.norm(a, axis=1) / r  # ||d(mu)|| <= ||g|| / mu
+    lo = np.where(fits, hi, lo)
     for _ in range(50):  # ||d(mu)|| falls as mu grows: bisect for ||d|| = radius
         mid = (lo + hi) / 2
-        short = along.div(vals + mid[:, None]).norm(dim=1) <= radius
-        lo, hi = torch.where(short, lo, mid), torch.where(short, mid, hi)
-    mu = torch.where(along.div(vals).norm(dim=1) <= radius, torch.zeros_like(hi), hi)
+        short = np.linalg.norm(a / (v + mid[:, None]), axis=1) <= r
+        lo, hi = np.where(short, lo, mid), np.where(short, mid, hi)
+    mu = torch.from_numpy(np.where(fits, 0.0, hi))
     coef = along / (vals + mu[:, None])
     gain = (coef * along).sum(1) - 0.5 * (coef.pow(2) * vals).sum(1)
     return (vecs @ coef[..., None])[..., 0].float(), gain
@@ -560,8 +564,10 @@ def optimise_q(
 
 
 # a flow q* of its own per image (fit_flow_q): Adam steps, draws per step, learning rate, and the common
-# draws that choose between the fitted flow and its start
-FLOW_FIT_STEPS, FLOW_FIT_DRAWS, FLOW_FIT_LR, FLOW_FIT_CHECK = 150, 32, 0.01, 512
+# draws that choose between the fitted flow and its start. 75 steps, not 150: on 30 test images each of
+# moons-sparse-2d and digits-2d, ELBO(q*) after 150 steps minus after 75 was 0.002 +/- 0.004 and
+# -0.002 +/- 0.013 nats (mean, 95 %), each image within 0.14 nats (its judge's s.e. 0.03-0.04), in half the time
+FLOW_FIT_STEPS, FLOW_FIT_DRAWS, FLOW_FIT_LR, FLOW_FIT_CHECK = 75, 32, 0.01, 512
 
 
 @torch.enable_grad()

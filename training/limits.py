@@ -68,8 +68,8 @@ LONG_REQUEST_SECONDS = {  # CPU seconds one request may use in its worker (RLIMI
     "hole_map": 60.0,  # one model's 64 x 64 hole map
     "tour_midpoint": 90.0,  # the tour's measured midpoint
     "line_panels": 60.0,  # a 1-D pair's whole line
-    "family_panels": 120.0,  # one image under each posterior family's set (up to 4) and q* per family (issue 28)
-    "same_decoder": 60.0,  # one image's q* in each family on one decoder (the tour's step 7)
+    "family_panel": 60.0,  # one image under one posterior family's set: exact log p(x), bounds, q*, map (issue 28)
+    "same_decoder": 60.0,  # one image's q* in each family on one decoder (the Inference page, the tour's step 7)
     "tour_mixture": 60.0,  # one image's p(x) as a sum over 8^2 ... 64^2 decoder components (the tour's step 7)
     "split_families": 600.0,  # each family's set on 30 test images: exact log p(x) and q* for each
     "likelihoods": 60.0,  # the Train page's 200 decodes scored under every likelihood
@@ -77,7 +77,9 @@ LONG_REQUEST_SECONDS = {  # CPU seconds one request may use in its worker (RLIMI
 LONG_REQUEST_WALL_FACTOR = 4.0  # wall-clock backstop: stopped after this many times its CPU budget of computing
 LONG_RESULTS_BYTES = 256 * 2**20  # long requests' results kept on disk for every server process (LRU beyond it)
 ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this long is stopped
-MAX_SESSION_REQUESTS = 8  # under way for one tab (asked within ABANDON_SECONDS); a page asks for at most 2
+MAX_SESSION_REQUESTS = 12  # under way for one tab (asked within ABANDON_SECONDS); the Inference page asks for up to
+# 7 at once (its image, and the families section's panel per family set and same-decoder q*s), so a second pick
+# made while the first computes is not refused
 MAX_QUEUED_REQUESTS = 16  # waiting for a worker in one server process; more are refused, not queued
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255

@@ -264,6 +264,7 @@ SPEED_ROWS = (  # bench/results.md rows the README shows, by the start of their 
     "UMAP",
     "exact log p(x) + posterior heat map",
     "Inference page's analysis of a pick",
+    "Inference page: every family for one pick",
     "app memory with a 60,000-image dataset",
     "training throughput",
     "training compute efficiency",
@@ -318,19 +319,26 @@ def beta_section(root: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def families_section(root: Path) -> str:
+FAMILIES_LEAD = {
+    "en": "`{command}`, {seconds:.0f} s; the split's tables in [`lab/families/results.md`](lab/families/results.md), "
+    "every image's numbers with their Monte Carlo standard errors in results.json.",
+    "zh": "`{command}`，{seconds:.0f} 秒；测试集上的完整表格见 [`lab/families/results.md`](lab/families/results.md)，"
+    "每张图像的数值及其蒙特卡洛标准误见 results.json。",
+}
+
+
+def families_section(root: Path, lang: str = "en") -> str:
     """Each posterior family's split gaps and paired differences, from lab/families/results.json."""
     from .families import summary_lines
 
     results = json.loads((root / "lab" / "families" / "results.json").read_text())
-    lines = [
-        f"`{results['command']}`, {results['seconds']:.0f} s; the split's tables in "
-        "[`lab/families/results.md`](lab/families/results.md), every image's numbers with their Monte Carlo "
-        "standard errors in results.json.",
-        "",
-        *summary_lines(results, full=False),
-    ]
-    return "\n".join(lines).rstrip() + "\n"
+    lead = FAMILIES_LEAD[lang].format(command=results["command"], seconds=results["seconds"])
+    return "\n".join([lead, "", *summary_lines(results, full=False, lang=lang)]).rstrip() + "\n"
+
+
+def families_section_zh(root: Path) -> str:
+    """README.zh-CN.md's families block: the same numbers, in Chinese."""
+    return families_section(root, "zh")
 
 
 def bench_row(root: Path, start: str) -> tuple[list[str], str]:
@@ -539,6 +547,7 @@ BLOCKS: dict[str, Callable[[Path], str]] = {
 BLOCKS_ZH: dict[str, Callable[[Path], str]] = {  # README.zh-CN.md's, in Chinese
     "embeddings-limits-zh": embeddings_limits_zh,
     "onnx-batch-zh": onnx_batch_zh,
+    "families-zh": families_section_zh,
 }
 READMES = {"README.md": BLOCKS, "README.zh-CN.md": BLOCKS_ZH}
 

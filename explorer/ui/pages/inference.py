@@ -131,6 +131,7 @@ def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
 def families_section() -> None:
     """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
     from explorer.figures import family_map
+    from explorer.inference import family_requests, join_families
     from training.families import compare_gaps, interval
 
     st.subheader(t("fam_title"))
@@ -138,9 +139,11 @@ def families_section() -> None:
     members = family_members()
     if not members:
         return
-    r = waiting.result("family_panels", (members, index), "long_task_family_panels", "family_panels")
-    if r is None:  # computing in the background; the page reruns when it is ready
+    # a request per family set and one for the same decoder's q*s: the worker pool spreads them over its cores
+    found = waiting.results(family_requests(members, index), "long_task_family_panels", "family_panels")
+    if found is None:  # computing in the background; the page reruns when it is ready
         return
+    r = join_families(members, found)
     st.markdown(f"**{t('fam_same_decoder')}**")
     st.caption(t("fam_same_decoder_lead"))
     same = r["same_decoder"]
