@@ -182,7 +182,7 @@ def run_section(section: str, quick: bool) -> tuple[list[str], dict]:
         ]
     rows += [row(*cells, None) for cells in dist_bench.section(quick, r)] if "distributed" in sections else []
     rows += (
-        [row(*cells[:4], cells[4] if len(cells) > 4 else None) for cells in tour_bench.section(quick, r)]
+        [row(*cells[:4], cells[4] if len(cells) > 4 else None, *cells[5:]) for cells in tour_bench.section(quick, r)]
         if "tour" in sections
         else []
     )
