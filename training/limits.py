@@ -80,7 +80,9 @@ ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this l
 MAX_SESSION_REQUESTS = 12  # under way for one tab (asked within ABANDON_SECONDS); the Inference page asks for up to
 # 7 at once (its image, and the families section's panel per family set and same-decoder q*s), so a second pick
 # made while the first computes is not refused
-MAX_QUEUED_REQUESTS = 16  # waiting for a worker in one server process; more are refused, not queued
+MAX_QUEUED_REQUESTS = 128  # waiting for a worker in one server process; more are refused, not queued. A class:
+# 30-60 tabs a process, and one Inference pick asks for 7 (16 refused the third student opening it); a waiting
+# ticket is a few hundred bytes, and one no page asks about is stopped after ABANDON_SECONDS
 # Text that names a file.
 MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a name within it at most 255
 
