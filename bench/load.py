@@ -740,8 +740,9 @@ def busy_note(r: dict, shown: list[tuple[str, str]]) -> str:
     if idle and min(idle) >= 0.5:
         return (
             text + f", and the machine had {min(idle):.2f} or more idle while {max(r['counts'])} were measured: the "
-            "slowest moves met others in their own process (its Python runs one at a time) or a moment's busy core, "
-            "not a machine short of CPU."
+            "slowest moves waited on something other than a machine short of CPU over the window (other moves in "
+            "their process, whose Python runs one at a time, or a core busy for a moment; this bench does not tell "
+            "which)."
         )
     return (
         text + ": where times grow, the processes were waiting for a core the machine's other work held, not "
@@ -776,14 +777,14 @@ def layout_note(r: dict) -> str:
 
 
 def lone_note(r: dict, x: dict, label: str) -> str:
-    """When the lone session's p50 is not the fastest p50 measured (a process idle between one student's
-    moves answers slower than a busy one): the round x's p95 against the fastest p50 as well."""
+    """When the lone session's p50 is not the fastest p50 measured (its moves reach a process idle since the
+    last one; the cause is not measured here): the round x's p95 against the fastest p50 as well."""
     lone = r["one"][0]["p50_s"]
     fastest = min((y for k in LAYOUTS for y in r.get(k) or [] if y["moves"]), key=lambda y: y["p50_s"])
     if fastest["p50_s"] >= lone:
         return ""
     return (
-        f"the lone p50 is above the busier rounds' (a process idle between one student's moves answers slower): "
+        f"the lone p50 is above the busier rounds' (one student's moves reach a process idle since the last one): "
         f"against the fastest p50 measured ({fastest['p50_s']:.3f} s, {fastest['sessions']} sessions) the p95 of "
         f"{x['sessions']} sessions on {label} ({x['p95_s']:.3f} s) is {x['p95_s'] / fastest['p50_s']:.1f}x"
     )
