@@ -16,11 +16,14 @@ st.set_page_config(page_title="Latent Explorer", page_icon=ICON, layout="wide")
 # meanwhile, so the first map is drawn as soon as it arrives.
 preload_chart_code()
 if "torch" not in sys.modules:  # a fresh server: seconds of imports before the page can draw; it says so meanwhile
-    with st.spinner(tr(lang.current(), "app_starting"), show_time=True):
-        import torch  # noqa: F401
+    starting = st.empty()
+    starting.caption(tr(lang.current(), "app_starting"))
+    import torch  # noqa: F401
 
-        import explorer.ui.context  # noqa: F401
-        import explorer.ui.routes  # noqa: F401
+    import explorer.ui.context  # noqa: F401
+    import explorer.ui.routes  # noqa: F401
+
+    starting.empty()
 
 import torch  # noqa: E402
 
