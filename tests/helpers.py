@@ -231,7 +231,7 @@ DRAWN = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main || document.querySelector('[data-testid="stStatusWidget"]')) return false;
     if (main.querySelectorAll('[data-testid="stMainBlockContainer"] *').length <= 10) return false;
-    if (main.querySelector('[data-testid="stSkeleton"]')) return false;
+    if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSpinner"]')) return false;  // app.py's cold start
     const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
     if (charts.some(c => !c.querySelector('.js-plotly-plot .main-svg'))) return false;
     return [...main.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0);
