@@ -227,11 +227,11 @@ DECODED = """() => {
 
 # Browser: the page is drawn, not just run: no script running, every chart has its svg, every image
 # has loaded and every component frame is in place. Tests wait for this instead of sleeping.
-DRAWN = """() => {
+DRAWN = """() => {  // a spinner: app.py's cold start, a cached call
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main || document.querySelector('[data-testid="stStatusWidget"]')) return false;
     if (main.querySelectorAll('[data-testid="stMainBlockContainer"] *').length <= 10) return false;
-    if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSpinner"]')) return false;  // app.py's cold start
+    if (main.querySelector('[data-testid="stSkeleton"], [data-testid="stSpinner"]')) return false;
     const charts = [...main.querySelectorAll('[data-testid="stPlotlyChart"]')];
     if (charts.some(c => !c.querySelector('.js-plotly-plot .main-svg'))) return false;
     return [...main.querySelectorAll('img')].every(i => i.complete && i.naturalWidth > 0);
