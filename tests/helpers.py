@@ -226,8 +226,9 @@ DECODED = """() => {
 
 
 # Browser: the page is drawn, not just run: no script running, every chart has its svg, every image
-# has loaded and every component frame is in place. Tests wait for this instead of sleeping.
-DRAWN = """() => {  // a spinner: app.py's cold start, a cached call
+# has loaded and every component frame is in place, no spinner shows (app.py's cold start, a cached call).
+# Tests wait for this instead of sleeping.
+DRAWN = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
     if (!main || document.querySelector('[data-testid="stStatusWidget"]')) return false;
     if (main.querySelectorAll('[data-testid="stMainBlockContainer"] *').length <= 10) return false;
