@@ -13,16 +13,22 @@ from explorer.offload import RequestRefused, RequestStopped, Ticket, runner
 from explorer.ui.lang import error_text, show_error, t
 
 GRACE = 0.8  # seconds a script waits for a quick result (a cached one, a small pair) before drawing progress
+FRESH_GRACE = 2.0  # ... for one asked for by this run: it is drawn the moment it arrives, not at a poll after it
+SLICE = 0.05  # seconds between looks, while waiting, at whether the user has asked for another run
 POLL = 1.0  # seconds between the progress fragment's looks
 STOPPED = "long_stopped"  # Session State: the requests this session cancelled (it asks for them again on demand)
 
 Request = tuple[str, tuple]  # (task, arguments): explorer.long_tasks' function name and its hashable args
 
 
-def _who() -> str:
+def _ctx():
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-    ctx = get_script_run_ctx()
+    return get_script_run_ctx()
+
+
+def _who() -> str:
+    ctx = _ctx()
     return ctx.session_id if ctx is not None else "script"
 
 
@@ -50,13 +56,12 @@ def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
         st.button(t("long_again"), key=f"long_again_{name}", on_click=stopped.difference_update, args=(keys,))
         return None
     try:
+        asked = time.monotonic()
         tickets = _tickets(requests)
     except RequestRefused as exc:  # too many under way for this tab or this server: said, not queued
         st.warning(error_text(exc), icon=":material/hourglass_disabled:")
         return None
-    for tk in tickets:  # a request asked for just now may be quick; one asked for before is not waited on again
-        if not tk.done:
-            tk.finished.wait(max(0.0, tk.created + GRACE - time.monotonic()))
+    _wait(tickets, asked)
     failed = next((tk for tk in tickets if tk.state == "failed"), None)
     if failed is not None:
         if not isinstance(failed.error, RequestStopped):
@@ -71,6 +76,23 @@ def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
     _progress(requests, what)
     st.button(t("long_cancel"), key=f"long_cancel_{name}", on_click=_cancel, args=(requests,), icon=":material/close:")
     return None
+
+
+def _wait(tickets: list[Ticket], asked: float) -> None:
+    """Wait, woken by the tickets' `finished` events, up to FRESH_GRACE from its asking for a request this run
+    asked for, GRACE for one another tab asked for a moment ago (one asked for by an earlier run is past it:
+    not waited on again); stop as soon as the user asks for another run (a click, a key): a wait never holds
+    up the tab's interactions."""
+    from streamlit.runtime.scriptrunner_utils.script_requests import ScriptRequestType
+
+    ctx = _ctx()
+    requests = getattr(ctx, "script_requests", None)
+    for tk in tickets:
+        grace = FRESH_GRACE if tk.created >= asked else GRACE
+        while not tk.done and (left := tk.created + grace - time.monotonic()) > 0:
+            if getattr(requests, "_state", ScriptRequestType.CONTINUE) != ScriptRequestType.CONTINUE:
+                return  # a rerun or stop is pending: draw the progress now; Streamlit acts at the next element
+            tk.finished.wait(min(SLICE, left))
 
 
 def result(task: str, args: tuple, what: str, name: str) -> Any | None:
