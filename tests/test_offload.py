@@ -8,6 +8,7 @@ import pytest
 
 from explorer import offload
 from explorer.offload import RequestStopped, Runner
+from explorer.ui import waiting
 
 BUDGETS = {"sleep": 30.0, "refuse": 30.0, "die": 30.0, "spin": 30.0, "count": 30.0}
 
@@ -201,6 +202,8 @@ def process_mode(monkeypatch, tmp_path):
     monkeypatch.setenv("LATENT_EXPLORER_RESULTS", str(tmp_path / "results"))
     monkeypatch.setattr(offload, "_runner", None)
     monkeypatch.setattr(offload, "ABANDON_SECONDS", 600.0)  # no progress fragment asks again here
+    # these tests follow a request through its progress: a worker quicker than the fresh wait would skip it
+    monkeypatch.setattr(waiting, "FRESH_GRACE", waiting.GRACE)
     yield
     if offload._runner is not None:
         offload._runner.shutdown()
