@@ -44,6 +44,23 @@ def test_arrow_keys_walk_every_step_and_browser_back_restores_the_last(browser, 
     page.close()
 
 
+def test_quick_arrow_presses_each_move_one_step(browser, app_url):
+    """Three → pressed faster than the page reruns are three steps, not one: each Back/Next button's target is
+    fixed when it is drawn, so explorer/ui/keys.py clicks the next only after the last has moved the view."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(f"{app_url}/tour?step=1")
+    page.wait_for_function(LISTENING, timeout=300_000)
+    shows_step(page, "en", 1)
+    for keys, step in ((["ArrowRight"] * 3, 4), (["ArrowRight"] * 3, 7), (["ArrowLeft"] * 2, 5)):
+        for key in keys:
+            page.keyboard.press(key)
+            page.wait_for_timeout(30)
+        shows_step(page, "en", step)
+        page.wait_for_timeout(1500)  # no press left over moves it further
+        shows_step(page, "en", step)
+    page.close()
+
+
 def chinese(page, title: str) -> None:
     """The page titled `title` is drawn in Chinese: its heading, the sidebar's links, ?lang=zh in the URL."""
     from tests.helpers import wait_drawn

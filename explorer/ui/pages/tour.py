@@ -41,7 +41,7 @@ context = TourContext(t, view, pair_models(view), crescent, full, state)
 
 st.title(t("page_title"))
 st.markdown(t("intro", pair=plain(view.pair_id)))
-arrow_keys("tour_keys", "tour_back", "tour_next")
+arrow_keys("tour_keys", "tour_back", "tour_next", "step")
 
 
 @st.fragment
