@@ -5,7 +5,8 @@ a slider or a select are left alone, so a focused slider still moves with the ar
 
 Streamlit loads each widget's code lazily: on a first visit (or a busy machine) the buttons can still be
 skeletons when the listener starts, so a key pressed then is held until its button is drawn rather than
-lost. Presses quicker than the page are queued and clicked one at a time (see _JS). The listener marks <html data-arrow-keys="ready"> once it listens (the browser test waits for it).
+lost. Presses quicker than the page are queued and clicked one at a time (see _JS). The listener marks
+<html data-arrow-keys="ready"> once it listens (the browser test waits for it).
 """
 
 from __future__ import annotations
