@@ -73,7 +73,7 @@ def test_the_file_uploaders_speak_the_readers_language_at_1400_and_800_px(browse
     """The button, the limit line, the words while a file is dragged over, a refused file's line and tooltip: the
     catalogue's, at 1400 and 800 px, inside the widget; Tab reaches the button by its catalogue name and Enter
     opens the file chooser."""
-    from tests.helpers import open_drawn
+    from tests.helpers import open_drawn, wait_drawn
 
     words = CATALOGUES[lang]
     errors: list[str] = []
@@ -95,6 +95,10 @@ def test_the_file_uploaders_speak_the_readers_language_at_1400_and_800_px(browse
             fits(up)
 
     up = page.locator(".st-key-ckpt_files")
+    # The page's likelihood scores are a long request: once they arrive the page reruns, and an Enter pressed
+    # while it redraws opened no chooser (CI under load). Wait for them, as a reader who sees them would.
+    page.wait_for_function("() => !document.querySelector('[data-testid=stMain] [data-testid=stProgress]')")
+    wait_drawn(page)
     page.locator(".st-key-ckpt_path input").click()  # the field before the uploader, then Tab as a reader would
     on_button = "document.activeElement.matches('.st-key-ckpt_files [data-testid=stFileUploaderDropzone] button')"
     for _ in range(6):  # the Load button and the label's help on the way
