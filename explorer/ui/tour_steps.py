@@ -13,14 +13,14 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from explorer import analyses, figures, images, latents, tour
+from explorer import analyses, figures, latents, tour
 from explorer.ui import cache, waiting
 from explorer.ui.bridge import finite_figure, plotly_chart
 from explorer.ui.context import KINDS, LABELS, PageEnd, View
 from explorer.ui.lab_sections import lab_text
 from explorer.ui.lang import current
 from explorer.ui.text import plain
-from explorer.ui.widgets import inline_images
+from explorer.ui.widgets import show_images
 from training.bank import Bank
 from training.lab import RESULTS as LAB_RESULTS
 from training.store import BUNDLED, family_siblings, find_sets
@@ -58,15 +58,6 @@ class TourContext:
     @property
     def vae(self):
         return self.models["vae"]
-
-
-def show_images(frames, captions: list[str] | None = None, target: int = 64) -> None:
-    """(C, H, W) images in one row, each about target px wide, captioned: one element with the images inline,
-    so a step change sends them with its messages and the browser fetches none (st.image: a request each)."""
-    height, width = frames[0].shape[-2:]
-    scale = images.display_scale(width, target)
-    uris = [images.png_uri(images.to_uint8(f)) for f in frames]
-    inline_images(uris, captions or [None] * len(uris), width * scale, height * scale, "le-tour-images")
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)

@@ -297,11 +297,16 @@ def restore(state: MutableMapping, query: dict[str, str], keys: set[str] | None 
             state[key] = typed(key, text)
 
 
+def view_values(state: MutableMapping) -> dict:
+    """The view keys of state and their values, in one pass (each keys() rebuilds Streamlit's filtered copy)."""
+    return {k: state[k] for k in state.keys() if ours(k)}
+
+
 def view_query(state: MutableMapping, values: Mapping | None = None) -> dict[str, str]:
     """The view keys of state (or `values`, read from it) whose values differ from their defaults, as URL text."""
     defaults = state.get(DEFAULTS, {})
     if values is None:
-        values = {k: state[k] for k in state.keys() if ours(k)}
+        values = view_values(state)
     out = {}
     for key in sorted(values):
         text = to_text(values[key])
@@ -406,8 +411,7 @@ def publish() -> None:
     import streamlit as st
 
     state = st.session_state
-    # One pass over Session State (each keys() rebuilds Streamlit's filtered copy): a slider move runs this
-    values = {k: state[k] for k in state.keys() if ours(k)}
+    values = view_values(state)  # one pass over Session State: a slider move runs this
     query = {k: v for k, v in PageReads(state).page_query(values=values).items() if not _bound(k)}
     current = st.query_params.to_dict()
     if {k: v for k, v in current.items() if ours(k)} != query:

@@ -32,6 +32,15 @@ def show_strip(frames: np.ndarray, captions: list[str] | None = None, target: in
     )
 
 
+def show_images(frames, captions: list[str] | None = None, target: int = 64, name: str = "le-tour-images") -> None:
+    """show_strip's row as one element of inline images (class `name`; the tour's): a step change sends them
+    with its messages and the browser fetches none (st.image: a request each)."""
+    height, width = frames[0].shape[-2:]
+    scale = images.display_scale(width, target)
+    uris = [images.png_uri(images.to_uint8(f)) for f in frames]
+    inline_images(uris, captions or [None] * len(uris), width * scale, height * scale, name)
+
+
 def pick_index(view: View) -> int:
     """The picked test item (URL: pick), clipped into range for the current pair."""
     return int(np.clip(st.session_state.get("pick", view.default_item()), 0, len(view.dataset.test) - 1))
