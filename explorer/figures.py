@@ -685,7 +685,9 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
             row=2 * i + 1,
             col=1,
         )
-        fig.update_yaxes(visible=False, row=2 * i + 1, col=1)
+        # the strip stretches over its codes: without scaleanchor=False Plotly keeps its pixels square and widens
+        # the shared code axis far past the codes to do so
+        fig.update_yaxes(visible=False, scaleanchor=False, row=2 * i + 1, col=1)
         if panel.phases is not None:
             real = panel.real if panel.real is not None else np.ones(len(panel.codes), bool)
             for mask, name, colour in ((real, t("fig_real"), "#2ca02c"), (~real, t("fig_not_real"), "#d62728")):

@@ -1,4 +1,5 @@
-"""What the browser is sent: components' data and Plotly figures, with every non-finite value made null.
+"""What the browser is sent: components' data and Plotly figures, with every non-finite value made null, and
+static charts (a figure as inline SVG, explorer/svg_figure.py).
 
 Components (st.components.v2) get {"json": their data as one JSON text}. Streamlit checks a
 component's `data` for dataframes, and that check imports pandas and pyarrow (about 2 s on a cold
@@ -89,3 +90,16 @@ def plotly_chart(fig, *, where=None, finite=False, **kwargs):
     every page's Plotly figure leaves through here. finite=True: fig is finite_figure's own result, cached
     and never changed since (its scan took tens of ms a run)."""
     return (where or st).plotly_chart(fig if finite else finite_figure(fig), **kwargs)
+
+
+def static_chart(chart, *, label: str = "", where=None):
+    """A chart as static SVG (class le-chart) in one Markdown element: chart is a go.Figure, translated here by
+    explorer/svg_figure.py (which refuses what it cannot draw), or SVG text it made before (a cache's). A step
+    change draws it with the page's text, where st.plotly_chart loads Plotly and draws each new chart twice;
+    hover text is each point's native tooltip. st.html would not do: its sanitiser keeps HTML only and drops
+    the <svg>. The SVG is one line with its text escaped (no blank line ends Markdown's HTML block), drawn
+    from a figure this app built. Non-finite values: the translator follows finite_figure's rule."""
+    from explorer.svg_figure import figure_svg  # plotly's modules: not on a page's first import
+
+    text = chart if isinstance(chart, str) else figure_svg(chart, label)
+    return (where or st).markdown(f'<div class="le-chart">{text}</div>', unsafe_allow_html=True)
