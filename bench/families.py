@@ -46,9 +46,13 @@ def training_rates(quick: bool, batch: int = 128) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+NAMES = {"pick": "{}'s own analysis and panel", "same_decoder": "same decoder's q*s"}  # a request, by task
+
+
 def pick_seconds(quick: bool, pair: str = "moons-sparse-2d") -> dict[str, float] | None:
-    """Median seconds of the page's analysis of one pick with every family set present (each sibling's
-    panel and the same decoder's q* per family): as the page runs it, its requests on the worker pool
+    """Median seconds of the page's analysis of one pick with every family set present (the pick's own
+    analysis with its set's panel, each sibling's panel and the same decoder's q* per family): as the page
+    runs it, its requests on the worker pool
     (explorer/offload.py, MAX_LONG_REQUESTS workers at once, joined: family_requests), and all of it in
     this process on one core (pick_families), and one model's exact log p(x) and heat map (the page's own
     core), on the same picks, interleaved, after warm-up picks (the workers start and load the sets); and
@@ -79,7 +83,7 @@ def pick_seconds(quick: bool, pair: str = "moons-sparse-2d") -> dict[str, float]
         tickets = [runner.submit(task, args, "bench") for task, args in requests]
         found = join_families(members, [ticket.finished.wait() and ticket.value() for ticket in tickets])
         by_path = {path: name for name, path, _ in members}
-        labels = ["same decoder's q*s"] + [f"{by_path[args[0]]}'s panel" for _, args in requests[1:]]
+        labels = [NAMES.get(task, "{}'s panel").format(by_path[args[0]]) for task, args in requests]
         longest = max(zip((t.elapsed() for t in tickets), labels))
         parts.append((*longest, sum(t.elapsed() for t in tickets)))
         return found
@@ -136,8 +140,8 @@ def rows(quick: bool, row, results: dict) -> list[str]:
     floor = max(picked["longest"], picked["sum"] / k)
     out.append(
         row(
-            f"Inference page: every family for one pick ({n} models + same-decoder q* per family), on the page's "
-            f"worker pool ({k} workers)",
+            f"Inference page: every family for one pick, with the pick's own analysis ({n} models + same-decoder "
+            f"q* per family), on the page's worker pool ({k} workers)",
             f"{picked['pool']:.2f} s (in one process on one core: {picked['all']:.2f} s, "
             f"{picked['all'] / picked['pool']:.1f}x)",
             "≤ 1 s",

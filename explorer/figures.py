@@ -838,27 +838,54 @@ def family_density(
     return fig
 
 
+# the shares of a 2-D Gaussian's mass inside its 1, 2 and 3-sigma ellipses (1 - e^(-k^2 / 2)): a flow q's
+# contours hold the same shares of its mass, so its lines and a Gaussian q's ellipses read alike
+SIGMA_MASSES = tuple(1 - np.exp(-(k**2) / 2) for k in (1, 2, 3))
+
+
+def density_levels(density: np.ndarray, masses=SIGMA_MASSES) -> list[float]:
+    """The values whose upper level sets on the grid hold these shares of its mass (highest-density regions)."""
+    d = np.sort(np.asarray(density, np.float64).ravel())[::-1]
+    share = np.cumsum(d) / d.sum()
+    return [float(d[min(int(np.searchsorted(share, m)), len(d) - 1)]) for m in masses]
+
+
+def contour_lines(x: np.ndarray, y: np.ndarray, z: np.ndarray, level: float) -> tuple[list, list]:
+    """The level's contour of z (rows along y) as one line's x and y, pieces separated by None (a gap)."""
+    import contourpy  # matplotlib's contouring (requirements.txt's matplotlib requires it)
+
+    xs: list = []
+    ys: list = []
+    for line in contourpy.contour_generator(x, y, z).lines(level):
+        xs += [*line[:, 0].tolist(), None]
+        ys += [*line[:, 1].tolist(), None]
+    return xs, ys
+
+
 def family_map(panel, title: str, height: int = 340, t: Words = ENGLISH) -> go.Figure:
     """One model's exact p(z|x) as a heat map with its encoder's q over it (1/2/3-sigma ellipses for a
-    Gaussian, density contours for a flow) and its family's q* (ellipses of its moments).
+    Gaussian, for a flow the contours holding the same shares of its mass) and its family's q* (ellipses
+    of its moments). Lines and a heat map only, the contours computed here: the browser draws it as a
+    picture (the page shows it static), with no contouring of its own.
 
     panel: explorer.inference.FamilyPanel."""
     n = panel.density.shape[0]
     z0, z1 = np.linspace(panel.lo[0], panel.hi[0], n), np.linspace(panel.lo[1], panel.hi[1], n)
-    fig = go.Figure(go.Heatmap(x=z0, y=z1, z=panel.density, colorscale="Greys", showscale=False, hoverinfo="skip"))
+    density = np.asarray(panel.density, np.float32)  # half the bytes of float64; nothing reads its digits
+    fig = go.Figure(go.Heatmap(x=z0, y=z1, z=density, colorscale="Greys", showscale=False, hoverinfo="skip"))
     if panel.q_density is not None:
-        fig.add_contour(
-            x=z0,
-            y=z1,
-            z=panel.q_density,
-            contours={"coloring": "lines"},
-            line={"width": 1.5},
-            colorscale=[[0, MODEL_COLOURS["VAE"]], [1, MODEL_COLOURS["VAE"]]],
-            showscale=False,
-            name=t("fig_q"),
-            showlegend=True,
-            hoverinfo="skip",
-        )
+        for k, level in enumerate(density_levels(panel.q_density)):
+            xs, ys = contour_lines(z0, z1, panel.q_density, level)
+            fig.add_scatter(
+                x=xs,
+                y=ys,
+                mode="lines",
+                line={"color": MODEL_COLOURS["VAE"], "width": 2 - 0.5 * k},
+                name=t("fig_q"),
+                legendgroup="q",
+                showlegend=k == 0,
+                hoverinfo="skip",
+            )
     ellipses = [(panel.star_moments, t("fig_q_star"), "#ff7f0e")]
     if panel.q_density is None:
         ellipses.insert(0, (panel.q_moments, t("fig_q"), MODEL_COLOURS["VAE"]))

@@ -21,10 +21,12 @@ from training.families import (
 )
 from training.inference import (
     IWAE_KS,
+    bounds,
     encoder_q,
     exact_log_px,
     infer,
     log_posterior_grid,
+    require_2d,
     spread_index,
 )
 from training.posteriors import Flow, moments
@@ -93,36 +95,7 @@ def _np(t: torch.Tensor) -> np.ndarray:
 @torch.no_grad()
 def analyse_image(vae, x: torch.Tensor, n_heat: int = 100) -> ImageInference:
     """x (1, C, H, W): exact posterior, the encoder's bounds, q* and the heat map, in one go."""
-    r = infer(vae, x)
-    q_mean, q_cov = (_np(m[0]) for m in moments(r.q))
-    star_mean, star_cov = (_np(m[0]) for m in moments(r.q_star))
-    post_mean, post_cov = _np(r.exact.mean[0]), _np(r.exact.cov[0])
-    lo, hi = view_box((post_mean, post_cov), (q_mean, q_cov), (star_mean, star_cov))
-    log_density = log_posterior_grid(vae, x, r.log_px[0], tuple(lo), tuple(hi), n_heat)
-    enc, opt = r.encoder, r.optimised
-    return ImageInference(
-        log_px=float(r.log_px[0]),
-        quadrature_error=float(r.exact.error[0]),
-        elbo=float(enc.elbo[0]),
-        elbo_se=float(enc.elbo_se[0]),
-        reconstruction=float(enc.reconstruction[0]),
-        kl_prior=float(enc.kl_prior[0]),
-        iwae={k: float(enc.iwae[k][0]) for k in IWAE_KS},
-        iwae_se={k: float(enc.iwae_se[k][0]) for k in IWAE_KS},
-        n_samples=enc.n_samples,
-        ess={k: float(enc.ess[k][0]) for k in IWAE_KS},
-        elbo_star=float(opt.elbo[0]),
-        elbo_star_se=float(opt.elbo_se[0]),
-        q_mean=q_mean,
-        q_cov=q_cov,
-        star_mean=star_mean,
-        star_cov=star_cov,
-        post_mean=post_mean,
-        post_cov=post_cov,
-        density=_np(log_density.exp()),
-        lo=lo,
-        hi=hi,
-    )
+    return analyse_pick(vae, x, n_heat)[0]
 
 
 @torch.no_grad()
@@ -167,12 +140,9 @@ class FamilyPanel:
     hi: np.ndarray
 
 
-@torch.no_grad()
-def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object]:
-    """x (1, C, H, W): one retrained model's numbers and drawing, and its q* (same_decoder reuses it)."""
-    q = encoder_q(vae, x)
-    exact = exact_for(vae, x, q)  # once: its log p(x) serves the numbers too
-    numbers, star = family_numbers(vae, x, log_px=_np(exact.log_px))
+def _panel(vae, x: torch.Tensor, q, exact, numbers: FamilyNumbers, star, n: int) -> FamilyPanel:
+    """One model's drawing for the image x (1, C, H, W): the exact posterior on a box holding it, q and q*,
+    and a flow q's own density on the same box."""
     q_m, star_m = (tuple(_np(m[0]) for m in moments(g)) for g in (q, star))
     lo, hi = view_box((_np(exact.mean[0]), _np(exact.cov[0])), q_m, star_m)
     density = _np(log_posterior_grid(vae, x, exact.log_px[0], tuple(lo), tuple(hi), n).exp())
@@ -181,39 +151,98 @@ def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object
         z0, z1 = np.linspace(lo[0], hi[0], n), np.linspace(lo[1], hi[1], n)
         z = torch.from_numpy(np.stack(np.meshgrid(z0, z1, indexing="xy"), -1).reshape(1, -1, 2)).float()
         q_density = _np(q.log_prob(z).exp().reshape(n, n))
-    return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi), star
+    return FamilyPanel(numbers, vae.config.posterior, density, q_density, q_m, star_m, lo, hi)
+
+
+@torch.no_grad()
+def family_panel(vae, x: torch.Tensor, n: int = 80) -> tuple[FamilyPanel, object]:
+    """x (1, C, H, W): one retrained model's numbers and drawing, and its q* (same_decoder reuses it)."""
+    q = encoder_q(vae, x)
+    exact = exact_for(vae, x, q)  # once: its log p(x) serves the numbers too
+    numbers, star = family_numbers(vae, x, log_px=_np(exact.log_px))
+    return _panel(vae, x, q, exact, numbers, star, n), star
+
+
+def analyse_pick(vae, x: torch.Tensor, n_heat: int = 100) -> tuple[ImageInference, FamilyPanel]:
+    """x (1, C, H, W): the Inference page's analysis of one image (ImageInference: the encoder's bounds
+    from IWAE_GROUPS * max(IWAE_KS) draws) and its model's families panel, from one exact quadrature, one
+    q* in the model's own family (judged on fresh draws) and one heat map: as two requests they computed
+    each twice."""
+    return _analyse(vae, x, n_heat)[:2]
+
+
+@torch.no_grad()
+def _analyse(vae, x: torch.Tensor, n_heat: int = 100) -> tuple[ImageInference, FamilyPanel, object]:
+    """analyse_pick's two results and its q*."""
+    require_2d(vae)
+    q = encoder_q(vae, x)
+    exact = exact_for(vae, x, q)
+    enc = bounds(vae, x, q, seed=0)
+    numbers, star = family_numbers(vae, x, log_px=_np(exact.log_px))
+    panel = _panel(vae, x, q, exact, numbers, star, n_heat)
+    (q_mean, q_cov), (star_mean, star_cov) = panel.q_moments, panel.star_moments
+    image = ImageInference(
+        log_px=float(exact.log_px[0]),
+        quadrature_error=float(exact.error[0]),
+        elbo=float(enc.elbo[0]),
+        elbo_se=float(enc.elbo_se[0]),
+        reconstruction=float(enc.reconstruction[0]),
+        kl_prior=float(enc.kl_prior[0]),
+        iwae={k: float(enc.iwae[k][0]) for k in IWAE_KS},
+        iwae_se={k: float(enc.iwae_se[k][0]) for k in IWAE_KS},
+        n_samples=enc.n_samples,
+        ess={k: float(enc.ess[k][0]) for k in IWAE_KS},
+        elbo_star=float(numbers.elbo_star[0]),
+        elbo_star_se=float(numbers.elbo_star_se[0]),
+        q_mean=q_mean,
+        q_cov=q_cov,
+        star_mean=star_mean,
+        star_cov=star_cov,
+        post_mean=_np(exact.mean[0]),
+        post_cov=_np(exact.cov[0]),
+        density=panel.density,
+        lo=panel.lo,
+        hi=panel.hi,
+    )
+    return image, panel, star
 
 
 def pick_families(models: dict[str, object], x: torch.Tensor, families=SAME_DECODER_FAMILIES) -> dict:
-    """Everything the Inference page's families section shows for one image x (1, C, H, W), in this
-    process: each model's panel ("panels", name -> FamilyPanel) and the first model's decoder with q* in
-    each family ("same_decoder"), its exact log p(x) and own-family q* computed once for both. The page
-    computes the same in parts on the worker pool (a panel per model, the same decoder's q*s without
-    log p(x)) and joins them (join_families): the parts on both cores."""
-    panels, stars = {}, {}
-    for name, vae in models.items():
-        panels[name], stars[name] = family_panel(vae, x)
-    first = next(iter(models))
-    same = same_decoder(models[first], x, own=(panels[first].numbers, stars[first]), families=families)
-    return {"panels": panels, "same_decoder": same}
+    """Everything the Inference page shows for one image x (1, C, H, W), in this process: the first model's
+    analysis ("image", ImageInference), each model's panel ("panels", name -> FamilyPanel) and the first
+    model's decoder with q* in each family ("same_decoder"), its exact log p(x) and own-family q* computed
+    once for all three. The page computes the same in parts on the worker pool (the first model's analysis
+    and panel, a panel per other model, the same decoder's q*s without log p(x)) and joins them
+    (join_families): the parts on both cores."""
+    first, *rest = models
+    image, own, star = _analyse(models[first], x)
+    panels = {first: own} | {name: family_panel(models[name], x)[0] for name in rest}
+    same = same_decoder(models[first], x, own=(own.numbers, star), families=families)
+    return {"image": image, "panels": panels, "same_decoder": same}
 
 
 def family_requests(members: tuple[tuple[str, str, float], ...], index: int) -> list[tuple[str, tuple]]:
     """The Inference page's long requests (explorer/long_tasks.py) for one test image under each (name,
-    path, stamp) family set, the first's decoder for the same-decoder comparison: the same decoder's q*s
-    (a flow fitted per image: the longest part) and the flow set's panel (its own q* by Newton through the
-    flow) first, so the worker pool does not end on one of them while the other core idles."""
-    same = ("same_decoder", (members[0][1], members[0][2], index, SAME_DECODER_FAMILIES, False))
-    order = sorted(members, key=lambda member: not member[0].startswith("flow"))  # stable: else as given
-    return [same, *(("family_panel", (path, stamp, index)) for _, path, stamp in order)]
+    path, stamp) family set, the first being the page's own: its analysis with its panel ("pick") first,
+    what the page draws at the top; then the longest parts, a flow set's panel (its own q* by Newton
+    through the flow) and the same decoder's q*s (a flow fitted per image), so the worker pool does not end
+    on one of them while the other core idles; then the other sets' panels. The page asks for all at once."""
+    (_, path, stamp), rest = members[0], members[1:]
+    flows = [m for m in rest if m[0].startswith("flow")]
+    others = [m for m in rest if not m[0].startswith("flow")]
+    panel = lambda member: ("family_panel", (member[1], member[2], index))  # noqa: E731
+    same = ("same_decoder", (path, stamp, index, SAME_DECODER_FAMILIES, False))
+    return [("pick", (path, stamp, index)), *map(panel, flows), same, *map(panel, others)]
 
 
 def join_families(members: tuple[tuple[str, str, float], ...], found: list) -> dict:
-    """pick_families' result from the results of family_requests(members, ...), in their order: the
-    panels by name (the first member's is the same decoder's model), and the same decoder's numbers
-    given that panel's exact log p(x)."""
+    """pick_families' result from the results of family_requests(members, ...), in their order: the page's
+    own analysis, the panels by name (the first member's from its analysis: the same decoder's model), and
+    the same decoder's numbers given that panel's exact log p(x)."""
     requests = family_requests(members, 0)
-    by_path = {args[0]: result for (task, args), result in zip(requests, found) if task == "family_panel"}
-    panels = {name: by_path[path] for name, path, _ in members}
-    first = next(iter(panels.values()))
-    return {"panels": panels, "same_decoder": with_log_px(found[0], first.numbers.log_px)}
+    by_task = {(task, args[0]): result for (task, args), result in zip(requests, found)}
+    image, own = by_task["pick", members[0][1]]
+    panels = {name: by_task["family_panel", path] for name, path, _ in members[1:]}
+    panels = {members[0][0]: own, **panels}
+    same = with_log_px(by_task["same_decoder", members[0][1]], own.numbers.log_px)
+    return {"image": image, "panels": panels, "same_decoder": same}

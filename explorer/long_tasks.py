@@ -56,6 +56,14 @@ def inference(path: str, stamp: float, index: int):
     return analyse_image(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
 
 
+def pick(path: str, stamp: float, index: int):
+    """explorer.inference.analyse_pick of one test image under the pair's VAE: the Inference page's own
+    analysis and its families panel, in one request."""
+    from explorer.inference import analyse_pick
+
+    return analyse_pick(model_set(path, stamp)["vae"].model, dataset(path, stamp).test.x[index : index + 1])
+
+
 def posterior_methods(path: str, stamp: float, index: int):
     """explorer.sampling.PosteriorMethods of one test image: q, the exact grid and a Metropolis chain, costed."""
     from explorer.sampling import compare

@@ -62,6 +62,7 @@ TASKS = "explorer.long_tasks"  # the module whose functions are the tasks, by na
 RESULTS_KEPT = {
     "projection": 32,
     "inference": 64,
+    "pick": 64,
     "split_gaps": 8,
     "manifold": 16,
     "hole_map": 32,

@@ -210,3 +210,26 @@ def test_a_projection_fitted_on_a_subsample_places_every_code():
     assert np.allclose(proj.transform(codes[:10]), proj.embedding_[:10])
     c1, c2 = proj.embedding_[:400].mean(0), proj.embedding_[400:].mean(0)
     assert np.linalg.norm(proj.embedding_[600] - c2) < np.linalg.norm(proj.embedding_[600] - c1)
+
+
+def test_a_flow_q_s_contours_hold_a_gaussian_s_sigma_shares_of_its_mass():
+    """figures.density_levels / contour_lines (the family maps draw a flow q's density as these lines): on a
+    correlated Gaussian's density the 1, 2, 3-sigma shares give the density on its k-sigma ellipses, and the
+    contour drawn lies on that ellipse to within the grid's spacing."""
+    from explorer.figures import contour_lines, density_levels
+
+    cov = np.array([[1.0, 0.6], [0.6, 0.5]])
+    axis = np.linspace(-5, 5, 201)
+    z = np.stack(np.meshgrid(axis, axis, indexing="xy"), -1)  # (y, x, 2): rows along z1
+    inv = np.linalg.inv(cov)
+    r2 = np.einsum("...i,ij,...j->...", z, inv, z)  # squared Mahalanobis distance
+    density = np.exp(-r2 / 2) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+    levels = density_levels(density)
+    for k, level in zip((1, 2, 3), levels):
+        want = np.exp(-(k**2) / 2) / (2 * np.pi * np.sqrt(np.linalg.det(cov)))
+        assert abs(level / want - 1) < 0.05, (k, level, want)
+        xs, ys = contour_lines(axis, axis, density, level)
+        points = np.array([(x, y) for x, y in zip(xs, ys) if x is not None])
+        assert None in xs and len(points) > 50
+        radius = np.sqrt(np.einsum("ni,ij,nj->n", points, inv, points))
+        assert np.abs(radius - k).max() < 0.05 * k + 0.05, (k, radius.min(), radius.max())

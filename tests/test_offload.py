@@ -485,6 +485,7 @@ def same(a, b, where="result"):
         ("manifold", ("vae", 5)),
         ("hole_map", ("ae", 0, 1, 8)),
         ("likelihoods", (10, 0.1)),
+        ("pick", (0,)),  # the Inference page's own analysis with its family panel
         ("family_panel", (0,)),  # the Inference page's families section: a panel, the same decoder's q*s
         ("same_decoder", (0, ("diag", "full", "flow"), False)),
     ],

@@ -397,3 +397,38 @@ def test_each_family_number_s_e_is_the_spread_over_seeds():
         assert (reported > 0).all(), field
         ratio = values.std(0) / reported
         assert ((ratio > 0.5) & (ratio < 2)).all(), (field, ratio)
+
+
+def test_a_full_covariance_model_s_own_q_star_is_full_covariance():
+    """family_numbers without a family takes the model's own: for a full-covariance VAE its q* has a free
+    off-diagonal (optimise_q on a full Gaussian start without a family searched the diagonal ones only), so
+    its ELBO on the same Gauss-Hermite objective is at least the diagonal q*'s."""
+    from training.families import family_numbers
+
+    model = tiny_vae("full")
+    randomise(model)
+    x = torch.rand((2, *SHAPE), generator=torch.Generator().manual_seed(3))
+    log_px = np.zeros(2)
+    own = family_numbers(model, x, log_px=log_px)[1]
+    diag = family_numbers(model, x, "diag", log_px=log_px)[1]
+    assert own.scale_tril[:, 1, 0].abs().min() > 1e-3
+    assert diag.scale_tril[:, 1, 0].abs().max() == 0
+
+
+@pytest.mark.parametrize("posterior", ["diag", "flow"])
+def test_the_pages_pick_is_its_analysis_and_its_family_panel_computed_once(posterior):
+    """analyse_pick (the Inference page's one request for its own set) gives the same numbers as the
+    family panel computed on its own, and its q*'s ELBO is the panel's own-family q*'s."""
+    from explorer.inference import analyse_pick, family_panel
+
+    model = tiny_vae(posterior)
+    randomise(model, 0.1)
+    x = torch.rand((1, *SHAPE), generator=torch.Generator().manual_seed(4))
+    image, panel = analyse_pick(model, x, n_heat=40)
+    alone = family_panel(model, x, n=40)[0]
+    for field in ("log_px", "elbo", "elbo_se", "iwae", "elbo_star", "elbo_star_se"):
+        assert np.array_equal(getattr(panel.numbers, field), getattr(alone.numbers, field)), field
+    assert np.array_equal(panel.density, alone.density) and np.array_equal(panel.lo, alone.lo)
+    assert image.elbo_star == float(panel.numbers.elbo_star[0]) and image.log_px == float(panel.numbers.log_px[0])
+    assert image.density is panel.density
+    assert (panel.q_density is None) == (posterior != "flow")

@@ -103,6 +103,8 @@ def family_numbers(
         encoder = bounds(vae, x, q, n_samples=FAMILY_DRAWS, ks=(FAMILY_K,), seed=seed)
     if start is None:
         start = q if family in (None, "flow") or not isinstance(q, Flow) else q.base
+    # the model's own family by name: optimise_q reads a full-covariance start as diag unless told
+    family = family or getattr(getattr(vae, "config", None), "posterior", None)
     if family == "flow" and not isinstance(start, Flow):
         star = fit_flow_q(vae, x, start, seed=seed)
         # each image its own layers: judged one by one on fresh draws

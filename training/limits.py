@@ -62,6 +62,7 @@ MAX_LONG_REQUESTS = 2  # computing at once across every server process of one ma
 LONG_REQUEST_SECONDS = {  # CPU seconds one request may use in its worker (RLIMIT_CPU); stopped past it
     "projection": 180.0,  # a UMAP or t-SNE fit (at most PROJECTION_FIT_POINTS codes)
     "inference": 60.0,  # one test image's exact posterior, IWAE curve and q* (Exact inference, the tour)
+    "pick": 60.0,  # the same with its set's posterior family panel (the Inference page, issue 28)
     "split_gaps": 240.0,  # the inference gaps of 100 test images
     "posterior_methods": 60.0,  # one image's posterior three ways (q, the grid, 8 Metropolis chains)
     "manifold": 60.0,  # one model's manifold grid (at most 30 x 30 decodes)

@@ -4,6 +4,7 @@ The script thread never computes them, so the session stays responsive while the
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -45,10 +46,21 @@ def ready(requests: list[Request]) -> list[Any] | None:
     return None
 
 
-def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
+def ask(requests: list[Request]) -> float:
+    """Ask for requests now without waiting, so the pool works on them while the page draws what comes
+    before (results() waits for them where they are drawn; one refused is said there). The time asked:
+    pass it to results() so they count as asked by this run."""
+    asked = time.monotonic()
+    with contextlib.suppress(RequestRefused):
+        _tickets(requests)
+    return asked
+
+
+def results(requests: list[Request], what: str, name: str, asked: float | None = None) -> list[Any] | None:
     """The results of the requests, or None after drawing their progress (what: the catalogue key naming
-    them; name: unique on the page, for widget keys). A task's own error is raised as the page would
-    have raised it; a stopped request (over its budget, its worker gone) is shown with a Try again button."""
+    them; name: unique on the page, for widget keys; asked: when this run asked for them, if before, see
+    ask()). A task's own error is raised as the page would have raised it; a stopped request (over its
+    budget, its worker gone) is shown with a Try again button."""
     stopped = st.session_state.setdefault(STOPPED, set())
     keys = {(task, args) for task, args in requests}
     if keys & stopped:
@@ -56,7 +68,7 @@ def results(requests: list[Request], what: str, name: str) -> list[Any] | None:
         st.button(t("long_again"), key=f"long_again_{name}", on_click=stopped.difference_update, args=(keys,))
         return None
     try:
-        asked = time.monotonic()
+        asked = time.monotonic() if asked is None else asked
         tickets = _tickets(requests)
     except RequestRefused as exc:  # too many under way for this tab or this server: said, not queued
         st.warning(error_text(exc), icon=":material/hourglass_disabled:")
@@ -95,8 +107,8 @@ def _wait(tickets: list[Ticket], asked: float) -> None:
             tk.finished.wait(min(SLICE, left))
 
 
-def result(task: str, args: tuple, what: str, name: str) -> Any | None:
-    found = results([(task, args)], what, name)
+def result(task: str, args: tuple, what: str, name: str, asked: float | None = None) -> Any | None:
+    found = results([(task, args)], what, name, asked)
     return None if found is None else found[0]
 
 

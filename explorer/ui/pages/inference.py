@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
+from explorer.inference import family_requests, join_families
 from explorer.ui import urlstate, waiting
 from explorer.ui.bridge import plotly_chart
 from explorer.ui.context import PageEnd, current_view
@@ -21,12 +22,31 @@ if view.latent_dim != 2:
     st.info(t("inf_not_2d", dim=view.latent_dim))
     raise PageEnd
 
+
+def family_members() -> tuple[tuple[str, str, float], ...]:
+    """(variant, path, stamp) of this set and its siblings (training.families.siblings: trained like it
+    with another posterior family or objective, found by their sidecars), this set first; none for a
+    decoder without gradients (an ONNX one: q* needs them)."""
+    from training.families import siblings
+
+    if not getattr(view.model("vae"), "differentiable", True):
+        return ()
+    found = siblings(view.pair_id)
+    return tuple((name, str(info.path), info.stamp) for name, info in found.items())
+
+
 urlstate.seed("pick", view.default_item(), 0, len(view.dataset.test) - 1)  # one pick, shared with the map
 st.number_input(t("map_test_item"), min_value=0, max_value=len(view.dataset.test) - 1, step=1, key="pick")
 index = pick_index(view)
-r = waiting.result("inference", (view.path, view.stamp, index), "long_task_inference", "inference")
-if r is None:  # computing in the background: its progress is drawn, the page reruns when it is ready
+members = family_members()
+# the pick's own analysis with its set's family panel first, then every other family's parts, all asked for
+# at once: the worker pool computes the families while the page draws the pick's own numbers
+requests = family_requests(members, index) if members else [("pick", (view.path, view.stamp, index))]
+asked = waiting.ask(requests)
+found = waiting.result(*requests[0], "long_task_inference", "inference", asked)
+if found is None:  # computing in the background: its progress is drawn, the page reruns when it is ready
     raise PageEnd
+r = found[0]
 
 left, right = st.columns([1, 3])
 with left:
@@ -99,15 +119,6 @@ if st.toggle(t("inf_split_toggle"), key="inference_split"):
     plotly_chart(gap_scatter(values, named, x_title, t=t), key="gap_scatter")
 
 
-def family_members() -> tuple[tuple[str, str, float], ...]:
-    """(variant, path, stamp) of this set and its siblings (training.families.siblings: trained like it
-    with another posterior family or objective, found by their sidecars), this set first."""
-    from training.families import siblings
-
-    found = siblings(view.pair_id)
-    return tuple((name, str(info.path), info.stamp) for name, info in found.items())
-
-
 def family_label(name: str) -> str:
     """A variant's name in the reader's language: its family, and its objective when IWAE-trained."""
     family, _, objective = name.partition("-")
@@ -131,19 +142,17 @@ def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
 def families_section() -> None:
     """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
     from explorer.figures import family_map
-    from explorer.inference import family_requests, join_families
     from training.families import compare_gaps, interval
 
     st.subheader(t("fam_title"))
     st.caption(t("fam_lead"))
-    members = family_members()
     if not members:
         return
-    # a request per family set and one for the same decoder's q*s: the worker pool spreads them over its cores
-    found = waiting.results(family_requests(members, index), "long_task_family_panels", "family_panels")
-    if found is None:  # computing in the background; the page reruns when it is ready
+    # a request per other family set and one for the same decoder's q*s, asked for with the pick's own
+    found_rest = waiting.results(requests[1:], "long_task_family_panels", "family_panels", asked)
+    if found_rest is None:  # computing in the background; the page reruns when it is ready
         return
-    r = join_families(members, found)
+    r = join_families(members, [found, *found_rest])
     st.markdown(f"**{t('fam_same_decoder')}**")
     st.caption(t("fam_same_decoder_lead"))
     same = r["same_decoder"]
@@ -162,7 +171,9 @@ def families_section() -> None:
     cols = st.columns(2)
     for i, (name, panel) in enumerate(panels.items()):
         with cols[i % 2]:
-            plotly_chart(family_map(panel, family_label(name), t=t), key=f"fam_map_{name}")
+            # a picture to compare, not to explore (its heat map has no hover): Plotly draws it static
+            fig = family_map(panel, family_label(name), t=t)
+            plotly_chart(fig, key=f"fam_map_{name}", config={"staticPlot": True})
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
     st.caption(t("fam_pick_caption", draws=FAMILY_DRAWS, k=FAMILY_K, groups=FAMILY_DRAWS // FAMILY_K))
     urlstate.seed("family_split", False)
@@ -204,5 +215,4 @@ def family_table(numbers: dict, item: int | None, interval=None) -> dict[str, li
     return table
 
 
-if getattr(view.model("vae"), "differentiable", True):
-    families_section()
+families_section()
