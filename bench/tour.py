@@ -51,7 +51,8 @@ STEP_SHOWN = """(title) => [...document.querySelectorAll('h3')].some(h => h.text
     && (__DRAWN__)() && performance.now() - window.__leInput"""
 SLIDER_SHOWN = """(before) => { const c = (__CAPTION__)('VAE decodes');
     return c !== null && c !== before && (__DRAWN__)() && performance.now() - window.__leInput; }"""
-CHARTS = "() => document.querySelectorAll('[data-testid=stMain] .js-plotly-plot').length"
+# a step's charts: Plotly's, or static SVG (explorer/ui/bridge.static_chart)
+CHARTS = "() => document.querySelectorAll('[data-testid=stMain] :is(.js-plotly-plot, .le-chart > svg)').length"
 # Plotly draws of each chart in the page (plotly_afterplot), counted from the chart's creation
 DRAWS = """window.__leDraws = 0; new MutationObserver(() => {
     for (const gd of document.querySelectorAll('.js-plotly-plot'))

@@ -28,7 +28,10 @@ from explorer.images import png_bytes
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-WIDTH = 800  # the viewBox's width: the SVG scales to its column (about 940 px at 1400, 700 at 800)
+# The viewBox's width: the SVG scales to its column, at most GROWTH times (text 12 px drawn at 9.5-15 px): the
+# tour's column is about 940 px wide in a 1400 px window and 540 px at 800 px with the sidebar open.
+WIDTH = 600
+GROWTH = 1.25
 FONT = 12  # Plotly's default font size
 TITLE_FONT = 16
 INK, GREY, GRID = "#31333f", "#6b6f7b", "#e6e9ef"  # Streamlit's text, its muted labels, a light grid
@@ -333,7 +336,7 @@ def figure_svg(fig: go.Figure, label_text: str = "", width: int = WIDTH) -> str:
     aria = aria or title or ""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {chart.height}" role="img" '
-        f'aria-label="{escape(aria)}" style="width:100%;height:auto;display:block">'
+        f'aria-label="{escape(aria)}" style="width:100%;max-width:{num(GROWTH * width)}px;height:auto;display:block">'
         + "".join(body).replace("\n", "&#10;")  # one line: a blank line would end Markdown's HTML block
         + "</svg>"
     )

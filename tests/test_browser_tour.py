@@ -125,3 +125,39 @@ def test_a_fresh_server_says_it_is_starting_before_it_draws_the_tour(browser):
         page.locator("h1").filter(has_text=zh["page_title"]).wait_for()
         starting.wait_for(state="detached")
         page.close()
+
+
+CHART_BOX = """() => {
+    const svg = document.querySelector('[data-testid=stMain] .le-chart > svg');
+    if (!svg) return null;
+    const box = svg.getBoundingClientRect(), view = svg.viewBox.baseVal;
+    const column = svg.closest('[data-testid=stVerticalBlock]').getBoundingClientRect();
+    const hover = [...svg.querySelectorAll('circle > title')].map(t => t.textContent);
+    return {width: box.width, height: box.height, right: box.right, column: column.width,
+            ratio: view.height / view.width, hover, label: svg.getAttribute('aria-label'),
+            role: svg.getAttribute('role'),
+            plotly: document.querySelectorAll('[data-testid=stMain] .js-plotly-plot').length};
+}"""
+
+
+def test_a_step_chart_is_static_svg_that_fits_its_column_at_1400_and_800_px(browser, app_url):
+    """Issue 27 item 1: a tour step's chart is inline SVG (explorer/svg_figure.py, no Plotly on the step): drawn,
+    as wide as its column allows and no wider (its viewBox keeps the figure's proportions), labelled for a screen
+    reader, each code's hover text (in the reader's language) its native tooltip."""
+    from tests.helpers import wait_drawn
+
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(f"{app_url}/tour?lang=zh&dataset=moons&pair=moons-sparse-2d&step=3")
+    shows_step(page, "zh", 3)
+    for width in (1400, 800):
+        page.set_viewport_size({"width": width, "height": 1000})
+        wait_drawn(page)
+        page.wait_for_timeout(300)  # the column's new width laid out
+        box = page.evaluate(CHART_BOX)
+        assert box and box["plotly"] == 0, box
+        assert 0.5 * box["column"] < box["width"] <= box["column"] + 1 and box["right"] <= width, (width, box)
+        assert box["height"] == pytest.approx(box["width"] * box["ratio"], rel=0.02), (width, box)
+        assert box["role"] == "img" and box["label"] == CATALOGUES["zh"]["s3_map"], box
+        item = CATALOGUES["zh"]["fig_item"]
+        assert len(box["hover"]) > 100 and all(text.startswith(item) for text in box["hover"]), box["hover"][:3]
+    page.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -55,6 +56,8 @@ def proto_strings(message, texts: list[str]) -> None:
                 proto_strings(item, texts)
             elif field.name == "spec" and isinstance(item, str):
                 texts.extend(figure_texts(json.loads(item)))
+            elif field.name == "body" and isinstance(item, str) and item.startswith(STATIC_CHART):
+                texts.extend(svg_texts(item))
             elif field.name in TEXT_FIELDS and isinstance(item, str):
                 texts.append(item)
 
@@ -101,6 +104,16 @@ def figure_texts(spec: dict) -> list[str]:
     figure = spec.get("fig") or spec
     visit({"data": json.loads(figure) if isinstance(figure, str) else figure})
     return out
+
+
+STATIC_CHART = '<div class="le-chart">'  # explorer/ui/bridge.static_chart: a chart as inline SVG
+
+
+def svg_texts(body: str) -> list[str]:
+    """A static chart's words: its text (titles, ticks, legend, annotations), each point's hover <title> and
+    its aria-label; the markup and its attributes (a raster's data: URI) left out."""
+    root = ET.fromstring(body)
+    return [t for e in root.iter() for t in (e.text, e.get("aria-label")) if t and t.strip()]
 
 
 def english_left(texts: list[str], names: set[str]) -> set[str]:
@@ -218,6 +231,15 @@ def test_the_checks_catch_what_they_are_for():
     assert english_left(["选一个 pair，`python -m training eval` 重新计算"], set()) == {"pair"}
     assert english_left(["moons-sparse-2d 的 phase"], {"moons-sparse-2d"}) == {"phase"}
     assert english_left(["%{customdata[1]} 编号<extra></extra>"], set()) == set()
+    # a static chart's legend, hover text and label are read from its SVG, its markup is not
+    import plotly.graph_objects as go
+
+    from explorer.svg_figure import figure_svg
+
+    fig = go.Figure(go.Scatter(x=[0.5], y=[1], name="test codes", hovertemplate="编号 %{x:.2f} phase"))
+    body = STATIC_CHART + figure_svg(fig.update_layout(showlegend=True), "潜在空间") + "</div>"
+    assert {"编号 0.50 phase", "test codes", "潜在空间"} <= set(svg_texts(body))
+    assert english_left(svg_texts(body), set()) == {"test", "codes", "phase"}
 
 
 @pytest.mark.slow  # every page and option, per walk and language: 30 s (digits-8d) to 2 min (moons) of AppTest

@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import analyses, figures, latents, tour
 from explorer.ui import cache, waiting
-from explorer.ui.bridge import finite_figure, plotly_chart
+from explorer.ui.bridge import static_chart
 from explorer.ui.context import KINDS, LABELS, PageEnd, View
 from explorer.ui.lab_sections import lab_text
 from explorer.ui.lang import current
@@ -61,10 +61,12 @@ class TourContext:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def step_figure(key: tuple, _build: Callable[[], go.Figure]) -> go.Figure:
-    """A step's figure by everything it draws (key: the chart, its pair's path and stamp, the language, the
-    controls' values): built and made finite once, then only sent (building it took 40-130 ms a step change)."""
-    return finite_figure(_build())
+def step_chart(key: tuple, _build: Callable[[], go.Figure], _label: str) -> str:
+    """A step's chart as SVG text by everything it draws (key: the chart, its pair's path and stamp, the language,
+    the controls' values): built and translated once, then only sent (building the figure took 40-130 ms)."""
+    from explorer.svg_figure import figure_svg
+
+    return figure_svg(_build(), _label)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -74,9 +76,11 @@ def step_data(key: tuple, _compute: Callable[[], object]):
     return _compute()
 
 
-def chart(name: str, key: tuple, build: Callable[[], go.Figure]) -> None:
-    """The step's figure `name` (tour_<name>), built by build() on its first showing for key in this language."""
-    plotly_chart(step_figure((name, current(), *key), build), key=f"tour_{name}", finite=True)
+def chart(name: str, key: tuple, build: Callable[[], go.Figure], label: str) -> None:
+    """The step's figure `name`, built by build() on its first showing for key in this language, drawn as static
+    SVG (label: what it shows, for a screen reader): a Plotly chart took a step change 2-3x longer to draw in
+    Chromium (bench/tour.py). Its interactive chart is on the full page the step links to."""
+    static_chart(step_chart((name, current(), *key), build, label))
 
 
 def markdown_table(rows: list[dict]) -> str:
@@ -188,7 +192,7 @@ def step_2(c: TourContext) -> None:
             panels.append(panel if panel.codes is None else replace(panel, codes=panel.codes[spread(len(panel.codes))]))
         return figures.hole_maps(panels, c.t("fig_distance"), height=340, t=c.t)
 
-    chart("holes", (c.view.path, c.view.stamp, c.crescent, c.full), build)
+    chart("holes", (c.view.path, c.view.stamp, c.crescent, c.full), build, c.t("s2_title"))
     if c.view.latent_dim == 2:  # codes are drawn only on a 2-D plane
         subset_caption(c, len(c.view.codes["vae"].mean))
     full_page(c, "compare", **line_state(c, pos))
@@ -223,7 +227,7 @@ def step_3(c: TourContext) -> None:
                 colouring = replace(colouring, values=colouring.values[take])
             return figures.latent_maps([panel], colouring, height=380, t=c.t)
 
-        chart("ellipses", (c.view.path, c.view.stamp, c.crescent, eps), build)
+        chart("ellipses", (c.view.path, c.view.stamp, c.crescent, eps), build, c.t("s3_map"))
         subset_caption(c, len(vae_codes.mean))
     full_page(c, "latent_map", pick=c.crescent, ellipses="true")
 
@@ -432,7 +436,7 @@ def whole_line(c: TourContext) -> None:
         c.t("s6_line_real", model=p.title, real=int(p.real.sum()), n=len(p.codes)) for p in panels if p.real is not None
     ]
     st.markdown(c.t("s6_line", pair=plain(info.id), verdicts=" ".join(real)))
-    chart("line_strips", (path, stamp), lambda: figures.line_strips(panels, t=c.t))
+    chart("line_strips", (path, stamp), lambda: figures.line_strips(panels, t=c.t), c.t("s6_title"))
     if (c.view.latent_dim, c.view.pair_id) != (1, info.id):
         prose(*lab_lines(c, pair["vae"].config.data.regime, 1))
 
@@ -498,7 +502,7 @@ def step_7(c: TourContext) -> None:
         st.info(c.t("missing", what=f"a 2-D pair ({SPARSE_2D})"))
         return
     pair_id, index, r, request = found
-    chart("posterior", request, lambda: figures.posterior_map(r, height=420, t=c.t))
+    chart("posterior", request, lambda: figures.posterior_map(r, height=420, t=c.t), c.t("s7_title"))
     st.latex(rf"{r.log_px:.2f} = {r.elbo:.2f} + {r.kl_posterior:.2f}")
     gap = max(r.kl_posterior, 1e-12)
     prose(
@@ -570,7 +574,7 @@ def step_8(c: TourContext) -> None:
         fig = figures.iwae_curve(r, t=c.t)
         return fig.update_traces(textposition=["bottom right"] * (len(r.iwae) - 1) + ["bottom left"])  # last inside
 
-    chart("iwae", request, curve)
+    chart("iwae", request, curve, c.t("s8_title"))
     prose(
         c.t(
             "s8_result",
