@@ -193,12 +193,12 @@ def rows(quick: bool, row, results: dict) -> list[str]:
     return out
 
 
-# In the page: the four family maps' figures (Plotly replaces a chart's data array when it draws a new
-# figure), whether the page still shows progress, and whether its script is running.
+# In the page: the four family maps' pictures (static SVG, as text: React may keep the element and change
+# what is in it), whether the page still shows progress, and whether its script is running.
 _FAMILY_STATE = """() => {
-  const plots = [...document.querySelectorAll('[class*="st-key-fam_map_"] .js-plotly-plot')];
+  const plots = [...document.querySelectorAll('[class*="st-key-fam_map_"] .le-chart > svg')];
   return {
-    data: plots.map(p => p.data),
+    data: plots.map(p => p.outerHTML),
     progress: !!document.querySelector('[data-testid="stMain"] [data-testid="stProgress"]'),
     running: !!document.querySelector('[data-testid="stStatusWidget"]'),
   };

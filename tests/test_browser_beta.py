@@ -45,8 +45,9 @@ def test_the_bundled_beta_plane_survives_a_reload_fits_800_px_and_speaks_chinese
         page.close()
 
 
-FAMILY_MAPS = """() => [...document.querySelectorAll('[class*="st-key-fam_map_"] .js-plotly-plot')].map(p => ({
-  title: p.querySelector('.gtitle') ? p.querySelector('.gtitle').textContent : null,  // as drawn, tags gone
+FAMILY_MAPS = """() => [...document.querySelectorAll('[class*="st-key-fam_map_"] .le-chart > svg')].map(p => ({
+  title: p.getAttribute('aria-label'),
+  drawn: [...p.querySelectorAll('text')].map(t => t.textContent),  // the title among the drawn words
   right: p.getBoundingClientRect().right,
 }))"""
 
@@ -65,6 +66,7 @@ def test_the_families_section_in_chinese_at_800_px_after_back_and_a_reload(brows
         page.locator(".st-key-fam_map_diag").scroll_into_view_if_needed()
         maps = page.evaluate(FAMILY_MAPS)
         assert sorted(m["title"] for m in maps) == sorted(want)  # two columns: DOM order is column by column
+        assert all(m["title"] in m["drawn"] for m in maps)
         assert all(m["right"] <= 800 for m in maps) and not chart_faults(page)
         assert page.get_by_text("后验分布族：哪种 q 缩小了哪部分差距").count() == 1
 

@@ -6,7 +6,7 @@ import streamlit as st
 from explorer.figures import gap_scatter, iwae_curve, posterior_map
 from explorer.inference import family_requests, join_families
 from explorer.ui import urlstate, waiting
-from explorer.ui.bridge import plotly_chart
+from explorer.ui.bridge import plotly_chart, static_chart
 from explorer.ui.context import PageEnd, current_view
 from explorer.ui.lang import t
 from explorer.ui.sampling_section import posterior_methods_section
@@ -139,9 +139,13 @@ def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
     return " ".join(parts)
 
 
+MAP_WIDTH = 480  # px of a family map's SVG (its viewBox): about a half column's width at 1400 px
+
+
 def families_section() -> None:
     """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
     from explorer.figures import family_map
+    from explorer.svg_figure import figure_svg
     from training.families import compare_gaps, interval
 
     st.subheader(t("fam_title"))
@@ -171,9 +175,11 @@ def families_section() -> None:
     cols = st.columns(2)
     for i, (name, panel) in enumerate(panels.items()):
         with cols[i % 2]:
-            # a picture to compare, not to explore (its heat map has no hover): Plotly draws it static
-            fig = family_map(panel, family_label(name), t=t)
-            plotly_chart(fig, key=f"fam_map_{name}", config={"staticPlot": True})
+            # a picture to compare, not to explore (its heat map has no hover): static SVG, no Plotly to draw;
+            # drawn for a half-width column, so its words keep their size there
+            label = family_label(name)
+            svg = figure_svg(family_map(panel, label, t=t), label, width=MAP_WIDTH)
+            static_chart(svg, where=st.container(key=f"fam_map_{name}"))
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
     st.caption(t("fam_pick_caption", draws=FAMILY_DRAWS, k=FAMILY_K, groups=FAMILY_DRAWS // FAMILY_K))
     urlstate.seed("family_split", False)
