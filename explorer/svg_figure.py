@@ -481,27 +481,35 @@ def hover_value(v, spec: str | None) -> str:
     return format(v, spec) if spec else (str(int(v)) if v.is_integer() else f"{v:g}")
 
 
-def marker_path(symbol: str, x: float, y: float, size: float) -> str:
-    """An SVG element of one marker (size: Plotly's, the diameter in px)."""
+def marker_d(symbol: str, x: float, y: float, size: float) -> str:
+    """An SVG path's d of one marker (size: Plotly's, the diameter in px)."""
     r = size / 2
-    if symbol == "circle":
-        return f'<circle cx="{num(x)}" cy="{num(y)}" r="{num(r)}"'
+    if symbol == "circle":  # two half arcs
+        return f"M{num(x - r)} {num(y)}a{num(r)} {num(r)} 0 1 0 {num(size)} 0a{num(r)} {num(r)} 0 1 0 {num(-size)} 0"
     if symbol == "square":
-        return f'<rect x="{num(x - r)}" y="{num(y - r)}" width="{num(size)}" height="{num(size)}"'
+        return f"M{num(x - r)} {num(y - r)}h{num(size)}v{num(size)}h{num(-size)}Z"
     if symbol == "diamond":
-        return f'<path d="M{num(x)} {num(y - r)}L{num(x + r)} {num(y)}L{num(x)} {num(y + r)}L{num(x - r)} {num(y)}Z"'
+        return f"M{num(x)} {num(y - r)}L{num(x + r)} {num(y)}L{num(x)} {num(y + r)}L{num(x - r)} {num(y)}Z"
     if symbol == "line-ns-open":
-        return f'<path d="M{num(x)} {num(y - r)}V{num(y + r)}"'
+        return f"M{num(x)} {num(y - r)}V{num(y + r)}"
     if symbol == "x":
-        d = f"M{num(x - r)} {num(y - r)}L{num(x + r)} {num(y + r)}M{num(x + r)} {num(y - r)}L{num(x - r)} {num(y + r)}"
-        return f'<path d="{d}"'
+        return (
+            f"M{num(x - r)} {num(y - r)}L{num(x + r)} {num(y + r)}M{num(x + r)} {num(y - r)}L{num(x - r)} {num(y + r)}"
+        )
     # a five-pointed star, inner radius 0.4 of the outer
     points = [
         (x + rad * math.sin(a), y - rad * math.cos(a))
         for k in range(10)
         for a, rad in [(k * math.pi / 5, r if k % 2 == 0 else 0.4 * r)]
     ]
-    return '<path d="M' + "L".join(f"{num(px)} {num(py)}" for px, py in points) + 'Z"'
+    return "M" + "L".join(f"{num(px)} {num(py)}" for px, py in points) + "Z"
+
+
+def marker_path(symbol: str, x: float, y: float, size: float) -> str:
+    """One marker's element, unclosed (its attributes and content follow): a circle as <circle>, others <path>."""
+    if symbol == "circle":
+        return f'<circle cx="{num(x)}" cy="{num(y)}" r="{num(size / 2)}"'
+    return f'<path d="{marker_d(symbol, x, y, size)}"'
 
 
 def line_path(px: np.ndarray, py: np.ndarray) -> str:
@@ -620,15 +628,16 @@ def draw_markers(chart: Chart, px, py, style: dict, values, colours, titles) -> 
         each = css(scale_colours(colours["scale"], values, lo, hi))
     else:
         each = colours
+    group = f"<g{fill}{stroke}" + (f' opacity="{float(opacity):g}"' if opacity is not None else "")
+    shown = [i for i, (a, b) in enumerate(zip(px, py)) if math.isfinite(a) and math.isfinite(b)]
+    if each is None and not titles:  # alike and silent: one path draws them all (an element each cost the browser)
+        return group + f'><path d="{"".join(marker_d(style["symbol"], px[i], py[i], size) for i in shown)}"/></g>'
     parts = []
-    for i, (a, b) in enumerate(zip(px, py)):
-        if not (math.isfinite(a) and math.isfinite(b)):
-            continue
-        element = marker_path(style["symbol"], a, b, size)
+    for i in shown:
+        element = marker_path(style["symbol"], px[i], py[i], size)
         if each is not None:
             element += f' fill="{each[i]}"'
         parts.append(element + (f"><title>{escape(titles[i])}</title></{element[1:].split()[0]}>" if titles else "/>"))
-    group = f"<g{fill}{stroke}" + (f' opacity="{float(opacity):g}"' if opacity is not None else "")
     return group + ">" + "".join(parts) + "</g>"
 
 
