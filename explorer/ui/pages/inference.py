@@ -85,7 +85,8 @@ cols[3].metric(
 )
 
 st.subheader(t("inf_iwae"))
-plotly_chart(iwae_curve(r, t=t), key="iwae_curve")
+# static SVG, each point's k and IWAE-k its tooltip: a new pick mounts no Plotly chart for a curve of 5 points
+static_chart(iwae_curve(r, t=t), where=st.container(key="iwae_curve"))
 
 posterior_methods_section(view, index)  # q vs the exact grid vs a Metropolis chain, with their costs
 
