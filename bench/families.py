@@ -3,6 +3,7 @@ ELBO, side by side in one run, and the Inference page's per-pick analysis of eve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import time
@@ -153,8 +154,8 @@ def rows(quick: bool, row, results: dict) -> list[str]:
             f"{picked['longest']:.2f} s) nor than its requests' {picked['sum']:.2f} s of work over {k} cores "
             f"({picked['sum'] / k:.2f} s): {floor:.2f} s at best on this machine. Each model's panel is its exact "
             f"log p(x) and map (one model's: {picked['exact']:.2f} s), 2,000 draws and its q* by Newton (a flow "
-            "model's through its flow's layers: the longest panel); the same decoder's flow q* is a flow fitted "
-            "per image by Adam",
+            "model's through its flow's layers: the longest panel), the page's own set's with the 20,000 draws of "
+            "its IWAE-k curve; the same decoder's flow q* is a flow fitted per image by Adam",
         )
     )
     seen = None if quick else browser_pick_seconds()  # --quick (the test suite): no server, no browser
@@ -163,6 +164,9 @@ def rows(quick: bool, row, results: dict) -> list[str]:
         out.append(row("… as the user waits for it in Chromium", "not measured", "≤ 1 s", why, None))
     else:
         results["families_pick_browser_s"] = seen["median"]
+        part, cores = seen["parts"], seen["cores"]
+        work = part["workers"]
+        results.update({f"families_pick_cpu_{k}_s": v for k, v in part.items()})
         spread = f"{min(seen['seconds']):.2f}-{max(seen['seconds']):.2f} s"
         out.append(
             row(
@@ -173,12 +177,17 @@ def rows(quick: bool, row, results: dict) -> list[str]:
                 f"`streamlit run app.py` with its worker pool, results folder fresh, median of {len(seen['seconds'])} "
                 f"picks never made before after warm-ups, by the page's clock (Enter to the frame); progress was "
                 f"drawn on {seen['progress']} of them; a cold server's first pick showed progress and Cancel after "
-                f"{seen['cold']:.1f} s",
+                f"{seen['cold']:.1f} s; CPU a pick (/proc, median): the server's workers {part['workers']:.2f} s, "
+                f"the server {part['server']:.2f} s, Chromium {part['chromium']:.2f} s (its renderer "
+                f"{part['renderer']:.2f} s)",
                 seen["median"] <= 1.0,
                 f"from the Enter to the drawn frame (and the 0.1 s until the bench looks) the whole machine was busy "
-                f"for {seen['busy']:.2f} CPU s (server, its workers, Chromium; /proc/stat, median), so even with "
-                f"{seen['cores']} cores fully used a pick takes {seen['busy'] / seen['cores']:.2f} s; the pool's "
-                f"{picked['pool']:.2f} s is the families' requests alone, measured without the page or the browser",
+                f"for {seen['busy']:.2f} CPU s (/proc/stat, median), so even with {cores} cores fully used a pick "
+                f"takes {seen['busy'] / cores:.2f} s. The workers' requests (the pick's own analysis and every "
+                f"family's) are {work:.2f} CPU s of it, {work / cores:.2f} s on {cores} cores if nothing else ran "
+                f"({'over' if work / cores > 1.0 else 'within'} the 1 s by themselves; on the pool alone, without "
+                f"a page or a browser: {picked['pool']:.2f} s, its longest request {picked['longest']:.2f} s), and "
+                f"Chromium drawing the page {part['chromium']:.2f} CPU s (its renderer {part['renderer']:.2f} s)",
             )
         )
     out.append(
@@ -247,10 +256,11 @@ def browser_pick_seconds(pair: str = "moons-sparse-2d") -> dict | None:
     from tests.helpers import wait_drawn
 
     warm, picks = [60, 70], [101, 203, 307, 409, 511, 613, 717]
-    seconds, shown, busy = [], [], []
+    seconds, shown, busy, parts = [], [], [], []
+    server: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-families-") as results:
         env = {"LATENT_EXPLORER_LONG": "process", "LATENT_EXPLORER_RESULTS": results}
-        with sync_playwright() as p, streamlit_server(env=env, max_seconds=600) as url:
+        with sync_playwright() as p, streamlit_server(env=env, max_seconds=600, info=server) as url:
             browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1100})
             started = time.perf_counter()
@@ -266,15 +276,16 @@ def browser_pick_seconds(pair: str = "moons-sparse-2d") -> dict | None:
                 )
                 page.evaluate(_WATCH, maps)
                 box.fill(str(item))
-                before = _busy_seconds()
+                before, by_part = _busy_seconds(), _cpu_by_part(server["pid"])
                 box.press("Enter")
                 page.wait_for_function("() => window.__pick.end !== null", polling=100, timeout=300_000)
                 took = page.evaluate("() => window.__pick")
-                used = _busy_seconds() - before
+                used, after = _busy_seconds() - before, _cpu_by_part(server["pid"])
                 if i >= len(warm):
                     seconds.append((took["end"] - took["start"]) / 1000)
                     shown.append(took["progress"])
                     busy.append(used)
+                    parts.append({k: after.get(k, 0.0) - by_part.get(k, 0.0) for k in PARTS})
                 page.wait_for_timeout(1500)  # the page settles (its last rerun, the map) before the next pick
             browser.close()
     cores = os.cpu_count() or 1
@@ -285,7 +296,44 @@ def browser_pick_seconds(pair: str = "moons-sparse-2d") -> dict | None:
         "cold": cold,
         "busy": statistics.median(busy),
         "cores": cores,
+        "parts": {k: statistics.median(p[k] for p in parts) for k in PARTS},
     }
+
+
+PARTS = ("workers", "server", "chromium", "renderer")  # a pick's CPU by process (renderer: part of Chromium's)
+
+
+def _cpu_by_part(server: int) -> dict[str, float]:
+    """CPU seconds so far (/proc: user + system) of the server's worker processes (python -m
+    explorer.offload), of the server's own process (page runs, event loop) and of this bench's Chromium
+    (every process; renderer: its renderers'), where a pick's busy CPU goes."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = dict.fromkeys(PARTS, 0.0)
+    for pid in _descendants(os.getpid()):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            line = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        cpu = (int(stat[11]) + int(stat[12])) / tick
+        if "explorer.offload" in line:
+            out["workers"] += cpu
+        elif "streamlit" in line and pid in _descendants(server):
+            out["server"] += cpu
+        elif "chrom" in line.split(" ", 1)[0]:
+            out["chromium"] += cpu
+            out["renderer"] += cpu if "--type=renderer" in line else 0.0
+    return out
+
+
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (/proc/<pid>/task/*/children)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError):
+            for child in (task / "children").read_text().split():
+                found += _descendants(int(child))
+    return found
 
 
 def _busy_seconds() -> float:
