@@ -140,7 +140,8 @@ def gap_sentence(rows: list[tuple[str, str, float, float]]) -> str:
     return " ".join(parts)
 
 
-MAP_WIDTH = 360  # px of a family map's SVG (its viewBox): its words about their size in a half column at 1400 px (410 px), 3/4 at 800 px
+# px of a family map's SVG (its viewBox): its words near their size in a half column at 1400 px (410 px), 3/4 at 800
+MAP_WIDTH = 360
 
 
 def families_section() -> None:
