@@ -47,6 +47,7 @@ def training_rates(quick: bool, batch: int = 128) -> dict[str, float]:
     return {name: statistics.median(v) for name, v in times.items()}
 
 
+PICKS = (101, 203, 307, 409, 511, 613, 717)  # test items picked, after warm-ups (moons: phases across the split)
 NAMES = {"pick": "{}'s own analysis and panel", "same_decoder": "same decoder's q*s"}  # a request, by task
 
 
@@ -72,7 +73,7 @@ def pick_seconds(quick: bool, pair: str = "moons-sparse-2d") -> dict[str, float]
         return None
     models = {name: load_set(path)["vae"].model for name, path, _ in members}
     x = dataset_for(load_set(members[0][1])["vae"].config).test.x
-    picks = [250] if quick else [100, 250, 500, 750, 900]
+    picks = [250] if quick else list(PICKS)  # the browser row's picks: the two rows compare the same images
     warm = [50] if quick else [50, 60, 70, 80]  # each worker meets each set (loads it, warms its kernels)
     results = tempfile.TemporaryDirectory(prefix="bench-families-")
     os.environ["LATENT_EXPLORER_RESULTS"] = results.name
@@ -255,7 +256,7 @@ def browser_pick_seconds(pair: str = "moons-sparse-2d") -> dict | None:
 
     from tests.helpers import wait_drawn
 
-    warm, picks = [60, 70], [101, 203, 307, 409, 511, 613, 717]
+    warm, picks = [60, 70], list(PICKS)
     seconds, shown, busy, parts = [], [], [], []
     server: dict = {}
     with tempfile.TemporaryDirectory(prefix="bench-families-") as results:
