@@ -129,3 +129,23 @@ def test_non_finite_values_leave_gaps_and_subplot_titles_label_the_chart():
 def test_what_it_cannot_draw_is_refused_not_drawn_wrong(fig):
     with pytest.raises(Unsupported):
         figure_svg(fig)
+
+
+def test_a_figure_it_cannot_draw_is_drawn_by_plotly_instead_and_one_it_can_as_svg():
+    """bridge.static_chart: a refused figure (here a bar chart; in the app, say, markup in a class name read from
+    a file) is an interactive Plotly chart, never an error and never a wrong drawing."""
+    from streamlit.testing.v1 import AppTest
+
+    def page():
+        import plotly.graph_objects as go
+
+        from explorer.ui.bridge import static_chart
+
+        static_chart(go.Figure(go.Bar(x=[1], y=[2])), key="bar")
+        static_chart(go.Figure(go.Scatter(x=[1, 2], y=[2, 1], name="<b>x</b>", showlegend=True)), key="markup")
+        static_chart(go.Figure(go.Scatter(x=[1, 2], y=[2, 1])), label="a line")
+
+    at = AppTest.from_function(page).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 2
+    (svg,) = [m.value for m in at.markdown if m.value.startswith('<div class="le-chart"><svg')]
+    assert 'aria-label="a line"' in svg

@@ -92,14 +92,19 @@ def plotly_chart(fig, *, where=None, finite=False, **kwargs):
     return (where or st).plotly_chart(fig if finite else finite_figure(fig), **kwargs)
 
 
-def static_chart(chart, *, label: str = "", where=None):
+def static_chart(chart, *, label: str = "", where=None, key: str | None = None):
     """A chart as static SVG (class le-chart) in one Markdown element: chart is a go.Figure, translated here by
-    explorer/svg_figure.py (which refuses what it cannot draw), or SVG text it made before (a cache's). A step
-    change draws it with the page's text, where st.plotly_chart loads Plotly and draws each new chart twice;
-    hover text is each point's native tooltip. st.html would not do: its sanitiser keeps HTML only and drops
-    the <svg>. The SVG is one line with its text escaped (no blank line ends Markdown's HTML block), drawn
-    from a figure this app built. Non-finite values: the translator follows finite_figure's rule."""
-    from explorer.svg_figure import figure_svg  # plotly's modules: not on a page's first import
+    explorer/svg_figure.py, or SVG text it made before (a cache's). A step change draws it with the page's text,
+    where st.plotly_chart loads Plotly and draws each new chart twice; hover text is each point's native tooltip.
+    A figure the translator refuses (a feature it does not draw, markup in a name read from a file) is drawn by
+    plotly_chart instead (key: its element's key), never wrongly and never as an error. st.html would not do: its
+    sanitiser keeps HTML only and drops the <svg>. The SVG is one line with its text escaped (no blank line ends
+    Markdown's HTML block), drawn from a figure this app built. Non-finite values: finite_figure's rule."""
+    from explorer.svg_figure import Unsupported, figure_svg  # plotly's modules: not on a page's first import
 
-    text = chart if isinstance(chart, str) else figure_svg(chart, label)
-    return (where or st).markdown(f'<div class="le-chart">{text}</div>', unsafe_allow_html=True)
+    if not isinstance(chart, str):
+        try:
+            chart = figure_svg(chart, label)
+        except Unsupported:
+            return plotly_chart(chart, where=where, key=key)
+    return (where or st).markdown(f'<div class="le-chart">{chart}</div>', unsafe_allow_html=True)

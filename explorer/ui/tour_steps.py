@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import analyses, figures, latents, tour
 from explorer.ui import cache, waiting
-from explorer.ui.bridge import static_chart
+from explorer.ui.bridge import finite_figure, static_chart
 from explorer.ui.context import KINDS, LABELS, PageEnd, View
 from explorer.ui.lab_sections import lab_text
 from explorer.ui.lang import current
@@ -61,12 +61,17 @@ class TourContext:
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
-def step_chart(key: tuple, _build: Callable[[], go.Figure], _label: str) -> str:
+def step_chart(key: tuple, _build: Callable[[], go.Figure], _label: str) -> str | go.Figure:
     """A step's chart as SVG text by everything it draws (key: the chart, its pair's path and stamp, the language,
-    the controls' values): built and translated once, then only sent (building the figure took 40-130 ms)."""
-    from explorer.svg_figure import figure_svg
+    the controls' values): built and translated once, then only sent (building the figure took 40-130 ms). A
+    figure the translator refuses is kept as the figure, made finite, for static_chart to draw with Plotly."""
+    from explorer.svg_figure import Unsupported, figure_svg
 
-    return figure_svg(_build(), _label)
+    fig = _build()
+    try:
+        return figure_svg(fig, _label)
+    except Unsupported:
+        return finite_figure(fig)
 
 
 @st.cache_resource(max_entries=64, show_spinner=False)
@@ -80,7 +85,7 @@ def chart(name: str, key: tuple, build: Callable[[], go.Figure], label: str) -> 
     """The step's figure `name`, built by build() on its first showing for key in this language, drawn as static
     SVG (label: what it shows, for a screen reader): a Plotly chart took a step change 2-3x longer to draw in
     Chromium (bench/tour.py). Its interactive chart is on the full page the step links to."""
-    static_chart(step_chart((name, current(), *key), build, label))
+    static_chart(step_chart((name, current(), *key), build, label), key=f"tour_{name}")
 
 
 def markdown_table(rows: list[dict]) -> str:
