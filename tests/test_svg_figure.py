@@ -111,6 +111,15 @@ def test_non_finite_values_leave_gaps_and_subplot_titles_label_the_chart():
     assert [t.text for t in find(root, "title")] == ["(0, 0)", "(1, 1)", "(4, 4)"]
     assert root.get("aria-label") == "AE · VAE" and {"AE", "VAE"} <= set(texts(root))
     assert parse(fig, "holes").get("aria-label") == "holes"
+    # a non-finite colour value takes the smallest finite one, as bridge.finite_figure does
+    scale = [[0, "#000000"], [1, "#ffffff"]]
+    fig = go.Figure(
+        go.Scatter(
+            x=[0, 1, 2], y=[0, 1, 2], mode="markers", marker=dict(color=[0.5, np.nan, 1.0], coloraxis="coloraxis")
+        )
+    )
+    fig.update_layout(coloraxis=dict(colorscale=scale, cmin=0, cmax=1))
+    assert [c.get("fill") for c in find(parse(fig), "circle")] == ["#808080", "#808080", "#ffffff"]
 
 
 @pytest.mark.parametrize(
