@@ -415,6 +415,19 @@ class Runner:
                 self._stop(ticket, "cancelled", None)
         self._wake.set()
 
+    def release(self, task: str, args: tuple, who: str) -> None:
+        """who has moved on from (task, args) (its page asks for others in their place): it no longer counts
+        against who's tab, and if nobody else waits for it a queued one is dropped (nothing computed yet); a
+        running one finishes and is kept, so asking for it again costs nothing."""
+        with self._lock:
+            ticket = self._live.get((task, tuple(args)))
+            if ticket is None:
+                return
+            ticket.waiters.pop(who, None)
+            if not ticket.waiters and ticket.state == "queued":
+                self._stop(ticket, "cancelled", None)
+        self._wake.set()
+
     def forget(self, ticket: Ticket) -> None:
         """Drop a finished ticket (a failure to try again)."""
         with self._lock:

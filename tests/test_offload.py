@@ -302,6 +302,28 @@ def test_a_tab_hammering_new_requests_and_a_full_queue_are_refused_before_queuei
     assert runner.computed == offload.MAX_SESSION_REQUESTS + 1  # the refused ones were never queued
 
 
+def test_a_tab_moving_on_releases_its_requests_a_queued_one_nobody_else_wants_is_dropped(runners):
+    """Runner.release (waiting.ask's picks in quick succession): the released requests stop counting against
+    the tab, so it is not refused; a queued one nobody else waits for leaves the queue uncomputed, one another
+    tab waits for stays queued, and a running one runs on."""
+    runner = runners(k=1)
+    running = runner.submit("sleep", (60.0, "running"), who="tab")
+    deadline = time.monotonic() + 60
+    while running.state != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running.state == "running"
+    for i in range(offload.MAX_SESSION_REQUESTS - 1):
+        runner.submit("sleep", (60.0, str(i)), who="tab")
+    shared = runner.submit("sleep", (60.0, "0"), who="other")  # another tab waits for this one too
+    for i in range(offload.MAX_SESSION_REQUESTS - 1):
+        runner.release("sleep", (60.0, str(i)), "tab")
+    runner.release("sleep", (60.0, "running"), "tab")
+    assert [t.args for t in runner._queue] == [(60.0, "0")] and shared.state == "queued"
+    assert running.state == "running" and not running.waiters
+    for i in range(offload.MAX_SESSION_REQUESTS):  # a full allowance again: nothing it let go counts
+        runner.submit("sleep", (60.0, f"next {i}"), who="tab")
+
+
 @pytest.mark.slow  # a worker process starts and fits t-SNE
 def test_a_page_mapping_a_slow_projection_draws_pca_and_its_progress_then_the_projection(app, process_mode):
     """The Decoder page of a 10-D pair with ?proj=tsne: its map is PCA and says so while t-SNE fits in a

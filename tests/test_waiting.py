@@ -55,3 +55,26 @@ def test_a_pending_rerun_ends_the_wait_at_once(monkeypatch):
     waiting._wait([fresh], asked)
     assert not fresh.done
     timer.cancel()
+
+
+def test_asking_for_a_new_pick_releases_the_last_picks_requests_it_no_longer_needs(monkeypatch):
+    """waiting.ask under one name: the requests it asked for last time and not now are released for this tab
+    (Runner.release), the ones asked for again are not; what it asked for is submitted."""
+    import streamlit as st
+
+    released, submitted = [], []
+    fake = SimpleNamespace(
+        release=lambda task, args, who: released.append((task, args, who)),
+        submit=lambda task, args, who: submitted.append((task, args)) or FakeTicket(time.monotonic()),
+    )
+    monkeypatch.setattr(waiting, "runner", lambda: fake)
+    monkeypatch.setattr(waiting, "_ctx", lambda: SimpleNamespace(session_id="tab"))
+    monkeypatch.setattr(st, "session_state", {})
+    first = [("pick", ("set", 1.0, 5)), ("same_decoder", ("set", 1.0, 5))]
+    waiting.ask(first, "pick")
+    assert not released and submitted == first
+    second = [("pick", ("set", 1.0, 6)), ("same_decoder", ("set", 1.0, 5))]  # one kept, one new
+    waiting.ask(second, "pick")
+    assert released == [("pick", ("set", 1.0, 5), "tab")]
+    waiting.ask([("split", ())], "other")  # another name: releases nothing of the pick's
+    assert len(released) == 1

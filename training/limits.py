@@ -79,8 +79,8 @@ LONG_REQUEST_WALL_FACTOR = 4.0  # wall-clock backstop: stopped after this many t
 LONG_RESULTS_BYTES = 256 * 2**20  # long requests' results kept on disk for every server process (LRU beyond it)
 ABANDON_SECONDS = 20.0  # a request that no open page has asked about for this long is stopped
 MAX_SESSION_REQUESTS = 12  # under way for one tab (asked within ABANDON_SECONDS); the Inference page asks for up to
-# 7 at once (its image, and the families section's panel per family set and same-decoder q*s), so a second pick
-# made while the first computes is not refused
+# 5 at once (its image with its set's family panel, the other sets' panels, the same decoder's q*s) and lets the
+# last pick's go when the next is made (waiting.ask), so picks in quick succession are not refused
 MAX_QUEUED_REQUESTS = 128  # waiting for a worker in one server process; more are refused, not queued. A class:
 # 30-60 tabs a process, and one Inference pick asks for 7 (16 refused the third student opening it); a waiting
 # ticket is a few hundred bytes, and one no page asks about is stopped after ABANDON_SECONDS

@@ -18,6 +18,7 @@ FRESH_GRACE = 2.0  # ... for one asked for by this run: it is drawn the moment i
 SLICE = 0.05  # seconds between looks, while waiting, at whether the user has asked for another run
 POLL = 1.0  # seconds between the progress fragment's looks
 STOPPED = "long_stopped"  # Session State: the requests this session cancelled (it asks for them again on demand)
+ASKED = "long_asked"  # Session State: name -> the requests ask() last asked for under it
 
 Request = tuple[str, tuple]  # (task, arguments): explorer.long_tasks' function name and its hashable args
 
@@ -46,11 +47,18 @@ def ready(requests: list[Request]) -> list[Any] | None:
     return None
 
 
-def ask(requests: list[Request]) -> float:
+def ask(requests: list[Request], replaces: str) -> float:
     """Ask for requests now without waiting, so the pool works on them while the page draws what comes
-    before (results() waits for them where they are drawn; one refused is said there). The time asked:
-    pass it to results() so they count as asked by this run."""
-    asked = time.monotonic()
+    before (results() waits for them where they are drawn; one refused is said there). replaces names what
+    they are (a page's pick): the tab's requests asked under that name before and not among these are
+    released (Runner.release: a queued one nobody else waits for is dropped, none counts against the tab's
+    limit), so picks made in quick succession neither fill the tab's quota nor queue work for picks gone
+    by. The time asked: pass it to results() so they count as asked by this run."""
+    asked, who = time.monotonic(), _who()
+    before = st.session_state.get(ASKED, {}).get(replaces, [])
+    for task, args in set(before) - set(requests):
+        runner().release(task, args, who)
+    st.session_state.setdefault(ASKED, {})[replaces] = list(requests)
     with contextlib.suppress(RequestRefused):
         _tickets(requests)
     return asked

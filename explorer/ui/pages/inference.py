@@ -42,7 +42,7 @@ members = family_members()
 # the pick's own analysis with its set's family panel first, then every other family's parts, all asked for
 # at once: the worker pool computes the families while the page draws the pick's own numbers
 requests = family_requests(members, index) if members else [("pick", (view.path, view.stamp, index))]
-asked = waiting.ask(requests)
+asked = waiting.ask(requests, "inference_pick")
 found = waiting.result(*requests[0], "long_task_inference", "inference", asked)
 if found is None:  # computing in the background: its progress is drawn, the page reruns when it is ready
     raise PageEnd
