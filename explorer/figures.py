@@ -727,7 +727,8 @@ def line_strips(panels: list[LinePanel], height_per_panel: int = 260, t: Words =
                 col=1,
             )
         fig.update_xaxes(matches=f"x{2 * i + 2}", row=2 * i + 1, col=1)  # the strip moves with its phase axis
-        fig.update_xaxes(title_text=t("fig_code_z"), row=2 * i + 2, col=1)
+    # one axis title under the last panel: an upper panel's would sit on the next panel's title
+    fig.update_xaxes(title_text=t("fig_code_z"), row=2 * len(panels), col=1)
     fig.update_layout(height=height_per_panel * len(panels), margin=TITLED_MARGIN, legend=dict(orientation="h"))
     return fig
 

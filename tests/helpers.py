@@ -325,14 +325,24 @@ def overlaps(boxes: list[dict], slack: float = 1.0, others: list[dict] | None = 
     return out
 
 
+# A static chart's (bridge.static_chart) words, as boxes on the screen.
+STATIC_TEXTS = """(svg) => [...svg.querySelectorAll('text')].map(e => { const r = e.getBoundingClientRect();
+    return {tag: (e.textContent || '').slice(0, 30), box: [r.left, r.top, r.right, r.bottom]}; })
+  .filter(b => b.box[2] - b.box[0] > 1 && b.box[3] - b.box[1] > 1)"""
+
+
 def chart_faults(page) -> list:
-    """Per chart: texts under the toolbar, and y titles over another panel's plot area or tick labels."""
+    """Per Plotly chart: texts under the toolbar, and y titles over another panel's plot area or tick labels;
+    per static chart: a word over another."""
     faults = []
     plots = page.locator("[data-testid=stMain] .js-plotly-plot")
     for i in range(plots.count()):
         found = plots.nth(i).evaluate(CHART)  # the toolbar is laid out (and shown) without a hover
         faults += [(i, *pair) for pair in overlaps(found["toolbar"], others=found["texts"])]
         faults += [(i, *pair) for pair in overlaps(found["ytitles"], others=found["areas"])]
+    static = page.locator("[data-testid=stMain] .le-chart > svg")
+    for i in range(static.count()):
+        faults += [(f"static {i}", *pair) for pair in overlaps(static.nth(i).evaluate(STATIC_TEXTS))]
     return faults
 
 

@@ -1,5 +1,6 @@
 """Issue 14, fits the window: at 800 and 1400 px no image, chart or heading of a page overlaps another,
-inside each chart the Plotly toolbar covers no title or legend and no y title lies on a neighbour, and
+inside each chart the Plotly toolbar covers no title or legend, no y title lies on a neighbour and no
+word of a static chart on another, and
 no widget label (or metric value, or sidebar link) is cut short."""
 
 import pytest
@@ -8,10 +9,13 @@ from tests.helpers import BROWSER_TIMEOUT_MS, chart_faults, overlaps, wait_drawn
 
 pytestmark = pytest.mark.browser
 
-PAGES = ["", "tour", "decoder", "drag", "compare", "manifold", "lab", "conditional", "inference", "train"]
+# tour steps 2 and 6: its two charts of several panels (static SVG, not Plotly)
+PAGES = ["", "tour", "tour?step=2", "tour?step=6", "decoder", "drag", "compare", "manifold", "lab", "conditional"]
+PAGES += ["inference", "train"]
 # Boxes of the page's images, charts and headings (visible, inside the main area), as [x0, y0, x1, y1].
 BOXES = """() => [...document.querySelectorAll(
     '[data-testid=stMain] img, [data-testid=stMain] .js-plotly-plot .main-svg:first-child,'
+    + '[data-testid=stMain] .le-chart > svg,'
     + '[data-testid=stMain] canvas, [data-testid=stMain] h1, [data-testid=stMain] h2, [data-testid=stMain] h3')]
   .map(e => { const r = e.getBoundingClientRect();
               return {tag: e.tagName + (e.textContent || '').slice(0, 30), box: [r.left, r.top, r.right, r.bottom]}; })
@@ -58,11 +62,12 @@ def test_no_page_overlaps_itself(browser, app_url, width, lang, shots_dir):
     page.set_default_timeout(BROWSER_TIMEOUT_MS)
     found, charts, cut = {}, {}, {}
     for path in PAGES:
-        page.goto(f"{app_url}/{path}?lang={lang}", timeout=BROWSER_TIMEOUT_MS)
+        page.goto(f"{app_url}/{path}{'&' if '?' in path else '?'}lang={lang}", timeout=BROWSER_TIMEOUT_MS)
         page.wait_for_selector("[data-testid=stSidebar] a")
         wait_drawn(page)  # the script done, every chart's svg and every image in place
         if width == 800 and lang == "en":
-            whole_page_screenshot(page, shots_dir / f"layout-800-{path or 'map'}.png", width)
+            name = (path or "map").replace("?step=", "-")
+            whole_page_screenshot(page, shots_dir / f"layout-800-{name}.png", width)
         bad = overlaps(page.evaluate(BOXES))
         if bad:
             found[path or "map"] = bad
