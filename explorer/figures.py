@@ -630,7 +630,7 @@ def iwae_curve(r, height: int = 320, t: Words = ENGLISH) -> go.Figure:
     )
     fig.add_hline(y=r.log_px, line_dash="dash", line_color="black", annotation_text=f"{t('fig_exact')} {r.log_px:.2f}")
     fig.update_xaxes(type="log", title=t("fig_k"))
-    fig.update_yaxes(title="nats")
+    fig.update_yaxes(title=t("fig_nats"))
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, showlegend=False)
     return fig
 

@@ -96,8 +96,10 @@ def test_the_file_uploaders_speak_the_readers_language_at_1400_and_800_px(browse
 
     up = page.locator(".st-key-ckpt_files")
     # The page's likelihood scores are a long request: once they arrive the page reruns, and an Enter pressed
-    # while it redraws opened no chooser (CI under load). Wait for them, as a reader who sees them would.
-    page.wait_for_function("() => !document.querySelector('[data-testid=stMain] [data-testid=stProgress]')")
+    # while it redraws opened no chooser (CI under load). Wait for their table, as a reader who sees it would
+    # (no progress bar is no sign: one is drawn only after a grace of seconds, waiting.FRESH_GRACE).
+    scores = page.locator("[data-testid=stExpander]", has_text=words["lik_title"])
+    scores.locator("[data-testid=stDataFrame]").wait_for(state="attached")
     wait_drawn(page)
     page.locator(".st-key-ckpt_path input").click()  # the field before the uploader, then Tab as a reader would
     on_button = "document.activeElement.matches('.st-key-ckpt_files [data-testid=stFileUploaderDropzone] button')"

@@ -17,7 +17,8 @@ LATIN = re.compile(r"[A-Za-z]+")
 # What stays as the field writes it (issue 24), units, file formats and the names of people, papers and tools.
 FIELD = {
     "AE", "VAE", "CVAE", "ELBO", "KL", "IWAE", "MSE", "BCE", "PCA", "UMAP", "SNE", "NLL", "ESS", "MLP", "CONV",
-    "log", "exp", "nats", "MiB", "PNG", "JPEG", "GIF", "CDF", "SVD", "E_q", "Newton",
+    "log", "exp", "MiB",  # nats: 奈特 in Chinese, as the catalogue writes it
+    "PNG", "JPEG", "GIF", "CDF", "SVD", "E_q", "Newton",
     "Kingma", "Welling", "Cremer", "Li", "Duvenaud", "README", "Latent", "Explorer",
     "SHA", "mlp", "conv", "cpu", "cuda", "CUDA", "PyTorch", "float",  # as PyTorch and the CLI name them
     "EM", "dz", "ONNX", "Metropolis",  # the EM algorithm; the integral's dz; Metropolis sampling
