@@ -164,7 +164,7 @@ def test_a_run_started_through_one_process_is_watched_and_cancelled_through_the_
         assert stuck == ["s1", "s2"]  # each tab still on its own process
         second.locator(".st-key-train_cancel button").click()
         for tab in tabs:  # both learn it ended, without a reload
-            tab.get_by_text(re.compile(r"class-run: cancelled .*: nothing was saved")).wait_for()
+            tab.get_by_text(re.compile(r"class-run: cancelled .*: nothing was saved")).first.wait_for()
         state = tmp_path / "runs" / "class-run" / "job.json"  # the record both processes read
         assert not state.exists() or json.loads(state.read_text())["status"] == "cancelled"
         for tab in tabs:
