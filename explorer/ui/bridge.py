@@ -92,7 +92,7 @@ def plotly_chart(fig, *, where=None, finite=False, **kwargs):
     return (where or st).plotly_chart(fig if finite else finite_figure(fig), **kwargs)
 
 
-def static_chart(chart, *, label: str = "", where=None, key: str | None = None):
+def static_chart(chart, *, label: str = "", where=None, key: str | None = None, width: int | None = None):
     """A chart as static SVG (class le-chart) in one Markdown element: chart is a go.Figure, translated here by
     explorer/svg_figure.py, or SVG text it made before (a cache's). A step change draws it with the page's text,
     where st.plotly_chart loads Plotly and draws each new chart twice; hover text is each point's native tooltip.
@@ -100,11 +100,11 @@ def static_chart(chart, *, label: str = "", where=None, key: str | None = None):
     plotly_chart instead (key: its element's key), never wrongly and never as an error. st.html would not do: its
     sanitiser keeps HTML only and drops the <svg>. The SVG is one line with its text escaped (no blank line ends
     Markdown's HTML block), drawn from a figure this app built. Non-finite values: finite_figure's rule."""
-    from explorer.svg_figure import Unsupported, figure_svg  # plotly's modules: not on a page's first import
+    from explorer.svg_figure import WIDTH, Unsupported, figure_svg  # plotly's: not on a page's first import
 
     if not isinstance(chart, str):
         try:
-            chart = figure_svg(chart, label)
+            chart = figure_svg(chart, label, width=width or WIDTH)  # width: the SVG's own, before it scales
         except Unsupported:
             return plotly_chart(chart, where=where, key=key)
     return (where or st).markdown(f'<div class="le-chart">{chart}</div>', unsafe_allow_html=True)

@@ -1,7 +1,5 @@
 """Exact inference: the true posterior p(z|x) of one image beside the encoder's guess q(z|x)."""
 
-import contextlib
-
 import numpy as np
 import streamlit as st
 
@@ -149,7 +147,6 @@ MAP_WIDTH = 360
 def families_section() -> None:
     """Issue 28: each posterior family's q over the exact posterior, its gaps for the pick and the split."""
     from explorer.figures import family_map
-    from explorer.svg_figure import Unsupported, figure_svg
     from training.families import compare_gaps, interval
 
     st.subheader(t("fam_title"))
@@ -182,10 +179,10 @@ def families_section() -> None:
             # a picture to compare, not to explore (its heat map has no hover): static SVG, no Plotly to draw;
             # drawn for a half-width column, so its words keep their size there
             label = family_label(name)
-            fig = family_map(panel, label, t=t)
-            with contextlib.suppress(Unsupported):  # else static_chart draws the figure with Plotly
-                fig = figure_svg(fig, label, width=MAP_WIDTH)
-            static_chart(fig, label=label, where=st.container(key=f"fam_map_{name}"), key=f"fam_plot_{name}")
+            where = st.container(key=f"fam_map_{name}")
+            static_chart(
+                family_map(panel, label, t=t), label=label, where=where, key=f"fam_plot_{name}", width=MAP_WIDTH
+            )
     st.dataframe(family_table({name: p.numbers for name, p in panels.items()}, 0), hide_index=True, key="fam_pick")
     st.caption(t("fam_pick_caption", draws=FAMILY_DRAWS, k=FAMILY_K, groups=FAMILY_DRAWS // FAMILY_K))
     urlstate.seed("family_split", False)
